@@ -1,0 +1,5 @@
+//! Pure, synchronous analysis: functions from model data to findings and summaries.
+//! No I/O, no async, no clock, no environment.
+
+pub mod inventory;
+pub mod resources;

@@ -1,0 +1,270 @@
+//! The command line: clap types, dispatch to `jobs`, exit codes. Output goes through
+//! `output.rs`, the only place that writes to stdout.
+
+pub mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::config::{self, Config, LogFormat, OutputFormat, Overrides};
+use crate::jobs::{self, CaptureOptions, Scope, Source};
+
+/// aiops: sizing, scaling, diagnosis and security analysis for Kubernetes, with every
+/// change going through a human approval queue.
+#[derive(Debug, Parser)]
+#[command(name = "aiops", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Only this namespace
+    #[arg(short = 'n', long, global = true, conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// All namespaces (the default)
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+    /// Prometheus HTTP API base URL (Prometheus, Thanos, Mimir, VictoriaMetrics)
+    #[arg(long, global = true, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Read a snapshot directory instead of the live cluster
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "demo")]
+    pub snapshot: Option<PathBuf>,
+    /// Use the built-in demo cluster
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Demo size in workloads (with --demo)
+    #[arg(long, global = true, value_name = "N")]
+    pub scale: Option<usize>,
+    /// Demo seed (with --demo)
+    #[arg(long, global = true, default_value_t = 42, hide_default_value = false)]
+    pub seed: u64,
+    /// Treat this instant (RFC 3339) as "now": windows end here
+    #[arg(long, global = true, value_name = "TIME")]
+    pub as_of: Option<Timestamp>,
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Configuration file (default: $AIOPS_CONFIG)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More logging (-v info, -vv debug, -vvv trace)
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Log line format on stderr
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Load what can be loaded from a snapshot with malformed files (they become gaps)
+    #[arg(long, global = true)]
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// What the source holds: objects per kind and namespace, pods by phase, nodes, metrics coverage, gaps
+    Inventory,
+    /// Capture or generate snapshot directories
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Live cluster (and Prometheus, if given) → snapshot directory
+    Capture {
+        /// Directory to write (created)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Metrics window
+        #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
+        window: std::time::Duration,
+        /// Metrics step
+        #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+        step: std::time::Duration,
+        /// Fetch logs of at most this many failing or restarted containers
+        #[arg(long, default_value_t = 200)]
+        max_logs: usize,
+    },
+    /// Write the built-in demo cluster as a snapshot directory
+    Demo {
+        /// Directory to write (created)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    config::parse_duration(s)
+}
+
+/// A configuration or usage problem: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit codes (ARCHITECTURE.md): 0 ok, 1 error, 2 usage or configuration, 3 findings.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const FINDINGS: u8 = 3;
+}
+
+/// Resolves the configuration from the parsed command line.
+///
+/// # Errors
+/// An invalid configuration ([`UsageError`]).
+pub fn resolve_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+    let g = &cli.global;
+    let flags = Overrides {
+        kubeconfig: g.kubeconfig.clone(),
+        context: g.context.clone(),
+        prometheus_url: g.prometheus_url.clone(),
+        output: g.output,
+        log_format: g.log_format,
+    };
+    let mut config = Config::resolve(g.config.as_deref(), &flags, env).map_err(|e| UsageError(e.to_string()))?;
+    if g.quiet {
+        config.log_level = "error".into();
+    } else if g.verbose > 0 {
+        config.log_level = match g.verbose {
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+        .into();
+    }
+    Ok(config)
+}
+
+fn source_of(g: &GlobalArgs) -> anyhow::Result<Source> {
+    if g.scale.is_some() && !g.demo {
+        return Err(UsageError("--scale only applies with --demo".into()).into());
+    }
+    Ok(if g.demo {
+        Source::Demo { seed: g.seed, scale: g.scale }
+    } else if let Some(dir) = &g.snapshot {
+        Source::Snapshot(dir.clone())
+    } else {
+        Source::Live
+    })
+}
+
+fn scope_of(g: &GlobalArgs) -> Scope {
+    Scope {
+        namespace: if g.all_namespaces { None } else { g.namespace.clone() },
+        as_of: g.as_of,
+        keep_going: g.keep_going,
+    }
+}
+
+/// Draws "collecting 12/28 Pod" on stderr when it is a terminal.
+fn progress_line(done: usize, total: usize, what: &str) {
+    output::progress(done, total, what);
+}
+
+fn no_progress(_: usize, _: usize, _: &str) {}
+
+/// The wall clock: read here, at the binary's edge, and passed down as a value.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// Any failure; [`UsageError`] maps to exit code 2.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
+    let g = &cli.global;
+    let format = config.output;
+    let progress: &(dyn Fn(usize, usize, &str) + Sync) =
+        if std::io::stderr().is_terminal() && !g.quiet { &progress_line } else { &no_progress };
+    match &cli.command {
+        Command::Inventory => {
+            let snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress).await.context("collecting the cluster")?;
+            output::clear_progress(progress_is_drawn(g));
+            let inv = jobs::inventory(&snap);
+            output::print_inventory(&inv, format)?;
+            Ok(exit::OK)
+        }
+        Command::Snapshot(SnapshotCommand::Capture { out, window, step, max_logs }) => {
+            if g.demo || g.snapshot.is_some() {
+                return Err(UsageError("snapshot capture reads the live cluster; use `snapshot demo` for the demo".into()).into());
+            }
+            let opts = CaptureOptions { window: *window, step: *step, max_logs: *max_logs };
+            let snap = jobs::capture(&scope_of(g), &config, &opts, now(), progress).await.context("capturing the cluster")?;
+            output::clear_progress(progress_is_drawn(g));
+            let snap = jobs::write_snapshot(snap, out.clone()).await.with_context(|| format!("writing {}", out.display()))?;
+            output::print_written(out, &jobs::inventory(&snap), format)?;
+            Ok(exit::OK)
+        }
+        Command::Snapshot(SnapshotCommand::Demo { out }) => {
+            let source = Source::Demo { seed: g.seed, scale: g.scale };
+            let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;
+            let snap = jobs::write_snapshot(snap, out.clone()).await.with_context(|| format!("writing {}", out.display()))?;
+            output::print_written(out, &jobs::inventory(&snap), format)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn progress_is_drawn(g: &GlobalArgs) -> bool {
+    std::io::stderr().is_terminal() && !g.quiet
+}
+
+/// Parses the command line and runs; returns the process exit code.
+pub fn main_with(args: Vec<std::ffi::OsString>, env: &dyn Fn(&str) -> Option<String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            output::clap_message(&e);
+            return ExitCode::from(code);
+        }
+    };
+    // `snapshot demo --scale N` is the documented form: accept the global flag there.
+    let config = match resolve_config(&cli, env) {
+        Ok(c) => c,
+        Err(e) => {
+            output::error(&e);
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    crate::telemetry::init(config.log_format, &config.log_level, env("RUST_LOG"));
+    crate::telemetry::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            output::error(&anyhow::Error::new(e).context("starting the async runtime"));
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            output::error(&e);
+            let usage = e.chain().any(|c| c.downcast_ref::<UsageError>().is_some());
+            ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
+        }
+    }
+}

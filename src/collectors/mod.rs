@@ -1,0 +1,12 @@
+//! Sources: the only code that reads files or talks to the network. Each returns `model`
+//! types and stamps `as_of`.
+
+pub mod demo;
+pub mod error;
+pub mod kube;
+pub mod manifest;
+pub mod parquet;
+pub mod prometheus;
+pub mod queries;
+pub mod snapshot;
+pub use error::{CollectError, Result};

@@ -1,0 +1,139 @@
+//! The PromQL query files under `queries/`, compiled in, and their rendering with typed,
+//! escaped parameters. No PromQL lives in Rust code; no I/O.
+
+use std::collections::BTreeMap;
+
+use super::error::{CollectError, Result};
+
+/// One query file: its name (path under `queries/` without `.promql`), its text, and the
+/// parameters it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryFile {
+    pub name: &'static str,
+    pub text: &'static str,
+    pub params: &'static [&'static str],
+}
+
+macro_rules! query_files {
+    ($( $name:literal => [$($p:literal),*] ),* $(,)?) => {
+        /// Every registered query file.
+        pub const QUERY_FILES: &[QueryFile] = &[
+            $( QueryFile { name: $name, text: include_str!(concat!("../../queries/", $name, ".promql")), params: &[$($p),*] } ),*
+        ];
+    };
+}
+
+query_files! {
+    "capture/cpu_usage" => ["namespace_filter"],
+    "capture/memory_working_set" => ["namespace_filter"],
+    "capture/restarts" => ["namespace_filter"],
+    "capture/http_requests" => ["namespace_filter"],
+}
+
+/// The registered file of a name.
+///
+/// # Errors
+/// No such file is registered.
+pub fn query_file(name: &str) -> Result<&'static QueryFile> {
+    QUERY_FILES.iter().find(|q| q.name == name).ok_or_else(|| CollectError::Query {
+        file: format!("queries/{name}.promql"),
+        reason: "not registered".into(),
+    })
+}
+
+/// Renders a query: comments (`#` lines) are dropped and every `{{param}}` replaced.
+///
+/// # Errors
+/// A parameter the file declares is not bound, a binding is not declared, or a
+/// placeholder in the text is not declared.
+pub fn render(name: &str, bindings: &BTreeMap<&str, String>) -> Result<String> {
+    let file = query_file(name)?;
+    let err = |reason: String| CollectError::Query { file: format!("queries/{name}.promql"), reason };
+    for p in file.params {
+        if !bindings.contains_key(p) {
+            return Err(err(format!("parameter `{p}` is not bound")));
+        }
+    }
+    for k in bindings.keys() {
+        if !file.params.contains(k) {
+            return Err(err(format!("binding `{k}` is not a parameter of this query")));
+        }
+    }
+    let body: String = file.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| err("unclosed `{{`".into()))?;
+        let key = after[..end].trim();
+        let value = bindings.get(key).ok_or_else(|| err(format!("placeholder `{{{{{key}}}}}` is not a declared parameter")))?;
+        out.push_str(value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out.trim().to_string())
+}
+
+/// Escapes a string for a PromQL double-quoted label value.
+pub fn escape_label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `,namespace="x"` (escaped) for a namespace, or empty for all namespaces.
+pub fn namespace_filter(label: &str, namespace: Option<&str>) -> String {
+    namespace.map_or_else(String::new, |ns| format!(",{label}=\"{}\"", escape_label_value(ns)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_is_registered_and_every_placeholder_bound() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+        let mut on_disk = Vec::new();
+        fn walk(d: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else if p.extension().is_some_and(|e| e == "promql") {
+                    let rel = p.strip_prefix(root).unwrap().with_extension("");
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        walk(&root, &root, &mut on_disk);
+        on_disk.sort();
+        let mut registered: Vec<String> = QUERY_FILES.iter().map(|q| q.name.to_string()).collect();
+        registered.sort();
+        assert_eq!(on_disk, registered, "every queries/*.promql file must be registered");
+        for q in QUERY_FILES {
+            let bindings: BTreeMap<&str, String> = q.params.iter().map(|p| (*p, "X".to_string())).collect();
+            let text = render(q.name, &bindings).unwrap();
+            assert!(!text.contains("{{"), "{}: unbound placeholder in {text}", q.name);
+        }
+    }
+
+    #[test]
+    fn rendering_checks_bindings_and_escapes() {
+        let mut b = BTreeMap::new();
+        assert!(render("capture/cpu_usage", &b).unwrap_err().to_string().contains("not bound"));
+        b.insert("namespace_filter", namespace_filter("namespace", Some("we\"ird\\ns")));
+        let q = render("capture/cpu_usage", &b).unwrap();
+        assert_eq!(q, r#"container_cpu_usage_seconds_total{container!="",container!="POD",namespace="we\"ird\\ns"}"#);
+        b.insert("extra", String::new());
+        assert!(render("capture/cpu_usage", &b).is_err());
+        assert!(render("nope", &BTreeMap::new()).unwrap_err().to_string().contains("queries/nope.promql"));
+    }
+}

@@ -1,0 +1,349 @@
+//! The snapshot directory: reading one into a [`ClusterSnapshot`] and writing one out.
+//! File I/O only; decoding rules live in `manifest.rs`, Parquet in `parquet.rs`.
+//!
+//! Layout (see ARCHITECTURE.md):
+//! - `objects/**/*.{json,yaml,yml}`: Kubernetes objects as `kubectl get -o json|yaml` prints them;
+//! - `logs/<namespace>/<pod>/<container>.log` and `<container>.previous.log`;
+//! - `metrics/*.parquet`: samples in long format (`timestamp`, `metric`, labels..., `value`);
+//! - `snapshot.json` (optional): `format_version`, `as_of`, `window_seconds`, `step_seconds`, `cluster`.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tracing::{debug, info, instrument, warn};
+
+use super::error::{CollectError, Result};
+use super::{manifest, parquet};
+use crate::model::snapshot::{
+    ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind,
+    SNAPSHOT_FORMAT_VERSION, SnapshotMeta, SourceKind,
+};
+
+/// Largest log kept per container file; longer logs keep their tail.
+pub const MAX_LOG_BYTES: usize = 1 << 20;
+
+/// How to load a snapshot directory.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Turn a malformed file into a warning and a recorded gap instead of an error.
+    pub keep_going: bool,
+}
+
+/// Loads a snapshot directory.
+///
+/// # Errors
+/// A missing directory, an unreadable or malformed file (unless `keep_going`), an invalid
+/// `snapshot.json`: each error names the file.
+#[instrument(skip(opts), fields(dir = %dir.display()))]
+pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
+    if !dir.is_dir() {
+        return Err(CollectError::Invalid {
+            path: dir.to_path_buf(),
+            reason: "not a directory (expected a snapshot directory with objects/, logs/, metrics/)".into(),
+        });
+    }
+    let meta_path = dir.join("snapshot.json");
+    let meta: Option<SnapshotMeta> = if meta_path.is_file() {
+        let text = read_text(&meta_path)?;
+        let m: SnapshotMeta = serde_json::from_str(&text).map_err(|e| CollectError::Syntax {
+            path: meta_path.clone(),
+            position: format!("{}:{}", e.line(), e.column()),
+            reason: e.to_string(),
+        })?;
+        if m.format_version > SNAPSHOT_FORMAT_VERSION {
+            return Err(CollectError::Invalid {
+                path: meta_path,
+                reason: format!(
+                    "format_version {} is newer than this aiops understands ({SNAPSHOT_FORMAT_VERSION})",
+                    m.format_version
+                ),
+            });
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let mut snap = ClusterSnapshot::new(SourceKind::Snapshot, jiff::Timestamp::UNIX_EPOCH);
+
+    let objects_dir = dir.join("objects");
+    let mut files = Vec::new();
+    if objects_dir.is_dir() {
+        walk(&objects_dir, &mut files)?;
+    }
+    files.retain(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
+    });
+    files.sort();
+    for file in &files {
+        if let Err(e) = load_object_file(&mut snap, file) {
+            if opts.keep_going {
+                warn!(error = %e, "Skipped a malformed file.");
+                snap.gaps.push(CollectionGap {
+                    source: "snapshot".into(),
+                    what: file.display().to_string(),
+                    namespace: None,
+                    reason: GapReason::Malformed,
+                    detail: e.to_string(),
+                });
+            } else {
+                return Err(e);
+            }
+        }
+    }
+
+    let logs_dir = dir.join("logs");
+    if logs_dir.is_dir() {
+        load_logs(&mut snap, &logs_dir, opts)?;
+    }
+
+    let metrics_dir = dir.join("metrics");
+    if metrics_dir.is_dir() {
+        let mut pq = Vec::new();
+        walk(&metrics_dir, &mut pq)?;
+        pq.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+        pq.sort();
+        for file in &pq {
+            if let Err(e) = parquet::read_metrics(file, &mut snap.metrics) {
+                if opts.keep_going {
+                    warn!(error = %e, "Skipped a malformed metrics file.");
+                    snap.gaps.push(CollectionGap {
+                        source: "snapshot".into(),
+                        what: file.display().to_string(),
+                        namespace: None,
+                        reason: GapReason::Malformed,
+                        detail: e.to_string(),
+                    });
+                } else {
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    snap.meta = match meta {
+        Some(m) => m,
+        None => SnapshotMeta {
+            format_version: SNAPSHOT_FORMAT_VERSION,
+            as_of: infer_as_of(&snap),
+            window_seconds: None,
+            step_seconds: None,
+            cluster: None,
+        },
+    };
+    info!(
+        files = files.len(),
+        pods = snap.objects.pods.len(),
+        series = snap.metrics.len(),
+        "Loaded the snapshot directory."
+    );
+    Ok(snap)
+}
+
+/// Reads one manifest file (any kubectl shape) into the snapshot.
+///
+/// # Errors
+/// The file cannot be read, parsed or decoded; the error names it.
+pub fn load_object_file(snap: &mut ClusterSnapshot, file: &Path) -> Result<()> {
+    let text = read_text(file)?;
+    let docs = manifest::parse_documents(file, &text)?;
+    let mut objects = 0;
+    for (i, doc) in docs.into_iter().enumerate() {
+        objects += manifest::add_document(snap, file, i + 1, doc)?.objects;
+    }
+    debug!(file = %file.display(), objects, "Read a manifest file.");
+    Ok(())
+}
+
+/// With no `snapshot.json`, "now" is the newest instant the data shows: the last metric
+/// sample, else the newest event, else the newest object creation.
+fn infer_as_of(snap: &ClusterSnapshot) -> jiff::Timestamp {
+    if let Some(ms) = snap.metrics.last_sample_ms() {
+        if let Ok(t) = jiff::Timestamp::from_millisecond(ms) {
+            return t;
+        }
+    }
+    let newest_event = snap.objects.events.iter().filter_map(|e| e.last_seen).max();
+    if let Some(t) = newest_event {
+        return t;
+    }
+    ObjectKind::ALL
+        .iter()
+        .flat_map(|&k| snap.objects.metas(k))
+        .filter_map(|m| m.creation_timestamp.as_ref().map(|t| t.0))
+        .max()
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|source| CollectError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|source| CollectError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| CollectError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn load_logs(snap: &mut ClusterSnapshot, logs_dir: &Path, opts: &LoadOptions) -> Result<()> {
+    let mut files = Vec::new();
+    walk(logs_dir, &mut files)?;
+    files.sort();
+    for file in files {
+        let Ok(rel) = file.strip_prefix(logs_dir) else { continue };
+        let parts: Vec<&str> = rel.iter().filter_map(|p| p.to_str()).collect();
+        let parsed = match parts.as_slice() {
+            [ns, pod, name] => name
+                .strip_suffix(".previous.log")
+                .map(|c| (c, true))
+                .or_else(|| name.strip_suffix(".log").map(|c| (c, false)))
+                .map(|(c, prev)| (ns.to_string(), pod.to_string(), c.to_string(), prev)),
+            _ => None,
+        };
+        let Some((namespace, pod, container, previous)) = parsed else {
+            let e = CollectError::Invalid {
+                path: file.clone(),
+                reason: "expected logs/<namespace>/<pod>/<container>.log or <container>.previous.log".into(),
+            };
+            if opts.keep_going {
+                warn!(error = %e, "Skipped a file in logs/.");
+                continue;
+            }
+            return Err(e);
+        };
+        let (text, truncated) = read_tail(&file, MAX_LOG_BYTES)?;
+        snap.logs.push(ContainerLog { namespace, pod, container, previous, text, truncated });
+    }
+    Ok(())
+}
+
+/// Reads at most `max` bytes from the end of a file, starting at a line boundary; invalid
+/// UTF-8 is replaced.
+fn read_tail(path: &Path, max: usize) -> Result<(String, bool)> {
+    let mut f = fs::File::open(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
+    if buf.len() <= max {
+        return Ok((String::from_utf8_lossy(&buf).into_owned(), false));
+    }
+    let mut start = buf.len() - max;
+    if let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
+        start += nl + 1;
+    }
+    Ok((String::from_utf8_lossy(&buf[start..]).into_owned(), true))
+}
+
+/// Writes a snapshot as a directory that [`load_dir`] reads back to an equal snapshot.
+/// Objects go to one `objects/<kind>.json` `v1 List` per kind (sorted output is the
+/// caller's choice: the snapshot's order is kept).
+///
+/// # Errors
+/// The directory or a file cannot be written.
+#[instrument(skip(snap), fields(dir = %dir.display()))]
+pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
+    let mkdir = |p: &Path| fs::create_dir_all(p).map_err(|source| CollectError::Io { path: p.to_path_buf(), source });
+    let objects_dir = dir.join("objects");
+    mkdir(&objects_dir)?;
+    for &kind in ObjectKind::ALL {
+        let items = kind_values(snap, kind)?;
+        if items.is_empty() {
+            continue;
+        }
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
+        let path = objects_dir.join(format!("{}.json", kind.as_str().to_ascii_lowercase()));
+        write_json(&path, &list)?;
+    }
+    for log in &snap.logs {
+        let d = dir.join("logs").join(&log.namespace).join(&log.pod);
+        mkdir(&d)?;
+        let name = if log.previous { format!("{}.previous.log", log.container) } else { format!("{}.log", log.container) };
+        let path = d.join(name);
+        fs::write(&path, &log.text).map_err(|source| CollectError::Io { path, source })?;
+    }
+    if !snap.metrics.is_empty() {
+        let mdir = dir.join("metrics");
+        mkdir(&mdir)?;
+        parquet::write_metrics(&snap.metrics, &mdir)?;
+    }
+    let meta = serde_json::to_value(&snap.meta).map_err(|e| CollectError::Invalid {
+        path: dir.join("snapshot.json"),
+        reason: e.to_string(),
+    })?;
+    write_json(&dir.join("snapshot.json"), &meta)?;
+    info!(series = snap.metrics.len(), "Wrote the snapshot directory.");
+    Ok(())
+}
+
+fn kind_values(snap: &ClusterSnapshot, kind: ObjectKind) -> Result<Vec<Value>> {
+    use crate::model::objects::*;
+    fn ser<T: serde::Serialize>(items: &[T]) -> Result<Vec<Value>> {
+        items
+            .iter()
+            .map(|i| {
+                serde_json::to_value(i).map_err(|e| CollectError::Invalid {
+                    path: PathBuf::from("objects"),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+    let o = &snap.objects;
+    match kind {
+        ObjectKind::Namespace => ser(&o.namespaces),
+        ObjectKind::Node => ser(&o.nodes),
+        ObjectKind::Pod => ser(&o.pods),
+        ObjectKind::Deployment => ser(&o.deployments),
+        ObjectKind::ReplicaSet => ser(&o.replica_sets),
+        ObjectKind::StatefulSet => ser(&o.stateful_sets),
+        ObjectKind::DaemonSet => ser(&o.daemon_sets),
+        ObjectKind::Job => ser(&o.jobs),
+        ObjectKind::CronJob => ser(&o.cron_jobs),
+        ObjectKind::HorizontalPodAutoscaler => ser::<HorizontalPodAutoscaler>(&o.hpas),
+        ObjectKind::Event => Ok(o.events.iter().map(manifest::event_to_value).collect()),
+        ObjectKind::Service => ser(&o.services),
+        ObjectKind::EndpointSlice => ser(&o.endpoint_slices),
+        ObjectKind::Ingress => ser(&o.ingresses),
+        ObjectKind::NetworkPolicy => ser(&o.network_policies),
+        ObjectKind::Role => ser(&o.roles),
+        ObjectKind::ClusterRole => ser(&o.cluster_roles),
+        ObjectKind::RoleBinding => ser(&o.role_bindings),
+        ObjectKind::ClusterRoleBinding => ser(&o.cluster_role_bindings),
+        ObjectKind::ServiceAccount => ser(&o.service_accounts),
+        ObjectKind::Secret => Ok(o.secrets.iter().map(manifest::secret_to_value).collect()),
+        ObjectKind::ConfigMap => ser(&o.config_maps),
+        ObjectKind::PersistentVolumeClaim => ser(&o.pvcs),
+        ObjectKind::PersistentVolume => ser(&o.pvs),
+        ObjectKind::StorageClass => ser(&o.storage_classes),
+        ObjectKind::PodDisruptionBudget => ser(&o.pdbs),
+        ObjectKind::ResourceQuota => ser(&o.resource_quotas),
+        ObjectKind::LimitRange => ser(&o.limit_ranges),
+    }
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let f = fs::File::create(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
+    let mut w = std::io::BufWriter::new(f);
+    serde_json::to_writer(&mut w, value).map_err(|e| CollectError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?;
+    std::io::Write::flush(&mut w).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
+}
+

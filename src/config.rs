@@ -1,0 +1,319 @@
+//! Configuration: `aiops.toml` (raw, `deny_unknown_fields`) → `AIOPS_*` environment →
+//! command-line flags, validated into a [`Config`] with every error listed. Reads the
+//! config file; the environment is read only through the lookup function it is given.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Output format of the data a command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+    Markdown,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub kubernetes: RawKubernetes,
+    #[serde(default)]
+    pub prometheus: RawPrometheus,
+    #[serde(default)]
+    pub output: RawOutput,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetes {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub request_timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+    pub scrape_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub prometheus_url: Option<String>,
+    pub output: Option<OutputFormat>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub request_timeout: Duration,
+    pub retries: u32,
+    pub page_size: u32,
+    pub prometheus_url: Option<String>,
+    pub prometheus_timeout: Duration,
+    pub scrape_interval: Duration,
+    pub output: OutputFormat,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kubeconfig: None,
+            context: None,
+            request_timeout: Duration::from_secs(30),
+            retries: 4,
+            page_size: 500,
+            prometheus_url: None,
+            prometheus_timeout: Duration::from_secs(30),
+            scrape_interval: Duration::from_secs(30),
+            output: OutputFormat::Table,
+            log_format: LogFormat::Text,
+            log_level: "warn".into(),
+        }
+    }
+}
+
+/// Every problem found in the configuration, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .errors.join("\n  - "))]
+pub struct ConfigError {
+    pub errors: Vec<String>,
+}
+
+impl Config {
+    /// Resolves the configuration: `file` (or `AIOPS_CONFIG`), then the environment through
+    /// `env`, then `flags`; later sources win.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or invalid values; all problems are listed together.
+    pub fn resolve(file: Option<&Path>, flags: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut errors = Vec::new();
+        let env_file = env("AIOPS_CONFIG").map(PathBuf::from);
+        let raw = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => match toml::from_str::<RawConfig>(&text) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errors.push(format!("{}: {}", path.display(), e.to_string().trim()));
+                        RawConfig::default()
+                    }
+                },
+                Err(e) => {
+                    errors.push(format!("{}: {e}", path.display()));
+                    RawConfig::default()
+                }
+            },
+            None => RawConfig::default(),
+        };
+        let mut c = Config::default();
+        let pick = |file: Option<String>, env_key: &str| env(env_key).or(file);
+
+        c.kubeconfig = flags.kubeconfig.clone().or(env("AIOPS_KUBECONFIG").map(PathBuf::from)).or(raw.kubernetes.kubeconfig);
+        c.context = flags.context.clone().or(env("AIOPS_CONTEXT")).or(raw.kubernetes.context);
+        if let Some(v) = pick(raw.kubernetes.request_timeout, "AIOPS_REQUEST_TIMEOUT") {
+            set_duration(&mut c.request_timeout, &v, "kubernetes.request_timeout", &mut errors);
+        }
+        if let Some(v) = env("AIOPS_RETRIES") {
+            match v.parse() {
+                Ok(n) => c.retries = n,
+                Err(_) => errors.push(format!("AIOPS_RETRIES: {v:?} is not a whole number")),
+            }
+        } else if let Some(n) = raw.kubernetes.retries {
+            c.retries = n;
+        }
+        if let Some(n) = raw.kubernetes.page_size {
+            if n == 0 {
+                errors.push("kubernetes.page_size: must be at least 1".into());
+            } else {
+                c.page_size = n;
+            }
+        }
+        c.prometheus_url = flags.prometheus_url.clone().or(env("AIOPS_PROMETHEUS_URL")).or(raw.prometheus.url);
+        if let Some(url) = &c.prometheus_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push(format!("prometheus url: {url:?} must start with http:// or https://"));
+            }
+        }
+        if let Some(v) = pick(raw.prometheus.timeout, "AIOPS_PROMETHEUS_TIMEOUT") {
+            set_duration(&mut c.prometheus_timeout, &v, "prometheus.timeout", &mut errors);
+        }
+        if let Some(v) = pick(raw.prometheus.scrape_interval, "AIOPS_SCRAPE_INTERVAL") {
+            set_duration(&mut c.scrape_interval, &v, "prometheus.scrape_interval", &mut errors);
+        }
+        match flags.output {
+            Some(o) => c.output = o,
+            None => {
+                if let Some(v) = pick(raw.output.format, "AIOPS_OUTPUT") {
+                    match <OutputFormat as clap::ValueEnum>::from_str(&v, true) {
+                        Ok(o) => c.output = o,
+                        Err(_) => errors.push(format!("output.format: {v:?} is not one of table, json, yaml, markdown")),
+                    }
+                }
+            }
+        }
+        match flags.log_format {
+            Some(f) => c.log_format = f,
+            None => {
+                if let Some(v) = pick(raw.log.format, "AIOPS_LOG_FORMAT") {
+                    match <LogFormat as clap::ValueEnum>::from_str(&v, true) {
+                        Ok(f) => c.log_format = f,
+                        Err(_) => errors.push(format!("log.format: {v:?} is not one of text, json")),
+                    }
+                }
+            }
+        }
+        if let Some(v) = pick(raw.log.level, "AIOPS_LOG_LEVEL") {
+            if tracing_subscriber::EnvFilter::try_new(&v).is_err() {
+                errors.push(format!("log.level: {v:?} is not a valid level or filter"));
+            } else {
+                c.log_level = v;
+            }
+        }
+        if errors.is_empty() { Ok(c) } else { Err(ConfigError { errors }) }
+    }
+}
+
+fn set_duration(slot: &mut Duration, value: &str, key: &str, errors: &mut Vec<String>) {
+    match parse_duration(value) {
+        Ok(d) if !d.is_zero() => *slot = d,
+        Ok(_) => errors.push(format!("{key}: must be longer than zero")),
+        Err(e) => errors.push(format!("{key}: {e}")),
+    }
+}
+
+/// Parses a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d`, `2w`, `500ms`.
+///
+/// # Errors
+/// Anything else, with the reason.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("{s:?}: expected a number before {rest:?} (e.g. 30s, 5m, 7d)"));
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| format!("{s:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "" => return Err(format!("{s:?}: missing unit (ms, s, m, h, d, w)")),
+            other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h, d, w)")),
+        };
+        total = n
+            .checked_mul(ms)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("{s:?}: too long"))?;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aiops.toml");
+        std::fs::write(&file, "[prometheus]\nurl = \"http://file:9090\"\ntimeout = \"10s\"\n[output]\nformat = \"yaml\"\n").unwrap();
+        let c = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap();
+        assert_eq!(c.prometheus_url.as_deref(), Some("http://file:9090"));
+        assert_eq!(c.prometheus_timeout, Duration::from_secs(10));
+        assert_eq!(c.output, OutputFormat::Yaml);
+        assert_eq!(c.request_timeout, Duration::from_secs(30), "default");
+        let env = env_of(&[("AIOPS_PROMETHEUS_URL", "http://env:9090"), ("AIOPS_OUTPUT", "json")]);
+        let c = Config::resolve(Some(&file), &Overrides::default(), &env).unwrap();
+        assert_eq!(c.prometheus_url.as_deref(), Some("http://env:9090"));
+        assert_eq!(c.output, OutputFormat::Json);
+        let flags = Overrides { prometheus_url: Some("http://flag:9090".into()), output: Some(OutputFormat::Markdown), ..Default::default() };
+        let c = Config::resolve(Some(&file), &flags, &env).unwrap();
+        assert_eq!(c.prometheus_url.as_deref(), Some("http://flag:9090"));
+        assert_eq!(c.output, OutputFormat::Markdown);
+    }
+
+    #[test]
+    fn all_errors_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aiops.toml");
+        std::fs::write(&file, "[prometheus]\nurl = \"ftp://x\"\ntimeout = \"ten\"\n[output]\nformat = \"xml\"\n").unwrap();
+        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[("AIOPS_RETRIES", "many")])).unwrap_err();
+        assert_eq!(err.errors.len(), 4, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("prometheus.timeout") && text.contains("ftp://x") && text.contains("xml") && text.contains("AIOPS_RETRIES"), "{text}");
+        std::fs::write(&file, "[prometheus]\nurll = \"http://x\"\n").unwrap();
+        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
+        assert!(err.contains("aiops.toml") && err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "5", "m", "5x", "1.5h", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

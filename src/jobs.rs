@@ -1,0 +1,134 @@
+//! Pipelines shared by the CLI, the server and CronJobs: pick a source, collect a
+//! snapshot, analyse it. Orchestration only; I/O is delegated to `collectors`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tracing::{info, instrument};
+
+use crate::analysis::inventory::{Inventory, summarize_inventory};
+use crate::collectors::demo::{DemoOptions, generate};
+use crate::collectors::kube::{self as kubesrc, KubeOptions};
+use crate::collectors::snapshot::{self as snapdir, LoadOptions};
+use crate::collectors::{CollectError, prometheus};
+use crate::config::Config;
+use crate::model::ClusterSnapshot;
+
+/// Where the cluster data comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The built-in demo cluster.
+    Demo { seed: u64, scale: Option<usize> },
+    /// A snapshot directory.
+    Snapshot(PathBuf),
+    /// The cluster of the kubeconfig / in-cluster config.
+    Live,
+}
+
+/// What to collect.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// `None` means all namespaces.
+    pub namespace: Option<String>,
+    /// The instant the analysis treats as "now"; `None` uses the source's own.
+    pub as_of: Option<Timestamp>,
+    /// Keep going past malformed snapshot files.
+    pub keep_going: bool,
+}
+
+/// A pipeline failure.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+}
+
+/// Kubernetes client options from the configuration.
+pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
+    KubeOptions {
+        kubeconfig: config.kubeconfig.clone(),
+        context: config.context.clone(),
+        namespace,
+        page_size: config.page_size,
+        request_timeout: config.request_timeout,
+        retries: config.retries,
+        ..KubeOptions::default()
+    }
+}
+
+/// Collects a snapshot from the source, restricted to the scope.
+///
+/// # Errors
+/// The source cannot be read (see [`CollectError`]).
+#[instrument(skip(config, progress))]
+pub async fn collect(source: &Source, scope: &Scope, config: &Config, now: Timestamp, progress: kubesrc::Progress<'_>) -> Result<ClusterSnapshot, JobError> {
+    let mut snap = match source {
+        Source::Demo { seed, scale } => generate(&DemoOptions { seed: *seed, scale: *scale, as_of: scope.as_of.unwrap_or_else(|| DemoOptions::default().as_of) }),
+        Source::Snapshot(dir) => {
+            let dir = dir.clone();
+            let opts = LoadOptions { keep_going: scope.keep_going };
+            let mut snap = tokio::task::spawn_blocking(move || snapdir::load_dir(&dir, &opts))
+                .await
+                .map_err(|e| CollectError::Invalid { path: PathBuf::new(), reason: format!("loader task failed: {e}") })??;
+            if let Some(t) = scope.as_of {
+                snap.meta.as_of = t;
+            }
+            snap
+        }
+        Source::Live => {
+            let opts = kube_options(config, scope.namespace.clone());
+            let client = kubesrc::connect(&opts).await?;
+            kubesrc::list_cluster(&client, &opts, scope.as_of.unwrap_or(now), progress).await?
+        }
+    };
+    if let Some(ns) = &scope.namespace {
+        snap.restrict_to_namespace(ns);
+    }
+    info!(pods = snap.objects.pods.len(), series = snap.metrics.len(), gaps = snap.gaps.len(), "Collected the snapshot.");
+    Ok(snap)
+}
+
+/// `aiops inventory`.
+pub fn inventory(snap: &ClusterSnapshot) -> Inventory {
+    summarize_inventory(snap)
+}
+
+/// What `snapshot capture` gathers besides objects.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    pub window: Duration,
+    pub step: Duration,
+    /// Containers whose logs are fetched at most.
+    pub max_logs: usize,
+}
+
+/// `aiops snapshot capture`: live cluster (and Prometheus when configured) → snapshot.
+///
+/// # Errors
+/// The cluster cannot be reached; Prometheus failures become gaps.
+pub async fn capture(scope: &Scope, config: &Config, opts: &CaptureOptions, now: Timestamp, progress: kubesrc::Progress<'_>) -> Result<ClusterSnapshot, JobError> {
+    let kopts = kube_options(config, scope.namespace.clone());
+    let client = kubesrc::connect(&kopts).await?;
+    let as_of = scope.as_of.unwrap_or(now);
+    let mut snap = kubesrc::list_cluster(&client, &kopts, as_of, progress).await?;
+    kubesrc::fetch_failing_logs(&client, &mut snap, &kopts, opts.max_logs).await;
+    if let Some(url) = &config.prometheus_url {
+        let popts = prometheus::PromOptions { url: url.clone(), timeout: config.prometheus_timeout, retries: config.retries };
+        prometheus::capture_usage(&popts, &mut snap, scope.namespace.as_deref(), as_of, opts.window, opts.step).await;
+        snap.meta.window_seconds = Some(opts.window.as_secs());
+        snap.meta.step_seconds = Some(opts.step.as_secs());
+    }
+    Ok(snap)
+}
+
+/// Writes a snapshot directory.
+///
+/// # Errors
+/// The directory cannot be written.
+pub async fn write_snapshot(snap: ClusterSnapshot, out: PathBuf) -> Result<ClusterSnapshot, JobError> {
+    let snap = tokio::task::spawn_blocking(move || snapdir::write_dir(&snap, &out).map(|()| snap))
+        .await
+        .map_err(|e| CollectError::Invalid { path: PathBuf::new(), reason: format!("writer task failed: {e}") })??;
+    Ok(snap)
+}

@@ -1,0 +1,28 @@
+//! Logging setup: `tracing` to stderr, text or JSON, level from `-v`/`-q`, the config, or
+//! `RUST_LOG` (which wins when set). Touches only the global subscriber.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. `level` is a filter such as `warn` or `aiops=debug`.
+pub fn init(format: LogFormat, level: &str, rust_log: Option<String>) {
+    let filter = rust_log
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+/// Installs the process-wide TLS crypto provider. kube and reqwest both link rustls; with
+/// more than one provider compiled in, rustls cannot pick one by itself and would panic
+/// when the first client is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
