@@ -36,7 +36,21 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
         }
         Ok(docs)
     } else {
-        let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+        // YAML as Kubernetes reads it: only true/false are booleans (`n`, `on`, `yes` stay
+        // strings), 0644-style octal modes are numbers, and budgets sized for large
+        // rendered manifests rather than for config files.
+        let options = serde_saphyr::options! {
+            strict_booleans: true,
+            legacy_octal_numbers: true,
+            budget: serde_saphyr::budget! {
+                max_documents: 10_000_000,
+                max_nodes: 200_000_000,
+                max_events: 500_000_000,
+                max_total_scalar_bytes: 4 << 30,
+                max_reader_input_bytes: None,
+            },
+        };
+        let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
             let position = e
                 .location()
                 .map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.line(), l.column()));
@@ -485,7 +499,9 @@ mod tests {
         let dump = format!("{:?}", s.all::<SecretMeta>());
         assert!(!dump.contains("aHVudGVyMg") && !dump.contains("s3cr3t-value"), "{dump}");
         assert_eq!(s.all::<SecretMeta>()[0].type_.as_deref(), Some("Opaque"));
-        assert!(!secret_to_value(&s.all::<SecretMeta>()[0]).to_string().contains("data"));
+        let written = secret_to_value(&s.all::<SecretMeta>()[0]);
+        assert!(written.get("data").is_none() && written.get("stringData").is_none(), "{written}");
+        assert_eq!(written["kind"], "Secret");
     }
 
     #[test]
