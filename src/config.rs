@@ -129,7 +129,11 @@ impl Config {
     ///
     /// # Errors
     /// An unreadable or invalid file, or invalid values; all problems are listed together.
-    pub fn resolve(file: Option<&Path>, flags: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn resolve(
+        file: Option<&Path>,
+        flags: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut errors = Vec::new();
         let env_file = env("AIOPS_CONFIG").map(PathBuf::from);
         let raw = match file.map(Path::to_path_buf).or(env_file) {
@@ -151,7 +155,11 @@ impl Config {
         let mut c = Config::default();
         let pick = |file: Option<String>, env_key: &str| env(env_key).or(file);
 
-        c.kubeconfig = flags.kubeconfig.clone().or(env("AIOPS_KUBECONFIG").map(PathBuf::from)).or(raw.kubernetes.kubeconfig);
+        c.kubeconfig = flags
+            .kubeconfig
+            .clone()
+            .or(env("AIOPS_KUBECONFIG").map(PathBuf::from))
+            .or(raw.kubernetes.kubeconfig);
         c.context = flags.context.clone().or(env("AIOPS_CONTEXT")).or(raw.kubernetes.context);
         if let Some(v) = pick(raw.kubernetes.request_timeout, "AIOPS_REQUEST_TIMEOUT") {
             set_duration(&mut c.request_timeout, &v, "kubernetes.request_timeout", &mut errors);
@@ -171,11 +179,12 @@ impl Config {
                 c.page_size = n;
             }
         }
-        c.prometheus_url = flags.prometheus_url.clone().or(env("AIOPS_PROMETHEUS_URL")).or(raw.prometheus.url);
-        if let Some(url) = &c.prometheus_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push(format!("prometheus url: {url:?} must start with http:// or https://"));
-            }
+        c.prometheus_url =
+            flags.prometheus_url.clone().or(env("AIOPS_PROMETHEUS_URL")).or(raw.prometheus.url);
+        if let Some(url) = &c.prometheus_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            errors.push(format!("prometheus url: {url:?} must start with http:// or https://"));
         }
         if let Some(v) = pick(raw.prometheus.timeout, "AIOPS_PROMETHEUS_TIMEOUT") {
             set_duration(&mut c.prometheus_timeout, &v, "prometheus.timeout", &mut errors);
@@ -189,7 +198,8 @@ impl Config {
                 if let Some(v) = pick(raw.output.format, "AIOPS_OUTPUT") {
                     match <OutputFormat as clap::ValueEnum>::from_str(&v, true) {
                         Ok(o) => c.output = o,
-                        Err(_) => errors.push(format!("output.format: {v:?} is not one of table, json, yaml, markdown")),
+                        Err(_) => errors
+                            .push(format!("output.format: {v:?} is not one of table, json, yaml, markdown")),
                     }
                 }
             }
@@ -255,10 +265,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "" => return Err(format!("{s:?}: missing unit (ms, s, m, h, d, w)")),
             other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h, d, w)")),
         };
-        total = n
-            .checked_mul(ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("{s:?}: too long"))?;
+        total =
+            n.checked_mul(ms).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("{s:?}: too long"))?;
     }
     Ok(Duration::from_millis(total))
 }
@@ -277,7 +285,11 @@ mod tests {
     fn precedence_flag_env_file_default() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("aiops.toml");
-        std::fs::write(&file, "[prometheus]\nurl = \"http://file:9090\"\ntimeout = \"10s\"\n[output]\nformat = \"yaml\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[prometheus]\nurl = \"http://file:9090\"\ntimeout = \"10s\"\n[output]\nformat = \"yaml\"\n",
+        )
+        .unwrap();
         let c = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap();
         assert_eq!(c.prometheus_url.as_deref(), Some("http://file:9090"));
         assert_eq!(c.prometheus_timeout, Duration::from_secs(10));
@@ -287,7 +299,11 @@ mod tests {
         let c = Config::resolve(Some(&file), &Overrides::default(), &env).unwrap();
         assert_eq!(c.prometheus_url.as_deref(), Some("http://env:9090"));
         assert_eq!(c.output, OutputFormat::Json);
-        let flags = Overrides { prometheus_url: Some("http://flag:9090".into()), output: Some(OutputFormat::Markdown), ..Default::default() };
+        let flags = Overrides {
+            prometheus_url: Some("http://flag:9090".into()),
+            output: Some(OutputFormat::Markdown),
+            ..Default::default()
+        };
         let c = Config::resolve(Some(&file), &flags, &env).unwrap();
         assert_eq!(c.prometheus_url.as_deref(), Some("http://flag:9090"));
         assert_eq!(c.output, OutputFormat::Markdown);
@@ -297,11 +313,22 @@ mod tests {
     fn all_errors_are_listed() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("aiops.toml");
-        std::fs::write(&file, "[prometheus]\nurl = \"ftp://x\"\ntimeout = \"ten\"\n[output]\nformat = \"xml\"\n").unwrap();
-        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[("AIOPS_RETRIES", "many")])).unwrap_err();
+        std::fs::write(
+            &file,
+            "[prometheus]\nurl = \"ftp://x\"\ntimeout = \"ten\"\n[output]\nformat = \"xml\"\n",
+        )
+        .unwrap();
+        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[("AIOPS_RETRIES", "many")]))
+            .unwrap_err();
         assert_eq!(err.errors.len(), 4, "{err}");
         let text = err.to_string();
-        assert!(text.contains("prometheus.timeout") && text.contains("ftp://x") && text.contains("xml") && text.contains("AIOPS_RETRIES"), "{text}");
+        assert!(
+            text.contains("prometheus.timeout")
+                && text.contains("ftp://x")
+                && text.contains("xml")
+                && text.contains("AIOPS_RETRIES"),
+            "{text}"
+        );
         std::fs::write(&file, "[prometheus]\nurll = \"http://x\"\n").unwrap();
         let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
         assert!(err.contains("aiops.toml") && err.contains("urll"), "{err}");

@@ -62,15 +62,28 @@ pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
 /// # Errors
 /// The source cannot be read (see [`CollectError`]).
 #[instrument(skip(config, progress))]
-pub async fn collect(source: &Source, scope: &Scope, config: &Config, now: Timestamp, progress: kubesrc::Progress<'_>) -> Result<ClusterSnapshot, JobError> {
+pub async fn collect(
+    source: &Source,
+    scope: &Scope,
+    config: &Config,
+    now: Timestamp,
+    progress: kubesrc::Progress<'_>,
+) -> Result<ClusterSnapshot, JobError> {
     let mut snap = match source {
-        Source::Demo { seed, scale } => generate(&DemoOptions { seed: *seed, scale: *scale, as_of: scope.as_of.unwrap_or_else(|| DemoOptions::default().as_of) }),
+        Source::Demo { seed, scale } => generate(&DemoOptions {
+            seed: *seed,
+            scale: *scale,
+            as_of: scope.as_of.unwrap_or_else(|| DemoOptions::default().as_of),
+        }),
         Source::Snapshot(dir) => {
             let dir = dir.clone();
             let opts = LoadOptions { keep_going: scope.keep_going };
             let mut snap = tokio::task::spawn_blocking(move || snapdir::load_dir(&dir, &opts))
                 .await
-                .map_err(|e| CollectError::Invalid { path: PathBuf::new(), reason: format!("loader task failed: {e}") })??;
+                .map_err(|e| CollectError::Invalid {
+                    path: PathBuf::new(),
+                    reason: format!("loader task failed: {e}"),
+                })??;
             if let Some(t) = scope.as_of {
                 snap.meta.as_of = t;
             }
@@ -85,7 +98,12 @@ pub async fn collect(source: &Source, scope: &Scope, config: &Config, now: Times
     if let Some(ns) = &scope.namespace {
         snap.restrict_to_namespace(ns);
     }
-    info!(pods = snap.objects.pods.len(), series = snap.metrics.len(), gaps = snap.gaps.len(), "Collected the snapshot.");
+    info!(
+        pods = snap.objects.pods.len(),
+        series = snap.metrics.len(),
+        gaps = snap.gaps.len(),
+        "Collected the snapshot."
+    );
     Ok(snap)
 }
 
@@ -107,15 +125,33 @@ pub struct CaptureOptions {
 ///
 /// # Errors
 /// The cluster cannot be reached; Prometheus failures become gaps.
-pub async fn capture(scope: &Scope, config: &Config, opts: &CaptureOptions, now: Timestamp, progress: kubesrc::Progress<'_>) -> Result<ClusterSnapshot, JobError> {
+pub async fn capture(
+    scope: &Scope,
+    config: &Config,
+    opts: &CaptureOptions,
+    now: Timestamp,
+    progress: kubesrc::Progress<'_>,
+) -> Result<ClusterSnapshot, JobError> {
     let kopts = kube_options(config, scope.namespace.clone());
     let client = kubesrc::connect(&kopts).await?;
     let as_of = scope.as_of.unwrap_or(now);
     let mut snap = kubesrc::list_cluster(&client, &kopts, as_of, progress).await?;
     kubesrc::fetch_failing_logs(&client, &mut snap, &kopts, opts.max_logs).await;
     if let Some(url) = &config.prometheus_url {
-        let popts = prometheus::PromOptions { url: url.clone(), timeout: config.prometheus_timeout, retries: config.retries };
-        prometheus::capture_usage(&popts, &mut snap, scope.namespace.as_deref(), as_of, opts.window, opts.step).await;
+        let popts = prometheus::PromOptions {
+            url: url.clone(),
+            timeout: config.prometheus_timeout,
+            retries: config.retries,
+        };
+        prometheus::capture_usage(
+            &popts,
+            &mut snap,
+            scope.namespace.as_deref(),
+            as_of,
+            opts.window,
+            opts.step,
+        )
+        .await;
         snap.meta.window_seconds = Some(opts.window.as_secs());
         snap.meta.step_seconds = Some(opts.step.as_secs());
     }
@@ -127,8 +163,9 @@ pub async fn capture(scope: &Scope, config: &Config, opts: &CaptureOptions, now:
 /// # Errors
 /// The directory cannot be written.
 pub async fn write_snapshot(snap: ClusterSnapshot, out: PathBuf) -> Result<ClusterSnapshot, JobError> {
-    let snap = tokio::task::spawn_blocking(move || snapdir::write_dir(&snap, &out).map(|()| snap))
-        .await
-        .map_err(|e| CollectError::Invalid { path: PathBuf::new(), reason: format!("writer task failed: {e}") })??;
+    let snap =
+        tokio::task::spawn_blocking(move || snapdir::write_dir(&snap, &out).map(|()| snap)).await.map_err(
+            |e| CollectError::Invalid { path: PathBuf::new(), reason: format!("writer task failed: {e}") },
+        )??;
     Ok(snap)
 }

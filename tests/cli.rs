@@ -1,4 +1,5 @@
 //! Runs the real `aiops` binary on fixture snapshot directories and on the demo.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -69,11 +70,16 @@ fn every_output_format_renders_and_no_secret_value_leaks() {
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         let out = stdout(&o);
         assert!(out.contains("node-a"), "{format}: {out}");
-        assert!(!out.contains("c3VwZXItc2VjcmV0") && !stderr(&o).contains("c3VwZXItc2VjcmV0"), "{format} leaks a secret value");
+        assert!(
+            !out.contains("c3VwZXItc2VjcmV0") && !stderr(&o).contains("c3VwZXItc2VjcmV0"),
+            "{format} leaks a secret value"
+        );
         match format {
             "yaml" => assert!(out.contains("cluster: fixture-basic"), "{out}"),
             "markdown" => assert!(out.contains("| node-a |") && out.contains("## Nodes"), "{out}"),
-            "table" => assert!(out.contains("NODE") && out.contains("DiskPressure,SchedulingDisabled"), "{out}"),
+            "table" => {
+                assert!(out.contains("NODE") && out.contains("DiskPressure,SchedulingDisabled"), "{out}")
+            }
             _ => {}
         }
     }
@@ -92,7 +98,8 @@ fn malformed_file_is_named_and_keep_going_loads_the_rest() {
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0]["reason"], "malformed");
     assert!(gaps[0]["what"].as_str().unwrap().ends_with("broken.yaml"));
-    let secrets = v["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == "Secret").unwrap()["total"].clone();
+    let secrets =
+        v["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == "Secret").unwrap()["total"].clone();
     assert_eq!(secrets, 1, "the good file still loads");
 }
 
@@ -154,7 +161,10 @@ fn written_demo_snapshot_reads_back_identically() {
 fn namespace_scope_restricts_objects_and_series() {
     let all = json(&aiops(&["inventory", "--demo", "-o", "json"]));
     let pods_in = |v: &serde_json::Value| {
-        v["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == "Pod").unwrap()["by_namespace"].as_object().unwrap().clone()
+        v["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == "Pod").unwrap()["by_namespace"]
+            .as_object()
+            .unwrap()
+            .clone()
     };
     let by_ns = pods_in(&all);
     let (ns, count) = by_ns.iter().next().unwrap();
@@ -163,6 +173,7 @@ fn namespace_scope_restricts_objects_and_series() {
     assert_eq!(scoped.len(), 1);
     assert_eq!(&scoped[ns], count);
     let series: u64 = one["usage"].as_array().unwrap().iter().map(|u| u["series"].as_u64().unwrap()).sum();
-    let all_series: u64 = all["usage"].as_array().unwrap().iter().map(|u| u["series"].as_u64().unwrap()).sum();
+    let all_series: u64 =
+        all["usage"].as_array().unwrap().iter().map(|u| u["series"].as_u64().unwrap()).sum();
     assert!(series < all_series);
 }

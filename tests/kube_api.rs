@@ -1,4 +1,5 @@
 //! The live collector against a mocked Kubernetes API: a loopback HTTP server that answers
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! with recorded, kubectl-shaped responses and records every request it gets.
 
 use std::path::Path;
@@ -25,7 +26,8 @@ struct State {
 }
 
 fn recorded(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube-api").join(name)).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube-api").join(name))
+        .unwrap()
 }
 
 fn reply(status: StatusCode, body: String) -> Response {
@@ -68,7 +70,10 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
             reply(StatusCode::OK, body)
         }
         // Every other kind: an empty list, as a cluster without such objects answers.
-        _ => reply(StatusCode::OK, r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"918500"},"items":[]}"#.into()),
+        _ => reply(
+            StatusCode::OK,
+            r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"918500"},"items":[]}"#.into(),
+        ),
     }
 }
 
@@ -138,7 +143,10 @@ async fn pagination_gap_on_forbidden_and_retry_after_429() {
     let secret_reqs: Vec<&Seen> = seen.iter().filter(|s| s.path == "/api/v1/secrets").collect();
     assert!(!secret_reqs.is_empty());
     for s in &secret_reqs {
-        assert!(s.accept.contains("as=PartialObjectMetadataList"), "a Secret request asked for full objects: {s:?}");
+        assert!(
+            s.accept.contains("as=PartialObjectMetadataList"),
+            "a Secret request asked for full objects: {s:?}"
+        );
     }
     // Read-only: every request was a list (GET) of a collection.
     assert!(seen.iter().all(|s| s.path.starts_with("/api") && !s.path.contains("/namespaces/")));
@@ -179,7 +187,10 @@ async fn unreachable_api_server_is_an_error_naming_it() {
         ..KubeOptions::default()
     };
     let client = connect(&opts).await.unwrap();
-    let err = list_cluster(&client, &opts, jiff::Timestamp::UNIX_EPOCH, &|_, _, _| {}).await.unwrap_err().to_string();
+    let err = list_cluster(&client, &opts, jiff::Timestamp::UNIX_EPOCH, &|_, _, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("could not be reached"), "{err}");
 }
 
@@ -190,7 +201,10 @@ fn kube_and_prometheus_clients_share_one_crypto_provider() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let opts = KubeOptions { kubeconfig: Some(kubeconfig(dir.path(), "https://127.0.0.1:1")), ..KubeOptions::default() };
+        let opts = KubeOptions {
+            kubeconfig: Some(kubeconfig(dir.path(), "https://127.0.0.1:1")),
+            ..KubeOptions::default()
+        };
         connect(&opts).await.unwrap();
         let http = reqwest::Client::builder().build().unwrap();
         prometheus_http_query::Client::from(http, "https://127.0.0.1:1").unwrap();

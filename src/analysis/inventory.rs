@@ -77,7 +77,8 @@ pub fn summarize_inventory(snap: &ClusterSnapshot) -> Inventory {
         .iter()
         .map(|n| {
             let conditions = n.status.as_ref().and_then(|s| s.conditions.as_ref());
-            let ready = conditions.and_then(|cs| cs.iter().find(|c| c.type_ == "Ready")).map(|c| c.status == "True");
+            let ready =
+                conditions.and_then(|cs| cs.iter().find(|c| c.type_ == "Ready")).map(|c| c.status == "True");
             let pressure = conditions
                 .into_iter()
                 .flatten()
@@ -135,15 +136,40 @@ mod tests {
     #[test]
     fn counts_workloads_and_phases() {
         let mut s = ClusterSnapshot::new(SourceKind::Demo, Timestamp::UNIX_EPOCH);
-        s.insert(Deployment { metadata: ObjectMeta { name: Some("d".into()), namespace: Some("a".into()), ..Default::default() }, ..Default::default() });
+        s.insert(Deployment {
+            metadata: ObjectMeta {
+                name: Some("d".into()),
+                namespace: Some("a".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
         let owned = ObjectMeta {
             name: Some("d-1".into()),
             namespace: Some("a".into()),
-            owner_references: Some(vec![OwnerReference { kind: "ReplicaSet".into(), name: "d-x".into(), uid: "u".into(), controller: Some(true), api_version: "apps/v1".into(), ..Default::default() }]),
+            owner_references: Some(vec![OwnerReference {
+                kind: "ReplicaSet".into(),
+                name: "d-x".into(),
+                uid: "u".into(),
+                controller: Some(true),
+                api_version: "apps/v1".into(),
+                ..Default::default()
+            }]),
             ..Default::default()
         };
-        s.insert(Pod { metadata: owned, status: Some(PodStatus { phase: Some("Running".into()), ..Default::default() }), ..Default::default() });
-        s.insert(Pod { metadata: ObjectMeta { name: Some("bare".into()), namespace: Some("b".into()), ..Default::default() }, ..Default::default() });
+        s.insert(Pod {
+            metadata: owned,
+            status: Some(PodStatus { phase: Some("Running".into()), ..Default::default() }),
+            ..Default::default()
+        });
+        s.insert(Pod {
+            metadata: ObjectMeta {
+                name: Some("bare".into()),
+                namespace: Some("b".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
         let inv = summarize_inventory(&s);
         assert_eq!(inv.workloads, 2);
         assert_eq!(inv.pods_by_phase.get("Running"), Some(&1));

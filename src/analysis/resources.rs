@@ -95,7 +95,8 @@ pub fn pod_is_active(pod: &Pod) -> bool {
 /// A node's allocatable CPU and memory (capacity when allocatable is absent).
 pub fn node_allocatable(node: &Node) -> CpuMem {
     let status = node.status.as_ref();
-    let map = status.and_then(|s| s.allocatable.as_ref()).or_else(|| status.and_then(|s| s.capacity.as_ref()));
+    let map =
+        status.and_then(|s| s.allocatable.as_ref()).or_else(|| status.and_then(|s| s.capacity.as_ref()));
     cpu_mem(map).0
 }
 
@@ -109,7 +110,13 @@ mod tests {
             name: name.into(),
             restart_policy: policy.map(String::from),
             resources: Some(ResourceRequirements {
-                requests: Some([("cpu".to_string(), K8sQuantity(cpu.into())), ("memory".to_string(), K8sQuantity(mem.into()))].into()),
+                requests: Some(
+                    [
+                        ("cpu".to_string(), K8sQuantity(cpu.into())),
+                        ("memory".to_string(), K8sQuantity(mem.into())),
+                    ]
+                    .into(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -121,7 +128,10 @@ mod tests {
         let pod = Pod {
             spec: Some(PodSpec {
                 containers: vec![c("a", "100m", "100Mi", None), c("b", "200m", "50Mi", None)],
-                init_containers: Some(vec![c("migrate", "1", "10Mi", None), c("proxy", "50m", "20Mi", Some("Always"))]),
+                init_containers: Some(vec![
+                    c("migrate", "1", "10Mi", None),
+                    c("proxy", "50m", "20Mi", Some("Always")),
+                ]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -134,11 +144,13 @@ mod tests {
 
     #[test]
     fn limit_only_means_request_equals_limit() {
-        let mut k = Container::default();
-        k.resources = Some(ResourceRequirements {
-            limits: Some([("cpu".to_string(), K8sQuantity("500m".into()))].into()),
+        let k = Container {
+            resources: Some(ResourceRequirements {
+                limits: Some([("cpu".to_string(), K8sQuantity("500m".into()))].into()),
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         assert_eq!(container_requests(&k).cpu, Millicores(500));
         let (_, invalid) = cpu_mem(Some(&[("cpu".to_string(), K8sQuantity("lots".into()))].into()));
         assert_eq!(invalid, vec![("cpu".to_string(), "lots".to_string())]);

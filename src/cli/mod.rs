@@ -142,7 +142,8 @@ pub fn resolve_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> anyhow
         output: g.output,
         log_format: g.log_format,
     };
-    let mut config = Config::resolve(g.config.as_deref(), &flags, env).map_err(|e| UsageError(e.to_string()))?;
+    let mut config =
+        Config::resolve(g.config.as_deref(), &flags, env).map_err(|e| UsageError(e.to_string()))?;
     if g.quiet {
         config.log_level = "error".into();
     } else if g.verbose > 0 {
@@ -201,7 +202,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         if std::io::stderr().is_terminal() && !g.quiet { &progress_line } else { &no_progress };
     match &cli.command {
         Command::Inventory => {
-            let snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress).await.context("collecting the cluster")?;
+            let snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
+                .await
+                .context("collecting the cluster")?;
             output::clear_progress(progress_is_drawn(g));
             let inv = jobs::inventory(&snap);
             output::print_inventory(&inv, format)?;
@@ -209,19 +212,28 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         }
         Command::Snapshot(SnapshotCommand::Capture { out, window, step, max_logs }) => {
             if g.demo || g.snapshot.is_some() {
-                return Err(UsageError("snapshot capture reads the live cluster; use `snapshot demo` for the demo".into()).into());
+                return Err(UsageError(
+                    "snapshot capture reads the live cluster; use `snapshot demo` for the demo".into(),
+                )
+                .into());
             }
             let opts = CaptureOptions { window: *window, step: *step, max_logs: *max_logs };
-            let snap = jobs::capture(&scope_of(g), &config, &opts, now(), progress).await.context("capturing the cluster")?;
+            let snap = jobs::capture(&scope_of(g), &config, &opts, now(), progress)
+                .await
+                .context("capturing the cluster")?;
             output::clear_progress(progress_is_drawn(g));
-            let snap = jobs::write_snapshot(snap, out.clone()).await.with_context(|| format!("writing {}", out.display()))?;
+            let snap = jobs::write_snapshot(snap, out.clone())
+                .await
+                .with_context(|| format!("writing {}", out.display()))?;
             output::print_written(out, &jobs::inventory(&snap), format)?;
             Ok(exit::OK)
         }
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;
-            let snap = jobs::write_snapshot(snap, out.clone()).await.with_context(|| format!("writing {}", out.display()))?;
+            let snap = jobs::write_snapshot(snap, out.clone())
+                .await
+                .with_context(|| format!("writing {}", out.display()))?;
             output::print_written(out, &jobs::inventory(&snap), format)?;
             Ok(exit::OK)
         }

@@ -83,7 +83,9 @@ impl Table {
     }
     fn render(&self, markdown: bool) -> String {
         let n = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..n).map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..n)
+            .map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+            .collect();
         let mut out = String::new();
         for (ri, r) in self.rows.iter().enumerate() {
             if markdown {
@@ -93,7 +95,8 @@ impl Table {
                     let _ = writeln!(out, "|{}|", vec!["---"; r.len()].join("|"));
                 }
             } else {
-                let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+                let line: Vec<String> =
+                    r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
                 let _ = writeln!(out, "{}", line.join("  ").trim_end());
             }
         }
@@ -153,7 +156,8 @@ pub fn render_inventory_text(inv: &Inventory, md: bool) -> String {
     out.push_str(&t.render(md));
 
     h(&mut out, "Nodes");
-    let mut t = Table::new(&["NODE", "READY", "CPU ALLOC", "CPU REQ", "MEM ALLOC", "MEM REQ", "PODS", "CONDITIONS"]);
+    let mut t =
+        Table::new(&["NODE", "READY", "CPU ALLOC", "CPU REQ", "MEM ALLOC", "MEM REQ", "PODS", "CONDITIONS"]);
     for n in &inv.nodes {
         let ready = match n.ready {
             Some(true) => "Ready",
@@ -168,9 +172,17 @@ pub fn render_inventory_text(inv: &Inventory, md: bool) -> String {
             n.name.clone(),
             ready.into(),
             cores(n.allocatable.cpu),
-            format!("{} ({})", cores(n.requested.cpu), pct(n.requested.cpu.cores(), n.allocatable.cpu.cores())),
+            format!(
+                "{} ({})",
+                cores(n.requested.cpu),
+                pct(n.requested.cpu.cores(), n.allocatable.cpu.cores())
+            ),
             gib(n.allocatable.memory),
-            format!("{} ({})", gib(n.requested.memory), pct(n.requested.memory.as_f64(), n.allocatable.memory.as_f64())),
+            format!(
+                "{} ({})",
+                gib(n.requested.memory),
+                pct(n.requested.memory.as_f64(), n.allocatable.memory.as_f64())
+            ),
             n.pods.to_string(),
             if conds.is_empty() { "-".into() } else { conds.join(",") },
         ]);
@@ -184,7 +196,13 @@ pub fn render_inventory_text(inv: &Inventory, md: bool) -> String {
         let mut t = Table::new(&["METRIC", "SERIES", "SAMPLES", "FROM", "TO"]);
         for u in &inv.usage {
             let ts = |t: Option<jiff::Timestamp>| t.map_or_else(|| "-".to_string(), |t| t.to_string());
-            t.row(vec![u.metric.clone(), u.series.to_string(), u.samples.to_string(), ts(u.first), ts(u.last)]);
+            t.row(vec![
+                u.metric.clone(),
+                u.series.to_string(),
+                u.samples.to_string(),
+                ts(u.first),
+                ts(u.last),
+            ]);
         }
         out.push_str(&t.render(md));
     }
@@ -196,7 +214,13 @@ pub fn render_inventory_text(inv: &Inventory, md: bool) -> String {
     } else {
         let mut t = Table::new(&["SOURCE", "WHAT", "NAMESPACE", "REASON", "DETAIL"]);
         for g in &inv.gaps {
-            t.row(vec![g.source.clone(), g.what.clone(), g.namespace.clone().unwrap_or_else(|| "-".into()), g.reason.to_string(), g.detail.clone()]);
+            t.row(vec![
+                g.source.clone(),
+                g.what.clone(),
+                g.namespace.clone().unwrap_or_else(|| "-".into()),
+                g.reason.to_string(),
+                g.detail.clone(),
+            ]);
         }
         out.push_str(&t.render(md));
     }

@@ -41,11 +41,7 @@ pub enum CollectError {
         source: Box<kube::Error>,
     },
     #[error("Prometheus at {url}, query {query}: {reason}")]
-    Prometheus {
-        url: String,
-        query: String,
-        reason: String,
-    },
+    Prometheus { url: String, query: String, reason: String },
     #[error("query file {file}: {reason}")]
     Query { file: String, reason: String },
 }

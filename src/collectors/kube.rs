@@ -65,9 +65,8 @@ pub async fn connect(opts: &KubeOptions) -> Result<Client> {
     let kc_opts = KubeConfigOptions { context: opts.context.clone(), ..Default::default() };
     let mut config = match &opts.kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| CollectError::KubeConfig {
-                reason: format!("{}: {e}", path.display()),
-            })?;
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| CollectError::KubeConfig { reason: format!("{}: {e}", path.display()) })?;
             Config::from_custom_kubeconfig(kc, &kc_opts)
                 .await
                 .map_err(|e| CollectError::KubeConfig { reason: format!("{}: {e}", path.display()) })?
@@ -82,7 +81,11 @@ pub async fn connect(opts: &KubeOptions) -> Result<Client> {
     config.read_timeout = Some(opts.request_timeout);
     config.connect_timeout = Some(opts.request_timeout.min(Duration::from_secs(10)));
     info!(server = %config.cluster_url, "Connecting to the Kubernetes API.");
-    Client::try_from(config).map_err(|e| CollectError::Kube { op: "connect", what: "client".into(), source: Box::new(e) })
+    Client::try_from(config).map_err(|e| CollectError::Kube {
+        op: "connect",
+        what: "client".into(),
+        source: Box::new(e),
+    })
 }
 
 /// Is this error worth another try?
@@ -95,7 +98,11 @@ fn retryable(e: &kube::Error) -> bool {
 }
 
 /// Runs `op` with a timeout and retries with exponential backoff.
-async fn with_retries<T, F, Fut>(opts: &KubeOptions, what: &str, mut op: F) -> std::result::Result<T, kube::Error>
+async fn with_retries<T, F, Fut>(
+    opts: &KubeOptions,
+    what: &str,
+    mut op: F,
+) -> std::result::Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
@@ -104,9 +111,7 @@ where
     loop {
         let result = match tokio::time::timeout(opts.request_timeout, op()).await {
             Ok(r) => r,
-            Err(_) => Err(kube::Error::Service(
-                format!("timed out after {:?}", opts.request_timeout).into(),
-            )),
+            Err(_) => Err(kube::Error::Service(format!("timed out after {:?}", opts.request_timeout).into())),
         };
         match result {
             Err(e) if attempt < opts.retries && retryable(&e) => {
@@ -121,7 +126,12 @@ where
 }
 
 /// Lists every object of an API, following continue tokens.
-async fn list_paged<K>(api: &Api<K>, opts: &KubeOptions, what: &str, fields: Option<&str>) -> std::result::Result<Vec<K>, kube::Error>
+async fn list_paged<K>(
+    api: &Api<K>,
+    opts: &KubeOptions,
+    what: &str,
+    fields: Option<&str>,
+) -> std::result::Result<Vec<K>, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -146,7 +156,12 @@ where
 }
 
 /// Lists the metadata of every object of an API, following continue tokens.
-async fn list_meta_paged<K>(api: &Api<K>, opts: &KubeOptions, what: &str, fields: Option<&str>) -> std::result::Result<Vec<ObjectMeta>, kube::Error>
+async fn list_meta_paged<K>(
+    api: &Api<K>,
+    opts: &KubeOptions,
+    what: &str,
+    fields: Option<&str>,
+) -> std::result::Result<Vec<ObjectMeta>, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -294,7 +309,9 @@ async fn list_secrets(client: &Client, opts: &KubeOptions) -> Listed {
                     }
                 }
             }
-            Err(e) => debug!(secret_type = t, error = %e, "Could not list Secrets of one type; their type stays unknown."),
+            Err(e) => {
+                debug!(secret_type = t, error = %e, "Could not list Secrets of one type; their type stays unknown.")
+            }
         }
     }
     Listed::Objects(Box::new(move |snap: &mut ClusterSnapshot| {
@@ -305,6 +322,8 @@ async fn list_secrets(client: &Client, opts: &KubeOptions) -> Listed {
     }))
 }
 
+type KindFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (ObjectKind, Listed)> + Send + 'a>>;
+
 /// Progress callback: `(done, total, what)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
 
@@ -314,19 +333,24 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
 /// # Errors
 /// The API server cannot be reached at all.
 #[instrument(skip(client, progress), fields(namespace = ?opts.namespace))]
-pub async fn list_cluster(client: &Client, opts: &KubeOptions, as_of: jiff::Timestamp, progress: Progress<'_>) -> Result<ClusterSnapshot> {
+pub async fn list_cluster(
+    client: &Client,
+    opts: &KubeOptions,
+    as_of: jiff::Timestamp,
+    progress: Progress<'_>,
+) -> Result<ClusterSnapshot> {
     let total = ObjectKind::ALL.len();
     let done = AtomicUsize::new(0);
     let tick = |what: &str| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(n, total, what);
     };
-    let futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = (ObjectKind, Listed)> + Send + '_>>> = ObjectKind::ALL
+    let futures: Vec<KindFuture<'_>> = ObjectKind::ALL
         .iter()
         .map(|&kind| {
             let c = client;
             let o = opts;
-            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = (ObjectKind, Listed)> + Send + '_>> = Box::pin(async move {
+            let fut: KindFuture<'_> = Box::pin(async move {
                 let listed = match kind {
                     ObjectKind::Namespace => list_kind::<Namespace>(c, o).await,
                     ObjectKind::Node => list_kind::<Node>(c, o).await,
@@ -383,7 +407,9 @@ pub async fn list_cluster(client: &Client, opts: &KubeOptions, as_of: jiff::Time
     }
     if fatal_gaps == total {
         let detail = snap.gaps.first().map(|g| g.detail.clone()).unwrap_or_default();
-        return Err(CollectError::KubeConfig { reason: format!("the Kubernetes API could not be reached: {detail}") });
+        return Err(CollectError::KubeConfig {
+            reason: format!("the Kubernetes API could not be reached: {detail}"),
+        });
     }
     snap.dedupe_events();
     Ok(snap)
@@ -391,10 +417,17 @@ pub async fn list_cluster(client: &Client, opts: &KubeOptions, as_of: jiff::Time
 
 /// Fetches bounded logs of containers that restarted (previous instance) or are failing,
 /// at most `max_containers` of them. Failures become gaps.
-pub async fn fetch_failing_logs(client: &Client, snap: &mut ClusterSnapshot, opts: &KubeOptions, max_containers: usize) {
+pub async fn fetch_failing_logs(
+    client: &Client,
+    snap: &mut ClusterSnapshot,
+    opts: &KubeOptions,
+    max_containers: usize,
+) {
     let mut wanted: Vec<(String, String, String, bool)> = Vec::new();
     for pod in &snap.objects.pods {
-        let (Some(ns), Some(name)) = (pod.metadata.namespace.clone(), pod.metadata.name.clone()) else { continue };
+        let (Some(ns), Some(name)) = (pod.metadata.namespace.clone(), pod.metadata.name.clone()) else {
+            continue;
+        };
         let statuses = pod.status.as_ref().into_iter().flat_map(|s| {
             s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten())
         });
@@ -402,7 +435,12 @@ pub async fn fetch_failing_logs(client: &Client, snap: &mut ClusterSnapshot, opt
             if cs.restart_count > 0 {
                 wanted.push((ns.clone(), name.clone(), cs.name.clone(), true));
             }
-            let waiting_bad = cs.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()).is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing");
+            let waiting_bad = cs
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing");
             if waiting_bad || cs.restart_count > 0 {
                 wanted.push((ns.clone(), name.clone(), cs.name.clone(), false));
             }
@@ -439,10 +477,21 @@ pub async fn fetch_failing_logs(client: &Client, snap: &mut ClusterSnapshot, opt
                 source: "kubernetes".into(),
                 what: format!("log {pod}/{container}{}", if previous { " (previous)" } else { "" }),
                 namespace: Some(namespace),
-                reason: if matches!(&e, kube::Error::Api(s) if s.code == 403) { GapReason::Forbidden } else { GapReason::Unavailable },
+                reason: if matches!(&e, kube::Error::Api(s) if s.code == 403) {
+                    GapReason::Forbidden
+                } else {
+                    GapReason::Unavailable
+                },
                 detail: e.to_string(),
             }),
         }
     }
-    snap.logs.sort_by(|a, b| (&a.namespace, &a.pod, &a.container, a.previous).cmp(&(&b.namespace, &b.pod, &b.container, b.previous)));
+    snap.logs.sort_by(|a, b| {
+        (&a.namespace, &a.pod, &a.container, a.previous).cmp(&(
+            &b.namespace,
+            &b.pod,
+            &b.container,
+            b.previous,
+        ))
+    });
 }

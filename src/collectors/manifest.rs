@@ -20,10 +20,7 @@ use crate::model::snapshot::{ClusterSnapshot, ObjectKind, SnapshotKind};
 /// Parses a file's text into documents: a JSON value or a stream of them, or multi-document
 /// YAML. Empty YAML documents are skipped.
 pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
-    let is_json = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if is_json {
         let mut docs = Vec::new();
         for item in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
@@ -51,14 +48,9 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
             },
         };
         let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
-            let position = e
-                .location()
-                .map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.line(), l.column()));
-            CollectError::Syntax {
-                path: path.to_path_buf(),
-                position,
-                reason: first_line(&e.to_string()),
-            }
+            let position =
+                e.location().map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.line(), l.column()));
+            CollectError::Syntax { path: path.to_path_buf(), position, reason: first_line(&e.to_string()) }
         })?;
         Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
     }
@@ -135,21 +127,18 @@ fn add_value(
         let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
         let list_api = obj.get("apiVersion").and_then(Value::as_str).map(str::to_string);
         for (i, mut child) in items.into_iter().enumerate() {
-            if let (Some(m), Some(api)) = (child.as_object_mut(), &list_api) {
-                if !m.contains_key("apiVersion") && item_kind.is_some() {
-                    m.insert("apiVersion".into(), Value::String(api.clone()));
-                }
+            if let (Some(m), Some(api)) = (child.as_object_mut(), &list_api)
+                && !m.contains_key("apiVersion")
+                && item_kind.is_some()
+            {
+                m.insert("apiVersion".into(), Value::String(api.clone()));
             }
             let label = format!("{item}, item {}", i + 1);
             add_value(snap, path, &label, child, item_kind, stats)?;
         }
         return Ok(());
     }
-    let api_version = obj
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let Some(known) = ObjectKind::from_kind(&kind).filter(|k| {
         let want = k.api_version().rsplit_once('/').map_or("", |(g, _)| g);
@@ -297,9 +286,9 @@ fn coerce_scalars(value: &mut Value, key: Option<&str>) {
         Value::Object(map) => {
             let string_map = key.is_some_and(|k| QUANTITY_MAPS.contains(&k) || STRING_MAPS.contains(&k));
             for (k, v) in map.iter_mut() {
-                if string_map && (v.is_number() || (v.is_boolean() && key.is_some_and(|k| STRING_MAPS.contains(&k)))) {
-                    *v = Value::String(scalar_string(v));
-                } else if QUANTITY_KEYS.contains(&k.as_str()) && v.is_number() {
+                let in_map = string_map
+                    && (v.is_number() || (v.is_boolean() && key.is_some_and(|k| STRING_MAPS.contains(&k))));
+                if in_map || (QUANTITY_KEYS.contains(&k.as_str()) && v.is_number()) {
                     *v = Value::String(scalar_string(v));
                 } else {
                     coerce_scalars(v, Some(k));
@@ -357,11 +346,7 @@ pub fn normalise_core_event(e: k8s_openapi::api::core::v1::Event) -> Event {
         count: count(e.series.as_ref().and_then(|s| s.count).or(e.count)),
         first_seen: first.or(event_time),
         last_seen: newest([series_last, last, event_time, first]),
-        reporter: e
-            .source
-            .and_then(|s| s.component)
-            .or(e.reporting_component)
-            .filter(|s| !s.is_empty()),
+        reporter: e.source.and_then(|s| s.component).or(e.reporting_component).filter(|s| !s.is_empty()),
     }
 }
 
@@ -410,10 +395,10 @@ pub fn event_to_value(e: &Event) -> Value {
             count: Some(count),
             first_timestamp: e.first_seen.map(Time),
             last_timestamp: e.last_seen.map(Time),
-            source: e.reporter.clone().map(|c| k8s_openapi::api::core::v1::EventSource {
-                component: Some(c),
-                host: None,
-            }),
+            source: e
+                .reporter
+                .clone()
+                .map(|c| k8s_openapi::api::core::v1::EventSource { component: Some(c), host: None }),
             ..Default::default()
         }),
         EventApi::EventsV1 => serde_json::to_value(k8s_openapi::api::events::v1::Event {
@@ -473,7 +458,8 @@ mod tests {
         assert_eq!(s.all::<Pod>().len(), 1);
         assert_eq!(s.all::<Namespace>().len(), 1);
         let pod = &s.all::<Pod>()[0];
-        let req = pod.spec.as_ref().unwrap().containers[0].resources.as_ref().unwrap().requests.as_ref().unwrap();
+        let req =
+            pod.spec.as_ref().unwrap().containers[0].resources.as_ref().unwrap().requests.as_ref().unwrap();
         assert_eq!(Millicores::parse(&req["cpu"].0).unwrap(), Millicores(1000));
         assert_eq!(Bytes::parse(&req["memory"].0).unwrap(), Bytes(512 << 20));
         assert_eq!(pod.meta().labels.as_ref().unwrap()["version"], "2");
@@ -541,7 +527,12 @@ reportingController: kubelet
         assert_eq!(evs[1].api, EventApi::EventsV1);
         assert_eq!(evs[1].message.as_deref(), Some("Failed to pull image \"x:1\": not found"));
         assert_eq!(evs[1].reporter.as_deref(), Some("kubelet"));
-        let pod_meta = ObjectMeta { uid: Some("u1".into()), name: Some("a".into()), namespace: Some("n".into()), ..Default::default() };
+        let pod_meta = ObjectMeta {
+            uid: Some("u1".into()),
+            name: Some("a".into()),
+            namespace: Some("n".into()),
+            ..Default::default()
+        };
         let got = s.events_for("Pod", &pod_meta);
         assert_eq!(got[0].reason.as_deref(), Some("BackOff"), "newest first");
     }
@@ -570,7 +561,12 @@ reportingController: kubelet
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("typed.yaml") && err.contains("Pod n/p") && err.contains("spec.containers[0].ports[0].containerPort"), "{err}");
+        assert!(
+            err.contains("typed.yaml")
+                && err.contains("Pod n/p")
+                && err.contains("spec.containers[0].ports[0].containerPort"),
+            "{err}"
+        );
         let err = load("nokind.json", r#"{"metadata":{"name":"x"}}"#).unwrap_err().to_string();
         assert!(err.contains("missing `kind`"), "{err}");
     }

@@ -36,33 +36,24 @@ fn label_name(column: &str) -> &str {
 pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
     for metric in store.metric_names() {
         let path = dir.join(format!("{}.parquet", sanitize(metric)));
-        write_metric(store, metric, &path).map_err(|e| CollectError::Parquet {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        write_metric(store, metric, &path)
+            .map_err(|e| CollectError::Parquet { path: path.clone(), reason: e.to_string() })?;
     }
     Ok(())
 }
 
 fn sanitize(metric: &str) -> String {
-    metric
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect()
+    metric.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }
 
 fn write_metric(store: &MetricStore, metric: &str, path: &Path) -> PolarsResult<()> {
-    let mut label_names: Vec<&str> = store
-        .metric(metric)
-        .flat_map(|s| s.labels.iter().map(|(k, _)| k))
-        .collect();
+    let mut label_names: Vec<&str> =
+        store.metric(metric).flat_map(|s| s.labels.iter().map(|(k, _)| k)).collect();
     label_names.sort_unstable();
     label_names.dedup();
     let ts_type = DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
-    let mut fields = vec![
-        Field::new("timestamp".into(), ts_type.clone()),
-        Field::new("metric".into(), DataType::String),
-    ];
+    let mut fields =
+        vec![Field::new("timestamp".into(), ts_type.clone()), Field::new("metric".into(), DataType::String)];
     for l in &label_names {
         fields.push(Field::new(label_column(l).into(), DataType::String));
     }
@@ -163,26 +154,21 @@ impl Accumulator {
     fn add_frame(&mut self, df: &DataFrame, label_cols: &[String]) -> std::result::Result<(), String> {
         let col = |name: &str| df.column(name).map_err(|e| e.to_string());
         let ts = timestamps_ms(col("timestamp")?)?;
-        let metric = col("metric")?
-            .cast(&DataType::String)
-            .map_err(|e| format!("column `metric`: {e}"))?;
+        let metric = col("metric")?.cast(&DataType::String).map_err(|e| format!("column `metric`: {e}"))?;
         let metric = metric.str().map_err(|e| format!("column `metric`: {e}"))?.clone();
-        let value = col("value")?
-            .cast(&DataType::Float64)
-            .map_err(|e| format!("column `value`: {e}"))?;
+        let value = col("value")?.cast(&DataType::Float64).map_err(|e| format!("column `value`: {e}"))?;
         let value = value.f64().map_err(|e| format!("column `value`: {e}"))?.clone();
         let mut labels: Vec<StringChunked> = Vec::with_capacity(label_cols.len());
         for name in label_cols {
-            let c = col(name)?
-                .cast(&DataType::String)
-                .map_err(|e| format!("column `{name}`: {e}"))?;
+            let c = col(name)?.cast(&DataType::String).map_err(|e| format!("column `{name}`: {e}"))?;
             labels.push(c.str().map_err(|e| format!("column `{name}`: {e}"))?.clone());
         }
         let mut label_iters: Vec<_> = labels.iter().map(|c| c.iter()).collect();
         let mut prev_key: Option<(Option<String>, Vec<Option<String>>)> = None;
         let mut slot = 0usize;
         for ((t, m), v) in ts.into_iter().zip(metric.iter()).zip(value.iter()) {
-            let row_labels: Vec<Option<&str>> = label_iters.iter_mut().map(|it| it.next().flatten()).collect();
+            let row_labels: Vec<Option<&str>> =
+                label_iters.iter_mut().map(|it| it.next().flatten()).collect();
             let (Some(t), Some(m), Some(v)) = (t, m, v) else { continue };
             let same = prev_key.as_ref().is_some_and(|(pm, pl)| {
                 pm.as_deref() == Some(m) && pl.iter().map(|x| x.as_deref()).eq(row_labels.iter().copied())
@@ -205,7 +191,8 @@ impl Accumulator {
                         i
                     }
                 };
-                prev_key = Some((Some(m.to_string()), row_labels.iter().map(|x| x.map(str::to_string)).collect()));
+                prev_key =
+                    Some((Some(m.to_string()), row_labels.iter().map(|x| x.map(str::to_string)).collect()));
             }
             let (tv, vv) = &mut self.data[slot];
             tv.push(t);
@@ -264,9 +251,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = MetricStore::new();
         store
-            .push("m", Labels::new([("pod", "a"), ("namespace", "n")]), vec![1000, 2000, 3000], vec![0.1, f64::NAN, 3.5])
+            .push(
+                "m",
+                Labels::new([("pod", "a"), ("namespace", "n")]),
+                vec![1000, 2000, 3000],
+                vec![0.1, f64::NAN, 3.5],
+            )
             .unwrap();
-        store.push("m", Labels::new([("pod", "b"), ("value", "x")]), vec![1000, 2000], vec![1e-300, -2.0]).unwrap();
+        store
+            .push("m", Labels::new([("pod", "b"), ("value", "x")]), vec![1000, 2000], vec![1e-300, -2.0])
+            .unwrap();
         store.push("other", Labels::new([("le", "+Inf")]), vec![5], vec![f64::INFINITY]).unwrap();
         write_metrics(&store, dir.path()).unwrap();
         let mut back = MetricStore::new();
@@ -310,7 +304,11 @@ mod tests {
     fn missing_column_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.parquet");
-        let mut df = DataFrame::new(1, vec![Column::new("timestamp".into(), vec![1i64]), Column::new("metric".into(), vec!["m"])]).unwrap();
+        let mut df = DataFrame::new(
+            1,
+            vec![Column::new("timestamp".into(), vec![1i64]), Column::new("metric".into(), vec!["m"])],
+        )
+        .unwrap();
         ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
         let err = read_metrics(&path, &mut MetricStore::new()).unwrap_err().to_string();
         assert!(err.contains("bad.parquet") && err.contains("missing column `value`"), "{err}");

@@ -22,13 +22,12 @@ pub struct PromOptions {
 }
 
 /// Labels that cAdvisor attaches and that only bloat a snapshot.
-const DROPPED_LABELS: &[&str] = &["__name__", "id", "image", "name", "endpoint", "metrics_path", "service_monitor"];
+const DROPPED_LABELS: &[&str] =
+    &["__name__", "id", "image", "name", "endpoint", "metrics_path", "service_monitor"];
 
 fn client(opts: &PromOptions) -> Result<prometheus_http_query::Client> {
-    let http = reqwest::Client::builder().timeout(opts.timeout).build().map_err(|e| CollectError::Prometheus {
-        url: opts.url.clone(),
-        query: String::new(),
-        reason: e.to_string(),
+    let http = reqwest::Client::builder().timeout(opts.timeout).build().map_err(|e| {
+        CollectError::Prometheus { url: opts.url.clone(), query: String::new(), reason: e.to_string() }
     })?;
     prometheus_http_query::Client::from(http, &opts.url).map_err(|e| CollectError::Prometheus {
         url: opts.url.clone(),
@@ -43,15 +42,20 @@ fn client(opts: &PromOptions) -> Result<prometheus_http_query::Client> {
 /// # Errors
 /// Transport failure after retries, or an error answer from Prometheus; names the query
 /// file and the URL.
-pub async fn fetch_range(opts: &PromOptions, file: &str, bindings: &BTreeMap<&str, String>, start: Timestamp, end: Timestamp, step: Duration) -> Result<Vec<(String, Labels, Vec<i64>, Vec<f64>)>> {
+pub async fn fetch_range(
+    opts: &PromOptions,
+    file: &str,
+    bindings: &BTreeMap<&str, String>,
+    start: Timestamp,
+    end: Timestamp,
+    step: Duration,
+) -> Result<Vec<(String, Labels, Vec<i64>, Vec<f64>)>> {
     let promql = queries::render(file, bindings)?;
     let client = client(opts)?;
     let mut attempt = 0;
     let data = loop {
-        let r = client
-            .query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64())
-            .get()
-            .await;
+        let r =
+            client.query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64()).get().await;
         match r {
             Ok(r) => break r.into_inner().0,
             Err(prometheus_http_query::Error::Client(e)) if attempt < opts.retries => {
@@ -60,19 +64,31 @@ pub async fn fetch_range(opts: &PromOptions, file: &str, bindings: &BTreeMap<&st
                 tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
             }
             Err(e) => {
-                return Err(CollectError::Prometheus { url: opts.url.clone(), query: format!("queries/{file}.promql"), reason: e.to_string() });
+                return Err(CollectError::Prometheus {
+                    url: opts.url.clone(),
+                    query: format!("queries/{file}.promql"),
+                    reason: e.to_string(),
+                });
             }
         }
     };
     let Data::Matrix(series) = data else {
-        return Err(CollectError::Prometheus { url: opts.url.clone(), query: format!("queries/{file}.promql"), reason: "expected a range vector (matrix) result".into() });
+        return Err(CollectError::Prometheus {
+            url: opts.url.clone(),
+            query: format!("queries/{file}.promql"),
+            reason: "expected a range vector (matrix) result".into(),
+        });
     };
     Ok(series
         .into_iter()
         .map(|rv| {
             let (metric, samples) = rv.into_inner();
-            let name = metric.get("__name__").cloned().unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
-            let labels = Labels::new(metric.into_iter().filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str())));
+            let name = metric
+                .get("__name__")
+                .cloned()
+                .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
+            let labels =
+                Labels::new(metric.into_iter().filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str())));
             #[allow(clippy::cast_possible_truncation)]
             let ts: Vec<i64> = samples.iter().map(|s| (s.timestamp() * 1000.0).round() as i64).collect();
             let vs: Vec<f64> = samples.iter().map(|s| s.value()).collect();
@@ -84,7 +100,14 @@ pub async fn fetch_range(opts: &PromOptions, file: &str, bindings: &BTreeMap<&st
 /// Captures the raw usage series of the `capture/` queries into the snapshot; each failing
 /// query becomes a gap.
 #[instrument(skip(opts, snap))]
-pub async fn capture_usage(opts: &PromOptions, snap: &mut ClusterSnapshot, namespace: Option<&str>, as_of: Timestamp, window: Duration, step: Duration) {
+pub async fn capture_usage(
+    opts: &PromOptions,
+    snap: &mut ClusterSnapshot,
+    namespace: Option<&str>,
+    as_of: Timestamp,
+    window: Duration,
+    step: Duration,
+) {
     let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
     let mut bindings = BTreeMap::new();
     bindings.insert("namespace_filter", queries::namespace_filter("namespace", namespace));

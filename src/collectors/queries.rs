@@ -59,7 +59,8 @@ pub fn render(name: &str, bindings: &BTreeMap<&str, String>) -> Result<String> {
             return Err(err(format!("binding `{k}` is not a parameter of this query")));
         }
     }
-    let body: String = file.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    let body: String =
+        file.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
     let mut out = String::with_capacity(body.len());
     let mut rest = body.as_str();
     while let Some(start) = rest.find("{{") {
@@ -67,7 +68,9 @@ pub fn render(name: &str, bindings: &BTreeMap<&str, String>) -> Result<String> {
         let after = &rest[start + 2..];
         let end = after.find("}}").ok_or_else(|| err("unclosed `{{`".into()))?;
         let key = after[..end].trim();
-        let value = bindings.get(key).ok_or_else(|| err(format!("placeholder `{{{{{key}}}}}` is not a declared parameter")))?;
+        let value = bindings
+            .get(key)
+            .ok_or_else(|| err(format!("placeholder `{{{{{key}}}}}` is not a declared parameter")))?;
         out.push_str(value);
         rest = &after[end + 2..];
     }
@@ -131,7 +134,10 @@ mod tests {
         assert!(render("capture/cpu_usage", &b).unwrap_err().to_string().contains("not bound"));
         b.insert("namespace_filter", namespace_filter("namespace", Some("we\"ird\\ns")));
         let q = render("capture/cpu_usage", &b).unwrap();
-        assert_eq!(q, r#"container_cpu_usage_seconds_total{container!="",container!="POD",namespace="we\"ird\\ns"}"#);
+        assert_eq!(
+            q,
+            r#"container_cpu_usage_seconds_total{container!="",container!="POD",namespace="we\"ird\\ns"}"#
+        );
         b.insert("extra", String::new());
         assert!(render("capture/cpu_usage", &b).is_err());
         assert!(render("nope", &BTreeMap::new()).unwrap_err().to_string().contains("queries/nope.promql"));

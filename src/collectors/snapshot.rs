@@ -17,8 +17,8 @@ use tracing::{debug, info, instrument, warn};
 use super::error::{CollectError, Result};
 use super::{manifest, parquet};
 use crate::model::snapshot::{
-    ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind,
-    SNAPSHOT_FORMAT_VERSION, SnapshotMeta, SourceKind,
+    ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SNAPSHOT_FORMAT_VERSION,
+    SnapshotMeta, SourceKind,
 };
 
 /// Largest log kept per container file; longer logs keep their tail.
@@ -161,10 +161,10 @@ pub fn load_object_file(snap: &mut ClusterSnapshot, file: &Path) -> Result<()> {
 /// With no `snapshot.json`, "now" is the newest instant the data shows: the last metric
 /// sample, else the newest event, else the newest object creation.
 fn infer_as_of(snap: &ClusterSnapshot) -> jiff::Timestamp {
-    if let Some(ms) = snap.metrics.last_sample_ms() {
-        if let Ok(t) = jiff::Timestamp::from_millisecond(ms) {
-            return t;
-        }
+    if let Some(ms) = snap.metrics.last_sample_ms()
+        && let Ok(t) = jiff::Timestamp::from_millisecond(ms)
+    {
+        return t;
     }
     let newest_event = snap.objects.events.iter().filter_map(|e| e.last_seen).max();
     if let Some(t) = newest_event {
@@ -179,22 +179,13 @@ fn infer_as_of(snap: &ClusterSnapshot) -> jiff::Timestamp {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|source| CollectError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    fs::read_to_string(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|source| CollectError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = fs::read_dir(dir).map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
     for entry in entries {
-        let entry = entry.map_err(|source| CollectError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let entry = entry.map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
         let path = entry.path();
         if path.is_dir() {
             walk(&path, out)?;
@@ -240,7 +231,8 @@ fn load_logs(snap: &mut ClusterSnapshot, logs_dir: &Path, opts: &LoadOptions) ->
 /// Reads at most `max` bytes from the end of a file, starting at a line boundary; invalid
 /// UTF-8 is replaced.
 fn read_tail(path: &Path, max: usize) -> Result<(String, bool)> {
-    let mut f = fs::File::open(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
+    let mut f =
+        fs::File::open(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
     if buf.len() <= max {
@@ -261,7 +253,8 @@ fn read_tail(path: &Path, max: usize) -> Result<(String, bool)> {
 /// The directory or a file cannot be written.
 #[instrument(skip(snap), fields(dir = %dir.display()))]
 pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
-    let mkdir = |p: &Path| fs::create_dir_all(p).map_err(|source| CollectError::Io { path: p.to_path_buf(), source });
+    let mkdir =
+        |p: &Path| fs::create_dir_all(p).map_err(|source| CollectError::Io { path: p.to_path_buf(), source });
     let objects_dir = dir.join("objects");
     mkdir(&objects_dir)?;
     for &kind in ObjectKind::ALL {
@@ -276,7 +269,11 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
     for log in &snap.logs {
         let d = dir.join("logs").join(&log.namespace).join(&log.pod);
         mkdir(&d)?;
-        let name = if log.previous { format!("{}.previous.log", log.container) } else { format!("{}.log", log.container) };
+        let name = if log.previous {
+            format!("{}.previous.log", log.container)
+        } else {
+            format!("{}.log", log.container)
+        };
         let path = d.join(name);
         fs::write(&path, &log.text).map_err(|source| CollectError::Io { path, source })?;
     }
@@ -285,10 +282,8 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
         mkdir(&mdir)?;
         parquet::write_metrics(&snap.metrics, &mdir)?;
     }
-    let meta = serde_json::to_value(&snap.meta).map_err(|e| CollectError::Invalid {
-        path: dir.join("snapshot.json"),
-        reason: e.to_string(),
-    })?;
+    let meta = serde_json::to_value(&snap.meta)
+        .map_err(|e| CollectError::Invalid { path: dir.join("snapshot.json"), reason: e.to_string() })?;
     write_json(&dir.join("snapshot.json"), &meta)?;
     info!(series = snap.metrics.len(), "Wrote the snapshot directory.");
     Ok(())
@@ -343,7 +338,7 @@ fn kind_values(snap: &ClusterSnapshot, kind: ObjectKind) -> Result<Vec<Value>> {
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     let f = fs::File::create(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
     let mut w = std::io::BufWriter::new(f);
-    serde_json::to_writer(&mut w, value).map_err(|e| CollectError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?;
+    serde_json::to_writer(&mut w, value)
+        .map_err(|e| CollectError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?;
     std::io::Write::flush(&mut w).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
 }
-

@@ -9,6 +9,6 @@ pub mod snapshot;
 pub use quantity::{Bytes, Millicores, QuantityError};
 pub use series::{Labels, MetricStore, Series};
 pub use snapshot::{
-    ClusterSnapshot, CollectionGap, ContainerLog, GapReason, HasMeta, ObjectKind, ObjectRef,
-    SnapshotKind, SnapshotMeta, SourceKind,
+    ClusterSnapshot, CollectionGap, ContainerLog, GapReason, HasMeta, ObjectKind, ObjectRef, SnapshotKind,
+    SnapshotMeta, SourceKind,
 };

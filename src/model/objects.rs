@@ -1,12 +1,13 @@
 //! Typed Kubernetes objects held by a snapshot: the upstream `k8s-openapi` types (pure data)
 //! plus two normalised kinds of our own, [`Event`] and [`SecretMeta`]. No I/O.
 
+use jiff::Timestamp;
 pub use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 pub use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 pub use k8s_openapi::api::batch::v1::{CronJob, Job};
 pub use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
-    ResourceQuota, Service, ServiceAccount,
+    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ResourceQuota,
+    Service, ServiceAccount,
 };
 pub use k8s_openapi::api::discovery::v1::EndpointSlice;
 pub use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -14,7 +15,6 @@ pub use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 pub use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 pub use k8s_openapi::api::storage::v1::StorageClass;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// A Secret as aiops keeps it: metadata and type only. `data` and `stringData` are dropped

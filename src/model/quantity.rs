@@ -42,10 +42,7 @@ impl Quantity {
         if s.is_empty() {
             return Err(QuantityError::Empty);
         }
-        let invalid = |reason: &'static str| QuantityError::Invalid {
-            input: input.to_string(),
-            reason,
-        };
+        let invalid = |reason: &'static str| QuantityError::Invalid { input: input.to_string(), reason };
         let bytes = s.as_bytes();
         let mut i = 0;
         let mut negative = false;
@@ -67,9 +64,7 @@ impl Quantity {
                     digits += 1;
                 }
                 if digits > MAX_MANTISSA_DIGITS {
-                    return Err(QuantityError::OutOfRange {
-                        input: input.to_string(),
-                    });
+                    return Err(QuantityError::OutOfRange { input: input.to_string() });
                 }
                 mantissa = mantissa * 10 + u128::from(c - b'0');
                 if seen_point {
@@ -119,23 +114,15 @@ impl Quantity {
                 if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(invalid("exponent must be an integer"));
                 }
-                let e: i32 = num.parse().map_err(|_| QuantityError::OutOfRange {
-                    input: input.to_string(),
-                })?;
+                let e: i32 =
+                    num.parse().map_err(|_| QuantityError::OutOfRange { input: input.to_string() })?;
                 if e > 60 {
-                    return Err(QuantityError::OutOfRange {
-                        input: input.to_string(),
-                    });
+                    return Err(QuantityError::OutOfRange { input: input.to_string() });
                 }
                 (if neg { -e } else { e }, 0)
             }
         };
-        Ok(Quantity {
-            negative: negative && mantissa != 0,
-            mantissa,
-            exp10: exp10 - frac_digits,
-            exp1024,
-        })
+        Ok(Quantity { negative: negative && mantissa != 0, mantissa, exp10: exp10 - frac_digits, exp1024 })
     }
 
     /// True when the quantity is below zero.
@@ -192,16 +179,12 @@ impl Millicores {
     pub fn parse(input: &str) -> Result<Self, QuantityError> {
         let q = Quantity::parse(input)?;
         if q.negative {
-            return Err(QuantityError::Negative {
-                input: input.to_string(),
-            });
+            return Err(QuantityError::Negative { input: input.to_string() });
         }
         q.scaled_ceil(3)
             .and_then(|v| u64::try_from(v).ok())
             .map(Millicores)
-            .ok_or_else(|| QuantityError::OutOfRange {
-                input: input.to_string(),
-            })
+            .ok_or_else(|| QuantityError::OutOfRange { input: input.to_string() })
     }
 
     /// Cores as a float: `millicores / 1000`.
@@ -229,16 +212,12 @@ impl Bytes {
     pub fn parse(input: &str) -> Result<Self, QuantityError> {
         let q = Quantity::parse(input)?;
         if q.negative {
-            return Err(QuantityError::Negative {
-                input: input.to_string(),
-            });
+            return Err(QuantityError::Negative { input: input.to_string() });
         }
         q.scaled_ceil(0)
             .and_then(|v| u64::try_from(v).ok())
             .map(Bytes)
-            .ok_or_else(|| QuantityError::OutOfRange {
-                input: input.to_string(),
-            })
+            .ok_or_else(|| QuantityError::OutOfRange { input: input.to_string() })
     }
 
     /// Bytes as a float.
@@ -262,11 +241,7 @@ impl Bytes {
 impl fmt::Display for Millicores {
     /// Canonical Kubernetes form: whole cores without a suffix (`2`), otherwise millicores (`250m`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
-            write!(f, "{}", self.0 / 1000)
-        } else {
-            write!(f, "{}m", self.0)
-        }
+        if self.0.is_multiple_of(1000) { write!(f, "{}", self.0 / 1000) } else { write!(f, "{}m", self.0) }
     }
 }
 
@@ -277,7 +252,7 @@ impl fmt::Display for Bytes {
         if self.0 != 0 {
             for (i, suffix) in SUFFIXES.iter().enumerate() {
                 let unit = 1u64 << (10 * (6 - i));
-                if self.0 % unit == 0 {
+                if self.0.is_multiple_of(unit) {
                     return write!(f, "{}{}", self.0 / unit, suffix);
                 }
             }
@@ -439,19 +414,11 @@ mod tests {
 
     #[test]
     fn invalid_forms_are_rejected_with_a_reason() {
-        for input in [
-            "", "abc", "1.2.3", "1Xi", "Mi", "1 Gi", "1e", "1e+", "1ee3", "--1", "1Gb", "0x10",
-        ] {
+        for input in ["", "abc", "1.2.3", "1Xi", "Mi", "1 Gi", "1e", "1e+", "1ee3", "--1", "1Gb", "0x10"] {
             assert!(Quantity::parse(input).is_err(), "{input:?} should fail");
         }
-        assert!(matches!(
-            Bytes::parse("-1Gi"),
-            Err(QuantityError::Negative { .. })
-        ));
-        assert!(matches!(
-            Bytes::parse("100Ei"),
-            Err(QuantityError::OutOfRange { .. })
-        ));
+        assert!(matches!(Bytes::parse("-1Gi"), Err(QuantityError::Negative { .. })));
+        assert!(matches!(Bytes::parse("100Ei"), Err(QuantityError::OutOfRange { .. })));
         let err = Quantity::parse("12q").unwrap_err().to_string();
         assert!(err.contains("12q") && err.contains("suffix"), "{err}");
     }
@@ -462,19 +429,7 @@ mod tests {
             let s = Millicores(m).to_string();
             assert_eq!(Millicores::parse(&s), Ok(Millicores(m)), "{s}");
         }
-        for b in [
-            0u64,
-            1,
-            1000,
-            1024,
-            1536,
-            512 * 1024,
-            1 << 20,
-            3 << 29,
-            1 << 30,
-            (1 << 30) + 1,
-            u64::MAX,
-        ] {
+        for b in [0u64, 1, 1000, 1024, 1536, 512 * 1024, 1 << 20, 3 << 29, 1 << 30, (1 << 30) + 1, u64::MAX] {
             let s = Bytes(b).to_string();
             assert_eq!(Bytes::parse(&s), Ok(Bytes(b)), "{s}");
         }

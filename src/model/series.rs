@@ -56,10 +56,7 @@ impl Labels {
 
     /// The value of a label, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
     }
 
     /// All pairs, sorted by name.
@@ -153,20 +150,12 @@ impl MetricStore {
             });
         }
         if let Some(w) = timestamps.windows(2).position(|w| w[1] <= w[0]) {
-            return Err(SeriesError::Unordered {
-                metric,
-                index: w + 1,
-            });
+            return Err(SeriesError::Unordered { metric, index: w + 1 });
         }
         let timestamps = self.intern_axis(timestamps);
         let idx = self.series.len();
         self.by_metric.entry(metric.clone()).or_default().push(idx);
-        self.series.push(Series {
-            metric,
-            labels,
-            timestamps,
-            values,
-        });
+        self.series.push(Series { metric, labels, timestamps, values });
         Ok(())
     }
 
@@ -209,12 +198,7 @@ impl MetricStore {
 
     /// Series of one metric.
     pub fn metric<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Series> + 'a {
-        self.by_metric
-            .get(name)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .map(|&i| &self.series[i])
+        self.by_metric.get(name).map(|v| v.as_slice()).unwrap_or(&[]).iter().map(|&i| &self.series[i])
     }
 
     /// Series of one metric whose labels contain every pair of `filter`.
@@ -264,11 +248,7 @@ impl MetricStore {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SeriesError {
     #[error("series of {metric}: {timestamps} timestamps but {values} values")]
-    LengthMismatch {
-        metric: String,
-        timestamps: usize,
-        values: usize,
-    },
+    LengthMismatch { metric: String, timestamps: usize, values: usize },
     #[error("series of {metric}: timestamp {index} is not after the one before it")]
     Unordered { metric: String, index: usize },
 }
@@ -280,10 +260,7 @@ mod tests {
     #[test]
     fn labels_are_sorted_and_empty_values_dropped() {
         let l = Labels::new([("pod", "a"), ("container", ""), ("namespace", "ns")]);
-        assert_eq!(
-            l.iter().collect::<Vec<_>>(),
-            vec![("namespace", "ns"), ("pod", "a")]
-        );
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![("namespace", "ns"), ("pod", "a")]);
         assert_eq!(l.get("container"), None);
         assert!(l.matches(&[("pod", "a")]));
         assert!(!l.matches(&[("pod", "b")]));
@@ -292,12 +269,8 @@ mod tests {
     #[test]
     fn axes_are_shared_and_order_enforced() {
         let mut store = MetricStore::new();
-        store
-            .push("m", Labels::new([("a", "1")]), vec![1, 2, 3], vec![1.0, 2.0, 3.0])
-            .unwrap();
-        store
-            .push("m", Labels::new([("a", "2")]), vec![1, 2, 3], vec![4.0, 5.0, 6.0])
-            .unwrap();
+        store.push("m", Labels::new([("a", "1")]), vec![1, 2, 3], vec![1.0, 2.0, 3.0]).unwrap();
+        store.push("m", Labels::new([("a", "2")]), vec![1, 2, 3], vec![4.0, 5.0, 6.0]).unwrap();
         assert!(Arc::ptr_eq(&store.all()[0].timestamps, &store.all()[1].timestamps));
         assert!(matches!(
             store.push("m", Labels::default(), vec![1, 1], vec![0.0, 0.0]),

@@ -112,10 +112,34 @@ macro_rules! has_meta {
 }
 
 has_meta!(
-    Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, HorizontalPodAutoscaler,
-    Node, Event, Service, EndpointSlice, Ingress, NetworkPolicy, Role, ClusterRole, RoleBinding,
-    ClusterRoleBinding, ServiceAccount, SecretMeta, ConfigMap, PersistentVolumeClaim,
-    PersistentVolume, StorageClass, PodDisruptionBudget, Namespace, ResourceQuota, LimitRange
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    HorizontalPodAutoscaler,
+    Node,
+    Event,
+    Service,
+    EndpointSlice,
+    Ingress,
+    NetworkPolicy,
+    Role,
+    ClusterRole,
+    RoleBinding,
+    ClusterRoleBinding,
+    ServiceAccount,
+    SecretMeta,
+    ConfigMap,
+    PersistentVolumeClaim,
+    PersistentVolume,
+    StorageClass,
+    PodDisruptionBudget,
+    Namespace,
+    ResourceQuota,
+    LimitRange
 );
 
 kinds! {
@@ -150,11 +174,7 @@ kinds! {
 }
 
 fn sort_key(m: &ObjectMeta) -> (&str, &str, &str) {
-    (
-        m.namespace.as_deref().unwrap_or(""),
-        m.name.as_deref().unwrap_or(""),
-        m.uid.as_deref().unwrap_or(""),
-    )
+    (m.namespace.as_deref().unwrap_or(""), m.name.as_deref().unwrap_or(""), m.uid.as_deref().unwrap_or(""))
 }
 
 impl fmt::Display for ObjectKind {
@@ -426,8 +446,7 @@ impl ClusterSnapshot {
         namespace: &'a str,
         selector: &'a LabelSelector,
     ) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.pods_in(namespace)
-            .filter(move |p| selector_matches(selector, p.metadata.labels.as_ref()))
+        self.pods_in(namespace).filter(move |p| selector_matches(selector, p.metadata.labels.as_ref()))
     }
 
     /// Objects whose `ownerReferences` name the object with `uid`.
@@ -439,10 +458,7 @@ impl ClusterSnapshot {
     /// kind and name in the same namespace, else a bare reference from `ownerReferences`.
     pub fn controller_of(&self, meta: &ObjectMeta) -> Option<ObjectRef> {
         let refs = meta.owner_references.as_ref()?;
-        let owner = refs
-            .iter()
-            .find(|r| r.controller == Some(true))
-            .or_else(|| refs.first())?;
+        let owner = refs.iter().find(|r| r.controller == Some(true)).or_else(|| refs.first())?;
         if let Some(m) = self.meta_by_uid(&owner.uid) {
             return Some(ObjectRef {
                 kind: owner.kind.clone(),
@@ -482,9 +498,7 @@ impl ClusterSnapshot {
 
     /// The top controller of an object (itself when it has no owner).
     pub fn top_controller<K: SnapshotKind>(&self, obj: &K) -> ObjectRef {
-        self.owner_chain(obj.meta())
-            .pop()
-            .unwrap_or_else(|| ObjectRef::of(obj))
+        self.owner_chain(obj.meta()).pop().unwrap_or_else(|| ObjectRef::of(obj))
     }
 
     fn owner_meta(&self, r: &ObjectRef) -> Option<&ObjectMeta> {
@@ -513,13 +527,14 @@ impl ClusterSnapshot {
         for &i in idx.events_by_name.get(&key).into_iter().flatten() {
             let e = &self.objects.events[i];
             // Same name, but a uid that says it was an earlier object of that name.
-            let other_uid = matches!((e.involved.uid.as_deref(), meta.uid.as_deref()), (Some(a), Some(b)) if a != b);
+            let other_uid =
+                matches!((e.involved.uid.as_deref(), meta.uid.as_deref()), (Some(a), Some(b)) if a != b);
             if !other_uid && !out.contains(&i) {
                 out.push(i);
             }
         }
         let mut events: Vec<&Event> = out.into_iter().map(|i| &self.objects.events[i]).collect();
-        events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
         events
     }
 
@@ -548,7 +563,12 @@ impl ClusterSnapshot {
     }
 
     /// Logs of one container: `(current, previous)`.
-    pub fn logs_of(&self, namespace: &str, pod: &str, container: &str) -> (Option<&ContainerLog>, Option<&ContainerLog>) {
+    pub fn logs_of(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> (Option<&ContainerLog>, Option<&ContainerLog>) {
         let mut current = None;
         let mut previous = None;
         for l in &self.logs {
@@ -615,10 +635,10 @@ impl SnapshotIndex {
 pub fn selector_matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
     let empty = BTreeMap::new();
     let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = &selector.match_labels {
-        if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            return false;
-        }
+    if let Some(ml) = &selector.match_labels
+        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
     }
     for e in selector.match_expressions.iter().flatten() {
         let value = labels.get(&e.key);
@@ -644,9 +664,7 @@ pub fn map_selector_matches(
     labels: Option<&BTreeMap<String, String>>,
 ) -> bool {
     match (selector, labels) {
-        (Some(sel), Some(labels)) if !sel.is_empty() => {
-            sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-        }
+        (Some(sel), Some(labels)) if !sel.is_empty() => sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
         _ => false,
     }
 }
