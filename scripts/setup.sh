@@ -6,6 +6,10 @@ set -euo pipefail
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# Tests of the Prometheus paths run a real Prometheus over backfilled data.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# The benchmark scripts report peak RSS with GNU time.
+[ -x /usr/bin/time ] || need_apt+=(time)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
   SUDO=""

@@ -2,105 +2,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! with recorded, kubectl-shaped responses and records every request it gets.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use aiops::collectors::kube::{KubeOptions, connect, list_cluster};
 use aiops::model::objects::{Node, Pod, SecretMeta};
 use aiops::model::{GapReason, HasMeta};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    query: String,
-    accept: String,
-}
-
-#[derive(Default)]
-struct State {
-    seen: Vec<Seen>,
-    node_calls: usize,
-}
-
-fn recorded(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube-api").join(name))
-        .unwrap()
-}
-
-fn reply(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let mut st = state.lock().unwrap();
-    st.seen.push(Seen { path: path.clone(), query: query.clone(), accept: accept.clone() });
-    if method != Method::GET {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, "{}".into());
-    }
-    match path.as_str() {
-        "/api/v1/pods" if query.contains("continue=") => reply(StatusCode::OK, recorded("pods-page2.json")),
-        "/api/v1/pods" => reply(StatusCode::OK, recorded("pods-page1.json")),
-        "/api/v1/nodes" => {
-            st.node_calls += 1;
-            if st.node_calls == 1 {
-                reply(StatusCode::TOO_MANY_REQUESTS, recorded("too-many-requests.json"))
-            } else {
-                reply(StatusCode::OK, recorded("nodes.json"))
-            }
-        }
-        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" => {
-            reply(StatusCode::FORBIDDEN, recorded("forbidden-clusterrolebindings.json"))
-        }
-        "/api/v1/secrets" => {
-            let body = if query.contains("service-account-token") {
-                recorded("secrets-metadata-sa-token.json")
-            } else if query.contains("type%3DOpaque") || query.contains("type=Opaque") {
-                recorded("secrets-metadata-opaque.json")
-            } else if query.contains("fieldSelector") {
-                r#"{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[]}"#.into()
-            } else {
-                recorded("secrets-metadata.json")
-            };
-            reply(StatusCode::OK, body)
-        }
-        // Every other kind: an empty list, as a cluster without such objects answers.
-        _ => reply(
-            StatusCode::OK,
-            r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"918500"},"items":[]}"#.into(),
-        ),
-    }
-}
-
-async fn start() -> (String, Arc<Mutex<State>>) {
-    let state = Arc::new(Mutex::new(State::default()));
-    let s = Arc::clone(&state);
-    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
-        let s = Arc::clone(&s);
-        async move { respond(&s, &method, &uri, &headers) }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), state)
-}
-
-fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: mock\n  cluster:\n    server: {server}\nusers:\n- name: reader\n  user:\n    token: test-token\ncontexts:\n- name: mock\n  context:\n    cluster: mock\n    user: reader\ncurrent-context: mock\n"
-        ),
-    )
-    .unwrap();
-    path
-}
+use support::kube_mock::{Seen, kubeconfig, start};
 
 #[tokio::test]
 async fn pagination_gap_on_forbidden_and_retry_after_429() {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use prometheus_http_query::response::Data;
 use tracing::{info, instrument, warn};
 
 use super::error::{CollectError, Result};
@@ -52,49 +51,112 @@ pub async fn fetch_range(
 ) -> Result<Vec<(String, Labels, Vec<i64>, Vec<f64>)>> {
     let promql = queries::render(file, bindings)?;
     let client = client(opts)?;
+    let query_name = format!("queries/{file}.promql");
+    let fail = |reason: String| CollectError::Prometheus {
+        url: opts.url.clone(),
+        query: query_name.clone(),
+        reason,
+    };
     let mut attempt = 0;
-    let data = loop {
-        let r =
-            client.query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64()).get().await;
-        match r {
-            Ok(r) => break r.into_inner().0,
-            Err(prometheus_http_query::Error::Client(e)) if attempt < opts.retries => {
-                attempt += 1;
-                warn!(query = file, attempt, error = %e, "Retrying a Prometheus query.");
-                tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
+    let body = loop {
+        let r = client
+            .query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64())
+            .get_raw()
+            .await;
+        let transient = match r {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(bytes) if status.is_success() || status.is_client_error() => break (status, bytes),
+                    Ok(bytes) => {
+                        format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))
+                    }
+                    Err(e) => e.to_string(),
+                }
             }
-            Err(e) => {
-                return Err(CollectError::Prometheus {
-                    url: opts.url.clone(),
-                    query: format!("queries/{file}.promql"),
-                    reason: e.to_string(),
-                });
-            }
+            Err(e) => e.to_string(),
+        };
+        if attempt >= opts.retries {
+            return Err(fail(transient));
         }
+        attempt += 1;
+        warn!(query = file, attempt, error = %transient, "Retrying a Prometheus query.");
+        tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
     };
-    let Data::Matrix(series) = data else {
-        return Err(CollectError::Prometheus {
-            url: opts.url.clone(),
-            query: format!("queries/{file}.promql"),
-            reason: "expected a range vector (matrix) result".into(),
-        });
-    };
-    Ok(series
-        .into_iter()
-        .map(|rv| {
-            let (metric, samples) = rv.into_inner();
-            let name = metric
-                .get("__name__")
-                .cloned()
-                .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
-            let labels =
-                Labels::new(metric.into_iter().filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str())));
+    let (status, bytes) = body;
+    let parsed: ApiResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(format!("HTTP {status}: response is not Prometheus API JSON: {e}")))?;
+    if parsed.status != "success" {
+        let hint = match parsed.error.as_deref() {
+            Some(e) if e.contains("max-samples") || e.contains("too many samples") => {
+                " (the query touches more samples than --query.max-samples allows: narrow it with -n or a larger --step)"
+            }
+            Some(e) if e.contains("exceeded maximum resolution") => {
+                " (too many points per series: use a larger --step or a shorter --window)"
+            }
+            _ => "",
+        };
+        return Err(fail(format!(
+            "{}: {}{hint}",
+            parsed.error_type.as_deref().unwrap_or("error"),
+            parsed.error.as_deref().unwrap_or("no message")
+        )));
+    }
+    let data = parsed.data.ok_or_else(|| fail("response has no data".into()))?;
+    if data.result_type != "matrix" {
+        return Err(fail(format!("expected a range vector (matrix) result, got {}", data.result_type)));
+    }
+    let mut out = Vec::with_capacity(data.result.len());
+    for rs in data.result {
+        let name = rs
+            .metric
+            .get("__name__")
+            .cloned()
+            .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
+        let labels =
+            Labels::new(rs.metric.into_iter().filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str())));
+        let mut ts = Vec::with_capacity(rs.values.len());
+        let mut vs = Vec::with_capacity(rs.values.len());
+        for (t, v) in rs.values {
             #[allow(clippy::cast_possible_truncation)]
-            let ts: Vec<i64> = samples.iter().map(|s| (s.timestamp() * 1000.0).round() as i64).collect();
-            let vs: Vec<f64> = samples.iter().map(|s| s.value()).collect();
-            (name, labels, ts, vs)
-        })
-        .collect())
+            ts.push((t * 1000.0).round() as i64);
+            vs.push(parse_value(&v));
+        }
+        out.push((name, labels, ts, vs));
+    }
+    Ok(out)
+}
+
+/// Prometheus sends sample values as strings (`"1.5"`, `"NaN"`, `"+Inf"`).
+fn parse_value(v: &str) -> f64 {
+    match v {
+        "+Inf" | "Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().unwrap_or(f64::NAN),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ApiResponse {
+    status: String,
+    data: Option<ApiData>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ApiData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<RawSeries>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawSeries {
+    metric: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
 }
 
 /// Captures the raw usage series of the `capture/` queries into the snapshot; each failing

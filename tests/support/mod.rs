@@ -1,0 +1,5 @@
+//! Test harnesses shared by the integration tests: real servers and recorded APIs.
+#![allow(dead_code)]
+
+pub mod kube_mock;
+pub mod prometheus;
