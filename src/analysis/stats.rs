@@ -1,0 +1,79 @@
+//! The one quantile function, and small statistics over samples. Pure.
+
+/// Quantile `q` (0 ≤ q ≤ 1) of `values` by linear interpolation between closest ranks — the
+/// definition of numpy's default (`linear`) and of PromQL's `quantile_over_time`:
+/// with the finite values sorted ascending as `x[0..n]`, `rank = q × (n − 1)`,
+/// `result = x[⌊rank⌋] + (x[⌈rank⌉] − x[⌊rank⌋]) × (rank − ⌊rank⌋)`.
+/// NaN and infinite values are ignored; `None` when no finite value remains or `q` is
+/// outside [0, 1].
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    quantile_in_place(&mut v, q)
+}
+
+/// [`quantile`] on a buffer the caller no longer needs (it is reordered, not copied).
+/// The buffer must hold only finite values.
+pub fn quantile_in_place(v: &mut [f64], q: f64) -> Option<f64> {
+    if v.is_empty() || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rank = q * (v.len() - 1) as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let lo = rank.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    let (_, lo_val, rest) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let lo_val = *lo_val;
+    let hi_val = if hi == lo { lo_val } else { rest.iter().copied().fold(f64::INFINITY, f64::min) };
+    #[allow(clippy::cast_precision_loss)]
+    let frac = rank - lo as f64;
+    Some(lo_val + (hi_val - lo_val) * frac)
+}
+
+/// Several quantiles of the same finite values, sorting once.
+pub fn quantiles(values: &[f64], qs: &[f64]) -> Vec<Option<f64>> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_unstable_by(f64::total_cmp);
+    qs.iter().map(|&q| sorted_quantile(&v, q)).collect()
+}
+
+/// [`quantile`] of values already sorted ascending (finite only).
+pub fn sorted_quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rank = q * (sorted.len() - 1) as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let lo = rank.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    #[allow(clippy::cast_precision_loss)]
+    let frac = rank - lo as f64;
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_numpy_linear() {
+        // numpy.quantile([1, 2, 3, 4], [0, .25, .5, .95, 1]) = [1, 1.75, 2.5, 3.85, 4]
+        let v = [4.0, 1.0, 3.0, 2.0];
+        let got: Vec<f64> = [0.0, 0.25, 0.5, 0.95, 1.0].iter().map(|&q| quantile(&v, q).unwrap()).collect();
+        let want = [1.0, 1.75, 2.5, 3.85, 4.0];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?}");
+        }
+        assert_eq!(quantiles(&v, &[0.25, 0.95]), vec![Some(1.75), Some(3.8499999999999996)]);
+    }
+
+    #[test]
+    fn ignores_non_finite_and_rejects_bad_q() {
+        assert_eq!(quantile(&[f64::NAN, 5.0, f64::INFINITY], 0.5), Some(5.0));
+        assert_eq!(quantile(&[f64::NAN], 0.5), None);
+        assert_eq!(quantile(&[1.0], 1.5), None);
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[7.0], 0.99), Some(7.0));
+    }
+}
