@@ -1,6 +1,6 @@
 //! A mocked Kubernetes API for tests: a loopback HTTP server that answers with recorded,
 //! kubectl-shaped responses (`tests/fixtures/kube-api/`) and records every request.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
