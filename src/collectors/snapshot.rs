@@ -95,6 +95,9 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
         }
     }
 
+    // The two Event APIs serve the same stored events: a dump of both counts each once.
+    snap.dedupe_events();
+
     let logs_dir = dir.join("logs");
     if logs_dir.is_dir() {
         load_logs(&mut snap, &logs_dir, opts)?;
