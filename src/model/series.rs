@@ -115,6 +115,7 @@ pub struct MetricStore {
     series: Vec<Series>,
     by_metric: HashMap<String, Vec<usize>>,
     axes: HashMap<u64, Vec<Arc<[i64]>>>,
+    last_axis: Option<Arc<[i64]>>,
 }
 
 impl PartialEq for MetricStore {
@@ -160,21 +161,32 @@ impl MetricStore {
     }
 
     fn intern_axis(&mut self, ts: Vec<i64>) -> Arc<[i64]> {
+        // Fast path: series usually arrive grouped by grid, so compare with the last axis
+        // (a memcmp) before hashing.
+        if let Some(last) = &self.last_axis
+            && last[..] == ts[..]
+        {
+            return Arc::clone(last);
+        }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         ts.hash(&mut h);
         let key = h.finish();
         let bucket = self.axes.entry(key).or_default();
         if let Some(existing) = bucket.iter().find(|a| a[..] == ts[..]) {
-            return Arc::clone(existing);
+            let existing = Arc::clone(existing);
+            self.last_axis = Some(Arc::clone(&existing));
+            return existing;
         }
         let axis: Arc<[i64]> = ts.into();
         bucket.push(Arc::clone(&axis));
+        self.last_axis = Some(Arc::clone(&axis));
         axis
     }
 
     /// Keeps the series for which `keep` is true (rebuilds the index).
     pub fn retain(&mut self, keep: impl Fn(&Series) -> bool) {
         self.series.retain(|s| keep(s));
+        self.last_axis = None;
         self.by_metric.clear();
         for (i, s) in self.series.iter().enumerate() {
             self.by_metric.entry(s.metric.clone()).or_default().push(i);
