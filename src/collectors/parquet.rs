@@ -137,21 +137,50 @@ pub fn read_metrics(path: &Path, store: &mut MetricStore) -> Result<()> {
             .with_slice(Some((offset, len)))
             .finish()
             .map_err(|e| err(e.to_string()))?;
-        acc.add_frame(&df, &label_cols).map_err(err)?;
+        acc.add_frame(&df, &label_cols, store).map_err(err)?;
         offset += len;
     }
     acc.finish(store).map_err(|e| err(e.to_string()))
 }
 
+/// One series being read: open while rows may still arrive, closed (axis shared, memory
+/// trimmed) once the file moved on to another series.
+enum Slot {
+    Open(Vec<i64>, Vec<f64>),
+    Closed(Arc<[i64]>, Vec<f64>),
+}
+
+/// Collects rows into series. Files written by aiops hold each series contiguously, so a
+/// series is closed as soon as the next one starts: its time axis is shared with identical
+/// ones and its buffers trimmed, which keeps peak memory near the size of the values.
 #[derive(Default)]
 struct Accumulator {
     keys: Vec<(String, Labels)>,
     index: HashMap<(String, Labels), usize>,
-    data: Vec<(Vec<i64>, Vec<f64>)>,
+    data: Vec<Slot>,
+    current: Option<usize>,
+    prev_metric: String,
+    prev_labels: Vec<Option<String>>,
 }
 
 impl Accumulator {
-    fn add_frame(&mut self, df: &DataFrame, label_cols: &[String]) -> std::result::Result<(), String> {
+    fn close(&mut self, slot: usize, store: &mut MetricStore) {
+        let taken = std::mem::replace(&mut self.data[slot], Slot::Open(Vec::new(), Vec::new()));
+        self.data[slot] = match taken {
+            Slot::Open(ts, mut vs) if ts.windows(2).all(|w| w[0] < w[1]) => {
+                vs.shrink_to_fit();
+                Slot::Closed(store.intern_axis(ts), vs)
+            }
+            other => other,
+        };
+    }
+
+    fn add_frame(
+        &mut self,
+        df: &DataFrame,
+        label_cols: &[String],
+        store: &mut MetricStore,
+    ) -> std::result::Result<(), String> {
         let col = |name: &str| df.column(name).map_err(|e| e.to_string());
         let ts = timestamps_ms(col("timestamp")?)?;
         let metric = col("metric")?.cast(&DataType::String).map_err(|e| format!("column `metric`: {e}"))?;
@@ -164,16 +193,19 @@ impl Accumulator {
             labels.push(c.str().map_err(|e| format!("column `{name}`: {e}"))?.clone());
         }
         let mut label_iters: Vec<_> = labels.iter().map(|c| c.iter()).collect();
-        let mut prev_key: Option<(Option<String>, Vec<Option<String>>)> = None;
-        let mut slot = 0usize;
+        let mut row_labels: Vec<Option<&str>> = vec![None; label_cols.len()];
         for ((t, m), v) in ts.into_iter().zip(metric.iter()).zip(value.iter()) {
-            let row_labels: Vec<Option<&str>> =
-                label_iters.iter_mut().map(|it| it.next().flatten()).collect();
+            for (slot, it) in row_labels.iter_mut().zip(label_iters.iter_mut()) {
+                *slot = it.next().flatten();
+            }
             let (Some(t), Some(m), Some(v)) = (t, m, v) else { continue };
-            let same = prev_key.as_ref().is_some_and(|(pm, pl)| {
-                pm.as_deref() == Some(m) && pl.iter().map(|x| x.as_deref()).eq(row_labels.iter().copied())
-            });
+            let same = self.current.is_some()
+                && self.prev_metric == m
+                && self.prev_labels.iter().map(|x| x.as_deref()).eq(row_labels.iter().copied());
             if !same {
+                if let Some(prev) = self.current {
+                    self.close(prev, store);
+                }
                 let l = Labels::new(
                     label_cols
                         .iter()
@@ -181,44 +213,58 @@ impl Accumulator {
                         .filter_map(|(n, v)| v.map(|v| (label_name(n).to_string(), v.to_string()))),
                 );
                 let key = (m.to_string(), l);
-                slot = match self.index.get(&key) {
-                    Some(&i) => i,
+                let slot = match self.index.get(&key) {
+                    Some(&i) => {
+                        // The series comes back (unordered input): reopen it.
+                        if let Slot::Closed(ts, vs) = &mut self.data[i] {
+                            self.data[i] = Slot::Open(ts.to_vec(), std::mem::take(vs));
+                        }
+                        i
+                    }
                     None => {
                         let i = self.keys.len();
                         self.keys.push(key.clone());
                         self.index.insert(key, i);
-                        self.data.push((Vec::new(), Vec::new()));
+                        self.data.push(Slot::Open(Vec::new(), Vec::new()));
                         i
                     }
                 };
-                prev_key =
-                    Some((Some(m.to_string()), row_labels.iter().map(|x| x.map(str::to_string)).collect()));
+                self.current = Some(slot);
+                self.prev_metric.clear();
+                self.prev_metric.push_str(m);
+                self.prev_labels = row_labels.iter().map(|x| x.map(str::to_string)).collect();
             }
-            let (tv, vv) = &mut self.data[slot];
-            tv.push(t);
-            vv.push(v);
+            if let Some(Slot::Open(tv, vv)) = self.current.map(|i| &mut self.data[i]) {
+                tv.push(t);
+                vv.push(v);
+            }
         }
         Ok(())
     }
 
     fn finish(self, store: &mut MetricStore) -> std::result::Result<(), crate::model::series::SeriesError> {
-        for ((metric, labels), (ts, vs)) in self.keys.into_iter().zip(self.data) {
-            let (ts, vs) = if ts.windows(2).all(|w| w[0] < w[1]) {
-                (ts, vs)
-            } else {
-                // Unordered input: sort by time; of equal timestamps the last row wins.
-                let mut pairs: Vec<(i64, f64)> = ts.into_iter().zip(vs).collect();
-                pairs.sort_by_key(|p| p.0);
-                let mut out: Vec<(i64, f64)> = Vec::with_capacity(pairs.len());
-                for p in pairs {
-                    match out.last_mut() {
-                        Some(last) if last.0 == p.0 => *last = p,
-                        _ => out.push(p),
-                    }
+        for ((metric, labels), slot) in self.keys.into_iter().zip(self.data) {
+            match slot {
+                Slot::Closed(ts, vs) => store.push_shared(metric, labels, ts, vs)?,
+                Slot::Open(ts, vs) => {
+                    let (ts, vs) = if ts.windows(2).all(|w| w[0] < w[1]) {
+                        (ts, vs)
+                    } else {
+                        // Unordered input: sort by time; of equal timestamps the last row wins.
+                        let mut pairs: Vec<(i64, f64)> = ts.into_iter().zip(vs).collect();
+                        pairs.sort_by_key(|p| p.0);
+                        let mut out: Vec<(i64, f64)> = Vec::with_capacity(pairs.len());
+                        for p in pairs {
+                            match out.last_mut() {
+                                Some(last) if last.0 == p.0 => *last = p,
+                                _ => out.push(p),
+                            }
+                        }
+                        out.into_iter().unzip()
+                    };
+                    store.push(metric, labels, ts, vs)?;
                 }
-                out.into_iter().unzip()
-            };
-            store.push(metric, labels, ts, vs)?;
+            }
         }
         Ok(())
     }
@@ -298,6 +344,30 @@ mod tests {
         let a = store.select("m", &[("pod", "a")]).next().unwrap();
         assert_eq!(&a.timestamps[..], &[1000, 2000, 3000]);
         assert_eq!(a.values, vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn a_series_that_comes_back_later_is_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        let mut df = DataFrame::new(
+            5,
+            vec![
+                Column::new("timestamp".into(), vec![1000i64, 2000, 1000, 3000, 2000]),
+                Column::new("metric".into(), vec!["m"; 5]),
+                Column::new("pod".into(), vec!["a", "a", "b", "a", "b"]),
+                Column::new("value".into(), vec![1.0f64, 2.0, 10.0, 3.0, 20.0]),
+            ],
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let mut store = MetricStore::new();
+        read_metrics(&path, &mut store).unwrap();
+        assert_eq!(store.len(), 2);
+        let a = store.select("m", &[("pod", "a")]).next().unwrap();
+        assert_eq!((&a.timestamps[..], &a.values[..]), (&[1000, 2000, 3000][..], &[1.0, 2.0, 3.0][..]));
+        let b = store.select("m", &[("pod", "b")]).next().unwrap();
+        assert_eq!(&b.values[..], &[10.0, 20.0]);
     }
 
     #[test]

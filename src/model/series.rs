@@ -160,7 +160,36 @@ impl MetricStore {
         Ok(())
     }
 
-    fn intern_axis(&mut self, ts: Vec<i64>) -> Arc<[i64]> {
+    /// Adds a series whose time axis is already shared (see [`MetricStore::intern_axis`]).
+    ///
+    /// # Errors
+    /// A length mismatch or timestamps out of order; the store is unchanged.
+    pub fn push_shared(
+        &mut self,
+        metric: impl Into<String>,
+        labels: Labels,
+        timestamps: Arc<[i64]>,
+        values: Vec<f64>,
+    ) -> Result<(), SeriesError> {
+        let metric = metric.into();
+        if timestamps.len() != values.len() {
+            return Err(SeriesError::LengthMismatch {
+                metric,
+                timestamps: timestamps.len(),
+                values: values.len(),
+            });
+        }
+        if let Some(w) = timestamps.windows(2).position(|w| w[1] <= w[0]) {
+            return Err(SeriesError::Unordered { metric, index: w + 1 });
+        }
+        let idx = self.series.len();
+        self.by_metric.entry(metric.clone()).or_default().push(idx);
+        self.series.push(Series { metric, labels, timestamps, values });
+        Ok(())
+    }
+
+    /// Returns a shared copy of a time axis: an identical axis already stored is reused.
+    pub fn intern_axis(&mut self, ts: Vec<i64>) -> Arc<[i64]> {
         // Fast path: series usually arrive grouped by grid, so compare with the last axis
         // (a memcmp) before hashing.
         if let Some(last) = &self.last_axis
