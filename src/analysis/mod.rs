@@ -3,4 +3,6 @@
 
 pub mod inventory;
 pub mod resources;
+pub mod sizing;
 pub mod stats;
+pub mod usage;

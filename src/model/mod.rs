@@ -3,6 +3,7 @@
 
 pub mod objects;
 pub mod quantity;
+pub mod recommendation;
 pub mod series;
 pub mod snapshot;
 

