@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use tracing::{info, instrument};
 
 use crate::analysis::inventory::{Inventory, summarize_inventory};
+use crate::analysis::sizing::{SizingPolicy, SizingReport, size_all};
+use crate::analysis::usage::{Window, collect_usage};
 use crate::collectors::demo::{DemoOptions, generate};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
@@ -110,6 +112,23 @@ pub async fn collect(
 /// `aiops inventory`.
 pub fn inventory(snap: &ClusterSnapshot) -> Inventory {
     summarize_inventory(snap)
+}
+
+/// `aiops sizing` on a collected snapshot: the window ends at the snapshot's `as_of`.
+pub fn sizing(
+    snap: &ClusterSnapshot,
+    window: Duration,
+    step: Duration,
+    policy: &SizingPolicy,
+) -> SizingReport {
+    let end_ms = snap.as_of().as_millisecond();
+    let w = Window {
+        start_ms: end_ms - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2),
+        end_ms,
+        step_ms: i64::try_from(step.as_millis()).unwrap_or(300_000).max(1),
+    };
+    let usages = collect_usage(snap, w);
+    size_all(&usages, w, policy, snap.as_of())
 }
 
 /// What `snapshot capture` gathers besides objects.

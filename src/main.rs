@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+// Large snapshots allocate and free big column buffers in bursts; mimalloc keeps them
+// mapped instead of returning them to the OS and faulting them in again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // The environment is read here, at the edge, and passed down as a lookup function.
     #[allow(clippy::disallowed_methods)]

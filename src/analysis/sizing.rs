@@ -297,3 +297,295 @@ mod tests {
         assert_eq!(recommend_sizing(&u, W, &SizingPolicy::default()).outcome, Outcome::Keep);
     }
 }
+
+/// CPU figures of one container in cores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuFigures {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+    pub request: Option<f64>,
+    pub limit: Option<f64>,
+    pub recommended_request: Option<f64>,
+    pub recommended_limit: Option<f64>,
+}
+
+/// Memory figures of one container in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MemoryFigures {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+    pub request: Option<u64>,
+    pub limit: Option<u64>,
+    pub recommended_request: Option<u64>,
+    pub recommended_limit: Option<u64>,
+}
+
+/// A workload, as the JSON shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadKindName {
+    pub kind: String,
+    pub name: String,
+}
+
+/// One container's line of the sizing report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerSizing {
+    pub namespace: String,
+    pub workload: WorkloadKindName,
+    pub container: String,
+    pub pods: usize,
+    pub replicas: u32,
+    pub samples: usize,
+    pub coverage: f64,
+    pub restarts: u32,
+    pub oom_kills: u32,
+    pub cpu: CpuFigures,
+    pub memory: MemoryFigures,
+    pub outcome: Outcome,
+    pub confidence: f64,
+    pub monthly_savings: f64,
+    /// Id of the recommendation filed for a resize.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<String>,
+}
+
+/// Totals over the report (showback per namespace in `namespaces`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SizingTotals {
+    pub containers: usize,
+    pub resize: usize,
+    pub keep: usize,
+    pub insufficient_history: usize,
+    pub no_data: usize,
+    pub current_monthly_cost: f64,
+    pub recommended_monthly_cost: f64,
+    pub monthly_savings: f64,
+}
+
+/// The whole sizing report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizingReport {
+    pub as_of: jiff::Timestamp,
+    pub window_seconds: i64,
+    pub step_seconds: i64,
+    pub policy: SizingPolicy,
+    pub containers: Vec<ContainerSizing>,
+    pub namespaces: std::collections::BTreeMap<String, SizingTotals>,
+    pub totals: SizingTotals,
+    pub recommendations: Vec<crate::model::recommendation::Recommendation>,
+}
+
+fn add_totals(t: &mut SizingTotals, line: &ContainerSizing, current: f64, recommended: f64) {
+    t.containers += 1;
+    match line.outcome {
+        Outcome::Resize => t.resize += 1,
+        Outcome::Keep => t.keep += 1,
+        Outcome::InsufficientHistory => t.insufficient_history += 1,
+        Outcome::NoData => t.no_data += 1,
+    }
+    t.current_monthly_cost += current;
+    t.recommended_monthly_cost += recommended;
+    t.monthly_savings += line.monthly_savings;
+}
+
+fn resources_json(cpu: Option<Millicores>, memory: Option<Bytes>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("cpu".into(), cpu.map_or(serde_json::Value::Null, |c| c.to_string().into()));
+    m.insert("memory".into(), memory.map_or(serde_json::Value::Null, |b| b.to_string().into()));
+    serde_json::Value::Object(m)
+}
+
+/// Wraps a container patch in the pod-template path of the workload kind.
+fn template_patch(kind: &str, container: serde_json::Value) -> serde_json::Value {
+    let pod_spec = serde_json::json!({ "containers": [container] });
+    match kind {
+        "Pod" => serde_json::json!({ "spec": pod_spec }),
+        "CronJob" => {
+            serde_json::json!({ "spec": { "jobTemplate": { "spec": { "template": { "spec": pod_spec } } } } })
+        }
+        _ => serde_json::json!({ "spec": { "template": { "spec": pod_spec } } }),
+    }
+}
+
+/// The `resize-requests-limits` recommendation of a resized container (risk tier medium).
+pub fn resize_recommendation(
+    u: &ContainerUsage,
+    r: &SizingResult,
+    rec: &Recommended,
+) -> crate::model::recommendation::Recommendation {
+    use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+    let target = crate::model::ObjectRef {
+        kind: u.workload.kind.clone(),
+        namespace: Some(u.workload.namespace.clone()),
+        name: u.workload.name.clone(),
+        uid: None,
+    };
+    let patch = template_patch(
+        &u.workload.kind,
+        serde_json::json!({
+            "name": u.container,
+            "resources": {
+                "requests": resources_json(Some(rec.cpu_request), Some(rec.memory_request)),
+                "limits": resources_json(rec.cpu_limit, Some(rec.memory_limit)),
+            }
+        }),
+    );
+    let cur = &u.resources;
+    let rollback = template_patch(
+        &u.workload.kind,
+        serde_json::json!({
+            "name": u.container,
+            "resources": {
+                "requests": resources_json(cur.cpu_request, cur.memory_request),
+                "limits": resources_json(cur.cpu_limit, cur.memory_limit),
+            }
+        }),
+    );
+    let fmt_cpu = |m: Option<Millicores>| m.map_or_else(|| "none".to_string(), |m| m.to_string());
+    let fmt_mem = |b: Option<Bytes>| b.map_or_else(|| "none".to_string(), |b| b.to_string());
+    let mut evidence = Vec::new();
+    if let Some(c) = r.cpu {
+        evidence.push(Evidence {
+            source: "metric container_cpu_usage_seconds_total".into(),
+            text: format!(
+                "CPU cores over {} samples: p50 {:.3}, p95 {:.3}, p99 {:.3}, max {:.3}",
+                c.samples, c.p50, c.p95, c.p99, c.max
+            ),
+        });
+    }
+    if let Some(m) = r.memory {
+        evidence.push(Evidence {
+            source: "metric container_memory_working_set_bytes".into(),
+            text: format!(
+                "memory working set over {} samples: p50 {}, p95 {}, p99 {}, max {}",
+                m.samples,
+                fmt_mem(Some(mem_bytes(m.p50))),
+                fmt_mem(Some(mem_bytes(m.p95))),
+                fmt_mem(Some(mem_bytes(m.p99))),
+                fmt_mem(Some(mem_bytes(m.max)))
+            ),
+        });
+    }
+    if u.oom_kills > 0 || u.restarts > 0 {
+        evidence.push(Evidence {
+            source: "status.containerStatuses".into(),
+            text: format!("{} restarts and {} OOM kills in the window", u.restarts, u.oom_kills),
+        });
+    }
+    let id = recommendation_id("resize-requests-limits", &target, Some(&u.container), &patch);
+    Recommendation {
+        id,
+        code: "resize-requests-limits".into(),
+        title: format!("Resize {}/{} container {}", u.workload.kind, u.workload.name, u.container),
+        summary: format!(
+            "requests cpu {} → {}, memory {} → {}; limits cpu {} → {}, memory {} → {}; {:+.2}/month",
+            fmt_cpu(cur.cpu_request),
+            rec.cpu_request,
+            fmt_mem(cur.memory_request),
+            rec.memory_request,
+            fmt_cpu(cur.cpu_limit),
+            fmt_cpu(rec.cpu_limit),
+            fmt_mem(cur.memory_limit),
+            rec.memory_limit,
+            -r.monthly_savings
+        ),
+        target,
+        container: Some(u.container.clone()),
+        tier: RiskTier::Medium,
+        evidence,
+        patch,
+        rollback,
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn mem_bytes(v: f64) -> Bytes {
+    Bytes(v.max(0.0).round() as u64)
+}
+
+/// Sizes every container and builds the report, its totals and its recommendations.
+pub fn size_all(
+    usages: &[ContainerUsage],
+    w: Window,
+    p: &SizingPolicy,
+    as_of: jiff::Timestamp,
+) -> SizingReport {
+    let mut containers = Vec::with_capacity(usages.len());
+    let mut totals = SizingTotals::default();
+    let mut namespaces: std::collections::BTreeMap<String, SizingTotals> = std::collections::BTreeMap::new();
+    let mut recommendations = Vec::new();
+    for u in usages {
+        let r = recommend_sizing(u, w, p);
+        let rec = r.recommended;
+        let recommendation = match (r.outcome, rec) {
+            (Outcome::Resize, Some(rec)) => {
+                let reco = resize_recommendation(u, &r, &rec);
+                let id = reco.id.clone();
+                recommendations.push(reco);
+                Some(id)
+            }
+            _ => None,
+        };
+        let cur = &u.resources;
+        let line = ContainerSizing {
+            namespace: u.workload.namespace.clone(),
+            workload: WorkloadKindName { kind: u.workload.kind.clone(), name: u.workload.name.clone() },
+            container: u.container.clone(),
+            pods: u.pods.len(),
+            replicas: u.replicas,
+            samples: r.memory.map_or(0, |m| m.samples),
+            coverage: r.coverage,
+            restarts: u.restarts,
+            oom_kills: u.oom_kills,
+            cpu: CpuFigures {
+                p50: r.cpu.map(|c| c.p50),
+                p95: r.cpu.map(|c| c.p95),
+                p99: r.cpu.map(|c| c.p99),
+                max: r.cpu.map(|c| c.max),
+                request: cur.cpu_request.map(Millicores::cores),
+                limit: cur.cpu_limit.map(Millicores::cores),
+                recommended_request: rec.map(|x| x.cpu_request.cores()),
+                recommended_limit: rec.and_then(|x| x.cpu_limit).map(Millicores::cores),
+            },
+            memory: MemoryFigures {
+                p50: r.memory.map(|m| m.p50),
+                p95: r.memory.map(|m| m.p95),
+                p99: r.memory.map(|m| m.p99),
+                max: r.memory.map(|m| m.max),
+                request: cur.memory_request.map(|b| b.0),
+                limit: cur.memory_limit.map(|b| b.0),
+                recommended_request: rec.map(|x| x.memory_request.0),
+                recommended_limit: rec.map(|x| x.memory_limit.0),
+            },
+            outcome: r.outcome,
+            confidence: r.confidence,
+            monthly_savings: r.monthly_savings,
+            recommendation,
+        };
+        let replicas = f64::from(u.replicas);
+        let current =
+            monthly_cost(cur.cpu_request.unwrap_or_default(), cur.memory_request.unwrap_or_default(), p)
+                * replicas;
+        let recommended = match (r.outcome, rec) {
+            (Outcome::Resize, Some(x)) => monthly_cost(x.cpu_request, x.memory_request, p) * replicas,
+            _ => current,
+        };
+        add_totals(&mut totals, &line, current, recommended);
+        add_totals(namespaces.entry(line.namespace.clone()).or_default(), &line, current, recommended);
+        containers.push(line);
+    }
+    SizingReport {
+        as_of,
+        window_seconds: (w.end_ms - w.start_ms) / 1000,
+        step_seconds: w.step_ms / 1000,
+        policy: p.clone(),
+        containers,
+        namespaces,
+        totals,
+        recommendations,
+    }
+}

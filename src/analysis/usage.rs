@@ -144,6 +144,20 @@ fn active(p: &Pod) -> bool {
     super::resources::pod_is_active(p)
 }
 
+/// The workload of a pod: its top controller, or the pod itself when it has none or is a
+/// static pod (owned by its Node: its manifest lives on the node, not in the API).
+pub fn workload_of(snap: &ClusterSnapshot, pod: &Pod) -> WorkloadRef {
+    let top = snap.top_controller(pod);
+    if top.kind == "Node" {
+        return WorkloadRef {
+            kind: "Pod".into(),
+            namespace: pod.namespace().unwrap_or("").into(),
+            name: pod.name().into(),
+        };
+    }
+    WorkloadRef::from(&top)
+}
+
 /// Builds the usage of every container of every workload: pods are grouped by their top
 /// controller (Deployment, StatefulSet, DaemonSet, CronJob, Job, or the pod itself); series
 /// are matched by `namespace`, `pod` and `container` labels. Containers without any series
@@ -153,7 +167,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
     let mut pod_owner: BTreeMap<(String, String), WorkloadRef> = BTreeMap::new();
     for pod in snap.all::<Pod>() {
         let ns = pod.namespace().unwrap_or("").to_string();
-        let workload = WorkloadRef::from(&snap.top_controller(pod));
+        let workload = workload_of(snap, pod);
         pod_owner.insert((ns.clone(), pod.name().to_string()), workload.clone());
         let Some(spec) = pod.spec.as_ref() else { continue };
         for c in &spec.containers {
@@ -244,7 +258,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
     }
     // Without a restart series, the pods' restart counts are the best evidence there is.
     for pod in snap.all::<Pod>() {
-        let workload = WorkloadRef::from(&snap.top_controller(pod));
+        let workload = workload_of(snap, pod);
         for st in pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).into_iter().flatten() {
             let key = (workload.clone(), st.name.clone());
             if !restarts_seen.contains(&key)

@@ -85,6 +85,63 @@ pub enum Command {
     /// Capture or generate snapshot directories
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Requests/limits from 7-day p50/p95/p99 usage with a safety margin, and the savings
+    Sizing(SizingArgs),
+}
+
+/// `aiops sizing` flags.
+#[derive(Debug, Args)]
+pub struct SizingArgs {
+    /// History window ending at --as-of
+    #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
+    pub window: std::time::Duration,
+    /// Sampling step
+    #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+    pub step: std::time::Duration,
+    /// Safety margin on top of the usage statistics (at least 0.30)
+    #[arg(long, default_value_t = 0.30)]
+    pub margin: f64,
+    /// Accept a margin below 0.30
+    #[arg(long)]
+    pub allow_small_margin: bool,
+    /// Recommend no CPU limit
+    #[arg(long)]
+    pub no_cpu_limit: bool,
+    /// Less history than this gives `insufficient-history`
+    #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
+    pub min_history: std::time::Duration,
+    /// Price of one vCPU for one hour
+    #[arg(long, default_value_t = 0.031_611)]
+    pub price_vcpu_hour: f64,
+    /// Price of one GiB of memory for one hour
+    #[arg(long, default_value_t = 0.004_237)]
+    pub price_gib_hour: f64,
+}
+
+impl SizingArgs {
+    fn policy(&self) -> anyhow::Result<crate::analysis::sizing::SizingPolicy> {
+        if !(self.margin.is_finite() && self.margin >= 0.0) {
+            return Err(UsageError(format!("--margin {} must be a non-negative number", self.margin)).into());
+        }
+        if self.margin < 0.30 && !self.allow_small_margin {
+            return Err(UsageError(format!(
+                "--margin {} is below the 0.30 safety margin; add --allow-small-margin to accept the risk",
+                self.margin
+            ))
+            .into());
+        }
+        if self.step.is_zero() || self.step >= self.window {
+            return Err(UsageError("--step must be longer than zero and shorter than --window".into()).into());
+        }
+        Ok(crate::analysis::sizing::SizingPolicy {
+            margin: self.margin,
+            cpu_limit: !self.no_cpu_limit,
+            min_history_ms: i64::try_from(self.min_history.as_millis()).unwrap_or(i64::MAX),
+            price_per_vcpu_hour: self.price_vcpu_hour,
+            price_per_gib_hour: self.price_gib_hour,
+            ..Default::default()
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +283,24 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
                 .await
                 .with_context(|| format!("writing {}", out.display()))?;
             output::print_written(out, &jobs::inventory(&snap), format)?;
+            Ok(exit::OK)
+        }
+        Command::Sizing(args) => {
+            let policy = args.policy()?;
+            if config.prometheus_url.is_some() || (!g.demo && g.snapshot.is_none()) {
+                return Err(UsageError(
+                    "sizing reads metrics from a snapshot or the demo for now (use --snapshot DIR or --demo); \
+                     the live Prometheus path is not built yet"
+                        .into(),
+                )
+                .into());
+            }
+            let snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
+                .await
+                .context("collecting the cluster")?;
+            output::clear_progress(progress_is_drawn(g));
+            let report = jobs::sizing(&snap, args.window, args.step, &policy);
+            output::print_sizing(&report, format)?;
             Ok(exit::OK)
         }
         Command::Snapshot(SnapshotCommand::Demo { out }) => {

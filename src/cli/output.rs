@@ -270,3 +270,83 @@ pub fn print_written(dir: &Path, inv: &Inventory, format: OutputFormat) -> anyho
     }
     emit(&text)
 }
+
+/// Prints a sizing report.
+///
+/// # Errors
+/// Serialisation or stdout failures.
+pub fn print_sizing(r: &crate::analysis::sizing::SizingReport, format: OutputFormat) -> anyhow::Result<()> {
+    use crate::analysis::sizing::Outcome;
+    if let Some(text) = structured(r, format)? {
+        return emit(&text);
+    }
+    let md = format == OutputFormat::Markdown;
+    let mut out = String::new();
+    if md {
+        let _ = writeln!(out, "# Sizing\n");
+    }
+    let _ = writeln!(
+        out,
+        "as of {}, window {}d, step {}s, margin {:.0}%: {} containers, {} to resize, {} keep, {} with too little history, {} without data",
+        r.as_of,
+        r.window_seconds / 86_400,
+        r.step_seconds,
+        r.policy.margin * 100.0,
+        r.totals.containers,
+        r.totals.resize,
+        r.totals.keep,
+        r.totals.insufficient_history,
+        r.totals.no_data
+    );
+    let _ = writeln!(
+        out,
+        "monthly cost of requests {:.2} → {:.2} (savings {:.2})\n",
+        r.totals.current_monthly_cost, r.totals.recommended_monthly_cost, r.totals.monthly_savings
+    );
+    let c = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{}", Millicores::from_cores(v)));
+    let m = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.0}Mi", Bytes(v).mib()));
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mf = |v: Option<f64>| m(v.map(|v| v.max(0.0).round() as u64));
+    let mut t = Table::new(&[
+        "NAMESPACE",
+        "WORKLOAD",
+        "CONTAINER",
+        "CPU P95",
+        "CPU REQ",
+        "→",
+        "MEM P99",
+        "MEM REQ",
+        "→",
+        "MEM LIM",
+        "→",
+        "OUTCOME",
+        "SAVINGS/MO",
+    ]);
+    let mut rows: Vec<&crate::analysis::sizing::ContainerSizing> = r.containers.iter().collect();
+    rows.sort_by(|a, b| b.monthly_savings.abs().total_cmp(&a.monthly_savings.abs()));
+    for x in rows {
+        let outcome = match x.outcome {
+            Outcome::Resize => "resize",
+            Outcome::Keep => "keep",
+            Outcome::InsufficientHistory => "insufficient-history",
+            Outcome::NoData => "no-data",
+        };
+        t.row(vec![
+            x.namespace.clone(),
+            format!("{}/{}", x.workload.kind, x.workload.name),
+            x.container.clone(),
+            c(x.cpu.p95),
+            c(x.cpu.request),
+            c(x.cpu.recommended_request),
+            mf(x.memory.p99),
+            m(x.memory.request),
+            m(x.memory.recommended_request),
+            m(x.memory.limit),
+            m(x.memory.recommended_limit),
+            outcome.into(),
+            format!("{:.2}", x.monthly_savings),
+        ]);
+    }
+    out.push_str(&t.render(md));
+    emit(&out)
+}

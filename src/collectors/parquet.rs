@@ -175,6 +175,52 @@ impl Accumulator {
         };
     }
 
+    /// Makes the series of `(metric, labels)` the current one, closing the previous.
+    fn switch_to(
+        &mut self,
+        m: &str,
+        row_labels: &[Option<&str>],
+        label_cols: &[String],
+        store: &mut MetricStore,
+    ) {
+        let same = self.current.is_some()
+            && self.prev_metric == m
+            && self.prev_labels.iter().map(|x| x.as_deref()).eq(row_labels.iter().copied());
+        if same {
+            return;
+        }
+        if let Some(prev) = self.current {
+            self.close(prev, store);
+        }
+        let l = Labels::new(
+            label_cols
+                .iter()
+                .zip(row_labels)
+                .filter_map(|(n, v)| v.map(|v| (label_name(n).to_string(), v.to_string()))),
+        );
+        let key = (m.to_string(), l);
+        let slot = match self.index.get(&key) {
+            Some(&i) => {
+                // The series comes back (unordered input): reopen it.
+                if let Slot::Closed(ts, vs) = &mut self.data[i] {
+                    self.data[i] = Slot::Open(ts.to_vec(), std::mem::take(vs));
+                }
+                i
+            }
+            None => {
+                let i = self.keys.len();
+                self.keys.push(key.clone());
+                self.index.insert(key, i);
+                self.data.push(Slot::Open(Vec::new(), Vec::new()));
+                i
+            }
+        };
+        self.current = Some(slot);
+        self.prev_metric.clear();
+        self.prev_metric.push_str(m);
+        self.prev_labels = row_labels.iter().map(|x| x.map(str::to_string)).collect();
+    }
+
     fn add_frame(
         &mut self,
         df: &DataFrame,
@@ -182,60 +228,67 @@ impl Accumulator {
         store: &mut MetricStore,
     ) -> std::result::Result<(), String> {
         let col = |name: &str| df.column(name).map_err(|e| e.to_string());
-        let ts = timestamps_ms(col("timestamp")?)?;
+        let (ts, ts_div) = timestamps(col("timestamp")?)?;
         let metric = col("metric")?.cast(&DataType::String).map_err(|e| format!("column `metric`: {e}"))?;
-        let metric = metric.str().map_err(|e| format!("column `metric`: {e}"))?.clone();
+        let metric = metric.str().map_err(|e| format!("column `metric`: {e}"))?.rechunk().into_owned();
         let value = col("value")?.cast(&DataType::Float64).map_err(|e| format!("column `value`: {e}"))?;
-        let value = value.f64().map_err(|e| format!("column `value`: {e}"))?.clone();
+        let value = value.f64().map_err(|e| format!("column `value`: {e}"))?.rechunk().into_owned();
         let mut labels: Vec<StringChunked> = Vec::with_capacity(label_cols.len());
         for name in label_cols {
             let c = col(name)?.cast(&DataType::String).map_err(|e| format!("column `{name}`: {e}"))?;
-            labels.push(c.str().map_err(|e| format!("column `{name}`: {e}"))?.clone());
+            labels.push(c.str().map_err(|e| format!("column `{name}`: {e}"))?.rechunk().into_owned());
         }
-        let mut label_iters: Vec<_> = labels.iter().map(|c| c.iter()).collect();
+        let n = df.height();
         let mut row_labels: Vec<Option<&str>> = vec![None; label_cols.len()];
-        for ((t, m), v) in ts.into_iter().zip(metric.iter()).zip(value.iter()) {
+        let (ts_slice, value_slice) = (ts.cont_slice(), value.cont_slice());
+        if let (Ok(ts_slice), Ok(value_slice), 0) = (ts_slice, value_slice, metric.null_count()) {
+            // Fast path (no nulls): find where any label changes with vectorised comparisons,
+            // then move whole runs of samples at once.
+            let mut starts = vec![false; n];
+            if let Some(first) = starts.first_mut() {
+                *first = true;
+            }
+            for c in std::iter::once(&metric).chain(labels.iter()) {
+                let shifted = c.shift(1);
+                let ne = c.not_equal_missing(&shifted);
+                for (i, b) in ne.iter().enumerate() {
+                    if b == Some(true) {
+                        starts[i] = true;
+                    }
+                }
+            }
+            let mut run_start = 0usize;
+            for i in 1..=n {
+                if i < n && !starts[i] {
+                    continue;
+                }
+                let m = metric.get(run_start).unwrap_or_default();
+                for (slot, c) in row_labels.iter_mut().zip(&labels) {
+                    *slot = c.get(run_start);
+                }
+                self.switch_to(m, &row_labels, label_cols, store);
+                if let Some(Slot::Open(tv, vv)) = self.current.map(|k| &mut self.data[k]) {
+                    if ts_div == 1 {
+                        tv.extend_from_slice(&ts_slice[run_start..i]);
+                    } else {
+                        tv.extend(ts_slice[run_start..i].iter().map(|t| t.div_euclid(ts_div)));
+                    }
+                    vv.extend_from_slice(&value_slice[run_start..i]);
+                }
+                run_start = i;
+            }
+            return Ok(());
+        }
+        // General path: row by row, skipping rows with a null timestamp, metric or value.
+        let mut label_iters: Vec<_> = labels.iter().map(|c| c.iter()).collect();
+        for ((t, m), v) in ts.iter().zip(metric.iter()).zip(value.iter()) {
             for (slot, it) in row_labels.iter_mut().zip(label_iters.iter_mut()) {
                 *slot = it.next().flatten();
             }
             let (Some(t), Some(m), Some(v)) = (t, m, v) else { continue };
-            let same = self.current.is_some()
-                && self.prev_metric == m
-                && self.prev_labels.iter().map(|x| x.as_deref()).eq(row_labels.iter().copied());
-            if !same {
-                if let Some(prev) = self.current {
-                    self.close(prev, store);
-                }
-                let l = Labels::new(
-                    label_cols
-                        .iter()
-                        .zip(&row_labels)
-                        .filter_map(|(n, v)| v.map(|v| (label_name(n).to_string(), v.to_string()))),
-                );
-                let key = (m.to_string(), l);
-                let slot = match self.index.get(&key) {
-                    Some(&i) => {
-                        // The series comes back (unordered input): reopen it.
-                        if let Slot::Closed(ts, vs) = &mut self.data[i] {
-                            self.data[i] = Slot::Open(ts.to_vec(), std::mem::take(vs));
-                        }
-                        i
-                    }
-                    None => {
-                        let i = self.keys.len();
-                        self.keys.push(key.clone());
-                        self.index.insert(key, i);
-                        self.data.push(Slot::Open(Vec::new(), Vec::new()));
-                        i
-                    }
-                };
-                self.current = Some(slot);
-                self.prev_metric.clear();
-                self.prev_metric.push_str(m);
-                self.prev_labels = row_labels.iter().map(|x| x.map(str::to_string)).collect();
-            }
-            if let Some(Slot::Open(tv, vv)) = self.current.map(|i| &mut self.data[i]) {
-                tv.push(t);
+            self.switch_to(m, &row_labels, label_cols, store);
+            if let Some(Slot::Open(tv, vv)) = self.current.map(|k| &mut self.data[k]) {
+                tv.push(t.div_euclid(ts_div));
                 vv.push(v);
             }
         }
@@ -270,13 +323,13 @@ impl Accumulator {
     }
 }
 
-/// The `timestamp` column as Unix milliseconds.
-fn timestamps_ms(col: &Column) -> std::result::Result<Vec<Option<i64>>, String> {
-    let (scale_num, scale_div): (i64, i64) = match col.dtype() {
-        DataType::Datetime(TimeUnit::Milliseconds, _) => (1, 1),
-        DataType::Datetime(TimeUnit::Microseconds, _) => (1, 1_000),
-        DataType::Datetime(TimeUnit::Nanoseconds, _) => (1, 1_000_000),
-        d if d.is_integer() => (1, 1),
+/// The `timestamp` column as integers and the divisor that turns them into Unix ms.
+fn timestamps(col: &Column) -> std::result::Result<(Int64Chunked, i64), String> {
+    let div: i64 = match col.dtype() {
+        DataType::Datetime(TimeUnit::Milliseconds, _) => 1,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000,
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
+        d if d.is_integer() => 1,
         other => {
             return Err(format!(
                 "column `timestamp` has type {other}, expected a datetime or integer Unix milliseconds"
@@ -284,8 +337,8 @@ fn timestamps_ms(col: &Column) -> std::result::Result<Vec<Option<i64>>, String> 
         }
     };
     let ints = col.cast(&DataType::Int64).map_err(|e| format!("column `timestamp`: {e}"))?;
-    let ints = ints.i64().map_err(|e| format!("column `timestamp`: {e}"))?;
-    Ok(ints.iter().map(|t| t.map(|t| t * scale_num / scale_div)).collect())
+    let ints = ints.i64().map_err(|e| format!("column `timestamp`: {e}"))?.rechunk().into_owned();
+    Ok((ints, div))
 }
 
 #[cfg(test)]

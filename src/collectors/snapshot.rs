@@ -109,9 +109,39 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
         walk(&metrics_dir, &mut pq)?;
         pq.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
         pq.sort();
-        for file in &pq {
-            if let Err(e) = parquet::read_metrics(file, &mut snap.metrics) {
-                if opts.keep_going {
+        // Files are independent: read them on all cores, then merge in file order.
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
+        let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
+            let mut out = Vec::with_capacity(pq.len());
+            for chunk in pq.chunks(threads) {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|file| {
+                        scope.spawn(move || {
+                            let mut store = crate::model::MetricStore::new();
+                            let r = parquet::read_metrics(file, &mut store).map(|()| store);
+                            (file.clone(), r)
+                        })
+                    })
+                    .collect();
+                for (h, file) in handles.into_iter().zip(chunk) {
+                    out.push(h.join().unwrap_or_else(|_| {
+                        (
+                            file.clone(),
+                            Err(CollectError::Parquet {
+                                path: file.clone(),
+                                reason: "reader thread panicked".into(),
+                            }),
+                        )
+                    }));
+                }
+            }
+            out
+        });
+        for (file, result) in results {
+            match result {
+                Ok(store) => snap.metrics.absorb(store),
+                Err(e) if opts.keep_going => {
                     warn!(error = %e, "Skipped a malformed metrics file.");
                     snap.gaps.push(CollectionGap {
                         source: "snapshot".into(),
@@ -120,9 +150,8 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
                         reason: GapReason::Malformed,
                         detail: e.to_string(),
                     });
-                } else {
-                    return Err(e);
                 }
+                Err(e) => return Err(e),
             }
         }
     }

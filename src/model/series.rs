@@ -188,6 +188,21 @@ impl MetricStore {
         Ok(())
     }
 
+    /// Moves every series of `other` into this store (after its own), sharing time axes
+    /// with identical ones already here.
+    pub fn absorb(&mut self, other: MetricStore) {
+        for s in other.series {
+            let axis = if self.last_axis.as_ref().is_some_and(|a| a[..] == s.timestamps[..]) {
+                self.last_axis.clone().unwrap_or(s.timestamps)
+            } else {
+                self.intern_axis(s.timestamps.to_vec())
+            };
+            let idx = self.series.len();
+            self.by_metric.entry(s.metric.clone()).or_default().push(idx);
+            self.series.push(Series { timestamps: axis, ..s });
+        }
+    }
+
     /// Returns a shared copy of a time axis: an identical axis already stored is reused.
     pub fn intern_axis(&mut self, ts: Vec<i64>) -> Arc<[i64]> {
         // Fast path: series usually arrive grouped by grid, so compare with the last axis
