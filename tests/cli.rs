@@ -177,3 +177,113 @@ fn namespace_scope_restricts_objects_and_series() {
         all["usage"].as_array().unwrap().iter().map(|u| u["series"].as_u64().unwrap()).sum();
     assert!(series < all_series);
 }
+
+/// Independent reference: per-interval CPU rates and linear-interpolation quantiles,
+/// written here from the definitions, not by calling aiops.
+fn reference_p95_cpu(snapshot_dir: &std::path::Path, ns: &str, pod_prefix: &str, as_of_ms: i64) -> f64 {
+    let snap = aiops::collectors::snapshot::load_dir(snapshot_dir, &Default::default()).unwrap();
+    let start = as_of_ms - 7 * 86_400_000;
+    let mut rates = Vec::new();
+    for s in snap.metrics.metric("container_cpu_usage_seconds_total") {
+        if s.labels.get("namespace") != Some(ns) || !s.labels.get("pod").unwrap().starts_with(pod_prefix) {
+            continue;
+        }
+        let pts: Vec<(i64, f64)> = s.timestamps.iter().copied().zip(s.values.iter().copied()).collect();
+        for w in pts.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            if t1 < start || t0 < start - 300_000 || t1 > as_of_ms || t1 - t0 > 600_000 {
+                continue;
+            }
+            let inc = if v1 >= v0 { v1 - v0 } else { v1 };
+            rates.push(inc / ((t1 - t0) as f64 / 1000.0));
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    let rank = 0.95 * (rates.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = (lo + 1).min(rates.len() - 1);
+    rates[lo] + (rates[hi] - rates[lo]) * (rank - lo as f64)
+}
+
+#[test]
+fn sizing_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("demo");
+    assert!(aiops(&["snapshot", "demo", "--out", snap.to_str().unwrap()]).status.success());
+    let v = json(&aiops(&["sizing", "--snapshot", snap.to_str().unwrap(), "-o", "json"]));
+    assert_eq!(v["as_of"], "2026-11-23T00:00:00Z");
+    assert_eq!(v["window_seconds"], 7 * 86_400);
+    assert_eq!(v["policy"]["margin"], 0.3);
+    let containers = v["containers"].as_array().unwrap();
+    let find = |ns: &str, name: &str| {
+        containers
+            .iter()
+            .find(|c| c["namespace"] == ns && c["workload"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{ns}/{name} missing"))
+    };
+    // Over-provisioned: 2 cores requested, far less used → smaller request, savings.
+    let over = find("analytics", "reporting-api");
+    assert_eq!(over["outcome"], "resize");
+    assert!(over["cpu"]["recommended_request"].as_f64().unwrap() < 0.5);
+    assert!(over["memory"]["recommended_request"].as_u64().unwrap() < 1 << 30);
+    assert!(over["monthly_savings"].as_f64().unwrap() > 10.0);
+    // The p95 matches an independent computation from the raw samples.
+    let p95 = over["cpu"]["p95"].as_f64().unwrap();
+    let reference = reference_p95_cpu(&snap, "analytics", "reporting-api-", 1_795_392_000_000);
+    assert!((p95 - reference).abs() <= 1e-9 * reference.max(1.0), "{p95} vs {reference}");
+    // Recommended request = p95 × 1.3 rounded up to 5m.
+    let rec = over["cpu"]["recommended_request"].as_f64().unwrap();
+    assert!(rec >= p95 * 1.3 && rec < p95 * 1.3 + 0.006, "{rec} vs {p95}");
+    // Under-provisioned: more CPU than the 100m request.
+    let under = find("shop", "cart");
+    assert_eq!(under["outcome"], "resize");
+    assert!(under["cpu"]["recommended_request"].as_f64().unwrap() > 0.1);
+    assert!(under["monthly_savings"].as_f64().unwrap() < 0.0);
+    // OOM-killed: the memory limit never goes below the current limit × 1.2.
+    let oom = find("shop", "recommendations");
+    assert!(oom["oom_kills"].as_u64().unwrap() >= 1);
+    assert!(
+        oom["memory"]["recommended_limit"].as_f64().unwrap()
+            >= 1.2 * oom["memory"]["limit"].as_f64().unwrap()
+    );
+    // The pending pod never ran: no data, no recommendation.
+    let pending = find("analytics", "model-trainer");
+    assert_eq!(pending["outcome"], "no-data");
+    assert!(pending.get("recommendation").is_none());
+    // Static pods are their own workload.
+    assert!(containers.iter().any(|c| c["workload"]["kind"] == "Pod" && c["namespace"] == "kube-system"));
+    // Each resize is a recommendation with its patch and rollback.
+    let recs = v["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len() as u64, v["totals"]["resize"].as_u64().unwrap());
+    let r = recs.iter().find(|r| r["id"] == over["recommendation"]).unwrap();
+    assert_eq!(r["code"], "resize-requests-limits");
+    assert_eq!(r["tier"], "medium");
+    let patched = &r["patch"]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(patched["name"], "reporting-api");
+    assert_eq!(
+        r["rollback"]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        "2"
+    );
+    // Totals add up.
+    let sum: f64 = containers.iter().map(|c| c["monthly_savings"].as_f64().unwrap()).sum();
+    assert!((sum - v["totals"]["monthly_savings"].as_f64().unwrap()).abs() < 1e-6);
+    // Same data, same ids: a rerun does not create new recommendations.
+    let again = json(&aiops(&["sizing", "--snapshot", snap.to_str().unwrap(), "-o", "json"]));
+    assert_eq!(again["recommendations"], v["recommendations"]);
+}
+
+#[test]
+fn sizing_refuses_a_small_margin_and_a_missing_source() {
+    let o = aiops(&["sizing", "--demo", "--margin", "0.2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--allow-small-margin"), "{}", stderr(&o));
+    let o = aiops(&["sizing", "--demo", "--margin", "0.2", "--allow-small-margin", "-o", "json"]);
+    assert_eq!(json(&o)["policy"]["margin"], 0.2);
+    let o = aiops(&["sizing"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for format in ["table", "yaml", "markdown"] {
+        let o = aiops(&["sizing", "--demo", "-o", format]);
+        assert!(o.status.success() && stdout(&o).contains("reporting-api"), "{format}");
+    }
+}

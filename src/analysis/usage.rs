@@ -270,3 +270,37 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
     }
     by_key.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::series::{Labels, MetricStore};
+
+    fn series(ts: Vec<i64>, vs: Vec<f64>) -> Series {
+        let mut store = MetricStore::new();
+        store.push("c", Labels::default(), ts, vs).unwrap();
+        store.all()[0].clone()
+    }
+
+    #[test]
+    fn counter_rates_handle_resets_gaps_and_the_window() {
+        let w = Window { start_ms: 60_000, end_ms: 600_000, step_ms: 60_000 };
+        // 0.5 cores until a restart at 240 s resets the counter; a 3-step gap before 600 s.
+        let s = series(
+            vec![0, 60_000, 120_000, 180_000, 240_000, 420_000, 600_000, 660_000],
+            vec![0.0, 30.0, 60.0, 90.0, 15.0, 105.0, 195.0, 225.0],
+        );
+        let r = counter_rates(&s, w);
+        // Intervals ending inside the window: 60 s (0→30), 120 s, 180 s, 240 s (reset: 15/60).
+        // 240→420 and 420→600 are 180 s apart, longer than 2 steps: gaps. 660 s is outside.
+        assert_eq!(r, vec![0.5, 0.5, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn gauge_samples_skip_nan_and_outside() {
+        let w = Window { start_ms: 10, end_ms: 30, step_ms: 10 };
+        let s = series(vec![0, 10, 20, 30, 40], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
+        let got: Vec<(i64, f64)> = gauge_samples(&s, w).collect();
+        assert_eq!(got, vec![(10, 2.0), (30, 4.0)]);
+    }
+}
