@@ -114,6 +114,38 @@ pub fn inventory(snap: &ClusterSnapshot) -> Inventory {
     summarize_inventory(snap)
 }
 
+/// Replaces the snapshot's metrics with usage series from Prometheus when a URL is
+/// configured (objects stay from their source: live API or snapshot directory).
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn usage_from_prometheus(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    window: Duration,
+    step: Duration,
+) -> Result<bool, JobError> {
+    let Some(url) = &config.prometheus_url else { return Ok(false) };
+    let popts = prometheus::PromOptions {
+        url: url.clone(),
+        timeout: config.prometheus_timeout,
+        retries: config.retries,
+    };
+    snap.metrics = crate::model::MetricStore::new();
+    prometheus::fetch_usage(
+        &popts,
+        snap,
+        &["capture/cpu_usage", "capture/memory_working_set", "capture/restarts"],
+        scope.namespace.as_deref(),
+        snap.as_of(),
+        window,
+        step,
+    )
+    .await?;
+    Ok(true)
+}
+
 /// `aiops sizing` on a collected snapshot: the window ends at the snapshot's `as_of`.
 pub fn sizing(
     snap: &ClusterSnapshot,

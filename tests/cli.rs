@@ -281,6 +281,9 @@ fn sizing_refuses_a_small_margin_and_a_missing_source() {
     let o = aiops(&["sizing", "--demo", "--margin", "0.2", "--allow-small-margin", "-o", "json"]);
     assert_eq!(json(&o)["policy"]["margin"], 0.2);
     let o = aiops(&["sizing"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kubeconfig"), "{}", stderr(&o));
+    let o = aiops(&["sizing", "--demo", "--prometheus-url", "http://127.0.0.1:9"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     for format in ["table", "yaml", "markdown"] {
         let o = aiops(&["sizing", "--demo", "-o", format]);

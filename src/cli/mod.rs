@@ -287,17 +287,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         }
         Command::Sizing(args) => {
             let policy = args.policy()?;
-            if config.prometheus_url.is_some() || (!g.demo && g.snapshot.is_none()) {
-                return Err(UsageError(
-                    "sizing reads metrics from a snapshot or the demo for now (use --snapshot DIR or --demo); \
-                     the live Prometheus path is not built yet"
-                        .into(),
-                )
-                .into());
+            if g.demo && config.prometheus_url.is_some() {
+                return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
             }
-            let snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
+            let mut snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
                 .await
                 .context("collecting the cluster")?;
+            jobs::usage_from_prometheus(&mut snap, &config, &scope_of(g), args.window, args.step)
+                .await
+                .context("reading usage from Prometheus")?;
             output::clear_progress(progress_is_drawn(g));
             let report = jobs::sizing(&snap, args.window, args.step, &policy);
             output::print_sizing(&report, format)?;

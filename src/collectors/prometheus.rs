@@ -193,3 +193,38 @@ pub async fn capture_usage(
         }
     }
 }
+
+/// Fetches the raw series of the named query files over the window into the snapshot's
+/// metrics (replacing none: the caller decides). Unlike [`capture_usage`], any failure is
+/// an error, since the analysis that asked cannot go on without them.
+///
+/// # Errors
+/// The first query that fails, naming the query file and the URL.
+#[instrument(skip(opts, snap))]
+pub async fn fetch_usage(
+    opts: &PromOptions,
+    snap: &mut ClusterSnapshot,
+    files: &[&str],
+    namespace: Option<&str>,
+    as_of: Timestamp,
+    window: Duration,
+    step: Duration,
+) -> Result<()> {
+    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
+    let mut bindings = BTreeMap::new();
+    bindings.insert("namespace_filter", queries::namespace_filter("namespace", namespace));
+    // One query per metric for the whole scope, all at once.
+    let results =
+        futures::future::join_all(files.iter().map(|f| fetch_range(opts, f, &bindings, start, as_of, step)))
+            .await;
+    for (file, r) in files.iter().zip(results) {
+        let series = r?;
+        info!(query = file, series = series.len(), "Fetched usage series.");
+        for (metric, labels, ts, vs) in series {
+            if let Err(e) = snap.metrics.push(metric, labels, ts, vs) {
+                warn!(error = %e, "Dropped a malformed series.");
+            }
+        }
+    }
+    Ok(())
+}

@@ -40,8 +40,10 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
         return reply(StatusCode::METHOD_NOT_ALLOWED, "{}".into());
     }
     match path.as_str() {
-        "/api/v1/pods" if query.contains("continue=") => reply(StatusCode::OK, recorded("pods-page2.json")),
-        "/api/v1/pods" => reply(StatusCode::OK, recorded("pods-page1.json")),
+        "/api/v1/pods" | "/api/v1/namespaces/shop/pods" if query.contains("continue=") => {
+            reply(StatusCode::OK, recorded("pods-page2.json"))
+        }
+        "/api/v1/pods" | "/api/v1/namespaces/shop/pods" => reply(StatusCode::OK, recorded("pods-page1.json")),
         "/api/v1/nodes" => {
             st.node_calls += 1;
             if st.node_calls == 1 {
@@ -49,6 +51,12 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
             } else {
                 reply(StatusCode::OK, recorded("nodes.json"))
             }
+        }
+        "/apis/apps/v1/deployments" | "/apis/apps/v1/namespaces/shop/deployments" => {
+            reply(StatusCode::OK, recorded("deployments.json"))
+        }
+        "/apis/apps/v1/replicasets" | "/apis/apps/v1/namespaces/shop/replicasets" => {
+            reply(StatusCode::OK, recorded("replicasets.json"))
         }
         "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" => {
             reply(StatusCode::FORBIDDEN, recorded("forbidden-clusterrolebindings.json"))
