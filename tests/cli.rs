@@ -290,3 +290,39 @@ fn sizing_refuses_a_small_margin_and_a_missing_source() {
         assert!(o.status.success() && stdout(&o).contains("reporting-api"), "{format}");
     }
 }
+
+fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn demo_snapshot_directory_is_byte_identical_for_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    for (out, seed) in [(&a, "42"), (&b, "42"), (&c, "7")] {
+        let o = aiops(&["snapshot", "demo", "--seed", seed, "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (fa, fb, fc) = (files_of(&a), files_of(&b), files_of(&c));
+    assert!(fa.len() > 10);
+    assert_eq!(fa.iter().map(|f| &f.0).collect::<Vec<_>>(), fb.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for ((name, x), (_, y)) in fa.iter().zip(&fb) {
+        assert!(x == y, "{} differs between two runs with the same seed", name.display());
+    }
+    let metrics = PathBuf::from("metrics/container_cpu_usage_seconds_total.parquet");
+    let get = |f: &[(PathBuf, Vec<u8>)]| f.iter().find(|x| x.0 == metrics).map(|x| x.1.clone());
+    assert_ne!(get(&fa), get(&fc), "another seed gives other data");
+}
