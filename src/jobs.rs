@@ -163,6 +163,26 @@ pub fn sizing(
     size_all(&usages, w, policy, snap.as_of())
 }
 
+/// `aiops sizing --backtest`: recommend from the first `train` of the window, replay the
+/// rest. The caller checks `train < window`.
+pub fn sizing_backtest(
+    snap: &ClusterSnapshot,
+    window: Duration,
+    train: Duration,
+    step: Duration,
+    policy: &SizingPolicy,
+) -> crate::analysis::backtest::BacktestReport {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+    let end_ms = snap.as_of().as_millisecond();
+    let start_ms = end_ms - ms(window);
+    let step_ms = ms(step).max(1);
+    let train_w = Window { start_ms, end_ms: start_ms + ms(train), step_ms };
+    let test_w = Window { start_ms: train_w.end_ms + 1, end_ms, step_ms };
+    let train_usage = collect_usage(snap, train_w);
+    let test_usage = collect_usage(snap, test_w);
+    crate::analysis::backtest::backtest(&train_usage, &test_usage, train_w, test_w, policy)
+}
+
 /// What `snapshot capture` gathers besides objects.
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {

@@ -326,3 +326,30 @@ fn demo_snapshot_directory_is_byte_identical_for_a_seed() {
     let get = |f: &[(PathBuf, Vec<u8>)]| f.iter().find(|x| x.0 == metrics).map(|x| x.1.clone());
     assert_ne!(get(&fa), get(&fc), "another seed gives other data");
 }
+
+#[test]
+fn sizing_backtest_on_the_demo() {
+    let v =
+        json(&aiops(&["sizing", "--demo", "--backtest", "--window", "8d", "--train", "7d", "-o", "json"]));
+    assert_eq!(v["train_start"], "2026-11-15T00:00:00Z");
+    assert_eq!(v["train_end"], "2026-11-22T00:00:00Z");
+    assert_eq!(v["test_end"], "2026-11-23T00:00:00Z");
+    assert!(v["containers"].as_array().unwrap().len() >= 25);
+    let t = &v["totals"];
+    for s in ["aiops", "p95-max15", "current"] {
+        assert!(t[s]["cpu_samples"].as_u64().unwrap() > 1000, "{s}");
+        assert_eq!(t[s]["cpu_samples"], t["aiops"]["cpu_samples"], "every strategy replays the same samples");
+    }
+    // Our margin buys fewer samples above the request than the bare p95, for more money
+    // than the anchor and less than today's settings on this over-provisioned demo.
+    let above = |s: &str| t[s]["cpu_above_request"].as_u64().unwrap();
+    assert!(above("aiops") < above("p95-max15"), "{t}");
+    let cost = |s: &str| t[s]["monthly_cost"].as_f64().unwrap();
+    assert!(cost("p95-max15") < cost("aiops") && cost("aiops") < cost("current"), "{t}");
+    // p95-max15 sets no CPU limit: it can never throttle.
+    assert_eq!(t["p95-max15"]["cpu_above_limit"], 0);
+
+    let o = aiops(&["sizing", "--demo", "--backtest", "--window", "7d", "--train", "7d"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--train shorter than --window"), "{}", stderr(&o));
+}

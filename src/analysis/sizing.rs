@@ -172,7 +172,8 @@ pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> Sizi
         monthly_savings: 0.0,
     };
     let (Some(c), Some(m)) = (cpu, memory) else { return base };
-    if history_ms < p.min_history_ms {
+    // A sample stands for the step it ends, so n samples one step apart cover n steps.
+    if history_ms + w.step_ms < p.min_history_ms {
         return SizingResult { outcome: Outcome::InsufficientHistory, ..base };
     }
     let k = 1.0 + p.margin;

@@ -116,6 +116,13 @@ pub struct SizingArgs {
     /// Price of one GiB of memory for one hour
     #[arg(long, default_value_t = 0.004_237)]
     pub price_gib_hour: f64,
+    /// Recommend from the first --train of the window and replay the rest, for aiops's
+    /// policy, `p95-max15` and the current settings side by side
+    #[arg(long)]
+    pub backtest: bool,
+    /// Training part of the window for --backtest
+    #[arg(long, default_value = "7d", value_parser = parse_duration_arg, requires = "backtest")]
+    pub train: std::time::Duration,
 }
 
 impl SizingArgs {
@@ -297,6 +304,23 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
                 .await
                 .context("reading usage from Prometheus")?;
             output::clear_progress(progress_is_drawn(g));
+            if args.backtest {
+                if args.train >= args.window {
+                    return Err(UsageError(
+                        "--backtest needs --train shorter than --window (e.g. --window 8d --train 7d)".into(),
+                    )
+                    .into());
+                }
+                let policy = crate::analysis::sizing::SizingPolicy {
+                    min_history_ms: policy
+                        .min_history_ms
+                        .min(i64::try_from(args.train.as_millis()).unwrap_or(i64::MAX)),
+                    ..policy
+                };
+                let report = jobs::sizing_backtest(&snap, args.window, args.train, args.step, &policy);
+                output::print_backtest(&report, format)?;
+                return Ok(exit::OK);
+            }
             let report = jobs::sizing(&snap, args.window, args.step, &policy);
             output::print_sizing(&report, format)?;
             Ok(exit::OK)

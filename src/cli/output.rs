@@ -350,3 +350,58 @@ pub fn print_sizing(r: &crate::analysis::sizing::SizingReport, format: OutputFor
     out.push_str(&t.render(md));
     emit(&out)
 }
+
+/// Prints a sizing backtest: the strategies side by side.
+///
+/// # Errors
+/// Serialisation or stdout failures.
+pub fn print_backtest(
+    r: &crate::analysis::backtest::BacktestReport,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    use crate::analysis::backtest::Strategy;
+    if let Some(text) = structured(r, format)? {
+        return emit(&text);
+    }
+    let md = format == OutputFormat::Markdown;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trained on {} → {}, replayed to {}: {} containers ({} skipped: too little history or no replay samples)\n",
+        r.train_start,
+        r.train_end,
+        r.test_end,
+        r.containers.len(),
+        r.skipped
+    );
+    let mut t = Table::new(&[
+        "STRATEGY",
+        "CPU > REQUEST",
+        "CPU > LIMIT (throttled)",
+        "MEM > REQUEST",
+        "MEM > LIMIT (OOM)",
+        "COST/MO",
+    ]);
+    let share = |n: usize, d: usize| {
+        #[allow(clippy::cast_precision_loss)]
+        let v = if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 };
+        format!("{v:.2}% ({n})")
+    };
+    for (s, x) in &r.totals {
+        let name = match s {
+            Strategy::Aiops => "aiops",
+            Strategy::P95Max15 => "p95-max15",
+            Strategy::Current => "current",
+        };
+        t.row(vec![
+            name.into(),
+            share(x.cpu_above_request, x.cpu_samples),
+            share(x.cpu_above_limit, x.cpu_samples),
+            share(x.memory_above_request, x.memory_samples),
+            share(x.memory_above_limit, x.memory_samples),
+            format!("{:.2}", x.monthly_cost),
+        ]);
+    }
+    out.push_str(&t.render(md));
+    emit(&out)
+}
