@@ -84,7 +84,7 @@ try:
         out = json.loads(r.stdout)
         sized = sum(1 for c in out["containers"] if c["samples"] > 0)
         print(f"containers {len(containers):6d} (run {run + 1}): aiops sizing live wall {wall:6.2f} s  peak RSS {rss} MiB  "
-              f"containers with data {sized}  [generate {gen:.0f} s, backfill {backfill:.0f} s]", flush=True)
+              f"workload containers sized from data {sized}  [generate {gen:.0f} s, backfill {backfill:.0f} s]", flush=True)
 finally:
     prom.terminate(); prom.wait()
     shutil.rmtree(work, ignore_errors=True)

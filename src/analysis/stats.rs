@@ -69,6 +69,27 @@ mod tests {
     }
 
     #[test]
+    fn selection_on_a_reused_buffer_equals_sorting() {
+        let mut x: u64 = 12345;
+        for n in [1usize, 2, 3, 10, 101, 1000] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    #[allow(clippy::cast_precision_loss)]
+                    let r = (x >> 11) as f64 / (1u64 << 53) as f64;
+                    r
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut buf = v.clone();
+            for q in [0.99, 0.95, 0.5, 0.0, 1.0, 0.25] {
+                assert_eq!(quantile_in_place(&mut buf, q), sorted_quantile(&sorted, q), "n={n} q={q}");
+            }
+        }
+    }
+
+    #[test]
     fn ignores_non_finite_and_rejects_bad_q() {
         assert_eq!(quantile(&[f64::NAN, 5.0, f64::INFINITY], 0.5), Some(5.0));
         assert_eq!(quantile(&[f64::NAN], 0.5), None);
