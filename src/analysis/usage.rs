@@ -224,9 +224,12 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
                 if !rates.is_empty() {
                     entry.pods.insert(pod.to_string());
                 }
+                // Exact growth: a workload has few pods, and doubling would waste up to half.
+                entry.cpu.reserve_exact(rates.len());
                 entry.cpu.extend(rates);
             }
             1 => {
+                entry.memory.reserve_exact(s.len());
                 for (t, v) in gauge_samples(s, w) {
                     entry.memory.push(v);
                     entry.pods.insert(pod.to_string());

@@ -84,6 +84,11 @@ macro_rules! kinds {
                 match kind { $(ObjectKind::$variant => self.$field.iter().map(HasMeta::meta).collect()),* }
             }
 
+            /// Metadata of the `i`-th object of a kind.
+            pub fn meta_at(&self, kind: ObjectKind, i: usize) -> Option<&ObjectMeta> {
+                match kind { $(ObjectKind::$variant => self.$field.get(i).map(HasMeta::meta)),* }
+            }
+
             /// Drops namespaced objects of other namespaces.
             pub fn retain_namespace(&mut self, namespace: &str) {
                 $( if ObjectKind::$variant.is_namespaced() {
@@ -415,7 +420,7 @@ impl ClusterSnapshot {
     /// Metadata of the object with a uid.
     pub fn meta_by_uid(&self, uid: &str) -> Option<&ObjectMeta> {
         let (kind, i) = self.by_uid(uid)?;
-        self.objects.metas(kind).get(i).copied()
+        self.objects.meta_at(kind, i)
     }
 
     /// Pods scheduled on a node.
@@ -508,7 +513,7 @@ impl ClusterSnapshot {
         let kind = ObjectKind::from_kind(&r.kind)?;
         let ns = r.namespace.clone().unwrap_or_default();
         let i = *self.index().by_key.get(&(kind, ns, r.name.clone()))?;
-        self.objects.metas(kind).get(i).copied()
+        self.objects.meta_at(kind, i)
     }
 
     /// Events about an object (by uid, and by kind/namespace/name for events without a
