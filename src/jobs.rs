@@ -146,6 +146,22 @@ pub async fn usage_from_prometheus(
     Ok(true)
 }
 
+/// Prometheus-only mode: workloads, pods, requests and limits from kube-state-metrics.
+///
+/// # Errors
+/// No Prometheus URL configured is the caller's check; a failing query is an error.
+pub async fn discover_from_prometheus(
+    config: &Config,
+    scope: &Scope,
+    now: Timestamp,
+    window: Duration,
+) -> Result<ClusterSnapshot, JobError> {
+    let url = config.prometheus_url.clone().unwrap_or_default();
+    let popts = prometheus::PromOptions { url, timeout: config.prometheus_timeout, retries: config.retries };
+    let as_of = scope.as_of.unwrap_or(now);
+    Ok(crate::collectors::ksm::discover(&popts, scope.namespace.as_deref(), as_of, window).await?)
+}
+
 /// `aiops sizing` on a collected snapshot: the window ends at the snapshot's `as_of`.
 pub fn sizing(
     snap: &ClusterSnapshot,

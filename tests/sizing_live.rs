@@ -68,6 +68,43 @@ fn generated() -> (Vec<GenSeries>, Vec<f64>, Vec<f64>) {
             }
             t += 5 * MIN;
         }
+        // kube-state-metrics, every 5 minutes: owner, requests, limits, last termination.
+        let every5: Vec<i64> = (0..=minutes).step_by(5).map(|i| start + i * MIN).collect();
+        let ksm = |metric: &str, extra: &[(&str, &str)], v: f64| {
+            let mut l =
+                vec![("namespace".to_string(), "shop".to_string()), ("pod".to_string(), pod.to_string())];
+            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            GenSeries { metric: metric.into(), labels: l, samples: every5.iter().map(|&t| (t, v)).collect() }
+        };
+        series.push(ksm(
+            "kube_pod_owner",
+            &[
+                ("owner_kind", "ReplicaSet"),
+                ("owner_name", "web-6d4cf56db6"),
+                ("owner_is_controller", "true"),
+            ],
+            1.0,
+        ));
+        series.push(ksm(
+            "kube_pod_container_resource_requests",
+            &[("container", "app"), ("resource", "cpu"), ("unit", "core")],
+            0.25,
+        ));
+        series.push(ksm(
+            "kube_pod_container_resource_requests",
+            &[("container", "app"), ("resource", "memory"), ("unit", "byte")],
+            134_217_728.0,
+        ));
+        series.push(ksm(
+            "kube_pod_container_resource_limits",
+            &[("container", "app"), ("resource", "memory"), ("unit", "byte")],
+            268_435_456.0,
+        ));
+        series.push(ksm(
+            "kube_pod_container_status_last_terminated_reason",
+            &[("container", "app"), ("reason", "OOMKilled")],
+            1.0,
+        ));
         series.push(GenSeries {
             metric: "container_cpu_usage_seconds_total".into(),
             labels: labels.clone(),
@@ -75,7 +112,22 @@ fn generated() -> (Vec<GenSeries>, Vec<f64>, Vec<f64>) {
         });
         series.push(GenSeries { metric: "container_memory_working_set_bytes".into(), labels, samples: mem });
     }
+    series.push(GenSeries {
+        metric: "kube_replicaset_owner".into(),
+        labels: vec![
+            ("namespace".into(), "shop".into()),
+            ("replicaset".into(), "web-6d4cf56db6".into()),
+            ("owner_kind".into(), "Deployment".into()),
+            ("owner_name".into(), "web".into()),
+            ("owner_is_controller".into(), "true".into()),
+        ],
+        samples: (0..=minutes).step_by(5).map(|i| (start_of_data() + i * MIN, 1.0)).collect(),
+    });
     (series, ref_cpu, ref_mem)
+}
+
+fn start_of_data() -> i64 {
+    END_MS - (7 * 1440 + 10) * MIN
 }
 
 fn quantile(v: &[f64], q: f64) -> f64 {
@@ -89,6 +141,16 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+fn web(v: &serde_json::Value) -> serde_json::Value {
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["workload"]["name"] == "web")
+        .cloned()
+        .unwrap_or_else(|| panic!("no web in {v}"))
 }
 
 #[test]
@@ -129,6 +191,32 @@ fn live_sizing_matches_independent_quantiles() {
     let max = ref_mem.iter().copied().fold(f64::MIN, f64::max);
     assert!(close(c["memory"]["max"].as_f64().unwrap(), max));
     assert!((c["coverage"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+
+    // Prometheus-only mode: the same workload, requests, limits and OOM kills discovered
+    // from kube-state-metrics series, with no Kubernetes API at all.
+    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["sizing", "--prometheus-only", "-n", "shop", "--as-of", "2026-11-23T00:00:00Z", "-o", "json"])
+        .arg("--prometheus-url")
+        .arg(&prom.url)
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = web(&p);
+    assert_eq!(d["workload"]["kind"], "Deployment");
+    assert_eq!(d["pods"], 3);
+    assert_eq!(d["replicas"], 3);
+    assert_eq!(d["cpu"]["request"], 0.25);
+    assert_eq!(d["memory"]["request"], 134_217_728);
+    assert_eq!(d["memory"]["limit"], 268_435_456);
+    assert_eq!(d["oom_kills"], 3);
+    for k in ["cpu", "memory"] {
+        for f in ["p50", "p95", "p99", "max", "request", "limit", "recommended_request", "recommended_limit"]
+        {
+            assert_eq!(d[k][f], c[k][f], "{k}.{f}: Prometheus-only differs from the API-backed run");
+        }
+    }
 }
 
 #[test]

@@ -120,6 +120,10 @@ pub struct SizingArgs {
     /// policy, `p95-max15` and the current settings side by side
     #[arg(long)]
     pub backtest: bool,
+    /// No Kubernetes access: discover workloads, pods, requests and limits from
+    /// kube-state-metrics series in Prometheus (needs --prometheus-url)
+    #[arg(long)]
+    pub prometheus_only: bool,
     /// Training part of the window for --backtest
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg, requires = "backtest")]
     pub train: std::time::Duration,
@@ -297,9 +301,21 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             if g.demo && config.prometheus_url.is_some() {
                 return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
             }
-            let mut snap = jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
-                .await
-                .context("collecting the cluster")?;
+            let mut snap = if args.prometheus_only {
+                if config.prometheus_url.is_none() || g.demo || g.snapshot.is_some() {
+                    return Err(UsageError(
+                        "--prometheus-only needs --prometheus-url and no --demo/--snapshot".into(),
+                    )
+                    .into());
+                }
+                jobs::discover_from_prometheus(&config, &scope_of(g), now(), args.window)
+                    .await
+                    .context("discovering workloads from kube-state-metrics")?
+            } else {
+                jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
+                    .await
+                    .context("collecting the cluster")?
+            };
             jobs::usage_from_prometheus(&mut snap, &config, &scope_of(g), args.window, args.step)
                 .await
                 .context("reading usage from Prometheus")?;

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod error;
+pub mod ksm;
 pub mod kube;
 pub mod manifest;
 pub mod parquet;

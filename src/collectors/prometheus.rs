@@ -51,58 +51,16 @@ pub async fn fetch_range(
 ) -> Result<Vec<(String, Labels, Vec<i64>, Vec<f64>)>> {
     let promql = queries::render(file, bindings)?;
     let client = client(opts)?;
+    let data = send(opts, file, || {
+        client.query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64()).get_raw()
+    })
+    .await?;
     let query_name = format!("queries/{file}.promql");
     let fail = |reason: String| CollectError::Prometheus {
         url: opts.url.clone(),
         query: query_name.clone(),
         reason,
     };
-    let mut attempt = 0;
-    let body = loop {
-        let r = client
-            .query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64())
-            .get_raw()
-            .await;
-        let transient = match r {
-            Ok(resp) => {
-                let status = resp.status();
-                match resp.bytes().await {
-                    Ok(bytes) if status.is_success() || status.is_client_error() => break (status, bytes),
-                    Ok(bytes) => {
-                        format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))
-                    }
-                    Err(e) => e.to_string(),
-                }
-            }
-            Err(e) => e.to_string(),
-        };
-        if attempt >= opts.retries {
-            return Err(fail(transient));
-        }
-        attempt += 1;
-        warn!(query = file, attempt, error = %transient, "Retrying a Prometheus query.");
-        tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
-    };
-    let (status, bytes) = body;
-    let parsed: ApiResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| fail(format!("HTTP {status}: response is not Prometheus API JSON: {e}")))?;
-    if parsed.status != "success" {
-        let hint = match parsed.error.as_deref() {
-            Some(e) if e.contains("max-samples") || e.contains("too many samples") => {
-                " (the query touches more samples than --query.max-samples allows: narrow it with -n or a larger --step)"
-            }
-            Some(e) if e.contains("exceeded maximum resolution") => {
-                " (too many points per series: use a larger --step or a shorter --window)"
-            }
-            _ => "",
-        };
-        return Err(fail(format!(
-            "{}: {}{hint}",
-            parsed.error_type.as_deref().unwrap_or("error"),
-            parsed.error.as_deref().unwrap_or("no message")
-        )));
-    }
-    let data = parsed.data.ok_or_else(|| fail("response has no data".into()))?;
     if data.result_type != "matrix" {
         return Err(fail(format!("expected a range vector (matrix) result, got {}", data.result_type)));
     }
@@ -125,6 +83,85 @@ pub async fn fetch_range(
         out.push((name, labels, ts, vs));
     }
     Ok(out)
+}
+
+/// Sends a query built by `make` with retries on transport errors and 5xx, and decodes the
+/// API envelope; errors name the query file and the URL.
+async fn send<F, Fut>(opts: &PromOptions, file: &str, make: F) -> Result<ApiData>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<reqwest::Response, prometheus_http_query::Error>>,
+{
+    let query_name = format!("queries/{file}.promql");
+    let fail = |reason: String| CollectError::Prometheus {
+        url: opts.url.clone(),
+        query: query_name.clone(),
+        reason,
+    };
+    let mut attempt = 0;
+    let (status, bytes) = loop {
+        let transient = match make().await {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(bytes) if status.is_success() || status.is_client_error() => break (status, bytes),
+                    Ok(bytes) => {
+                        format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))
+                    }
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        if attempt >= opts.retries {
+            return Err(fail(transient));
+        }
+        attempt += 1;
+        warn!(query = file, attempt, error = %transient, "Retrying a Prometheus query.");
+        tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
+    };
+    let parsed: ApiResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(format!("HTTP {status}: response is not Prometheus API JSON: {e}")))?;
+    if parsed.status != "success" {
+        let hint = match parsed.error.as_deref() {
+            Some(e) if e.contains("max-samples") || e.contains("too many samples") => {
+                " (the query touches more samples than --query.max-samples allows: narrow it with -n or a larger --step)"
+            }
+            Some(e) if e.contains("exceeded maximum resolution") => {
+                " (too many points per series: use a larger --step or a shorter --window)"
+            }
+            _ => "",
+        };
+        return Err(fail(format!(
+            "{}: {}{hint}",
+            parsed.error_type.as_deref().unwrap_or("error"),
+            parsed.error.as_deref().unwrap_or("no message")
+        )));
+    }
+    parsed.data.ok_or_else(|| fail("response has no data".into()))
+}
+
+/// Runs an instant query from a query file at `at` and returns `(labels, value)` per series.
+///
+/// # Errors
+/// As [`fetch_range`].
+pub async fn fetch_instant(
+    opts: &PromOptions,
+    file: &str,
+    bindings: &BTreeMap<&str, String>,
+    at: Timestamp,
+) -> Result<Vec<(std::collections::HashMap<String, String>, f64)>> {
+    let promql = queries::render(file, bindings)?;
+    let client = client(opts)?;
+    let data = send(opts, file, || client.query(&promql).at(at.as_second()).get_raw()).await?;
+    if data.result_type != "vector" {
+        return Err(CollectError::Prometheus {
+            url: opts.url.clone(),
+            query: format!("queries/{file}.promql"),
+            reason: format!("expected an instant vector result, got {}", data.result_type),
+        });
+    }
+    Ok(data.result.into_iter().filter_map(|r| r.value.map(|(_, v)| (r.metric, parse_value(&v)))).collect())
 }
 
 /// Prometheus sends sample values as strings (`"1.5"`, `"NaN"`, `"+Inf"`).
@@ -157,6 +194,8 @@ struct RawSeries {
     metric: std::collections::HashMap<String, String>,
     #[serde(default)]
     values: Vec<(f64, String)>,
+    #[serde(default)]
+    value: Option<(f64, String)>,
 }
 
 /// Captures the raw usage series of the `capture/` queries into the snapshot; each failing

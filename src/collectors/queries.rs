@@ -28,6 +28,11 @@ query_files! {
     "capture/memory_working_set" => ["namespace_filter"],
     "capture/restarts" => ["namespace_filter"],
     "capture/http_requests" => ["namespace_filter"],
+    "discovery/pod_owner" => ["namespace_filter", "window"],
+    "discovery/replicaset_owner" => ["namespace_filter", "window"],
+    "discovery/requests" => ["namespace_filter", "window"],
+    "discovery/limits" => ["namespace_filter", "window"],
+    "discovery/oom_killed" => ["namespace_filter", "window"],
 }
 
 /// The registered file of a name.
@@ -90,6 +95,11 @@ pub fn escape_label_value(v: &str) -> String {
         }
     }
     out
+}
+
+/// A PromQL duration (`7d`, `300s`) for a std duration, in whole seconds.
+pub fn promql_duration(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs().max(1))
 }
 
 /// `,namespace="x"` (escaped) for a namespace, or empty for all namespaces.
