@@ -167,6 +167,7 @@ pub fn sizing(
     snap: &ClusterSnapshot,
     window: Duration,
     step: Duration,
+    scrape_interval: Duration,
     policy: &SizingPolicy,
 ) -> SizingReport {
     let end_ms = snap.as_of().as_millisecond();
@@ -174,9 +175,17 @@ pub fn sizing(
         start_ms: end_ms - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2),
         end_ms,
         step_ms: i64::try_from(step.as_millis()).unwrap_or(300_000).max(1),
+        rate_range_ms: rate_range_ms(step, scrape_interval),
     };
     let usages = collect_usage(snap, w);
     size_all(&usages, w, policy, snap.as_of())
+}
+
+/// The CPU rate range: max(step, 2 × scrape interval) — a range shorter than two scrapes
+/// silently loses samples.
+pub fn rate_range_ms(step: Duration, scrape_interval: Duration) -> i64 {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+    ms(step).max(2 * ms(scrape_interval)).max(1)
 }
 
 /// `aiops sizing --backtest`: recommend from the first `train` of the window, replay the
@@ -186,14 +195,16 @@ pub fn sizing_backtest(
     window: Duration,
     train: Duration,
     step: Duration,
+    scrape_interval: Duration,
     policy: &SizingPolicy,
 ) -> crate::analysis::backtest::BacktestReport {
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
     let end_ms = snap.as_of().as_millisecond();
     let start_ms = end_ms - ms(window);
     let step_ms = ms(step).max(1);
-    let train_w = Window { start_ms, end_ms: start_ms + ms(train), step_ms };
-    let test_w = Window { start_ms: train_w.end_ms + 1, end_ms, step_ms };
+    let rate_range_ms = rate_range_ms(step, scrape_interval);
+    let train_w = Window { start_ms, end_ms: start_ms + ms(train), step_ms, rate_range_ms };
+    let test_w = Window { start_ms: train_w.end_ms + 1, end_ms, step_ms, rate_range_ms };
     let train_usage = collect_usage(snap, train_w);
     let test_usage = collect_usage(snap, test_w);
     crate::analysis::backtest::backtest(&train_usage, &test_usage, train_w, test_w, policy)

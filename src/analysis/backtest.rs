@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn replay_counts_and_strategies_differ() {
         let p = SizingPolicy::default();
-        let w = Window { start_ms: 0, end_ms: 7 * 86_400_000, step_ms: 300_000 };
+        let w = Window { start_ms: 0, end_ms: 7 * 86_400_000, step_ms: 300_000, rate_range_ms: 300_000 };
         // Training: memory steady at 100 MB; replay: one spike to 118 MB (above max × 1.15 =
         // 115 MB, below max × 1.3 = 130 MB).
         let train = usage(vec![0.1; 100], vec![100e6; 100]);

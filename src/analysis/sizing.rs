@@ -247,7 +247,8 @@ mod tests {
         }
     }
 
-    const W: Window = Window { start_ms: 0, end_ms: 8 * 86_400_000, step_ms: 300_000 };
+    const W: Window =
+        Window { start_ms: 0, end_ms: 8 * 86_400_000, step_ms: 300_000, rate_range_ms: 300_000 };
 
     #[test]
     fn policy_formulas() {

@@ -84,29 +84,53 @@ pub struct Window {
     pub start_ms: i64,
     pub end_ms: i64,
     pub step_ms: i64,
+    /// Range of the CPU rate: max(step, 2 × scrape interval).
+    pub rate_range_ms: i64,
 }
 
-/// Per-interval CPU usage (cores) from a cumulative counter: `Δcounter / Δt` between
-/// consecutive samples inside the window; a decrease is a counter reset, where the new value
-/// is the increase since the reset (as PromQL's `rate` treats it). Intervals longer than
-/// `2 × step` are gaps, not samples.
+/// CPU usage (cores) from a cumulative counter, one value per sample inside the window, as
+/// PromQL's `rate(counter[range])` evaluated at each sample: the increase since the newest
+/// sample at least `rate_range_ms` earlier, divided by the time between them. A decrease is a
+/// counter reset, where the increase is the new value. Pairs further apart than
+/// `rate_range_ms + step_ms` are gaps, not samples. With `rate_range_ms = step_ms` this is the
+/// per-interval rate; a range of at least two scrape intervals keeps a step shorter than the
+/// scrape interval from reading flat steps as zero usage.
 pub fn counter_rates(s: &Series, w: Window) -> Vec<f64> {
+    let range = w.rate_range_ms.max(w.step_ms).max(1);
+    // Reset-adjusted cumulative increase, so increase(j, i) = acc[i] - acc[j].
+    let pts: Vec<(i64, f64)> = s
+        .timestamps
+        .iter()
+        .zip(&s.values)
+        .filter(|(t, v)| **t >= w.start_ms - range - w.step_ms && **t <= w.end_ms && v.is_finite())
+        .map(|(t, v)| (*t, *v))
+        .collect();
+    let mut acc = Vec::with_capacity(pts.len());
+    let mut total = 0.0;
+    for (k, &(_, v)) in pts.iter().enumerate() {
+        if k > 0 {
+            let pv = pts[k - 1].1;
+            total += if v >= pv { v - pv } else { v };
+        }
+        acc.push(total);
+    }
     let mut out = Vec::new();
-    let mut prev: Option<(i64, f64)> = None;
-    for (&t, &v) in s.timestamps.iter().zip(&s.values) {
-        if t < w.start_ms - w.step_ms || t > w.end_ms || !v.is_finite() {
+    let mut j = 0usize;
+    for i in 0..pts.len() {
+        let t = pts[i].0;
+        // The newest earlier sample at least `range` before t.
+        while j + 1 < i && t - pts[j + 1].0 >= range {
+            j += 1;
+        }
+        if t < w.start_ms || j >= i {
             continue;
         }
-        if let Some((pt, pv)) = prev
-            && t > pt
-            && t - pt <= 2 * w.step_ms
-            && t >= w.start_ms
-        {
-            let inc = if v >= pv { v - pv } else { v };
-            #[allow(clippy::cast_precision_loss)]
-            out.push(inc / ((t - pt) as f64 / 1000.0));
+        let dt = t - pts[j].0;
+        if dt < range || dt > range + w.step_ms {
+            continue;
         }
-        prev = Some((t, v));
+        #[allow(clippy::cast_precision_loss)]
+        out.push((acc[i] - acc[j]) / (dt as f64 / 1000.0));
     }
     out
 }
@@ -287,7 +311,7 @@ mod tests {
 
     #[test]
     fn counter_rates_handle_resets_gaps_and_the_window() {
-        let w = Window { start_ms: 60_000, end_ms: 600_000, step_ms: 60_000 };
+        let w = Window { start_ms: 60_000, end_ms: 600_000, step_ms: 60_000, rate_range_ms: 60_000 };
         // 0.5 cores until a restart at 240 s resets the counter; a 3-step gap before 600 s.
         let s = series(
             vec![0, 60_000, 120_000, 180_000, 240_000, 420_000, 600_000, 660_000],
@@ -300,8 +324,19 @@ mod tests {
     }
 
     #[test]
+    fn a_step_shorter_than_the_scrape_interval_uses_the_rate_range() {
+        // Scraped every 60 s, sampled every 30 s: the counter holds for two samples.
+        let s =
+            series(vec![0, 30_000, 60_000, 90_000, 120_000, 150_000], vec![0.0, 0.0, 30.0, 30.0, 60.0, 60.0]);
+        let per_step = Window { start_ms: 30_000, end_ms: 150_000, step_ms: 30_000, rate_range_ms: 30_000 };
+        assert_eq!(counter_rates(&s, per_step), vec![0.0, 1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
+        let ranged = Window { rate_range_ms: 60_000, ..per_step };
+        assert_eq!(counter_rates(&s, ranged), vec![0.5, 0.5, 0.5, 0.5]);
+    }
+
+    #[test]
     fn gauge_samples_skip_nan_and_outside() {
-        let w = Window { start_ms: 10, end_ms: 30, step_ms: 10 };
+        let w = Window { start_ms: 10, end_ms: 30, step_ms: 10, rate_range_ms: 10 };
         let s = series(vec![0, 10, 20, 30, 40], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
         let got: Vec<(i64, f64)> = gauge_samples(&s, w).collect();
         assert_eq!(got, vec![(10, 2.0), (30, 4.0)]);

@@ -43,6 +43,9 @@ pub struct GlobalArgs {
     /// Prometheus HTTP API base URL (Prometheus, Thanos, Mimir, VictoriaMetrics)
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
+    /// Prometheus scrape interval; CPU rates use a range of at least twice this
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub scrape_interval: Option<std::time::Duration>,
     /// Read a snapshot directory instead of the live cluster
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "demo")]
     pub snapshot: Option<PathBuf>,
@@ -333,11 +336,18 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
                         .min(i64::try_from(args.train.as_millis()).unwrap_or(i64::MAX)),
                     ..policy
                 };
-                let report = jobs::sizing_backtest(&snap, args.window, args.train, args.step, &policy);
+                let report = jobs::sizing_backtest(
+                    &snap,
+                    args.window,
+                    args.train,
+                    args.step,
+                    config.scrape_interval,
+                    &policy,
+                );
                 output::print_backtest(&report, format)?;
                 return Ok(exit::OK);
             }
-            let report = jobs::sizing(&snap, args.window, args.step, &policy);
+            let report = jobs::sizing(&snap, args.window, args.step, config.scrape_interval, &policy);
             output::print_sizing(&report, format)?;
             Ok(exit::OK)
         }
