@@ -55,6 +55,9 @@ pub struct RawKubernetes {
 #[serde(deny_unknown_fields)]
 pub struct RawPrometheus {
     pub url: Option<String>,
+    pub namespace_label: Option<String>,
+    pub cluster_label: Option<String>,
+    pub cluster: Option<String>,
     pub timeout: Option<String>,
     pub scrape_interval: Option<String>,
 }
@@ -78,6 +81,8 @@ pub struct Overrides {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub prometheus_url: Option<String>,
+    /// Cluster selected in a multi-cluster Prometheus (`--cluster`).
+    pub cluster: Option<String>,
     pub output: Option<OutputFormat>,
     pub log_format: Option<LogFormat>,
 }
@@ -91,6 +96,10 @@ pub struct Config {
     pub retries: u32,
     pub page_size: u32,
     pub prometheus_url: Option<String>,
+    /// The label carrying the namespace in Prometheus series.
+    pub namespace_label: String,
+    /// `(label, value)` selecting one cluster in a multi-cluster Prometheus.
+    pub cluster: Option<(String, String)>,
     pub prometheus_timeout: Duration,
     pub scrape_interval: Duration,
     pub output: OutputFormat,
@@ -107,6 +116,8 @@ impl Default for Config {
             retries: 4,
             page_size: 500,
             prometheus_url: None,
+            namespace_label: "namespace".into(),
+            cluster: None,
             prometheus_timeout: Duration::from_secs(30),
             scrape_interval: Duration::from_secs(30),
             output: OutputFormat::Table,
@@ -185,6 +196,27 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             errors.push(format!("prometheus url: {url:?} must start with http:// or https://"));
+        }
+        let label_ok = |l: &str| {
+            let mut cs = l.chars();
+            cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if let Some(l) = pick(raw.prometheus.namespace_label, "AIOPS_NAMESPACE_LABEL") {
+            if label_ok(&l) {
+                c.namespace_label = l
+            } else {
+                errors.push(format!("prometheus.namespace_label: {l:?} is not a Prometheus label name"))
+            }
+        }
+        let cluster_label =
+            pick(raw.prometheus.cluster_label, "AIOPS_CLUSTER_LABEL").unwrap_or_else(|| "cluster".into());
+        if !label_ok(&cluster_label) {
+            errors
+                .push(format!("prometheus.cluster_label: {cluster_label:?} is not a Prometheus label name"));
+        }
+        if let Some(v) = flags.cluster.clone().or(env("AIOPS_CLUSTER")).or(raw.prometheus.cluster) {
+            c.cluster = Some((cluster_label, v));
         }
         if let Some(v) = pick(raw.prometheus.timeout, "AIOPS_PROMETHEUS_TIMEOUT") {
             set_duration(&mut c.prometheus_timeout, &v, "prometheus.timeout", &mut errors);
@@ -295,6 +327,11 @@ mod tests {
         assert_eq!(c.prometheus_timeout, Duration::from_secs(10));
         assert_eq!(c.output, OutputFormat::Yaml);
         assert_eq!(c.request_timeout, Duration::from_secs(30), "default");
+        assert_eq!((c.namespace_label.as_str(), c.cluster.clone()), ("namespace", None));
+        let flags = Overrides { cluster: Some("eu-1".into()), ..Default::default() };
+        let c =
+            Config::resolve(Some(&file), &flags, &env_of(&[("AIOPS_CLUSTER_LABEL", "k8s_cluster")])).unwrap();
+        assert_eq!(c.cluster, Some(("k8s_cluster".to_string(), "eu-1".to_string())));
         let env = env_of(&[("AIOPS_PROMETHEUS_URL", "http://env:9090"), ("AIOPS_OUTPUT", "json")]);
         let c = Config::resolve(Some(&file), &Overrides::default(), &env).unwrap();
         assert_eq!(c.prometheus_url.as_deref(), Some("http://env:9090"));

@@ -46,6 +46,17 @@ pub enum JobError {
     Collect(#[from] CollectError),
 }
 
+/// Prometheus client options from the configuration.
+pub fn prom_options(config: &Config) -> prometheus::PromOptions {
+    prometheus::PromOptions {
+        url: config.prometheus_url.clone().unwrap_or_default(),
+        timeout: config.prometheus_timeout,
+        retries: config.retries,
+        namespace_label: config.namespace_label.clone(),
+        cluster: config.cluster.clone(),
+    }
+}
+
 /// Kubernetes client options from the configuration.
 pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
     KubeOptions {
@@ -126,12 +137,10 @@ pub async fn usage_from_prometheus(
     window: Duration,
     step: Duration,
 ) -> Result<bool, JobError> {
-    let Some(url) = &config.prometheus_url else { return Ok(false) };
-    let popts = prometheus::PromOptions {
-        url: url.clone(),
-        timeout: config.prometheus_timeout,
-        retries: config.retries,
-    };
+    if config.prometheus_url.is_none() {
+        return Ok(false);
+    }
+    let popts = prom_options(config);
     snap.metrics = crate::model::MetricStore::new();
     prometheus::fetch_usage(
         &popts,
@@ -156,8 +165,7 @@ pub async fn discover_from_prometheus(
     now: Timestamp,
     window: Duration,
 ) -> Result<ClusterSnapshot, JobError> {
-    let url = config.prometheus_url.clone().unwrap_or_default();
-    let popts = prometheus::PromOptions { url, timeout: config.prometheus_timeout, retries: config.retries };
+    let popts = prom_options(config);
     let as_of = scope.as_of.unwrap_or(now);
     Ok(crate::collectors::ksm::discover(&popts, scope.namespace.as_deref(), as_of, window).await?)
 }
@@ -235,12 +243,8 @@ pub async fn capture(
     let as_of = scope.as_of.unwrap_or(now);
     let mut snap = kubesrc::list_cluster(&client, &kopts, as_of, progress).await?;
     kubesrc::fetch_failing_logs(&client, &mut snap, &kopts, opts.max_logs).await;
-    if let Some(url) = &config.prometheus_url {
-        let popts = prometheus::PromOptions {
-            url: url.clone(),
-            timeout: config.prometheus_timeout,
-            retries: config.retries,
-        };
+    if config.prometheus_url.is_some() {
+        let popts = prom_options(config);
         prometheus::capture_usage(
             &popts,
             &mut snap,

@@ -44,6 +44,7 @@ fn generated() -> (Vec<GenSeries>, Vec<f64>, Vec<f64>) {
             ("namespace".to_string(), "shop".to_string()),
             ("pod".to_string(), pod.to_string()),
             ("container".to_string(), "app".to_string()),
+            ("cluster".to_string(), "eu-1".to_string()),
         ];
         let mut counter = 0.0;
         let mut cpu = Vec::new();
@@ -71,8 +72,11 @@ fn generated() -> (Vec<GenSeries>, Vec<f64>, Vec<f64>) {
         // kube-state-metrics, every 5 minutes: owner, requests, limits, last termination.
         let every5: Vec<i64> = (0..=minutes).step_by(5).map(|i| start + i * MIN).collect();
         let ksm = |metric: &str, extra: &[(&str, &str)], v: f64| {
-            let mut l =
-                vec![("namespace".to_string(), "shop".to_string()), ("pod".to_string(), pod.to_string())];
+            let mut l = vec![
+                ("namespace".to_string(), "shop".to_string()),
+                ("pod".to_string(), pod.to_string()),
+                ("cluster".to_string(), "eu-1".to_string()),
+            ];
             l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             GenSeries { metric: metric.into(), labels: l, samples: every5.iter().map(|&t| (t, v)).collect() }
         };
@@ -120,6 +124,7 @@ fn generated() -> (Vec<GenSeries>, Vec<f64>, Vec<f64>) {
             ("owner_kind".into(), "Deployment".into()),
             ("owner_name".into(), "web".into()),
             ("owner_is_controller".into(), "true".into()),
+            ("cluster".into(), "eu-1".into()),
         ],
         samples: (0..=minutes).step_by(5).map(|i| (start_of_data() + i * MIN, 1.0)).collect(),
     });
@@ -195,7 +200,18 @@ fn live_sizing_matches_independent_quantiles() {
     // Prometheus-only mode: the same workload, requests, limits and OOM kills discovered
     // from kube-state-metrics series, with no Kubernetes API at all.
     let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(["sizing", "--prometheus-only", "-n", "shop", "--as-of", "2026-11-23T00:00:00Z", "-o", "json"])
+        .args([
+            "sizing",
+            "--prometheus-only",
+            "--cluster",
+            "eu-1",
+            "-n",
+            "shop",
+            "--as-of",
+            "2026-11-23T00:00:00Z",
+            "-o",
+            "json",
+        ])
         .arg("--prometheus-url")
         .arg(&prom.url)
         .env("KUBECONFIG", "/nonexistent")
@@ -217,6 +233,27 @@ fn live_sizing_matches_independent_quantiles() {
             assert_eq!(d[k][f], c[k][f], "{k}.{f}: Prometheus-only differs from the API-backed run");
         }
     }
+    // Another cluster's selector finds nothing: every query carries the cluster matcher.
+    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args([
+            "sizing",
+            "--prometheus-only",
+            "--cluster",
+            "us-2",
+            "-n",
+            "shop",
+            "--as-of",
+            "2026-11-23T00:00:00Z",
+            "-o",
+            "json",
+        ])
+        .arg("--prometheus-url")
+        .arg(&prom.url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let other: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(other["totals"]["containers"], 0, "{other}");
 }
 
 #[test]

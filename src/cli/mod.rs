@@ -43,6 +43,9 @@ pub struct GlobalArgs {
     /// Prometheus HTTP API base URL (Prometheus, Thanos, Mimir, VictoriaMetrics)
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
+    /// Select one cluster in a multi-cluster Prometheus (label from `prometheus.cluster_label`, default `cluster`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// Prometheus scrape interval; CPU rates use a range of at least twice this
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub scrape_interval: Option<std::time::Duration>,
@@ -210,6 +213,7 @@ pub fn resolve_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> anyhow
         kubeconfig: g.kubeconfig.clone(),
         context: g.context.clone(),
         prometheus_url: g.prometheus_url.clone(),
+        cluster: g.cluster.clone(),
         output: g.output,
         log_format: g.log_format,
     };

@@ -66,8 +66,9 @@ pub async fn discover(
     window: Duration,
 ) -> Result<ClusterSnapshot> {
     let mut b = BTreeMap::new();
-    b.insert("namespace_filter", queries::namespace_filter("namespace", namespace));
+    b.insert("namespace_filter", opts.scope_filter(namespace));
     b.insert("window", queries::promql_duration(window));
+    b.insert("namespace_label", opts.namespace_label.clone());
     let (owners, rs_owners, requests, limits, ooms) = futures::try_join!(
         fetch_instant(opts, "discovery/pod_owner", &b, as_of),
         fetch_instant(opts, "discovery/replicaset_owner", &b, as_of),
@@ -75,7 +76,11 @@ pub async fn discover(
         fetch_instant(opts, "discovery/limits", &b, as_of),
         fetch_instant(opts, "discovery/oom_killed", &b, as_of),
     )?;
-    let get = |m: &HashMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
+    let ns_label = opts.namespace_label.clone();
+    let get = |m: &HashMap<String, String>, k: &str| {
+        let k = if k == "namespace" { ns_label.as_str() } else { k };
+        m.get(k).cloned().unwrap_or_default()
+    };
     // (namespace, pod) → container → requirements
     type Res = (BTreeMap<String, Quantity>, BTreeMap<String, Quantity>);
     let mut containers: BTreeMap<(String, String), BTreeMap<String, Res>> = BTreeMap::new();

@@ -18,6 +18,22 @@ pub struct PromOptions {
     pub url: String,
     pub timeout: Duration,
     pub retries: u32,
+    /// The label that carries the namespace in this Prometheus (`namespace` by default);
+    /// results are read back with it renamed to `namespace`.
+    pub namespace_label: String,
+    /// `(label, value)` that selects one cluster in a multi-cluster Prometheus.
+    pub cluster: Option<(String, String)>,
+}
+
+impl PromOptions {
+    /// The matchers that scope every query to a namespace and cluster.
+    pub fn scope_filter(&self, namespace: Option<&str>) -> String {
+        queries::scope_filter(
+            &self.namespace_label,
+            namespace,
+            self.cluster.as_ref().map(|(l, v)| (l.as_str(), v.as_str())),
+        )
+    }
 }
 
 /// Labels that cAdvisor attaches and that only bloat a snapshot.
@@ -71,8 +87,12 @@ pub async fn fetch_range(
             .get("__name__")
             .cloned()
             .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
-        let labels =
-            Labels::new(rs.metric.into_iter().filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str())));
+        let labels = Labels::new(
+            rs.metric
+                .into_iter()
+                .filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str()))
+                .map(|(k, v)| if k == opts.namespace_label { ("namespace".to_string(), v) } else { (k, v) }),
+        );
         let mut ts = Vec::with_capacity(rs.values.len());
         let mut vs = Vec::with_capacity(rs.values.len());
         for (t, v) in rs.values {
@@ -211,7 +231,7 @@ pub async fn capture_usage(
 ) {
     let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
     let mut bindings = BTreeMap::new();
-    bindings.insert("namespace_filter", queries::namespace_filter("namespace", namespace));
+    bindings.insert("namespace_filter", opts.scope_filter(namespace));
     for q in queries::QUERY_FILES.iter().filter(|q| q.name.starts_with("capture/")) {
         match fetch_range(opts, q.name, &bindings, start, as_of, step).await {
             Ok(series) => {
@@ -251,7 +271,7 @@ pub async fn fetch_usage(
 ) -> Result<()> {
     let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
     let mut bindings = BTreeMap::new();
-    bindings.insert("namespace_filter", queries::namespace_filter("namespace", namespace));
+    bindings.insert("namespace_filter", opts.scope_filter(namespace));
     // One query per metric for the whole scope, all at once.
     let results =
         futures::future::join_all(files.iter().map(|f| fetch_range(opts, f, &bindings, start, as_of, step)))

@@ -28,11 +28,11 @@ query_files! {
     "capture/memory_working_set" => ["namespace_filter"],
     "capture/restarts" => ["namespace_filter"],
     "capture/http_requests" => ["namespace_filter"],
-    "discovery/pod_owner" => ["namespace_filter", "window"],
-    "discovery/replicaset_owner" => ["namespace_filter", "window"],
-    "discovery/requests" => ["namespace_filter", "window"],
-    "discovery/limits" => ["namespace_filter", "window"],
-    "discovery/oom_killed" => ["namespace_filter", "window"],
+    "discovery/pod_owner" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/replicaset_owner" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/requests" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/limits" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/oom_killed" => ["namespace_filter", "namespace_label", "window"],
 }
 
 /// The registered file of a name.
@@ -102,6 +102,16 @@ pub fn promql_duration(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs().max(1))
 }
 
+/// Matchers that scope every query: `,<namespace_label>="x"` for a namespace and
+/// `,<cluster_label>="y"` for a cluster (values escaped); empty for "everything".
+pub fn scope_filter(namespace_label: &str, namespace: Option<&str>, cluster: Option<(&str, &str)>) -> String {
+    let mut out = namespace_filter(namespace_label, namespace);
+    if let Some((label, value)) = cluster {
+        out.push_str(&format!(",{label}=\"{}\"", escape_label_value(value)));
+    }
+    out
+}
+
 /// `,namespace="x"` (escaped) for a namespace, or empty for all namespaces.
 pub fn namespace_filter(label: &str, namespace: Option<&str>) -> String {
     namespace.map_or_else(String::new, |ns| format!(",{label}=\"{}\"", escape_label_value(ns)))
@@ -148,6 +158,11 @@ mod tests {
             q,
             r#"container_cpu_usage_seconds_total{container!="",container!="POD",namespace="we\"ird\\ns"}"#
         );
+        assert_eq!(
+            scope_filter("kubernetes_namespace", Some("a"), Some(("cluster", "eu\"1"))),
+            r#",kubernetes_namespace="a",cluster="eu\"1""#
+        );
+        assert_eq!(scope_filter("namespace", None, None), "");
         b.insert("extra", String::new());
         assert!(render("capture/cpu_usage", &b).is_err());
         assert!(render("nope", &BTreeMap::new()).unwrap_err().to_string().contains("queries/nope.promql"));
