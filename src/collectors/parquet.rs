@@ -400,6 +400,27 @@ mod tests {
     }
 
     #[test]
+    fn rows_with_a_null_timestamp_or_value_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        let mut df = DataFrame::new(
+            4,
+            vec![
+                Column::new("timestamp".into(), vec![Some(1000i64), None, Some(3000), Some(4000)]),
+                Column::new("metric".into(), vec!["m"; 4]),
+                Column::new("pod".into(), vec!["a"; 4]),
+                Column::new("value".into(), vec![Some(1.0f64), Some(2.0), None, Some(4.0)]),
+            ],
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let mut store = MetricStore::new();
+        read_metrics(&path, &mut store).unwrap();
+        let a = store.select("m", &[("pod", "a")]).next().unwrap();
+        assert_eq!((&a.timestamps[..], &a.values[..]), (&[1000, 4000][..], &[1.0, 4.0][..]));
+    }
+
+    #[test]
     fn a_series_that_comes_back_later_is_merged() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.parquet");
