@@ -186,7 +186,10 @@ pub fn sizing(
         rate_range_ms: rate_range_ms(step, scrape_interval),
     };
     let usages = collect_usage(snap, w);
-    size_all(&usages, w, policy, snap.as_of())
+    info!(containers = usages.len(), "Pooled usage per workload container.");
+    let report = size_all(&usages, w, policy, snap.as_of());
+    info!(resize = report.totals.resize, "Sized every container.");
+    report
 }
 
 /// The CPU rate range: max(step, 2 × scrape interval) — a range shorter than two scrapes

@@ -96,16 +96,34 @@ pub struct Window {
 /// per-interval rate; a range of at least two scrape intervals keeps a step shorter than the
 /// scrape interval from reading flat steps as zero usage.
 pub fn counter_rates(s: &Series, w: Window) -> Vec<f64> {
+    let mut out = Vec::new();
+    counter_rates_into(s, w, &mut RateScratch::default(), &mut out);
+    out
+}
+
+/// Buffers [`counter_rates_into`] reuses between series.
+#[derive(Debug, Default)]
+pub struct RateScratch {
+    pts: Vec<(i64, f64)>,
+    acc: Vec<f64>,
+}
+
+/// [`counter_rates`] appending to `out`, with reusable scratch buffers.
+pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out: &mut Vec<f64>) {
     let range = w.rate_range_ms.max(w.step_ms).max(1);
+    let lo = s.timestamps.partition_point(|&t| t < w.start_ms - range - w.step_ms);
+    let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
+    let RateScratch { pts, acc } = scratch;
+    pts.clear();
+    acc.clear();
+    pts.extend(
+        s.timestamps[lo..hi]
+            .iter()
+            .zip(&s.values[lo..hi])
+            .filter(|(_, v)| v.is_finite())
+            .map(|(t, v)| (*t, *v)),
+    );
     // Reset-adjusted cumulative increase, so increase(j, i) = acc[i] - acc[j].
-    let pts: Vec<(i64, f64)> = s
-        .timestamps
-        .iter()
-        .zip(&s.values)
-        .filter(|(t, v)| **t >= w.start_ms - range - w.step_ms && **t <= w.end_ms && v.is_finite())
-        .map(|(t, v)| (*t, *v))
-        .collect();
-    let mut acc = Vec::with_capacity(pts.len());
     let mut total = 0.0;
     for (k, &(_, v)) in pts.iter().enumerate() {
         if k > 0 {
@@ -114,7 +132,7 @@ pub fn counter_rates(s: &Series, w: Window) -> Vec<f64> {
         }
         acc.push(total);
     }
-    let mut out = Vec::new();
+    out.reserve(pts.len());
     let mut j = 0usize;
     for i in 0..pts.len() {
         let t = pts[i].0;
@@ -132,7 +150,6 @@ pub fn counter_rates(s: &Series, w: Window) -> Vec<f64> {
         #[allow(clippy::cast_precision_loss)]
         out.push((acc[i] - acc[j]) / (dt as f64 / 1000.0));
     }
-    out
 }
 
 /// Finite samples of a gauge inside the window.
@@ -227,6 +244,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
         }
     }
     let mut restarts_seen: BTreeSet<(WorkloadRef, String)> = BTreeSet::new();
+    let mut scratch = RateScratch::default();
     let mut add = |snap: &ClusterSnapshot, s: &Series, kind: u8| {
         let (Some(ns), Some(pod), Some(container)) =
             (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
@@ -244,13 +262,13 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
         let Some(entry) = by_key.get_mut(&(owner.clone(), container.to_string())) else { return };
         match kind {
             0 => {
-                let rates = counter_rates(s, w);
-                if !rates.is_empty() {
+                // Exact growth: a workload has few pods, and doubling would waste up to half.
+                entry.cpu.reserve_exact(s.len());
+                let before = entry.cpu.len();
+                counter_rates_into(s, w, &mut scratch, &mut entry.cpu);
+                if entry.cpu.len() > before {
                     entry.pods.insert(pod.to_string());
                 }
-                // Exact growth: a workload has few pods, and doubling would waste up to half.
-                entry.cpu.reserve_exact(rates.len());
-                entry.cpu.extend(rates);
             }
             1 => {
                 entry.memory.reserve_exact(s.len());
