@@ -158,6 +158,27 @@ fn web(v: &serde_json::Value) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no web in {v}"))
 }
 
+/// `aiops sizing --prometheus-only` for one cluster, with no Kubernetes configuration.
+fn prometheus_only(url: &str, cluster: &str) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args([
+            "sizing",
+            "--prometheus-only",
+            "--cluster",
+            cluster,
+            "-n",
+            "shop",
+            "--as-of",
+            "2026-11-23T00:00:00Z",
+        ])
+        .args(["-o", "json", "--prometheus-url", url])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 fn live_sizing_matches_independent_quantiles() {
     let (series, ref_cpu, ref_mem) = generated();
@@ -199,26 +220,7 @@ fn live_sizing_matches_independent_quantiles() {
 
     // Prometheus-only mode: the same workload, requests, limits and OOM kills discovered
     // from kube-state-metrics series, with no Kubernetes API at all.
-    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args([
-            "sizing",
-            "--prometheus-only",
-            "--cluster",
-            "eu-1",
-            "-n",
-            "shop",
-            "--as-of",
-            "2026-11-23T00:00:00Z",
-            "-o",
-            "json",
-        ])
-        .arg("--prometheus-url")
-        .arg(&prom.url)
-        .env("KUBECONFIG", "/nonexistent")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = prometheus_only(&prom.url, "eu-1");
     let d = web(&p);
     assert_eq!(d["workload"]["kind"], "Deployment");
     assert_eq!(d["pods"], 3);
@@ -234,25 +236,7 @@ fn live_sizing_matches_independent_quantiles() {
         }
     }
     // Another cluster's selector finds nothing: every query carries the cluster matcher.
-    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args([
-            "sizing",
-            "--prometheus-only",
-            "--cluster",
-            "us-2",
-            "-n",
-            "shop",
-            "--as-of",
-            "2026-11-23T00:00:00Z",
-            "-o",
-            "json",
-        ])
-        .arg("--prometheus-url")
-        .arg(&prom.url)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let other: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let other = prometheus_only(&prom.url, "us-2");
     assert_eq!(other["totals"]["containers"], 0, "{other}");
 }
 

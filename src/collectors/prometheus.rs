@@ -236,11 +236,7 @@ pub async fn capture_usage(
         match fetch_range(opts, q.name, &bindings, start, as_of, step).await {
             Ok(series) => {
                 info!(query = q.name, series = series.len(), "Captured series.");
-                for (metric, labels, ts, vs) in series {
-                    if let Err(e) = snap.metrics.push(metric, labels, ts, vs) {
-                        warn!(error = %e, "Dropped a malformed series.");
-                    }
-                }
+                push_all(snap, series);
             }
             Err(e) => snap.gaps.push(CollectionGap {
                 source: "prometheus".into(),
@@ -279,11 +275,16 @@ pub async fn fetch_usage(
     for (file, r) in files.iter().zip(results) {
         let series = r?;
         info!(query = file, series = series.len(), "Fetched usage series.");
-        for (metric, labels, ts, vs) in series {
-            if let Err(e) = snap.metrics.push(metric, labels, ts, vs) {
-                warn!(error = %e, "Dropped a malformed series.");
-            }
-        }
+        push_all(snap, series);
     }
     Ok(())
+}
+
+/// Stores fetched series; a malformed one (unordered timestamps) is dropped with a warning.
+fn push_all(snap: &mut ClusterSnapshot, series: Vec<(String, Labels, Vec<i64>, Vec<f64>)>) {
+    for (metric, labels, ts, vs) in series {
+        if let Err(e) = snap.metrics.push(metric, labels, ts, vs) {
+            warn!(error = %e, "Dropped a malformed series.");
+        }
+    }
 }

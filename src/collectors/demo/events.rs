@@ -158,6 +158,21 @@ impl Sim {
             |reason: &'static str, message: String, warning: bool, count: usize, first: i64, last: i64| {
                 (reason, message, warning, u32::try_from(count).unwrap_or(u32::MAX), first, last)
             };
+        // Pulled → Created → Started: one (re)start of the container, seen `count` times.
+        let start_cycle = |count: usize, first: i64, last: i64| {
+            [
+                kubelet(
+                    "Pulled",
+                    format!("Container image \"{image}\" already present on machine"),
+                    false,
+                    count,
+                    first - SECOND_MS,
+                    last - SECOND_MS,
+                ),
+                kubelet("Created", format!("Created container: {container}"), false, count, first, last),
+                kubelet("Started", format!("Started container {container}"), false, count, first, last),
+            ]
+        };
         let mut list = Vec::new();
         let instances = p.restarts.len() + 1;
         match p.state {
@@ -242,30 +257,7 @@ impl Sim {
             }
             PodState::CrashLoop => {
                 let cur = p.current_start();
-                list.push(kubelet(
-                    "Pulled",
-                    format!("Container image \"{image}\" already present on machine"),
-                    false,
-                    instances,
-                    p.started - SECOND_MS,
-                    cur - SECOND_MS,
-                ));
-                list.push(kubelet(
-                    "Created",
-                    format!("Created container: {container}"),
-                    false,
-                    instances,
-                    p.started,
-                    cur,
-                ));
-                list.push(kubelet(
-                    "Started",
-                    format!("Started container {container}"),
-                    false,
-                    instances,
-                    p.started,
-                    cur,
-                ));
+                list.extend(start_cycle(instances, p.started, cur));
                 list.push(kubelet(
                     "BackOff",
                     format!("Back-off restarting failed container {container} in pod {}_{ns}({uid})", p.name),
@@ -306,30 +298,7 @@ impl Sim {
                     p.started + 3 * MINUTE_MS,
                     cur - 5 * SECOND_MS,
                 ));
-                list.push(kubelet(
-                    "Pulled",
-                    format!("Container image \"{image}\" already present on machine"),
-                    false,
-                    instances,
-                    p.started - SECOND_MS,
-                    cur - SECOND_MS,
-                ));
-                list.push(kubelet(
-                    "Created",
-                    format!("Created container: {container}"),
-                    false,
-                    instances,
-                    p.started,
-                    cur,
-                ));
-                list.push(kubelet(
-                    "Started",
-                    format!("Started container {container}"),
-                    false,
-                    instances,
-                    p.started,
-                    cur,
-                ));
+                list.extend(start_cycle(instances, p.started, cur));
             }
             PodState::Running | PodState::Succeeded => {
                 // Fresh pods still have their start-up events.
@@ -349,16 +318,7 @@ impl Sim {
                         reporter: "default-scheduler",
                     });
                     let s = p.started;
-                    list.push(kubelet(
-                        "Pulled",
-                        format!("Container image \"{image}\" already present on machine"),
-                        false,
-                        1,
-                        s - SECOND_MS,
-                        s - SECOND_MS,
-                    ));
-                    list.push(kubelet("Created", format!("Created container: {container}"), false, 1, s, s));
-                    list.push(kubelet("Started", format!("Started container {container}"), false, 1, s, s));
+                    list.extend(start_cycle(1, s, s));
                 }
             }
         }
