@@ -5,8 +5,9 @@ Objects come from a demo snapshot directory (`aiops snapshot demo --scale N`); f
 running container of it this script writes 7 days of 1-minute CPU-counter and memory samples
 as OpenMetrics, one file per 2-hour block, backfills them with `promtool tsdb
 create-blocks-from openmetrics` (two at a time), starts `prometheus` on a free loopback port,
-and times `aiops sizing --snapshot DIR --prometheus-url URL -o json` (wall time and peak RSS
-from GNU time). Usage: benches/sizing_live.py AIOPS_BIN SNAPSHOT_DIR MAX_CONTAINERS
+and times `aiops sizing --snapshot DIR --prometheus-url URL --plan local|push-down -o json`
+(wall time and peak RSS from GNU time), then prints how far the two plans' figures differ.
+Usage: benches/sizing_live.py AIOPS_BIN SNAPSHOT_DIR MAX_CONTAINERS
 """
 import json, math, os, random, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -74,17 +75,37 @@ try:
                 break
         except Exception:
             time.sleep(0.2)
-    for run in range(2):
-        t0 = time.time()
-        r = subprocess.run(["/usr/bin/time", "-f", "%M", aiops, "sizing", "--snapshot", snap, "--prometheus-url", url, "-o", "json"],
-                           capture_output=True, text=True)
-        wall = time.time() - t0
-        assert r.returncode == 0, r.stderr
-        rss = int(r.stderr.strip().splitlines()[-1]) // 1024
-        out = json.loads(r.stdout)
-        sized = sum(1 for c in out["containers"] if c["samples"] > 0)
-        print(f"containers {len(containers):6d} (run {run + 1}): aiops sizing live wall {wall:6.2f} s  peak RSS {rss} MiB  "
-              f"workload containers sized from data {sized}  [generate {gen:.0f} s, backfill {backfill:.0f} s]", flush=True)
+    results = {}
+    for plan in ("local", "push-down"):
+        for run in range(2):
+            t0 = time.time()
+            r = subprocess.run(["/usr/bin/time", "-f", "%M", aiops, "sizing", "--snapshot", snap, "--prometheus-url", url,
+                                "--plan", plan, "-o", "json"], capture_output=True, text=True)
+            wall = time.time() - t0
+            assert r.returncode == 0, r.stderr
+            rss = int(r.stderr.strip().splitlines()[-1]) // 1024
+            out = json.loads(r.stdout)
+            results[plan] = out
+            sized = sum(1 for c in out["containers"] if c["samples"] > 0)
+            print(f"containers {len(containers):6d} plan {plan:9s} (run {run + 1}): aiops sizing live wall {wall:6.2f} s  "
+                  f"peak RSS {rss} MiB  workload containers sized from data {sized}  "
+                  f"[generate {gen:.0f} s, backfill {backfill:.0f} s]", flush=True)
+    # Agreement of the two plans on the same data: worst relative difference per statistic.
+    key = lambda c: (c["namespace"], c["workload"]["kind"], c["workload"]["name"], c["container"])
+    pushed = {key(c): c for c in results["push-down"]["containers"]}
+    worst = {}
+    for c in results["local"]["containers"]:
+        d = pushed.get(key(c))
+        if d is None or c["samples"] == 0:
+            continue
+        for res in ("cpu", "memory"):
+            for f in ("p50", "p95", "p99", "max"):
+                a, b = c[res][f], d[res][f]
+                if a is None or b is None:
+                    continue
+                rel = abs(a - b) / max(abs(a), 1e-12)
+                worst[f"{res}.{f}"] = max(worst.get(f"{res}.{f}", 0.0), rel)
+    print("plans agree (worst relative difference): " + ", ".join(f"{k} {v:.2%}" for k, v in sorted(worst.items())), flush=True)
 finally:
     prom.terminate(); prom.wait()
     shutil.rmtree(work, ignore_errors=True)

@@ -9,13 +9,14 @@ use tracing::{info, instrument};
 
 use crate::analysis::inventory::{Inventory, summarize_inventory};
 use crate::analysis::sizing::{SizingPolicy, SizingReport, size_all};
-use crate::analysis::usage::{Window, collect_usage};
+use crate::analysis::usage::{Window, collect_pushed, collect_usage};
 use crate::collectors::demo::{DemoOptions, generate};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
 use crate::collectors::{CollectError, prometheus};
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
+use crate::model::summary::PushdownUsage;
 
 /// Where the cluster data comes from.
 #[derive(Debug, Clone)]
@@ -170,6 +171,21 @@ pub async fn discover_from_prometheus(
     Ok(crate::collectors::ksm::discover(&popts, scope.namespace.as_deref(), as_of, window).await?)
 }
 
+fn sizing_window(
+    snap: &ClusterSnapshot,
+    window: Duration,
+    step: Duration,
+    scrape_interval: Duration,
+) -> Window {
+    let end_ms = snap.as_of().as_millisecond();
+    Window {
+        start_ms: end_ms - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2),
+        end_ms,
+        step_ms: i64::try_from(step.as_millis()).unwrap_or(300_000).max(1),
+        rate_range_ms: rate_range_ms(step, scrape_interval),
+    }
+}
+
 /// `aiops sizing` on a collected snapshot: the window ends at the snapshot's `as_of`.
 pub fn sizing(
     snap: &ClusterSnapshot,
@@ -178,18 +194,86 @@ pub fn sizing(
     scrape_interval: Duration,
     policy: &SizingPolicy,
 ) -> SizingReport {
-    let end_ms = snap.as_of().as_millisecond();
-    let w = Window {
-        start_ms: end_ms - i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2),
-        end_ms,
-        step_ms: i64::try_from(step.as_millis()).unwrap_or(300_000).max(1),
-        rate_range_ms: rate_range_ms(step, scrape_interval),
-    };
+    let w = sizing_window(snap, window, step, scrape_interval);
     let usages = collect_usage(snap, w);
     info!(containers = usages.len(), "Pooled usage per workload container.");
     let report = size_all(&usages, w, policy, snap.as_of());
     info!(resize = report.totals.resize, "Sized every container.");
     report
+}
+
+/// `aiops sizing` on push-down summaries from Prometheus (objects from `snap`).
+pub fn sizing_pushed(
+    snap: &ClusterSnapshot,
+    data: &PushdownUsage,
+    window: Duration,
+    step: Duration,
+    scrape_interval: Duration,
+    policy: &SizingPolicy,
+) -> SizingReport {
+    let w = sizing_window(snap, window, step, scrape_interval);
+    let usages = collect_pushed(snap, w, data);
+    info!(containers = usages.len(), "Pooled push-down summaries per workload container.");
+    size_all(&usages, w, policy, snap.as_of())
+}
+
+/// How live sizing reads usage from Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryPlan {
+    /// `Local` below [`PUSHDOWN_POINTS`], `PushDown` above.
+    Auto,
+    /// One range query per metric at the step; quantiles computed here.
+    Local,
+    /// Per-series summaries computed by Prometheus, pooled here.
+    PushDown,
+}
+
+/// Above this many samples to fetch (series × points × 2 metrics), `auto` pushes the
+/// aggregation down: range answers of that size cost gigabytes of JSON and approach
+/// Prometheus' default `--query.max-samples` (50 M). See the note of the sizing issue for
+/// the measurements behind it.
+pub const PUSHDOWN_POINTS: u64 = 20_000_000;
+
+/// Resolves `auto` by counting the scope's series (one small query).
+///
+/// # Errors
+/// The counting query fails.
+pub async fn choose_plan(
+    plan: QueryPlan,
+    config: &Config,
+    scope: &Scope,
+    as_of: Timestamp,
+    window: Duration,
+    step: Duration,
+) -> Result<QueryPlan, JobError> {
+    if plan != QueryPlan::Auto {
+        return Ok(plan);
+    }
+    let popts = prom_options(config);
+    let series = prometheus::count_series(&popts, scope.namespace.as_deref(), as_of, window).await?;
+    let points = window.as_secs() / step.as_secs().max(1) + 1;
+    let total = series.saturating_mul(points).saturating_mul(2);
+    let chosen = if total > PUSHDOWN_POINTS { QueryPlan::PushDown } else { QueryPlan::Local };
+    info!(series, samples = total, plan = ?chosen, "Chose the query plan.");
+    Ok(chosen)
+}
+
+/// The push-down summaries of the scope from Prometheus.
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn pushdown_from_prometheus(
+    snap: &ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    window: Duration,
+    step: Duration,
+) -> Result<PushdownUsage, JobError> {
+    let popts = prom_options(config);
+    let rate_range =
+        Duration::from_millis(u64::try_from(rate_range_ms(step, config.scrape_interval)).unwrap_or(0));
+    Ok(prometheus::fetch_pushdown(&popts, scope.namespace.as_deref(), snap.as_of(), window, step, rate_range)
+        .await?)
 }
 
 /// The CPU rate range: max(step, 2 × scrape interval) — a range shorter than two scrapes

@@ -3,6 +3,7 @@
 
 pub mod backtest;
 pub mod inventory;
+pub mod pushdown;
 pub mod resources;
 pub mod sizing;
 pub mod stats;

@@ -148,8 +148,10 @@ pub fn monthly_cost(cpu: Millicores, memory: Bytes, p: &SizingPolicy) -> f64 {
 ///
 /// Confidence = min(1, history / min_history) × 1/(1 + restarts/10).
 pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> SizingResult {
-    let cpu = UsageStats::of(&u.cpu);
-    let memory = UsageStats::of(&u.memory);
+    let (cpu, memory) = match &u.pushed {
+        Some(p) => (p.cpu, p.memory),
+        None => (UsageStats::of(&u.cpu), UsageStats::of(&u.memory)),
+    };
     let history_ms = u.span_ms.map_or(0, |(a, b)| b - a);
     let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1) + 1).max(1);
     #[allow(clippy::cast_precision_loss)]
@@ -244,6 +246,7 @@ mod tests {
             span_ms: Some((0, days * 86_400_000)),
             restarts: 0,
             oom_kills: 0,
+            pushed: None,
         }
     }
 
@@ -375,6 +378,9 @@ pub struct SizingReport {
     pub as_of: jiff::Timestamp,
     pub window_seconds: i64,
     pub step_seconds: i64,
+    /// How the statistics were computed: `local` (raw samples pooled here) or `push-down`
+    /// (per-series summaries from Prometheus, pooled here).
+    pub plan: &'static str,
     pub policy: SizingPolicy,
     pub containers: Vec<ContainerSizing>,
     pub namespaces: std::collections::BTreeMap<String, SizingTotals>,
@@ -585,6 +591,7 @@ pub fn size_all(
         as_of,
         window_seconds: (w.end_ms - w.start_ms) / 1000,
         step_seconds: w.step_ms / 1000,
+        plan: if usages.iter().any(|u| u.pushed.is_some()) { "push-down" } else { "local" },
         policy: p.clone(),
         containers,
         namespaces,

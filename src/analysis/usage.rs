@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use serde::Serialize;
 
+use super::pushdown::pooled_stats;
 use super::resources::cpu_mem;
+use super::sizing::UsageStats;
 use crate::model::series::{Series, metric};
 use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectRef};
+use crate::model::summary::{Anchors, PushdownUsage};
 use crate::model::{Bytes, Millicores};
 
 /// The workload a container belongs to.
@@ -76,6 +79,16 @@ pub struct ContainerUsage {
     pub span_ms: Option<(i64, i64)>,
     pub restarts: u32,
     pub oom_kills: u32,
+    /// Statistics already computed by Prometheus (push-down plan); `cpu`/`memory` are
+    /// empty then.
+    pub pushed: Option<PushedStats>,
+}
+
+/// CPU and memory statistics pooled from push-down summaries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PushedStats {
+    pub cpu: Option<UsageStats>,
+    pub memory: Option<UsageStats>,
 }
 
 /// The window analysed: `[start_ms, end_ms]` and the sampling step.
@@ -204,45 +217,7 @@ pub fn workload_of(snap: &ClusterSnapshot, pod: &Pod) -> WorkloadRef {
 /// are matched by `namespace`, `pod` and `container` labels. Containers without any series
 /// are returned with no samples.
 pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
-    let mut by_key: BTreeMap<(WorkloadRef, String), ContainerUsage> = BTreeMap::new();
-    let mut pod_owner: BTreeMap<(String, String), WorkloadRef> = BTreeMap::new();
-    for pod in snap.all::<Pod>() {
-        let ns = pod.namespace().unwrap_or("").to_string();
-        let workload = workload_of(snap, pod);
-        pod_owner.insert((ns.clone(), pod.name().to_string()), workload.clone());
-        let Some(spec) = pod.spec.as_ref() else { continue };
-        for c in &spec.containers {
-            let entry = by_key.entry((workload.clone(), c.name.clone())).or_insert_with(|| ContainerUsage {
-                workload: workload.clone(),
-                container: c.name.clone(),
-                pods: BTreeSet::new(),
-                replicas: 0,
-                resources: ContainerResources::of(c),
-                cpu: Vec::new(),
-                memory: Vec::new(),
-                span_ms: None,
-                restarts: 0,
-                oom_kills: 0,
-            });
-            if active(pod) {
-                entry.replicas += 1;
-            }
-            let status = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| cs.iter().find(|s| s.name == c.name));
-            if let Some(st) = status {
-                let term = st.last_state.as_ref().and_then(|l| l.terminated.as_ref());
-                if let Some(t) = term
-                    && t.reason.as_deref() == Some("OOMKilled")
-                    && t.finished_at.as_ref().is_none_or(|f| f.0.as_millisecond() >= w.start_ms)
-                {
-                    entry.oom_kills += 1;
-                }
-            }
-        }
-    }
+    let Skeleton { mut by_key, pod_owner } = skeleton(snap, w);
     let mut restarts_seen: BTreeSet<(WorkloadRef, String)> = BTreeSet::new();
     let mut scratch = RateScratch::default();
     let mut add = |snap: &ClusterSnapshot, s: &Series, kind: u8| {
@@ -254,11 +229,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
         if container == "POD" {
             return;
         }
-        let owner = pod_owner
-            .get(&(ns.to_string(), pod.to_string()))
-            .cloned()
-            .or_else(|| workload_of_pod_name(snap, ns, pod));
-        let Some(owner) = owner else { return };
+        let Some(owner) = owner_of(snap, &pod_owner, ns, pod) else { return };
         let Some(entry) = by_key.get_mut(&(owner.clone(), container.to_string())) else { return };
         match kind {
             0 => {
@@ -284,10 +255,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
                 for pair in vals.windows(2) {
                     inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
                 }
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                {
-                    entry.restarts += inc.round().max(0.0) as u32;
-                }
+                entry.restarts += round_count(inc);
                 restarts_seen.insert((owner, container.to_string()));
             }
         }
@@ -301,19 +269,142 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
     for s in snap.metrics.metric(metric::RESTARTS) {
         add(snap, s, 2);
     }
-    // Without a restart series, the pods' restart counts are the best evidence there is.
+    restarts_from_status(snap, &mut by_key, &restarts_seen);
+    by_key.into_values().collect()
+}
+
+/// Builds the usage of every container of every workload from push-down summaries: the
+/// same grouping as [`collect_usage`], with each container's statistics pooled from its
+/// series' anchors (see `pushdown`).
+pub fn collect_pushed(snap: &ClusterSnapshot, w: Window, data: &PushdownUsage) -> Vec<ContainerUsage> {
+    let Skeleton { mut by_key, pod_owner } = skeleton(snap, w);
+    // Per workload container: the CPU and the memory anchors of its series.
+    type Parts<'a> = (Vec<&'a Anchors>, Vec<&'a Anchors>);
+    let mut parts: BTreeMap<(WorkloadRef, String), Parts> = BTreeMap::new();
+    let key_of = |labels: &crate::model::Labels| -> Option<((WorkloadRef, String), String)> {
+        let (ns, pod, container) = (labels.get("namespace")?, labels.get("pod")?, labels.get("container")?);
+        if container == "POD" {
+            return None;
+        }
+        let owner = owner_of(snap, &pod_owner, ns, pod)?;
+        Some(((owner, container.to_string()), pod.to_string()))
+    };
+    for s in &data.series {
+        let Some((key, pod)) = key_of(&s.labels) else { continue };
+        let Some(entry) = by_key.get_mut(&key) else { continue };
+        let slot = parts.entry(key).or_default();
+        if let Some(c) = s.cpu.as_ref().filter(|a| a.count > 0) {
+            slot.0.push(c);
+            entry.pods.insert(pod.clone());
+        }
+        if let Some(m) = s.memory.as_ref().filter(|a| a.count > 0) {
+            slot.1.push(m);
+            entry.pods.insert(pod);
+            if let Some((a, b)) = s.span_ms {
+                entry.span_ms = Some(entry.span_ms.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
+        }
+    }
+    let mut restarts_seen: BTreeSet<(WorkloadRef, String)> = BTreeSet::new();
+    for (labels, inc) in &data.restarts {
+        let Some((key, _)) = key_of(labels) else { continue };
+        if let Some(entry) = by_key.get_mut(&key) {
+            entry.restarts += round_count(*inc);
+            restarts_seen.insert(key);
+        }
+    }
+    restarts_from_status(snap, &mut by_key, &restarts_seen);
+    for (key, entry) in &mut by_key {
+        let (cpu, memory) = parts.get(key).map_or((None, None), |(c, m)| (pooled_stats(c), pooled_stats(m)));
+        entry.pushed = Some(PushedStats { cpu, memory });
+    }
+    by_key.into_values().collect()
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn round_count(v: f64) -> u32 {
+    if v.is_finite() { v.round().clamp(0.0, f64::from(u32::MAX)) as u32 } else { 0 }
+}
+
+/// The workload of a pod's series: from the pod object, or from its name when the pod is
+/// gone.
+fn owner_of(
+    snap: &ClusterSnapshot,
+    pod_owner: &BTreeMap<(String, String), WorkloadRef>,
+    ns: &str,
+    pod: &str,
+) -> Option<WorkloadRef> {
+    pod_owner.get(&(ns.to_string(), pod.to_string())).cloned().or_else(|| workload_of_pod_name(snap, ns, pod))
+}
+
+/// Without a restart series, the pods' restart counts are the best evidence there is.
+fn restarts_from_status(
+    snap: &ClusterSnapshot,
+    by_key: &mut BTreeMap<(WorkloadRef, String), ContainerUsage>,
+    seen: &BTreeSet<(WorkloadRef, String)>,
+) {
     for pod in snap.all::<Pod>() {
         let workload = workload_of(snap, pod);
         for st in pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).into_iter().flatten() {
             let key = (workload.clone(), st.name.clone());
-            if !restarts_seen.contains(&key)
+            if !seen.contains(&key)
                 && let Some(e) = by_key.get_mut(&key)
             {
                 e.restarts += u32::try_from(st.restart_count).unwrap_or(0);
             }
         }
     }
-    by_key.into_values().collect()
+}
+
+struct Skeleton {
+    by_key: BTreeMap<(WorkloadRef, String), ContainerUsage>,
+    pod_owner: BTreeMap<(String, String), WorkloadRef>,
+}
+
+/// One empty usage per workload container, with its resources, replicas and OOM kills in
+/// the window, and the workload of every pod.
+fn skeleton(snap: &ClusterSnapshot, w: Window) -> Skeleton {
+    let mut by_key: BTreeMap<(WorkloadRef, String), ContainerUsage> = BTreeMap::new();
+    let mut pod_owner: BTreeMap<(String, String), WorkloadRef> = BTreeMap::new();
+    for pod in snap.all::<Pod>() {
+        let ns = pod.namespace().unwrap_or("").to_string();
+        let workload = workload_of(snap, pod);
+        pod_owner.insert((ns.clone(), pod.name().to_string()), workload.clone());
+        let Some(spec) = pod.spec.as_ref() else { continue };
+        for c in &spec.containers {
+            let entry = by_key.entry((workload.clone(), c.name.clone())).or_insert_with(|| ContainerUsage {
+                workload: workload.clone(),
+                container: c.name.clone(),
+                pods: BTreeSet::new(),
+                replicas: 0,
+                resources: ContainerResources::of(c),
+                cpu: Vec::new(),
+                memory: Vec::new(),
+                span_ms: None,
+                restarts: 0,
+                oom_kills: 0,
+                pushed: None,
+            });
+            if active(pod) {
+                entry.replicas += 1;
+            }
+            let status = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|s| s.name == c.name));
+            if let Some(st) = status {
+                let term = st.last_state.as_ref().and_then(|l| l.terminated.as_ref());
+                if let Some(t) = term
+                    && t.reason.as_deref() == Some("OOMKilled")
+                    && t.finished_at.as_ref().is_none_or(|f| f.0.as_millisecond() >= w.start_ms)
+                {
+                    entry.oom_kills += 1;
+                }
+            }
+        }
+    }
+    Skeleton { by_key, pod_owner }
 }
 
 #[cfg(test)]

@@ -130,9 +130,23 @@ pub struct SizingArgs {
     /// kube-state-metrics series in Prometheus (needs --prometheus-url)
     #[arg(long)]
     pub prometheus_only: bool,
+    /// How live usage is read from Prometheus: `local` (one range query per metric at
+    /// --step, quantiles computed here), `push-down` (Prometheus summarises every series
+    /// with quantile_over_time subqueries; for fleets), or `auto` (push-down above 20 M
+    /// samples)
+    #[arg(long, value_enum, default_value_t = PlanArg::Auto)]
+    pub plan: PlanArg,
     /// Training part of the window for --backtest
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg, requires = "backtest")]
     pub train: std::time::Duration,
+}
+
+/// `--plan` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanArg {
+    Auto,
+    Local,
+    PushDown,
 }
 
 impl SizingArgs {
@@ -323,6 +337,43 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
                     .await
                     .context("collecting the cluster")?
             };
+            if args.plan == PlanArg::PushDown && config.prometheus_url.is_none() {
+                return Err(UsageError("--plan push-down needs --prometheus-url".into()).into());
+            }
+            if config.prometheus_url.is_some() && !args.backtest {
+                let plan = match args.plan {
+                    PlanArg::Auto => jobs::QueryPlan::Auto,
+                    PlanArg::Local => jobs::QueryPlan::Local,
+                    PlanArg::PushDown => jobs::QueryPlan::PushDown,
+                };
+                let plan =
+                    jobs::choose_plan(plan, &config, &scope_of(g), snap.as_of(), args.window, args.step)
+                        .await
+                        .context("planning the Prometheus queries")?;
+                if plan == jobs::QueryPlan::PushDown {
+                    let data =
+                        jobs::pushdown_from_prometheus(&snap, &config, &scope_of(g), args.window, args.step)
+                            .await
+                            .context("reading usage summaries from Prometheus")?;
+                    output::clear_progress(progress_is_drawn(g));
+                    let report = jobs::sizing_pushed(
+                        &snap,
+                        &data,
+                        args.window,
+                        args.step,
+                        config.scrape_interval,
+                        &policy,
+                    );
+                    output::print_sizing(&report, format)?;
+                    return Ok(exit::OK);
+                }
+            }
+            if args.backtest && args.plan == PlanArg::PushDown {
+                return Err(UsageError(
+                    "--backtest replays raw samples; it cannot use --plan push-down".into(),
+                )
+                .into());
+            }
             jobs::usage_from_prometheus(&mut snap, &config, &scope_of(g), args.window, args.step)
                 .await
                 .context("reading usage from Prometheus")?;

@@ -287,10 +287,11 @@ pub fn print_sizing(r: &crate::analysis::sizing::SizingReport, format: OutputFor
     }
     let _ = writeln!(
         out,
-        "as of {}, window {}d, step {}s, margin {:.0}%: {} containers, {} to resize, {} keep, {} with too little history, {} without data",
+        "as of {}, window {}d, step {}s, {} quantiles, margin {:.0}%: {} containers, {} to resize, {} keep, {} with too little history, {} without data",
         r.as_of,
         r.window_seconds / 86_400,
         r.step_seconds,
+        r.plan,
         r.policy.margin * 100.0,
         r.totals.containers,
         r.totals.resize,

@@ -288,3 +288,166 @@ fn push_all(snap: &mut ClusterSnapshot, series: Vec<(String, Labels, Vec<i64>, V
         }
     }
 }
+
+/// The labels of an instant-query result as our `Labels` (namespace label renamed).
+fn labels_of(opts: &PromOptions, metric: std::collections::HashMap<String, String>) -> Labels {
+    Labels::new(
+        metric
+            .into_iter()
+            .map(|(k, v)| if k == opts.namespace_label { ("namespace".to_string(), v) } else { (k, v) }),
+    )
+}
+
+/// How many container memory series the scope has over the window (query planning).
+///
+/// # Errors
+/// As [`fetch_instant`].
+pub async fn count_series(
+    opts: &PromOptions,
+    namespace: Option<&str>,
+    as_of: Timestamp,
+    window: Duration,
+) -> Result<u64> {
+    let mut b = BTreeMap::new();
+    b.insert("namespace_filter", opts.scope_filter(namespace));
+    b.insert("window", queries::promql_duration(window));
+    let rows = fetch_instant(opts, "pushdown/series_count", &b, as_of).await?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(rows.first().map_or(0, |(_, v)| if v.is_finite() { v.max(0.0) as u64 } else { 0 }))
+}
+
+/// The push-down plan: Prometheus summarises every container series over the window
+/// (min, the anchor quantiles, max, sample count, first and last instant) with
+/// `*_over_time` subqueries evaluated at `as_of`, plus restarts; 35 small instant queries,
+/// four at a time, instead of shipping every sample.
+///
+/// # Errors
+/// The first query that fails, naming the query file and the URL.
+#[instrument(skip(opts))]
+pub async fn fetch_pushdown(
+    opts: &PromOptions,
+    namespace: Option<&str>,
+    as_of: Timestamp,
+    window: Duration,
+    step: Duration,
+    rate_range: Duration,
+) -> Result<crate::model::summary::PushdownUsage> {
+    use crate::model::summary::{ANCHOR_QUANTILES, Anchors, PushdownUsage, SeriesSummary};
+    use futures::StreamExt;
+
+    #[derive(Clone, Copy)]
+    enum Part {
+        Point(f64),
+        Count,
+        First,
+        Last,
+        Restarts,
+    }
+    let mut base = BTreeMap::new();
+    base.insert("namespace_filter", opts.scope_filter(namespace));
+    base.insert("window", queries::promql_duration(window));
+    base.insert("step", queries::promql_duration(step));
+    let mut jobs: Vec<(bool, &str, Part, BTreeMap<&str, String>)> = Vec::new();
+    for is_cpu in [true, false] {
+        let mut b = base.clone();
+        if is_cpu {
+            b.insert("rate_range", queries::promql_duration(rate_range));
+        }
+        for q in ANCHOR_QUANTILES {
+            let mut bq = b.clone();
+            bq.insert("quantile", format!("{q}"));
+            let file = if is_cpu { "pushdown/cpu_quantile" } else { "pushdown/memory_quantile" };
+            jobs.push((is_cpu, file, Part::Point(q), bq));
+        }
+        let name = |s: &str| -> &'static str {
+            match (is_cpu, s) {
+                (true, "min") => "pushdown/cpu_min",
+                (true, "max") => "pushdown/cpu_max",
+                (true, _) => "pushdown/cpu_count",
+                (false, "min") => "pushdown/memory_min",
+                (false, "max") => "pushdown/memory_max",
+                (false, _) => "pushdown/memory_count",
+            }
+        };
+        jobs.push((is_cpu, name("min"), Part::Point(0.0), b.clone()));
+        jobs.push((is_cpu, name("max"), Part::Point(1.0), b.clone()));
+        jobs.push((is_cpu, name("count"), Part::Count, b));
+    }
+    jobs.push((false, "pushdown/memory_first", Part::First, base.clone()));
+    jobs.push((false, "pushdown/memory_last", Part::Last, base.clone()));
+    let mut rb = BTreeMap::new();
+    rb.insert("namespace_filter", opts.scope_filter(namespace));
+    rb.insert("window", queries::promql_duration(window));
+    jobs.push((false, "pushdown/restarts", Part::Restarts, rb));
+
+    let results: Vec<_> = futures::stream::iter(jobs.iter().map(|(is_cpu, file, part, b)| async move {
+        let rows = fetch_instant(opts, file, b, as_of).await;
+        (*is_cpu, *file, *part, rows)
+    }))
+    .buffered(4)
+    .collect()
+    .await;
+
+    #[derive(Default)]
+    struct Acc {
+        cpu: Vec<(f64, f64)>,
+        cpu_count: u64,
+        mem: Vec<(f64, f64)>,
+        mem_count: u64,
+        first: Option<f64>,
+        last: Option<f64>,
+    }
+    let mut by_series: BTreeMap<Labels, Acc> = BTreeMap::new();
+    let mut restarts = Vec::new();
+    for (is_cpu, file, part, rows) in results {
+        let rows = rows?;
+        info!(query = file, series = rows.len(), "Fetched push-down summaries.");
+        for (metric, v) in rows {
+            let labels = labels_of(opts, metric);
+            if let Part::Restarts = part {
+                restarts.push((labels, v));
+                continue;
+            }
+            if !v.is_finite() {
+                continue;
+            }
+            let acc = by_series.entry(labels).or_default();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            match (part, is_cpu) {
+                (Part::Point(q), true) => acc.cpu.push((q, v)),
+                (Part::Point(q), false) => acc.mem.push((q, v)),
+                (Part::Count, true) => acc.cpu_count = v.max(0.0) as u64,
+                (Part::Count, false) => acc.mem_count = v.max(0.0) as u64,
+                (Part::First, _) => acc.first = Some(v),
+                (Part::Last, _) => acc.last = Some(v),
+                (Part::Restarts, _) => {}
+            }
+        }
+    }
+    let anchors = |mut pts: Vec<(f64, f64)>, count: u64| -> Option<Anchors> {
+        // All anchors are needed; a series that appeared between two queries lacks some.
+        if count == 0 || pts.len() != ANCHOR_QUANTILES.len() + 2 {
+            return None;
+        }
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Guard against non-monotone answers (floating point): make values non-decreasing.
+        for i in 1..pts.len() {
+            pts[i].1 = pts[i].1.max(pts[i - 1].1);
+        }
+        Some(Anchors { points: pts, count })
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let series = by_series
+        .into_iter()
+        .map(|(labels, a)| SeriesSummary {
+            labels,
+            cpu: anchors(a.cpu, a.cpu_count),
+            memory: anchors(a.mem, a.mem_count),
+            span_ms: a
+                .first
+                .zip(a.last)
+                .map(|(f, l)| ((f * 1000.0).round() as i64, (l * 1000.0).round() as i64)),
+        })
+        .collect();
+    Ok(PushdownUsage { series, restarts })
+}

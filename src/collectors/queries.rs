@@ -33,6 +33,18 @@ query_files! {
     "discovery/requests" => ["namespace_filter", "namespace_label", "window"],
     "discovery/limits" => ["namespace_filter", "namespace_label", "window"],
     "discovery/oom_killed" => ["namespace_filter", "namespace_label", "window"],
+    "pushdown/cpu_quantile" => ["quantile", "namespace_filter", "rate_range", "window", "step"],
+    "pushdown/cpu_max" => ["namespace_filter", "rate_range", "window", "step"],
+    "pushdown/cpu_min" => ["namespace_filter", "rate_range", "window", "step"],
+    "pushdown/cpu_count" => ["namespace_filter", "rate_range", "window", "step"],
+    "pushdown/memory_quantile" => ["quantile", "namespace_filter", "window", "step"],
+    "pushdown/memory_max" => ["namespace_filter", "window", "step"],
+    "pushdown/memory_min" => ["namespace_filter", "window", "step"],
+    "pushdown/memory_count" => ["namespace_filter", "window", "step"],
+    "pushdown/memory_first" => ["namespace_filter", "window", "step"],
+    "pushdown/memory_last" => ["namespace_filter", "window", "step"],
+    "pushdown/restarts" => ["namespace_filter", "window"],
+    "pushdown/series_count" => ["namespace_filter", "window"],
 }
 
 /// The registered file of a name.

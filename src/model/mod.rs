@@ -6,6 +6,7 @@ pub mod quantity;
 pub mod recommendation;
 pub mod series;
 pub mod snapshot;
+pub mod summary;
 
 pub use quantity::{Bytes, Millicores, QuantityError};
 pub use series::{Labels, MetricStore, Series};
