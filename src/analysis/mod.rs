@@ -2,8 +2,10 @@
 //! No I/O, no async, no clock, no environment.
 
 pub mod backtest;
+pub mod diagnose;
 pub mod inventory;
 pub mod pushdown;
+pub mod redact;
 pub mod resources;
 pub mod sizing;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch to `jobs`, exit codes. Output goes through
 //! `output.rs`, the only place that writes to stdout.
 
+pub mod diagnose;
 pub mod output;
 
 use std::io::IsTerminal;
@@ -93,6 +94,8 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Requests/limits from 7-day p50/p95/p99 usage with a safety margin, and the savings
     Sizing(SizingArgs),
+    /// Root cause of a failing pod or controller, with evidence, fix and verify commands (no LLM, offline)
+    Diagnose(diagnose::DiagnoseArgs),
 }
 
 /// `aiops sizing` flags.
@@ -246,7 +249,7 @@ pub fn resolve_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> anyhow
     Ok(config)
 }
 
-fn source_of(g: &GlobalArgs) -> anyhow::Result<Source> {
+pub(crate) fn source_of(g: &GlobalArgs) -> anyhow::Result<Source> {
     if g.scale.is_some() && !g.demo {
         return Err(UsageError("--scale only applies with --demo".into()).into());
     }
@@ -259,7 +262,7 @@ fn source_of(g: &GlobalArgs) -> anyhow::Result<Source> {
     })
 }
 
-fn scope_of(g: &GlobalArgs) -> Scope {
+pub(crate) fn scope_of(g: &GlobalArgs) -> Scope {
     Scope {
         namespace: if g.all_namespaces { None } else { g.namespace.clone() },
         as_of: g.as_of,
@@ -406,6 +409,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             output::print_sizing(&report, format)?;
             Ok(exit::OK)
         }
+        Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;

@@ -38,7 +38,7 @@ pub fn clear_progress(drawn: bool) {
     }
 }
 
-fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -49,7 +49,7 @@ fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 /// Serialises data as JSON (pretty) or YAML.
-fn structured<T: Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<Option<String>> {
+pub(crate) fn structured<T: Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<Option<String>> {
     Ok(match format {
         OutputFormat::Json => Some(serde_json::to_string_pretty(value)? + "\n"),
         OutputFormat::Yaml => Some(serde_saphyr::to_string(value)?),

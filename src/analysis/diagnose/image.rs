@@ -1,0 +1,264 @@
+//! Image pull failures: what the registry or runtime said, classified. Pure.
+
+use k8s_openapi::api::core::v1::Container;
+
+use super::text::{clip, strip_rpc};
+use super::{Class, Ctx, Finding};
+use crate::model::objects::SecretMeta;
+use crate::model::recommendation::RiskTier;
+
+/// Classifies a pull error message (any wording: containerd, CRI-O, dockershim, with or
+/// without `rpc error` prefixes, the ≥1.32 `Back-off pulling image "x": ErrImagePull: ...`).
+pub fn classify(message: &str) -> Option<Class> {
+    let m = strip_rpc(message).to_ascii_lowercase();
+    let has = |s: &str| m.contains(s);
+    if has("couldn't parse image reference")
+        || has("invalid reference format")
+        || has("invalidimagename")
+        || has("failed to apply default image tag")
+    {
+        return Some(Class::ImageInvalidReference);
+    }
+    if has("toomanyrequests") || has("429 too many requests") || has("rate limit") {
+        return Some(Class::ImageRegistryRateLimit);
+    }
+    if has("no matching manifest for")
+        || has("no match for platform")
+        || has("exec format error")
+        || has("does not match the specified platform")
+        || has("image with reference") && has("was found but does not match")
+    {
+        return Some(Class::ImageArchMismatch);
+    }
+    if has("401 unauthorized")
+        || has("403 forbidden")
+        || has("unauthorized:")
+        || has("authentication required")
+        || has("insufficient_scope")
+        || has("authorization failed")
+        || has("failed to authorize")
+        || has("requested access to the resource is denied")
+        || has("pull access denied")
+        || has("no basic auth credentials")
+        || has("denied:")
+    {
+        return Some(Class::ImageRegistryAuth);
+    }
+    if has("no such host")
+        || has("i/o timeout")
+        || has("connection refused")
+        || has("network is unreachable")
+        || has("tls handshake timeout")
+        || has("x509:")
+        || has("context deadline exceeded")
+        || has("connection reset by peer")
+        || has("registryunavailable")
+        || has("registry is unavailable")
+        || has("dial tcp")
+        || has("server misbehaving")
+        || has("unexpected eof")
+        || m.ends_with(": eof")
+    {
+        return Some(Class::ImagePullNetwork);
+    }
+    if has("not found") || has("manifest unknown") || has("name unknown") || has("does not exist") {
+        return Some(Class::ImageNotFound);
+    }
+    None
+}
+
+/// The registry host of an image reference (`docker.io` when none is given).
+pub fn registry_of(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// The finding for a container waiting on an image error.
+pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding {
+    let image = c.image.as_deref().unwrap_or("?");
+    let registry = registry_of(image);
+    // The newest pull-failure event of this container says more than `Back-off pulling`.
+    let pull_event = ctx.events.iter().copied().find(|e| {
+        e.reason.as_deref() == Some("Failed")
+            && e.message
+                .as_deref()
+                .is_some_and(|m| m.contains("ailed to pull") || m.contains("rror: ErrImagePull"))
+            && e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
+    });
+    let pull_text = pull_event.and_then(|e| e.message.as_deref()).unwrap_or("");
+    let by_reason = match reason {
+        "InvalidImageName" => Some(Class::ImageInvalidReference),
+        "ErrImageNeverPull" => Some(Class::ImageNotFound),
+        _ => None,
+    };
+    let class = classify(message).or_else(|| classify(pull_text)).or(by_reason);
+    // Pull secrets the pod names but that do not exist.
+    let pull_secrets: Vec<String> = ctx
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect();
+    let secrets_known = !ctx.snap.all::<SecretMeta>().is_empty();
+    let missing_secrets: Vec<&String> = pull_secrets
+        .iter()
+        .filter(|n| secrets_known && ctx.snap.get::<SecretMeta>(Some(ctx.ns), n).is_none())
+        .collect();
+    let retrieve_failed = ctx.events_with(&["FailedToRetrieveImagePullSecret"]);
+    let mut f = match class {
+        Some(Class::ImageInvalidReference) => Finding::new(
+            Class::ImageInvalidReference,
+            97,
+            format!("invalid image reference {image}"),
+            format!("Container {}'s image \"{image}\" is not a valid image reference, so it can never be pulled.", c.name),
+        )
+        .fix(format!("Fix spec.containers[{}].image to a valid reference: [registry/]repository[:tag][@sha256:digest], lowercase, no spaces or trailing ':'", c.name)),
+        Some(Class::ImageRegistryRateLimit) => Finding::new(
+            Class::ImageRegistryRateLimit,
+            96,
+            format!("{registry} pull rate limit reached"),
+            format!("Registry {registry} refuses to serve image {image} to this node: pull rate limit reached (HTTP 429)."),
+        )
+        .fix(format!("Authenticate pulls from {registry} (an imagePullSecret with a paid/authenticated account) or mirror the image to your own registry"))
+        .fix("Set imagePullPolicy: IfNotPresent so nodes reuse cached images"),
+        Some(Class::ImageArchMismatch) => Finding::new(
+            Class::ImageArchMismatch,
+            96,
+            format!("image {image} has no build for the node's platform"),
+            format!(
+                "Image \"{image}\" has no variant for the node's OS/architecture{}, so container {} cannot run there.",
+                super::pod::node_arch(ctx).map_or(String::new(), |a| format!(" ({a})")),
+                c.name
+            ),
+        )
+        .fix("Publish a multi-arch image (docker buildx --platform linux/amd64,linux/arm64) or use a tag built for the node's architecture")
+        .fix("Or pin the workload to matching nodes: nodeSelector kubernetes.io/arch: amd64"),
+        Some(Class::ImageRegistryAuth) => {
+            let who = if missing_secrets.is_empty() {
+                if pull_secrets.is_empty() {
+                    "the pod has no imagePullSecrets".to_string()
+                } else {
+                    format!("imagePullSecrets {} are not accepted", pull_secrets.join(", "))
+                }
+            } else {
+                format!(
+                    "imagePullSecret {} does not exist in namespace {}",
+                    missing_secrets.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "),
+                    ctx.ns
+                )
+            };
+            Finding::new(
+                Class::ImageRegistryAuth,
+                96,
+                format!("{registry} denies access to {image}"),
+                format!("Registry {registry} refuses to let this node pull \"{image}\" ({who}); the repository is private or the name is wrong."),
+            )
+            .fix(format!(
+                "Create a docker-registry Secret for {registry} and reference it: kubectl create secret docker-registry regcred --docker-server={registry} --docker-username=... --docker-password=... {} ; then add imagePullSecrets: [{{name: regcred}}] to the pod template (or its ServiceAccount)",
+                ctx.kns()
+            ))
+            .fix(format!("If the repository is public, check the image name \"{image}\" for typos (registries answer 'access denied' for repositories that do not exist)"))
+            .risk(RiskTier::Critical)
+        }
+        Some(Class::ImagePullNetwork) => Finding::new(
+            Class::ImagePullNetwork,
+            95,
+            format!("node cannot reach registry {registry}"),
+            format!("The node cannot reach registry {registry} to pull \"{image}\" (DNS, network, proxy or TLS failure)."),
+        )
+        .fix(format!("From the node, check DNS and connectivity to {registry} (crictl pull {image}); check egress firewall/proxy settings and the registry's certificate"))
+        .fix("If the registry is internal, make sure nodes trust its CA and can resolve its name"),
+        _ => Finding::new(
+            Class::ImageNotFound,
+            95,
+            format!("image {image} not found"),
+            format!("Image \"{image}\" does not exist in {registry}: the tag or repository is not there."),
+        )
+        .fix(format!("Fix the tag in spec.containers[{}].image to one that exists (list tags: crane ls {}), or push the missing tag", c.name, image.split(['@', ':']).next().unwrap_or(image)))
+        .fix("Roll back to the previous working revision: kubectl rollout undo deploy/<name>"),
+    };
+    f = f.ev(format!("status.containerStatuses[{}].state.waiting", c.name), &format!("{reason}: {message}"));
+    if let Some(e) = pull_event {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    if let Some(e) = retrieve_failed.first() {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    for s in &missing_secrets {
+        f = f.ev(format!("spec.imagePullSecrets[{s}]"), "Secret not found in the namespace");
+    }
+    if f.class != Class::ImageRegistryAuth && !missing_secrets.is_empty() {
+        f.evidence.push(crate::model::recommendation::Evidence {
+            source: "spec.imagePullSecrets".into(),
+            text: format!(
+                "also missing: {}",
+                missing_secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    if class.is_none() {
+        f.confidence = 0.5;
+        f.root_cause = format!(
+            "Image \"{image}\" cannot be pulled ({}); the registry's exact answer is not in the collected events.",
+            clip(strip_rpc(message), 120)
+        );
+    }
+    f.check(format!("kubectl describe pod {} {} | grep -A3 -i pull", ctx.name, ctx.kns()))
+        .check(format!("crictl pull {image}   # on the node"))
+        .expect("The image is pulled and the container starts.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_real_wordings() {
+        let cases = [
+            (
+                "failed to pull and unpack image \"docker.io/library/nginx:1.a\": failed to resolve reference \"docker.io/library/nginx:1.a\": docker.io/library/nginx:1.a: not found",
+                Class::ImageNotFound,
+            ),
+            (
+                "rpc error: code = Unknown desc = Error response from daemon: manifest for shop/payments:v2.3.9 not found: manifest unknown: manifest unknown",
+                Class::ImageNotFound,
+            ),
+            (
+                "Back-off pulling image \"x/y:1\": ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image \"x/y:1\": not found",
+                Class::ImageNotFound,
+            ),
+            (
+                "failed to pull and unpack image \"docker.io/yourcompany/crw:latest\": failed to resolve reference \"docker.io/yourcompany/crw:latest\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed",
+                Class::ImageRegistryAuth,
+            ),
+            (
+                "failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized",
+                Class::ImageRegistryAuth,
+            ),
+            (
+                "failed to do request: Head \"https://reg.internal/v2/app/manifests/1\": dial tcp: lookup reg.internal on 10.96.0.10:53: no such host",
+                Class::ImagePullNetwork,
+            ),
+            (
+                "429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.",
+                Class::ImageRegistryRateLimit,
+            ),
+            ("no matching manifest for linux/arm64 in the manifest list entries", Class::ImageArchMismatch),
+            (
+                "Failed to apply default image tag \"Nginx:1\": couldn't parse image reference \"Nginx:1\": invalid reference format: repository name must be lowercase",
+                Class::ImageInvalidReference,
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(classify(msg), Some(want), "{msg}");
+        }
+        assert_eq!(registry_of("ghcr.io/a/b:1"), "ghcr.io");
+        assert_eq!(registry_of("nginx"), "docker.io");
+        assert_eq!(registry_of("library/nginx"), "docker.io");
+    }
+}
