@@ -3,6 +3,8 @@
 //! README), on the demo, and the CLI's errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -143,4 +145,61 @@ fn bad_targets_get_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     let o = aiops(&["diagnose", "--demo"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Live: every fixture served by a mocked API (its objects, events and logs as the API
+/// returns them) gives the same class through the targeted live reads, and those reads
+/// never list every pod of the cluster (only field- or label-selected lists).
+#[test]
+fn live_targeted_reads_diagnose_every_fixture_the_same() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (case, expected) in fixtures() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose").join(&case);
+        let snap = load_dir(&path, &LoadOptions::default()).unwrap();
+        let as_of = snap.as_of().to_string();
+        let (url, seen) = rt.block_on(support::snapshot_api::start(snap));
+        let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
+        let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args([
+                "diagnose",
+                expected["target"].as_str().unwrap(),
+                "-n",
+                expected["namespace"].as_str().unwrap(),
+            ])
+            .args(["--as-of", &as_of, "-o", "json", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            failures.push(format!(
+                "{case}: exit {:?}: {}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+            continue;
+        }
+        let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        if d["class"] != expected["class"] {
+            failures.push(format!(
+                "{case}: live gives {} ({}), want {}",
+                d["class"], d["root_cause"], expected["class"]
+            ));
+        }
+        let requests = seen.lock().unwrap().clone();
+        for r in &requests {
+            let pod_list = r.path == "/api/v1/pods"
+                || (r.path.ends_with("/pods") && r.path.starts_with("/api/v1/namespaces/"));
+            if pod_list
+                && !r.query.contains("fieldSelector=spec.nodeName=")
+                && !r.query.contains("labelSelector=")
+            {
+                failures.push(format!("{case}: unselected pod list {} ?{}", r.path, r.query));
+            }
+        }
+        assert!(requests.iter().all(|r| !r.path.contains("/secrets/") || !r.path.is_empty()));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

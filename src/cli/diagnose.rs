@@ -64,8 +64,33 @@ pub async fn run(
         (Some(t), false) => Some(parse_target(t).map_err(UsageError)?),
         (None, true) => None,
     };
+    // Compile the log-signature library on another thread while the source is read.
+    let _warm = std::thread::spawn(crate::analysis::diagnose::logsig::prepare);
     let source = super::source_of(g)?;
     let mut scope = super::scope_of(g);
+    if let (Some(target), jobs::Source::Live) = (&target, &source) {
+        // Live: targeted reads for this one target, never a full-cluster list.
+        let ns = g.namespace.clone().unwrap_or_else(|| "default".to_string());
+        let kopts = jobs::kube_options(config, Some(ns.clone()));
+        let client = crate::collectors::kube::connect(&kopts).await.context("connecting to the cluster")?;
+        let as_of = scope.as_of.unwrap_or(now);
+        let snap =
+            crate::collectors::kube_diagnose::collect(&client, &kopts, &ns, target.kind, &target.name, as_of)
+                .await
+                .context("reading the target from the cluster")?;
+        output::clear_progress(std::io::stderr().is_terminal() && !g.quiet);
+        let opts = DiagnoseOptions {
+            policy: crate::analysis::sizing::SizingPolicy::default(),
+            now: as_of,
+            metrics_unavailable: None,
+        };
+        let mut d = diagnose_target(&snap, &ns, target, &opts).map_err(anyhow::Error::msg)?;
+        for gap in &snap.gaps {
+            d.notes.push(format!("not read: {} ({:?}): {}", gap.what, gap.reason, gap.detail));
+        }
+        print_one(&d, format)?;
+        return Ok(exit::OK);
+    }
     // A snapshot or the demo is read whole: a target without -n is looked up in every
     // namespace, and scheduling needs every pod on the nodes, whatever their namespace.
     if !matches!(source, jobs::Source::Live) {

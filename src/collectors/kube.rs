@@ -98,7 +98,7 @@ fn retryable(e: &kube::Error) -> bool {
 }
 
 /// Runs `op` with a timeout and retries with exponential backoff.
-async fn with_retries<T, F, Fut>(
+pub(crate) async fn with_retries<T, F, Fut>(
     opts: &KubeOptions,
     what: &str,
     mut op: F,

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod error;
 pub mod ksm;
 pub mod kube;
+pub mod kube_diagnose;
 pub mod manifest;
 pub mod parquet;
 pub mod prometheus;

@@ -3,3 +3,4 @@
 
 pub mod kube_mock;
 pub mod prometheus;
+pub mod snapshot_api;

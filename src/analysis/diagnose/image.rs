@@ -80,13 +80,25 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
     let image = c.image.as_deref().unwrap_or("?");
     let registry = registry_of(image);
     // The newest pull-failure event of this container says more than `Back-off pulling`.
-    let pull_event = ctx.events.iter().copied().find(|e| {
-        e.reason.as_deref() == Some("Failed")
-            && e.message
-                .as_deref()
-                .is_some_and(|m| m.contains("ailed to pull") || m.contains("rror: ErrImagePull"))
-            && e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
-    });
+    // Prefer a pull failure whose text says what the registry answered ("Error:
+    // ErrImagePull" events say nothing).
+    let pulls: Vec<&crate::model::objects::Event> = ctx
+        .events
+        .iter()
+        .copied()
+        .filter(|e| {
+            e.reason.as_deref() == Some("Failed")
+                && e.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("ailed to pull") || m.contains("rror: ErrImagePull"))
+                && e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
+        })
+        .collect();
+    let pull_event = pulls
+        .iter()
+        .copied()
+        .find(|e| e.message.as_deref().and_then(classify).is_some())
+        .or(pulls.first().copied());
     let pull_text = pull_event.and_then(|e| e.message.as_deref()).unwrap_or("");
     let by_reason = match reason {
         "InvalidImageName" => Some(Class::ImageInvalidReference),
