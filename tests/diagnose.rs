@@ -203,3 +203,75 @@ fn live_targeted_reads_diagnose_every_fixture_the_same() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// With `--prometheus-url`, an OOM diagnosis reads the container's memory history from a
+/// real Prometheus and says how memory behaved (here: a leak, climbing to the limit and
+/// dropping at each kill); with an unreachable Prometheus it says "metrics unavailable"
+/// and still diagnoses.
+#[test]
+fn oom_uses_memory_history_from_prometheus_or_says_it_is_unavailable() {
+    use support::prometheus::{GenSeries, start};
+    let case = "oom-killed";
+    let expected = fixtures().into_iter().find(|(c, _)| c == case).unwrap().1;
+    let pod = expected["target"].as_str().unwrap().trim_start_matches("pod/").to_string();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose").join(case);
+    let snap = load_dir(&dir, &LoadOptions::default()).unwrap();
+    let container = snap
+        .get::<aiops::model::objects::Pod>(Some("media"), &pod)
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .name
+        .clone();
+    let end = snap.as_of().as_millisecond();
+    // 24 h of 1-minute samples: a sawtooth from 200 MiB up to the limit every 4 hours.
+    let samples: Vec<(i64, f64)> = (0..=1440)
+        .map(|i| {
+            let t = end - (1440 - i) * 60_000;
+            let phase = (i % 240) as f64 / 240.0;
+            (t, (200.0 + 820.0 * phase) * 1_048_576.0)
+        })
+        .collect();
+    let prom = start(&[GenSeries {
+        metric: "container_memory_working_set_bytes".into(),
+        labels: vec![
+            ("namespace".into(), "media".into()),
+            ("pod".into(), pod.clone()),
+            ("container".into(), container),
+        ],
+        samples,
+    }]);
+    let run = |url: &str| -> serde_json::Value {
+        let o = aiops(&[
+            "diagnose",
+            &format!("pod/{pod}"),
+            "-n",
+            "media",
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "-o",
+            "json",
+            "--prometheus-url",
+            url,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let d = run(&prom.url);
+    assert_eq!(d["class"], "oom-killed");
+    let metric = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source"] == "metric container_memory_working_set_bytes");
+    let metric = metric.unwrap_or_else(|| panic!("no memory history in {d}"));
+    assert!(metric["text"].as_str().unwrap().contains("pattern leak"), "{metric}");
+    assert!(d["remediation"].to_string().contains("leak"), "{d}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let d = run(&format!("http://{closed}"));
+    assert_eq!(d["class"], "oom-killed");
+    assert!(d["notes"].to_string().contains("metrics unavailable"), "{d}");
+}

@@ -74,15 +74,16 @@ pub async fn run(
         let kopts = jobs::kube_options(config, Some(ns.clone()));
         let client = crate::collectors::kube::connect(&kopts).await.context("connecting to the cluster")?;
         let as_of = scope.as_of.unwrap_or(now);
-        let snap =
+        let mut snap =
             crate::collectors::kube_diagnose::collect(&client, &kopts, &ns, target.kind, &target.name, as_of)
                 .await
                 .context("reading the target from the cluster")?;
+        let metrics_unavailable = add_history(&mut snap, config, &ns, target, as_of).await;
         output::clear_progress(std::io::stderr().is_terminal() && !g.quiet);
         let opts = DiagnoseOptions {
             policy: crate::analysis::sizing::SizingPolicy::default(),
             now: as_of,
-            metrics_unavailable: None,
+            metrics_unavailable,
         };
         let mut d = diagnose_target(&snap, &ns, target, &opts).map_err(anyhow::Error::msg)?;
         for gap in &snap.gaps {
@@ -96,13 +97,20 @@ pub async fn run(
     if !matches!(source, jobs::Source::Live) {
         scope.namespace = None;
     }
-    let snap =
+    let mut snap =
         jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
     output::clear_progress(std::io::stderr().is_terminal() && !g.quiet);
+    let mut metrics_unavailable = None;
+    if let Some(t) = &target
+        && let Some(ns) = g.namespace.clone().or_else(|| find_namespace(&snap, t).first().cloned())
+    {
+        let as_of = snap.as_of();
+        metrics_unavailable = add_history(&mut snap, config, &ns, t, as_of).await;
+    }
     let opts = DiagnoseOptions {
         policy: crate::analysis::sizing::SizingPolicy::default(),
         now: snap.as_of(),
-        metrics_unavailable: None,
+        metrics_unavailable,
     };
     match target {
         Some(target) => {
@@ -136,6 +144,53 @@ pub async fn run(
             Ok(exit::OK)
         }
     }
+}
+
+/// With `--prometheus-url`: 24 h of memory and CPU-throttling history of the target's pods
+/// (the pod, or a controller's unhealthy pods, at most five), each query with a 5 s
+/// timeout and no retry. A failure is returned as the "metrics unavailable" note; the
+/// diagnosis goes on without history.
+async fn add_history(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    ns: &str,
+    target: &Target,
+    as_of: Timestamp,
+) -> Option<String> {
+    config.prometheus_url.as_ref()?;
+    let mut popts = jobs::prom_options(config);
+    popts.timeout = std::time::Duration::from_secs(5);
+    popts.retries = 0;
+    let pods: Vec<String> = if target.kind == crate::model::ObjectKind::Pod {
+        vec![target.name.clone()]
+    } else {
+        let mine = |p: &Pod| {
+            let t = snap.top_controller(p);
+            t.name == target.name && t.kind == target.kind.as_str()
+        };
+        snap.all::<Pod>()
+            .iter()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(ns) && mine(p))
+            .filter(|p| crate::analysis::diagnose::is_unhealthy(p, as_of))
+            .take(5)
+            .filter_map(|p| p.metadata.name.clone())
+            .collect()
+    };
+    for pod in pods {
+        if let Err(e) = crate::collectors::prometheus::fetch_pod_history(
+            &popts,
+            snap,
+            ns,
+            &pod,
+            as_of,
+            std::time::Duration::from_secs(86_400),
+        )
+        .await
+        {
+            return Some(e.to_string());
+        }
+    }
+    None
 }
 
 fn colour() -> bool {

@@ -451,3 +451,38 @@ pub async fn fetch_pushdown(
         .collect();
     Ok(PushdownUsage { series, restarts })
 }
+
+/// Memory and CPU-throttling history of one pod for diagnosis, over `window` before `as_of`,
+/// added to the snapshot's metrics (throttling as `container_cpu_throttled_ratio`). Meant
+/// to be called with a short timeout: the caller reports a failure as "metrics
+/// unavailable" and goes on.
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn fetch_pod_history(
+    opts: &PromOptions,
+    snap: &mut ClusterSnapshot,
+    namespace: &str,
+    pod: &str,
+    as_of: Timestamp,
+    window: Duration,
+) -> Result<()> {
+    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
+    let mut b = BTreeMap::new();
+    b.insert("pod", queries::escape_label_value(pod));
+    b.insert("namespace_filter", opts.scope_filter(Some(namespace)));
+    let step = Duration::from_secs(60);
+    let (mem, thr) = futures::join!(
+        fetch_range(opts, "diagnose/memory", &b, start, as_of, step),
+        fetch_range(opts, "diagnose/cpu_throttling", &b, start, as_of, step)
+    );
+    push_all(snap, mem?);
+    let thr: Vec<_> = thr?
+        .into_iter()
+        .map(|(_, labels, ts, vs)| {
+            (crate::model::series::metric::CPU_THROTTLED_RATIO.to_string(), labels, ts, vs)
+        })
+        .collect();
+    push_all(snap, thr);
+    Ok(())
+}

@@ -45,6 +45,8 @@ query_files! {
     "pushdown/memory_last" => ["namespace_filter", "window", "step"],
     "pushdown/restarts" => ["namespace_filter", "window"],
     "pushdown/series_count" => ["namespace_filter", "window"],
+    "diagnose/memory" => ["pod", "namespace_filter"],
+    "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
 }
 
 /// The registered file of a name.

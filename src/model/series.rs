@@ -23,6 +23,8 @@ pub mod metric {
     pub const HTTP_REQUESTS: &str = "http_requests_total";
     /// HTTP latency histogram buckets (label `le`).
     pub const HTTP_DURATION_BUCKET: &str = "http_request_duration_seconds_bucket";
+    /// Share of CFS periods throttled (0–1), computed by `queries/diagnose/cpu_throttling`.
+    pub const CPU_THROTTLED_RATIO: &str = "container_cpu_throttled_ratio";
 }
 
 /// Label set of a series, sorted by name; `__name__` is never among them.

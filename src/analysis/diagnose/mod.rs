@@ -250,6 +250,21 @@ pub fn diagnose_pod(snap: &ClusterSnapshot, pod: &Pod, opts: &DiagnoseOptions) -
     if let Some(m) = &opts.metrics_unavailable {
         notes.push(format!("metrics unavailable: {m}"));
     }
+    // CPU throttling history (from --prometheus-url): worth saying when it is heavy.
+    for s in snap.metrics.metric(crate::model::series::metric::CPU_THROTTLED_RATIO) {
+        if s.labels.get("pod") != Some(ctx.name) || s.labels.get("namespace") != Some(ctx.ns) {
+            continue;
+        }
+        if let Some(p95) = crate::analysis::stats::quantile(&s.values, 0.95)
+            && p95 >= 0.25
+        {
+            notes.push(format!(
+                "container {} was CPU-throttled in {:.0}% of CFS periods at p95 over the history (metric)",
+                s.labels.get("container").unwrap_or("?"),
+                p95 * 100.0
+            ));
+        }
+    }
     let mut d = conclude(format!("pod/{}", ctx.name), ctx.ns, findings, notes);
     if d.class == Class::Healthy {
         d.verify.push(format!("kubectl get pod {} {}", ctx.name, ctx.kns()));

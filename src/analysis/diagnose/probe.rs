@@ -183,7 +183,7 @@ fn analyse(
             )
             .ev("log", &listening_line(log, actual))
             .fix(format!("Set {field} port to {actual} (or to the named port of the container){}", if declared.contains(&actual) { "" } else { "; also declare containerPort {actual}" }))
-            .fix(format!("kubectl patch the workload: {field}.{}.port: {actual}", if p.http_get.is_some() { "httpGet" } else { "tcpSocket" }))
+            .fix(patch_command(ctx, c, kind, if p.http_get.is_some() { "httpGet" } else { "tcpSocket" }, actual))
             .expect(format!("The {kind} probe succeeds on port {actual}; restarts stop.")),
         );
     }
@@ -296,6 +296,25 @@ fn analyse(
         )
         .fix(format!("Check why {path} fails: kubectl exec {} {} -c {} -- wget -qO- localhost:{}{path}", ctx.name, ctx.kns(), c.name, port.map_or("?".into(), |p| p.to_string())))
         .expect("The probe succeeds."),
+    )
+}
+
+/// The `kubectl patch` that points a probe at another port, on the pod's controller.
+fn patch_command(ctx: &Ctx, c: &Container, kind: &str, handler: &str, port: u16) -> String {
+    let top = ctx.snap.top_controller(ctx.pod);
+    let index =
+        ctx.pod.spec.as_ref().and_then(|s| s.containers.iter().position(|x| x.name == c.name)).unwrap_or(0);
+    let (target, prefix) = match top.kind.as_str() {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            (format!("{}/{}", top.kind.to_lowercase(), top.name), "/spec/template/spec")
+        }
+        "CronJob" => (format!("cronjob/{}", top.name), "/spec/jobTemplate/spec/template/spec"),
+        _ => (format!("pod/{}", ctx.name), "/spec"),
+    };
+    format!(
+        "kubectl patch {target} {} --type=json -p '[{{\"op\":\"replace\",\"path\":\"{prefix}/containers/{index}/{}/{handler}/port\",\"value\":{port}}}]'",
+        ctx.kns(),
+        field_of(kind)
     )
 }
 
