@@ -9,7 +9,7 @@ use tracing::{info, instrument};
 
 use crate::analysis::inventory::{Inventory, summarize_inventory};
 use crate::analysis::sizing::{SizingPolicy, SizingReport, size_all};
-use crate::analysis::usage::{Window, collect_pushed, collect_usage};
+use crate::analysis::usage::{Window, collect_pushed, collect_usage, collect_usage_stats};
 use crate::collectors::demo::{DemoOptions, generate};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
@@ -195,9 +195,10 @@ pub fn sizing(
     policy: &SizingPolicy,
 ) -> SizingReport {
     let w = sizing_window(snap, window, step, scrape_interval);
-    let usages = collect_usage(snap, w);
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let usages = collect_usage_stats(snap, w, threads);
     info!(containers = usages.len(), "Pooled usage per workload container.");
-    let report = size_all(&usages, w, policy, snap.as_of());
+    let report = size_all(&usages, w, policy, snap.as_of(), "local");
     info!(resize = report.totals.resize, "Sized every container.");
     report
 }
@@ -214,7 +215,7 @@ pub fn sizing_pushed(
     let w = sizing_window(snap, window, step, scrape_interval);
     let usages = collect_pushed(snap, w, data);
     info!(containers = usages.len(), "Pooled push-down summaries per workload container.");
-    size_all(&usages, w, policy, snap.as_of())
+    size_all(&usages, w, policy, snap.as_of(), "push-down")
 }
 
 /// How live sizing reads usage from Prometheus.

@@ -224,7 +224,7 @@ mod tests {
             span_ms: Some((0, 7 * 86_400_000)),
             restarts: 0,
             oom_kills: 0,
-            pushed: None,
+            stats: None,
         }
     }
 

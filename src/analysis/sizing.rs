@@ -61,6 +61,22 @@ pub struct UsageStats {
 }
 
 impl UsageStats {
+    /// [`UsageStats::of`] on a buffer of finite values the caller no longer needs (it is
+    /// reordered, not copied).
+    pub fn of_finite(v: &mut [f64]) -> Option<UsageStats> {
+        if v.is_empty() {
+            return None;
+        }
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(UsageStats {
+            p99: quantile_in_place(v, 0.99)?,
+            p95: quantile_in_place(v, 0.95)?,
+            p50: quantile_in_place(v, 0.50)?,
+            max,
+            samples: v.len(),
+        })
+    }
+
     /// Linear-interpolation quantiles (see `stats::quantile`) of the finite values.
     pub fn of(values: &[f64]) -> Option<UsageStats> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
@@ -148,7 +164,7 @@ pub fn monthly_cost(cpu: Millicores, memory: Bytes, p: &SizingPolicy) -> f64 {
 ///
 /// Confidence = min(1, history / min_history) × 1/(1 + restarts/10).
 pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> SizingResult {
-    let (cpu, memory) = match &u.pushed {
+    let (cpu, memory) = match &u.stats {
         Some(p) => (p.cpu, p.memory),
         None => (UsageStats::of(&u.cpu), UsageStats::of(&u.memory)),
     };
@@ -246,7 +262,7 @@ mod tests {
             span_ms: Some((0, days * 86_400_000)),
             restarts: 0,
             oom_kills: 0,
-            pushed: None,
+            stats: None,
         }
     }
 
@@ -522,6 +538,7 @@ pub fn size_all(
     w: Window,
     p: &SizingPolicy,
     as_of: jiff::Timestamp,
+    plan: &'static str,
 ) -> SizingReport {
     let mut containers = Vec::with_capacity(usages.len());
     let mut totals = SizingTotals::default();
@@ -591,7 +608,7 @@ pub fn size_all(
         as_of,
         window_seconds: (w.end_ms - w.start_ms) / 1000,
         step_seconds: w.step_ms / 1000,
-        plan: if usages.iter().any(|u| u.pushed.is_some()) { "push-down" } else { "local" },
+        plan,
         policy: p.clone(),
         containers,
         namespaces,

@@ -79,14 +79,14 @@ pub struct ContainerUsage {
     pub span_ms: Option<(i64, i64)>,
     pub restarts: u32,
     pub oom_kills: u32,
-    /// Statistics already computed by Prometheus (push-down plan); `cpu`/`memory` are
-    /// empty then.
-    pub pushed: Option<PushedStats>,
+    /// Statistics already computed (by Prometheus in the push-down plan, or while pooling
+    /// in [`collect_usage_stats`]); `cpu`/`memory` are empty then.
+    pub stats: Option<PooledStats>,
 }
 
-/// CPU and memory statistics pooled from push-down summaries.
+/// CPU and memory statistics of a container, pooled over its pods.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PushedStats {
+pub struct PooledStats {
     pub cpu: Option<UsageStats>,
     pub memory: Option<UsageStats>,
 }
@@ -316,8 +316,95 @@ pub fn collect_pushed(snap: &ClusterSnapshot, w: Window, data: &PushdownUsage) -
     restarts_from_status(snap, &mut by_key, &restarts_seen);
     for (key, entry) in &mut by_key {
         let (cpu, memory) = parts.get(key).map_or((None, None), |(c, m)| (pooled_stats(c), pooled_stats(m)));
-        entry.pushed = Some(PushedStats { cpu, memory });
+        entry.stats = Some(PooledStats { cpu, memory });
     }
+    by_key.into_values().collect()
+}
+
+/// [`collect_usage`] for sizing: each container's statistics are computed as soon as its
+/// samples are pooled, and the samples dropped (sizing needs only the statistics), with the
+/// containers split across `threads`. Same results as `collect_usage` + `UsageStats::of`,
+/// a fraction of the memory.
+pub fn collect_usage_stats(snap: &ClusterSnapshot, w: Window, threads: usize) -> Vec<ContainerUsage> {
+    let Skeleton { by_key, pod_owner } = skeleton(snap, w);
+    type Key = (WorkloadRef, String);
+    let mut series: std::collections::HashMap<Key, [Vec<&Series>; 3]> = std::collections::HashMap::new();
+    for (kind, name) in [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
+    {
+        for s in snap.metrics.metric(name) {
+            let (Some(ns), Some(pod), Some(container)) =
+                (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
+            else {
+                continue;
+            };
+            if container == "POD" {
+                continue;
+            }
+            let Some(owner) = owner_of(snap, &pod_owner, ns, pod) else { continue };
+            let key = (owner, container.to_string());
+            if by_key.contains_key(&key) {
+                series.entry(key).or_default()[kind].push(s);
+            }
+        }
+    }
+    let mut entries: Vec<(Key, ContainerUsage)> = by_key.into_iter().collect();
+    let threads = threads.clamp(1, 16);
+    let chunk = entries.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for part in entries.chunks_mut(chunk) {
+            let series = &series;
+            scope.spawn(move || {
+                let mut scratch = RateScratch::default();
+                let mut buf: Vec<f64> = Vec::new();
+                for (key, entry) in part.iter_mut() {
+                    let Some([cpu, mem, restarts]) = series.get(key) else {
+                        entry.stats = Some(PooledStats { cpu: None, memory: None });
+                        continue;
+                    };
+                    buf.clear();
+                    for s in cpu {
+                        let before = buf.len();
+                        counter_rates_into(s, w, &mut scratch, &mut buf);
+                        if buf.len() > before
+                            && let Some(pod) = s.labels.get("pod")
+                        {
+                            entry.pods.insert(pod.to_string());
+                        }
+                    }
+                    let cpu_stats = UsageStats::of_finite(&mut buf);
+                    buf.clear();
+                    for s in mem {
+                        for (t, v) in gauge_samples(s, w) {
+                            buf.push(v);
+                            entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                        }
+                        if gauge_samples(s, w).next().is_some()
+                            && let Some(pod) = s.labels.get("pod")
+                        {
+                            entry.pods.insert(pod.to_string());
+                        }
+                    }
+                    let mem_stats = UsageStats::of_finite(&mut buf);
+                    for s in restarts {
+                        let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
+                        let mut inc = 0.0;
+                        for pair in vals.windows(2) {
+                            inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
+                        }
+                        entry.restarts += round_count(inc);
+                    }
+                    entry.stats = Some(PooledStats { cpu: cpu_stats, memory: mem_stats });
+                }
+            });
+        }
+    });
+    let seen: BTreeSet<Key> = entries
+        .iter()
+        .filter(|(k, _)| series.get(k).is_some_and(|s| !s[2].is_empty()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut by_key: BTreeMap<Key, ContainerUsage> = entries.into_iter().collect();
+    restarts_from_status(snap, &mut by_key, &seen);
     by_key.into_values().collect()
 }
 
@@ -383,7 +470,7 @@ fn skeleton(snap: &ClusterSnapshot, w: Window) -> Skeleton {
                 span_ms: None,
                 restarts: 0,
                 oom_kills: 0,
-                pushed: None,
+                stats: None,
             });
             if active(pod) {
                 entry.replicas += 1;
@@ -441,6 +528,33 @@ mod tests {
         assert_eq!(counter_rates(&s, per_step), vec![0.0, 1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
         let ranged = Window { rate_range_ms: 60_000, ..per_step };
         assert_eq!(counter_rates(&s, ranged), vec![0.5, 0.5, 0.5, 0.5]);
+    }
+
+    /// The streaming, threaded pooling gives exactly the statistics of pooling everything
+    /// first (on the demo: restarts, gone pods, sidecars, static pods).
+    #[test]
+    fn streaming_stats_equal_pooled_samples() {
+        use crate::analysis::sizing::UsageStats;
+        use crate::collectors::demo::{DemoOptions, generate};
+        let snap = generate(&DemoOptions::default());
+        let end = snap.as_of().as_millisecond();
+        let w =
+            Window { start_ms: end - 7 * 86_400_000, end_ms: end, step_ms: 300_000, rate_range_ms: 300_000 };
+        let full = collect_usage(&snap, w);
+        for threads in [1, 3] {
+            let streamed = collect_usage_stats(&snap, w, threads);
+            assert_eq!(full.len(), streamed.len());
+            for (a, b) in full.iter().zip(&streamed) {
+                assert_eq!((&a.workload, &a.container), (&b.workload, &b.container));
+                let st = b.stats.unwrap();
+                assert_eq!(UsageStats::of(&a.cpu), st.cpu, "{:?}", a.workload);
+                assert_eq!(UsageStats::of(&a.memory), st.memory, "{:?}", a.workload);
+                assert_eq!(
+                    (&a.pods, a.span_ms, a.restarts, a.oom_kills, a.replicas),
+                    (&b.pods, b.span_ms, b.restarts, b.oom_kills, b.replicas)
+                );
+            }
+        }
     }
 
     #[test]
