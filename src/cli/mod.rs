@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch to `jobs`, exit codes. Output goes through
 //! `output.rs`, the only place that writes to stdout.
 
+pub mod audit;
 pub mod diagnose;
 pub mod output;
 
@@ -94,6 +95,8 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Requests/limits from 7-day p50/p95/p99 usage with a safety margin, and the savings
     Sizing(SizingArgs),
+    /// Security posture audit: pod security, RBAC, network, secrets, images (live, snapshot, demo or -f manifests)
+    Audit(audit::AuditArgs),
     /// Root cause of a failing pod or controller, with evidence, fix and verify commands (no LLM, offline)
     Diagnose(diagnose::DiagnoseArgs),
 }
@@ -135,8 +138,8 @@ pub struct SizingArgs {
     pub prometheus_only: bool,
     /// How live usage is read from Prometheus: `local` (one range query per metric at
     /// --step, quantiles computed here), `push-down` (Prometheus summarises every series
-    /// with quantile_over_time subqueries; for fleets), or `auto` (push-down above 20 M
-    /// samples)
+    /// with quantile_over_time subqueries; for fleets too big to fetch raw), or `auto`
+    /// (push-down above 80 M samples to fetch)
     #[arg(long, value_enum, default_value_t = PlanArg::Auto)]
     pub plan: PlanArg,
     /// Training part of the window for --backtest
@@ -409,6 +412,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             output::print_sizing(&report, format)?;
             Ok(exit::OK)
         }
+        Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };

@@ -7,6 +7,7 @@ pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;
 pub mod manifest;
+pub mod manifest_files;
 pub mod parquet;
 pub mod prometheus;
 pub mod queries;

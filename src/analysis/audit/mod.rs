@@ -1,0 +1,345 @@
+//! Security posture audit (US6): pure checks over a [`ClusterSnapshot`] that give coded
+//! [`Finding`]s — pod security (every Pod Security Standards control), workload hygiene,
+//! secrets, RBAC on effective permissions, network exposure and image vulnerabilities —
+//! then suppression, ranking, scores and recommendations. No I/O, no clock, no environment.
+//!
+//! The engine: [`audit`] runs every family of checks, applies suppressions
+//! ([`suppress`]), ranks findings (severity, then blast radius) and scores namespaces
+//! ([`score`]). Each check has a stable kebab-case id in the [`catalogue`].
+
+pub mod catalogue;
+pub mod hygiene;
+pub mod network;
+pub mod pod_security;
+pub mod rbac;
+pub mod recommend;
+pub mod score;
+pub mod secrets;
+pub mod suppress;
+pub mod vulns;
+pub mod workload;
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::recommendation::Recommendation;
+use crate::model::snapshot::{ClusterSnapshot, ObjectRef};
+
+pub use catalogue::{CATALOGUE, Category, CheckDef, check_def};
+pub use suppress::{AuditPolicy, Exemption, Suppression};
+pub use vulns::VulnerabilityReport;
+
+/// Severity of a finding, on the PolicyReport scale (without `info`), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// All severities, highest first.
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
+
+    /// Lower-case name (`critical`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a lower-case name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The object a finding is about: kind, namespace (absent for cluster-scoped objects and for
+/// manifests that leave it unset) and name. RBAC subjects that are not objects (`User`,
+/// `Group`) use their kind and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectId {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectId {
+    /// A new id.
+    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> Self {
+        ObjectId { kind: kind.to_string(), namespace: namespace.map(str::to_string), name: name.to_string() }
+    }
+
+    /// As a model reference (for recommendations).
+    pub fn to_ref(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            uid: None,
+        }
+    }
+}
+
+impl fmt::Display for ObjectId {
+    /// `Kind/namespace/name`, or `Kind/name`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A proposed fix as strategic-merge patches of the finding's object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fix {
+    /// Applies the fix.
+    pub patch: serde_json::Value,
+    /// Restores the values before the fix.
+    pub rollback: serde_json::Value,
+}
+
+/// One failed check on one object (and container, where the check is per container).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable check id (see [`CATALOGUE`]).
+    pub check: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    pub object: ObjectId,
+    pub container: Option<String>,
+    /// JSON path of the offending field in the object (`spec.template.spec.hostPID`).
+    pub field: String,
+    /// What is wrong, naming the field and its value.
+    pub message: String,
+    /// The change that fixes it, as YAML.
+    pub remediation: String,
+    /// Framework references (`PSS baseline: privileged`, `CIS 5.2.2`, `NSA/CISA: ...`).
+    pub frameworks: Vec<&'static str>,
+    /// How many pods (or subjects) the problem reaches; ranks findings of equal severity.
+    pub blast_radius: u64,
+    /// Other objects the finding rests on (the bindings and roles of an RBAC finding); their
+    /// suppression annotations count too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<ObjectId>,
+    /// Why the finding is suppressed, if it is.
+    pub suppressed: Option<Suppression>,
+    /// The patch that fixes it, where one exists.
+    #[serde(skip)]
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A finding with the catalogue's severity, category and frameworks for `check`.
+    ///
+    /// An id missing from the catalogue is a programming error caught by the catalogue
+    /// tests; such a finding gets `low`/`hygiene` rather than a panic.
+    pub fn new(
+        check: &'static str,
+        object: ObjectId,
+        field: String,
+        message: String,
+        remediation: String,
+    ) -> Self {
+        let def = check_def(check);
+        Finding {
+            check,
+            severity: def.map_or(Severity::Low, |d| d.severity),
+            category: def.map_or(Category::Hygiene, |d| d.category),
+            object,
+            container: None,
+            field,
+            message,
+            remediation,
+            frameworks: def.map(|d| d.frameworks.to_vec()).unwrap_or_default(),
+            blast_radius: 1,
+            related: Vec::new(),
+            suppressed: None,
+            fix: None,
+        }
+    }
+
+    /// Sets the container.
+    pub fn container(mut self, name: &str) -> Self {
+        self.container = Some(name.to_string());
+        self
+    }
+
+    /// Sets the blast radius.
+    pub fn blast(mut self, n: u64) -> Self {
+        self.blast_radius = n.max(1);
+        self
+    }
+
+    /// Sets the fix.
+    pub fn fix(mut self, patch: serde_json::Value, rollback: serde_json::Value) -> Self {
+        self.fix = Some(Fix { patch, rollback });
+        self
+    }
+
+    /// The namespace the finding counts in: the object's, the Namespace's own name for a
+    /// Namespace, `""` for other cluster-scoped objects and manifests without a namespace.
+    pub fn namespace(&self) -> &str {
+        if self.object.kind == "Namespace" && self.object.name != "(unset)" {
+            return &self.object.name;
+        }
+        self.object.namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// Where the image-vulnerability data came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VulnerabilitySource {
+    /// Number of trivy-operator `VulnerabilityReport`s read.
+    pub reports: usize,
+    /// Reports joined to a workload of the snapshot.
+    pub joined: usize,
+    /// The oldest report's `updateTimestamp`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest: Option<Timestamp>,
+    /// A sentence for the report: what was found, or that no data source was.
+    pub note: String,
+}
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+}
+
+impl SeverityCounts {
+    fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+        }
+    }
+}
+
+/// The whole outcome of an audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    pub as_of: Timestamp,
+    /// Findings that remain, ranked (severity, then blast radius), then suppressed ones.
+    pub findings: Vec<Finding>,
+    /// Counts of findings that remain.
+    pub summary: SeverityCounts,
+    /// Number of suppressed findings.
+    pub suppressed: usize,
+    pub score: score::Scores,
+    pub vulnerabilities: VulnerabilitySource,
+    /// Recommendations for every critical and high finding that remains.
+    pub recommendations: Vec<Recommendation>,
+    /// Objects audited (workloads, namespaces, RBAC objects, services, ...).
+    pub objects_audited: usize,
+}
+
+impl AuditReport {
+    /// Findings that are not suppressed.
+    pub fn open(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_none())
+    }
+
+    /// Suppressed findings.
+    pub fn suppressed_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_some())
+    }
+
+    /// The highest severity among findings that remain.
+    pub fn worst(&self) -> Option<Severity> {
+        self.open().map(|f| f.severity).max()
+    }
+}
+
+/// What the audit reads besides the snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct AuditInput {
+    /// trivy-operator reports, when a source had any; `None` when none could be read at all.
+    pub vulnerability_reports: Option<Vec<VulnerabilityReport>>,
+}
+
+/// Runs every check on the snapshot and returns the ranked, scored report.
+///
+/// Ranking: severity (critical first), then blast radius (largest first), then check id,
+/// object and container, so output is deterministic.
+pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -> AuditReport {
+    let ctx = workload::AuditContext::new(snap);
+    let mut findings = Vec::new();
+    for w in &ctx.workloads {
+        pod_security::audit_pod_security(w, &mut findings);
+        hygiene::audit_workload_hygiene(w, &mut findings);
+        secrets::audit_workload_secrets(&ctx, w, &mut findings);
+    }
+    hygiene::audit_namespaces(&ctx, &mut findings);
+    secrets::audit_secret_objects(&ctx, &mut findings);
+    let rbac_summary = rbac::audit_rbac(&ctx, &mut findings);
+    rbac::audit_workload_service_accounts(&ctx, &rbac_summary, &mut findings);
+    network::audit_network(&ctx, &mut findings);
+    let vulnerabilities =
+        vulns::audit_vulnerabilities(&ctx, input.vulnerability_reports.as_deref(), &mut findings);
+
+    suppress::apply(snap, policy, &mut findings);
+    rank(&mut findings);
+
+    let mut summary = SeverityCounts::default();
+    let mut suppressed = 0;
+    for f in &findings {
+        if f.suppressed.is_some() {
+            suppressed += 1;
+        } else {
+            summary.add(f.severity);
+        }
+    }
+    let objects_audited = ctx.objects_audited();
+    let score = score::score(&findings, &ctx.objects_per_namespace());
+    let recommendations = recommend::recommend(&findings);
+    AuditReport {
+        as_of: snap.as_of(),
+        findings,
+        summary,
+        suppressed,
+        score,
+        vulnerabilities,
+        recommendations,
+        objects_audited,
+    }
+}
+
+/// Sorts findings: open before suppressed, then severity, blast radius, check, object,
+/// container, field.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.suppressed
+            .is_some()
+            .cmp(&b.suppressed.is_some())
+            .then(b.severity.cmp(&a.severity))
+            .then(b.blast_radius.cmp(&a.blast_radius))
+            .then(a.check.cmp(b.check))
+            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.container.cmp(&b.container))
+            .then_with(|| a.field.cmp(&b.field))
+    });
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

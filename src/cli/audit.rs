@@ -1,0 +1,642 @@
+//! `aiops audit`: flags, running the audit on the live cluster, a snapshot, the demo or
+//! manifest files, and printing the report as table, Markdown, JSON, YAML, SARIF 2.1.0 or
+//! `wgpolicyk8s.io/v1alpha2` PolicyReports. Writes to stdout like `output.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{GlobalArgs, UsageError, exit};
+use crate::analysis::audit::{
+    AuditInput, AuditPolicy, AuditReport, CATALOGUE, Finding, Severity, VulnerabilityReport, audit,
+};
+use crate::collectors::manifest_files::{self, SourceLocation, SourceMap};
+use crate::config::{Config, OutputFormat};
+use crate::jobs::{self, Source};
+use crate::model::ObjectKind;
+
+/// Output formats of `aiops audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Yaml,
+    Markdown,
+    /// SARIF 2.1.0 (file and line for -f runs)
+    Sarif,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport (YAML)
+    Policyreport,
+}
+
+/// `--fail-on` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Critical => Severity::Critical,
+            FailOn::High => Severity::High,
+            FailOn::Medium => Severity::Medium,
+            FailOn::Low => Severity::Low,
+        }
+    }
+}
+
+/// `aiops audit` flags.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit manifest files or directories (YAML/JSON, multi-document, Lists; `-` reads stdin)
+    /// instead of a cluster
+    #[arg(short = 'f', long = "filename", value_name = "PATH", num_args = 1.., action = clap::ArgAction::Append)]
+    pub files: Vec<PathBuf>,
+    /// Exit with code 3 when an unsuppressed finding at or above this severity remains
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Output format; overrides -o and adds sarif and policyreport
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<AuditFormat>,
+    /// Audit policy file (YAML): `exemptions` by namespace/kind/name pattern/check, and
+    /// `strict` checks that annotations cannot suppress
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Do not exempt kube-system, kube-public and kube-node-lease
+    #[arg(long)]
+    pub no_default_exemptions: bool,
+    /// Print the check catalogue and exit
+    #[arg(long)]
+    pub list_checks: bool,
+}
+
+fn format_of(args: &AuditArgs, config: &Config) -> AuditFormat {
+    args.format.unwrap_or(match config.output {
+        OutputFormat::Table => AuditFormat::Table,
+        OutputFormat::Json => AuditFormat::Json,
+        OutputFormat::Yaml => AuditFormat::Yaml,
+        OutputFormat::Markdown => AuditFormat::Markdown,
+    })
+}
+
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs `aiops audit`.
+///
+/// # Errors
+/// Usage errors (exit 2), unreadable input, output failures.
+pub async fn run_audit(
+    args: &AuditArgs,
+    g: &GlobalArgs,
+    config: &Config,
+    now: Timestamp,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> anyhow::Result<u8> {
+    let format = format_of(args, config);
+    if args.list_checks {
+        emit(&render_catalogue(format)?)?;
+        return Ok(exit::OK);
+    }
+    let mut policy = match &args.policy {
+        Some(p) => {
+            let text = manifest_files::read_text(p)?;
+            AuditPolicy::from_yaml(&text).map_err(|e| UsageError(format!("{}: {e}", p.display())))?
+        }
+        None => AuditPolicy::default(),
+    };
+    if !args.no_default_exemptions {
+        policy = policy.with_default_exemptions();
+    }
+    let (report, sources, source_name) = if args.files.is_empty() {
+        let source = super::source_of(g)?;
+        let snap = jobs::collect(&source, &super::scope_of(g), config, now, progress)
+            .await
+            .context("collecting the cluster")?;
+        super::output::clear_progress(super::progress_is_drawn(g));
+        let reports: Option<Vec<VulnerabilityReport>> = match &source {
+            Source::Snapshot(dir) => Some(
+                manifest_files::read_vulnerability_reports(dir)
+                    .with_context(|| format!("reading VulnerabilityReports in {}", dir.display()))?,
+            ),
+            Source::Demo { .. } => Some(Vec::new()),
+            Source::Live => None,
+        };
+        let reports = reports.map(|mut r| {
+            if let Some(ns) = g.namespace.as_deref().filter(|_| !g.all_namespaces) {
+                r.retain(|x| x.metadata.namespace.as_deref() == Some(ns));
+            }
+            r
+        });
+        let name = match &source {
+            Source::Snapshot(d) => format!("snapshot {}", d.display()),
+            Source::Demo { .. } => "demo".to_string(),
+            Source::Live => "live cluster".to_string(),
+        };
+        (audit(&snap, &AuditInput { vulnerability_reports: reports }, &policy), None, name)
+    } else {
+        if g.demo || g.snapshot.is_some() {
+            return Err(UsageError("-f audits manifest files; drop --demo/--snapshot".into()).into());
+        }
+        let files = args.files.clone();
+        let mut set = tokio::task::spawn_blocking(move || manifest_files::load_manifests(&files, now))
+            .await
+            .context("manifest reader task")??;
+        if let Some(ns) = g.namespace.as_deref().filter(|_| !g.all_namespaces) {
+            set.snapshot.restrict_to_namespace(ns);
+            set.vulnerability_reports.retain(|x| x.metadata.namespace.as_deref() == Some(ns));
+        }
+        let input =
+            AuditInput { vulnerability_reports: Some(std::mem::take(&mut set.vulnerability_reports)) };
+        let name = format!("{} manifest files, {} documents", set.files, set.documents);
+        (audit(&set.snapshot, &input, &policy), Some(set.sources), name)
+    };
+    let text = match format {
+        AuditFormat::Table => render_text(&report, &source_name, false),
+        AuditFormat::Markdown => render_text(&report, &source_name, true),
+        AuditFormat::Json => {
+            serde_json::to_string_pretty(&json_view(&report, sources.as_ref(), &source_name))? + "\n"
+        }
+        AuditFormat::Yaml => serde_saphyr::to_string(&json_view(&report, sources.as_ref(), &source_name))?,
+        AuditFormat::Sarif => serde_json::to_string_pretty(&render_sarif(&report, sources.as_ref()))? + "\n",
+        AuditFormat::Policyreport => render_policy_reports(&report)?,
+    };
+    emit(&text)?;
+    let failed = args.fail_on.is_some_and(|t| report.worst().is_some_and(|w| w >= t.severity()));
+    Ok(if failed { exit::FINDINGS } else { exit::OK })
+}
+
+/// A simple text table: columns padded to their widest cell (Markdown with `md`).
+struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Self {
+        Table { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
+    }
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+    fn render(&self, md: bool) -> String {
+        let n = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..n)
+            .map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for (ri, r) in self.rows.iter().enumerate() {
+            if md {
+                let cells: Vec<String> =
+                    r.iter().map(|c| c.replace('|', "\\|").replace('\n', "<br>")).collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
+                if ri == 0 {
+                    let _ = writeln!(out, "|{}|", vec!["---"; r.len()].join("|"));
+                }
+            } else {
+                let line: Vec<String> =
+                    r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+                let _ = writeln!(out, "{}", line.join("  ").trim_end());
+            }
+        }
+        out
+    }
+}
+
+fn object_cell(f: &Finding) -> String {
+    f.object.to_string()
+}
+
+fn render_text(r: &AuditReport, source: &str, md: bool) -> String {
+    let mut out = String::new();
+    let h = |out: &mut String, level: usize, t: &str| {
+        if md {
+            let _ = writeln!(out, "{} {t}\n", "#".repeat(level));
+        } else {
+            let _ = writeln!(out, "{t}");
+        }
+    };
+    h(&mut out, 1, &format!("Security audit of {source} as of {}", r.as_of));
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "Score {}/100 · {} objects audited · open findings: {} critical, {} high, {} medium, {} low · {} suppressed",
+        r.score.cluster, r.objects_audited, s.critical, s.high, s.medium, s.low, r.suppressed
+    );
+    let _ = writeln!(out, "Image vulnerabilities: {}", r.vulnerabilities.note);
+    out.push('\n');
+    let open: Vec<&Finding> = r.open().collect();
+    if open.is_empty() {
+        let _ = writeln!(out, "No open findings.\n");
+    } else {
+        h(&mut out, 2, &format!("Findings ({})", open.len()));
+        let mut t = Table::new(&["SEVERITY", "CHECK", "OBJECT", "CONTAINER", "MESSAGE"]);
+        for f in &open {
+            t.row(vec![
+                f.severity.to_string(),
+                f.check.to_string(),
+                object_cell(f),
+                f.container.clone().unwrap_or_else(|| "-".into()),
+                f.message.clone(),
+            ]);
+        }
+        out.push_str(&t.render(md));
+        out.push('\n');
+    }
+    let suppressed: Vec<&Finding> = r.suppressed_findings().collect();
+    if !suppressed.is_empty() {
+        h(&mut out, 2, &format!("Suppressed ({})", suppressed.len()));
+        let mut t = Table::new(&["SEVERITY", "CHECK", "OBJECT", "CONTAINER", "BY", "REASON"]);
+        for f in &suppressed {
+            let sup = f.suppressed.as_ref();
+            t.row(vec![
+                f.severity.to_string(),
+                f.check.to_string(),
+                object_cell(f),
+                f.container.clone().unwrap_or_else(|| "-".into()),
+                sup.map(|s| s.source.clone()).unwrap_or_default(),
+                sup.and_then(|s| s.reason.clone()).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        out.push_str(&t.render(md));
+        out.push('\n');
+    }
+    h(&mut out, 2, "Scores by namespace");
+    let mut t = Table::new(&["NAMESPACE", "SCORE"]);
+    for (ns, sc) in &r.score.namespaces {
+        t.row(vec![
+            if ns.is_empty() { "(cluster-scoped / unset)".into() } else { ns.clone() },
+            sc.to_string(),
+        ]);
+    }
+    out.push_str(&t.render(md));
+    let _ = writeln!(
+        out,
+        "\n{} recommendations (one per open critical/high finding) in `-o json`.",
+        r.recommendations.len()
+    );
+    out
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<SourceLocation>,
+}
+
+#[derive(Serialize)]
+struct ReportView<'a> {
+    source: &'a str,
+    as_of: Timestamp,
+    objects_audited: usize,
+    score: &'a crate::analysis::audit::score::Scores,
+    summary: &'a crate::analysis::audit::SeverityCounts,
+    suppressed: usize,
+    vulnerabilities: &'a crate::analysis::audit::VulnerabilitySource,
+    findings: Vec<FindingView<'a>>,
+    recommendations: &'a [crate::model::recommendation::Recommendation],
+}
+
+/// Where a finding is in the manifests: its object, else the first related object that was read.
+fn locate(sources: Option<&SourceMap>, f: &Finding) -> Option<SourceLocation> {
+    let s = sources?;
+    std::iter::once(&f.object)
+        .chain(f.related.iter())
+        .find_map(|o| s.locate(&o.kind, o.namespace.as_deref(), &o.name, &f.field))
+}
+
+fn json_view<'a>(r: &'a AuditReport, sources: Option<&SourceMap>, source: &'a str) -> ReportView<'a> {
+    ReportView {
+        source,
+        as_of: r.as_of,
+        objects_audited: r.objects_audited,
+        score: &r.score,
+        summary: &r.summary,
+        suppressed: r.suppressed,
+        vulnerabilities: &r.vulnerabilities,
+        findings: r
+            .findings
+            .iter()
+            .map(|f| FindingView { finding: f, location: locate(sources, f) })
+            .collect(),
+        recommendations: &r.recommendations,
+    }
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "7.5",
+        Severity::Medium => "5.0",
+        Severity::Low => "2.0",
+    }
+}
+
+fn uri(p: &std::path::Path) -> String {
+    p.to_string_lossy().replace('\\', "/").replace('%', "%25").replace(' ', "%20")
+}
+
+/// FNV-1a of the finding's identity, for SARIF `partialFingerprints`.
+fn fingerprint(f: &Finding) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [f.check, &f.object.to_string(), f.container.as_deref().unwrap_or(""), &f.field] {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn render_sarif(r: &AuditReport, sources: Option<&SourceMap>) -> Value {
+    let rules: Vec<Value> = CATALOGUE
+        .iter()
+        .map(|c| {
+            let mut tags: Vec<String> = vec!["security".into(), c.category.as_str().into()];
+            tags.extend(c.frameworks.iter().map(|f| f.to_string()));
+            json!({
+                "id": c.id,
+                "name": c.id,
+                "shortDescription": {"text": c.description},
+                "fullDescription": {"text": c.description},
+                "help": {"text": format!("{} ({}; {})", c.description, c.severity, c.frameworks.join(", "))},
+                "defaultConfiguration": {"level": sarif_level(c.severity)},
+                "properties": {"tags": tags, "security-severity": security_severity(c.severity), "precision": "high"}
+            })
+        })
+        .collect();
+    let index: BTreeMap<&str, usize> = CATALOGUE.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let results: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let logical = json!({
+                "fullyQualifiedName": match &f.container {
+                    Some(c) => format!("{}/container/{c}", f.object),
+                    None => f.object.to_string(),
+                },
+                "kind": "resource"
+            });
+            let location = match locate(sources, f) {
+                Some(l) => json!({
+                    "physicalLocation": {"artifactLocation": {"uri": uri(&l.file)}, "region": {"startLine": l.line}},
+                    "logicalLocations": [logical]
+                }),
+                None => json!({"logicalLocations": [logical]}),
+            };
+            let mut res = json!({
+                "ruleId": f.check,
+                "ruleIndex": index.get(f.check).copied().unwrap_or(0),
+                "level": sarif_level(f.severity),
+                "message": {"text": format!("{} Fix: {}", f.message, f.remediation)},
+                "locations": [location],
+                "partialFingerprints": {"aiopsFinding/v1": fingerprint(f)},
+                "properties": {"severity": f.severity.as_str(), "category": f.category.as_str(), "field": f.field, "blastRadius": f.blast_radius}
+            });
+            if let Some(s) = &f.suppressed {
+                let kind = if matches!(s.by, crate::analysis::audit::suppress::SuppressedBy::Exemption) { "external" } else { "inSource" };
+                res["suppressions"] = json!([{
+                    "kind": kind,
+                    "justification": s.reason.clone().unwrap_or_else(|| s.source.clone())
+                }]);
+            }
+            res
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "aiops",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules
+            }},
+            "results": results
+        }]
+    })
+}
+
+fn is_cluster_scoped(kind: &str) -> bool {
+    match ObjectKind::from_kind(kind) {
+        Some(k) => !k.is_namespaced(),
+        None => matches!(kind, "User" | "Group"),
+    }
+}
+
+fn api_version(kind: &str) -> &'static str {
+    ObjectKind::from_kind(kind).map_or("rbac.authorization.k8s.io/v1", ObjectKind::api_version)
+}
+
+fn render_policy_reports(r: &AuditReport) -> anyhow::Result<String> {
+    // Report key: None for the ClusterPolicyReport, Some(ns) for a namespace's PolicyReport.
+    let mut groups: BTreeMap<Option<String>, Vec<&Finding>> = BTreeMap::new();
+    for f in &r.findings {
+        let key = if is_cluster_scoped(&f.object.kind) { None } else { Some(f.namespace().to_string()) };
+        groups.entry(key).or_default().push(f);
+    }
+    let ts = json!({"seconds": r.as_of.as_second(), "nanos": 0});
+    let mut out = String::new();
+    for (ns, findings) in groups {
+        let results: Vec<Value> = findings
+            .iter()
+            .map(|f| {
+                let mut resource = json!({"apiVersion": api_version(&f.object.kind), "kind": f.object.kind, "name": f.object.name});
+                if let Some(n) = &f.object.namespace {
+                    resource["namespace"] = json!(n);
+                }
+                let mut props: BTreeMap<&str, String> = BTreeMap::new();
+                props.insert("field", f.field.clone());
+                props.insert("remediation", f.remediation.clone());
+                props.insert("frameworks", f.frameworks.join("; "));
+                props.insert("blastRadius", f.blast_radius.to_string());
+                if let Some(c) = &f.container {
+                    props.insert("container", c.clone());
+                }
+                if let Some(s) = &f.suppressed {
+                    props.insert("suppressedBy", s.source.clone());
+                    if let Some(reason) = &s.reason {
+                        props.insert("suppressionReason", reason.clone());
+                    }
+                }
+                json!({
+                    "source": "aiops",
+                    "policy": f.check,
+                    "rule": f.check,
+                    "category": f.category.as_str(),
+                    "severity": f.severity.as_str(),
+                    "timestamp": ts,
+                    "result": if f.suppressed.is_some() { "skip" } else { "fail" },
+                    "scored": true,
+                    "resources": [resource],
+                    "message": f.message,
+                    "properties": props
+                })
+            })
+            .collect();
+        let fail = findings.iter().filter(|f| f.suppressed.is_none()).count();
+        let skip = findings.len() - fail;
+        let summary = json!({"pass": 0, "fail": fail, "warn": 0, "error": 0, "skip": skip});
+        let labels = json!({"app.kubernetes.io/managed-by": "aiops"});
+        let doc = match ns {
+            None => json!({
+                "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                "kind": "ClusterPolicyReport",
+                "metadata": {"name": "aiops-audit-cluster", "labels": labels},
+                "summary": summary,
+                "results": results
+            }),
+            Some(ns) => {
+                let mut meta = json!({"name": "aiops-audit", "labels": labels});
+                let mut doc = json!({
+                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                    "kind": "PolicyReport",
+                    "summary": summary,
+                    "results": results
+                });
+                if !ns.is_empty() {
+                    meta["namespace"] = json!(ns);
+                    doc["scope"] = json!({"apiVersion": "v1", "kind": "Namespace", "name": ns});
+                }
+                doc["metadata"] = meta;
+                doc
+            }
+        };
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&doc)?);
+    }
+    Ok(out)
+}
+
+const CATALOGUE_INTRO: &str = "# aiops audit: check catalogue
+
+Generated by `aiops audit --list-checks -o markdown`; a test keeps this file up to date.
+Each check has a stable id (JSON output, suppressions and the approval queue key on it), a
+severity (critical, high, medium, low), a category and its framework references: the Pod
+Security Standards level and control (PSS), the CIS Kubernetes Benchmark section 5 id (CIS)
+and the NSA/CISA Kubernetes Hardening Guidance topic where one applies.
+
+";
+
+const CATALOGUE_NOTES: &str = "
+## How checks read the objects
+
+- Every pod template is audited: Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+  CronJob, with containers, init containers and ephemeral containers. Pods, ReplicaSets and
+  Jobs whose controller is in the input are audited through the controller.
+- securityContext is resolved as the kubelet resolves it: runAsUser, runAsGroup,
+  runAsNonRoot, seLinuxOptions, seccompProfile, appArmorProfile and windowsOptions of the
+  container override the pod's; privileged, allowPrivilegeEscalation, capabilities,
+  readOnlyRootFilesystem and procMount exist only on containers. Pods with
+  `hostUsers: false` are exempt from the runAs checks; Windows pods (`spec.os.name:
+  windows`) from allowPrivilegeEscalation, capabilities and seccomp-unset.
+- `run-as-non-root-unset` fires only when neither `runAsNonRoot: true` nor a non-zero
+  `runAsUser` applies (Pod Security admission's restricted profile also wants
+  `runAsNonRoot: true` next to a non-zero `runAsUser`; aiops flags the risk, not the form).
+- `image-pull-policy` fires only for an explicit `IfNotPresent`/`Never` on an image not
+  pinned by digest; the API's defaulting (Always for `:latest`, IfNotPresent otherwise) is
+  covered by `image-latest-tag` and `image-not-pinned`.
+- `default-namespace` fires when `metadata.namespace` is `default`; manifests that leave
+  the namespace unset are grouped under the namespace `(unset)`.
+- RBAC checks work on each subject's effective permissions: every RoleBinding and
+  ClusterRoleBinding naming it, RoleBindings resolved to Roles of their own namespace or to
+  ClusterRoles with a namespaced effect, aggregated ClusterRoles expanded. Rules with
+  `resourceNames` are not counted as access to every object. Bindings labelled
+  `kubernetes.io/bootstrapping: rbac-defaults` (the API server's own) are exempt, and so
+  are `system:` users and groups as subjects. A subject with cluster-admin gets only
+  `rbac-cluster-admin` (every other RBAC risk follows from it). For an RBAC finding the
+  object is the subject and `field` is a path in `related[0]`, the role holding the rule.
+- Network: a NetworkPolicy's policyTypes default as the API defaults them; a policy with
+  `podSelector: {}`, the type and no rules is a default deny and is never flagged itself.
+  `no-default-deny-*` apply to namespaces that have policies; a namespace with workloads
+  and none gets `namespace-no-network-policy` only.
+- Vulnerabilities come from trivy-operator `VulnerabilityReport`s in the input (a snapshot's
+  objects/ or -f files), joined to workloads by their `trivy-operator.resource.*` labels
+  (ReplicaSet to its Deployment); aiops scans no image itself and says so when there are no
+  reports. Reading them from a live cluster is not implemented yet.
+
+## Suppression
+
+- Annotation `aiops.io/ignore: \"<check-id>[,<check-id>...]\"` (or `*`) with an optional
+  `aiops.io/ignore-reason`, on the object's metadata or its pod template's metadata; per
+  container as `aiops.io/ignore.<container>`. For RBAC findings the annotations of the
+  bindings and roles involved count too.
+- `--policy FILE`: `exemptions` (each with `namespace`, `kind`, `name` patterns with `*`/`?`,
+  `checks` patterns and a required `reason`) and `strict` (checks annotations cannot
+  suppress). kube-system, kube-public and kube-node-lease are exempt by default
+  (`--no-default-exemptions` audits them).
+- Suppressed findings are counted and listed separately (table), marked in JSON
+  (`suppressed`), SARIF (`suppressions`) and PolicyReports (`result: skip`).
+
+## Scores
+
+Weights critical 40, high 15, medium 5, low 1. With `P` the sum of the weights of the open
+findings of a namespace and `N` the objects audited there (at least 1):
+`score = round(100 × exp(−P / (10 × N)))`, at most 49 while a critical finding remains. The
+cluster score applies the same formula to all findings and objects. Findings are ranked by
+severity, then blast radius (pods a workload runs, pods running as a ServiceAccount, pods of
+a namespace), then check id.
+
+## Exit codes
+
+0 ok; 1 error; 2 usage or configuration error; 3 with `--fail-on SEVERITY` when an open
+finding at or above it remains.
+";
+
+fn render_catalogue(format: AuditFormat) -> anyhow::Result<String> {
+    match format {
+        AuditFormat::Json => Ok(serde_json::to_string_pretty(CATALOGUE)? + "\n"),
+        AuditFormat::Yaml => Ok(serde_saphyr::to_string(&CATALOGUE)?),
+        AuditFormat::Sarif | AuditFormat::Policyreport => {
+            Err(UsageError("--list-checks prints table, markdown, json or yaml".into()).into())
+        }
+        AuditFormat::Table | AuditFormat::Markdown => {
+            let md = format == AuditFormat::Markdown;
+            let mut t = Table::new(&["ID", "SEVERITY", "CATEGORY", "FRAMEWORKS", "WHAT IT CHECKS"]);
+            for c in CATALOGUE {
+                let id = if md { format!("`{}`", c.id) } else { c.id.to_string() };
+                t.row(vec![
+                    id,
+                    c.severity.to_string(),
+                    c.category.as_str().to_string(),
+                    if c.frameworks.is_empty() { "-".into() } else { c.frameworks.join(", ") },
+                    c.description.to_string(),
+                ]);
+            }
+            if md {
+                Ok(format!(
+                    "{CATALOGUE_INTRO}{} checks.\n\n{}{CATALOGUE_NOTES}",
+                    CATALOGUE.len(),
+                    t.render(true)
+                ))
+            } else {
+                Ok(t.render(false))
+            }
+        }
+    }
+}
