@@ -11,7 +11,8 @@
 # under /usr/bin/time, and prints the wall time and peak RSS of each, then for the checks
 # both tools have, the objects where they disagree (with the generated settings, so each
 # disagreement can be explained). Needs python3 (with venv), cargo and /usr/bin/time.
-# Environment: CARGO_TARGET_DIR (default target/), WORK (default a temp dir), VENV.
+# Environment: CARGO_TARGET_DIR (default target/), AIOPS_BIN (a built binary), WORK (default a
+# temp dir), VENV, REBUILD=1 to rebuild.
 set -euo pipefail
 
 N="${1:-1000}"
@@ -20,7 +21,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${WORK:-$(mktemp -d)}"
 VENV="${VENV:-$HOME/.cache/aiops-bench/checkov-venv}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-AIOPS="$TARGET/release/aiops"
+AIOPS="${AIOPS_BIN:-$TARGET/release/aiops}"
 
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
@@ -119,10 +120,12 @@ PY
 run_timed() { # name out-file cmd...
     local name="$1" out="$2"; shift 2
     /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$out" 2>"$WORK/$name.err" || true
-    read -r wall rss <"$WORK/$name.time"
+    read -r wall rss < <(tail -1 "$WORK/$name.time")
     printf '%-8s wall %6.2f s   peak RSS %7.1f MB\n' "$name" "$wall" "$(echo "$rss / 1024" | bc -l)"
 }
 
+# Offline: no fetch of Prisma Cloud guideline mappings during the timed run.
+export BC_SKIP_MAPPING=TRUE
 echo "== timing ($N Deployments; checkov $CHECKOV_VER)"
 run_timed aiops "$WORK/aiops.json" "$AIOPS" audit -f "$GEN" -o json --no-default-exemptions
 run_timed checkov "$WORK/checkov.json" "$VENV/bin/checkov" -d "$GEN" --framework kubernetes -o json --quiet --compact
@@ -150,7 +153,7 @@ GROUPS = {
     "automount token": ({"CKV_K8S_38"}, {"automount-token"}),
     "capabilities added": ({"CKV_K8S_25"}, {"capabilities-dangerous", "capabilities-beyond-baseline", "capabilities-added-restricted"}),
     "capabilities drop": ({"CKV_K8S_37"}, {"capabilities-drop-all-missing"}),
-    "NET_RAW": ({"CKV_K8S_28"}, {"capabilities-drop-all-missing"}),
+    "NET_RAW (ours: drop ALL)": ({"CKV_K8S_28"}, {"capabilities-drop-all-missing"}),
     "read-only root fs": ({"CKV_K8S_22"}, {"writable-root-filesystem"}),
     "allowPrivilegeEscalation": ({"CKV_K8S_20"}, {"allow-privilege-escalation"}),
     "cpu request": ({"CKV_K8S_10"}, {"cpu-request-missing"}),

@@ -270,8 +270,20 @@ pub static CATALOGUE: &[CheckDef] = &[
         &[],
         "imagePullPolicy is IfNotPresent or Never for an image not pinned by digest: nodes may run a stale image",
     ),
-    c("cpu-request-missing", Low, Hygiene, &[NSA_RESOURCES], "resources.requests.cpu is not set"),
-    c("memory-request-missing", Low, Hygiene, &[NSA_RESOURCES], "resources.requests.memory is not set"),
+    c(
+        "cpu-request-missing",
+        Low,
+        Hygiene,
+        &[NSA_RESOURCES],
+        "resources.requests.cpu is not set (nor a CPU limit, which the API server would copy into the request)",
+    ),
+    c(
+        "memory-request-missing",
+        Low,
+        Hygiene,
+        &[NSA_RESOURCES],
+        "resources.requests.memory is not set (nor a memory limit, which the API server would copy into the request)",
+    ),
     c("memory-limit-missing", Medium, Hygiene, &[NSA_RESOURCES], "resources.limits.memory is not set"),
     c("default-namespace", Low, Hygiene, &["CIS 5.7.4"], "the workload runs in the default namespace"),
     c(

@@ -2,7 +2,10 @@
 //! references (`:latest`, digests, pull policy), requests and limits, the `default`
 //! namespace, and Namespaces without Pod Security Admission labels. Pure.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::SecurityContext;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::workload::{AuditContext, ContainerView, Workload, ns_key};
 use super::{Finding, ObjectId};
@@ -170,16 +173,18 @@ fn container_hygiene(w: &Workload<'_>, c: &ContainerView<'_>, pod_sc_empty: bool
     }
     let requests = c.resources.and_then(|r| r.requests.as_ref());
     let limits = c.resources.and_then(|r| r.limits.as_ref());
+    let has = |m: Option<&BTreeMap<String, Quantity>>, k: &str| m.is_some_and(|m| m.contains_key(k));
     for (check, present, field, what) in [
         (
             "cpu-request-missing",
-            requests.is_some_and(|m| m.contains_key("cpu")),
+            // A limit without a request: the API server copies the limit into the request.
+            has(requests, "cpu") || has(limits, "cpu"),
             "resources.requests.cpu",
             "the scheduler cannot place it by CPU and it is first to be starved",
         ),
         (
             "memory-request-missing",
-            requests.is_some_and(|m| m.contains_key("memory")),
+            has(requests, "memory") || has(limits, "memory"),
             "resources.requests.memory",
             "the scheduler cannot place it by memory",
         ),
