@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -13,6 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::output::{Table, emit};
 use super::{GlobalArgs, UsageError, exit};
 use crate::analysis::audit::{
     AuditInput, AuditPolicy, AuditReport, CATALOGUE, Finding, Severity, VulnerabilityReport, audit,
@@ -87,15 +87,6 @@ fn format_of(args: &AuditArgs, config: &Config) -> AuditFormat {
         OutputFormat::Yaml => AuditFormat::Yaml,
         OutputFormat::Markdown => AuditFormat::Markdown,
     })
-}
-
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Runs `aiops audit`.
@@ -180,42 +171,6 @@ pub async fn run_audit(
     emit(&text)?;
     let failed = args.fail_on.is_some_and(|t| report.worst().is_some_and(|w| w >= t.severity()));
     Ok(if failed { exit::FINDINGS } else { exit::OK })
-}
-
-/// A simple text table: columns padded to their widest cell (Markdown with `md`).
-struct Table {
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn new(header: &[&str]) -> Self {
-        Table { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
-    }
-    fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
-    }
-    fn render(&self, md: bool) -> String {
-        let n = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..n)
-            .map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for (ri, r) in self.rows.iter().enumerate() {
-            if md {
-                let cells: Vec<String> =
-                    r.iter().map(|c| c.replace('|', "\\|").replace('\n', "<br>")).collect();
-                let _ = writeln!(out, "| {} |", cells.join(" | "));
-                if ri == 0 {
-                    let _ = writeln!(out, "|{}|", vec!["---"; r.len()].join("|"));
-                }
-            } else {
-                let line: Vec<String> =
-                    r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
-                let _ = writeln!(out, "{}", line.join("  ").trim_end());
-            }
-        }
-        out
-    }
 }
 
 fn object_cell(f: &Finding) -> String {

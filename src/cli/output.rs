@@ -69,19 +69,19 @@ fn pct(part: f64, whole: f64) -> String {
     if whole > 0.0 { format!("{:.0}%", 100.0 * part / whole) } else { "-".into() }
 }
 
-/// A simple text table: columns padded to their widest cell.
-struct Table {
+/// A simple text table: columns padded to their widest cell (Markdown with `markdown`).
+pub(crate) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Self {
+    pub(crate) fn new(header: &[&str]) -> Self {
         Table { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
     }
-    fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
-    fn render(&self, markdown: bool) -> String {
+    pub(crate) fn render(&self, markdown: bool) -> String {
         let n = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..n)
             .map(|i| self.rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
@@ -89,7 +89,8 @@ impl Table {
         let mut out = String::new();
         for (ri, r) in self.rows.iter().enumerate() {
             if markdown {
-                let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+                let cells: Vec<String> =
+                    r.iter().map(|c| c.replace('|', "\\|").replace('\n', "<br>")).collect();
                 let _ = writeln!(out, "| {} |", cells.join(" | "));
                 if ri == 0 {
                     let _ = writeln!(out, "|{}|", vec!["---"; r.len()].join("|"));

@@ -626,28 +626,13 @@ fn unmounted_volume(ctx: &Ctx, name: &str, evidence: &str, rank: u8) -> Option<F
 
 /// A referenced object that does not exist, with the nearest existing name.
 pub fn missing_object(ctx: &Ctx, class: Class, kind: &str, name: &str, used_by: &str, rank: u8) -> Finding {
+    fn names_in<'a, K: crate::model::SnapshotKind + HasMeta + 'a>(ctx: &Ctx<'a>) -> Vec<&'a str> {
+        ctx.snap.all::<K>().iter().filter(|o| o.namespace() == Some(ctx.ns)).map(|o| o.name()).collect()
+    }
     let existing: Vec<&str> = match kind {
-        "Secret" => ctx
-            .snap
-            .all::<crate::model::objects::SecretMeta>()
-            .iter()
-            .filter(|s| s.namespace() == Some(ctx.ns))
-            .map(|s| s.name())
-            .collect(),
-        "ConfigMap" => ctx
-            .snap
-            .all::<k8s_openapi::api::core::v1::ConfigMap>()
-            .iter()
-            .filter(|s| s.namespace() == Some(ctx.ns))
-            .map(|s| s.name())
-            .collect(),
-        "PersistentVolumeClaim" => ctx
-            .snap
-            .all::<k8s_openapi::api::core::v1::PersistentVolumeClaim>()
-            .iter()
-            .filter(|s| s.namespace() == Some(ctx.ns))
-            .map(|s| s.name())
-            .collect(),
+        "Secret" => names_in::<crate::model::objects::SecretMeta>(ctx),
+        "ConfigMap" => names_in::<k8s_openapi::api::core::v1::ConfigMap>(ctx),
+        "PersistentVolumeClaim" => names_in::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(ctx),
         _ => Vec::new(),
     };
     let near = did_you_mean(name, existing.iter().copied());
