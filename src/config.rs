@@ -16,6 +16,19 @@ pub enum OutputFormat {
     Json,
     Yaml,
     Markdown,
+    /// SARIF 2.1.0 (`aiops audit` only)
+    Sarif,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReport / ClusterPolicyReport YAML (`aiops audit` only)
+    Policyreport,
+}
+
+impl OutputFormat {
+    /// Formats only `aiops audit` can write; a default from the config file or the
+    /// environment may not be one of them (it would break every other command).
+    #[must_use]
+    pub fn audit_only(self) -> bool {
+        matches!(self, OutputFormat::Sarif | OutputFormat::Policyreport)
+    }
 }
 
 /// Log line format.
@@ -229,9 +242,11 @@ impl Config {
             None => {
                 if let Some(v) = pick(raw.output.format, "AIOPS_OUTPUT") {
                     match <OutputFormat as clap::ValueEnum>::from_str(&v, true) {
-                        Ok(o) => c.output = o,
-                        Err(_) => errors
-                            .push(format!("output.format: {v:?} is not one of table, json, yaml, markdown")),
+                        Ok(o) if !o.audit_only() => c.output = o,
+                        _ => errors.push(format!(
+                            "output.format: {v:?} is not one of table, json, yaml, markdown \
+                             (sarif and policyreport are given as `aiops audit -o ...`)"
+                        )),
                     }
                 }
             }
@@ -366,6 +381,10 @@ mod tests {
                 && text.contains("AIOPS_RETRIES"),
             "{text}"
         );
+        // An audit-only format is not a default for every command.
+        std::fs::write(&file, "[output]\nformat = \"sarif\"\n").unwrap();
+        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
+        assert!(err.contains("output.format") && err.contains("aiops audit -o"), "{err}");
         std::fs::write(&file, "[prometheus]\nurll = \"http://x\"\n").unwrap();
         let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
         assert!(err.contains("aiops.toml") && err.contains("urll"), "{err}");

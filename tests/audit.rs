@@ -318,7 +318,7 @@ fn the_validator_rejects_what_it_should() {
 #[test]
 fn sarif_for_manifests_validates_and_points_at_file_and_line() {
     let dir = fixture("suppress");
-    let o = aiops(&["audit", "-f", dir.to_str().unwrap(), "--format", "sarif"]);
+    let o = aiops(&["audit", "-f", dir.to_str().unwrap(), "-o", "sarif"]);
     let v = json_of(&o);
     let s = schema("sarif-2.1.0-subset.json");
     let mut errors = Vec::new();
@@ -346,8 +346,10 @@ fn yaml_docs(text: &str) -> Vec<Value> {
 
 #[test]
 fn policy_reports_of_the_demo_validate() {
-    let o = aiops(&["audit", "--demo", "--format", "policyreport"]);
+    let o = aiops(&["audit", "--demo", "-o", "policyreport"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // `--format` is the same flag under its older name.
+    assert_eq!(aiops(&["audit", "--demo", "--format", "policyreport"]).stdout, o.stdout);
     let docs = yaml_docs(&String::from_utf8(o.stdout).unwrap());
     let s = schema("policyreport-v1alpha2.json");
     let mut errors = Vec::new();
@@ -467,4 +469,17 @@ fn the_catalogue_document_is_up_to_date() {
         have == String::from_utf8(o.stdout).unwrap(),
         "docs/audit-checks.md is stale: run `aiops audit --list-checks -o markdown > docs/audit-checks.md`"
     );
+}
+
+#[test]
+fn audit_only_formats_are_refused_elsewhere() {
+    for cmd in [&["inventory", "--demo"][..], &["sizing", "--demo"][..], &["diagnose", "pod/x", "--demo"][..]] {
+        let mut args = cmd.to_vec();
+        args.extend(["-o", "sarif"]);
+        let o = aiops(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("only `aiops audit` writes this format"), "{err}");
+        assert!(o.stdout.is_empty());
+    }
 }

@@ -65,7 +65,7 @@ pub struct AuditArgs {
     /// Exit with code 3 when an unsuppressed finding at or above this severity remains
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
-    /// Output format; overrides -o and adds sarif and policyreport
+    /// Same as -o (kept for scripts written against earlier versions)
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<AuditFormat>,
     /// Audit policy file (YAML): `exemptions` by namespace/kind/name pattern/check, and
@@ -86,6 +86,8 @@ fn format_of(args: &AuditArgs, config: &Config) -> AuditFormat {
         OutputFormat::Json => AuditFormat::Json,
         OutputFormat::Yaml => AuditFormat::Yaml,
         OutputFormat::Markdown => AuditFormat::Markdown,
+        OutputFormat::Sarif => AuditFormat::Sarif,
+        OutputFormat::Policyreport => AuditFormat::Policyreport,
     })
 }
 

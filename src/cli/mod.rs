@@ -66,7 +66,7 @@ pub struct GlobalArgs {
     /// Treat this instant (RFC 3339) as "now": windows end here
     #[arg(long, global = true, value_name = "TIME")]
     pub as_of: Option<Timestamp>,
-    /// Output format
+    /// Output format (sarif and policyreport: `aiops audit` only)
     #[arg(short = 'o', long, global = true, value_enum)]
     pub output: Option<OutputFormat>,
     /// Configuration file (default: $AIOPS_CONFIG)
@@ -293,6 +293,13 @@ fn now() -> Timestamp {
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
     let g = &cli.global;
     let format = config.output;
+    if format.audit_only() && !matches!(cli.command, Command::Audit(_)) {
+        return Err(UsageError(format!(
+            "-o {}: only `aiops audit` writes this format; use table, json, yaml or markdown",
+            format!("{format:?}").to_lowercase()
+        ))
+        .into());
+    }
     let progress: &(dyn Fn(usize, usize, &str) + Sync) =
         if std::io::stderr().is_terminal() && !g.quiet { &progress_line } else { &no_progress };
     match &cli.command {
