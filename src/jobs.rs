@@ -59,6 +59,20 @@ pub fn prom_options(config: &Config) -> prometheus::PromOptions {
 }
 
 /// Kubernetes client options from the configuration.
+/// trivy-operator `VulnerabilityReport`s from the live cluster (`aiops audit` reads them
+/// beside the snapshot; a cluster without trivy-operator gives `reports: None` and a reason).
+///
+/// # Errors
+/// No usable kubeconfig / cluster connection.
+pub async fn live_vulnerability_reports(
+    config: &Config,
+    namespace: Option<String>,
+) -> Result<kubesrc::LiveVulnerabilityReports, CollectError> {
+    let opts = kube_options(config, namespace);
+    let client = kubesrc::connect(&opts).await?;
+    Ok(kubesrc::list_vulnerability_reports(&client, &opts).await)
+}
+
 pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
     KubeOptions {
         kubeconfig: config.kubeconfig.clone(),

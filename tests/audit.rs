@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod support;
+
 fn aiops(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(args)
@@ -473,7 +475,8 @@ fn the_catalogue_document_is_up_to_date() {
 
 #[test]
 fn audit_only_formats_are_refused_elsewhere() {
-    for cmd in [&["inventory", "--demo"][..], &["sizing", "--demo"][..], &["diagnose", "pod/x", "--demo"][..]] {
+    for cmd in [&["inventory", "--demo"][..], &["sizing", "--demo"][..], &["diagnose", "pod/x", "--demo"][..]]
+    {
         let mut args = cmd.to_vec();
         args.extend(["-o", "sarif"]);
         let o = aiops(&args);
@@ -482,4 +485,60 @@ fn audit_only_formats_are_refused_elsewhere() {
         assert!(err.contains("only `aiops audit` writes this format"), "{err}");
         assert!(o.stdout.is_empty());
     }
+}
+
+/// Live: `aiops audit` lists trivy-operator VulnerabilityReports from the API and joins
+/// them to the Deployment through its ReplicaSet; an undecodable report is named and the
+/// others kept; a cluster without the CRD says so plainly.
+#[test]
+fn live_audit_reads_vulnerability_reports_from_the_api() {
+    use aiops::collectors::manifest_files::load_manifests;
+    let file = fixture("checks/vulnerable-image-critical/fail.yaml");
+    let set = load_manifests(std::slice::from_ref(&file), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut reports: Vec<Value> =
+        yaml_docs(&text).into_iter().filter(|d| d["kind"] == "VulnerabilityReport").collect();
+    assert_eq!(reports.len(), 1);
+    let mut broken = reports[0].clone();
+    broken["metadata"]["name"] = "broken-report".into();
+    broken["report"]["vulnerabilities"] = "not a list".into();
+    reports.push(broken);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: Vec<(&'static str, &'static str, Vec<Value>)>| {
+        let (url, seen) = rt.block_on(support::snapshot_api::start_with(set.snapshot.clone(), extra));
+        let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
+        let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["audit", "-o", "json", "--as-of", "2026-11-23T00:00:00Z", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .env_remove("RUST_LOG")
+            .env_remove("AIOPS_CONFIG")
+            .output()
+            .unwrap();
+        (json_of(&o), seen)
+    };
+    let (v, seen) = run(vec![("/apis/aquasecurity.github.io/v1alpha1", "vulnerabilityreports", reports)]);
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.path == "/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports")
+    );
+    let vuln = findings(&v)
+        .iter()
+        .find(|f| f["check"] == "vulnerable-image-critical")
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .clone();
+    assert_eq!(vuln["object"]["kind"], "Deployment");
+    assert_eq!(vuln["object"]["name"], "web");
+    assert_eq!(v["vulnerabilities"]["reports"], 1, "{:#}", v["vulnerabilities"]);
+    let note = v["vulnerabilities"]["note"].as_str().unwrap();
+    assert!(note.contains("VulnerabilityReport app/broken-report"), "{note}");
+
+    // No trivy-operator: the API group is not served.
+    let (v, _) = run(Vec::new());
+    assert!(!findings(&v).iter().any(|f| f["check"] == "vulnerable-image-critical"));
+    let note = v["vulnerabilities"]["note"].as_str().unwrap();
+    assert!(note.starts_with("no vulnerability data source was found"), "{note}");
+    assert!(note.contains("trivy-operator is not installed"), "{note}");
 }

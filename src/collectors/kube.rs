@@ -495,3 +495,69 @@ pub async fn fetch_failing_logs(
         ))
     });
 }
+
+/// What listing trivy-operator `VulnerabilityReport`s from the cluster gave.
+#[derive(Debug, Default)]
+pub struct LiveVulnerabilityReports {
+    /// `None`: the API could not be read (`unavailable` says why); `Some(vec![])`: it is
+    /// served and holds none.
+    pub reports: Option<Vec<crate::analysis::audit::VulnerabilityReport>>,
+    /// Why the reports could not be read (CRD not served, forbidden, unreachable).
+    pub unavailable: Option<String>,
+    /// Items that did not decode, each named; the others are kept.
+    pub undecodable: Vec<String>,
+}
+
+/// Lists `VulnerabilityReport`s (`aquasecurity.github.io/v1alpha1`, trivy-operator) in the
+/// namespace of `opts` or all namespaces. A cluster without trivy-operator answers 404:
+/// that is reported as "not served", not as an error; so is 403 (RBAC).
+pub async fn list_vulnerability_reports(client: &Client, opts: &KubeOptions) -> LiveVulnerabilityReports {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let gvk = GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "vulnerabilityreports");
+    let api: Api<DynamicObject> = match opts.namespace.as_deref() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let items = match list_paged(&api, opts, "VulnerabilityReport", None).await {
+        Ok(items) => items,
+        Err(e) => {
+            let why = match &e {
+                kube::Error::Api(s) if s.code == 404 => {
+                    "the VulnerabilityReport API (aquasecurity.github.io/v1alpha1) is not served by this cluster: trivy-operator is not installed".to_string()
+                }
+                kube::Error::Api(s) if s.code == 403 => {
+                    format!("listing vulnerabilityreports.aquasecurity.github.io is forbidden: {}", s.message)
+                }
+                other => format!("listing vulnerabilityreports.aquasecurity.github.io failed: {other}"),
+            };
+            warn!(reason = %why, "No VulnerabilityReports.");
+            return LiveVulnerabilityReports {
+                reports: None,
+                unavailable: Some(why),
+                undecodable: Vec::new(),
+            };
+        }
+    };
+    let mut out =
+        LiveVulnerabilityReports { reports: Some(Vec::with_capacity(items.len())), ..Default::default() };
+    for item in items {
+        let name = format!(
+            "VulnerabilityReport {}/{}",
+            item.metadata.namespace.as_deref().unwrap_or(""),
+            item.metadata.name.as_deref().unwrap_or("?")
+        );
+        let decoded = serde_json::to_value(&item)
+            .map_err(|e| e.to_string())
+            .and_then(|v| serde_path_to_error::deserialize(v).map_err(|e| e.to_string()));
+        match decoded {
+            Ok(r) => out.reports.get_or_insert_with(Vec::new).push(r),
+            Err(e) => {
+                warn!(object = %name, error = %e, "Skipped an undecodable VulnerabilityReport.");
+                out.undecodable.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    info!(reports = out.reports.as_ref().map_or(0, Vec::len), "Listed VulnerabilityReports.");
+    out
+}

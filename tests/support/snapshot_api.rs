@@ -215,6 +215,11 @@ fn respond(
         };
     }
     let Some(items) = served.by_kind.get(&(api.clone(), plural.to_string())) else {
+        // Custom resource groups have a dot and are not *.k8s.io: not served without the CRD.
+        let group = api.trim_start_matches("/apis/").split('/').next().unwrap_or("");
+        if group.contains('.') && !group.ends_with(".k8s.io") {
+            return not_found(plural, "");
+        }
         return reply(StatusCode::OK, json!({"kind":"List","apiVersion":"v1","metadata":{},"items":[]}));
     };
     let in_ns: Vec<&Value> = items
@@ -257,10 +262,23 @@ fn respond(
 
 /// Starts the mock on a loopback port; returns its URL and the request log.
 pub async fn start(snap: ClusterSnapshot) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let by_kind = KINDS
+    start_with(snap, Vec::new()).await
+}
+
+/// [`start`], also serving custom resources: `(api prefix, plural, items)`, e.g.
+/// `("/apis/aquasecurity.github.io/v1alpha1", "vulnerabilityreports", items)`. A custom
+/// API group not given here answers 404, as a cluster without the CRD does.
+pub async fn start_with(
+    snap: ClusterSnapshot,
+    extra: Vec<(&str, &str, Vec<Value>)>,
+) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let mut by_kind: std::collections::HashMap<(String, String), Vec<Value>> = KINDS
         .iter()
         .filter_map(|(a, p)| Some(((a.to_string(), p.to_string()), objects(&snap, a, p)?)))
         .collect();
+    for (api, plural, items) in extra {
+        by_kind.insert((api.to_string(), plural.to_string()), items);
+    }
     let snap = Arc::new(Served { snap, by_kind });
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);

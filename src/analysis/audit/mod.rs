@@ -276,6 +276,10 @@ impl AuditReport {
 pub struct AuditInput {
     /// trivy-operator reports, when a source had any; `None` when none could be read at all.
     pub vulnerability_reports: Option<Vec<VulnerabilityReport>>,
+    /// Why no reports could be read (with `vulnerability_reports: None`), and reports that
+    /// were skipped as undecodable: shown in the vulnerability section so nothing is lost
+    /// silently.
+    pub vulnerability_problems: Vec<String>,
 }
 
 /// Runs every check on the snapshot and returns the ranked, scored report.
@@ -295,8 +299,12 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
     let rbac_summary = rbac::audit_rbac(&ctx, &mut findings);
     rbac::audit_workload_service_accounts(&ctx, &rbac_summary, &mut findings);
     network::audit_network(&ctx, &mut findings);
-    let vulnerabilities =
-        vulns::audit_vulnerabilities(&ctx, input.vulnerability_reports.as_deref(), &mut findings);
+    let vulnerabilities = vulns::audit_vulnerabilities(
+        &ctx,
+        input.vulnerability_reports.as_deref(),
+        &input.vulnerability_problems,
+        &mut findings,
+    );
 
     suppress::apply(snap, policy, &mut findings);
     rank(&mut findings);

@@ -19,7 +19,11 @@ pub fn snapshot(yaml: &str) -> ClusterSnapshot {
 
 /// Audits YAML with the empty policy.
 pub fn run(yaml: &str) -> AuditReport {
-    audit(&snapshot(yaml), &AuditInput { vulnerability_reports: Some(Vec::new()) }, &AuditPolicy::default())
+    audit(
+        &snapshot(yaml),
+        &AuditInput { vulnerability_reports: Some(Vec::new()), ..AuditInput::default() },
+        &AuditPolicy::default(),
+    )
 }
 
 /// `(check, object, container)` of the open findings.

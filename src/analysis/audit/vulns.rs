@@ -145,6 +145,20 @@ fn age(as_of: Timestamp, t: Timestamp) -> String {
 pub fn audit_vulnerabilities(
     ctx: &AuditContext<'_>,
     reports: Option<&[VulnerabilityReport]>,
+    problems: &[String],
+    out: &mut Vec<Finding>,
+) -> VulnerabilitySource {
+    let mut source = vulnerability_source(ctx, reports, out);
+    for p in problems {
+        source.note.push_str("; ");
+        source.note.push_str(p);
+    }
+    source
+}
+
+fn vulnerability_source(
+    ctx: &AuditContext<'_>,
+    reports: Option<&[VulnerabilityReport]>,
     out: &mut Vec<Finding>,
 ) -> VulnerabilitySource {
     let Some(reports) = reports else {
@@ -152,7 +166,7 @@ pub fn audit_vulnerabilities(
             reports: 0,
             joined: 0,
             oldest: None,
-            note: "no vulnerability data source was found: aiops does not read trivy-operator VulnerabilityReports from a live cluster yet (capture them into a snapshot or pass them with -f)".into(),
+            note: "no vulnerability data source was found".into(),
         };
     };
     if reports.is_empty() {
