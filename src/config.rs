@@ -52,6 +52,15 @@ pub struct RawConfig {
     pub output: RawOutput,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub queue: RawQueue,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    /// The approval queue's SQLite file.
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +107,8 @@ pub struct Overrides {
     pub cluster: Option<String>,
     pub output: Option<OutputFormat>,
     pub log_format: Option<LogFormat>,
+    /// `--db`: the approval queue's database.
+    pub queue_db: Option<PathBuf>,
 }
 
 /// Validated configuration.
@@ -118,6 +129,9 @@ pub struct Config {
     pub output: OutputFormat,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The approval queue's SQLite file: `--db`, `AIOPS_DB`, `[queue] db`, else
+    /// `$XDG_DATA_HOME/aiops/queue.db`, else `~/.local/share/aiops/queue.db`.
+    pub queue_db: PathBuf,
 }
 
 impl Default for Config {
@@ -136,6 +150,7 @@ impl Default for Config {
             output: OutputFormat::Table,
             log_format: LogFormat::Text,
             log_level: "warn".into(),
+            queue_db: PathBuf::from("aiops-queue.db"),
         }
     }
 }
@@ -251,6 +266,22 @@ impl Config {
                 }
             }
         }
+        c.queue_db = flags
+            .queue_db
+            .clone()
+            .or_else(|| env("AIOPS_DB").map(PathBuf::from))
+            .or(raw.queue.db)
+            .or_else(|| {
+                env("XDG_DATA_HOME")
+                    .filter(|d| !d.is_empty())
+                    .map(|d| PathBuf::from(d).join("aiops/queue.db"))
+            })
+            .or_else(|| {
+                env("HOME")
+                    .filter(|d| !d.is_empty())
+                    .map(|h| PathBuf::from(h).join(".local/share/aiops/queue.db"))
+            })
+            .unwrap_or_else(|| PathBuf::from("aiops-queue.db"));
         match flags.log_format {
             Some(f) => c.log_format = f,
             None => {

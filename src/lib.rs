@@ -5,6 +5,7 @@
 //! recommendations with pure functions; `cli` prints them. See ARCHITECTURE.md.
 
 pub mod analysis;
+pub mod approval;
 pub mod cli;
 pub mod collectors;
 pub mod config;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod diagnose;
 pub mod output;
+pub mod queue;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -84,6 +85,10 @@ pub struct GlobalArgs {
     /// Load what can be loaded from a snapshot with malformed files (they become gaps)
     #[arg(long, global = true)]
     pub keep_going: bool,
+    /// The approval queue's SQLite file (default: $AIOPS_DB, else
+    /// $XDG_DATA_HOME/aiops/queue.db or ~/.local/share/aiops/queue.db)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +104,9 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Root cause of a failing pod or controller, with evidence, fix and verify commands (no LLM, offline)
     Diagnose(diagnose::DiagnoseArgs),
+    /// The approval queue: list, show, approve, reject, apply, rollback, verify, stats
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
 }
 
 /// `aiops sizing` flags.
@@ -236,6 +244,7 @@ pub fn resolve_config(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> anyhow
         cluster: g.cluster.clone(),
         output: g.output,
         log_format: g.log_format,
+        queue_db: g.db.clone(),
     };
     let mut config =
         Config::resolve(g.config.as_deref(), &flags, env).map_err(|e| UsageError(e.to_string()))?;
@@ -421,6 +430,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         }
         Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
+        Command::Queue(cmd) => queue::run(cmd, g, &config, now).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;

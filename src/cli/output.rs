@@ -17,6 +17,12 @@ pub fn error(e: &anyhow::Error) {
     eprintln!("error: {e:#}");
 }
 
+/// A one-line note for the person at the terminal (stderr), e.g. what `--enqueue` did.
+pub fn note(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+}
+
 /// Prints clap's own message (help, version, usage errors).
 pub fn clap_message(e: &clap::Error) {
     let _ = e.print();

@@ -1,0 +1,715 @@
+//! Apply and rollback: the only code in aiops that writes to a cluster. Needs the `apply`
+//! RBAC overlay (patch on the target kinds); every other command is read-only.
+//!
+//! Apply: refuses in maintenance mode; takes the target's operation lock; reads the object
+//! and checks that the fields the patch touches still hold the values the recommendation
+//! was made against (else refuses unless forced with an acknowledgement); server-side
+//! apply dry run; then the item moves to `applying` with the state read before the change
+//! recorded as its rollback plan, a journal entry is opened, the server-side apply (field
+//! manager `aiops`) runs with retries on conflicts and transient errors, and the object is
+//! read back: `applied` when it holds the patch, back to `approved` when nothing changed,
+//! `failed` otherwise. A crash leaves the journal entry open; [`reconcile`] settles it by
+//! reading the object back.
+//!
+//! Rollback: a strategic-merge patch (field manager `aiops`) restoring the recorded
+//! fields (`null` removes what did not exist), or a delete when the apply created the
+//! object; bounded by a 5-minute budget, timed and recorded.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::patch::{apply_body, differences, project, same};
+use super::state::{Action, State};
+use super::store::{Actor, Item, Operation, QueueError, Store};
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "aiops";
+
+/// A rollback must finish within this (PRODUCT.md).
+pub const ROLLBACK_BUDGET: Duration = Duration::from_secs(300);
+
+/// Errors of apply, rollback and verify. Where the cluster was not changed, the message
+/// says so.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("{what}: {source}")]
+    Kube {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("aiops does not apply changes to {kind} objects")]
+    Unsupported { kind: String },
+    #[error("{id} is {state}: only approved items are applied (nothing changed)")]
+    NotApproved { id: String, state: State },
+    #[error("{id} is {state}: only applied, verified or failed items can be rolled back")]
+    NotRollbackable { id: String, state: State },
+    #[error(
+        "{target} changed since the recommendation was made (nothing changed):\n  {}\nrerun the analysis, or pass --force --acknowledge \"<why>\" to apply anyway",
+        diffs.join("\n  ")
+    )]
+    Changed { target: String, diffs: Vec<String> },
+    #[error("{target} no longer exists (nothing changed); the item expired")]
+    TargetGone { target: String },
+    #[error("the API server refused the change in its dry run (nothing changed): {source}")]
+    DryRun {
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{what} did not take effect; read back:\n  {}", diffs.join("\n  "))]
+    ReadBack { what: String, diffs: Vec<String> },
+    #[error("rollback of {id} did not finish within {secs} s")]
+    RollbackTimeout { id: String, secs: u64 },
+}
+
+type Result<T> = std::result::Result<T, ApplyError>;
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Only the server dry run; no state change.
+    pub dry_run: bool,
+    /// Apply although the object changed since the recommendation: the acknowledgement.
+    pub force_acknowledged: Option<String>,
+    /// Retries after the first attempt, for 409/429/5xx and transport errors.
+    pub retries: u32,
+    pub backoff: Duration,
+    /// Lifetime of the operation lock (a crashed holder's lock is taken over after it).
+    pub lock_ttl: Duration,
+    /// Who runs it (`hostname:pid`), for the lock and the journal.
+    pub owner: String,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            dry_run: false,
+            force_acknowledged: None,
+            retries: 4,
+            backoff: Duration::from_millis(200),
+            lock_ttl: Duration::from_secs(600),
+            owner: "aiops".into(),
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub id: String,
+    pub dry_run: bool,
+    pub state: State,
+    /// Fields before the change (the rollback plan used).
+    pub before: Value,
+    /// The server-side apply body sent.
+    pub body: Value,
+    pub duration_ms: i64,
+    pub attempts: u32,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackOutcome {
+    pub id: String,
+    pub state: State,
+    /// `patch` (the recorded fields restored) or `delete` (the apply created the object).
+    pub method: String,
+    pub body: Value,
+    pub duration_ms: i64,
+    pub within_budget: bool,
+}
+
+/// (apiVersion, plural, namespaced) of the kinds aiops may change.
+fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
+    Some(match kind {
+        "Deployment" => ("apps/v1", "deployments", true),
+        "StatefulSet" => ("apps/v1", "statefulsets", true),
+        "DaemonSet" => ("apps/v1", "daemonsets", true),
+        "ReplicaSet" => ("apps/v1", "replicasets", true),
+        "CronJob" => ("batch/v1", "cronjobs", true),
+        "Job" => ("batch/v1", "jobs", true),
+        "Pod" => ("v1", "pods", true),
+        "Service" => ("v1", "services", true),
+        "ServiceAccount" => ("v1", "serviceaccounts", true),
+        "Namespace" => ("v1", "namespaces", false),
+        "HorizontalPodAutoscaler" => ("autoscaling/v2", "horizontalpodautoscalers", true),
+        "PodDisruptionBudget" => ("policy/v1", "poddisruptionbudgets", true),
+        "NetworkPolicy" => ("networking.k8s.io/v1", "networkpolicies", true),
+        "Ingress" => ("networking.k8s.io/v1", "ingresses", true),
+        "Role" => ("rbac.authorization.k8s.io/v1", "roles", true),
+        "RoleBinding" => ("rbac.authorization.k8s.io/v1", "rolebindings", true),
+        "ClusterRole" => ("rbac.authorization.k8s.io/v1", "clusterroles", false),
+        "ClusterRoleBinding" => ("rbac.authorization.k8s.io/v1", "clusterrolebindings", false),
+        _ => return None,
+    })
+}
+
+fn api_of(client: &Client, item: &Item) -> Result<(Api<DynamicObject>, &'static str)> {
+    let kind = item.target.kind.as_str();
+    let (api_version, plural, namespaced) =
+        resource_of(kind).ok_or_else(|| ApplyError::Unsupported { kind: kind.to_string() })?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    let api = match (namespaced, item.target.namespace.as_deref()) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    };
+    Ok((api, api_version))
+}
+
+fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ApplyError {
+    let what = what.into();
+    move |source| ApplyError::Kube { what, source }
+}
+
+fn retryable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 409 || s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+async fn with_retries<T, F, Fut>(
+    opts: &ApplyOptions,
+    what: &str,
+    mut f: F,
+) -> (std::result::Result<T, kube::Error>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    let mut delay = opts.backoff;
+    loop {
+        attempt += 1;
+        match f().await {
+            Err(e) if retryable(&e) && attempt <= opts.retries => {
+                warn!(what, attempt, error = %e, "Retrying.");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return (other, attempt),
+        }
+    }
+}
+
+async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Option<Value>> {
+    match api.get_opt(name).await {
+        Ok(Some(o)) => Ok(Some(serde_json::to_value(o).unwrap_or(Value::Null))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(ApplyError::Kube { what: what.to_string(), source: e }),
+    }
+}
+
+/// A patch without its `null` leaves (server-side apply sets fields; removing one is a
+/// separate strategic-merge step).
+fn prune_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| (k.clone(), prune_nulls(x))).collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(prune_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Does the patch create the object (its rollback is a delete)?
+fn creates(item: &Item) -> bool {
+    item.recommendation.rollback.is_null()
+        || item.recommendation.rollback.get("$delete").and_then(Value::as_bool) == Some(true)
+}
+
+/// Applies an approved item.
+///
+/// # Errors
+/// Refusals (not approved, paused, locked, changed since, dry run refused) change nothing;
+/// a failed apply leaves the item `approved` (nothing changed) or `failed` (read back
+/// differs), as recorded.
+pub async fn apply(
+    store: &mut Store,
+    client: &Client,
+    id: &str,
+    actor: &Actor,
+    opts: &ApplyOptions,
+    clock: &(dyn Fn() -> Timestamp + Sync),
+) -> Result<ApplyOutcome> {
+    store.ensure_not_paused()?;
+    let item = store.get(id, clock())?;
+    if item.state != State::Approved {
+        return Err(ApplyError::NotApproved { id: id.into(), state: item.state });
+    }
+    let (api, api_version) = api_of(client, &item)?;
+    let key = item.target_key();
+    store.acquire_lock(&key, &opts.owner, "apply", id, clock(), opts.lock_ttl)?;
+    let result = apply_locked(store, &api, api_version, &item, actor, opts, clock).await;
+    if let Err(e) = store.release_lock(&key, &opts.owner) {
+        warn!(error = %e, target = %key, "Could not release the operation lock.");
+    }
+    result
+}
+
+async fn apply_locked(
+    store: &mut Store,
+    api: &Api<DynamicObject>,
+    api_version: &str,
+    item: &Item,
+    actor: &Actor,
+    opts: &ApplyOptions,
+    clock: &(dyn Fn() -> Timestamp + Sync),
+) -> Result<ApplyOutcome> {
+    let started = clock();
+    let key = item.target_key();
+    let name = item.target.name.as_str();
+    let rec = &item.recommendation;
+    let current = get_opt(api, name, &format!("reading {key}")).await?;
+    let creating = creates(item);
+    let before = match (&current, creating) {
+        (Some(obj), false) => {
+            let before = project(obj, &rec.patch);
+            if !same(&before, &rec.rollback) {
+                let diffs = differences(&rec.rollback, &before);
+                match &opts.force_acknowledged {
+                    Some(ack) => {
+                        warn!(target = %key, ?diffs, "Applying although the object changed (acknowledged).");
+                        store.note(
+                            &item.id,
+                            actor,
+                            "force",
+                            item.state,
+                            &format!(
+                                "applied although changed since the recommendation ({}); acknowledged: {ack}",
+                                diffs.join("; ")
+                            ),
+                            clock(),
+                        )?;
+                    }
+                    None => return Err(ApplyError::Changed { target: key, diffs }),
+                }
+            }
+            before
+        }
+        (None, false) => {
+            let reason = format!("target {key} no longer exists");
+            store.transition(&item.id, &Action::Expire { reason }, actor, clock())?;
+            return Err(ApplyError::TargetGone { target: key });
+        }
+        (Some(obj), true) => {
+            // Creating what already exists: the rollback restores the fields it had.
+            project(obj, &rec.patch)
+        }
+        (None, true) => json!({"$absent": true}),
+    };
+    let body = apply_body(
+        api_version,
+        &item.target.kind,
+        item.target.namespace.as_deref(),
+        name,
+        &prune_nulls(&rec.patch),
+    );
+    let dry = PatchParams::apply(FIELD_MANAGER).force().dry_run();
+    let apply_patch = Patch::Apply(&body);
+    let (res, _) = with_retries(opts, "dry run", || api.patch(name, &dry, &apply_patch)).await;
+    res.map_err(|source| ApplyError::DryRun { source })?;
+    if opts.dry_run {
+        store.note(&item.id, actor, "dry-run", item.state, "server-side apply dry run accepted", clock())?;
+        return Ok(ApplyOutcome {
+            id: item.id.clone(),
+            dry_run: true,
+            state: item.state,
+            before,
+            body,
+            duration_ms: clock().as_millisecond() - started.as_millisecond(),
+            attempts: 1,
+        });
+    }
+    // Record the rollback plan and move to applying in one transaction, then journal.
+    let pre = before.to_string();
+    let id = item.id.clone();
+    store.transition_with(&id, &Action::StartApply, actor, clock(), |tx| {
+        tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", rusqlite::params![id, pre]).map(|_| ())
+    })?;
+    let journal = store.journal_open(&id, "apply", &opts.owner, clock())?;
+    info!(id = %id, target = %key, "Applying.");
+    let real = PatchParams::apply(FIELD_MANAGER).force();
+    let (res, attempts) = with_retries(opts, "apply", || api.patch(name, &real, &apply_patch)).await;
+    let mut outcome_err = res.err();
+    // Fields the patch removes (null): a strategic-merge patch after the apply.
+    if outcome_err.is_none() {
+        outcome_err = remove_nulls(api, name, &rec.patch, opts).await.err();
+    }
+    let after = get_opt(api, name, &format!("reading {key} back")).await;
+    let finished = clock();
+    let took = finished.as_millisecond() - started.as_millisecond();
+    let after = match after {
+        Ok(a) => a,
+        Err(e) => {
+            // Unknown: leave the journal open for reconcile.
+            return Err(e);
+        }
+    };
+    let applied = after.as_ref().is_some_and(|a| same(&project(a, &rec.patch), &rec.patch));
+    let unchanged = after.as_ref().map_or(creating, |a| same(&project(a, &rec.patch), &before));
+    let (action, outcome) = if applied {
+        (Action::FinishApply, "ok")
+    } else if unchanged {
+        (
+            Action::AbortApply {
+                reason: outcome_err
+                    .as_ref()
+                    .map_or_else(|| "the object did not change".into(), ToString::to_string),
+            },
+            "not-applied",
+        )
+    } else {
+        (
+            Action::FailApply {
+                reason: outcome_err.as_ref().map_or_else(|| "read back differs".into(), ToString::to_string),
+            },
+            "failed",
+        )
+    };
+    store.transition(&id, &action, actor, finished)?;
+    store.journal_close(journal, outcome, finished)?;
+    let detail = match &outcome_err {
+        Some(e) => e.to_string(),
+        None => format!("{attempts} attempt(s)"),
+    };
+    store.record_operation(&Operation {
+        item_id: id.clone(),
+        kind: "apply".into(),
+        started_at: started,
+        finished_at: finished,
+        duration_ms: took,
+        outcome: outcome.into(),
+        detail,
+    })?;
+    if applied {
+        store.schedule_checks(&id, finished)?;
+        return Ok(ApplyOutcome {
+            id,
+            dry_run: false,
+            state: State::Applied,
+            before,
+            body,
+            duration_ms: took,
+            attempts,
+        });
+    }
+    let diffs = after
+        .as_ref()
+        .map_or_else(|| vec!["object missing".into()], |a| differences(&project(a, &rec.patch), &rec.patch));
+    match outcome_err {
+        Some(source) if unchanged => {
+            Err(ApplyError::Kube { what: format!("applying {id} (nothing changed; still approved)"), source })
+        }
+        _ => Err(ApplyError::ReadBack { what: format!("apply of {id}"), diffs }),
+    }
+}
+
+/// The `null` leaves of a patch, as a strategic-merge patch; `None` when there are none.
+fn nulls_only(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => Some(Value::Null),
+        Value::Object(m) => {
+            let kept: serde_json::Map<String, Value> =
+                m.iter().filter_map(|(k, x)| nulls_only(x).map(|n| (k.clone(), n))).collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        Value::Array(a) if a.iter().all(|i| i.get("name").is_some()) => {
+            let kept: Vec<Value> = a
+                .iter()
+                .filter_map(|i| {
+                    let mut n = nulls_only(i)?;
+                    n["name"] = i["name"].clone();
+                    Some(n)
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        _ => None,
+    }
+}
+
+async fn remove_nulls(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: &Value,
+    opts: &ApplyOptions,
+) -> std::result::Result<(), kube::Error> {
+    let Some(nulls) = nulls_only(patch) else { return Ok(()) };
+    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    let p = Patch::Strategic(&nulls);
+    let (res, _) = with_retries(opts, "remove fields", || api.patch(name, &pp, &p)).await;
+    res.map(|_| ())
+}
+
+/// Rolls an applied (or verified, or failed) item back to the state recorded before the
+/// apply. Allowed in maintenance mode (it is the way out of a bad change).
+///
+/// # Errors
+/// Not rollbackable, locked, API errors, the 5-minute budget exceeded (recorded).
+pub async fn rollback(
+    store: &mut Store,
+    client: &Client,
+    id: &str,
+    actor: &Actor,
+    opts: &ApplyOptions,
+    clock: &(dyn Fn() -> Timestamp + Sync),
+) -> Result<RollbackOutcome> {
+    let item = store.get(id, clock())?;
+    if !item.state.is_in_effect() {
+        return Err(ApplyError::NotRollbackable { id: id.into(), state: item.state });
+    }
+    let (api, _) = api_of(client, &item)?;
+    let key = item.target_key();
+    store.acquire_lock(&key, &opts.owner, "rollback", id, clock(), opts.lock_ttl)?;
+    let started = clock();
+    let journal = store.journal_open(id, "rollback", &opts.owner, started)?;
+    let plan = item.pre_state.clone().unwrap_or_else(|| item.recommendation.rollback.clone());
+    let delete = plan.get("$absent").and_then(Value::as_bool) == Some(true);
+    let name = item.target.name.clone();
+    let work = async {
+        if delete {
+            let dp = DeleteParams::default();
+            let (res, _) = with_retries(opts, "delete", || api.delete(&name, &dp)).await;
+            match res {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(ApplyError::Kube { what: format!("deleting {key}"), source: e }),
+            }
+            let after = get_opt(&api, &name, &format!("reading {key} back")).await?;
+            if after.is_some() {
+                return Err(ApplyError::ReadBack {
+                    what: format!("rollback of {id}"),
+                    diffs: vec![format!("{key} still exists")],
+                });
+            }
+        } else {
+            let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+            let p = Patch::Strategic(&plan);
+            let (res, _) = with_retries(opts, "rollback", || api.patch(&name, &pp, &p)).await;
+            res.map_err(kube_err(format!("restoring {key}")))?;
+            let after = get_opt(&api, &name, &format!("reading {key} back")).await?;
+            let got = after.as_ref().map(|a| project(a, &plan)).unwrap_or(Value::Null);
+            if !same(&got, &plan) {
+                return Err(ApplyError::ReadBack {
+                    what: format!("rollback of {id}"),
+                    diffs: differences(&got, &plan),
+                });
+            }
+        }
+        Ok(())
+    };
+    let res = match tokio::time::timeout(ROLLBACK_BUDGET, work).await {
+        Ok(r) => r,
+        Err(_) => Err(ApplyError::RollbackTimeout { id: id.into(), secs: ROLLBACK_BUDGET.as_secs() }),
+    };
+    let finished = clock();
+    let took = finished.as_millisecond() - started.as_millisecond();
+    let (outcome, detail) = match &res {
+        Ok(()) => ("ok", format!("restored in {took} ms")),
+        Err(e) => ("failed", e.to_string()),
+    };
+    store.record_operation(&Operation {
+        item_id: id.into(),
+        kind: "rollback".into(),
+        started_at: started,
+        finished_at: finished,
+        duration_ms: took,
+        outcome: outcome.into(),
+        detail,
+    })?;
+    store.journal_close(journal, outcome, finished)?;
+    let release = store.release_lock(&key, &opts.owner);
+    res?;
+    release?;
+    store.transition(id, &Action::Rollback, actor, finished)?;
+    info!(id, ms = took, "Rolled back.");
+    Ok(RollbackOutcome {
+        id: id.into(),
+        state: State::RolledBack,
+        method: if delete { "delete".into() } else { "patch".into() },
+        body: plan,
+        duration_ms: took,
+        within_budget: u64::try_from(took).unwrap_or(u64::MAX) <= ROLLBACK_BUDGET.as_millis() as u64,
+    })
+}
+
+/// Settles operations a crashed process left open: reads each target back and moves the
+/// item to where the cluster says it is (`applied`, `approved` when nothing changed,
+/// `failed` when the object is in neither state).
+///
+/// # Errors
+/// API errors (the entry stays open for the next attempt), database errors.
+pub async fn reconcile(
+    store: &mut Store,
+    client: &Client,
+    clock: &(dyn Fn() -> Timestamp + Sync),
+) -> Result<Vec<(String, State)>> {
+    let mut settled = Vec::new();
+    for j in store.journal_open_entries()? {
+        let item = store.get(&j.item_id, clock())?;
+        let actor = Actor::new("aiops", "reconcile");
+        if j.operation != "apply" || item.state != State::Applying {
+            // A rollback interrupted, or an entry whose item moved on: close it, noting it.
+            store.note(
+                &item.id,
+                &actor,
+                "reconcile",
+                item.state,
+                &format!("closed an interrupted {} started {} by {}", j.operation, j.started_at, j.owner),
+                clock(),
+            )?;
+            store.journal_close(j.seq, "interrupted", clock())?;
+            settled.push((item.id.clone(), item.state));
+            continue;
+        }
+        let (api, _) = api_of(client, &item)?;
+        let after = get_opt(&api, &item.target.name, &format!("reading {} back", item.target_key())).await?;
+        let rec = &item.recommendation;
+        let before = item.pre_state.clone().unwrap_or(Value::Null);
+        let action = match &after {
+            Some(a) if same(&project(a, &rec.patch), &rec.patch) => Action::FinishApply,
+            Some(a) if same(&project(a, &rec.patch), &before) => Action::AbortApply {
+                reason: format!(
+                    "interrupted apply (started {} by {}) did not change the object",
+                    j.started_at, j.owner
+                ),
+            },
+            None if before.get("$absent").is_some() => {
+                Action::AbortApply { reason: "interrupted apply did not create the object".into() }
+            }
+            _ => Action::FailApply {
+                reason: format!(
+                    "interrupted apply (started {} by {}) left the object in neither state",
+                    j.started_at, j.owner
+                ),
+            },
+        };
+        let now = clock();
+        let (it, _) = store.transition(&item.id, &action, &actor, now)?;
+        store.journal_close(j.seq, "reconciled", now)?;
+        if it.state == State::Applied {
+            store.schedule_checks(&item.id, now)?;
+            store.record_operation(&Operation {
+                item_id: item.id.clone(),
+                kind: "apply".into(),
+                started_at: j.started_at,
+                finished_at: now,
+                duration_ms: now.as_millisecond() - j.started_at.as_millisecond(),
+                outcome: "ok".into(),
+                detail: "reconciled after an interrupted apply".into(),
+            })?;
+        }
+        let _ = store.break_lock(&item.target_key());
+        settled.push((item.id.clone(), it.state));
+    }
+    Ok(settled)
+}
+
+/// Pod health of a workload, for the post-action checks.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct PodHealth {
+    pub pods: usize,
+    pub ready: usize,
+    pub restarts: i64,
+    /// Containers whose last termination was an OOM kill after `since`.
+    pub oom_kills_since: usize,
+}
+
+/// Reads the pods of a workload (its `spec.selector.matchLabels`) and summarises them.
+///
+/// # Errors
+/// API errors; a target without a selector.
+pub async fn pod_health(client: &Client, item: &Item, since: Timestamp) -> Result<PodHealth> {
+    let (api, _) = api_of(client, item)?;
+    let key = item.target_key();
+    let obj = get_opt(&api, &item.target.name, &format!("reading {key}"))
+        .await?
+        .ok_or_else(|| ApplyError::TargetGone { target: key.clone() })?;
+    let labels =
+        obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
+    let selector: Vec<String> =
+        labels.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect();
+    if selector.is_empty() {
+        return Err(ApplyError::Unsupported {
+            kind: format!("{} without spec.selector.matchLabels (post-action checks)", item.target.kind),
+        });
+    }
+    let ns = item.target.namespace.as_deref().unwrap_or("default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let list = pods
+        .list(&ListParams::default().labels(&selector.join(",")))
+        .await
+        .map_err(kube_err(format!("listing pods of {key}")))?;
+    let mut h = PodHealth { pods: list.items.len(), ..PodHealth::default() };
+    for p in &list.items {
+        let Some(st) = &p.status else { continue };
+        if st.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        {
+            h.ready += 1;
+        }
+        for cs in st.container_statuses.iter().flatten() {
+            h.restarts += i64::from(cs.restart_count);
+            if let Some(t) = cs.last_state.as_ref().and_then(|l| l.terminated.as_ref())
+                && t.reason.as_deref() == Some("OOMKilled")
+                && t.finished_at.as_ref().is_some_and(|f| f.0 > since)
+            {
+                h.oom_kills_since += 1;
+            }
+        }
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_become_a_removal_patch_and_are_pruned_from_the_apply_body() {
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "resources": {"requests": {"cpu": "200m"}, "limits": {"cpu": null, "memory": "1Gi"}}}
+        ]}}}});
+        assert_eq!(
+            nulls_only(&patch),
+            Some(
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": null}}}]}}}})
+            )
+        );
+        assert_eq!(
+            prune_nulls(&patch),
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "resources": {"requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}}
+            ]}}}})
+        );
+        assert_eq!(nulls_only(&json!({"spec": {"replicas": 3}})), None);
+    }
+
+    #[test]
+    fn every_supported_kind_has_a_resource() {
+        for k in [
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "CronJob",
+            "HorizontalPodAutoscaler",
+            "Namespace",
+            "ClusterRoleBinding",
+        ] {
+            assert!(resource_of(k).is_some(), "{k}");
+        }
+        assert!(resource_of("Secret").is_none(), "aiops never writes Secrets");
+    }
+}

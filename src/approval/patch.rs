@@ -1,0 +1,179 @@
+//! Pure helpers over patches: the part of an object a patch touches (to record the state
+//! before a change, to check that nobody changed it since the recommendation was made, and
+//! to read a change back), and the server-side apply body.
+//!
+//! Lists of objects with a `name` (containers, init containers, ports, env) are matched by
+//! name, as strategic merge and server-side apply match them.
+
+use serde_json::{Map, Value};
+
+/// The values of `obj` at every path `shape` sets (`null` where `obj` has nothing).
+#[must_use]
+pub fn project(obj: &Value, shape: &Value) -> Value {
+    match shape {
+        Value::Object(fields) => {
+            let mut out = Map::new();
+            for (k, sub) in fields {
+                let v = obj.get(k).unwrap_or(&Value::Null);
+                out.insert(k.clone(), project(v, sub));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) if items.iter().all(|i| i.get("name").is_some()) && !items.is_empty() => {
+            let have = obj.as_array();
+            Value::Array(
+                items
+                    .iter()
+                    .map(|want| {
+                        let name = &want["name"];
+                        let found =
+                            have.and_then(|h| h.iter().find(|o| &o["name"] == name)).unwrap_or(&Value::Null);
+                        let mut p = project(found, want);
+                        if let Value::Object(m) = &mut p {
+                            m.insert("name".into(), name.clone());
+                        }
+                        p
+                    })
+                    .collect(),
+            )
+        }
+        _ => obj.clone(),
+    }
+}
+
+/// Equal, counting a missing key as `null` (and an object of only nulls as `null`).
+#[must_use]
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x
+            .keys()
+            .chain(y.keys())
+            .all(|k| same(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))),
+        (Value::Object(x), Value::Null) | (Value::Null, Value::Object(x)) => {
+            x.values().all(|v| same(v, &Value::Null))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        _ => a == b,
+    }
+}
+
+/// The field paths where `a` and `b` differ (`spec.template.spec.containers[app].resources...`).
+#[must_use]
+pub fn differences(a: &Value, b: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff_into(a, b, String::new(), &mut out);
+    out
+}
+
+fn diff_into(a: &Value, b: &Value, path: String, out: &mut Vec<String>) {
+    if same(a, b) {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                diff_into(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), p, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                let key = p.get("name").and_then(Value::as_str).map_or_else(|| i.to_string(), str::to_string);
+                diff_into(p, q, format!("{path}[{key}]"), out);
+            }
+        }
+        _ => out.push(format!("{path}: {a} → {b}")),
+    }
+}
+
+/// A server-side apply body: the object's identity plus the fields of the patch.
+#[must_use]
+pub fn apply_body(
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    patch: &Value,
+) -> Value {
+    let mut body = patch.clone();
+    if !body.is_object() {
+        body = Value::Object(Map::new());
+    }
+    let mut meta = body.get("metadata").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    meta["name"] = Value::from(name);
+    if let Some(ns) = namespace {
+        meta["namespace"] = Value::from(ns);
+    }
+    body["apiVersion"] = Value::from(api_version);
+    body["kind"] = Value::from(kind);
+    body["metadata"] = meta;
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment() -> Value {
+        json!({"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"replicas": 3, "template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "envoy", "resources": {"requests": {"cpu": "50m"}}},
+            {"name": "app", "image": "web:1", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
+        ]}}}})
+    }
+
+    #[test]
+    fn projection_takes_the_patched_fields_matching_containers_by_name() {
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "resources": {"requests": {"cpu": "200m", "memory": "300Mi"}, "limits": {"memory": "600Mi", "cpu": "1"}}}
+        ]}}}});
+        let got = project(&deployment(), &patch);
+        assert_eq!(
+            got,
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi", "cpu": null}}}
+            ]}}}})
+        );
+        // The recorded rollback usually omits what was absent: that is the same state.
+        let rollback = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
+        ]}}}});
+        assert!(same(&got, &rollback));
+        assert!(!same(&got, &patch));
+        let d = differences(&got, &patch);
+        assert!(
+            d.iter().any(|l| l.starts_with(
+                "spec.template.spec.containers[app].resources.requests.cpu: \"500m\" → \"200m\""
+            )),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 4, "{d:?}");
+    }
+
+    #[test]
+    fn a_missing_container_projects_to_nulls() {
+        let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "gone", "resources": {"limits": {"cpu": "1"}}}]}}}});
+        let got = project(&deployment(), &patch);
+        assert_eq!(
+            got["spec"]["template"]["spec"]["containers"][0],
+            json!({"name": "gone", "resources": {"limits": {"cpu": null}}})
+        );
+        assert!(same(&json!({"a": {"b": null}}), &json!({})));
+        assert!(same(&json!({"a": {"b": null}}), &json!({"a": null})));
+        assert!(!same(&json!({"a": {"b": 1}}), &json!({})));
+    }
+
+    #[test]
+    fn apply_bodies_carry_identity_and_the_patch() {
+        let b = apply_body("apps/v1", "Deployment", Some("shop"), "web", &json!({"spec": {"replicas": 4}}));
+        assert_eq!(
+            b,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 4}})
+        );
+        let b = apply_body("v1", "Namespace", None, "legacy", &json!({"metadata": {"labels": {"a": "b"}}}));
+        assert_eq!(b["metadata"], json!({"name": "legacy", "labels": {"a": "b"}}));
+    }
+}
