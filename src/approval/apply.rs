@@ -252,6 +252,15 @@ pub async fn apply(
     let (api, api_version) = api_of(client, &item)?;
     let key = item.target_key();
     store.acquire_lock(&key, &opts.owner, "apply", id, clock(), opts.lock_ttl)?;
+    // Another process may have applied it between the read above and the lock.
+    let item = match store.get(id, clock()) {
+        Ok(i) if i.state == State::Approved => i,
+        other => {
+            let _ = store.release_lock(&key, &opts.owner);
+            let i = other?;
+            return Err(ApplyError::NotApproved { id: id.into(), state: i.state });
+        }
+    };
     let result = apply_locked(store, &api, api_version, &item, actor, opts, clock).await;
     if let Err(e) = store.release_lock(&key, &opts.owner) {
         warn!(error = %e, target = %key, "Could not release the operation lock.");

@@ -53,7 +53,21 @@ pub fn same(a: &Value, b: &Value) -> bool {
             x.values().all(|v| same(v, &Value::Null))
         }
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::String(x), Value::String(y)) => x == y || same_quantity(x, y),
         _ => a == b,
+    }
+}
+
+/// `500m` and `0.5`, `1Gi` and `1073741824`: the API server canonicalises quantities, so a
+/// value read back may be spelt differently from the one written.
+fn same_quantity(x: &str, y: &str) -> bool {
+    use crate::model::quantity::Quantity;
+    match (Quantity::parse(x), Quantity::parse(y)) {
+        (Ok(p), Ok(q)) => {
+            let (p, q) = (p.as_f64(), q.as_f64());
+            (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0)
+        }
+        _ => false,
     }
 }
 
@@ -164,6 +178,12 @@ mod tests {
         assert!(same(&json!({"a": {"b": null}}), &json!({})));
         assert!(same(&json!({"a": {"b": null}}), &json!({"a": null})));
         assert!(!same(&json!({"a": {"b": 1}}), &json!({})));
+        assert!(same(
+            &json!({"cpu": "500m", "memory": "1Gi"}),
+            &json!({"cpu": "0.5", "memory": "1073741824"})
+        ));
+        assert!(!same(&json!({"cpu": "500m"}), &json!({"cpu": "501m"})));
+        assert!(!same(&json!({"image": "web:1"}), &json!({"image": "web:1.0"})));
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub enum QueueError {
 
 type Result<T> = std::result::Result<T, QueueError>;
 
+/// (id, kind, namespace, name, container) of a pending item.
+type StaleRow = (String, String, Option<String>, String, Option<String>);
+
 /// One item as the CLI and the API show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
@@ -512,7 +515,7 @@ impl Store {
             }
         }
         // Expire what this run no longer proposes.
-        let mut stale: Vec<(String, String, Option<String>, String, Option<String>)> = Vec::new();
+        let mut stale: Vec<StaleRow> = Vec::new();
         {
             let mut stmt = tx
                 .prepare("SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1")
@@ -523,7 +526,7 @@ impl Store {
                 })
                 .map_err(db)?;
             for row in rows {
-                let row: (String, String, Option<String>, String, Option<String>) = row.map_err(db)?;
+                let row: StaleRow = row.map_err(db)?;
                 if ids.contains(row.0.as_str()) {
                     continue;
                 }
@@ -1272,12 +1275,12 @@ impl Store {
             if (action == "approve" || action == "reject") && created.contains_key(id.as_str()) {
                 decided.insert(id.as_str());
             }
-            if action == "approve" && to == "approved" {
-                if let Some((c, tier)) = created.get(id.as_str())
-                    && *tier != RiskTier::Trivial
-                {
-                    latencies.entry(*tier).or_default().push((*at - *c) as f64 / 1000.0);
-                }
+            if action == "approve"
+                && to == "approved"
+                && let Some((c, tier)) = created.get(id.as_str())
+                && *tier != RiskTier::Trivial
+            {
+                latencies.entry(*tier).or_default().push((*at - *c) as f64 / 1000.0);
             }
         }
         let mut by_state: BTreeMap<String, usize> = BTreeMap::new();

@@ -75,6 +75,9 @@ pub struct AuditArgs {
     /// Do not exempt kube-system, kube-public and kube-node-lease
     #[arg(long)]
     pub no_default_exemptions: bool,
+    /// Put the recommendations (critical and high findings with a fix) into the approval queue (`--db`)
+    #[arg(long)]
+    pub enqueue: bool,
     /// Print the check catalogue and exit
     #[arg(long)]
     pub list_checks: bool,
@@ -149,8 +152,25 @@ pub async fn run_audit(
             Source::Live => "live cluster".to_string(),
         };
         let input = AuditInput { vulnerability_reports: reports, vulnerability_problems: problems };
-        (audit(&snap, &input, &policy), None, name)
+        let report = audit(&snap, &input, &policy);
+        if args.enqueue {
+            super::queue::enqueue(
+                config,
+                "security",
+                &report.recommendations,
+                Some(&snap),
+                super::scope_of(g).namespace,
+                Default::default(),
+            )?;
+        }
+        (report, None, name)
     } else {
+        if args.enqueue {
+            return Err(UsageError(
+                "--enqueue needs a cluster, snapshot or demo source, not -f manifests".into(),
+            )
+            .into());
+        }
         if g.demo || g.snapshot.is_some() {
             return Err(UsageError("-f audits manifest files; drop --demo/--snapshot".into()).into());
         }

@@ -150,6 +150,9 @@ pub struct SizingArgs {
     /// (push-down above 80 M samples to fetch)
     #[arg(long, value_enum, default_value_t = PlanArg::Auto)]
     pub plan: PlanArg,
+    /// Put the recommendations into the approval queue (`--db`)
+    #[arg(long, conflicts_with = "backtest")]
+    pub enqueue: bool,
     /// Training part of the window for --backtest
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg, requires = "backtest")]
     pub train: std::time::Duration,
@@ -387,6 +390,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
                         &policy,
                     );
                     output::print_sizing(&report, format)?;
+                    if args.enqueue {
+                        queue::enqueue(
+                            &config,
+                            "sizing",
+                            &report.recommendations,
+                            Some(&snap),
+                            scope_of(g).namespace,
+                            Default::default(),
+                        )?;
+                    }
                     return Ok(exit::OK);
                 }
             }
@@ -426,6 +439,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             }
             let report = jobs::sizing(&snap, args.window, args.step, config.scrape_interval, &policy);
             output::print_sizing(&report, format)?;
+            if args.enqueue {
+                queue::enqueue(
+                    &config,
+                    "sizing",
+                    &report.recommendations,
+                    Some(&snap),
+                    scope_of(g).namespace,
+                    Default::default(),
+                )?;
+            }
             Ok(exit::OK)
         }
         Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,

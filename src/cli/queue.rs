@@ -262,6 +262,12 @@ pub async fn run(
             }
         }
         QueueCommand::Apply(a) => {
+            // Refusals that need no cluster come first.
+            let item = store.get(&a.id, as_of)?;
+            if item.state != State::Approved && item.state != State::Applying {
+                return Err(apply::ApplyError::NotApproved { id: item.id, state: item.state }.into());
+            }
+            store.ensure_not_paused()?;
             let c = client(config).await?;
             reconcile_if_needed(&mut store, config).await?;
             if a.force && a.acknowledge.as_deref().is_none_or(|s| s.trim().is_empty()) {

@@ -1,6 +1,7 @@
 //! Test harnesses shared by the integration tests: real servers and recorded APIs.
 #![allow(dead_code)]
 
+pub mod apply_api;
 pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;

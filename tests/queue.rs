@@ -1,0 +1,739 @@
+//! The approval queue end to end: enqueue from the demo, dedupe and expiry, approvals by
+//! tier (critical twice), refusals that change nothing, parallel processes on one database,
+//! apply and rollback against a mocked API that checks the exact requests (dry run first,
+//! field manager, body), conflicts, a crash mid-apply reconciled by the next command,
+//! post-action checks, maintenance mode and the queue metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aiops::approval::store::{EnqueueContext, ListFilter};
+use aiops::approval::{Action, Actor, Role, State, Store};
+use aiops::model::ObjectRef;
+use aiops::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+use serde_json::{Value, json};
+use support::apply_api;
+
+const AS_OF: &str = "2026-11-23T00:00:00Z";
+
+struct Env {
+    dir: tempfile::TempDir,
+    kubeconfig: Option<PathBuf>,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap(), kubeconfig: None }
+    }
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("queue.db")
+    }
+    fn with_api(mut self, url: &str) -> Env {
+        self.kubeconfig = Some(support::kube_mock::kubeconfig(self.dir.path(), url));
+        self
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+        c.args(args)
+            .arg("--db")
+            .arg(self.db())
+            .env_remove("RUST_LOG")
+            .env_remove("AIOPS_CONFIG")
+            .env_remove("AIOPS_DB");
+        match &self.kubeconfig {
+            Some(k) => c.env("KUBECONFIG", k),
+            None => c.env("KUBECONFIG", "/nonexistent/kubeconfig"),
+        };
+        c.output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+    fn fails(&self, args: &[&str], code: i32, needle: &str) {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    }
+    fn item(&self, id: &str) -> Value {
+        self.json(&["queue", "show", id])
+    }
+}
+
+fn items(v: &Value) -> &Vec<Value> {
+    v["items"].as_array().unwrap()
+}
+
+/// Enqueues the demo's sizing recommendations; returns the queue listing.
+fn demo_queue(env: &Env) -> Value {
+    let o = env.run(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("added"), "{}", String::from_utf8_lossy(&o.stderr));
+    env.json(&["queue", "list"])
+}
+
+#[test]
+fn list_carries_the_contract_fields_and_filters() {
+    let env = Env::new();
+    let v = demo_queue(&env);
+    let all = items(&v);
+    assert!(all.len() >= 5, "{v:#}");
+    for i in all {
+        for k in ["id", "code", "target", "tier", "state", "created_at", "approvals", "phr"] {
+            assert!(i.get(k).is_some(), "{k} missing in {i}");
+        }
+        assert_eq!(i["state"], "pending");
+        assert_eq!(i["tier"], "medium");
+    }
+    let shop = env.json(&["queue", "list", "-n", "shop"]);
+    assert!(!items(&shop).is_empty() && items(&shop).iter().all(|i| i["target"]["namespace"] == "shop"));
+    assert!(items(&env.json(&["queue", "list", "--state", "approved"])).is_empty());
+    assert!(items(&env.json(&["queue", "list", "--tier", "critical"])).is_empty());
+    env.fails(&["queue", "list", "--state", "done"], 2, "--state \"done\": one of pending");
+    // Overdue: medium waits 30 minutes.
+    let later = "2099-01-01T00:00:00Z";
+    assert_eq!(items(&env.json(&["queue", "list", "--overdue", "--as-of", later])).len(), all.len());
+    assert!(items(&env.json(&["queue", "list", "--overdue"])).is_empty());
+    // A rerun proposes the same ids: nothing duplicated.
+    let o = env.run(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("0 added, {} refreshed", all.len())), "{err}");
+    assert_eq!(items(&env.json(&["queue", "list"])).len(), all.len());
+}
+
+#[test]
+fn medium_needs_one_approval_and_refusals_change_nothing() {
+    let env = Env::new();
+    let v = demo_queue(&env);
+    let id = items(&v)[0]["id"].as_str().unwrap().to_string();
+    env.fails(&["queue", "apply", &id], 1, "only approved items are applied");
+    env.fails(
+        &["queue", "approve", &id, "--by", "ann", "--role", "architect", "--justification", " "],
+        2,
+        "a justification is required",
+    );
+    env.fails(
+        &["queue", "approve", "nope-123", "--by", "ann", "--role", "architect", "--justification", "x"],
+        1,
+        "no queue item nope-123",
+    );
+    let before = env.item(&id);
+    assert_eq!(before["state"], "pending");
+    let out = env.ok(&[
+        "queue",
+        "approve",
+        &id,
+        "--by",
+        "ann",
+        "--role",
+        "architect",
+        "--justification",
+        "p95 well under the new request",
+    ]);
+    assert!(out.contains("is approved"), "{out}");
+    let after = env.item(&id);
+    assert_eq!(after["state"], "approved");
+    assert_eq!(after["approvals"][0]["who"], "ann");
+    // Double approval and rejecting an approved item: refused, nothing changed.
+    env.fails(
+        &["queue", "approve", &id, "--by", "bob", "--role", "security", "--justification", "ok"],
+        2,
+        "cannot approve an item that is approved",
+    );
+    env.fails(
+        &["queue", "reject", &id, "--by", "bob", "--role", "architect", "--justification", "no"],
+        2,
+        "cannot reject",
+    );
+    let again = env.item(&id);
+    assert_eq!(again["approvals"].as_array().unwrap().len(), 1);
+    assert_eq!(again["history"].as_array().unwrap().len(), after["history"].as_array().unwrap().len());
+    // Reject another one.
+    let other = items(&v)[1]["id"].as_str().unwrap();
+    env.ok(&[
+        "queue",
+        "reject",
+        other,
+        "--by",
+        "bob",
+        "--role",
+        "architect",
+        "--justification",
+        "batch job: peaks are monthly",
+    ]);
+    let h = env.item(other)["history"].as_array().unwrap().clone();
+    let last = h.last().unwrap();
+    assert_eq!(
+        (last["action"].as_str(), last["to"].as_str(), last["who"].as_str()),
+        (Some("reject"), Some("rejected"), Some("bob"))
+    );
+    assert_eq!(last["justification"], "batch job: peaks are monthly");
+}
+
+#[test]
+fn critical_needs_two_different_people() {
+    let env = Env::new();
+    let o = env.run(&["audit", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let crit = env.json(&["queue", "list", "--tier", "critical"]);
+    let id = items(&crit)[0]["id"].as_str().unwrap().to_string();
+    let out = env.ok(&[
+        "queue",
+        "approve",
+        &id,
+        "--by",
+        "ann",
+        "--role",
+        "architect",
+        "--justification",
+        "RBAC cleanup agreed",
+    ]);
+    assert!(out.contains("still needs a security approval"), "{out}");
+    assert_eq!(env.item(&id)["state"], "pending");
+    env.fails(
+        &["queue", "approve", &id, "--by", "ann", "--role", "security", "--justification", "me again"],
+        2,
+        "ann already approved this item as architect",
+    );
+    env.fails(
+        &["queue", "approve", &id, "--by", "bob", "--role", "architect", "--justification", "me too"],
+        2,
+        "already approved as architect by ann",
+    );
+    env.ok(&[
+        "queue",
+        "approve",
+        &id,
+        "--by",
+        "sam",
+        "--role",
+        "security",
+        "--justification",
+        "reviewed the bindings",
+    ]);
+    let item = env.item(&id);
+    assert_eq!(item["state"], "approved");
+    let roles: Vec<&str> =
+        item["approvals"].as_array().unwrap().iter().map(|a| a["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["architect", "security"]);
+}
+
+#[test]
+fn parallel_processes_approving_one_item_exactly_one_wins() {
+    let env = Env::new();
+    let v = demo_queue(&env);
+    let id = items(&v)[0]["id"].as_str().unwrap().to_string();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_aiops"))
+                .args([
+                    "queue",
+                    "approve",
+                    &id,
+                    "--by",
+                    &format!("approver{i}"),
+                    "--role",
+                    "architect",
+                    "--justification",
+                    "parallel",
+                ])
+                .arg("--db")
+                .arg(env.db())
+                .env_remove("RUST_LOG")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let won = outs.iter().filter(|o| o.status.code() == Some(0)).count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).to_string()).collect::<Vec<_>>()
+    );
+    for o in outs.iter().filter(|o| o.status.code() != Some(0)) {
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("cannot approve an item that is approved"));
+    }
+    let item = env.item(&id);
+    assert_eq!(item["approvals"].as_array().unwrap().len(), 1);
+    let approvals = item["history"].as_array().unwrap().iter().filter(|h| h["action"] == "approve").count();
+    assert_eq!(approvals, 1);
+}
+
+fn rec(name: &str, cpu: &str, evidence: &str) -> Recommendation {
+    let target =
+        ObjectRef { kind: "Deployment".into(), namespace: Some("shop".into()), name: name.into(), uid: None };
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": cpu}}}]}}}});
+    Recommendation {
+        id: recommendation_id("resize-requests-limits", &target, Some("app"), &patch),
+        code: "resize-requests-limits".into(),
+        target,
+        container: Some("app".into()),
+        tier: RiskTier::Medium,
+        title: format!("Resize {name}"),
+        summary: "s".into(),
+        evidence: vec![Evidence { source: "metric".into(), text: evidence.into() }],
+        patch,
+        rollback: json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "1"}}}]}}}}),
+    }
+}
+
+#[test]
+fn enqueue_refreshes_pending_never_resurrects_decided_and_expires_what_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("q.db")).unwrap();
+    let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+    let ctx = |present: &[&str]| EnqueueContext {
+        feature: "sizing".into(),
+        requested_by: "aiops".into(),
+        present: Some(present.iter().map(|p| format!("Deployment/shop/{p}")).collect()),
+        ..EnqueueContext::default()
+    };
+    let all = ["a", "b", "c", "d"];
+    let first = vec![
+        rec("a", "200m", "p95 0.1"),
+        rec("b", "200m", "p95 0.1"),
+        rec("c", "200m", "p95 0.1"),
+        rec("d", "200m", "p95 0.1"),
+    ];
+    let s = store.enqueue(&first, &ctx(&all), t0).unwrap();
+    assert_eq!(s.added.len(), 4);
+    store
+        .transition(
+            &first[1].id,
+            &Action::Reject { who: "ann".into(), role: Role::Architect, justification: "no".into() },
+            &Actor::new("ann", "architect"),
+            t0,
+        )
+        .unwrap();
+    // Second run: a with new evidence, b again (rejected: kept), c with new values
+    // (supersedes), d gone from the cluster.
+    let second = vec![rec("a", "200m", "p95 0.12"), rec("b", "200m", "p95 0.1"), rec("c", "300m", "p95 0.2")];
+    let s =
+        store.enqueue(&second, &ctx(&["a", "b", "c"]), t0 + jiff::SignedDuration::from_hours(24)).unwrap();
+    assert_eq!(s.refreshed, vec![first[0].id.clone()]);
+    assert_eq!(s.kept_decided, vec![first[1].id.clone()]);
+    assert_eq!(s.added, vec![second[2].id.clone()]);
+    let reasons: std::collections::BTreeMap<String, String> = s.expired.into_iter().collect();
+    assert!(reasons[&first[2].id].starts_with(&format!("superseded by {}", second[2].id)), "{reasons:?}");
+    assert_eq!(reasons[&first[3].id], "target Deployment/shop/d no longer exists");
+    let a = store.get(&first[0].id, t0).unwrap();
+    assert_eq!(a.recommendation.evidence[0].text, "p95 0.12");
+    assert_eq!(store.get(&first[1].id, t0).unwrap().state, State::Rejected);
+    // Third run without a: its problem is gone.
+    let s = store.enqueue(&second[1..], &ctx(&["a", "b", "c"]), t0).unwrap();
+    assert_eq!(
+        s.expired,
+        vec![(first[0].id.clone(), "the sizing analysis no longer proposes it (problem gone)".to_string())]
+    );
+    // A namespace-scoped run leaves other namespaces alone.
+    let scoped = EnqueueContext { namespace: Some("other".into()), ..ctx(&[]) };
+    assert!(store.enqueue(&[], &scoped, t0).unwrap().expired.is_empty());
+    assert_eq!(
+        store.list(&ListFilter { state: Some(State::Pending), ..ListFilter::default() }, t0).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn the_audit_log_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let mut store = Store::open(&path).unwrap();
+    let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+    store
+        .enqueue(
+            &[rec("a", "200m", "e")],
+            &EnqueueContext {
+                feature: "sizing".into(),
+                requested_by: "aiops".into(),
+                ..EnqueueContext::default()
+            },
+            t0,
+        )
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let e = conn.execute("UPDATE audit_log SET who = 'mallory'", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = conn.execute("DELETE FROM audit_log", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    // A newer schema is refused rather than misread.
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let e = Store::open(&path).unwrap_err().to_string();
+    assert!(e.contains("schema version 99"), "{e}");
+}
+
+// ---- apply / rollback against the mocked API ----
+
+const DEPLOY_PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/cart";
+
+/// The demo's `shop/cart` Deployment as the API returns it, and pods for it.
+fn demo_cart() -> (Value, Vec<Value>) {
+    use aiops::collectors::demo::{DemoOptions, generate};
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
+    let d = snap.get::<aiops::model::objects::Deployment>(Some("shop"), "cart").expect("demo has shop/cart");
+    let mut v = serde_json::to_value(d).unwrap();
+    v["apiVersion"] = json!("apps/v1");
+    v["kind"] = json!("Deployment");
+    v["metadata"]["resourceVersion"] = json!("100");
+    let labels = v["spec"]["selector"]["matchLabels"].clone();
+    let pods = (0..2)
+        .map(|i| {
+            json!({"metadata": {"name": format!("cart-{i}"), "namespace": "shop", "labels": labels},
+                   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                              "containerStatuses": [{"name": "cart", "ready": true, "restartCount": 1, "image": "x", "imageID": "", "started": true}]}})
+        })
+        .collect();
+    (v, pods)
+}
+
+/// A queue holding the demo's sizing items with the one for shop/cart approved, and a
+/// mock API serving shop/cart.
+fn approved_cart(
+    state: apply_api::State,
+) -> (Env, String, std::sync::Arc<std::sync::Mutex<apply_api::State>>) {
+    let (cart, pods) = demo_cart();
+    let mut state = state;
+    state.objects.insert(DEPLOY_PATH.into(), cart);
+    state.pods.insert("shop".into(), pods);
+    let (url, mock) = apply_api::start(state);
+    let env = Env::new().with_api(&url);
+    let v = demo_queue(&env);
+    let id = items(&v)
+        .iter()
+        .find(|i| i["target"]["name"] == "cart" && i["target"]["kind"] == "Deployment")
+        .expect("a sizing item for shop/cart")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&[
+        "queue",
+        "approve",
+        &id,
+        "--by",
+        "ann",
+        "--role",
+        "architect",
+        "--justification",
+        "fits the 7-day p95 with margin",
+    ]);
+    mock.lock().unwrap().requests.clear();
+    (env, id, mock)
+}
+
+fn container<'a>(obj: &'a Value, name: &str) -> &'a Value {
+    obj["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn apply_then_rollback_sends_exactly_the_expected_requests() {
+    let (env, id, mock) = approved_cart(apply_api::State::default());
+    let item = env.item(&id);
+    let patch = item["recommendation"]["patch"].clone();
+    let before = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+
+    // Dry run: nothing changes.
+    let out = env.ok(&["queue", "apply", &id, "--dry-run", "--by", "oncall"]);
+    assert!(out.contains("dry run"), "{out}");
+    assert_eq!(mock.lock().unwrap().objects[DEPLOY_PATH], before);
+    assert_eq!(env.item(&id)["state"], "approved");
+    mock.lock().unwrap().requests.clear();
+
+    let out = env.json(&["queue", "apply", &id, "--by", "oncall"]);
+    assert_eq!(out["state"], "applied", "{out:#}");
+    let reqs = mock.lock().unwrap().requests.clone();
+    let writes: Vec<&apply_api::Request> = reqs.iter().filter(|r| r.method == "PATCH").collect();
+    assert!(writes.len() >= 2, "{reqs:#?}");
+    // First write: the server-side apply dry run, then the real one, same body.
+    for (w, dry) in writes.iter().zip([true, false]) {
+        assert_eq!(w.path, DEPLOY_PATH);
+        assert!(w.content_type.starts_with("application/apply-patch+yaml"), "{}", w.content_type);
+        assert!(w.query.contains("fieldManager=aiops") && w.query.contains("force=true"), "{}", w.query);
+        assert_eq!(w.query.contains("dryRun=All"), dry, "{}", w.query);
+        let body = w.body.as_ref().unwrap();
+        assert_eq!(
+            (body["apiVersion"].as_str(), body["kind"].as_str()),
+            (Some("apps/v1"), Some("Deployment"))
+        );
+        assert_eq!(
+            (body["metadata"]["name"].as_str(), body["metadata"]["namespace"].as_str()),
+            (Some("cart"), Some("shop"))
+        );
+        assert_eq!(
+            body["spec"]["template"]["spec"]["containers"][0]["name"],
+            patch["spec"]["template"]["spec"]["containers"][0]["name"]
+        );
+    }
+    let after = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+    let want = &patch["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"];
+    assert_eq!(&container(&after, "cart")["resources"]["requests"]["cpu"], &want["cpu"]);
+    let shown = env.item(&id);
+    assert_eq!(shown["state"], "applied");
+    let pre = &shown["pre_state"];
+    assert_eq!(
+        pre["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        container(&before, "cart")["resources"]["requests"]["cpu"]
+    );
+    assert_eq!(shown["checks"].as_array().unwrap().iter().filter(|c| c["label"] != "pre").count(), 3);
+
+    mock.lock().unwrap().requests.clear();
+    let rb = env.json(&["queue", "rollback", &id, "--by", "oncall"]);
+    assert_eq!(rb["state"], "rolled_back");
+    assert_eq!(rb["within_budget"], true);
+    let reqs = mock.lock().unwrap().requests.clone();
+    let w: Vec<&apply_api::Request> = reqs.iter().filter(|r| r.method == "PATCH").collect();
+    assert_eq!(w.len(), 1, "{reqs:#?}");
+    assert!(w[0].content_type.starts_with("application/strategic-merge-patch+json"));
+    assert!(w[0].query.contains("fieldManager=aiops"));
+    let restored = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+    assert_eq!(container(&restored, "cart")["resources"], container(&before, "cart")["resources"]);
+    let stats = env.json(&["queue", "stats"]);
+    assert_eq!(stats["rollbacks"]["count"], 1);
+    assert_eq!(stats["rollbacks"]["within_5_minutes"], 1);
+    let ms = rb["duration_ms"].as_i64().unwrap();
+    #[allow(clippy::disallowed_macros)]
+    {
+        eprintln!("rollback against the mock: {ms} ms (read, patch, read back)");
+    }
+    // Rolled back: cannot be applied or rolled back again.
+    env.fails(&["queue", "rollback", &id], 1, "only applied, verified or failed items can be rolled back");
+}
+
+#[test]
+fn conflicts_are_retried_and_a_refused_dry_run_changes_nothing() {
+    let (env, id, mock) = approved_cart(apply_api::State { conflicts: 2, ..Default::default() });
+    let out = env.json(&["queue", "apply", &id]);
+    assert_eq!(out["state"], "applied");
+    assert_eq!(out["attempts"], 3);
+
+    let (env, id, mock2) =
+        approved_cart(apply_api::State { refuse_dry_run: Some(422), ..Default::default() });
+    let before = mock2.lock().unwrap().objects[DEPLOY_PATH].clone();
+    env.fails(&["queue", "apply", &id], 1, "refused the change in its dry run (nothing changed)");
+    assert_eq!(mock2.lock().unwrap().objects[DEPLOY_PATH], before);
+    assert_eq!(env.item(&id)["state"], "approved");
+    assert!(
+        mock2
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .all(|r| r.query.contains("dryRun=All"))
+    );
+    drop(mock);
+}
+
+#[test]
+fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged() {
+    let (env, id, mock) = approved_cart(apply_api::State::default());
+    {
+        let mut st = mock.lock().unwrap();
+        let obj = st.objects.get_mut(DEPLOY_PATH).unwrap();
+        let c = obj["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["name"] == "cart")
+            .unwrap();
+        c["resources"]["requests"]["cpu"] = json!("777m");
+        st.requests.clear();
+    }
+    env.fails(&["queue", "apply", &id], 1, "changed since the recommendation was made (nothing changed)");
+    assert!(mock.lock().unwrap().requests.iter().all(|r| r.method == "GET"));
+    assert_eq!(env.item(&id)["state"], "approved");
+    env.fails(&["queue", "apply", &id, "--force"], 2, "--acknowledge");
+    let out = env.json(&[
+        "queue",
+        "apply",
+        &id,
+        "--force",
+        "--acknowledge",
+        "hand edit during the incident is superseded",
+    ]);
+    assert_eq!(out["state"], "applied");
+    let h = env.item(&id)["history"].as_array().unwrap().clone();
+    assert!(
+        h.iter().any(|e| e["action"] == "force" && e["detail"].as_str().unwrap().contains("777m")),
+        "{h:#?}"
+    );
+}
+
+#[test]
+fn maintenance_mode_refuses_applies() {
+    let (env, id, _mock) = approved_cart(apply_api::State::default());
+    env.ok(&["queue", "pause", "--by", "ann", "--reason", "cluster upgrade"]);
+    env.fails(&["queue", "apply", &id], 1, "the queue is paused (maintenance mode)");
+    assert_eq!(env.item(&id)["state"], "approved");
+    assert!(env.json(&["queue", "stats"])["maintenance"]["reason"] == "cluster upgrade");
+    env.ok(&["queue", "resume", "--by", "ann"]);
+    assert_eq!(env.json(&["queue", "apply", &id])["state"], "applied");
+}
+
+#[test]
+fn a_crash_mid_apply_is_reconciled_by_the_next_command() {
+    let (env, id, mock) = approved_cart(apply_api::State { hang_after_apply: true, ..Default::default() });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["queue", "apply", &id, "--by", "oncall"])
+        .arg("--db")
+        .arg(env.db())
+        .env("KUBECONFIG", env.kubeconfig.as_ref().unwrap())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the server stored the change (the client is then waiting for an answer).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stored =
+            mock.lock().unwrap().requests.iter().any(|r| r.method == "PATCH" && !r.query.contains("dryRun"));
+        if stored {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the apply never reached the API");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The database says applying; the next command reads the object back and settles it.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let st: String = conn.query_row("SELECT state FROM items WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    assert_eq!(st, "applying");
+    drop(conn);
+    let listed = env.json(&["queue", "list"]);
+    let item = items(&listed).iter().find(|i| i["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(item["state"], "applied", "{item:#}");
+    let h = env.item(&id)["history"].as_array().unwrap().clone();
+    let last = h.last().unwrap();
+    assert_eq!((last["action"].as_str(), last["role"].as_str()), (Some("finish-apply"), Some("reconcile")));
+    // The lock of the dead process does not block a rollback.
+    assert_eq!(env.json(&["queue", "rollback", &id])["state"], "rolled_back");
+}
+
+#[test]
+fn post_action_checks_verify_or_fail_and_propose_the_rollback() {
+    let (env, id, mock) = approved_cart(apply_api::State::default());
+    env.json(&["queue", "apply", &id]);
+    let applied_at: jiff::Timestamp =
+        env.item(&id)["checks"].as_array().unwrap().iter().find(|c| c["label"] == "5m").unwrap()["due_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            - jiff::SignedDuration::from_mins(5);
+    let at = |m: i64| (applied_at + jiff::SignedDuration::from_mins(m)).to_string();
+    // Nothing due yet at +1 min.
+    assert!(env.json(&["queue", "verify", "--as-of", &at(1)])["checks"].as_array().unwrap().is_empty());
+    let r = env.json(&["queue", "verify", "--as-of", &at(6)]);
+    let checks = r["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(
+        (checks[0]["label"].as_str(), checks[0]["outcome"].as_str()),
+        (Some("5m"), Some("pass")),
+        "{r:#} {:#?}",
+        mock.lock().unwrap().requests.last()
+    );
+    assert_eq!(env.item(&id)["state"], "applied");
+    let r = env.json(&["queue", "verify", "--as-of", &at(61)]);
+    assert_eq!(r["checks"].as_array().unwrap().len(), 2);
+    assert_eq!(env.item(&id)["state"], "verified");
+
+    // A second item whose pods start restarting after the apply fails its first check.
+    let (env, id, mock2) = approved_cart(apply_api::State::default());
+    env.json(&["queue", "apply", &id]);
+    for p in mock2.lock().unwrap().pods.get_mut("shop").unwrap() {
+        p["status"]["containerStatuses"][0]["restartCount"] = json!(4);
+    }
+    let r = env.json(&["queue", "verify", &id, "--as-of", "2099-01-01T00:00:00Z"]);
+    let first = &r["checks"][0];
+    assert_eq!(first["outcome"], "fail", "{r:#}");
+    assert!(first["detail"].as_str().unwrap().contains("6 restarts since the apply"), "{r:#}");
+    let item = env.item(&id);
+    assert_eq!(item["state"], "failed");
+    let last = item["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["detail"].as_str().unwrap().contains(&format!("aiops queue rollback {id}")));
+    assert_eq!(env.json(&["queue", "rollback", &id])["state"], "rolled_back");
+    drop(mock);
+}
+
+#[test]
+fn unknown_database_paths_and_files_get_clear_errors() {
+    let env = Env::new();
+    let not_db = env.dir.path().join("notes.txt");
+    std::fs::write(&not_db, "hello, this is not SQLite at all, just text that is long enough").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["queue", "list", "--db"])
+        .arg(&not_db)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("notes.txt"), "{err}");
+    let _ = Path::new("x");
+}
+
+#[test]
+fn parallel_processes_applying_one_item_exactly_one_wins() {
+    let (env, id, mock) = approved_cart(apply_api::State::default());
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_aiops"))
+                .args(["queue", "apply", &id, "--by", &format!("operator{i}")])
+                .arg("--db")
+                .arg(env.db())
+                .env("KUBECONFIG", env.kubeconfig.as_ref().unwrap())
+                .env_remove("RUST_LOG")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let errs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).to_string()).collect();
+    assert_eq!(outs.iter().filter(|o| o.status.code() == Some(0)).count(), 1, "{errs:#?}");
+    for (o, e) in outs.iter().zip(&errs) {
+        if o.status.code() != Some(0) {
+            assert_eq!(o.status.code(), Some(1), "{e}");
+            assert!(e.contains("is locked by") || e.contains("only approved items are applied"), "{e}");
+        }
+    }
+    let real = mock
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && !r.query.contains("dryRun"))
+        .count();
+    assert_eq!(real, 1, "exactly one apply reached the API");
+    assert_eq!(env.item(&id)["state"], "applied");
+}

@@ -1,0 +1,229 @@
+//! A mocked Kubernetes API that accepts writes, for the queue's apply and rollback: GET,
+//! PATCH (server-side apply `application/apply-patch+yaml`, strategic merge
+//! `application/strategic-merge-patch+json`, `dryRun=All`), DELETE of objects held in
+//! memory, and pod lists by label selector. Records every request (method, path, query,
+//! content type, body) so tests can check the exact calls; can answer 409 Conflict a given
+//! number of times, and can "hang" after storing an apply (a client killed then has applied
+//! without knowing it: the crash case).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub content_type: String,
+    pub body: Option<Value>,
+}
+
+#[derive(Default)]
+pub struct State {
+    /// Object path (e.g. `/apis/apps/v1/namespaces/shop/deployments/web`) → object.
+    pub objects: BTreeMap<String, Value>,
+    /// Pods by namespace.
+    pub pods: BTreeMap<String, Vec<Value>>,
+    pub requests: Vec<Request>,
+    /// Answer 409 to this many non-dry-run PATCHes.
+    pub conflicts: usize,
+    /// Store the next real server-side apply, then never answer.
+    pub hang_after_apply: bool,
+    /// Answer this status (e.g. 422) to dry runs.
+    pub refuse_dry_run: Option<u16>,
+    pub resource_version: u64,
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Response {
+    reply(
+        StatusCode::from_u16(code).unwrap(),
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":message,"reason":reason,"code":code}),
+    )
+}
+
+/// Strategic-merge-like merge: maps merge, lists of objects with `name` merge by name,
+/// `null` deletes (when `delete_nulls`), other values replace.
+pub fn merge(base: &mut Value, patch: &Value, delete_nulls: bool) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    if delete_nulls {
+                        b.remove(k);
+                    }
+                    continue;
+                }
+                match b.get_mut(k) {
+                    Some(existing) => merge(existing, v, delete_nulls),
+                    None => {
+                        let mut fresh = if v.is_object() { json!({}) } else { Value::Null };
+                        if v.is_object() {
+                            merge(&mut fresh, v, delete_nulls);
+                        } else {
+                            fresh = v.clone();
+                        }
+                        b.insert(k.clone(), fresh);
+                    }
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(p)) if p.iter().all(|i| i.get("name").is_some()) => {
+            for item in p {
+                match b.iter_mut().find(|x| x["name"] == item["name"]) {
+                    Some(existing) => merge(existing, item, delete_nulls),
+                    None => b.push(item.clone()),
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or("").to_string();
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let parsed: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(body).ok() };
+    let mut st = state.lock().unwrap();
+    st.requests.push(Request {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        content_type: content_type.clone(),
+        body: parsed.clone(),
+    });
+    // Pod lists.
+    if method == Method::GET && path.ends_with("/pods") {
+        let ns = path.split('/').nth(4).unwrap_or("");
+        let selector = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("labelSelector="))
+            .map(percent_decode)
+            .unwrap_or_default();
+        let items: Vec<Value> = st
+            .pods
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                selector.split(',').filter(|s| !s.is_empty()).all(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    p["metadata"]["labels"][k] == v
+                })
+            })
+            .cloned()
+            .collect();
+        return reply(
+            StatusCode::OK,
+            json!({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":items}),
+        );
+    }
+    let name = path.rsplit('/').next().unwrap_or("").to_string();
+    match *method {
+        Method::GET => match st.objects.get(&path) {
+            Some(o) => reply(StatusCode::OK, o.clone()),
+            None => status(404, "NotFound", &format!("\"{name}\" not found")),
+        },
+        Method::DELETE => match st.objects.remove(&path) {
+            Some(o) => reply(StatusCode::OK, o),
+            None => status(404, "NotFound", &format!("\"{name}\" not found")),
+        },
+        Method::PATCH => {
+            let Some(patch) = parsed else { return status(400, "BadRequest", "body is not JSON") };
+            let dry = query.contains("dryRun=All");
+            let apply = content_type.starts_with("application/apply-patch");
+            if dry && let Some(code) = st.refuse_dry_run {
+                return status(
+                    code,
+                    "Invalid",
+                    "spec.template.spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit",
+                );
+            }
+            if !dry && st.conflicts > 0 {
+                st.conflicts -= 1;
+                return status(
+                    409,
+                    "Conflict",
+                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
+                );
+            }
+            let exists = st.objects.contains_key(&path);
+            if !exists && !apply {
+                return status(404, "NotFound", &format!("\"{name}\" not found"));
+            }
+            let mut obj = st.objects.get(&path).cloned().unwrap_or_else(|| json!({}));
+            merge(&mut obj, &patch, !apply);
+            if dry {
+                return reply(StatusCode::OK, obj);
+            }
+            st.resource_version += 1;
+            obj["metadata"]["resourceVersion"] = json!(st.resource_version.to_string());
+            st.objects.insert(path.clone(), obj.clone());
+            if apply && st.hang_after_apply {
+                st.hang_after_apply = false;
+                drop(st);
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+            reply(StatusCode::OK, obj)
+        }
+        _ => status(405, "MethodNotAllowed", "method not allowed"),
+    }
+}
+
+/// Starts the mock on a loopback port (its own runtime thread, so a hanging request does
+/// not stop the test); returns its URL and its state.
+pub fn start(state: State) -> (String, Arc<Mutex<State>>) {
+    let state = Arc::new(Mutex::new(state));
+    let s = Arc::clone(&state);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(
+                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                    let s = Arc::clone(&s);
+                    async move {
+                        tokio::task::spawn_blocking(move || respond(&s, &method, &uri, &headers, &body))
+                            .await
+                            .unwrap()
+                    }
+                },
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    (format!("http://{addr}"), state)
+}
