@@ -737,3 +737,56 @@ fn parallel_processes_applying_one_item_exactly_one_wins() {
     assert_eq!(real, 1, "exactly one apply reached the API");
     assert_eq!(env.item(&id)["state"], "applied");
 }
+
+/// With --prometheus-url, the post-action checks also read the containers' memory since the
+/// apply (real Prometheus over backfilled samples) and fail one that runs near its new limit.
+#[test]
+fn prometheus_checks_fail_a_container_near_its_new_memory_limit() {
+    use support::prometheus::{GenSeries, start};
+    let t0: jiff::Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
+    for (share, expect) in [(0.95, "fail"), (0.5, "pass")] {
+        let (env, id, _mock) = approved_cart(apply_api::State::default());
+        let item = env.item(&id);
+        let limit = item["recommendation"]["patch"]["spec"]["template"]["spec"]["containers"][0]["resources"]
+            ["limits"]["memory"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bytes = aiops::model::quantity::Quantity::parse(&limit).unwrap().as_f64();
+        {
+            // The apply happened at t0 (recorded through the library, as `queue apply` would).
+            let mut store = Store::open(&env.db()).unwrap();
+            let actor = Actor::new("oncall", "operator");
+            store.transition(&id, &Action::StartApply, &actor, t0).unwrap();
+            store.transition(&id, &Action::FinishApply, &actor, t0).unwrap();
+            store.schedule_checks(&id, t0).unwrap();
+            store
+                .record_pre_metrics(&id, &json!({"names": ["cart-0", "cart-1"], "pods": 2, "ready": 2, "restarts": 2, "oom_kills_since": 0}), t0)
+                .unwrap();
+        }
+        let samples: Vec<(i64, f64)> =
+            (-60..=120).map(|m| (t0.as_millisecond() + m * 60_000, share * bytes)).collect();
+        let prom = start(&[GenSeries {
+            metric: "container_memory_working_set_bytes".into(),
+            labels: vec![
+                ("namespace".into(), "shop".into()),
+                ("pod".into(), "cart-0".into()),
+                ("container".into(), "cart".into()),
+            ],
+            samples,
+        }]);
+        let at = (t0 + jiff::SignedDuration::from_mins(6)).to_string();
+        let r = env.json(&["queue", "verify", &id, "--as-of", &at, "--prometheus-url", &prom.url]);
+        let check = &r["checks"][0];
+        assert_eq!(check["outcome"], expect, "{r:#}");
+        let detail = check["detail"].as_str().unwrap();
+        assert!(detail.contains("no request metrics"), "{detail}");
+        if expect == "fail" {
+            assert!(detail.contains("memory of cart-0/cart peaked at 95% of the new limit"), "{detail}");
+            assert_eq!(env.item(&id)["state"], "failed");
+        } else {
+            assert!(detail.contains("memory peak since the apply"), "{detail}");
+            assert_eq!(env.item(&id)["state"], "applied");
+        }
+    }
+}

@@ -630,6 +630,9 @@ pub async fn reconcile(
 /// Pod health of a workload, for the post-action checks.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PodHealth {
+    /// Names of the pods read.
+    #[serde(default)]
+    pub names: Vec<String>,
     pub pods: usize,
     pub ready: usize,
     pub restarts: i64,
@@ -664,6 +667,7 @@ pub async fn pod_health(client: &Client, item: &Item, since: Timestamp) -> Resul
         .map_err(kube_err(format!("listing pods of {key}")))?;
     let mut h = PodHealth { pods: list.items.len(), ..PodHealth::default() };
     for p in &list.items {
+        h.names.extend(p.metadata.name.clone());
         let Some(st) = &p.status else { continue };
         if st.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         {

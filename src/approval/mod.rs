@@ -8,3 +8,4 @@ pub use state::{Action, Approval, Role, State};
 pub use store::{Actor, EnqueueContext, Item, QueueError, Store};
 pub mod apply;
 pub mod patch;
+pub mod validate;

@@ -331,7 +331,8 @@ pub async fn run(
         QueueCommand::Verify { id } => {
             let c = client(config).await?;
             reconcile_if_needed(&mut store, config).await?;
-            let results = verify(&mut store, &c, id.as_deref(), as_of).await?;
+            let prom = config.prometheus_url.as_ref().map(|_| jobs::prom_options(config));
+            let results = verify(&mut store, &c, prom.as_ref(), id.as_deref(), as_of).await?;
             if let Some(text) = structured(&json!({"checks": results}), format)? {
                 emit(&text)?;
             } else if results.is_empty() {
@@ -390,6 +391,7 @@ pub struct VerifyResult {
 async fn verify(
     store: &mut Store,
     c: &kube::Client,
+    prom: Option<&crate::collectors::prometheus::PromOptions>,
     id: Option<&str>,
     as_of: Timestamp,
 ) -> anyhow::Result<Vec<VerifyResult>> {
@@ -429,10 +431,29 @@ async fn verify(
                 if h.oom_kills_since > 0 {
                     problems.push(format!("{} OOM kills since the apply", h.oom_kills_since));
                 }
-                let summary = format!(
+                let mut summary = format!(
                     "pods {}/{} ready, restarts {} (+{restarts}), OOM kills since apply {}",
                     h.ready, h.pods, h.restarts, h.oom_kills_since
                 );
+                if let Some(p) = prom {
+                    let ns = item.target.namespace.as_deref().unwrap_or("default");
+                    let patch = &item.recommendation.patch;
+                    match crate::approval::validate::prometheus_checks(
+                        p, ns, &h.names, patch, applied_at, as_of,
+                    )
+                    .await
+                    {
+                        Ok(found) => {
+                            problems.extend(found.problems);
+                            for n in found.notes {
+                                let _ = write!(summary, "; {n}");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = write!(summary, "; metrics unavailable: {e}");
+                        }
+                    }
+                }
                 if problems.is_empty() {
                     (true, summary)
                 } else {

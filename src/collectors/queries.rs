@@ -47,6 +47,8 @@ query_files! {
     "pushdown/series_count" => ["namespace_filter", "window"],
     "diagnose/memory" => ["pod", "namespace_filter"],
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
+    "validate/memory_max" => ["pods", "namespace_filter", "window"],
+    "validate/error_ratio" => ["pods", "namespace_filter", "window"],
 }
 
 /// The registered file of a name.
