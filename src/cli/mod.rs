@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod diagnose;
 pub mod output;
+pub mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -99,6 +100,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Root cause of a failing pod or controller, with evidence, fix and verify commands (no LLM, offline)
     Diagnose(diagnose::DiagnoseArgs),
+    /// Weekly health (US5) and security (US6) reports in Markdown, HTML and JSON, with history, trends and PHR records
+    Report(report::ReportArgs),
 }
 
 /// `aiops sizing` flags.
@@ -414,6 +417,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         }
         Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
+        Command::Report(args) => report::run(args, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;

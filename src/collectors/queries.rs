@@ -47,6 +47,9 @@ query_files! {
     "pushdown/series_count" => ["namespace_filter", "window"],
     "diagnose/memory" => ["pod", "namespace_filter"],
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
+    "health/http_request_duration_buckets" => ["namespace_filter"],
+    "health/error_ratio" => ["requests_metric", "window", "namespace_filter"],
+    "health/latency_quantile" => ["quantile", "latency_bucket_metric", "window", "namespace_filter"],
 }
 
 /// The registered file of a name.
