@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::audit::Severity;
 use super::diagnose::Diagnosis;
@@ -422,8 +422,8 @@ pub fn analyse_health(snap: &ClusterSnapshot, diagnoses: &[Diagnosis], policy: &
 
 fn node_health(snap: &ClusterSnapshot) -> Vec<NodeHealth> {
     // Usage per pod from the latest samples.
-    let mut pod_cpu: HashMap<(&str, &str), f64> = HashMap::new();
-    let mut pod_mem: HashMap<(&str, &str), f64> = HashMap::new();
+    let mut pod_cpu: HashMap<(String, String), f64> = HashMap::new();
+    let mut pod_mem: HashMap<(String, String), f64> = HashMap::new();
     for s in snap.metrics.metric(metric::CPU_USAGE) {
         let (Some(ns), Some(pod)) = (s.labels.get("namespace"), s.labels.get("pod")) else { continue };
         let n = s.values.len();
@@ -431,14 +431,14 @@ fn node_health(snap: &ClusterSnapshot) -> Vec<NodeHealth> {
             let dt = (s.timestamps[n - 1] - s.timestamps[n - 2]) as f64 / 1000.0;
             let dv = s.values[n - 1] - s.values[n - 2];
             if dt > 0.0 && dv >= 0.0 {
-                *pod_cpu.entry((ns, pod)).or_default() += dv / dt;
+                *pod_cpu.entry((ns.to_string(), pod.to_string())).or_default() += dv / dt;
             }
         }
     }
     for s in snap.metrics.metric(metric::MEMORY_WORKING_SET) {
         let (Some(ns), Some(pod)) = (s.labels.get("namespace"), s.labels.get("pod")) else { continue };
         if let Some(v) = s.values.last() {
-            *pod_mem.entry((ns, pod)).or_default() += v;
+            *pod_mem.entry((ns.to_string(), pod.to_string())).or_default() += v;
         }
     }
     let has_cpu = !pod_cpu.is_empty();
@@ -459,12 +459,8 @@ fn node_health(snap: &ClusterSnapshot) -> Vec<NodeHealth> {
             let key = |p: &&Pod| {
                 (p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default())
             };
-            let used_cpu = has_cpu.then(|| {
-                active.iter().map(|p| key(p)).filter_map(|(ns, name)| pod_cpu.get(&(&*ns, &*name))).sum()
-            });
-            let used_mem = has_mem.then(|| {
-                active.iter().map(|p| key(p)).filter_map(|(ns, name)| pod_mem.get(&(&*ns, &*name))).sum()
-            });
+            let used_cpu = has_cpu.then(|| active.iter().map(key).filter_map(|k| pod_cpu.get(&k)).sum());
+            let used_mem = has_mem.then(|| active.iter().map(key).filter_map(|k| pod_mem.get(&k)).sum());
             NodeHealth {
                 name: n.name().to_string(),
                 ready,
@@ -520,7 +516,7 @@ fn problem_pods(snap: &ClusterSnapshot, diagnoses: &[Diagnosis]) -> Vec<ProblemP
     let mut out = Vec::new();
     for d in diagnoses {
         let Some(name) = d.target.strip_prefix("pod/") else { continue };
-        let Some(pod) = snap.get::<Pod>(Some(&d.namespace), name) else { continue };
+        let Some(pod) = snap.get::<Pod>(Some(d.namespace.as_str()), name) else { continue };
         let first_warning = snap
             .events_for("Pod", &pod.metadata)
             .into_iter()
@@ -546,7 +542,7 @@ fn restarts_top(snap: &ClusterSnapshot, n: usize) -> Vec<RestartEntry> {
         .all::<Pod>()
         .iter()
         .flat_map(|p| {
-            statuses(p).filter(|c| c.restart_count > 0).map(|c| RestartEntry {
+            statuses(p).filter(|c| c.restart_count > 0).map(move |c| RestartEntry {
                 namespace: p.metadata.namespace.clone().unwrap_or_default(),
                 pod: p.metadata.name.clone().unwrap_or_default(),
                 container: c.name.clone(),
@@ -921,7 +917,7 @@ pub fn diagnosis_recommendation(
         return None;
     }
     let name = d.target.strip_prefix("pod/")?;
-    let pod = snap.get::<Pod>(Some(&d.namespace), name)?;
+    let pod = snap.get::<Pod>(Some(d.namespace.as_str()), name)?;
     let target = snap.top_controller(pod);
     let key = serde_json::json!({ "class": d.class.id(), "remediation": d.remediation });
     let id = recommendation_id("diagnosis-remediation", &target, None, &key);

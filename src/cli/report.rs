@@ -337,7 +337,7 @@ pub async fn run(
             sizing,
             hpa: None,
             summary: &summary,
-            previous: previous.map(|(p, d)| (p, d)),
+            previous,
             phrs: &stats,
             traces: &traces,
         });

@@ -562,7 +562,7 @@ fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
             points: &t.memory_bytes,
             rules,
             unit_label: "working set (max over pods)".into(),
-            fmt: &|v| fmt_bytes(v),
+            fmt: &fmt_bytes,
         }));
         let mut rules: Vec<(f64, &'static str, String)> = Vec::new();
         let mut add = |v: Option<f64>, class: &'static str, label: &str| {
@@ -583,7 +583,7 @@ fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
             points: &t.cpu_cores,
             rules,
             unit_label: "CPU cores (max over pods)".into(),
-            fmt: &|v| fmt_cores(v),
+            fmt: &fmt_cores,
         }));
     }
     out
