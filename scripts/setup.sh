@@ -12,6 +12,10 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 # The benchmark scripts report peak RSS with GNU time.
 [ -x /usr/bin/time ] || need_apt+=(time)
+# The HTML report test opens the reports in headless Chromium through playwright-core (npm).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
   SUDO=""
@@ -26,3 +30,11 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# playwright-core for tests/browser/check.mjs, into tests/browser/node_modules (no browser
+# download: it drives Debian's /usr/bin/chromium).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+  echo "setup: installing playwright-core into tests/browser" >&2
+  (cd "$here/tests/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
+fi

@@ -374,3 +374,84 @@ pub async fn write_snapshot(snap: ClusterSnapshot, out: PathBuf) -> Result<Clust
         )??;
     Ok(snap)
 }
+
+/// Results of the analyses behind `aiops report`.
+#[derive(Debug, Clone)]
+pub struct ReportAnalyses {
+    pub health: Option<crate::analysis::health::HealthAnalysis>,
+    pub sizing: Option<SizingReport>,
+    pub diagnoses: Vec<crate::analysis::diagnose::Diagnosis>,
+    pub audit: Option<crate::analysis::audit::AuditReport>,
+}
+
+/// What `aiops report` runs, with which policies.
+#[derive(Debug, Clone)]
+pub struct ReportPlan {
+    pub health: bool,
+    pub security: bool,
+    pub health_policy: crate::analysis::health::HealthPolicy,
+    pub sizing_policy: SizingPolicy,
+    pub audit_policy: crate::analysis::audit::AuditPolicy,
+    pub window: Duration,
+    pub step: Duration,
+    pub scrape_interval: Duration,
+}
+
+/// Adds request metrics (counters and latency buckets) from Prometheus to a snapshot whose
+/// usage came from there too. Missing series are not an error (the report says so).
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn request_metrics_from_prometheus(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    window: Duration,
+    step: Duration,
+) -> Result<(), JobError> {
+    if config.prometheus_url.is_none() {
+        return Ok(());
+    }
+    let popts = prom_options(config);
+    prometheus::fetch_usage(
+        &popts,
+        snap,
+        &["capture/http_requests", "health/http_request_duration_buckets"],
+        scope.namespace.as_deref(),
+        snap.as_of(),
+        window,
+        step,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `aiops report`: the analyses on a collected snapshot. Health runs `diagnose` on every
+/// unhealthy pod, sizing and the health analysis; security runs the audit (no trivy data
+/// on the demo and live sources; a snapshot's VulnerabilityReports when given).
+pub fn report_analyses(
+    snap: &ClusterSnapshot,
+    plan: &ReportPlan,
+    vulnerability_reports: Option<Vec<crate::analysis::audit::VulnerabilityReport>>,
+) -> ReportAnalyses {
+    use crate::analysis::{audit, diagnose, health};
+    let mut out = ReportAnalyses { health: None, sizing: None, diagnoses: Vec::new(), audit: None };
+    if plan.health {
+        let opts = diagnose::DiagnoseOptions {
+            policy: plan.sizing_policy.clone(),
+            now: snap.as_of(),
+            metrics_unavailable: None,
+        };
+        out.diagnoses = diagnose::diagnose_unhealthy(snap, None, &opts);
+        info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
+        let sizing = sizing(snap, plan.window, plan.step, plan.scrape_interval, &plan.sizing_policy);
+        out.health = Some(health::analyse_health(snap, &out.diagnoses, &plan.health_policy));
+        out.sizing = Some(sizing);
+    }
+    if plan.security {
+        let input = audit::AuditInput { vulnerability_reports, ..Default::default() };
+        out.audit = Some(audit::audit(snap, &input, &plan.audit_policy));
+        info!("Audited the cluster.");
+    }
+    out
+}

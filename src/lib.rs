@@ -11,4 +11,5 @@ pub mod collectors;
 pub mod config;
 pub mod jobs;
 pub mod model;
+pub mod report;
 pub mod telemetry;

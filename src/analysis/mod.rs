@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backtest;
 pub mod diagnose;
+pub mod health;
 pub mod inventory;
 pub mod pushdown;
 pub mod redact;
@@ -11,3 +12,4 @@ pub mod resources;
 pub mod sizing;
 pub mod stats;
 pub mod usage;
+pub mod weekly;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod diagnose;
 pub mod output;
 pub mod queue;
+pub mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -107,6 +108,8 @@ pub enum Command {
     /// The approval queue: list, show, approve, reject, apply, rollback, verify, stats
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Weekly health (US5) and security (US6) reports in Markdown, HTML and JSON, with history, trends and PHR records
+    Report(report::ReportArgs),
 }
 
 /// `aiops sizing` flags.
@@ -454,6 +457,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
         Command::Queue(cmd) => queue::run(cmd, g, &config, now).await,
+        Command::Report(args) => report::run(args, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;

@@ -49,6 +49,9 @@ query_files! {
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
     "validate/memory_max" => ["pods", "namespace_filter", "window"],
     "validate/error_ratio" => ["pods", "namespace_filter", "window"],
+    "health/http_request_duration_buckets" => ["namespace_filter"],
+    "health/error_ratio" => ["requests_metric", "window", "namespace_filter"],
+    "health/latency_quantile" => ["quantile", "latency_bucket_metric", "window", "namespace_filter"],
 }
 
 /// The registered file of a name.
