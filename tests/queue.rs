@@ -790,3 +790,37 @@ fn prometheus_checks_fail_a_container_near_its_new_memory_limit() {
         }
     }
 }
+
+/// The PHR of a demo recommendation tells the whole story: written at enqueue, then the
+/// decision, the apply, the checks and the rollback filled in by the queue (golden file,
+/// with times and durations masked).
+#[test]
+fn the_phr_tells_the_whole_story() {
+    let (env, id, _mock) = approved_cart(apply_api::State::default());
+    let phr_path = env.item(&id)["phr"].as_str().expect("enqueue wrote a PHR").to_string();
+    assert!(phr_path.starts_with(env.dir.path().to_str().unwrap()), "{phr_path}");
+    assert!(phr_path.contains("/history/prompts/sizing/"), "{phr_path}");
+    let after_approval = std::fs::read_to_string(&phr_path).unwrap();
+    assert!(after_approval.contains("**approve** by ann (architect)"), "{after_approval}");
+    assert!(after_approval.contains("Not applied yet (state: approved)"), "{after_approval}");
+    env.json(&["queue", "apply", &id, "--by", "oncall"]);
+    let applied_at: jiff::Timestamp =
+        env.item(&id)["checks"].as_array().unwrap().iter().find(|c| c["label"] == "5m").unwrap()["due_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            - jiff::SignedDuration::from_mins(5);
+    env.json(&["queue", "verify", "--as-of", &(applied_at + jiff::SignedDuration::from_mins(6)).to_string()]);
+    env.json(&["queue", "rollback", &id, "--by", "oncall"]);
+    let text = std::fs::read_to_string(&phr_path).unwrap();
+    let masked = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z").unwrap().replace_all(&text, "<time>");
+    let masked = regex::Regex::new(r"\d+ ms").unwrap().replace_all(&masked, "<n> ms");
+    let masked = regex::Regex::new(r"date: \d{4}-\d{2}-\d{2}").unwrap().replace_all(&masked, "date: <date>");
+    insta::assert_snapshot!("phr_whole_story", masked);
+    // The report writer's sections are untouched by the queue; a rerun keeps the decision.
+    let o = env.run(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let rerun = std::fs::read_to_string(&phr_path).unwrap();
+    assert!(rerun.contains("**approve** by ann (architect)") && rerun.contains("rollback ok"), "{rerun}");
+}

@@ -8,4 +8,5 @@ pub use state::{Action, Approval, Role, State};
 pub use store::{Actor, EnqueueContext, Item, QueueError, Store};
 pub mod apply;
 pub mod patch;
+pub mod phr_sync;
 pub mod validate;

@@ -128,6 +128,20 @@ fn tier_name(t: RiskTier) -> &'static str {
     }
 }
 
+/// Rewrites the decision and validation sections of an item's PHR; a failure is reported
+/// on stderr and does not undo the decision (the store is the record).
+fn sync_phr(store: &Store, id: &str) {
+    match crate::approval::phr_sync::sync(store, id, wall()) {
+        Ok(_) => {}
+        Err(e) => super::output::note(&format!("warning: the PHR of {id} was not updated: {e}")),
+    }
+}
+
+/// Where `--enqueue` writes PHRs: `history/prompts/<feature>/` next to the queue database.
+fn phr_root(config: &Config) -> std::path::PathBuf {
+    config.queue_db.parent().map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf)
+}
+
 fn open(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.queue_db)?)
 }
@@ -155,6 +169,7 @@ async fn reconcile_if_needed(store: &mut Store, config: &Config) -> anyhow::Resu
         Ok(c) => {
             for (id, state) in apply::reconcile(store, &c, &wall).await? {
                 tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
+                sync_phr(store, &id);
             }
         }
         Err(e) => {
@@ -238,6 +253,7 @@ pub async fn run(
                     }
                     other => other.into(),
                 })?;
+            sync_phr(&store, &item.id);
             let msg = if decision.still_needs.is_empty() {
                 format!(
                     "{} is {} ({} by {} as {}).\n",
@@ -287,10 +303,13 @@ pub async fn run(
                 }
                 _ => None,
             };
-            let out = apply::apply(&mut store, &c, &a.id, &actor, &opts, &wall).await?;
+            let res = apply::apply(&mut store, &c, &a.id, &actor, &opts, &wall).await;
+            sync_phr(&store, &a.id);
+            let out = res?;
             if let Some(p) = &pre {
                 store.record_pre_metrics(&a.id, &serde_json::to_value(p)?, wall())?;
             }
+            sync_phr(&store, &a.id);
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else if out.dry_run {
@@ -311,7 +330,9 @@ pub async fn run(
             reconcile_if_needed(&mut store, config).await?;
             let opts = ApplyOptions { owner: owner(), ..ApplyOptions::default() };
             let out =
-                apply::rollback(&mut store, &c, &a.id, &Actor::new(&a.by, "operator"), &opts, &wall).await?;
+                apply::rollback(&mut store, &c, &a.id, &Actor::new(&a.by, "operator"), &opts, &wall).await;
+            sync_phr(&store, &a.id);
+            let out = out?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else {
@@ -333,6 +354,10 @@ pub async fn run(
             reconcile_if_needed(&mut store, config).await?;
             let prom = config.prometheus_url.as_ref().map(|_| jobs::prom_options(config));
             let results = verify(&mut store, &c, prom.as_ref(), id.as_deref(), as_of).await?;
+            let touched: std::collections::BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
+            for id in touched {
+                sync_phr(&store, id);
+            }
             if let Some(text) = structured(&json!({"checks": results}), format)? {
                 emit(&text)?;
             } else if results.is_empty() {
@@ -694,6 +719,13 @@ pub fn enqueue(
     phr: HashMap<String, String>,
 ) -> anyhow::Result<EnqueueSummary> {
     let mut store = open(config)?;
+    let mut phr = phr;
+    if phr.is_empty() && !recs.is_empty() {
+        let date = wall().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let root = phr_root(config);
+        phr = crate::approval::phr_sync::write_all(&root, feature, recs, date)
+            .with_context(|| format!("writing PHRs under {}", root.display()))?;
+    }
     let (present, resource_versions) = match snap {
         Some(s) => targets_of(s),
         None => (None, HashMap::new()),
@@ -709,6 +741,9 @@ pub fn enqueue(
     let summary = store
         .enqueue(recs, &ctx, wall())
         .with_context(|| format!("queueing recommendations in {}", config.queue_db.display()))?;
+    for (id, _) in &summary.expired {
+        sync_phr(&store, id);
+    }
     super::output::note(&format!(
         "queue {}: {} added, {} refreshed, {} already decided (kept), {} expired",
         config.queue_db.display(),
