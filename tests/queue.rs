@@ -824,3 +824,83 @@ fn the_phr_tells_the_whole_story() {
     let rerun = std::fs::read_to_string(&phr_path).unwrap();
     assert!(rerun.contains("**approve** by ann (architect)") && rerun.contains("rollback ok"), "{rerun}");
 }
+
+/// A recommendation that creates an object (an HPA) is applied with server-side apply to
+/// a path that does not exist yet; its compound rollback deletes it, then restores the
+/// workload's replica count. A recommendation without a patch is refused.
+#[test]
+fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
+    let (env, _cart_id, mock) = approved_cart(apply_api::State::default());
+    let hpa = ObjectRef {
+        kind: "HorizontalPodAutoscaler".into(),
+        namespace: Some("shop".into()),
+        name: "cart".into(),
+        uid: None,
+    };
+    let manifest = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "cart", "namespace": "shop"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cart"}, "minReplicas": 2, "maxReplicas": 6}});
+    let enable = Recommendation {
+        id: recommendation_id("hpa-enable", &hpa, None, &manifest),
+        code: "hpa-enable".into(),
+        target: hpa.clone(),
+        container: None,
+        tier: RiskTier::Medium,
+        title: "Enable an HPA on Deployment shop/cart".into(),
+        summary: "s".into(),
+        evidence: vec![],
+        patch: manifest.clone(),
+        rollback: json!({"delete": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "namespace": "shop", "name": "cart"},
+                         "then": {"target": {"kind": "Deployment", "namespace": "shop", "name": "cart"}, "patch": {"spec": {"replicas": 3}}}}),
+    };
+    let mut manual = enable.clone();
+    manual.id = "diagnosis-remediation-00000000000000ff".into();
+    manual.code = "diagnosis-remediation".into();
+    manual.patch = Value::Null;
+    manual.rollback = Value::Null;
+    {
+        let mut store = Store::open(&env.db()).unwrap();
+        let ctx = EnqueueContext {
+            feature: "hpa".into(),
+            requested_by: "aiops".into(),
+            ..EnqueueContext::default()
+        };
+        store.enqueue(&[enable.clone(), manual.clone()], &ctx, AS_OF.parse().unwrap()).unwrap();
+    }
+    for id in [&enable.id, &manual.id] {
+        env.ok(&[
+            "queue",
+            "approve",
+            id,
+            "--by",
+            "ann",
+            "--role",
+            "architect",
+            "--justification",
+            "load varies 3x daily",
+        ]);
+    }
+    env.fails(&["queue", "apply", &manual.id], 1, "has no machine-applicable patch");
+    mock.lock().unwrap().requests.clear();
+    let out = env.json(&["queue", "apply", &enable.id]);
+    assert_eq!(out["state"], "applied", "{out:#}");
+    let hpa_path = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart";
+    let created = mock.lock().unwrap().objects.get(hpa_path).cloned().expect("HPA created");
+    assert_eq!(created["spec"]["maxReplicas"], 6);
+    assert_eq!(env.item(&enable.id)["pre_state"], json!({"$absent": true}));
+    mock.lock().unwrap().requests.clear();
+    assert_eq!(env.json(&["queue", "rollback", &enable.id])["state"], "rolled_back");
+    let st = mock.lock().unwrap();
+    assert!(!st.objects.contains_key(hpa_path), "HPA deleted");
+    let methods: Vec<(String, String)> = st
+        .requests
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        methods,
+        vec![("DELETE".to_string(), hpa_path.to_string()), ("PATCH".to_string(), DEPLOY_PATH.to_string())]
+    );
+    assert_eq!(st.objects[DEPLOY_PATH]["spec"]["replicas"], 3);
+}

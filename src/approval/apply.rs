@@ -68,6 +68,10 @@ pub enum ApplyError {
     },
     #[error("{what} did not take effect; read back:\n  {}", diffs.join("\n  "))]
     ReadBack { what: String, diffs: Vec<String> },
+    #[error(
+        "{id} has no machine-applicable patch (its remediation is a set of steps for a person): follow them by hand; nothing changed"
+    )]
+    NoPatch { id: String },
     #[error("rollback of {id} did not finish within {secs} s")]
     RollbackTimeout { id: String, secs: u64 },
 }
@@ -155,12 +159,19 @@ fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
 }
 
 fn api_of(client: &Client, item: &Item) -> Result<(Api<DynamicObject>, &'static str)> {
-    let kind = item.target.kind.as_str();
+    api_of_ref(client, &item.target)
+}
+
+fn api_of_ref(
+    client: &Client,
+    target: &crate::model::ObjectRef,
+) -> Result<(Api<DynamicObject>, &'static str)> {
+    let kind = target.kind.as_str();
     let (api_version, plural, namespaced) =
         resource_of(kind).ok_or_else(|| ApplyError::Unsupported { kind: kind.to_string() })?;
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    let api = match (namespaced, item.target.namespace.as_deref()) {
+    let api = match (namespaced, target.namespace.as_deref()) {
         (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
         _ => Api::all_with(client.clone(), &ar),
     };
@@ -224,10 +235,32 @@ fn prune_nulls(v: &Value) -> Value {
     }
 }
 
-/// Does the patch create the object (its rollback is a delete)?
-fn creates(item: &Item) -> bool {
-    item.recommendation.rollback.is_null()
-        || item.recommendation.rollback.get("$delete").and_then(Value::as_bool) == Some(true)
+/// Is the patch a whole manifest (it may create the object: `hpa-enable`)?
+fn is_manifest(patch: &Value) -> bool {
+    patch.get("kind").and_then(Value::as_str).is_some()
+        && patch.get("apiVersion").and_then(Value::as_str).is_some()
+}
+
+/// A patch aiops can apply: a non-empty object.
+fn appliable(patch: &Value) -> bool {
+    patch.as_object().is_some_and(|m| !m.is_empty())
+}
+
+/// The second step of a compound rollback (`{"delete": ..., "then": {"target": {kind,
+/// namespace, name}, "patch": {...}}}`, as `hpa-enable` proposes: delete the HPA, then
+/// restore the workload's replica count).
+fn then_step(rollback: &Value) -> Option<(crate::model::ObjectRef, Value)> {
+    let then = rollback.get("then")?;
+    let t = then.get("target")?;
+    Some((
+        crate::model::ObjectRef {
+            kind: t.get("kind")?.as_str()?.to_string(),
+            namespace: t.get("namespace").and_then(Value::as_str).map(str::to_string),
+            name: t.get("name")?.as_str()?.to_string(),
+            uid: None,
+        },
+        then.get("patch")?.clone(),
+    ))
 }
 
 /// Applies an approved item.
@@ -248,6 +281,9 @@ pub async fn apply(
     let item = store.get(id, clock())?;
     if item.state != State::Approved {
         return Err(ApplyError::NotApproved { id: id.into(), state: item.state });
+    }
+    if !appliable(&item.recommendation.patch) {
+        return Err(ApplyError::NoPatch { id: id.into() });
     }
     let (api, api_version) = api_of(client, &item)?;
     let key = item.target_key();
@@ -282,7 +318,7 @@ async fn apply_locked(
     let name = item.target.name.as_str();
     let rec = &item.recommendation;
     let current = get_opt(api, name, &format!("reading {key}")).await?;
-    let creating = creates(item);
+    let creating = current.is_none() && is_manifest(&rec.patch);
     let before = match (&current, creating) {
         (Some(obj), false) => {
             let before = project(obj, &rec.patch);
@@ -313,10 +349,8 @@ async fn apply_locked(
             store.transition(&item.id, &Action::Expire { reason }, actor, clock())?;
             return Err(ApplyError::TargetGone { target: key });
         }
-        (Some(obj), true) => {
-            // Creating what already exists: the rollback restores the fields it had.
-            project(obj, &rec.patch)
-        }
+        // `creating` implies the object is absent.
+        (Some(obj), true) => project(obj, &rec.patch),
         (None, true) => json!({"$absent": true}),
     };
     let body = apply_body(
@@ -517,6 +551,15 @@ pub async fn rollback(
                     diffs: differences(&got, &plan),
                 });
             }
+        }
+        if let Some((target, patch)) = then_step(&item.recommendation.rollback) {
+            let (api2, _) = api_of_ref(client, &target)?;
+            let key2 = super::store::target_key(&target);
+            let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+            let p = Patch::Strategic(&patch);
+            let (res, _) =
+                with_retries(opts, "rollback (second step)", || api2.patch(&target.name, &pp, &p)).await;
+            res.map_err(kube_err(format!("restoring {key2}")))?;
         }
         Ok(())
     };
