@@ -307,6 +307,7 @@ fn enqueue_refreshes_pending_never_resurrects_decided_and_expires_what_is_gone()
         feature: "sizing".into(),
         requested_by: "aiops".into(),
         present: Some(present.iter().map(|p| format!("Deployment/shop/{p}")).collect()),
+        complete: true,
         ..EnqueueContext::default()
     };
     let all = ["a", "b", "c", "d"];
@@ -903,4 +904,50 @@ fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
         vec![("DELETE".to_string(), hpa_path.to_string()), ("PATCH".to_string(), DEPLOY_PATH.to_string())]
     );
     assert_eq!(st.objects[DEPLOY_PATH]["spec"]["replicas"], 3);
+}
+
+/// `diagnose --all-unhealthy --enqueue` files one `diagnosis-remediation` per failing
+/// controller (steps for a person: decided in the queue, never applied by aiops); a
+/// one-target run expires nothing.
+#[test]
+fn diagnose_enqueue_files_remediations_for_people() {
+    let env = Env::new();
+    let o = env.run(&[
+        "diagnose",
+        "--demo",
+        "--as-of",
+        AS_OF,
+        "--all-unhealthy",
+        "-A",
+        "--enqueue",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = env.json(&["queue", "list", "--feature", "diagnosis"]);
+    let all = items(&v);
+    assert!(all.len() >= 3, "{v:#}");
+    assert!(all.iter().all(|i| i["code"] == "diagnosis-remediation"));
+    let oom =
+        all.iter().find(|i| i["title"].as_str().unwrap().contains("oom-killed")).expect("the demo's OOM");
+    let id = oom["id"].as_str().unwrap();
+    let shown = env.item(id);
+    assert!(
+        shown["recommendation"]["evidence"].as_array().unwrap().iter().any(|e| e["source"] == "remediation")
+    );
+    env.ok(&[
+        "queue",
+        "approve",
+        id,
+        "--by",
+        "ann",
+        "--role",
+        "architect",
+        "--justification",
+        "raise the limit today",
+    ]);
+    env.fails(&["queue", "apply", id], 1, "has no machine-applicable patch");
+    let o = env.run(&["diagnose", "--demo", "--as-of", AS_OF, "pod/nope", "-n", "shop", "--enqueue"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(items(&env.json(&["queue", "list", "--feature", "diagnosis", "--state", "expired"])).len(), 0);
 }

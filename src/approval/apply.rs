@@ -242,7 +242,7 @@ fn is_manifest(patch: &Value) -> bool {
 }
 
 /// A patch aiops can apply: a non-empty object.
-fn appliable(patch: &Value) -> bool {
+pub fn appliable(patch: &Value) -> bool {
     patch.as_object().is_some_and(|m| !m.is_empty())
 }
 

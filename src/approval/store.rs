@@ -159,6 +159,9 @@ pub struct EnqueueContext {
     pub resource_versions: HashMap<String, String>,
     /// PHR paths by recommendation id.
     pub phr: HashMap<String, String>,
+    /// The run covered every target of its scope, so pending items it no longer proposes
+    /// expire; `false` for a run about one target (`diagnose pod/x --enqueue`).
+    pub complete: bool,
 }
 
 /// What an enqueue did.
@@ -436,7 +439,12 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let mut summary = EnqueueSummary::default();
         let ids: HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+        let mut seen: HashSet<&str> = HashSet::new();
         for r in recs {
+            // Pods of one controller failing the same way propose one item.
+            if !seen.insert(r.id.as_str()) {
+                continue;
+            }
             let existing: Option<String> = tx
                 .query_row("SELECT state FROM items WHERE id = ?1", [&r.id], |row| row.get(0))
                 .optional()
@@ -516,7 +524,7 @@ impl Store {
         }
         // Expire what this run no longer proposes.
         let mut stale: Vec<StaleRow> = Vec::new();
-        {
+        if ctx.complete {
             let mut stmt = tx
                 .prepare("SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1")
                 .map_err(db)?;

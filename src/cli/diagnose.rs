@@ -26,6 +26,36 @@ pub struct DiagnoseArgs {
     /// line each, grouped by cause
     #[arg(long)]
     pub all_unhealthy: bool,
+    /// Put the remediation of each diagnosed failure into the approval queue (`--db`) as a
+    /// `diagnosis-remediation` item: steps for a person (decided in the queue, applied by hand)
+    #[arg(long)]
+    pub enqueue: bool,
+}
+
+/// `--enqueue`: one `diagnosis-remediation` per failing pod's controller.
+fn enqueue(
+    args: &DiagnoseArgs,
+    config: &Config,
+    snap: &ClusterSnapshot,
+    ds: &[&Diagnosis],
+    namespace: Option<String>,
+    complete: bool,
+) -> anyhow::Result<()> {
+    if !args.enqueue {
+        return Ok(());
+    }
+    let recs: Vec<_> =
+        ds.iter().filter_map(|d| crate::analysis::health::diagnosis_recommendation(snap, d)).collect();
+    super::queue::enqueue_with(
+        config,
+        "diagnosis",
+        &recs,
+        Some(snap),
+        namespace,
+        Default::default(),
+        complete,
+    )?;
+    Ok(())
 }
 
 fn find_namespace(snap: &ClusterSnapshot, target: &Target) -> Vec<String> {
@@ -90,6 +120,7 @@ pub async fn run(
             d.notes.push(format!("not read: {} ({:?}): {}", gap.what, gap.reason, gap.detail));
         }
         print_one(&d, format)?;
+        enqueue(args, config, &snap, &[&d], Some(ns), false)?;
         return Ok(exit::OK);
     }
     // A snapshot or the demo is read whole: a target without -n is looked up in every
@@ -135,12 +166,15 @@ pub async fn run(
             };
             let d = diagnose_target(&snap, &ns, &target, &opts).map_err(anyhow::Error::msg)?;
             print_one(&d, format)?;
+            enqueue(args, config, &snap, &[&d], Some(ns), false)?;
             Ok(exit::OK)
         }
         None => {
             let ns = if g.all_namespaces { None } else { g.namespace.as_deref() };
             let all = diagnose_unhealthy(&snap, ns, &opts);
             print_many(&all, &snap, format)?;
+            let refs: Vec<&Diagnosis> = all.iter().collect();
+            enqueue(args, config, &snap, &refs, ns.map(str::to_string), true)?;
             Ok(exit::OK)
         }
     }

@@ -283,6 +283,9 @@ pub async fn run(
             if item.state != State::Approved && item.state != State::Applying {
                 return Err(apply::ApplyError::NotApproved { id: item.id, state: item.state }.into());
             }
+            if !apply::appliable(&item.recommendation.patch) {
+                return Err(apply::ApplyError::NoPatch { id: item.id }.into());
+            }
             store.ensure_not_paused()?;
             let c = client(config).await?;
             reconcile_if_needed(&mut store, config).await?;
@@ -718,6 +721,23 @@ pub fn enqueue(
     namespace: Option<String>,
     phr: HashMap<String, String>,
 ) -> anyhow::Result<EnqueueSummary> {
+    enqueue_with(config, feature, recs, snap, namespace, phr, true)
+}
+
+/// [`enqueue`] for a run that covered only some targets of its scope (`complete: false`:
+/// nothing expires).
+///
+/// # Errors
+/// Store errors.
+pub fn enqueue_with(
+    config: &Config,
+    feature: &str,
+    recs: &[Recommendation],
+    snap: Option<&ClusterSnapshot>,
+    namespace: Option<String>,
+    phr: HashMap<String, String>,
+    complete: bool,
+) -> anyhow::Result<EnqueueSummary> {
     let mut store = open(config)?;
     let mut phr = phr;
     if phr.is_empty() && !recs.is_empty() {
@@ -737,6 +757,7 @@ pub fn enqueue(
         present,
         resource_versions,
         phr,
+        complete,
     };
     let summary = store
         .enqueue(recs, &ctx, wall())
