@@ -598,7 +598,10 @@ impl Store {
             .optional()
             .map_err(self.db())?;
         match found {
-            Some(raw) => self.finish_item(raw, now),
+            Some(raw) => {
+                let approvals = self.approvals(&raw.id)?;
+                self.finish_item(raw, approvals, now)
+            }
             None => Err(QueueError::NotFound { id: id.to_string(), suggestion: self.suggest(id)? }),
         }
     }
@@ -621,7 +624,7 @@ impl Store {
         })
     }
 
-    fn finish_item(&self, raw: RawItem, now: Timestamp) -> Result<Item> {
+    fn finish_item(&self, raw: RawItem, approvals: Vec<Approval>, now: Timestamp) -> Result<Item> {
         let recommendation: Recommendation = serde_json::from_str(&raw.recommendation).map_err(|e| {
             QueueError::Corrupt { id: raw.id.clone(), field: "recommendation", reason: e.to_string() }
         })?;
@@ -643,7 +646,6 @@ impl Store {
             })?),
             None => None,
         };
-        let approvals = self.approvals(&raw.id)?;
         let created_at = ts(raw.created_ms);
         Ok(Item {
             overdue: state::is_overdue(tier, state, created_at, now),
@@ -726,9 +728,40 @@ impl Store {
             .map_err(self.db())?
             .collect::<std::result::Result<_, _>>()
             .map_err(self.db())?;
+        // Every approval in one query (a list of 10,000 items is not 10,000 queries).
+        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT item_id, who, role, at_ms, justification FROM approvals ORDER BY at_ms, role",
+                )
+                .map_err(self.db())?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })
+                .map_err(self.db())?;
+            for row in rows {
+                let (id, who, role, at, justification) = row.map_err(self.db())?;
+                let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
+                    id: id.clone(),
+                    field: "approvals.role",
+                    reason: role.clone(),
+                })?;
+                approvals.entry(id).or_default().push(Approval { who, role, at: ts(at), justification });
+            }
+        }
         let mut out = Vec::with_capacity(raws.len());
         for raw in raws {
-            let item = self.finish_item(raw, now)?;
+            let a = approvals.remove(&raw.id).unwrap_or_default();
+            let item = self.finish_item(raw, a, now)?;
             if !filter.overdue_only || item.overdue {
                 out.push(item);
             }
