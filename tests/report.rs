@@ -63,8 +63,12 @@ fn weekly_on_the_demo_matches_the_goldens() {
     let tmp = tempfile::tempdir().unwrap();
     let stdout = weekly(tmp.path(), AS_OF, &["--format", "md,json"]);
     let out = tmp.path().join("reports");
-    for f in ["health-2026-11-23.md", "health-2026-11-23.json", "security-2026-11-23.md", "security-2026-11-23.json"]
-    {
+    for f in [
+        "health-2026-11-23.md",
+        "health-2026-11-23.json",
+        "security-2026-11-23.md",
+        "security-2026-11-23.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing; stdout: {stdout}");
         assert!(stdout.contains(f), "{f} not listed: {stdout}");
     }
@@ -90,7 +94,8 @@ fn weekly_on_the_demo_matches_the_goldens() {
     assert!(services.iter().all(|s| s["p95"].as_str().unwrap().ends_with(" ms")));
     // Security figures equal `aiops audit` on the same source.
     let audit: serde_json::Value =
-        serde_json::from_str(&ok(&aiops(tmp.path(), &["audit", "--demo", "--as-of", AS_OF, "-o", "json"]))).unwrap();
+        serde_json::from_str(&ok(&aiops(tmp.path(), &["audit", "--demo", "--as-of", AS_OF, "-o", "json"])))
+            .unwrap();
     assert_eq!(security_json["cluster_score"], audit["score"]["cluster"]);
     assert_eq!(security_json["critical"], audit["summary"]["critical"]);
     assert_eq!(security_json["suppressed_count"], audit["suppressed"]);
@@ -163,7 +168,8 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     assert_eq!(sec_now["previous_score"], 12);
     assert_eq!(sec_now["trend"].as_array().unwrap().len(), 2);
     let health_now = json(out.join("health-2026-11-23.json"));
-    let d = health_now["deltas"].as_array().unwrap().iter().find(|d| d["name"] == "container restarts").unwrap();
+    let d =
+        health_now["deltas"].as_array().unwrap().iter().find(|d| d["name"] == "container restarts").unwrap();
     assert_eq!(d["change"], "-5", "{d}");
     assert_eq!(d["trend"], "better");
 
@@ -194,7 +200,10 @@ fn a_malformed_history_file_is_an_error_naming_it() {
     let hist = tmp.path().join("reports/history/reports");
     std::fs::create_dir_all(&hist).unwrap();
     std::fs::write(hist.join("security-2026-11-01T00-00-00Z.json"), "{not json").unwrap();
-    let o = aiops(tmp.path(), &["report", "security", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "json"]);
+    let o = aiops(
+        tmp.path(),
+        &["report", "security", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("security-2026-11-01T00-00-00Z.json") && err.contains("not a run summary"), "{err}");
@@ -229,7 +238,13 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
     let dir = tmp.path().to_path_buf();
     let u = url.clone();
     let o = tokio::task::spawn_blocking(move || {
-        aiops(&dir, &["report", "health", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md", "--notify", &u])
+        aiops(
+            &dir,
+            &[
+                "report", "health", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md",
+                "--notify", &u,
+            ],
+        )
     })
     .await
     .unwrap();
@@ -247,7 +262,13 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
     let dir = tmp.path().to_path_buf();
     let b = bad.clone();
     let o = tokio::task::spawn_blocking(move || {
-        aiops(&dir, &["report", "security", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md", "--notify", &b])
+        aiops(
+            &dir,
+            &[
+                "report", "security", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md",
+                "--notify", &b,
+            ],
+        )
     })
     .await
     .unwrap();
@@ -259,7 +280,22 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
     // Nobody listening.
     let dir = tmp.path().to_path_buf();
     let o = tokio::task::spawn_blocking(move || {
-        aiops(&dir, &["report", "security", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md", "--notify", "http://127.0.0.1:9/hook"])
+        aiops(
+            &dir,
+            &[
+                "report",
+                "security",
+                "--demo",
+                "--as-of",
+                AS_OF,
+                "--out",
+                "reports",
+                "--format",
+                "md",
+                "--notify",
+                "http://127.0.0.1:9/hook",
+            ],
+        )
     })
     .await
     .unwrap();
@@ -274,12 +310,15 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
 fn html_renders_in_headless_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/browser/check.mjs");
-    let have = Path::new("/usr/bin/chromium").exists() && root.join("tests/browser/node_modules/playwright-core").exists();
+    let have = Path::new("/usr/bin/chromium").exists()
+        && root.join("tests/browser/node_modules/playwright-core").exists();
     if !have {
         if std::env::var("AIOPS_SKIP_BROWSER").as_deref() == Ok("1") {
             return;
         }
-        panic!("headless Chromium test needs /usr/bin/chromium and tests/browser/node_modules/playwright-core: run scripts/setup.sh (or set AIOPS_SKIP_BROWSER=1 locally)");
+        panic!(
+            "headless Chromium test needs /usr/bin/chromium and tests/browser/node_modules/playwright-core: run scripts/setup.sh (or set AIOPS_SKIP_BROWSER=1 locally)"
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     weekly(tmp.path(), AS_OF, &["--format", "html"]);
@@ -287,7 +326,14 @@ fn html_renders_in_headless_chromium() {
     for (kind, charts) in [
         (
             "health",
-            vec!["chart-pods-by-phase", "chart-node-cpu", "chart-node-memory", "chart-restarts", "chart-sizing-0-memory", "chart-sizing-0-cpu"],
+            vec![
+                "chart-pods-by-phase",
+                "chart-node-cpu",
+                "chart-node-memory",
+                "chart-restarts",
+                "chart-sizing-0-memory",
+                "chart-sizing-0-cpu",
+            ],
         ),
         ("security", vec!["chart-severity", "chart-score-trend"]),
     ] {

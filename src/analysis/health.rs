@@ -277,7 +277,11 @@ pub const DEPRECATED_APIS: &[(&str, &str, &str, &str)] = &[
 
 /// Analyses the health of a snapshot. `diagnoses` are those of its unhealthy pods
 /// ([`super::diagnose::diagnose_unhealthy`]).
-pub fn analyse_health(snap: &ClusterSnapshot, diagnoses: &[Diagnosis], policy: &HealthPolicy) -> HealthAnalysis {
+pub fn analyse_health(
+    snap: &ClusterSnapshot,
+    diagnoses: &[Diagnosis],
+    policy: &HealthPolicy,
+) -> HealthAnalysis {
     let now = snap.as_of();
     let mut findings = Vec::new();
     let nodes = node_health(snap);
@@ -337,7 +341,11 @@ pub fn analyse_health(snap: &ClusterSnapshot, diagnoses: &[Diagnosis], policy: &
         if s.slo_met == Some(false) {
             findings.push(HealthFinding {
                 code: "slo-missed",
-                severity: if s.budget_burn.is_some_and(|b| b >= 1.0) { Severity::Critical } else { Severity::High },
+                severity: if s.budget_burn.is_some_and(|b| b >= 1.0) {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                },
                 subject: format!("Service/{}/{}", s.namespace, s.service),
                 message: format!(
                     "availability {:.3}% is below the {:.1}% target; {:.0}% of the error budget spent",
@@ -392,7 +400,8 @@ pub fn analyse_health(snap: &ClusterSnapshot, diagnoses: &[Diagnosis], policy: &
             source: "Node status.nodeInfo.kubeletVersion".into(),
         });
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(b.code)).then(a.subject.cmp(&b.subject)));
+    findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(b.code)).then(a.subject.cmp(&b.subject)));
     let oldest_open_failure_seconds = problem_pods
         .iter()
         .filter_map(|p| p.first_warning)
@@ -457,7 +466,10 @@ fn node_health(snap: &ClusterSnapshot) -> Vec<NodeHealth> {
                 .collect();
             let active: Vec<&Pod> = snap.pods_on_node(n.name()).filter(|p| pod_is_active(p)).collect();
             let key = |p: &&Pod| {
-                (p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default())
+                (
+                    p.metadata.namespace.clone().unwrap_or_default(),
+                    p.metadata.name.clone().unwrap_or_default(),
+                )
             };
             let used_cpu = has_cpu.then(|| active.iter().map(key).filter_map(|k| pod_cpu.get(&k)).sum());
             let used_mem = has_mem.then(|| active.iter().map(key).filter_map(|k| pod_mem.get(&k)).sum());
@@ -583,7 +595,8 @@ pub fn counter_increase(ts: &[i64], values: &[f64], start_ms: i64, end_ms: i64) 
 /// rank, as Prometheus does; the `+Inf` bucket answers with the highest finite bound.
 /// `buckets` are (upper bound, cumulative count), in any order.
 pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
-    let mut b: Vec<(f64, f64)> = buckets.iter().copied().filter(|(le, c)| !le.is_nan() && c.is_finite()).collect();
+    let mut b: Vec<(f64, f64)> =
+        buckets.iter().copied().filter(|(le, c)| !le.is_nan() && c.is_finite()).collect();
     b.sort_by(|x, y| x.0.total_cmp(&y.0));
     let total = b.last().filter(|(le, _)| le.is_infinite())?.1;
     if total <= 0.0 || !(0.0..=1.0).contains(&q) {
@@ -624,7 +637,8 @@ fn request_health(snap: &ClusterSnapshot, policy: &HealthPolicy) -> RequestHealt
     let mut seen_latency = false;
     for s in snap.metrics.metric(&policy.latency_bucket_metric) {
         seen_latency = true;
-        let (Some(ns), Some(svc), Some(le)) = (s.labels.get("namespace"), s.labels.get("service"), s.labels.get("le"))
+        let (Some(ns), Some(svc), Some(le)) =
+            (s.labels.get("namespace"), s.labels.get("service"), s.labels.get("le"))
         else {
             continue;
         };
@@ -648,7 +662,8 @@ fn request_health(snap: &ClusterSnapshot, policy: &HealthPolicy) -> RequestHealt
             let b = buckets.get(&k).map(Vec::as_slice).unwrap_or(&[]);
             let error_rate = (requests > 0.0).then(|| errors / requests);
             let availability = error_rate.map(|e| 1.0 - e);
-            let budget_burn = (requests > 0.0 && budget_share > 0.0).then(|| errors / (budget_share * requests));
+            let budget_burn =
+                (requests > 0.0 && budget_share > 0.0).then(|| errors / (budget_share * requests));
             ServiceHealth {
                 namespace: k.0,
                 service: k.1,
@@ -713,7 +728,10 @@ fn posture(snap: &ClusterSnapshot) -> Vec<PostureGap> {
         if replicas > 1 {
             let covered = pdbs.iter().any(|p| {
                 p.metadata.namespace.as_deref() == Some(ns.as_str())
-                    && p.spec.as_ref().and_then(|s| s.selector.as_ref()).is_some_and(|s| selector_matches(s, labels))
+                    && p.spec
+                        .as_ref()
+                        .and_then(|s| s.selector.as_ref())
+                        .is_some_and(|s| selector_matches(s, labels))
             });
             if !covered {
                 out.push(PostureGap {
@@ -774,7 +792,9 @@ fn drift(snap: &ClusterSnapshot, now: Timestamp) -> Drift {
     }
     let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
     for n in snap.all::<Node>() {
-        if let Some(v) = n.status.as_ref().and_then(|s| s.node_info.as_ref()).map(|i| i.kubelet_version.clone()) {
+        if let Some(v) =
+            n.status.as_ref().and_then(|s| s.node_info.as_ref()).map(|i| i.kubelet_version.clone())
+        {
             *by_version.entry(v).or_default() += 1;
         }
     }

@@ -172,7 +172,11 @@ pub struct SecurityChanges {
 
 /// Compares two security summaries.
 #[allow(clippy::cast_precision_loss)]
-pub fn security_changes(prev_as_of: Timestamp, prev: &SecuritySummary, cur: &SecuritySummary) -> SecurityChanges {
+pub fn security_changes(
+    prev_as_of: Timestamp,
+    prev: &SecuritySummary,
+    cur: &SecuritySummary,
+) -> SecurityChanges {
     let p: BTreeSet<&str> = prev.open.iter().map(|k| k.key.as_str()).collect();
     let c: BTreeSet<&str> = cur.open.iter().map(|k| k.key.as_str()).collect();
     let f = |v: usize| v as f64;
@@ -259,8 +263,11 @@ pub fn count_findings(a: &AuditReport) -> FindingCounts {
             .entry(f.severity.as_str().to_string())
             .or_default() += 1;
         let ns = if f.namespace().is_empty() { "(cluster)" } else { f.namespace() };
-        *c.by_namespace.entry(ns.to_string()).or_default().entry(f.severity.as_str().to_string()).or_default() +=
-            1;
+        *c.by_namespace
+            .entry(ns.to_string())
+            .or_default()
+            .entry(f.severity.as_str().to_string())
+            .or_default() += 1;
     }
     c
 }
@@ -270,7 +277,12 @@ mod tests {
     use super::*;
 
     fn key(k: &str, s: Severity) -> FindingKey {
-        FindingKey { key: k.into(), check: k.split('|').next().unwrap_or("").into(), severity: s, object: "o".into() }
+        FindingKey {
+            key: k.into(),
+            check: k.split('|').next().unwrap_or("").into(),
+            severity: s,
+            object: "o".into(),
+        }
     }
 
     #[test]

@@ -99,7 +99,10 @@ struct PhrWriter {
 }
 
 impl PhrWriter {
-    fn write(&mut self, items: &[(Recommendation, Vec<(String, String, String)>)]) -> anyhow::Result<PhrStats> {
+    fn write(
+        &mut self,
+        items: &[(Recommendation, Vec<(String, String, String)>)],
+    ) -> anyhow::Result<PhrStats> {
         let mut stats = PhrStats { root: self.root.display().to_string(), ..PhrStats::default() };
         let mut seen = std::collections::HashSet::new();
         for (rec, pre) in items {
@@ -151,7 +154,11 @@ pub async fn run(
     progress: crate::collectors::kube::Progress<'_>,
 ) -> anyhow::Result<u8> {
     if !(args.slo_target > 0.0 && args.slo_target < 1.0) {
-        return Err(UsageError(format!("--slo-target {} must be between 0 and 1 (e.g. 0.999)", args.slo_target)).into());
+        return Err(UsageError(format!(
+            "--slo-target {} must be between 0 and 1 (e.g. 0.999)",
+            args.slo_target
+        ))
+        .into());
     }
     if args.step.is_zero() || args.step >= args.window {
         return Err(UsageError("--step must be longer than zero and shorter than --window".into()).into());
@@ -195,7 +202,8 @@ pub async fn run(
 
     let source = super::source_of(g)?;
     let scope = super::scope_of(g);
-    let mut snap = jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
+    let mut snap =
+        jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
     if do_health {
         jobs::usage_from_prometheus(&mut snap, config, &scope, args.window, args.step)
             .await
@@ -233,7 +241,8 @@ pub async fn run(
     if let (Some(h), Some(sizing)) = (&analyses.health, &analyses.sizing) {
         let mut items: Vec<(Recommendation, Vec<(String, String, String)>)> = Vec::new();
         for rec in &sizing.recommendations {
-            let Some(c) = sizing.containers.iter().find(|c| c.recommendation.as_deref() == Some(rec.id.as_str()))
+            let Some(c) =
+                sizing.containers.iter().find(|c| c.recommendation.as_deref() == Some(rec.id.as_str()))
             else {
                 continue;
             };
@@ -246,7 +255,11 @@ pub async fn run(
                 vec![
                     row("replicas", c.replicas.to_string(), "workload spec.replicas"),
                     row("pods observed", c.pods.to_string(), "pods of the workload"),
-                    row("CPU request / limit (cores)", format!("{} / {}", cores(c.cpu.request), cores(c.cpu.limit)), pod_spec),
+                    row(
+                        "CPU request / limit (cores)",
+                        format!("{} / {}", cores(c.cpu.request), cores(c.cpu.limit)),
+                        pod_spec,
+                    ),
                     row(
                         "memory request / limit",
                         format!("{} / {}", bytes(c.memory.request), bytes(c.memory.limit)),
@@ -274,19 +287,34 @@ pub async fn run(
                         ),
                         "metric container_memory_working_set_bytes",
                     ),
-                    row("restarts / OOM kills", format!("{} / {}", c.restarts, c.oom_kills), "status.containerStatuses"),
-                    row("samples / coverage", format!("{} / {:.0}%", c.samples, c.coverage * 100.0), "metrics"),
+                    row(
+                        "restarts / OOM kills",
+                        format!("{} / {}", c.restarts, c.oom_kills),
+                        "status.containerStatuses",
+                    ),
+                    row(
+                        "samples / coverage",
+                        format!("{} / {:.0}%", c.samples, c.coverage * 100.0),
+                        "metrics",
+                    ),
                 ],
             ));
         }
         for d in &analyses.diagnoses {
             let Some(rec) = crate::analysis::health::diagnosis_recommendation(&snap, d) else { continue };
-            let p = h.problem_pods.iter().find(|p| format!("pod/{}", p.pod) == d.target && p.namespace == d.namespace);
+            let p = h
+                .problem_pods
+                .iter()
+                .find(|p| format!("pod/{}", p.pod) == d.target && p.namespace == d.namespace);
             items.push((
                 rec,
                 vec![
                     row("pod", format!("{}/{}", d.namespace, d.target), "aiops diagnose"),
-                    row("state", p.map_or_else(|| "-".into(), |p| p.problem.as_str().to_string()), "Pod status"),
+                    row(
+                        "state",
+                        p.map_or_else(|| "-".into(), |p| p.problem.as_str().to_string()),
+                        "Pod status",
+                    ),
                     row(
                         "container restarts",
                         p.map_or_else(|| "-".into(), |p| p.restarts.to_string()),

@@ -93,7 +93,10 @@ pub fn stacked_bars(
     let bar_w = 460.0;
     let height = 30.0 + row_h * rows.len() as f64;
     let mut c = Chart::new(id, title, label_w + bar_w + 80.0, height.max(50.0));
-    c.legend = series.iter().map(|(class, text)| LegendItem { class: (*class).into(), text: (*text).into() }).collect();
+    c.legend = series
+        .iter()
+        .map(|(class, text)| LegendItem { class: (*class).into(), text: (*text).into() })
+        .collect();
     let max = rows.iter().map(|(_, v)| v.iter().sum::<f64>()).fold(0.0_f64, f64::max);
     if rows.is_empty() || max <= 0.0 {
         c.empty = Some("nothing to chart".into());
@@ -101,7 +104,13 @@ pub fn stacked_bars(
     }
     for (i, (label, values)) in rows.iter().enumerate() {
         let y = 10.0 + row_h * i as f64;
-        c.labels.push(Label { x: label_w - 6.0, y: y + 13.0, text: label.clone(), anchor: "end", class: "lbl".into() });
+        c.labels.push(Label {
+            x: label_w - 6.0,
+            y: y + 13.0,
+            text: label.clone(),
+            anchor: "end",
+            class: "lbl".into(),
+        });
         let mut x = label_w;
         for (j, v) in values.iter().enumerate() {
             if *v <= 0.0 {
@@ -120,7 +129,13 @@ pub fn stacked_bars(
             x += w;
         }
         let total: f64 = values.iter().sum();
-        c.labels.push(Label { x: r1(x + 4.0), y: y + 13.0, text: format!("{total}{unit}"), anchor: "start", class: "val".into() });
+        c.labels.push(Label {
+            x: r1(x + 4.0),
+            y: y + 13.0,
+            text: format!("{total}{unit}"),
+            anchor: "start",
+            class: "val".into(),
+        });
     }
     c
 }
@@ -141,8 +156,21 @@ pub fn utilisation_bars(id: &str, title: &str, rows: &[(String, f64, Option<f64>
     }
     for (i, (label, req, used)) in rows.iter().enumerate() {
         let y = 10.0 + row_h * i as f64;
-        c.labels.push(Label { x: label_w - 6.0, y: y + 15.0, text: label.clone(), anchor: "end", class: "lbl".into() });
-        c.rects.push(Rect { x: label_w, y, w: bar_w, h: 20.0, class: "track".into(), title: "allocatable".into() });
+        c.labels.push(Label {
+            x: label_w - 6.0,
+            y: y + 15.0,
+            text: label.clone(),
+            anchor: "end",
+            class: "lbl".into(),
+        });
+        c.rects.push(Rect {
+            x: label_w,
+            y,
+            w: bar_w,
+            h: 20.0,
+            class: "track".into(),
+            title: "allocatable".into(),
+        });
         c.rects.push(Rect {
             x: label_w,
             y,
@@ -165,7 +193,13 @@ pub fn utilisation_bars(id: &str, title: &str, rows: &[(String, f64, Option<f64>
             Some(u) => format!("{:.0}% / {:.0}%", req * 100.0, u * 100.0),
             None => format!("{:.0}% / n/a", req * 100.0),
         };
-        c.labels.push(Label { x: label_w + bar_w + 6.0, y: y + 15.0, text, anchor: "start", class: "val".into() });
+        c.labels.push(Label {
+            x: label_w + bar_w + 6.0,
+            y: y + 15.0,
+            text,
+            anchor: "start",
+            class: "val".into(),
+        });
     }
     c
 }
@@ -236,8 +270,11 @@ pub fn series_chart(s: &SeriesChart<'_>) -> Chart {
                 title: format!("{label}: {}", (s.fmt)(*v)),
             });
         }
-        let text =
-            if off { format!("{label} {} (off scale ↑)", (s.fmt)(*v)) } else { format!("{label} {}", (s.fmt)(*v)) };
+        let text = if off {
+            format!("{label} {} (off scale ↑)", (s.fmt)(*v))
+        } else {
+            format!("{label} {}", (s.fmt)(*v))
+        };
         labels.push((yy + 4.0, text, format!("rl {class}")));
     }
     // Spread the labels: at least 11 px apart, inside the chart.
@@ -249,14 +286,38 @@ pub fn series_chart(s: &SeriesChart<'_>) -> Chart {
     }
     let overflow = labels.last().map_or(0.0, |l| l.0 - (h - 2.0)).max(0.0);
     for (yy, text, class) in labels {
-        c.labels.push(Label { x: r1(left + plot_w + 6.0), y: r1((yy - overflow).max(10.0)), text, anchor: "start", class });
+        c.labels.push(Label {
+            x: r1(left + plot_w + 6.0),
+            y: r1((yy - overflow).max(10.0)),
+            text,
+            anchor: "start",
+            class,
+        });
     }
-    c.labels.push(Label { x: left - 4.0, y: top + 8.0, text: (s.fmt)(max), anchor: "end", class: "ax".into() });
-    c.labels.push(Label { x: left - 4.0, y: top + plot_h, text: "0".into(), anchor: "end", class: "ax".into() });
+    c.labels.push(Label {
+        x: left - 4.0,
+        y: top + 8.0,
+        text: (s.fmt)(max),
+        anchor: "end",
+        class: "ax".into(),
+    });
+    c.labels.push(Label {
+        x: left - 4.0,
+        y: top + plot_h,
+        text: "0".into(),
+        anchor: "end",
+        class: "ax".into(),
+    });
     let day = |t: i64| {
         jiff::Timestamp::from_millisecond(t).map(|ts| ts.strftime("%a %d").to_string()).unwrap_or_default()
     };
     c.labels.push(Label { x: left, y: h - 6.0, text: day(first.0), anchor: "start", class: "ax".into() });
-    c.labels.push(Label { x: r1(left + plot_w), y: h - 6.0, text: day(last.0), anchor: "end", class: "ax".into() });
+    c.labels.push(Label {
+        x: r1(left + plot_w),
+        y: h - 6.0,
+        text: day(last.0),
+        anchor: "end",
+        class: "ax".into(),
+    });
     c
 }

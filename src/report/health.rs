@@ -244,7 +244,8 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         .map(|n| {
             let alloc_cpu = n.allocatable.cpu.cores();
             let alloc_mem = n.allocatable.memory.as_f64();
-            let share = |v: f64, of: f64| if of > 0.0 { format!(" ({})", pct(v / of)) } else { String::new() };
+            let share =
+                |v: f64, of: f64| if of > 0.0 { format!(" ({})", pct(v / of)) } else { String::new() };
             let mut conditions = n.pressure.clone();
             if n.unschedulable {
                 conditions.push("SchedulingDisabled".into());
@@ -362,17 +363,19 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
             name: "MTTD (proxy)",
             target: "< 5 min",
             value: h.oldest_open_failure_seconds.map(fmt_duration),
-            basis: "age of the oldest open failure at report time (its first Warning event → as-of): how long a \
+            basis:
+                "age of the oldest open failure at report time (its first Warning event → as-of): how long a \
                     failure waits when only this weekly report sees it; live detection needs `aiops serve`"
-                .into(),
+                    .into(),
         },
         SelfMetric {
             name: "MTTR (proxy)",
             target: "< 15 min",
             value: h.mttr_proxy_seconds.map(fmt_duration),
-            basis: "median container recovery: lastState.terminated.finishedAt → state.running.startedAt over \
+            basis:
+                "median container recovery: lastState.terminated.finishedAt → state.running.startedAt over \
                     restarted containers now running"
-                .into(),
+                    .into(),
         },
         SelfMetric {
             name: "cost savings",
@@ -423,7 +426,13 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         pods_by_phase: charts::stacked_bars(
             "chart-pods-by-phase",
             "Pods by phase per namespace",
-            &[("c-run", "Running"), ("c-pend", "Pending"), ("c-succ", "Succeeded"), ("c-fail", "Failed"), ("c-unk", "Unknown")],
+            &[
+                ("c-run", "Running"),
+                ("c-pend", "Pending"),
+                ("c-succ", "Succeeded"),
+                ("c-fail", "Failed"),
+                ("c-unk", "Unknown"),
+            ],
             &namespaces
                 .iter()
                 .map(|n| {
@@ -535,11 +544,11 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
 fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
     let mut out = Vec::new();
     for (n, t) in traces.iter().enumerate() {
-        let Some(c) = sz
-            .containers
-            .iter()
-            .find(|c| c.namespace == t.namespace && format!("{}/{}", c.workload.kind, c.workload.name) == t.workload && c.container == t.container)
-        else {
+        let Some(c) = sz.containers.iter().find(|c| {
+            c.namespace == t.namespace
+                && format!("{}/{}", c.workload.kind, c.workload.name) == t.workload
+                && c.container == t.container
+        }) else {
             continue;
         };
         let mut rules: Vec<(f64, &'static str, String)> = Vec::new();
@@ -557,7 +566,10 @@ fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
         add(c.memory.recommended_limit.map(|b| b as f64), "reclim", "new limit");
         out.push(charts::series_chart(&SeriesChart {
             id: format!("chart-sizing-{n}-memory"),
-            title: format!("{} in {}, container {}: memory working set", t.workload, t.namespace, t.container),
+            title: format!(
+                "{} in {}, container {}: memory working set",
+                t.workload, t.namespace, t.container
+            ),
             points: &t.memory_bytes,
             rules,
             unit_label: "working set (max over pods)".into(),

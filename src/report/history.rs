@@ -19,8 +19,8 @@ pub fn summary_path(dir: &Path, s: &RunSummary) -> PathBuf {
 pub fn store_summary(dir: &Path, s: &RunSummary) -> Result<PathBuf, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     let path = summary_path(dir, s);
-    let text = serde_json::to_string_pretty(s)
-        .map_err(|e| ReportError::Render(format!("summary JSON: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(s).map_err(|e| ReportError::Render(format!("summary JSON: {e}")))?;
     std::fs::write(&path, text + "\n").map_err(|source| ReportError::Io { path: path.clone(), source })?;
     Ok(path)
 }
@@ -31,7 +31,11 @@ pub fn store_summary(dir: &Path, s: &RunSummary) -> Result<PathBuf, ReportError>
 ///
 /// # Errors
 /// The folder cannot be read, or a summary file is malformed.
-pub fn load_history(dir: &Path, report: &str, before: jiff::Timestamp) -> Result<Vec<RunSummary>, ReportError> {
+pub fn load_history(
+    dir: &Path,
+    report: &str,
+    before: jiff::Timestamp,
+) -> Result<Vec<RunSummary>, ReportError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -46,9 +50,12 @@ pub fn load_history(dir: &Path, report: &str, before: jiff::Timestamp) -> Result
             continue;
         }
         let path = e.path();
-        let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io { path: path.clone(), source })?;
-        let s: RunSummary = serde_json::from_str(&text)
-            .map_err(|err| ReportError::Invalid { path: path.clone(), reason: format!("not a run summary: {err}") })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ReportError::Io { path: path.clone(), source })?;
+        let s: RunSummary = serde_json::from_str(&text).map_err(|err| ReportError::Invalid {
+            path: path.clone(),
+            reason: format!("not a run summary: {err}"),
+        })?;
         if s.schema != SUMMARY_SCHEMA {
             return Err(ReportError::Invalid {
                 path,

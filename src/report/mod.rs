@@ -119,11 +119,16 @@ pub fn fmt_duration(secs: f64) -> String {
 ///
 /// # Errors
 /// A template or serialization failure.
-pub fn render_report<T: Serialize>(kind: &str, view: &T, format: ReportFormat) -> Result<String, ReportError> {
+pub fn render_report<T: Serialize>(
+    kind: &str,
+    view: &T,
+    format: ReportFormat,
+) -> Result<String, ReportError> {
     match format {
         ReportFormat::Json => {
             // The JSON report carries the data; chart geometry is only for the HTML.
-            let mut v = serde_json::to_value(view).map_err(|e| ReportError::Render(format!("{kind} JSON: {e}")))?;
+            let mut v =
+                serde_json::to_value(view).map_err(|e| ReportError::Render(format!("{kind} JSON: {e}")))?;
             if let Some(m) = v.as_object_mut() {
                 m.remove("charts");
             }

@@ -31,7 +31,8 @@ pub fn notice_body(n: &Notice) -> Result<serde_json::Value, String> {
         more: usize,
     }
     let shown = &n.critical[..n.critical.len().min(20)];
-    let text = super::templates::render("notify.md", &Ctx { n, shown, more: n.critical.len() - shown.len() })?;
+    let text =
+        super::templates::render("notify.md", &Ctx { n, shown, more: n.critical.len() - shown.len() })?;
     Ok(serde_json::json!({ "text": text.trim_end() }))
 }
 

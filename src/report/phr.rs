@@ -34,8 +34,13 @@ use serde::Serialize;
 use crate::model::recommendation::{Recommendation, RiskTier};
 
 /// The five sections, in order.
-pub const SECTIONS: [&str; 5] =
-    ["AI Recommendation", "Pre-Action Metrics", "Architect Decision", "Post-Action Validation", "Rollback Plan"];
+pub const SECTIONS: [&str; 5] = [
+    "AI Recommendation",
+    "Pre-Action Metrics",
+    "Architect Decision",
+    "Post-Action Validation",
+    "Rollback Plan",
+];
 
 /// Sections a rerun refreshes; the others belong to the approval queue.
 pub const EVIDENCE_SECTIONS: [&str; 3] = ["AI Recommendation", "Pre-Action Metrics", "Rollback Plan"];
@@ -120,10 +125,11 @@ pub fn slug(title: &str) -> String {
 /// The PHR's path relative to the PHR root:
 /// `history/prompts/<feature>/<date>-<id>-<slug>.md`.
 pub fn phr_relative_path(feature: Feature, date: Date, rec: &Recommendation) -> PathBuf {
-    PathBuf::from("history")
-        .join("prompts")
-        .join(feature.as_str())
-        .join(format!("{date}-{}-{}.md", rec.id, slug(&rec.title)))
+    PathBuf::from("history").join("prompts").join(feature.as_str()).join(format!(
+        "{date}-{}-{}.md",
+        rec.id,
+        slug(&rec.title)
+    ))
 }
 
 /// A YAML scalar: plain when that is safe, else double-quoted (JSON escapes are YAML).
@@ -269,8 +275,8 @@ pub fn find_phr(root: &Path, feature: Feature, id: &str) -> Result<Option<PathBu
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".md") && name.contains(&needle) {
             let path = e.path();
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| PhrError::Io { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| PhrError::Io { path: path.clone(), source })?;
             if front_matter_id(&text) == Some(id) {
                 found.push(path);
             }
@@ -285,7 +291,10 @@ pub fn find_phr(root: &Path, feature: Feature, id: &str) -> Result<Option<PathBu
 ///
 /// # Errors
 /// The folder exists but cannot be read.
-pub fn index_phrs(root: &Path, feature: Feature) -> Result<std::collections::HashMap<String, PathBuf>, PhrError> {
+pub fn index_phrs(
+    root: &Path,
+    feature: Feature,
+) -> Result<std::collections::HashMap<String, PathBuf>, PhrError> {
     let dir = root.join("history").join("prompts").join(feature.as_str());
     let mut out = std::collections::HashMap::new();
     let entries = match std::fs::read_dir(&dir) {
@@ -302,7 +311,8 @@ pub fn index_phrs(root: &Path, feature: Feature) -> Result<std::collections::Has
     }
     paths.sort();
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| PhrError::Io { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| PhrError::Io { path: path.clone(), source })?;
         if let Some(id) = front_matter_id(&text) {
             out.entry(id.to_string()).or_insert(path);
         }
@@ -340,7 +350,8 @@ pub fn write_phr_at(
 ) -> Result<(PathBuf, PhrOutcome), PhrError> {
     let fresh = render_phr(input)?;
     if let Some(path) = existing {
-        let old = std::fs::read_to_string(&path).map_err(|source| PhrError::Io { path: path.clone(), source })?;
+        let old =
+            std::fs::read_to_string(&path).map_err(|source| PhrError::Io { path: path.clone(), source })?;
         let mut text = old.clone();
         for s in EVIDENCE_SECTIONS {
             let body = section_body(&fresh, s).unwrap_or("");

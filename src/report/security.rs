@@ -4,13 +4,11 @@
 
 use serde::Serialize;
 
-use super::charts::{self, Chart, Line, Label, LegendItem};
+use super::charts::{self, Chart, Label, LegendItem, Line};
 use super::health::{DeltaRow, delta_rows};
 use super::{PhrStats, date_of};
 use crate::analysis::audit::{AuditReport, Severity};
-use crate::analysis::weekly::{
-    FindingCounts, FindingKey, RankedRemediation, RunSummary, SecurityChanges,
-};
+use crate::analysis::weekly::{FindingCounts, FindingKey, RankedRemediation, RunSummary, SecurityChanges};
 
 /// Version of the security JSON report (docs/report-schema.md).
 pub const SECURITY_SCHEMA: &str = "aiops.report.security/v1";
@@ -148,7 +146,14 @@ fn trend_chart(points: &[TrendPoint]) -> Chart {
         title: "Cluster posture score by run (0–100)".into(),
         width: w,
         height: h,
-        rects: vec![charts::Rect { x: left, y: top, w: plot_w, h: plot_h, class: "plot".into(), title: String::new() }],
+        rects: vec![charts::Rect {
+            x: left,
+            y: top,
+            w: plot_w,
+            h: plot_h,
+            class: "plot".into(),
+            title: String::new(),
+        }],
         lines: Vec::new(),
         labels: Vec::new(),
         legend: vec![LegendItem { class: "usage".into(), text: "cluster score".into() }],
@@ -159,7 +164,8 @@ fn trend_chart(points: &[TrendPoint]) -> Chart {
         if n <= 1 { left + plot_w / 2.0 } else { left + plot_w * i as f64 / (n - 1) as f64 }
     };
     let y = |s: u8| top + plot_h - f64::from(s) / 100.0 * plot_h;
-    let pts: Vec<String> = points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.score))).collect();
+    let pts: Vec<String> =
+        points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.score))).collect();
     c.lines.push(Line { points: pts.join(" "), class: "usage".into(), title: "cluster score".into() });
     for (i, p) in points.iter().enumerate() {
         c.rects.push(charts::Rect {
@@ -170,11 +176,29 @@ fn trend_chart(points: &[TrendPoint]) -> Chart {
             class: "dot".into(),
             title: format!("{}: {}", p.date, p.score),
         });
-        c.labels.push(Label { x: x(i), y: y(p.score) - 6.0, text: p.score.to_string(), anchor: "middle", class: "val".into() });
-        c.labels.push(Label { x: x(i), y: h - 6.0, text: p.date.clone(), anchor: "middle", class: "ax".into() });
+        c.labels.push(Label {
+            x: x(i),
+            y: y(p.score) - 6.0,
+            text: p.score.to_string(),
+            anchor: "middle",
+            class: "val".into(),
+        });
+        c.labels.push(Label {
+            x: x(i),
+            y: h - 6.0,
+            text: p.date.clone(),
+            anchor: "middle",
+            class: "ax".into(),
+        });
     }
     for s in [0u8, 50, 100] {
-        c.labels.push(Label { x: left - 4.0, y: y(s) + 4.0, text: s.to_string(), anchor: "end", class: "ax".into() });
+        c.labels.push(Label {
+            x: left - 4.0,
+            y: y(s) + 4.0,
+            text: s.to_string(),
+            anchor: "end",
+            class: "ax".into(),
+        });
     }
     c
 }
@@ -205,7 +229,11 @@ pub fn build_security_view(i: &SecurityInputs<'_>) -> SecurityView {
     let mut trend: Vec<TrendPoint> = i
         .history
         .iter()
-        .filter_map(|r| r.security.as_ref().map(|s| TrendPoint { date: date_of(r.as_of).to_string(), score: s.cluster_score }))
+        .filter_map(|r| {
+            r.security
+                .as_ref()
+                .map(|s| TrendPoint { date: date_of(r.as_of).to_string(), score: s.cluster_score })
+        })
         .collect();
     trend.push(TrendPoint { date: date_of(a.as_of).to_string(), score: a.score.cluster });
     let s = &a.summary;
