@@ -143,18 +143,6 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     h["health"]["restarts"] = serde_json::json!(restarts + 5);
     std::fs::write(&health_path, serde_json::to_string(&h).unwrap()).unwrap();
 
-    // The approver records a decision in one PHR.
-    let phr = phr_files(&out).into_iter().find(|p| p.to_string_lossy().contains("/sizing/")).unwrap();
-    let text = read(&phr);
-    let decided = aiops::report::phr::replace_section(
-        &text,
-        "Architect Decision",
-        "decision: approve\ntimestamp: 2026-11-16T09:00:00Z\njustification: test",
-    )
-    .unwrap();
-    std::fs::write(&phr, &decided).unwrap();
-    let count = phr_files(&out).len();
-
     weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
     let sec_now = json(out.join("security-2026-11-23.json"));
     assert_eq!(sec_now["previous_as_of"], "2026-11-16T00:00:00Z");
@@ -168,15 +156,45 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     assert_eq!(sec_now["previous_score"], 12);
     assert_eq!(sec_now["trend"].as_array().unwrap().len(), 2);
     let health_now = json(out.join("health-2026-11-23.json"));
+    let now_restarts = health_now["summary"]["health"]["restarts"].as_i64().unwrap();
+    let change = now_restarts - (i64::try_from(restarts).unwrap() + 5);
     let d =
         health_now["deltas"].as_array().unwrap().iter().find(|d| d["name"] == "container restarts").unwrap();
-    assert_eq!(d["change"], "-5", "{d}");
-    assert_eq!(d["trend"], "better");
+    assert_eq!(d["change"], if change > 0 { format!("+{change}") } else { change.to_string() }, "{d}");
+    assert_eq!(d["previous"], (restarts + 5).to_string());
+    assert_eq!(
+        d["trend"],
+        if change < 0 {
+            "better"
+        } else if change > 0 {
+            "worse"
+        } else {
+            "same"
+        }
+    );
 
-    // Same demo one week later: no PHR duplicated for an id that already has one, and the
-    // decision survives; the evidence is refreshed.
+    // The approver records a decision in one PHR; its evidence goes stale.
+    let phr = phr_files(&out).into_iter().find(|p| p.to_string_lossy().contains("/sizing/")).unwrap();
+    let text = read(&phr);
+    let decided = aiops::report::phr::replace_section(
+        &text,
+        "Architect Decision",
+        "decision: approve\ntimestamp: 2026-11-23T09:00:00Z\njustification: test",
+    )
+    .unwrap();
+    let stale = aiops::report::phr::replace_section(&decided, "Pre-Action Metrics", "stale").unwrap();
+    std::fs::write(&phr, &stale).unwrap();
+    let count = phr_files(&out).len();
+
+    // A rerun finds the PHR by id: evidence refreshed, decision kept, nothing duplicated.
+    weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
     let after = read(&phr);
-    assert!(after.contains("decision: approve\ntimestamp: 2026-11-16T09:00:00Z"), "{after}");
+    assert!(after.contains("decision: approve\ntimestamp: 2026-11-23T09:00:00Z"), "{after}");
+    assert_eq!(
+        aiops::report::phr::section_body(&after, "Pre-Action Metrics"),
+        aiops::report::phr::section_body(&text, "Pre-Action Metrics")
+    );
+    assert_eq!(phr_files(&out).len(), count);
     let ids: Vec<String> = phr_files(&out)
         .iter()
         .map(|p| aiops::report::phr::front_matter_id(&read(p)).unwrap().to_string())
@@ -185,9 +203,8 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     unique.sort();
     unique.dedup();
     assert_eq!(ids.len(), unique.len(), "one PHR per recommendation id");
-    assert!(phr_files(&out).len() >= count);
 
-    // A rerun at the same instant changes nothing but keeps the decision.
+    // Another rerun at the same instant changes no byte.
     let before: Vec<(PathBuf, String)> = phr_files(&out).into_iter().map(|p| (p.clone(), read(&p))).collect();
     weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
     let again: Vec<(PathBuf, String)> = phr_files(&out).into_iter().map(|p| (p.clone(), read(&p))).collect();
