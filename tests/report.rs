@@ -32,11 +32,11 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn read(p: impl AsRef<Path>) -> String {
-    std::fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn json(p: impl AsRef<Path>) -> serde_json::Value {
+fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap()
 }
 
@@ -73,10 +73,10 @@ fn weekly_on_the_demo_matches_the_goldens() {
         assert!(stdout.contains(f), "{f} not listed: {stdout}");
     }
     assert!(!out.join("health-2026-11-23.html").exists(), "--format md,json writes no HTML");
-    let health_md = read(out.join("health-2026-11-23.md"));
-    let health_json = json(out.join("health-2026-11-23.json"));
-    let security_md = read(out.join("security-2026-11-23.md"));
-    let security_json = json(out.join("security-2026-11-23.json"));
+    let health_md = read(&out.join("health-2026-11-23.md"));
+    let health_json = json(&out.join("health-2026-11-23.json"));
+    let security_md = read(&out.join("security-2026-11-23.md"));
+    let security_json = json(&out.join("security-2026-11-23.json"));
 
     // Figures traced to the analysis: critical findings come first and the demo's crash loop
     // is among them with its diagnosis.
@@ -127,7 +127,7 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     let sec_path = hist.join("security-2026-11-16T00-00-00Z.json");
     let health_path = hist.join("health-2026-11-16T00-00-00Z.json");
     assert!(sec_path.is_file() && health_path.is_file());
-    let first = json(out.join("security-2026-11-16.json"));
+    let first = json(&out.join("security-2026-11-16.json"));
     assert!(first["previous_as_of"].is_null());
 
     // Make last week different: one finding that is gone now, one of today's missing, a
@@ -137,14 +137,14 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     let dropped = open.remove(0);
     open.push(serde_json::json!({"key": "host-pid|Deployment/gone/old|", "check": "host-pid", "severity": "critical", "object": "Deployment/gone/old"}));
     sec["security"]["cluster_score"] = serde_json::json!(12);
-    std::fs::write(&sec_path, serde_json::to_string(&sec).unwrap()).unwrap();
+    std::fs::write(sec_path, serde_json::to_string(&sec).unwrap()).unwrap();
     let mut h = json(&health_path);
     let restarts = h["health"]["restarts"].as_u64().unwrap();
     h["health"]["restarts"] = serde_json::json!(restarts + 5);
-    std::fs::write(&health_path, serde_json::to_string(&h).unwrap()).unwrap();
+    std::fs::write(health_path, serde_json::to_string(&h).unwrap()).unwrap();
 
     weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
-    let sec_now = json(out.join("security-2026-11-23.json"));
+    let sec_now = json(&out.join("security-2026-11-23.json"));
     assert_eq!(sec_now["previous_as_of"], "2026-11-16T00:00:00Z");
     let keys = |v: &serde_json::Value| -> Vec<String> {
         v.as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect()
@@ -155,7 +155,7 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     assert_eq!(score["previous"], "12");
     assert_eq!(sec_now["previous_score"], 12);
     assert_eq!(sec_now["trend"].as_array().unwrap().len(), 2);
-    let health_now = json(out.join("health-2026-11-23.json"));
+    let health_now = json(&out.join("health-2026-11-23.json"));
     let now_restarts = health_now["summary"]["health"]["restarts"].as_i64().unwrap();
     let change = now_restarts - (i64::try_from(restarts).unwrap() + 5);
     let d =
@@ -183,7 +183,7 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     )
     .unwrap();
     let stale = aiops::report::phr::replace_section(&decided, "Pre-Action Metrics", "stale").unwrap();
-    std::fs::write(&phr, &stale).unwrap();
+    std::fs::write(&phr, stale).unwrap();
     let count = phr_files(&out).len();
 
     // A rerun finds the PHR by id: evidence refreshed, decision kept, nothing duplicated.

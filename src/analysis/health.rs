@@ -660,10 +660,10 @@ fn request_health(snap: &ClusterSnapshot, policy: &HealthPolicy) -> RequestHealt
         .map(|k| {
             let (requests, errors) = counts.get(&k).copied().unwrap_or((0.0, 0.0));
             let b = buckets.get(&k).map(Vec::as_slice).unwrap_or(&[]);
-            let error_rate = (requests > 0.0).then(|| errors / requests);
+            let error_rate = (requests > 0.0).then_some(errors / requests);
             let availability = error_rate.map(|e| 1.0 - e);
             let budget_burn =
-                (requests > 0.0 && budget_share > 0.0).then(|| errors / (budget_share * requests));
+                (requests > 0.0 && budget_share > 0.0).then_some(errors / (budget_share * requests));
             ServiceHealth {
                 namespace: k.0,
                 service: k.1,

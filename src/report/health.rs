@@ -357,7 +357,7 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         })
         .collect();
     let savings_pct = (sz.totals.current_monthly_cost > 0.0)
-        .then(|| sz.totals.monthly_savings / sz.totals.current_monthly_cost);
+        .then_some(sz.totals.monthly_savings / sz.totals.current_monthly_cost);
     let self_metrics = vec![
         SelfMetric {
             name: "MTTD (proxy)",
