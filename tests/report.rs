@@ -32,11 +32,11 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn read(p: impl AsRef<Path>) -> String {
-    std::fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn json(p: impl AsRef<Path>) -> serde_json::Value {
+fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap()
 }
 
@@ -73,10 +73,10 @@ fn weekly_on_the_demo_matches_the_goldens() {
         assert!(stdout.contains(f), "{f} not listed: {stdout}");
     }
     assert!(!out.join("health-2026-11-23.html").exists(), "--format md,json writes no HTML");
-    let health_md = read(out.join("health-2026-11-23.md"));
-    let health_json = json(out.join("health-2026-11-23.json"));
-    let security_md = read(out.join("security-2026-11-23.md"));
-    let security_json = json(out.join("security-2026-11-23.json"));
+    let health_md = read(&out.join("health-2026-11-23.md"));
+    let health_json = json(&out.join("health-2026-11-23.json"));
+    let security_md = read(&out.join("security-2026-11-23.md"));
+    let security_json = json(&out.join("security-2026-11-23.json"));
 
     // Figures traced to the analysis: critical findings come first and the demo's crash loop
     // is among them with its diagnosis.
@@ -127,7 +127,7 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     let sec_path = hist.join("security-2026-11-16T00-00-00Z.json");
     let health_path = hist.join("health-2026-11-16T00-00-00Z.json");
     assert!(sec_path.is_file() && health_path.is_file());
-    let first = json(out.join("security-2026-11-16.json"));
+    let first = json(&out.join("security-2026-11-16.json"));
     assert!(first["previous_as_of"].is_null());
 
     // Make last week different: one finding that is gone now, one of today's missing, a
@@ -137,26 +137,14 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     let dropped = open.remove(0);
     open.push(serde_json::json!({"key": "host-pid|Deployment/gone/old|", "check": "host-pid", "severity": "critical", "object": "Deployment/gone/old"}));
     sec["security"]["cluster_score"] = serde_json::json!(12);
-    std::fs::write(&sec_path, serde_json::to_string(&sec).unwrap()).unwrap();
+    std::fs::write(sec_path, serde_json::to_string(&sec).unwrap()).unwrap();
     let mut h = json(&health_path);
     let restarts = h["health"]["restarts"].as_u64().unwrap();
     h["health"]["restarts"] = serde_json::json!(restarts + 5);
-    std::fs::write(&health_path, serde_json::to_string(&h).unwrap()).unwrap();
-
-    // The approver records a decision in one PHR.
-    let phr = phr_files(&out).into_iter().find(|p| p.to_string_lossy().contains("/sizing/")).unwrap();
-    let text = read(&phr);
-    let decided = aiops::report::phr::replace_section(
-        &text,
-        "Architect Decision",
-        "decision: approve\ntimestamp: 2026-11-16T09:00:00Z\njustification: test",
-    )
-    .unwrap();
-    std::fs::write(&phr, &decided).unwrap();
-    let count = phr_files(&out).len();
+    std::fs::write(health_path, serde_json::to_string(&h).unwrap()).unwrap();
 
     weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
-    let sec_now = json(out.join("security-2026-11-23.json"));
+    let sec_now = json(&out.join("security-2026-11-23.json"));
     assert_eq!(sec_now["previous_as_of"], "2026-11-16T00:00:00Z");
     let keys = |v: &serde_json::Value| -> Vec<String> {
         v.as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect()
@@ -167,16 +155,46 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     assert_eq!(score["previous"], "12");
     assert_eq!(sec_now["previous_score"], 12);
     assert_eq!(sec_now["trend"].as_array().unwrap().len(), 2);
-    let health_now = json(out.join("health-2026-11-23.json"));
+    let health_now = json(&out.join("health-2026-11-23.json"));
+    let now_restarts = health_now["summary"]["health"]["restarts"].as_i64().unwrap();
+    let change = now_restarts - (i64::try_from(restarts).unwrap() + 5);
     let d =
         health_now["deltas"].as_array().unwrap().iter().find(|d| d["name"] == "container restarts").unwrap();
-    assert_eq!(d["change"], "-5", "{d}");
-    assert_eq!(d["trend"], "better");
+    assert_eq!(d["change"], if change > 0 { format!("+{change}") } else { change.to_string() }, "{d}");
+    assert_eq!(d["previous"], (restarts + 5).to_string());
+    assert_eq!(
+        d["trend"],
+        if change < 0 {
+            "better"
+        } else if change > 0 {
+            "worse"
+        } else {
+            "same"
+        }
+    );
 
-    // Same demo one week later: no PHR duplicated for an id that already has one, and the
-    // decision survives; the evidence is refreshed.
+    // The approver records a decision in one PHR; its evidence goes stale.
+    let phr = phr_files(&out).into_iter().find(|p| p.to_string_lossy().contains("/sizing/")).unwrap();
+    let text = read(&phr);
+    let decided = aiops::report::phr::replace_section(
+        &text,
+        "Architect Decision",
+        "decision: approve\ntimestamp: 2026-11-23T09:00:00Z\njustification: test",
+    )
+    .unwrap();
+    let stale = aiops::report::phr::replace_section(&decided, "Pre-Action Metrics", "stale").unwrap();
+    std::fs::write(&phr, stale).unwrap();
+    let count = phr_files(&out).len();
+
+    // A rerun finds the PHR by id: evidence refreshed, decision kept, nothing duplicated.
+    weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
     let after = read(&phr);
-    assert!(after.contains("decision: approve\ntimestamp: 2026-11-16T09:00:00Z"), "{after}");
+    assert!(after.contains("decision: approve\ntimestamp: 2026-11-23T09:00:00Z"), "{after}");
+    assert_eq!(
+        aiops::report::phr::section_body(&after, "Pre-Action Metrics"),
+        aiops::report::phr::section_body(&text, "Pre-Action Metrics")
+    );
+    assert_eq!(phr_files(&out).len(), count);
     let ids: Vec<String> = phr_files(&out)
         .iter()
         .map(|p| aiops::report::phr::front_matter_id(&read(p)).unwrap().to_string())
@@ -185,9 +203,8 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     unique.sort();
     unique.dedup();
     assert_eq!(ids.len(), unique.len(), "one PHR per recommendation id");
-    assert!(phr_files(&out).len() >= count);
 
-    // A rerun at the same instant changes nothing but keeps the decision.
+    // Another rerun at the same instant changes no byte.
     let before: Vec<(PathBuf, String)> = phr_files(&out).into_iter().map(|p| (p.clone(), read(&p))).collect();
     weekly(tmp.path(), "2026-11-23T00:00:00Z", &["--format", "json"]);
     let again: Vec<(PathBuf, String)> = phr_files(&out).into_iter().map(|p| (p.clone(), read(&p))).collect();
@@ -322,9 +339,7 @@ fn html_renders_in_headless_chromium() {
     }
     let tmp = tempfile::tempdir().unwrap();
     weekly(tmp.path(), AS_OF, &["--format", "html"]);
-    let shots = PathBuf::from(
-        std::env::var("CARGO_TARGET_TMPDIR").unwrap_or_else(|_| tmp.path().display().to_string()),
-    );
+    let shots = option_env!("CARGO_TARGET_TMPDIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
     for (kind, charts) in [
         (
             "health",

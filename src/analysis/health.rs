@@ -660,10 +660,10 @@ fn request_health(snap: &ClusterSnapshot, policy: &HealthPolicy) -> RequestHealt
         .map(|k| {
             let (requests, errors) = counts.get(&k).copied().unwrap_or((0.0, 0.0));
             let b = buckets.get(&k).map(Vec::as_slice).unwrap_or(&[]);
-            let error_rate = (requests > 0.0).then(|| errors / requests);
+            let error_rate = (requests > 0.0).then_some(errors / requests);
             let availability = error_rate.map(|e| 1.0 - e);
             let budget_burn =
-                (requests > 0.0 && budget_share > 0.0).then(|| errors / (budget_share * requests));
+                (requests > 0.0 && budget_share > 0.0).then_some(errors / (budget_share * requests));
             ServiceHealth {
                 namespace: k.0,
                 service: k.1,
@@ -867,6 +867,38 @@ mod tests {
     }
 
     #[test]
+    fn demo_health_names_the_planted_problems() {
+        use crate::collectors::demo::{DemoOptions, generate};
+        let snap = generate(&DemoOptions::default());
+        let opts = super::super::diagnose::DiagnoseOptions {
+            policy: super::super::sizing::SizingPolicy::default(),
+            now: snap.as_of(),
+            metrics_unavailable: None,
+        };
+        let diagnoses = super::super::diagnose::diagnose_unhealthy(&snap, None, &opts);
+        let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default());
+        let problem = |ns: &str, prefix: &str| {
+            h.problem_pods.iter().find(|p| p.namespace == ns && p.pod.starts_with(prefix)).map(|p| p.problem)
+        };
+        assert_eq!(problem("billing", "ledger-api"), Some(PodProblem::CrashLooping));
+        assert_eq!(problem("analytics", "model-trainer"), Some(PodProblem::Pending));
+        assert!(h.findings.first().is_some_and(|f| f.severity == Severity::Critical));
+        assert!(h.requests.note.is_none());
+        let svc = h.requests.services.iter().find(|s| s.requests > 0.0).expect("a service with traffic");
+        let (p50, p99) = (svc.p50_seconds.unwrap(), svc.p99_seconds.unwrap());
+        assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
+        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_some() && n.used_memory_bytes.is_some()));
+        assert_eq!(h.restarts_top.len(), 10.min(h.restarts_top.len()));
+        assert!(h.restarts_top.windows(2).all(|w| w[0].restarts >= w[1].restarts));
+        // Without request metrics the report says so.
+        let mut bare = snap.clone();
+        bare.metrics = crate::model::MetricStore::new();
+        let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default());
+        assert!(h.requests.note.as_deref().is_some_and(|n| n.starts_with("no request metrics found")));
+        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_none()));
+    }
+
+    #[test]
     fn minor_versions() {
         assert_eq!(minor_of("v1.37.1").as_deref(), Some("1.37"));
         assert_eq!(minor_of("v1.30.0-eks-1").as_deref(), Some("1.30"));
@@ -949,7 +981,7 @@ pub fn diagnosis_recommendation(
         id,
         code: "diagnosis-remediation".into(),
         title: format!("Fix {} of {}/{}", d.class.id(), target.kind, target.name),
-        summary: format!("{} Expected outcome: {}", d.summary, d.expected_outcome),
+        summary: format!("{}. Expected outcome: {}", d.summary.trim_end_matches('.'), d.expected_outcome),
         target,
         container: None,
         tier: d.risk,

@@ -92,6 +92,9 @@ fn feature_of(rec: &Recommendation) -> Feature {
     }
 }
 
+/// A recommendation and its pre-action rows (figure, value, source).
+type PhrItem = (Recommendation, Vec<(String, String, String)>);
+
 struct PhrWriter {
     root: PathBuf,
     date: jiff::civil::Date,
@@ -239,7 +242,7 @@ pub async fn run(
     let mut critical_lines = Vec::new();
 
     if let (Some(h), Some(sizing)) = (&analyses.health, &analyses.sizing) {
-        let mut items: Vec<(Recommendation, Vec<(String, String, String)>)> = Vec::new();
+        let mut items: Vec<PhrItem> = Vec::new();
         for rec in &sizing.recommendations {
             let Some(c) =
                 sizing.containers.iter().find(|c| c.recommendation.as_deref() == Some(rec.id.as_str()))
@@ -382,7 +385,7 @@ pub async fn run(
     }
 
     if let Some(a) = &analyses.audit {
-        let items: Vec<(Recommendation, Vec<(String, String, String)>)> = a
+        let items: Vec<PhrItem> = a
             .recommendations
             .iter()
             .map(|rec| {

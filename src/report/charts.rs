@@ -217,9 +217,12 @@ pub struct SeriesChart<'a> {
     pub fmt: &'a dyn Fn(f64) -> String,
 }
 
-/// Lays out a [`SeriesChart`].
+/// Lays out a [`SeriesChart`]. The value axis fits the usage and the usage-derived rules
+/// (quantiles, recommended values); a current request or limit far above them (more than 3×)
+/// is not drawn to scale but named at the top edge ("off scale"), so the usage stays
+/// readable. Rule labels are moved apart so they never overlap.
 pub fn series_chart(s: &SeriesChart<'_>) -> Chart {
-    let (w, h, left, top, bottom) = (640.0, 200.0, 70.0, 10.0, 24.0);
+    let (w, h, left, top, bottom) = (560.0, 210.0, 56.0, 12.0, 24.0);
     let plot_w = w - left - 150.0;
     let plot_h = h - top - bottom;
     let mut c = Chart::new(&s.id, &s.title, w, h);
@@ -227,38 +230,68 @@ pub fn series_chart(s: &SeriesChart<'_>) -> Chart {
         c.empty = Some("no samples".into());
         return c;
     };
-    let max = s
+    let finite = |v: &f64| v.is_finite();
+    let core = s
         .points
         .iter()
         .map(|p| p.1)
-        .chain(s.rules.iter().map(|r| r.0))
-        .filter(|v| v.is_finite())
-        .fold(0.0_f64, f64::max)
-        * 1.08;
+        .chain(s.rules.iter().filter(|r| !matches!(r.1, "cur" | "curlim")).map(|r| r.0))
+        .filter(finite)
+        .fold(0.0_f64, f64::max);
+    let with_current = s
+        .rules
+        .iter()
+        .filter(|r| matches!(r.1, "cur" | "curlim") && r.0 <= 3.0 * core)
+        .map(|r| r.0)
+        .fold(core, f64::max);
+    let max = with_current * 1.1;
     if max <= 0.0 {
         c.empty = Some("all samples are zero".into());
         return c;
     }
     let span = (last.0 - first.0).max(1) as f64;
     let x = |t: i64| r1(left + (t - first.0) as f64 / span * plot_w);
-    let y = |v: f64| r1(top + plot_h - v / max * plot_h);
+    let y = |v: f64| r1(top + plot_h - v.min(max) / max * plot_h);
     c.rects.push(Rect { x: left, y: top, w: plot_w, h: plot_h, class: "plot".into(), title: String::new() });
     let pts: Vec<String> = s.points.iter().map(|(t, v)| format!("{},{}", x(*t), y(*v))).collect();
     c.lines.push(Line { points: pts.join(" "), class: "usage".into(), title: s.unit_label.clone() });
     c.legend.push(LegendItem { class: "usage".into(), text: s.unit_label.clone() });
+    let mut labels: Vec<(f64, String, String)> = Vec::new();
     for (v, class, label) in &s.rules {
+        if !v.is_finite() {
+            continue;
+        }
+        let off = *v > max;
         let yy = y(*v);
-        c.lines.push(Line {
-            points: format!("{left},{yy} {},{yy}", r1(left + plot_w)),
-            class: (*class).into(),
-            title: format!("{label}: {}", (s.fmt)(*v)),
-        });
+        if !off {
+            c.lines.push(Line {
+                points: format!("{left},{yy} {},{yy}", r1(left + plot_w)),
+                class: (*class).into(),
+                title: format!("{label}: {}", (s.fmt)(*v)),
+            });
+        }
+        let text = if off {
+            format!("{label} {} (off scale ↑)", (s.fmt)(*v))
+        } else {
+            format!("{label} {}", (s.fmt)(*v))
+        };
+        labels.push((yy + 4.0, text, format!("rl {class}")));
+    }
+    // Spread the labels: at least 11 px apart, inside the chart.
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for i in 1..labels.len() {
+        if labels[i].0 < labels[i - 1].0 + 11.0 {
+            labels[i].0 = labels[i - 1].0 + 11.0;
+        }
+    }
+    let overflow = labels.last().map_or(0.0, |l| l.0 - (h - 2.0)).max(0.0);
+    for (yy, text, class) in labels {
         c.labels.push(Label {
-            x: r1(left + plot_w + 4.0),
-            y: yy + 4.0,
-            text: format!("{label} {}", (s.fmt)(*v)),
+            x: r1(left + plot_w + 6.0),
+            y: r1((yy - overflow).max(10.0)),
+            text,
             anchor: "start",
-            class: format!("rl {class}"),
+            class,
         });
     }
     c.labels.push(Label {

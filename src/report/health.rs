@@ -357,7 +357,7 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         })
         .collect();
     let savings_pct = (sz.totals.current_monthly_cost > 0.0)
-        .then(|| sz.totals.monthly_savings / sz.totals.current_monthly_cost);
+        .then_some(sz.totals.monthly_savings / sz.totals.current_monthly_cost);
     let self_metrics = vec![
         SelfMetric {
             name: "MTTD (proxy)",
@@ -484,9 +484,8 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         sizing: sizing_charts(sz, i.traces),
     };
     let headline = format!(
-        "{}: {} critical and {} other findings; {}/{} nodes Ready; {} pods, {} failing; {} restarts; {} resize \
+        "{} critical and {} other findings; {}/{} nodes Ready; {} pods, {} failing; {} restarts; {} resize \
          recommendations saving {} per month.",
-        status.to_uppercase(),
         critical.len(),
         archived.len(),
         nodes_ready,
@@ -567,7 +566,10 @@ fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
         add(c.memory.recommended_limit.map(|b| b as f64), "reclim", "new limit");
         out.push(charts::series_chart(&SeriesChart {
             id: format!("chart-sizing-{n}-memory"),
-            title: format!("{}/{} {}: memory, 7 days", t.namespace, t.workload, t.container),
+            title: format!(
+                "{} in {}, container {}: memory working set",
+                t.workload, t.namespace, t.container
+            ),
             points: &t.memory_bytes,
             rules,
             unit_label: "working set (max over pods)".into(),
@@ -588,7 +590,7 @@ fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
         add(c.cpu.recommended_limit, "reclim", "new limit");
         out.push(charts::series_chart(&SeriesChart {
             id: format!("chart-sizing-{n}-cpu"),
-            title: format!("{}/{} {}: CPU, 7 days", t.namespace, t.workload, t.container),
+            title: format!("{} in {}, container {}: CPU", t.workload, t.namespace, t.container),
             points: &t.cpu_cores,
             rules,
             unit_label: "CPU cores (max over pods)".into(),
