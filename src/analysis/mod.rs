@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod backtest;
 pub mod diagnose;
+pub mod hpa;
 pub mod inventory;
 pub mod pushdown;
 pub mod redact;
 pub mod resources;
+pub mod rollout;
 pub mod sizing;
 pub mod stats;
 pub mod usage;

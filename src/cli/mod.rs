@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod diagnose;
+pub mod hpa;
 pub mod output;
+pub mod rollout;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -99,6 +101,11 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Root cause of a failing pod or controller, with evidence, fix and verify commands (no LLM, offline)
     Diagnose(diagnose::DiagnoseArgs),
+    /// HPA recommendations (enable, fix, replica changes) from trigger episodes, validated against free capacity
+    Hpa(hpa::HpaArgs),
+    /// Rolling-update monitoring: halt or continue a Deployment rollout (watch live, analyze past)
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
 }
 
 /// `aiops sizing` flags.
@@ -206,7 +213,7 @@ pub enum SnapshotCommand {
     },
 }
 
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     config::parse_duration(s)
 }
 
@@ -282,7 +289,7 @@ fn no_progress(_: usize, _: usize, _: &str) {}
 
 /// The wall clock: read here, at the binary's edge, and passed down as a value.
 #[allow(clippy::disallowed_methods)]
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::now()
 }
 
@@ -414,6 +421,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         }
         Command::Audit(args) => audit::run_audit(args, g, &config, now(), progress).await,
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
+        Command::Hpa(args) => hpa::run(args, g, &config, now(), progress).await,
+        Command::Rollout(cmd) => rollout::run(cmd, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;
@@ -426,7 +435,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
     }
 }
 
-fn progress_is_drawn(g: &GlobalArgs) -> bool {
+pub(crate) fn progress_is_drawn(g: &GlobalArgs) -> bool {
     std::io::stderr().is_terminal() && !g.quiet
 }
 

@@ -47,6 +47,12 @@ query_files! {
     "pushdown/series_count" => ["namespace_filter", "window"],
     "diagnose/memory" => ["pod", "namespace_filter"],
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
+    "hpa/deployment_replicas" => ["namespace_filter"],
+    "hpa/statefulset_replicas" => ["namespace_filter"],
+    "hpa/hpa_current_replicas" => ["namespace_filter"],
+    "hpa/hpa_desired_replicas" => ["namespace_filter"],
+    "rollout/requests_by_pod" => ["requests_metric", "pods", "namespace_filter", "range"],
+    "rollout/errors_by_pod" => ["requests_metric", "error_selector", "pods", "namespace_filter", "range"],
 }
 
 /// The registered file of a name.
