@@ -238,7 +238,7 @@ pub fn pause_recommendation(d: &RolloutDecision) -> Recommendation {
 /// True while a Deployment is rolling out: its controller has not observed the latest spec,
 /// fewer pods than desired run the new template, or old pods remain.
 pub fn rollout_in_progress(d: &Deployment) -> bool {
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let desired = d.spec.replicas.unwrap_or(1);
     let Some(st) = d.status.as_ref() else { return false };
     st.observed_generation.zip(d.metadata.generation).is_some_and(|(o, g)| o < g)
         || st.updated_replicas.unwrap_or(0) < desired
@@ -428,7 +428,7 @@ pub fn observe_rollout(
         window_end_ms: end,
         new_pods,
         old_pods,
-        paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+        paused: d.spec.paused.unwrap_or(false),
     })
 }
 

@@ -50,7 +50,7 @@ pub async fn fetch_rollout_objects(
     let d = with_retries(opts, &what, || deployments.get(name))
         .await
         .map_err(|e| CollectError::Kube { op: "get", what: what.clone(), source: Box::new(e) })?;
-    let selector = d.spec.as_ref().map(|s| selector_string(&s.selector)).unwrap_or_default();
+    let selector = selector_string(&d.spec.selector);
     let lp = ListParams::default().labels(&selector);
     let rs_api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
     let pod_api: Api<Pod> = Api::namespaced(client.clone(), namespace);

@@ -173,7 +173,7 @@ pub fn workload_loads(snap: &ClusterSnapshot, grid: Grid) -> Vec<WorkloadLoad> {
         });
     };
     for d in snap.all::<Deployment>() {
-        let spec = d.spec.as_ref();
+        let spec = Some(&d.spec);
         let w = WorkloadRef {
             kind: "Deployment".into(),
             namespace: d.namespace().unwrap_or("").into(),
@@ -189,7 +189,7 @@ pub fn workload_loads(snap: &ClusterSnapshot, grid: Grid) -> Vec<WorkloadLoad> {
         );
     }
     for s in snap.all::<StatefulSet>() {
-        let spec = s.spec.as_ref();
+        let spec = Some(&s.spec);
         let w = WorkloadRef {
             kind: "StatefulSet".into(),
             namespace: s.namespace().unwrap_or("").into(),

@@ -288,7 +288,7 @@ fn rfc3339(ms: i64) -> String {
 
 /// The CPU utilisation target of an HPA (share), if it scales on CPU utilisation.
 pub fn hpa_cpu_target(h: &HorizontalPodAutoscaler) -> Option<f64> {
-    h.spec.as_ref()?.metrics.as_ref()?.iter().find_map(|m| {
+    h.spec.metrics.as_ref()?.iter().find_map(|m| {
         let r = m.resource.as_ref().filter(|_| m.type_ == "Resource")?;
         (r.name == "cpu" && r.target.type_ == "Utilization")
             .then(|| r.target.average_utilization.map(|u| f64::from(u) / 100.0))
@@ -355,7 +355,7 @@ pub fn recommend_hpa(
     let mut recs = Vec::new();
     let mut findings = Vec::new();
     for h in snap.all::<HorizontalPodAutoscaler>() {
-        let Some(t) = h.spec.as_ref().map(|s| &s.scale_target_ref) else { continue };
+        let t = &h.spec.scale_target_ref;
         let ns = h.namespace().unwrap_or("").to_string();
         if !loads
             .iter()
@@ -606,7 +606,7 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
 }
 
 fn summarise_hpa(ctx: &Ctx<'_>, h: &HorizontalPodAutoscaler) -> HpaSummary {
-    let spec = h.spec.as_ref();
+    let spec = Some(&h.spec);
     let min = spec.and_then(|s| s.min_replicas).map_or(1, |v| u32::try_from(v).unwrap_or(1));
     let max = spec.map_or(0, |s| u32::try_from(s.max_replicas).unwrap_or(0));
     let status = h.status.as_ref();
@@ -846,7 +846,7 @@ fn analyse_workload(
                 ep_evidence(&mut evidence);
                 evidence.push(sizing_interaction(load, new_t));
                 let patch = json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": (new_t * 100.0).round() as i64}}}]}});
-                let old = h.spec.as_ref().and_then(|sp| sp.metrics.clone());
+                let old = h.spec.metrics.clone();
                 recs.push(build_rec(
                     "hpa-raise-target",
                     href.clone(),
@@ -947,7 +947,7 @@ fn analyse_workload(
         if let Some(per_hour) = s.max_events_per_hour
             && per_hour >= p.flapping_events_per_hour
         {
-            let old = h.spec.as_ref().and_then(|sp| sp.behavior.as_ref()).and_then(|b| b.scale_down.as_ref());
+            let old = h.spec.behavior.as_ref().and_then(|b| b.scale_down.as_ref());
             let old_window = old.and_then(|d| d.stabilization_window_seconds).map_or(300, i64::from);
             if old_window < p.flapping_window_s {
                 fixes += 1;

@@ -68,12 +68,12 @@ impl Fx {
         };
         snap.insert(Deployment {
             metadata: meta("web"),
-            spec: Some(DeploymentSpec {
+            spec: DeploymentSpec {
                 replicas: Some(replicas as i32),
                 template: template.clone(),
                 selector: LabelSelector { match_labels: Some(labels()), ..Default::default() },
                 ..Default::default()
-            }),
+            },
             status: None,
         });
         let mut rs_meta = meta("web-rs");
@@ -87,7 +87,7 @@ impl Fx {
         }]);
         snap.insert(ReplicaSet {
             metadata: rs_meta,
-            spec: Some(ReplicaSetSpec { template: Some(template), ..Default::default() }),
+            spec: ReplicaSetSpec { template: Some(template), ..Default::default() },
             status: None,
         });
         snap.insert(capacity::tests::node("n1", "16", "64Gi", true, false));
@@ -113,7 +113,7 @@ impl Fx {
     fn hpa(mut self, min: i32, max: i32, target: i32, current: i32) -> Fx {
         self.snap.insert(HorizontalPodAutoscaler {
             metadata: meta("web"),
-            spec: Some(HorizontalPodAutoscalerSpec {
+            spec: HorizontalPodAutoscalerSpec {
                 scale_target_ref: CrossVersionObjectReference {
                     api_version: Some("apps/v1".into()),
                     kind: "Deployment".into(),
@@ -134,7 +134,7 @@ impl Fx {
                     ..Default::default()
                 }]),
                 behavior: None,
-            }),
+            },
             status: Some(HorizontalPodAutoscalerStatus {
                 current_replicas: Some(current),
                 desired_replicas: current,
@@ -153,6 +153,7 @@ impl Fx {
             reason: Some(reason.into()),
             message: Some("from the test".into()),
             last_transition_time: None,
+            observed_generation: None,
         });
         self
     }
