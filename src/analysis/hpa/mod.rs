@@ -7,8 +7,8 @@
 //! utilisation, default 70%), `low = ⌈p10(needed)⌉`, `peak = ⌈p99(needed)⌉` (isolated spikes
 //! shorter than ~1% of the window are left to the HPA's headroom) and
 //! `floor = 2` when a PodDisruptionBudget selects the pods or `--ha-min-replicas` asks for it:
-//! - **enable an HPA** when the workload has none and `peak / max(low, 1) ≥ 1.5` (load varies
-//!   enough that a fixed count either wastes or saturates): `minReplicas = max(low, floor)`,
+//! - **enable an HPA** when the workload has none, `peak / max(low, 1) ≥ 1.5` and
+//!   `peak − low ≥ 2` (load varies enough that a fixed count either wastes or saturates): `minReplicas = max(low, floor)`,
 //!   `maxReplicas = max(min + 1, ⌈p99(needed) × 1.2⌉)`, capped by free capacity unless a
 //!   cluster autoscaler is declared.
 //! - **fix an HPA**: pinned at `maxReplicas` with CPU above its target → raise `maxReplicas`
@@ -19,7 +19,7 @@
 //!   are findings. An HPA at its minimum under low load is healthy.
 //! - **change a fixed replica count** (±1–2, risk tier low) when no HPA is warranted and the
 //!   p95 of `needed` is above the count with scale-up episodes, or below it with scale-down
-//!   episodes.
+//!   episodes; a workload with 2 or more replicas is never scaled below 2.
 //! - **conflicts**: an active VPA on the same target, a KEDA `ScaledObject` managing it, and
 //!   how sizing changes to the CPU request move the utilisation the HPA targets.
 
@@ -72,6 +72,9 @@ pub struct HpaPolicy {
     pub cluster_autoscaler: bool,
     /// Largest fixed replica change proposed at once.
     pub max_replica_step: u32,
+    /// An HPA is proposed only when peak and trough of needed replicas are at least this
+    /// many replicas apart (one moving between 1 and 2 is better served by a fixed count).
+    pub min_replica_span: u32,
 }
 
 impl Default for HpaPolicy {
@@ -91,6 +94,7 @@ impl Default for HpaPolicy {
             min_history_ms: 24 * 3_600_000,
             cluster_autoscaler: false,
             max_replica_step: 2,
+            min_replica_span: 2,
         }
     }
 }
@@ -576,6 +580,9 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
                     _ => "the HPA cannot change the replica count",
                 },
             ),
+            // At the minimum because the load is low: that is the healthy case, not a finding
+            // (a minimum that is too high is reported as `hpa-lower-min`).
+            ("ScalingLimited", "True") if reason == "TooFewReplicas" => continue,
             ("ScalingLimited", "True") => (
                 "hpa-scaling-limited",
                 Severity::Warning,
@@ -997,7 +1004,7 @@ fn analyse_workload(
 
     // No HPA.
     let ratio = f64::from(peak) / f64::from(low.max(1));
-    if ratio >= p.variation_ratio && peak >= 2 {
+    if ratio >= p.variation_ratio && peak >= low + p.min_replica_span {
         if let Some(v) = vpa {
             ws.reason = format!(
                 "load varies {ratio:.1}× but VPA {} (updateMode {}) manages the CPU requests: an HPA on CPU utilisation would fight it",
@@ -1065,7 +1072,9 @@ fn analyse_workload(
     }
 
     // Steady load: a fixed count, changed by at most max_replica_step.
-    let want = ceil_u32(need.p95).max(floor).max(1);
+    // Scaling down never removes the last redundancy: a workload with 2+ replicas keeps 2.
+    let keep = if current >= 2 { 2 } else { 1 };
+    let want = ceil_u32(need.p95).max(floor).max(keep);
     let step = p.max_replica_step;
     let proposed = if want > current && ups > 0 {
         Some(current + (want - current).min(step))

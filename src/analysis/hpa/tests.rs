@@ -340,6 +340,7 @@ fn conditions_are_explained() {
         .condition("ScalingActive", "False", "FailedGetResourceMetric")
         .condition("AbleToScale", "False", "FailedUpdateScale")
         .condition("AbleToScale", "True", "SucceededGetScale")
+        .condition("ScalingLimited", "True", "TooFewReplicas")
         .run();
     assert_eq!(finding_codes(&r), vec!["hpa-scaling-inactive", "hpa-unable-to-scale"]);
     assert!(r.findings[0].message.contains("CPU request"));
@@ -355,10 +356,17 @@ fn steady_load_changes_the_replica_count_by_at_most_two() {
     assert_eq!(rec.tier, RiskTier::Low);
     assert_eq!(rec.patch, json!({"spec": {"replicas": 3}}));
     assert_eq!(rec.rollback, json!({"spec": {"replicas": 2}}));
-    // 6 pods at 5%: 1 needed, but at most 2 fewer at a time.
+    // 6 pods at 5%: 1 needed, 2 kept for redundancy, but at most 2 fewer at a time.
     let r = Fx::new(6, Some("500m"), |_| 0.025).run();
     assert_eq!(r.recommendations[0].patch, json!({"spec": {"replicas": 4}}));
-    assert!(r.recommendations[0].summary.contains("1 warranted"), "{}", r.recommendations[0].summary);
+    assert!(r.recommendations[0].summary.contains("2 warranted"), "{}", r.recommendations[0].summary);
+    // 3 pods at 5%: 3 → 2, not 1.
+    let r = Fx::new(3, Some("500m"), |_| 0.025).run();
+    assert_eq!(r.recommendations[0].patch, json!({"spec": {"replicas": 2}}));
+    // 1 → 2 is not worth an HPA: a fixed count (needed 0.9 at the trough, 1.8 at the peak).
+    let r = Fx::new(1, Some("500m"), square(0.3, 0.6)).run();
+    assert_eq!(codes(&r), vec!["scale-replicas"], "{:#?}", r.workloads);
+    assert_eq!(r.recommendations[0].patch, json!({"spec": {"replicas": 2}}));
     // 3 pods at 50%: neither trigger fires.
     let r = Fx::new(3, Some("500m"), |_| 0.25).run();
     assert!(r.recommendations.is_empty());
