@@ -362,7 +362,11 @@ pub async fn write_snapshot(snap: ClusterSnapshot, out: PathBuf) -> Result<Clust
 }
 
 /// The HPA analysis grid: `window` ending at the snapshot's `as_of`, at `step`.
-pub fn hpa_grid(snap: &ClusterSnapshot, window: Duration, step: Duration) -> crate::analysis::hpa::load::Grid {
+pub fn hpa_grid(
+    snap: &ClusterSnapshot,
+    window: Duration,
+    step: Duration,
+) -> crate::analysis::hpa::load::Grid {
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
     crate::analysis::hpa::load::Grid::ending_at(snap.as_of().as_millisecond(), ms(window), ms(step).max(1))
 }
@@ -383,7 +387,10 @@ pub async fn other_scalers(
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || crate::collectors::scalers::read_dir_scalers(&dir))
                 .await
-                .map_err(|e| CollectError::Invalid { path: PathBuf::new(), reason: format!("reader task failed: {e}") })??
+                .map_err(|e| CollectError::Invalid {
+                path: PathBuf::new(),
+                reason: format!("reader task failed: {e}"),
+            })??
         }
         Source::Live => {
             let opts = kube_options(config, scope.namespace.clone());
@@ -511,17 +518,24 @@ pub async fn rollout_watch_step(
 ) -> Result<WatchStep, JobError> {
     use crate::analysis::rollout::{decide_rollout, observe_rollout, rollout_in_progress};
     let kopts = kube_options(config, Some(w.namespace.clone()));
-    let snap = crate::collectors::rollout::fetch_rollout_objects(client, &kopts, &w.namespace, &w.name, now).await?;
+    let snap =
+        crate::collectors::rollout::fetch_rollout_objects(client, &kopts, &w.namespace, &w.name, now).await?;
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
     let watch_end = w.watch_start.as_millisecond() + ms(w.duration);
-    let in_progress =
-        snap.get::<crate::model::objects::Deployment>(Some(&w.namespace), &w.name).is_some_and(rollout_in_progress);
+    let in_progress = snap
+        .get::<crate::model::objects::Deployment>(Some(&w.namespace), &w.name)
+        .is_some_and(rollout_in_progress);
     // Observe from the rollout's start up to now.
     let obs = match observe_rollout(&snap, &w.namespace, &w.name, i64::MAX / 4, &w.policy) {
         Ok(o) => o,
-        Err(crate::analysis::rollout::RolloutError::NoRollout { .. }) => return Ok(WatchStep::Idle { revision: None }),
+        Err(crate::analysis::rollout::RolloutError::NoRollout { .. }) => {
+            return Ok(WatchStep::Idle { revision: None });
+        }
         Err(e) => {
-            return Err(JobError::Collect(CollectError::Invalid { path: PathBuf::new(), reason: e.to_string() }));
+            return Err(JobError::Collect(CollectError::Invalid {
+                path: PathBuf::new(),
+                reason: e.to_string(),
+            }));
         }
     };
     if !in_progress && obs.started_ms + ms(w.duration) < w.watch_start.as_millisecond() {
@@ -531,8 +545,9 @@ pub async fn rollout_watch_step(
     let popts = prom_options(config);
     let since = Timestamp::from_millisecond(obs.started_ms).unwrap_or(now);
     let names: Vec<String> = obs.new_pods.iter().chain(&obs.old_pods).map(|p| p.name.clone()).collect();
-    let traffic = crate::collectors::rollout::fetch_pod_traffic(&popts, &w.traffic, &w.namespace, &names, since, now)
-        .await?;
+    let traffic =
+        crate::collectors::rollout::fetch_pod_traffic(&popts, &w.traffic, &w.namespace, &names, since, now)
+            .await?;
     let grace = ms(w.ready_grace);
     for p in obs.new_pods.iter_mut().chain(obs.old_pods.iter_mut()) {
         let (req, err) = traffic.get(&p.name).copied().unwrap_or((0.0, 0.0));

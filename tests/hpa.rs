@@ -19,7 +19,8 @@ fn aiops(args: &[&str]) -> Output {
 
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "exit {:?}\nstderr: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn recs_for<'a>(v: &'a Value, ns: &str, name: &str) -> Vec<&'a Value> {
@@ -93,7 +94,8 @@ fn demo_recommendations() {
     // Capacity: free = allocatable − requested over the schedulable nodes.
     let cap = &v["capacity"];
     let free = cap["free"]["cpu"].as_f64().unwrap();
-    let nodes_free: f64 = cap["nodes"].as_array().unwrap().iter().map(|n| n["free"]["cpu"].as_f64().unwrap()).sum();
+    let nodes_free: f64 =
+        cap["nodes"].as_array().unwrap().iter().map(|n| n["free"]["cpu"].as_f64().unwrap()).sum();
     assert!((free - nodes_free).abs() < 1e-6);
     assert!(cap["allocatable"]["cpu"].as_f64().unwrap() > free);
     // Every recommendation has a stable id and a rollback.

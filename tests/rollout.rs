@@ -79,7 +79,11 @@ fn analyze_errors_name_the_object() {
     // frontend has a single revision.
     let o = aiops(&["rollout", "analyze", "deploy/frontend", "--demo"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("only one revision"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("only one revision"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = aiops(&["rollout", "analyze", "sts/x", "--demo"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -149,7 +153,8 @@ fn objects(s: &Scenario, look: usize) -> (Value, Value, Value) {
         let created = if s.never_ready { s.started_ms } else { now_ms() - 2_000 };
         pods.push(pod(&format!("{new}-b{}", i + 1), &new, app, created, ready));
     }
-    let pods = json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods});
+    let pods =
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods});
     (deployment, sets, pods)
 }
 
@@ -167,7 +172,8 @@ async fn start_api(scenarios: Vec<Scenario>) -> (String, Arc<Mutex<Vec<Scenario>
             let path = uri.path().to_string();
             let query = uri.query().unwrap_or("").to_string();
             let Some(sc) = st.iter_mut().find(|sc| {
-                path.ends_with(&format!("/deployments/{}", sc.name)) || query.contains(&format!("app%3D{}", sc.name))
+                path.ends_with(&format!("/deployments/{}", sc.name))
+                    || query.contains(&format!("app%3D{}", sc.name))
             }) else {
                 return (StatusCode::NOT_FOUND, "{}").into_response();
             };
@@ -197,7 +203,8 @@ fn traffic(start_ms: i64) -> Vec<GenSeries> {
     let mut out = Vec::new();
     let from = start_ms - 30 * 60_000;
     for (app, new_err) in [("good", 0.004), ("bad", 0.12), ("stuck", 0.0)] {
-        let mut pods: Vec<(String, f64, i64)> = (1..=3).map(|i| (format!("{app}-old-a{i}"), 0.003, from)).collect();
+        let mut pods: Vec<(String, f64, i64)> =
+            (1..=3).map(|i| (format!("{app}-old-a{i}"), 0.003, from)).collect();
         if app != "stuck" {
             pods.extend((1..=3).map(|i| (format!("{app}-new-b{i}"), new_err, start_ms)));
         }
@@ -245,13 +252,26 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &api);
     let watch = |name: &str, extra: &[&str]| {
         let mut args = vec![
-            "rollout", "watch", name, "-n", "shop", "--kubeconfig", kubeconfig.to_str().unwrap(),
-            "--prometheus-url", &prom.url, "--interval", "1s", "--duration", "4s",
+            "rollout",
+            "watch",
+            name,
+            "-n",
+            "shop",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--prometheus-url",
+            &prom.url,
+            "--interval",
+            "1s",
+            "--duration",
+            "4s",
         ];
         args.extend_from_slice(extra);
         // The binary blocks; run it off the runtime that serves the mock.
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        std::thread::scope(|sc| sc.spawn(move || aiops(&args.iter().map(String::as_str).collect::<Vec<_>>())).join().unwrap())
+        std::thread::scope(|sc| {
+            sc.spawn(move || aiops(&args.iter().map(String::as_str).collect::<Vec<_>>())).join().unwrap()
+        })
     };
 
     // Bad: 12% errors from the first new pod: halt at the first look.
@@ -279,5 +299,8 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     let o = watch("deploy/stuck", &["--ready-grace", "1s", "-o", "json"]);
     assert_eq!(o.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&o.stderr));
     let v = parse(&o);
-    assert!(v["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("not Ready")), "{v}");
+    assert!(
+        v["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("not Ready")),
+        "{v}"
+    );
 }

@@ -203,7 +203,14 @@ pub fn decide_rollout(obs: RolloutObservation, p: &RolloutPolicy, window_over: b
     };
     let mut reasons = halt;
     reasons.extend(notes);
-    RolloutDecision { decision, reasons, new_error_rate: new_rate, old_error_rate: old_rate, evidence, observation: obs }
+    RolloutDecision {
+        decision,
+        reasons,
+        new_error_rate: new_rate,
+        old_error_rate: old_rate,
+        evidence,
+        observation: obs,
+    }
 }
 
 /// The recommendation to pause a halted rollout (`--auto-pause`): a patch the approval
@@ -212,7 +219,12 @@ pub fn pause_recommendation(d: &RolloutDecision) -> Recommendation {
     let target = d.observation.deployment.clone();
     let patch = json!({"spec": {"paused": true}});
     Recommendation {
-        id: recommendation_id("rollout-pause", &target, None, &json!({"revision": d.observation.new_revision, "patch": patch})),
+        id: recommendation_id(
+            "rollout-pause",
+            &target,
+            None,
+            &json!({"revision": d.observation.new_revision, "patch": patch}),
+        ),
         code: "rollout-pause".into(),
         target: target.clone(),
         container: None,
@@ -267,7 +279,8 @@ pub fn replica_sets_of<'a>(snap: &'a ClusterSnapshot, d: &Deployment) -> Vec<(&'
         .filter(|rs| rs.namespace() == d.namespace())
         .filter(|rs| {
             rs.metadata.owner_references.iter().flatten().any(|o| {
-                o.kind == "Deployment" && (Some(o.uid.as_str()) == d.metadata.uid.as_deref() || o.name == d.name())
+                o.kind == "Deployment"
+                    && (Some(o.uid.as_str()) == d.metadata.uid.as_deref() || o.name == d.name())
             })
         })
         .filter_map(|rs| revision_of(&rs.metadata).map(|r| (rs, r)))
@@ -301,7 +314,14 @@ fn increase(ts: &[i64], vs: &[f64], from: i64, to: i64) -> f64 {
 
 /// What one pod did in `[from, to]`, from the snapshot's series and (when the pod still
 /// exists) its status.
-fn observe_pod(snap: &ClusterSnapshot, ns: &str, name: &str, from: i64, to: i64, p: &RolloutPolicy) -> PodObservation {
+fn observe_pod(
+    snap: &ClusterSnapshot,
+    ns: &str,
+    name: &str,
+    from: i64,
+    to: i64,
+    p: &RolloutPolicy,
+) -> PodObservation {
     let filter = [("namespace", ns), ("pod", name)];
     let (mut requests, mut errors) = (0.0, 0.0);
     for s in snap.metrics.select(&p.requests_metric, &filter) {
@@ -311,7 +331,11 @@ fn observe_pod(snap: &ClusterSnapshot, ns: &str, name: &str, from: i64, to: i64,
             errors += inc;
         }
     }
-    let mut restarts: f64 = snap.metrics.select(metric::RESTARTS, &filter).map(|s| increase(&s.timestamps, &s.values, from, to)).sum();
+    let mut restarts: f64 = snap
+        .metrics
+        .select(metric::RESTARTS, &filter)
+        .map(|s| increase(&s.timestamps, &s.values, from, to))
+        .sum();
     let pod = snap.get::<Pod>(Some(ns), name);
     let status = pod.and_then(|p| p.status.as_ref());
     if let Some(cs) = status.and_then(|s| s.container_statuses.as_ref())
@@ -319,17 +343,15 @@ fn observe_pod(snap: &ClusterSnapshot, ns: &str, name: &str, from: i64, to: i64,
     {
         restarts = cs.iter().map(|c| f64::from(c.restart_count)).sum();
     }
-    let crash_loop = status
-        .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
-                    == Some("CrashLoopBackOff")
-            })
-        });
-    let ready = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
-        cs.iter().find(|c| c.type_ == "Ready").map(|c| c.status == "True")
+    let crash_loop = status.and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
+                == Some("CrashLoopBackOff")
+        })
     });
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready").map(|c| c.status == "True"));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let restarts = restarts.round().max(0.0) as u32;
     PodObservation { name: name.to_string(), ready, restarts, crash_loop, requests, errors }
@@ -348,7 +370,9 @@ fn pods_of_rs(snap: &ClusterSnapshot, ns: &str, rs: &str, p: &RolloutPolicy) -> 
     let prefix = format!("{rs}-");
     for name in [p.requests_metric.as_str(), metric::CPU_USAGE, metric::RESTARTS] {
         for s in snap.metrics.select(name, &[("namespace", ns)]) {
-            let Some(pod) = s.labels.get("pod").filter(|n| n.strip_prefix(&prefix).is_some_and(|sfx| !sfx.contains('-'))) else {
+            let Some(pod) =
+                s.labels.get("pod").filter(|n| n.strip_prefix(&prefix).is_some_and(|sfx| !sfx.contains('-')))
+            else {
                 continue;
             };
             let first = s.timestamps.first().copied().unwrap_or(i64::MAX);
@@ -384,11 +408,16 @@ pub fn observe_rollout(
         return Err(RolloutError::NotFound {
             namespace: namespace.into(),
             name: name.into(),
-            hint: if elsewhere.is_empty() { String::new() } else { format!(" (it exists in: {}; use -n)", elsewhere.join(", ")) },
+            hint: if elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!(" (it exists in: {}; use -n)", elsewhere.join(", "))
+            },
         });
     };
     let sets = replica_sets_of(snap, d);
-    let no = |reason: String| RolloutError::NoRollout { namespace: namespace.into(), name: name.into(), reason };
+    let no =
+        |reason: String| RolloutError::NoRollout { namespace: namespace.into(), name: name.into(), reason };
     let Some(&(new_rs, new_rev)) = sets.first() else {
         return Err(no("no ReplicaSet with a revision annotation".into()));
     };
@@ -438,7 +467,12 @@ mod tests {
 
     fn obs(new: Vec<PodObservation>, old: Vec<PodObservation>) -> RolloutObservation {
         RolloutObservation {
-            deployment: ObjectRef { kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into(), uid: None },
+            deployment: ObjectRef {
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: "web".into(),
+                uid: None,
+            },
             new_replica_set: "web-new".into(),
             new_revision: 5,
             old_replica_set: Some("web-old".into()),
@@ -453,7 +487,14 @@ mod tests {
     }
 
     fn pod(name: &str, requests: f64, errors: f64) -> PodObservation {
-        PodObservation { name: name.into(), ready: Some(true), restarts: 0, crash_loop: false, requests, errors }
+        PodObservation {
+            name: name.into(),
+            ready: Some(true),
+            restarts: 0,
+            crash_loop: false,
+            requests,
+            errors,
+        }
     }
 
     #[test]
@@ -479,9 +520,15 @@ mod tests {
         assert!(d.reasons[0].contains("CrashLoopBackOff"));
         let mut b = pod("b", 100.0, 0.0);
         b.restarts = 2;
-        assert_eq!(decide_rollout(obs(vec![b.clone()], vec![]), &RolloutPolicy::default(), true).decision, Decision::Halt);
+        assert_eq!(
+            decide_rollout(obs(vec![b.clone()], vec![]), &RolloutPolicy::default(), true).decision,
+            Decision::Halt
+        );
         b.restarts = 1;
-        assert_eq!(decide_rollout(obs(vec![b], vec![]), &RolloutPolicy::default(), true).decision, Decision::Continue);
+        assert_eq!(
+            decide_rollout(obs(vec![b], vec![]), &RolloutPolicy::default(), true).decision,
+            Decision::Continue
+        );
         let mut c = pod("c", 100.0, 0.0);
         c.ready = Some(false);
         let d = decide_rollout(obs(vec![c], vec![]), &RolloutPolicy::default(), true);

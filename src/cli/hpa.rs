@@ -109,7 +109,8 @@ pub async fn run(
     jobs::hpa_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
         .await
         .context("reading usage and replica counts from Prometheus")?;
-    let others = jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
+    let others =
+        jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
     output::clear_progress(super::progress_is_drawn(g));
     let report = jobs::hpa(&snap, &others, args.window, args.step, &policy);
     print_hpa(&report, config.output, args.all)?;
@@ -136,8 +137,12 @@ fn change_of(r: &crate::model::recommendation::Recommendation) -> String {
             "new HPA min {} max {} cpu {}%",
             s["minReplicas"], s["maxReplicas"], s["metrics"][0]["resource"]["target"]["averageUtilization"]
         ),
-        "hpa-raise-max" => format!("maxReplicas {} → {}", r.rollback["spec"]["maxReplicas"], s["maxReplicas"]),
-        "hpa-lower-min" => format!("minReplicas {} → {}", r.rollback["spec"]["minReplicas"], s["minReplicas"]),
+        "hpa-raise-max" => {
+            format!("maxReplicas {} → {}", r.rollback["spec"]["maxReplicas"], s["maxReplicas"])
+        }
+        "hpa-lower-min" => {
+            format!("minReplicas {} → {}", r.rollback["spec"]["minReplicas"], s["minReplicas"])
+        }
         "hpa-raise-target" => {
             format!("cpu target → {}%", s["metrics"][0]["resource"]["target"]["averageUtilization"])
         }
@@ -197,7 +202,12 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
             t.row(vec![
                 format!("{:?}", f.severity).to_lowercase(),
                 f.code.clone(),
-                format!("{}/{}/{}", f.target.kind, f.target.namespace.as_deref().unwrap_or(""), f.target.name),
+                format!(
+                    "{}/{}/{}",
+                    f.target.kind,
+                    f.target.namespace.as_deref().unwrap_or(""),
+                    f.target.name
+                ),
                 f.message.clone(),
             ]);
         }
@@ -205,7 +215,15 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
     }
     h(&mut out, "Workloads");
     let mut t = Table::new(&[
-        "WORKLOAD", "REPLICAS", "HPA", "CPU P50/P95", "NEEDED P10/P99", "UP", "DOWN", "VERDICT", "REASON",
+        "WORKLOAD",
+        "REPLICAS",
+        "HPA",
+        "CPU P50/P95",
+        "NEEDED P10/P99",
+        "UP",
+        "DOWN",
+        "VERDICT",
+        "REASON",
     ]);
     let mut hidden = 0;
     for w in &r.workloads {
@@ -232,7 +250,10 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
     }
     out.push_str(&t.render(md));
     if hidden > 0 {
-        let _ = writeln!(out, "({hidden} steady workloads without an HPA or scale-up pressure not shown; --all lists them)");
+        let _ = writeln!(
+            out,
+            "({hidden} steady workloads without an HPA or scale-up pressure not shown; --all lists them)"
+        );
     }
     h(&mut out, "Capacity");
     let c = &r.capacity;
@@ -272,7 +293,12 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
                 let _ = writeln!(out, "- `{}`: {}", e.source, e.text);
             }
             let yaml = |v: &serde_json::Value| serde_saphyr::to_string(v).unwrap_or_else(|_| v.to_string());
-            let _ = writeln!(out, "\nApply:\n\n```yaml\n{}```\n\nRollback:\n\n```yaml\n{}```\n", yaml(&rec.patch), yaml(&rec.rollback));
+            let _ = writeln!(
+                out,
+                "\nApply:\n\n```yaml\n{}```\n\nRollback:\n\n```yaml\n{}```\n",
+                yaml(&rec.patch),
+                yaml(&rec.rollback)
+            );
         }
     }
     out

@@ -83,7 +83,11 @@ pub struct AnalyzeArgs {
 impl DecisionArgs {
     fn policy(&self) -> anyhow::Result<RolloutPolicy> {
         if !(self.max_error_rate.is_finite() && (0.0..=1.0).contains(&self.max_error_rate)) {
-            return Err(UsageError(format!("--max-error-rate {} must be a share in [0, 1]", self.max_error_rate)).into());
+            return Err(UsageError(format!(
+                "--max-error-rate {} must be a share in [0, 1]",
+                self.max_error_rate
+            ))
+            .into());
         }
         if self.pods == 0 {
             return Err(UsageError("--pods must be at least 1".into()).into());
@@ -92,7 +96,11 @@ impl DecisionArgs {
             && self.requests_metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
             && !self.requests_metric.starts_with(|c: char| c.is_ascii_digit());
         if !valid_metric {
-            return Err(UsageError(format!("--requests-metric {:?} is not a metric name", self.requests_metric)).into());
+            return Err(UsageError(format!(
+                "--requests-metric {:?} is not a metric name",
+                self.requests_metric
+            ))
+            .into());
         }
         Ok(RolloutPolicy {
             max_error_rate: self.max_error_rate,
@@ -196,7 +204,11 @@ fn file_phr(_d: &RolloutDecision, _rec: Option<&Recommendation>) -> &'static str
     "not-filed: PHR writer not merged yet"
 }
 
-fn print_decision(d: &RolloutDecision, rec: Option<&Recommendation>, format: OutputFormat) -> anyhow::Result<()> {
+fn print_decision(
+    d: &RolloutDecision,
+    rec: Option<&Recommendation>,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let phr = file_phr(d, rec);
     let view = DecisionView { decision: d, recommendation: rec, phr };
     if let Some(text) = structured(&view, format)? {
@@ -224,7 +236,8 @@ fn namespace_for(g: &GlobalArgs, snap: &crate::model::ClusterSnapshot, name: &st
     match found.len() {
         0 => Err(UsageError(format!("Deployment {name} not found in any namespace")).into()),
         1 => Ok(found.remove(0)),
-        _ => Err(UsageError(format!("Deployment {name} exists in {}: choose one with -n", found.join(", "))).into()),
+        _ => Err(UsageError(format!("Deployment {name} exists in {}: choose one with -n", found.join(", ")))
+            .into()),
     }
 }
 
@@ -252,7 +265,9 @@ pub async fn run(
             }
             let mut scope = scope_of(g);
             scope.namespace = None;
-            let snap = jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
+            let snap = jobs::collect(&source, &scope, config, now, progress)
+                .await
+                .context("collecting the cluster")?;
             output::clear_progress(super::progress_is_drawn(g));
             let ns = namespace_for(g, &snap, &name)?;
             let d = jobs::rollout_analyze(&snap, &ns, &name, a.duration, &policy)
@@ -265,10 +280,17 @@ pub async fn run(
             let policy = w.common.policy()?;
             let name = w.common.name()?;
             if g.demo || g.snapshot.is_some() {
-                return Err(UsageError("`rollout watch` watches a live cluster; use `rollout analyze` on a snapshot or the demo".into()).into());
+                return Err(UsageError(
+                    "`rollout watch` watches a live cluster; use `rollout analyze` on a snapshot or the demo"
+                        .into(),
+                )
+                .into());
             }
             if config.prometheus_url.is_none() {
-                return Err(UsageError("`rollout watch` needs --prometheus-url for the pods' error rates".into()).into());
+                return Err(UsageError(
+                    "`rollout watch` needs --prometheus-url for the pods' error rates".into(),
+                )
+                .into());
             }
             if w.interval.is_zero() {
                 return Err(UsageError("--interval must be longer than zero".into()).into());
@@ -287,7 +309,8 @@ pub async fn run(
                 policy,
             };
             let kopts = jobs::kube_options(config, Some(namespace.clone()));
-            let client = crate::collectors::kube::connect(&kopts).await.context("connecting to the cluster")?;
+            let client =
+                crate::collectors::kube::connect(&kopts).await.context("connecting to the cluster")?;
             let text = config.output == OutputFormat::Table || config.output == OutputFormat::Markdown;
             let mut at = now;
             loop {
@@ -322,7 +345,8 @@ pub async fn run(
                     at = super::now();
                     continue;
                 }
-                let rec = (w.common.auto_pause && d.decision == Decision::Halt).then(|| pause_recommendation(&d));
+                let rec =
+                    (w.common.auto_pause && d.decision == Decision::Halt).then(|| pause_recommendation(&d));
                 print_decision(&d, rec.as_ref(), config.output)?;
                 return Ok(exit_of(&d));
             }

@@ -19,8 +19,7 @@ use crate::model::objects::{Deployment, LabelSelector, Pod, ReplicaSet};
 use crate::model::snapshot::{ClusterSnapshot, SourceKind};
 
 fn selector_string(sel: &LabelSelector) -> String {
-    let mut parts: Vec<String> =
-        sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
     for e in sel.match_expressions.iter().flatten() {
         let values = e.values.clone().unwrap_or_default().join(",");
         parts.push(match e.operator.as_str() {
@@ -47,19 +46,23 @@ pub async fn fetch_rollout_objects(
 ) -> Result<ClusterSnapshot> {
     let what = format!("deployment {namespace}/{name}");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let d = with_retries(opts, &what, || deployments.get(name))
-        .await
-        .map_err(|e| CollectError::Kube { op: "get", what: what.clone(), source: Box::new(e) })?;
+    let d = with_retries(opts, &what, || deployments.get(name)).await.map_err(|e| CollectError::Kube {
+        op: "get",
+        what: what.clone(),
+        source: Box::new(e),
+    })?;
     let selector = selector_string(&d.spec.selector);
     let lp = ListParams::default().labels(&selector);
     let rs_api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
     let pod_api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let sets = with_retries(opts, "replicasets", || rs_api.list(&lp))
-        .await
-        .map_err(|e| CollectError::Kube { op: "list", what: format!("replicasets of {what}"), source: Box::new(e) })?;
-    let pods = with_retries(opts, "pods", || pod_api.list(&lp))
-        .await
-        .map_err(|e| CollectError::Kube { op: "list", what: format!("pods of {what}"), source: Box::new(e) })?;
+    let sets = with_retries(opts, "replicasets", || rs_api.list(&lp)).await.map_err(|e| {
+        CollectError::Kube { op: "list", what: format!("replicasets of {what}"), source: Box::new(e) }
+    })?;
+    let pods = with_retries(opts, "pods", || pod_api.list(&lp)).await.map_err(|e| CollectError::Kube {
+        op: "list",
+        what: format!("pods of {what}"),
+        source: Box::new(e),
+    })?;
     debug!(replica_sets = sets.items.len(), pods = pods.items.len(), "Read the rollout's objects.");
     let mut snap = ClusterSnapshot::new(SourceKind::Live, now);
     snap.insert(d);

@@ -75,7 +75,8 @@ pub fn read_dir_scalers(dir: &Path) -> Result<Vec<OtherScaler>> {
             if !matches!(ext, "json" | "yaml" | "yml") {
                 continue;
             }
-            let text = std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
             // Cheap pre-filter: most object files hold neither kind.
             if !text.contains("VerticalPodAutoscaler") && !text.contains("ScaledObject") {
                 continue;
@@ -113,7 +114,9 @@ pub async fn fetch_scalers(client: &kube::Client, namespace: Option<&str>) -> Ve
                     out.extend(scaler_of(&v));
                 }
             }
-            Err(e) => debug!(kind, error = %e, "Could not list other autoscalers; conflicts with them are not checked."),
+            Err(e) => {
+                debug!(kind, error = %e, "Could not list other autoscalers; conflicts with them are not checked.")
+            }
         }
     }
     out
@@ -138,12 +141,21 @@ mod tests {
             r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject","metadata":{"name":"worker","namespace":"jobs"},"spec":{"scaleTargetRef":{"name":"worker"}}}]}"#,
         )
         .unwrap();
-        std::fs::write(objects.join("other.json"), r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#)
-            .unwrap();
+        std::fs::write(
+            objects.join("other.json"),
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+        )
+        .unwrap();
         let mut s = read_dir_scalers(dir.path()).unwrap();
         s.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].kind.as_str(), s[0].target_name.as_str(), s[0].update_mode.as_deref()), ("VerticalPodAutoscaler", "web", Some("Off")));
-        assert_eq!((s[1].kind.as_str(), s[1].target_kind.as_str(), s[1].namespace.as_str()), ("ScaledObject", "Deployment", "jobs"));
+        assert_eq!(
+            (s[0].kind.as_str(), s[0].target_name.as_str(), s[0].update_mode.as_deref()),
+            ("VerticalPodAutoscaler", "web", Some("Off"))
+        );
+        assert_eq!(
+            (s[1].kind.as_str(), s[1].target_kind.as_str(), s[1].namespace.as_str()),
+            ("ScaledObject", "Deployment", "jobs")
+        );
     }
 }

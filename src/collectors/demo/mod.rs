@@ -116,13 +116,15 @@ pub(super) const POINTS: usize = 2304;
 /// (recommendation-only) mode on `analytics/reporting-api`; a ScaledObject managing
 /// `billing/invoice-worker`.
 pub fn other_scalers() -> Vec<crate::analysis::hpa::OtherScaler> {
-    let s = |kind: &str, ns: &str, name: &str, target: &str, mode: Option<&str>| crate::analysis::hpa::OtherScaler {
-        kind: kind.into(),
-        namespace: ns.into(),
-        name: name.into(),
-        target_kind: "Deployment".into(),
-        target_name: target.into(),
-        update_mode: mode.map(str::to_string),
+    let s = |kind: &str, ns: &str, name: &str, target: &str, mode: Option<&str>| {
+        crate::analysis::hpa::OtherScaler {
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            target_kind: "Deployment".into(),
+            target_name: target.into(),
+            update_mode: mode.map(str::to_string),
+        }
     };
     vec![
         s("VerticalPodAutoscaler", "shop", "search-vpa", "search", Some("Auto")),
