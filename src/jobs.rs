@@ -441,10 +441,12 @@ pub async fn hpa_metrics_from_prometheus(
     Ok(true)
 }
 
-/// `aiops hpa` on a collected snapshot: loads per workload on the grid, free capacity, and
-/// the recommendations.
+/// `aiops hpa` on a collected snapshot of the whole cluster: free capacity from every node
+/// and pod, then loads per workload of `namespace` (all when `None`) on the grid, and the
+/// recommendations.
 pub fn hpa(
     snap: &ClusterSnapshot,
+    namespace: Option<&str>,
     others: &[crate::analysis::hpa::OtherScaler],
     window: Duration,
     step: Duration,
@@ -452,9 +454,20 @@ pub fn hpa(
 ) -> crate::analysis::hpa::HpaReport {
     use crate::analysis::hpa::{capacity::free_capacity, load::workload_loads, recommend_hpa};
     let grid = hpa_grid(snap, window, step);
+    // Capacity is cluster-wide: pods of every namespace hold node resources.
+    let capacity = free_capacity(snap);
+    let scoped;
+    let snap = match namespace {
+        Some(ns) => {
+            let mut s = snap.clone();
+            s.restrict_to_namespace(ns);
+            scoped = s;
+            &scoped
+        }
+        None => snap,
+    };
     let loads = workload_loads(snap, grid);
     info!(workloads = loads.len(), points = grid.n, "Built the load of every Deployment and StatefulSet.");
-    let capacity = free_capacity(snap);
     let report = recommend_hpa(snap, &loads, others, &capacity, grid, policy);
     info!(
         recommendations = report.recommendations.len(),

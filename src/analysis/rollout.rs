@@ -71,6 +71,9 @@ pub struct RolloutObservation {
     pub new_pods: Vec<PodObservation>,
     /// The old ReplicaSet's pods over the same window.
     pub old_pods: Vec<PodObservation>,
+    /// Which time the old pods were observed over: `same window`, or `the same duration
+    /// before the rollout` when they served too little during it (replaced at once).
+    pub old_baseline: String,
     /// `spec.paused` of the Deployment.
     pub paused: bool,
 }
@@ -157,12 +160,13 @@ pub fn decide_rollout(obs: RolloutObservation, p: &RolloutPolicy, window_over: b
     evidence.push(Evidence {
         source: format!("metric/{}", p.requests_metric),
         text: format!(
-            "new pods ({}): {} of {} requests failed ({}); old pods ({}): {} ({} requests)",
+            "new pods ({}): {} of {} requests failed ({}); old pods ({}, {}): {} ({} requests)",
             obs.new_replica_set,
             obs.new_pods.iter().map(|x| x.errors).sum::<f64>().round(),
             new_req.round(),
             new_rate.map_or("n/a".into(), pct),
             obs.old_replica_set.as_deref().unwrap_or("none"),
+            obs.old_baseline,
             old_rate.map_or("n/a".into(), pct),
             old_req.round()
         ),
@@ -432,15 +436,29 @@ pub fn observe_rollout(
         .take(p.pods)
         .map(|(_, n)| observe_pod(snap, namespace, &n, started, end, p))
         .collect();
-    let old_pods = pods_of_rs(snap, namespace, old_rs.name(), p)
-        .into_iter()
-        .map(|(_, n)| {
-            let mut o = observe_pod(snap, namespace, &n, started, end, p);
-            // The old pods' readiness at `as_of` says nothing about the window.
-            o.ready = None;
-            o
-        })
-        .collect();
+    let old_names = pods_of_rs(snap, namespace, old_rs.name(), p);
+    let observe_old = |from: i64, to: i64| -> Vec<PodObservation> {
+        old_names
+            .iter()
+            .map(|(_, n)| {
+                let mut o = observe_pod(snap, namespace, n, from, to, p);
+                // The old pods' readiness at `as_of` says nothing about the window.
+                o.ready = None;
+                o
+            })
+            .collect()
+    };
+    let mut old_pods = observe_old(started, end);
+    let mut old_baseline = "same window".to_string();
+    // Old pods replaced at once serve (almost) nothing during the window: compare with the
+    // same duration just before the rollout instead.
+    if old_pods.iter().map(|o| o.requests).sum::<f64>() < p.min_requests {
+        let before = observe_old(started - (end - started), started);
+        if before.iter().map(|o| o.requests).sum::<f64>() >= p.min_requests {
+            old_pods = before;
+            old_baseline = "the same duration before the rollout".to_string();
+        }
+    }
     Ok(RolloutObservation {
         deployment: ObjectRef {
             kind: ObjectKind::Deployment.as_str().into(),
@@ -457,6 +475,7 @@ pub fn observe_rollout(
         window_end_ms: end,
         new_pods,
         old_pods,
+        old_baseline,
         paused: d.spec.paused.unwrap_or(false),
     })
 }
@@ -482,6 +501,7 @@ mod tests {
             window_end_ms: 120_000,
             new_pods: new,
             old_pods: old,
+            old_baseline: "same window".into(),
             paused: false,
         }
     }

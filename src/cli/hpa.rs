@@ -104,15 +104,17 @@ pub async fn run(
     }
     let source = source_of(g)?;
     let scope = scope_of(g);
+    // The whole cluster is read: free capacity counts every namespace's pods.
+    let whole = jobs::Scope { namespace: None, ..scope.clone() };
     let mut snap =
-        jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
+        jobs::collect(&source, &whole, config, now, progress).await.context("collecting the cluster")?;
     jobs::hpa_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
         .await
         .context("reading usage and replica counts from Prometheus")?;
     let others =
         jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
     output::clear_progress(super::progress_is_drawn(g));
-    let report = jobs::hpa(&snap, &others, args.window, args.step, &policy);
+    let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
     print_hpa(&report, config.output, args.all)?;
     Ok(exit::OK)
 }

@@ -483,6 +483,7 @@ fn sizing_interaction(load: &WorkloadLoad, target: f64) -> Evidence {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_rec(
     code: &str,
     target: ObjectRef,
