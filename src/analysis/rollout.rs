@@ -289,7 +289,7 @@ pub fn replica_sets_of<'a>(snap: &'a ClusterSnapshot, d: &Deployment) -> Vec<(&'
         })
         .filter_map(|rs| revision_of(&rs.metadata).map(|r| (rs, r)))
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|x| std::cmp::Reverse(x.1));
     out
 }
 

@@ -128,8 +128,8 @@ pub fn pods_that_fit(cap: &Capacity, per_pod: CpuMem, spec: Option<&PodSpec>) ->
     let mut free = CpuMem::default();
     for room in cap.nodes.iter().filter(|r| fits_taints(r, spec)) {
         free = free + room.free;
-        let by_cpu = if per_pod.cpu.0 > 0 { room.free.cpu.0 / per_pod.cpu.0 } else { u64::MAX };
-        let by_mem = if per_pod.memory.0 > 0 { room.free.memory.0 / per_pod.memory.0 } else { u64::MAX };
+        let by_cpu = room.free.cpu.0.checked_div(per_pod.cpu.0).unwrap_or(u64::MAX);
+        let by_mem = room.free.memory.0.checked_div(per_pod.memory.0).unwrap_or(u64::MAX);
         pods = pods.saturating_add(by_cpu.min(by_mem));
     }
     Fit { pods_fit: pods, free }
