@@ -65,6 +65,9 @@ fn analyze_the_demos_good_rollout_continues() {
     assert_eq!(v["observation"]["new_pods"].as_array().unwrap().len(), 3);
     assert!(v["new_error_rate"].as_f64().unwrap() < 0.05);
     assert!(v.get("recommendation").is_none());
+    // The old pods were replaced at once: compared over the hour before the rollout.
+    assert_eq!(v["observation"]["old_baseline"], "the same duration before the rollout");
+    assert!(v["old_error_rate"].as_f64().unwrap() < 0.01);
     // A lower threshold turns the same data into a halt: the rate is really compared.
     let o = aiops(&["rollout", "analyze", "deploy/catalog", "--demo", "--max-error-rate", "0.0001"]);
     assert_eq!(o.status.code(), Some(3));
