@@ -455,3 +455,223 @@ pub fn report_analyses(
     }
     out
 }
+
+/// The HPA analysis grid: `window` ending at the snapshot's `as_of`, at `step`.
+pub fn hpa_grid(
+    snap: &ClusterSnapshot,
+    window: Duration,
+    step: Duration,
+) -> crate::analysis::hpa::load::Grid {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+    crate::analysis::hpa::load::Grid::ending_at(snap.as_of().as_millisecond(), ms(window), ms(step).max(1))
+}
+
+/// VPAs and KEDA ScaledObjects of the source (conflict checks of `aiops hpa`): from the
+/// snapshot directory's files, the live API, or the demo's own.
+///
+/// # Errors
+/// A snapshot file that cannot be parsed; the live API's failures are logged, not errors.
+pub async fn other_scalers(
+    source: &Source,
+    scope: &Scope,
+    config: &Config,
+) -> Result<Vec<crate::analysis::hpa::OtherScaler>, JobError> {
+    let mut out = match source {
+        Source::Demo { .. } => crate::collectors::demo::other_scalers(),
+        Source::Snapshot(dir) => {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || crate::collectors::scalers::read_dir_scalers(&dir))
+                .await
+                .map_err(|e| CollectError::Invalid {
+                path: PathBuf::new(),
+                reason: format!("reader task failed: {e}"),
+            })??
+        }
+        Source::Live => {
+            let opts = kube_options(config, scope.namespace.clone());
+            let client = kubesrc::connect(&opts).await?;
+            crate::collectors::scalers::fetch_scalers(&client, scope.namespace.as_deref()).await
+        }
+    };
+    if let Some(ns) = &scope.namespace {
+        out.retain(|s| &s.namespace == ns);
+    }
+    Ok(out)
+}
+
+/// Replaces the snapshot's metrics with what `aiops hpa` reads from Prometheus: CPU and
+/// memory per container, and the kube-state-metrics replica counts of workloads and HPAs.
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn hpa_metrics_from_prometheus(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    window: Duration,
+    step: Duration,
+) -> Result<bool, JobError> {
+    if config.prometheus_url.is_none() {
+        return Ok(false);
+    }
+    let popts = prom_options(config);
+    snap.metrics = crate::model::MetricStore::new();
+    prometheus::fetch_usage(
+        &popts,
+        snap,
+        &[
+            "capture/cpu_usage",
+            "capture/memory_working_set",
+            "hpa/deployment_replicas",
+            "hpa/statefulset_replicas",
+            "hpa/hpa_current_replicas",
+            "hpa/hpa_desired_replicas",
+        ],
+        scope.namespace.as_deref(),
+        snap.as_of(),
+        window,
+        step,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// `aiops hpa` on a collected snapshot of the whole cluster: free capacity from every node
+/// and pod, then loads per workload of `namespace` (all when `None`) on the grid, and the
+/// recommendations.
+pub fn hpa(
+    snap: &ClusterSnapshot,
+    namespace: Option<&str>,
+    others: &[crate::analysis::hpa::OtherScaler],
+    window: Duration,
+    step: Duration,
+    policy: &crate::analysis::hpa::HpaPolicy,
+) -> crate::analysis::hpa::HpaReport {
+    use crate::analysis::hpa::{capacity::free_capacity, load::workload_loads, recommend_hpa};
+    let grid = hpa_grid(snap, window, step);
+    // Capacity is cluster-wide: pods of every namespace hold node resources.
+    let capacity = free_capacity(snap);
+    let scoped;
+    let snap = match namespace {
+        Some(ns) => {
+            let mut s = snap.clone();
+            s.restrict_to_namespace(ns);
+            scoped = s;
+            &scoped
+        }
+        None => snap,
+    };
+    let loads = workload_loads(snap, grid);
+    info!(workloads = loads.len(), points = grid.n, "Built the load of every Deployment and StatefulSet.");
+    let report = recommend_hpa(snap, &loads, others, &capacity, grid, policy);
+    info!(
+        recommendations = report.recommendations.len(),
+        findings = report.findings.len(),
+        "Analysed scaling."
+    );
+    report
+}
+
+/// `aiops rollout analyze`: the decision for a Deployment's latest rollout in a snapshot,
+/// observed over `duration` from its start.
+///
+/// # Errors
+/// The Deployment does not exist or has a single revision.
+pub fn rollout_analyze(
+    snap: &ClusterSnapshot,
+    namespace: &str,
+    name: &str,
+    duration: Duration,
+    policy: &crate::analysis::rollout::RolloutPolicy,
+) -> Result<crate::analysis::rollout::RolloutDecision, crate::analysis::rollout::RolloutError> {
+    let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4);
+    let obs = crate::analysis::rollout::observe_rollout(snap, namespace, name, ms, policy)?;
+    let over = obs.started_ms + ms <= snap.as_of().as_millisecond();
+    Ok(crate::analysis::rollout::decide_rollout(obs, policy, over))
+}
+
+/// What one look at a live rollout found.
+#[derive(Debug)]
+pub enum WatchStep {
+    /// No rollout is in progress (and none started within the watch duration).
+    Idle { revision: Option<u64> },
+    /// The decision so far.
+    Seen(Box<crate::analysis::rollout::RolloutDecision>),
+}
+
+/// Options of `aiops rollout watch` that do not change between looks.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub namespace: String,
+    pub name: String,
+    /// When watching started, and for how long.
+    pub watch_start: Timestamp,
+    pub duration: Duration,
+    /// A new pod younger than this is not judged on readiness yet.
+    pub ready_grace: Duration,
+    pub traffic: crate::collectors::rollout::TrafficQuery,
+    pub policy: crate::analysis::rollout::RolloutPolicy,
+}
+
+/// One look at a live rollout: the Deployment, its ReplicaSets and pods from the API, the
+/// pods' traffic from Prometheus since the rollout started, and the decision at `now`.
+///
+/// # Errors
+/// The API or Prometheus fails; the Deployment does not exist.
+pub async fn rollout_watch_step(
+    client: &kube::Client,
+    config: &Config,
+    w: &WatchOptions,
+    now: Timestamp,
+) -> Result<WatchStep, JobError> {
+    use crate::analysis::rollout::{decide_rollout, observe_rollout, rollout_in_progress};
+    let kopts = kube_options(config, Some(w.namespace.clone()));
+    let snap =
+        crate::collectors::rollout::fetch_rollout_objects(client, &kopts, &w.namespace, &w.name, now).await?;
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+    let watch_end = w.watch_start.as_millisecond() + ms(w.duration);
+    let in_progress = snap
+        .get::<crate::model::objects::Deployment>(Some(&w.namespace), &w.name)
+        .is_some_and(rollout_in_progress);
+    // Observe from the rollout's start up to now.
+    let obs = match observe_rollout(&snap, &w.namespace, &w.name, i64::MAX / 4, &w.policy) {
+        Ok(o) => o,
+        Err(crate::analysis::rollout::RolloutError::NoRollout { .. }) => {
+            return Ok(WatchStep::Idle { revision: None });
+        }
+        Err(e) => {
+            return Err(JobError::Collect(CollectError::Invalid {
+                path: PathBuf::new(),
+                reason: e.to_string(),
+            }));
+        }
+    };
+    if !in_progress && obs.started_ms + ms(w.duration) < w.watch_start.as_millisecond() {
+        return Ok(WatchStep::Idle { revision: Some(obs.new_revision) });
+    }
+    let mut obs = obs;
+    let popts = prom_options(config);
+    let since = Timestamp::from_millisecond(obs.started_ms).unwrap_or(now);
+    let names: Vec<String> = obs.new_pods.iter().chain(&obs.old_pods).map(|p| p.name.clone()).collect();
+    let traffic =
+        crate::collectors::rollout::fetch_pod_traffic(&popts, &w.traffic, &w.namespace, &names, since, now)
+            .await?;
+    let grace = ms(w.ready_grace);
+    for p in obs.new_pods.iter_mut().chain(obs.old_pods.iter_mut()) {
+        let (req, err) = traffic.get(&p.name).copied().unwrap_or((0.0, 0.0));
+        p.requests = req;
+        p.errors = err;
+    }
+    for p in &mut obs.new_pods {
+        let created = snap
+            .get::<crate::model::objects::Pod>(Some(&w.namespace), &p.name)
+            .and_then(|x| x.metadata.creation_timestamp.as_ref())
+            .map_or(now.as_millisecond(), |t| t.0.as_millisecond());
+        if now.as_millisecond() - created < grace && p.ready == Some(false) {
+            p.ready = None;
+        }
+    }
+    obs.window_end_ms = now.as_millisecond();
+    let over = now.as_millisecond() >= watch_end;
+    Ok(WatchStep::Seen(Box::new(decide_rollout(obs, &w.policy, over))))
+}

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod diagnose;
+pub mod hpa;
 pub mod output;
 pub mod queue;
 pub mod report;
+pub mod rollout;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -110,6 +112,11 @@ pub enum Command {
     Queue(queue::QueueCommand),
     /// Weekly health (US5) and security (US6) reports in Markdown, HTML and JSON, with history, trends and PHR records
     Report(report::ReportArgs),
+    /// HPA recommendations (enable, fix, replica changes) from trigger episodes, validated against free capacity
+    Hpa(hpa::HpaArgs),
+    /// Rolling-update monitoring: halt or continue a Deployment rollout (watch live, analyze past)
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
 }
 
 /// `aiops sizing` flags.
@@ -220,7 +227,7 @@ pub enum SnapshotCommand {
     },
 }
 
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     config::parse_duration(s)
 }
 
@@ -297,7 +304,7 @@ fn no_progress(_: usize, _: usize, _: &str) {}
 
 /// The wall clock: read here, at the binary's edge, and passed down as a value.
 #[allow(clippy::disallowed_methods)]
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::now()
 }
 
@@ -458,6 +465,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         Command::Diagnose(args) => diagnose::run(args, g, &config, now(), progress).await,
         Command::Queue(cmd) => queue::run(cmd, g, &config, now).await,
         Command::Report(args) => report::run(args, g, &config, now(), progress).await,
+        Command::Hpa(args) => hpa::run(args, g, &config, now(), progress).await,
+        Command::Rollout(cmd) => rollout::run(cmd, g, &config, now(), progress).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;
@@ -470,7 +479,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
     }
 }
 
-fn progress_is_drawn(g: &GlobalArgs) -> bool {
+pub(crate) fn progress_is_drawn(g: &GlobalArgs) -> bool {
     std::io::stderr().is_terminal() && !g.quiet
 }
 

@@ -52,6 +52,12 @@ query_files! {
     "health/http_request_duration_buckets" => ["namespace_filter"],
     "health/error_ratio" => ["requests_metric", "window", "namespace_filter"],
     "health/latency_quantile" => ["quantile", "latency_bucket_metric", "window", "namespace_filter"],
+    "hpa/deployment_replicas" => ["namespace_filter"],
+    "hpa/statefulset_replicas" => ["namespace_filter"],
+    "hpa/hpa_current_replicas" => ["namespace_filter"],
+    "hpa/hpa_desired_replicas" => ["namespace_filter"],
+    "rollout/requests_by_pod" => ["requests_metric", "pods", "namespace_filter", "range"],
+    "rollout/errors_by_pod" => ["requests_metric", "error_selector", "pods", "namespace_filter", "range"],
 }
 
 /// The registered file of a name.

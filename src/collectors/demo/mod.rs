@@ -21,6 +21,7 @@
 //! | 12 | HPA pinned at `maxReplicas` 6 (~90% CPU vs 70% target, `ScalingLimited` `TooManyReplicas`); healthy HPA at its minimum (~12% vs 75%) | `shop` / HPA `search`; `ingress-nginx` / HPA `ingress-nginx-controller` |
 //! | 13 | Slow memory leak (280Mi → 810Mi over 8 days, limit 1Gi, no restart) | `shop` / Deployment `notifications` (container `notifier`) |
 //! | 14 | Good rollout (revision 4 → 5, 20 h ago, 5xx stays ~0.2%); bad rollout (revision 7 → 8, 9 h ago, paused at 2 of 4 pods, new pods ~12% 5xx, old ~0.3%) | `shop` / Deployment `catalog`; `shop` / Deployment `checkout` |
+//! | 14b | VPA (`Auto`) on the HPA-scaled `search` (conflict), VPA (`Off`) on `reporting-api`, KEDA ScaledObject on `invoice-worker` — returned by [`other_scalers`], not stored in the snapshot | `shop`, `analytics`, `billing` |
 //! | 15 | Healthy workloads, Services + EndpointSlices, Ingresses (`legacy/cms` without TLS), RBAC, Secrets, ConfigMaps, StorageClass/PVC/PV, PDBs, ResourceQuota + LimitRange (`analytics`), PSA labels (`shop`, `billing`, `ingress-nginx`, `monitoring`, `kube-flannel`; none on `legacy`, `data`, `analytics`) | everywhere else |
 //!
 //! Five nodes: `demo-cp-1` (control plane, `node-role.kubernetes.io/control-plane:NoSchedule`)
@@ -109,6 +110,28 @@ pub(super) const DAY_MS: i64 = 24 * HOUR_MS;
 pub(super) const STEP_MS: i64 = 5 * MINUTE_MS;
 /// Samples per full-window series (8 days of 5-minute steps).
 pub(super) const POINTS: usize = 2304;
+
+/// The demo's VerticalPodAutoscalers and KEDA ScaledObjects (kinds a snapshot does not hold):
+/// a VPA in `Auto` mode on `shop/search`, which its CPU HPA conflicts with; a VPA in `Off`
+/// (recommendation-only) mode on `analytics/reporting-api`; a ScaledObject managing
+/// `billing/invoice-worker`.
+pub fn other_scalers() -> Vec<crate::analysis::hpa::OtherScaler> {
+    let s = |kind: &str, ns: &str, name: &str, target: &str, mode: Option<&str>| {
+        crate::analysis::hpa::OtherScaler {
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            target_kind: "Deployment".into(),
+            target_name: target.into(),
+            update_mode: mode.map(str::to_string),
+        }
+    };
+    vec![
+        s("VerticalPodAutoscaler", "shop", "search-vpa", "search", Some("Auto")),
+        s("VerticalPodAutoscaler", "analytics", "reporting-api-vpa", "reporting-api", Some("Off")),
+        s("ScaledObject", "billing", "invoice-worker", "invoice-worker", None),
+    ]
+}
 
 /// Generates the demo cluster.
 pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {

@@ -1,0 +1,1144 @@
+//! Proactive scaling (US2): trigger episodes, the replicas a workload needs over time, and
+//! the resulting recommendations — enable an HPA, fix an existing one, or change a fixed
+//! replica count — validated against free cluster capacity. Pure: no I/O, no clock.
+//!
+//! # Rules
+//! With `needed(t) = Σ CPU(t) / (target × pod CPU request)` (replicas needed at the target
+//! utilisation, default 70%), `low = ⌈p10(needed)⌉`, `peak = ⌈p99(needed)⌉` (isolated spikes
+//! shorter than ~1% of the window are left to the HPA's headroom) and
+//! `floor = 2` when a PodDisruptionBudget selects the pods or `--ha-min-replicas` asks for it:
+//! - **enable an HPA** when the workload has none, `peak / max(low, 1) ≥ 1.5` and
+//!   `peak − low ≥ 2` (load varies enough that a fixed count either wastes or saturates): `minReplicas = max(low, floor)`,
+//!   `maxReplicas = max(min + 1, ⌈p99(needed) × 1.2⌉)`, capped by free capacity unless a
+//!   cluster autoscaler is declared.
+//! - **fix an HPA**: pinned at `maxReplicas` with CPU above its target → raise `maxReplicas`
+//!   (or raise the target when it is below 40%: the HPA scales out on almost no load);
+//!   sitting at `minReplicas` above what the load needs and above the floor → lower
+//!   `minReplicas`; more than 4 scale events in an hour → a scale-down stabilisation window;
+//!   missing CPU requests and the `ScalingActive`/`AbleToScale`/`ScalingLimited` conditions
+//!   are findings. An HPA at its minimum under low load is healthy.
+//! - **change a fixed replica count** (±1–2, risk tier low) when no HPA is warranted and the
+//!   p95 of `needed` is above the count with scale-up episodes, or below it with scale-down
+//!   episodes; a workload with 2 or more replicas is never scaled below 2.
+//! - **conflicts**: an active VPA on the same target, a KEDA `ScaledObject` managing it, and
+//!   how sizing changes to the CPU request move the utilisation the HPA targets.
+
+pub mod capacity;
+pub mod episodes;
+pub mod load;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use serde::Serialize;
+use serde_json::json;
+
+use self::capacity::{Capacity, pods_that_fit};
+use self::episodes::{Episode, EpisodeKind, TriggerPolicy, trigger_episodes};
+use self::load::{Grid, KSM_HPA_CURRENT, KSM_HPA_DESIRED, WorkloadLoad, on_grid};
+use crate::analysis::resources::CpuMem;
+use crate::analysis::stats::sorted_quantile;
+use crate::analysis::usage::WorkloadRef;
+use crate::model::objects::PodDisruptionBudget;
+use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectRef, selector_matches};
+
+/// What the rules use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaPolicy {
+    pub triggers: TriggerPolicy,
+    /// CPU target utilisation of recommended HPAs (share of the request).
+    pub target: f64,
+    /// `peak / low` of needed replicas at or above which an HPA is recommended.
+    pub variation_ratio: f64,
+    /// Quantile of needed replicas that sets `minReplicas`.
+    pub min_quantile: f64,
+    /// Quantile of needed replicas taken as the peak.
+    pub peak_quantile: f64,
+    /// Headroom on the peak for `maxReplicas`.
+    pub headroom: f64,
+    /// Replicas every HPA keeps at least (the HA policy); 2 is forced where a PDB exists.
+    pub ha_min_replicas: u32,
+    /// Scale-down stabilisation of recommended HPAs, and the one proposed against flapping.
+    pub scale_down_window_s: i64,
+    pub flapping_window_s: i64,
+    /// Scale events within one hour from which an HPA is flapping.
+    pub flapping_events_per_hour: usize,
+    /// HPA targets below this are "too low".
+    pub low_target: f64,
+    /// Less data than this (time covered by samples) skips the workload.
+    pub min_history_ms: i64,
+    /// A cluster autoscaler adds nodes: do not cap `maxReplicas` by free capacity.
+    pub cluster_autoscaler: bool,
+    /// Largest fixed replica change proposed at once.
+    pub max_replica_step: u32,
+    /// An HPA is proposed only when peak and trough of needed replicas are at least this
+    /// many replicas apart (one moving between 1 and 2 is better served by a fixed count).
+    pub min_replica_span: u32,
+}
+
+impl Default for HpaPolicy {
+    fn default() -> Self {
+        HpaPolicy {
+            triggers: TriggerPolicy::default(),
+            target: 0.70,
+            variation_ratio: 1.5,
+            min_quantile: 0.10,
+            peak_quantile: 0.99,
+            headroom: 0.20,
+            ha_min_replicas: 1,
+            scale_down_window_s: 300,
+            flapping_window_s: 600,
+            flapping_events_per_hour: 4,
+            low_target: 0.40,
+            min_history_ms: 24 * 3_600_000,
+            cluster_autoscaler: false,
+            max_replica_step: 2,
+            min_replica_span: 2,
+        }
+    }
+}
+
+/// Another autoscaler that may manage a workload: a VerticalPodAutoscaler or a KEDA
+/// ScaledObject (kinds aiops does not model in full).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherScaler {
+    /// `VerticalPodAutoscaler` or `ScaledObject`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub target_kind: String,
+    pub target_name: String,
+    /// VPA `spec.updatePolicy.updateMode` (`Off`, `Initial`, `Recreate`, `Auto`, `InPlaceOrRecreate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_mode: Option<String>,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Something wrong or notable without a patch of its own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaFinding {
+    /// Stable kebab-case code (`hpa-missing-cpu-requests`, `hpa-vpa-conflict`, ...).
+    pub code: String,
+    pub severity: Severity,
+    pub target: ObjectRef,
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An existing HPA as read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaSummary {
+    pub name: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// CPU target utilisation (share), when the HPA scales on CPU utilisation.
+    pub cpu_target: Option<f64>,
+    pub current_replicas: Option<u32>,
+    pub desired_replicas: Option<u32>,
+    /// Changes of the current replica count in the window (kube-state-metrics).
+    pub scale_events: Option<usize>,
+    /// Most scale events within any one hour.
+    pub max_events_per_hour: Option<usize>,
+    /// Share of the window spent at `maxReplicas`.
+    pub at_max_share: Option<f64>,
+}
+
+/// Quantiles of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    pub p10: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Option<Spread> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_unstable_by(f64::total_cmp);
+        Some(Spread {
+            p10: sorted_quantile(&v, 0.10)?,
+            p50: sorted_quantile(&v, 0.50)?,
+            p95: sorted_quantile(&v, 0.95)?,
+            p99: sorted_quantile(&v, 0.99)?,
+            max: *v.last()?,
+        })
+    }
+}
+
+/// What was decided for one workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    EnableHpa,
+    FixHpa,
+    HpaHealthy,
+    ScaleReplicas,
+    Steady,
+    ManagedByKeda,
+    NoCpuRequest,
+    InsufficientHistory,
+}
+
+impl Verdict {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::EnableHpa => "enable-hpa",
+            Verdict::FixHpa => "fix-hpa",
+            Verdict::HpaHealthy => "hpa-healthy",
+            Verdict::ScaleReplicas => "scale-replicas",
+            Verdict::Steady => "steady",
+            Verdict::ManagedByKeda => "managed-by-keda",
+            Verdict::NoCpuRequest => "no-cpu-request",
+            Verdict::InsufficientHistory => "insufficient-history",
+        }
+    }
+}
+
+/// The scaling picture of one workload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadScaling {
+    pub workload: WorkloadRef,
+    pub replicas: u32,
+    /// Requests of one pod.
+    pub pod_request: CpuMem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hpa: Option<HpaSummary>,
+    /// Time covered by samples, in hours.
+    pub history_hours: f64,
+    /// CPU utilisation (share of the request) over the window.
+    pub cpu_utilisation: Option<Spread>,
+    /// Memory working set as a share of the memory request.
+    pub memory_utilisation: Option<Spread>,
+    /// Replicas needed at the target utilisation (the HPA's own target when it has one).
+    pub needed_replicas: Option<Spread>,
+    pub scale_up_episodes: usize,
+    pub scale_down_episodes: usize,
+    /// The episodes, in time order.
+    pub episodes: Vec<Episode>,
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub reason: String,
+}
+
+/// Extra capacity every recommendation would take at its maximum, against what is free.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityDemand {
+    pub extra_pods: u64,
+    pub extra: CpuMem,
+    pub free: CpuMem,
+    pub fits: bool,
+}
+
+/// `aiops hpa`'s result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HpaReport {
+    pub as_of: jiff::Timestamp,
+    pub window_seconds: i64,
+    pub step_seconds: i64,
+    pub policy: HpaPolicy,
+    pub capacity: Capacity,
+    pub demand: CapacityDemand,
+    pub workloads: Vec<WorkloadScaling>,
+    pub recommendations: Vec<Recommendation>,
+    pub findings: Vec<HpaFinding>,
+}
+
+fn ceil_u32(x: f64) -> u32 {
+    if x.is_finite() && x > 0.0 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let v = x.ceil().min(f64::from(u32::MAX)) as u32;
+        v
+    } else {
+        0
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn wref_object(w: &WorkloadRef) -> ObjectRef {
+    ObjectRef { kind: w.kind.clone(), namespace: Some(w.namespace.clone()), name: w.name.clone(), uid: None }
+}
+
+fn hpa_object(ns: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        kind: "HorizontalPodAutoscaler".into(),
+        namespace: Some(ns.into()),
+        name: name.into(),
+        uid: None,
+    }
+}
+
+fn ev(source: &str, text: impl Into<String>) -> Evidence {
+    Evidence { source: source.into(), text: text.into() }
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+/// The CPU utilisation target of an HPA (share), if it scales on CPU utilisation.
+pub fn hpa_cpu_target(h: &HorizontalPodAutoscaler) -> Option<f64> {
+    h.spec.metrics.as_ref()?.iter().find_map(|m| {
+        let r = m.resource.as_ref().filter(|_| m.type_ == "Resource")?;
+        (r.name == "cpu" && r.target.type_ == "Utilization")
+            .then(|| r.target.average_utilization.map(|u| f64::from(u) / 100.0))
+            .flatten()
+    })
+}
+
+/// Scale events (changes of a replica count) and the most within any hour.
+fn scale_events(ts: &[i64], values: &[f64]) -> (usize, usize) {
+    let mut events: Vec<i64> = Vec::new();
+    let mut prev: Option<f64> = None;
+    for (t, v) in ts.iter().zip(values) {
+        if !v.is_finite() {
+            continue;
+        }
+        if prev.is_some_and(|p| (p - v).abs() > 0.5) {
+            events.push(*t);
+        }
+        prev = Some(*v);
+    }
+    let (mut best, mut j) = (0, 0);
+    for i in 0..events.len() {
+        while events[i] - events[j] >= 3_600_000 {
+            j += 1;
+        }
+        best = best.max(i - j + 1);
+    }
+    (events.len(), best)
+}
+
+fn pdb_selects(snap: &ClusterSnapshot, load: &WorkloadLoad) -> Option<String> {
+    let labels = load.template_labels.as_ref()?;
+    snap.all::<PodDisruptionBudget>()
+        .iter()
+        .filter(|p| p.namespace() == Some(load.workload.namespace.as_str()))
+        .find(|p| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .is_some_and(|sel| selector_matches(sel, Some(labels)))
+        })
+        .map(|p| p.name().to_string())
+}
+
+struct Ctx<'a> {
+    snap: &'a ClusterSnapshot,
+    policy: &'a HpaPolicy,
+    capacity: &'a Capacity,
+    grid: Grid,
+}
+
+/// Everything `aiops hpa` decides, from per-workload loads (see [`load::workload_loads`]),
+/// the HPAs and PDBs of the snapshot, other autoscalers, and the free capacity.
+pub fn recommend_hpa(
+    snap: &ClusterSnapshot,
+    loads: &[WorkloadLoad],
+    others: &[OtherScaler],
+    capacity: &Capacity,
+    grid: Grid,
+    policy: &HpaPolicy,
+) -> HpaReport {
+    let ctx = Ctx { snap, policy, capacity, grid };
+    let mut hpas: BTreeMap<(String, String, String), &HorizontalPodAutoscaler> = BTreeMap::new();
+    let mut recs = Vec::new();
+    let mut findings = Vec::new();
+    for h in snap.all::<HorizontalPodAutoscaler>() {
+        let t = &h.spec.scale_target_ref;
+        let ns = h.namespace().unwrap_or("").to_string();
+        if !loads
+            .iter()
+            .any(|l| l.workload.namespace == ns && l.workload.kind == t.kind && l.workload.name == t.name)
+            && matches!(t.kind.as_str(), "Deployment" | "StatefulSet")
+        {
+            findings.push(HpaFinding {
+                code: "hpa-target-missing".into(),
+                severity: Severity::Warning,
+                target: hpa_object(&ns, h.name()),
+                message: format!("scaleTargetRef {}/{} does not exist in namespace {ns}", t.kind, t.name),
+                evidence: vec![ev("spec.scaleTargetRef", format!("{}/{}", t.kind, t.name))],
+            });
+        }
+        hpas.insert((ns, t.kind.clone(), t.name.clone()), h);
+    }
+    let mut workloads = Vec::with_capacity(loads.len());
+    let mut demand =
+        CapacityDemand { extra_pods: 0, extra: CpuMem::default(), free: capacity.free, fits: true };
+    for load in loads {
+        let w = &load.workload;
+        let hpa = hpas.get(&(w.namespace.clone(), w.kind.clone(), w.name.clone())).copied();
+        let mine: Vec<&OtherScaler> = others
+            .iter()
+            .filter(|o| o.namespace == w.namespace && o.target_kind == w.kind && o.target_name == w.name)
+            .collect();
+        let (ws, r, f, extra) = analyse_workload(&ctx, load, hpa, &mine);
+        if let Some((pods, res)) = extra {
+            demand.extra_pods += pods;
+            demand.extra = demand.extra + res;
+        }
+        workloads.push(ws);
+        recs.extend(r);
+        findings.extend(f);
+    }
+    demand.fits = demand.extra.cpu <= capacity.free.cpu && demand.extra.memory <= capacity.free.memory;
+    HpaReport {
+        as_of: snap.as_of(),
+        window_seconds: (grid.n.saturating_sub(1)) as i64 * grid.step_ms / 1000,
+        step_seconds: grid.step_ms / 1000,
+        policy: policy.clone(),
+        capacity: capacity.clone(),
+        demand,
+        workloads,
+        recommendations: recs,
+        findings,
+    }
+}
+
+type Analysed = (WorkloadScaling, Vec<Recommendation>, Vec<HpaFinding>, Option<(u64, CpuMem)>);
+
+fn times(per_pod: CpuMem, n: u64) -> CpuMem {
+    CpuMem {
+        cpu: crate::model::Millicores(per_pod.cpu.0.saturating_mul(n)),
+        memory: crate::model::Bytes(per_pod.memory.0.saturating_mul(n)),
+    }
+}
+
+/// Outcome of checking `extra` more pods against free capacity.
+struct CapCheck {
+    /// The replica bound after the check (capped or not).
+    bound: u32,
+    evidence: Evidence,
+    capped: bool,
+}
+
+fn check_capacity(ctx: &Ctx<'_>, load: &WorkloadLoad, current: u32, wanted: u32) -> CapCheck {
+    let extra = u64::from(wanted.saturating_sub(current));
+    let fit = pods_that_fit(ctx.capacity, load.pod_request, load.template.as_ref());
+    let need = times(load.pod_request, extra);
+    let text_need = format!(
+        "{wanted} replicas need {extra} more pods × {}m CPU / {:.0}Mi = {}m CPU / {:.0}Mi; free on usable nodes: {}m CPU / {:.0}Mi ({} such pods fit, placing each whole on one node)",
+        load.pod_request.cpu.0,
+        load.pod_request.memory.mib(),
+        need.cpu.0,
+        need.memory.mib(),
+        fit.free.cpu.0,
+        fit.free.memory.mib(),
+        if fit.pods_fit == u64::MAX { "unbounded".to_string() } else { fit.pods_fit.to_string() },
+    );
+    if extra <= fit.pods_fit {
+        return CapCheck {
+            bound: wanted,
+            evidence: ev("capacity", format!("fits: {text_need}")),
+            capped: false,
+        };
+    }
+    if ctx.policy.cluster_autoscaler {
+        return CapCheck {
+            bound: wanted,
+            evidence: ev(
+                "capacity",
+                format!("does not fit today: {text_need}; relies on the cluster autoscaler adding nodes"),
+            ),
+            capped: false,
+        };
+    }
+    let bound = current.saturating_add(u32::try_from(fit.pods_fit).unwrap_or(u32::MAX));
+    CapCheck {
+        bound,
+        evidence: ev(
+            "capacity",
+            format!(
+                "does not fit: {text_need}; capped at {bound} (pass --cluster-autoscaler if one adds nodes)"
+            ),
+        ),
+        capped: true,
+    }
+}
+
+fn sizing_interaction(load: &WorkloadLoad, target: f64) -> Evidence {
+    ev(
+        "interaction/sizing",
+        format!(
+            "utilisation is measured against the CPU request ({}m per pod): a sizing change of the request to R changes the utilisation at the same load by {}m/R, so the HPA would run about {}m/R times the replicas for the same {} target; apply sizing first, then re-run `aiops hpa`",
+            load.pod_request.cpu.0,
+            load.pod_request.cpu.0,
+            load.pod_request.cpu.0,
+            pct(target)
+        ),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_rec(
+    code: &str,
+    target: ObjectRef,
+    tier: RiskTier,
+    title: String,
+    summary: String,
+    evidence: Vec<Evidence>,
+    patch: serde_json::Value,
+    rollback: serde_json::Value,
+) -> Recommendation {
+    Recommendation {
+        id: recommendation_id(code, &target, None, &patch),
+        code: code.into(),
+        target,
+        container: None,
+        tier,
+        title,
+        summary,
+        evidence,
+        patch,
+        rollback,
+    }
+}
+
+/// The autoscaling/v2 manifest of a recommended HPA.
+pub fn hpa_manifest(
+    w: &WorkloadRef,
+    min: u32,
+    max: u32,
+    target: f64,
+    scale_down_window_s: i64,
+) -> serde_json::Value {
+    #[allow(clippy::cast_possible_truncation)]
+    let util = (target * 100.0).round() as i64;
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": w.name,
+            "namespace": w.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "aiops"},
+        },
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": w.kind, "name": w.name},
+            "minReplicas": min,
+            "maxReplicas": max,
+            "metrics": [{
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": util}},
+            }],
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": scale_down_window_s,
+                    "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+                },
+            },
+        },
+    })
+}
+
+fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<HpaFinding> {
+    let mut out = Vec::new();
+    for c in h.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
+        let reason = c.reason.as_deref().unwrap_or("");
+        let message = c.message.as_deref().unwrap_or("");
+        let (code, severity, why) = match (c.type_.as_str(), c.status.as_str()) {
+            ("ScalingActive", "False") => (
+                "hpa-scaling-inactive",
+                Severity::Error,
+                match reason {
+                    "FailedGetResourceMetric" => {
+                        "the HPA cannot compute CPU utilisation: metrics-server returned no usage for the pods, or a container has no CPU request"
+                    }
+                    "InvalidSelector" => "the target's selector is invalid or matches another HPA's pods",
+                    "ScalingDisabled" => {
+                        "the target is scaled to 0 replicas: the HPA is disabled until it is scaled up"
+                    }
+                    _ => "the HPA is not computing a replica count; it keeps the current one",
+                },
+            ),
+            ("AbleToScale", "False") => (
+                "hpa-unable-to-scale",
+                Severity::Error,
+                match reason {
+                    "FailedGetScale" => {
+                        "the HPA cannot read the target's scale subresource (target missing, or RBAC)"
+                    }
+                    "FailedUpdateScale" => {
+                        "the HPA cannot write the target's replica count (RBAC, admission or a conflicting controller)"
+                    }
+                    _ => "the HPA cannot change the replica count",
+                },
+            ),
+            // At the minimum because the load is low: that is the healthy case, not a finding
+            // (a minimum that is too high is reported as `hpa-lower-min`).
+            ("ScalingLimited", "True") if reason == "TooFewReplicas" => continue,
+            ("ScalingLimited", "True") => (
+                "hpa-scaling-limited",
+                Severity::Warning,
+                match reason {
+                    "TooManyReplicas" => {
+                        "the replicas the metrics ask for exceed maxReplicas: the HPA is capped at its maximum"
+                    }
+                    "TooFewReplicas" => {
+                        "the metrics ask for fewer replicas than minReplicas: the HPA holds its minimum"
+                    }
+                    _ => "the desired replica count was clamped",
+                },
+            ),
+            _ => continue,
+        };
+        out.push(HpaFinding {
+            code: code.into(),
+            severity,
+            target: target.clone(),
+            message: why.into(),
+            evidence: vec![ev(
+                "status.conditions",
+                format!("{}={} reason={reason} message={message:?}", c.type_, c.status),
+            )],
+        });
+    }
+    out
+}
+
+fn summarise_hpa(ctx: &Ctx<'_>, h: &HorizontalPodAutoscaler) -> HpaSummary {
+    let spec = Some(&h.spec);
+    let min = spec.and_then(|s| s.min_replicas).map_or(1, |v| u32::try_from(v).unwrap_or(1));
+    let max = spec.map_or(0, |s| u32::try_from(s.max_replicas).unwrap_or(0));
+    let status = h.status.as_ref();
+    let ns = h.namespace().unwrap_or("");
+    let filter = [("namespace", ns), ("horizontalpodautoscaler", h.name())];
+    let current = ctx.snap.metrics.select(KSM_HPA_CURRENT, &filter).next();
+    let (events, per_hour, at_max, last) = match current {
+        Some(s) => {
+            let vals = on_grid(ctx.grid, &s.timestamps, &s.values);
+            let ts = ctx.grid.timestamps();
+            let (e, ph) = scale_events(&ts, &vals);
+            let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
+            #[allow(clippy::cast_precision_loss)]
+            let share = (!finite.is_empty()).then(|| {
+                finite.iter().filter(|v| **v >= f64::from(max)).count() as f64 / finite.len() as f64
+            });
+            (Some(e), Some(ph), share, finite.last().copied())
+        }
+        None => (None, None, None, None),
+    };
+    let desired_series = ctx.snap.metrics.select(KSM_HPA_DESIRED, &filter).next();
+    let from_series = |v: Option<f64>| v.filter(|x| x.is_finite() && *x >= 0.0).map(ceil_u32);
+    HpaSummary {
+        name: h.name().to_string(),
+        min_replicas: min,
+        max_replicas: max,
+        cpu_target: hpa_cpu_target(h),
+        current_replicas: status
+            .and_then(|s| s.current_replicas)
+            .and_then(|v| u32::try_from(v).ok())
+            .or_else(|| from_series(last)),
+        desired_replicas: status
+            .map(|s| s.desired_replicas)
+            .and_then(|v| u32::try_from(v).ok())
+            .or_else(|| from_series(desired_series.and_then(|s| s.values.last().copied()))),
+        scale_events: events,
+        max_events_per_hour: per_hour,
+        at_max_share: at_max,
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn analyse_workload(
+    ctx: &Ctx<'_>,
+    load: &WorkloadLoad,
+    hpa: Option<&HorizontalPodAutoscaler>,
+    others: &[&OtherScaler],
+) -> Analysed {
+    let p = ctx.policy;
+    let w = &load.workload;
+    let target_ref = wref_object(w);
+    let mut recs = Vec::new();
+    let mut findings = Vec::new();
+    let mut extra_demand = None;
+    let summary = hpa.map(|h| summarise_hpa(ctx, h));
+    let hpa_ref = hpa.map(|h| hpa_object(&w.namespace, h.name()));
+    let ts = ctx.grid.timestamps();
+    let util = load.utilisation();
+    let covered = load.pods.iter().filter(|n| **n > 0).count();
+    let history_ms = covered as i64 * ctx.grid.step_ms;
+    let target = summary.as_ref().and_then(|s| s.cpu_target).unwrap_or(p.target);
+    let needed = load.needed_replicas(target);
+    let episodes = trigger_episodes(&ts, &util, &p.triggers);
+    let ups = episodes.iter().filter(|e| e.kind == EpisodeKind::ScaleUpPressure).count();
+    let downs = episodes.len() - ups;
+    let current = summary.as_ref().and_then(|s| s.current_replicas).unwrap_or(load.spec_replicas);
+    let pdb = pdb_selects(ctx.snap, load);
+    let floor = if pdb.is_some() { p.ha_min_replicas.max(2) } else { p.ha_min_replicas.max(1) };
+    let floor_why = match &pdb {
+        Some(name) => format!("PodDisruptionBudget {name} selects the pods: never below {floor}"),
+        None if p.ha_min_replicas > 1 => format!("HA policy: never below {floor}"),
+        None => "no PodDisruptionBudget and no HA policy: floor 1".to_string(),
+    };
+    let mut ws = WorkloadScaling {
+        workload: w.clone(),
+        replicas: current,
+        pod_request: load.pod_request,
+        hpa: summary.clone(),
+        history_hours: history_ms as f64 / 3_600_000.0,
+        cpu_utilisation: Spread::of(&util),
+        memory_utilisation: Spread::of(&load.memory_utilisation()),
+        needed_replicas: Spread::of(&needed),
+        scale_up_episodes: ups,
+        scale_down_episodes: downs,
+        episodes: episodes.clone(),
+        verdict: Verdict::Steady,
+        reason: String::new(),
+    };
+    let ep_evidence = |out: &mut Vec<Evidence>| {
+        out.push(ev(
+            "metric/container_cpu_usage_seconds_total",
+            format!(
+                "{ups} scale-up-pressure episodes (CPU > {} of request for ≥ {} min) and {downs} scale-down-room episodes (< {} for ≥ {} min) in the window",
+                pct(p.triggers.high),
+                p.triggers.high_for_ms / 60_000,
+                pct(p.triggers.low),
+                p.triggers.low_for_ms / 60_000
+            ),
+        ));
+        for e in episodes.iter().filter(|e| e.kind == EpisodeKind::ScaleUpPressure).rev().take(3) {
+            out.push(ev(
+                "episode",
+                format!(
+                    "scale-up pressure {} → {} ({} min, peak {})",
+                    rfc3339(e.start_ms),
+                    rfc3339(e.end_ms),
+                    e.duration_ms() / 60_000,
+                    pct(e.extreme)
+                ),
+            ));
+        }
+    };
+
+    // KEDA owns the scaling of its targets (it creates the HPA itself).
+    if let Some(keda) = others.iter().find(|o| o.kind == "ScaledObject") {
+        ws.verdict = Verdict::ManagedByKeda;
+        ws.reason = format!("KEDA ScaledObject {} manages the replicas", keda.name);
+        findings.push(HpaFinding {
+            code: "hpa-managed-by-keda".into(),
+            severity: Severity::Info,
+            target: target_ref,
+            message: format!(
+                "KEDA ScaledObject {} scales this workload through its own HPA; change its triggers and min/maxReplicaCount instead of adding or editing an HPA",
+                keda.name
+            ),
+            evidence: vec![ev("ScaledObject", format!("{}/{}", keda.namespace, keda.name))],
+        });
+        return (ws, recs, findings, None);
+    }
+    let vpa = others
+        .iter()
+        .find(|o| o.kind == "VerticalPodAutoscaler" && o.update_mode.as_deref().is_none_or(|m| m != "Off"));
+
+    if let (Some(h), Some(href)) = (hpa, &hpa_ref) {
+        findings.extend(condition_findings(h, href));
+        if let Some(v) = vpa
+            && hpa_cpu_target(h).is_some()
+        {
+            findings.push(HpaFinding {
+                code: "hpa-vpa-conflict".into(),
+                severity: Severity::Error,
+                target: href.clone(),
+                message: format!(
+                    "VPA {} (updateMode {}) changes the CPU requests that this HPA's utilisation is measured against: each VPA change moves the HPA's target and the two fight; set the VPA to updateMode Off (recommendations only), or scale the HPA on a custom/external metric",
+                    v.name,
+                    v.update_mode.as_deref().unwrap_or("Auto (default)")
+                ),
+                evidence: vec![ev("VerticalPodAutoscaler", format!("{}/{}", v.namespace, v.name))],
+            });
+        }
+    }
+
+    if !load.cpu_request_missing.is_empty() {
+        ws.verdict = Verdict::NoCpuRequest;
+        ws.reason = format!("containers without a CPU request: {}", load.cpu_request_missing.join(", "));
+        if let Some(href) = &hpa_ref {
+            findings.push(HpaFinding {
+                code: "hpa-missing-cpu-requests".into(),
+                severity: Severity::Error,
+                target: href.clone(),
+                message: format!(
+                    "CPU utilisation cannot be computed: container(s) {} of {}/{} set no CPU request, so the HPA reports FailedGetResourceMetric and never scales; add requests (see `aiops sizing`)",
+                    load.cpu_request_missing.join(", "),
+                    w.kind,
+                    w.name
+                ),
+                evidence: vec![ev(
+                    "spec.template.spec.containers[].resources.requests.cpu",
+                    format!("missing on {}", load.cpu_request_missing.join(", ")),
+                )],
+            });
+        }
+        return (ws, recs, findings, None);
+    }
+    if history_ms < p.min_history_ms {
+        ws.verdict = Verdict::InsufficientHistory;
+        ws.reason = format!(
+            "{:.1} h of samples, {:.1} h needed",
+            history_ms as f64 / 3_600_000.0,
+            p.min_history_ms as f64 / 3_600_000.0
+        );
+        return (ws, recs, findings, None);
+    }
+    let Some(need) = ws.needed_replicas else {
+        ws.verdict = Verdict::InsufficientHistory;
+        ws.reason = "no CPU samples".into();
+        return (ws, recs, findings, None);
+    };
+    let util_s = ws.cpu_utilisation.unwrap_or(need);
+    let low = ceil_u32(need.p10).max(1);
+    let peak = ceil_u32(need.p99).max(1);
+
+    if let (Some(h), Some(s), Some(href)) = (hpa, &summary, &hpa_ref) {
+        ws.verdict = Verdict::HpaHealthy;
+        let mut fixes = 0;
+        let base_evidence = |out: &mut Vec<Evidence>| {
+            out.push(ev(
+                "spec",
+                format!(
+                    "minReplicas {} maxReplicas {} CPU target {}; current {}",
+                    s.min_replicas,
+                    s.max_replicas,
+                    s.cpu_target.map_or("none".into(), pct),
+                    s.current_replicas.map_or("unknown".into(), |c| c.to_string())
+                ),
+            ));
+            out.push(ev(
+                "metric/container_cpu_usage_seconds_total",
+                format!(
+                    "CPU utilisation p50 {} p95 {} max {}; replicas needed at {}: p10 {:.1} p50 {:.1} p99 {:.1}",
+                    pct(util_s.p50),
+                    pct(util_s.p95),
+                    pct(util_s.max),
+                    pct(target),
+                    need.p10,
+                    need.p50,
+                    need.p99
+                ),
+            ));
+        };
+        let at_max = s.current_replicas.is_some_and(|c| c >= s.max_replicas)
+            && s.at_max_share.is_none_or(|share| share >= 0.5);
+        let limited = h.status.as_ref().and_then(|st| st.conditions.as_ref()).is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "ScalingLimited"
+                    && c.status == "True"
+                    && c.reason.as_deref() == Some("TooManyReplicas")
+            })
+        });
+        let hot = s.cpu_target.is_some_and(|t| util_s.p95 > t) || ups > 0 || limited;
+        if at_max && hot {
+            fixes += 1;
+            if s.cpu_target.is_some_and(|t| t < p.low_target) {
+                let new_t = p.target;
+                let mut evidence = Vec::new();
+                base_evidence(&mut evidence);
+                ep_evidence(&mut evidence);
+                evidence.push(sizing_interaction(load, new_t));
+                let patch = json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": (new_t * 100.0).round() as i64}}}]}});
+                let old = h.spec.metrics.clone();
+                recs.push(build_rec(
+                    "hpa-raise-target",
+                    href.clone(),
+                    RiskTier::Medium,
+                    format!("Raise the CPU target of HPA {}/{} from {} to {}", w.namespace, h.name(), pct(s.cpu_target.unwrap_or(0.0)), pct(new_t)),
+                    format!(
+                        "Pinned at maxReplicas {} with a CPU target of only {}: it scales out on almost no load. At {} the load needs {:.1} replicas at p99.",
+                        s.max_replicas,
+                        pct(s.cpu_target.unwrap_or(0.0)),
+                        pct(new_t),
+                        load.needed_replicas(new_t).iter().copied().filter(|x| x.is_finite()).fold(0.0, f64::max)
+                    ),
+                    evidence,
+                    patch,
+                    json!({"spec": {"metrics": old}}),
+                ));
+            } else {
+                let wanted = ceil_u32(need.p99 * (1.0 + p.headroom)).max(s.max_replicas + 1);
+                let check = check_capacity(ctx, load, s.current_replicas.unwrap_or(current), wanted);
+                let new_max = check.bound.max(s.max_replicas);
+                let mut evidence = Vec::new();
+                base_evidence(&mut evidence);
+                ep_evidence(&mut evidence);
+                if let Some(share) = s.at_max_share {
+                    evidence.push(ev(
+                        "metric/kube_horizontalpodautoscaler_status_current_replicas",
+                        format!("at maxReplicas {} for {} of the window", s.max_replicas, pct(share)),
+                    ));
+                }
+                evidence.push(check.evidence.clone());
+                evidence.push(sizing_interaction(load, target));
+                if new_max > s.max_replicas {
+                    extra_demand = Some((
+                        u64::from(new_max - s.current_replicas.unwrap_or(current).min(new_max)),
+                        times(
+                            load.pod_request,
+                            u64::from(new_max - s.current_replicas.unwrap_or(current).min(new_max)),
+                        ),
+                    ));
+                    recs.push(build_rec(
+                        "hpa-raise-max",
+                        href.clone(),
+                        RiskTier::Medium,
+                        format!("Raise maxReplicas of HPA {}/{} from {} to {new_max}", w.namespace, h.name(), s.max_replicas),
+                        format!(
+                            "Pinned at maxReplicas {} with CPU p95 at {} of request (target {}): the load needs {:.1} replicas at p99; {} with {} headroom{}.",
+                            s.max_replicas,
+                            pct(util_s.p95),
+                            pct(target),
+                            need.p99,
+                            wanted,
+                            pct(p.headroom),
+                            if check.capped { format!(", capped at {new_max} by free capacity") } else { String::new() }
+                        ),
+                        evidence,
+                        json!({"spec": {"maxReplicas": new_max}}),
+                        json!({"spec": {"maxReplicas": s.max_replicas}}),
+                    ));
+                } else {
+                    findings.push(HpaFinding {
+                        code: "hpa-pinned-no-capacity".into(),
+                        severity: Severity::Warning,
+                        target: href.clone(),
+                        message: format!(
+                            "pinned at maxReplicas {} under load, and the cluster has no room for more pods: add nodes (or a cluster autoscaler) before raising maxReplicas",
+                            s.max_replicas
+                        ),
+                        evidence,
+                    });
+                }
+            }
+        }
+        let at_min = s.current_replicas.is_some_and(|c| c <= s.min_replicas);
+        let want_min = ceil_u32(need.p10).max(floor);
+        if at_min && !hot && s.min_replicas > want_min && s.min_replicas > floor {
+            fixes += 1;
+            let mut evidence = Vec::new();
+            base_evidence(&mut evidence);
+            ep_evidence(&mut evidence);
+            evidence.push(ev("floor", floor_why.clone()));
+            recs.push(build_rec(
+                "hpa-lower-min",
+                href.clone(),
+                RiskTier::Medium,
+                format!("Lower minReplicas of HPA {}/{} from {} to {want_min}", w.namespace, h.name(), s.min_replicas),
+                format!(
+                    "Never scales: it sits at minReplicas {} while the load needs {:.1} replicas at p10 and {:.1} at p95 ({} target); minReplicas {want_min} lets it follow the load ({floor_why}).",
+                    s.min_replicas,
+                    need.p10,
+                    need.p95,
+                    pct(target)
+                ),
+                evidence,
+                json!({"spec": {"minReplicas": want_min}}),
+                json!({"spec": {"minReplicas": s.min_replicas}}),
+            ));
+        }
+        if let Some(per_hour) = s.max_events_per_hour
+            && per_hour >= p.flapping_events_per_hour
+        {
+            let old = h.spec.behavior.as_ref().and_then(|b| b.scale_down.as_ref());
+            let old_window = old.and_then(|d| d.stabilization_window_seconds).map_or(300, i64::from);
+            if old_window < p.flapping_window_s {
+                fixes += 1;
+                let mut evidence = Vec::new();
+                base_evidence(&mut evidence);
+                evidence.push(ev(
+                    "metric/kube_horizontalpodautoscaler_status_current_replicas",
+                    format!(
+                        "{} scale events in the window, up to {per_hour} within one hour",
+                        s.scale_events.unwrap_or(0)
+                    ),
+                ));
+                let rollback = match old {
+                    Some(d) => {
+                        json!({"spec": {"behavior": {"scaleDown": serde_json::to_value(d).unwrap_or(serde_json::Value::Null)}}})
+                    }
+                    None => json!({"spec": {"behavior": {"scaleDown": null}}}),
+                };
+                recs.push(build_rec(
+                    "hpa-stabilize-scale-down",
+                    href.clone(),
+                    RiskTier::Medium,
+                    format!("Add a {} s scale-down stabilisation window to HPA {}/{}", p.flapping_window_s, w.namespace, h.name()),
+                    format!(
+                        "Flapping: up to {per_hour} scale events in one hour (scale-down stabilisation now {old_window} s). A {} s window makes scale-down use the highest recommendation of the last {} minutes.",
+                        p.flapping_window_s,
+                        p.flapping_window_s / 60
+                    ),
+                    evidence,
+                    json!({"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": p.flapping_window_s}}}}),
+                    rollback,
+                ));
+            }
+        }
+        if fixes > 0 {
+            ws.verdict = Verdict::FixHpa;
+        }
+        ws.reason = if fixes > 0 {
+            format!("{fixes} fix(es) to HPA {}", h.name())
+        } else if at_min {
+            format!("at minReplicas {} under low load (needed p95 {:.1}): healthy", s.min_replicas, need.p95)
+        } else {
+            format!("scaling between {} and {}: healthy", s.min_replicas, s.max_replicas)
+        };
+        return (ws, recs, findings, extra_demand);
+    }
+
+    // No HPA.
+    let ratio = f64::from(peak) / f64::from(low.max(1));
+    if ratio >= p.variation_ratio && peak >= low + p.min_replica_span {
+        if let Some(v) = vpa {
+            ws.reason = format!(
+                "load varies {ratio:.1}× but VPA {} (updateMode {}) manages the CPU requests: an HPA on CPU utilisation would fight it",
+                v.name,
+                v.update_mode.as_deref().unwrap_or("Auto")
+            );
+            findings.push(HpaFinding {
+                code: "hpa-vpa-conflict".into(),
+                severity: Severity::Warning,
+                target: target_ref,
+                message: ws.reason.clone(),
+                evidence: vec![ev("VerticalPodAutoscaler", format!("{}/{}", v.namespace, v.name))],
+            });
+            return (ws, recs, findings, None);
+        }
+        let min = low.max(floor);
+        let wanted_max = ceil_u32(need.p99 * (1.0 + p.headroom)).max(min + 1);
+        let check = check_capacity(ctx, load, current, wanted_max);
+        let max = check.bound.max(min + 1).max(current.min(wanted_max));
+        let mut evidence = vec![ev(
+            "metric/container_cpu_usage_seconds_total",
+            format!(
+                "replicas needed at {} CPU: p10 {:.1} → {low}, p50 {:.1}, p99 {:.1} → {peak} (peak/trough {ratio:.1} ≥ {}); CPU utilisation now p50 {} p95 {} with {current} replicas",
+                pct(target),
+                need.p10,
+                need.p50,
+                need.p99,
+                p.variation_ratio,
+                pct(util_s.p50),
+                pct(util_s.p95)
+            ),
+        )];
+        ep_evidence(&mut evidence);
+        evidence.push(ev("floor", floor_why.clone()));
+        evidence.push(check.evidence.clone());
+        evidence.push(sizing_interaction(load, target));
+        let manifest = hpa_manifest(w, min, max, target, p.scale_down_window_s);
+        let rollback = json!({
+            "delete": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "namespace": w.namespace, "name": w.name},
+            "then": {"target": {"kind": w.kind, "namespace": w.namespace, "name": w.name}, "patch": {"spec": {"replicas": current}}},
+        });
+        if max > current {
+            extra_demand =
+                Some((u64::from(max - current), times(load.pod_request, u64::from(max - current))));
+        }
+        recs.push(build_rec(
+            "hpa-enable",
+            hpa_object(&w.namespace, &w.name),
+            RiskTier::Medium,
+            format!("Enable an HPA on {} {}/{}: {min}–{max} replicas at {} CPU", w.kind, w.namespace, w.name, pct(target)),
+            format!(
+                "Load varies {ratio:.1}× over the day (needed replicas p10 {:.1}, p99 {:.1}); {current} fixed replicas run at p95 {} of request. minReplicas {min} ({floor_why}), maxReplicas {max}{}.",
+                need.p10,
+                need.p99,
+                pct(util_s.p95),
+                if check.capped { format!(" (capped by free capacity from {wanted_max})") } else { format!(" (p99 × {:.1})", 1.0 + p.headroom) }
+            ),
+            evidence,
+            manifest,
+            rollback,
+        ));
+        ws.verdict = Verdict::EnableHpa;
+        ws.reason = format!("needed replicas vary {ratio:.1}× ({low}–{peak})");
+        return (ws, recs, findings, extra_demand);
+    }
+
+    // Steady load: a fixed count, changed by at most max_replica_step.
+    // Scaling down never removes the last redundancy: a workload with 2+ replicas keeps 2.
+    let keep = if current >= 2 { 2 } else { 1 };
+    let want = ceil_u32(need.p95).max(floor).max(keep);
+    let step = p.max_replica_step;
+    let proposed = if want > current && ups > 0 {
+        Some(current + (want - current).min(step))
+    } else if want < current && downs > 0 {
+        Some(current - (current - want).min(step))
+    } else {
+        None
+    };
+    ws.reason = format!(
+        "steady load (needed {low}–{peak}, ratio {ratio:.1} < {}); {current} replicas fit p95",
+        p.variation_ratio
+    );
+    if let Some(mut new) = proposed {
+        let mut evidence = vec![ev(
+            "metric/container_cpu_usage_seconds_total",
+            format!(
+                "CPU utilisation p50 {} p95 {} with {current} replicas; replicas needed at {}: p95 {:.1} → {want}",
+                pct(util_s.p50),
+                pct(util_s.p95),
+                pct(target),
+                need.p95
+            ),
+        )];
+        ep_evidence(&mut evidence);
+        if new > current {
+            let check = check_capacity(ctx, load, current, new);
+            new = check.bound;
+            evidence.push(check.evidence);
+        } else {
+            evidence.push(ev("floor", floor_why.clone()));
+        }
+        if new != current {
+            if new > current {
+                extra_demand =
+                    Some((u64::from(new - current), times(load.pod_request, u64::from(new - current))));
+            }
+            let more = if want.abs_diff(current) > step {
+                format!(" ({want} warranted; at most {step} at a time)")
+            } else {
+                String::new()
+            };
+            recs.push(build_rec(
+                "scale-replicas",
+                target_ref,
+                RiskTier::Low,
+                format!("Scale {} {}/{} from {current} to {new} replicas", w.kind, w.namespace, w.name),
+                format!(
+                    "Load is steady (needed replicas p10 {:.1}, p99 {:.1}: an HPA is not warranted); p95 needs {:.1} replicas at {} CPU{more}.",
+                    need.p10,
+                    need.p99,
+                    need.p95,
+                    pct(target)
+                ),
+                evidence,
+                json!({"spec": {"replicas": new}}),
+                json!({"spec": {"replicas": current}}),
+            ));
+            ws.verdict = Verdict::ScaleReplicas;
+            ws.reason = format!("steady load: {current} → {new} replicas");
+        }
+    }
+    (ws, recs, findings, extra_demand)
+}
+
+#[cfg(test)]
+mod tests;

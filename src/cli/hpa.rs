@@ -1,0 +1,318 @@
+//! `aiops hpa`: HPA recommendations (enable, fix, replica changes) validated against free
+//! cluster capacity, with trigger episodes; rendered as a table, Markdown, JSON or YAML.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use clap::Args;
+use jiff::Timestamp;
+
+use super::output::{Table, emit, structured};
+use super::{GlobalArgs, UsageError, exit, output, parse_duration_arg, scope_of, source_of};
+use crate::analysis::hpa::{HpaPolicy, HpaReport, Verdict};
+use crate::config::{Config, OutputFormat};
+use crate::jobs;
+
+/// `aiops hpa` flags.
+#[derive(Debug, Args)]
+pub struct HpaArgs {
+    /// History window ending at --as-of
+    #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
+    pub window: std::time::Duration,
+    /// Sampling step of the utilisation series
+    #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+    pub step: std::time::Duration,
+    /// CPU target utilisation of recommended HPAs (share of the request)
+    #[arg(long, default_value_t = 0.70)]
+    pub target: f64,
+    /// Scale-up pressure: CPU above this share of the request ...
+    #[arg(long, default_value_t = 0.70)]
+    pub high: f64,
+    /// ... for at least this long
+    #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+    pub high_for: std::time::Duration,
+    /// Scale-down room: CPU below this share of the request ...
+    #[arg(long, default_value_t = 0.20)]
+    pub low: f64,
+    /// ... for at least this long
+    #[arg(long, default_value = "15m", value_parser = parse_duration_arg)]
+    pub low_for: std::time::Duration,
+    /// HA policy: never propose fewer replicas than this (2 is forced where a PDB exists)
+    #[arg(long, default_value_t = 1)]
+    pub ha_min_replicas: u32,
+    /// A cluster autoscaler adds nodes: keep maxReplicas above free capacity (and say so)
+    #[arg(long)]
+    pub cluster_autoscaler: bool,
+    /// Less history than this skips a workload
+    #[arg(long, default_value = "1d", value_parser = parse_duration_arg)]
+    pub min_history: std::time::Duration,
+    /// List every workload in the table, not only those with something to say
+    #[arg(long)]
+    pub all: bool,
+}
+
+impl HpaArgs {
+    fn policy(&self) -> anyhow::Result<HpaPolicy> {
+        let share = |name: &str, v: f64| -> anyhow::Result<()> {
+            if v.is_finite() && v > 0.0 && v <= 1.0 {
+                Ok(())
+            } else {
+                Err(UsageError(format!("{name} {v} must be a share in (0, 1]")).into())
+            }
+        };
+        share("--target", self.target)?;
+        share("--high", self.high)?;
+        share("--low", self.low)?;
+        if self.low >= self.high {
+            return Err(UsageError("--low must be below --high".into()).into());
+        }
+        if self.step.is_zero() || self.step >= self.window {
+            return Err(UsageError("--step must be longer than zero and shorter than --window".into()).into());
+        }
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let mut p = HpaPolicy {
+            target: self.target,
+            ha_min_replicas: self.ha_min_replicas.max(1),
+            cluster_autoscaler: self.cluster_autoscaler,
+            min_history_ms: ms(self.min_history),
+            ..HpaPolicy::default()
+        };
+        p.triggers.high = self.high;
+        p.triggers.high_for_ms = ms(self.high_for);
+        p.triggers.low = self.low;
+        p.triggers.low_for_ms = ms(self.low_for);
+        // A missing sample or two is not the end of an episode; more is a gap.
+        p.triggers.max_gap_ms = 2 * ms(self.step);
+        Ok(p)
+    }
+}
+
+/// Runs `aiops hpa`.
+///
+/// # Errors
+/// Usage errors (exit 2) and a source that cannot be read.
+pub async fn run(
+    args: &HpaArgs,
+    g: &GlobalArgs,
+    config: &Config,
+    now: Timestamp,
+    progress: crate::collectors::kube::Progress<'_>,
+) -> anyhow::Result<u8> {
+    let policy = args.policy()?;
+    if g.demo && config.prometheus_url.is_some() {
+        return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
+    }
+    let source = source_of(g)?;
+    let scope = scope_of(g);
+    // The whole cluster is read: free capacity counts every namespace's pods.
+    let whole = jobs::Scope { namespace: None, ..scope.clone() };
+    let mut snap =
+        jobs::collect(&source, &whole, config, now, progress).await.context("collecting the cluster")?;
+    jobs::hpa_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
+        .await
+        .context("reading usage and replica counts from Prometheus")?;
+    let others =
+        jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
+    output::clear_progress(super::progress_is_drawn(g));
+    let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
+    print_hpa(&report, config.output, args.all)?;
+    Ok(exit::OK)
+}
+
+fn cores(m: crate::model::Millicores) -> String {
+    format!("{:.2}", m.cores())
+}
+
+fn gib(b: crate::model::Bytes) -> String {
+    format!("{:.1}Gi", b.gib())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// The change a recommendation makes, in one line.
+fn change_of(r: &crate::model::recommendation::Recommendation) -> String {
+    let s = &r.patch["spec"];
+    match r.code.as_str() {
+        "hpa-enable" => format!(
+            "new HPA min {} max {} cpu {}%",
+            s["minReplicas"], s["maxReplicas"], s["metrics"][0]["resource"]["target"]["averageUtilization"]
+        ),
+        "hpa-raise-max" => {
+            format!("maxReplicas {} → {}", r.rollback["spec"]["maxReplicas"], s["maxReplicas"])
+        }
+        "hpa-lower-min" => {
+            format!("minReplicas {} → {}", r.rollback["spec"]["minReplicas"], s["minReplicas"])
+        }
+        "hpa-raise-target" => {
+            format!("cpu target → {}%", s["metrics"][0]["resource"]["target"]["averageUtilization"])
+        }
+        "hpa-stabilize-scale-down" => {
+            format!("scaleDown window {}s", s["behavior"]["scaleDown"]["stabilizationWindowSeconds"])
+        }
+        "scale-replicas" => format!("replicas {} → {}", r.rollback["spec"]["replicas"], s["replicas"]),
+        _ => String::new(),
+    }
+}
+
+/// The table / Markdown rendering of an HPA report.
+pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
+    let mut out = String::new();
+    let h = |out: &mut String, title: &str| {
+        if md {
+            let _ = writeln!(out, "\n## {title}\n");
+        } else {
+            let _ = writeln!(out, "\n{}", title.to_uppercase());
+        }
+    };
+    if md {
+        let _ = writeln!(out, "# Scaling recommendations\n");
+    }
+    let enable = r.workloads.iter().filter(|w| w.verdict == Verdict::EnableHpa).count();
+    let with_hpa = r.workloads.iter().filter(|w| w.hpa.is_some()).count();
+    let _ = writeln!(
+        out,
+        "as of {}, window {} h at {} s: {} workloads ({} with an HPA), {} recommendations ({} enable an HPA), {} findings",
+        r.as_of,
+        r.window_seconds / 3600,
+        r.step_seconds,
+        r.workloads.len(),
+        with_hpa,
+        r.recommendations.len(),
+        enable,
+        r.findings.len()
+    );
+    if !r.recommendations.is_empty() {
+        h(&mut out, "Recommendations");
+        let mut t = Table::new(&["TIER", "TARGET", "CHANGE", "WHY", "ID"]);
+        for rec in &r.recommendations {
+            t.row(vec![
+                format!("{:?}", rec.tier).to_lowercase(),
+                format!("{}/{}", rec.target.namespace.as_deref().unwrap_or(""), rec.target.name),
+                change_of(rec),
+                rec.summary.clone(),
+                rec.id.clone(),
+            ]);
+        }
+        out.push_str(&t.render(md));
+    }
+    if !r.findings.is_empty() {
+        h(&mut out, "Findings");
+        let mut t = Table::new(&["SEVERITY", "CODE", "TARGET", "MESSAGE"]);
+        for f in &r.findings {
+            t.row(vec![
+                format!("{:?}", f.severity).to_lowercase(),
+                f.code.clone(),
+                format!(
+                    "{}/{}/{}",
+                    f.target.kind,
+                    f.target.namespace.as_deref().unwrap_or(""),
+                    f.target.name
+                ),
+                f.message.clone(),
+            ]);
+        }
+        out.push_str(&t.render(md));
+    }
+    h(&mut out, "Workloads");
+    let mut t = Table::new(&[
+        "WORKLOAD",
+        "REPLICAS",
+        "HPA",
+        "CPU P50/P95",
+        "NEEDED P10/P99",
+        "UP",
+        "DOWN",
+        "VERDICT",
+        "REASON",
+    ]);
+    let mut hidden = 0;
+    for w in &r.workloads {
+        let quiet = matches!(w.verdict, Verdict::Steady | Verdict::InsufficientHistory)
+            && w.scale_up_episodes == 0
+            && w.hpa.is_none();
+        if quiet && !all {
+            hidden += 1;
+            continue;
+        }
+        t.row(vec![
+            format!("{}/{}/{}", w.workload.kind, w.workload.namespace, w.workload.name),
+            w.replicas.to_string(),
+            w.hpa.as_ref().map_or("-".into(), |h| {
+                format!("{}–{} @{}", h.min_replicas, h.max_replicas, h.cpu_target.map_or("-".into(), pct))
+            }),
+            w.cpu_utilisation.map_or("-".into(), |s| format!("{}/{}", pct(s.p50), pct(s.p95))),
+            w.needed_replicas.map_or("-".into(), |s| format!("{:.1}/{:.1}", s.p10, s.p99)),
+            w.scale_up_episodes.to_string(),
+            w.scale_down_episodes.to_string(),
+            w.verdict.as_str().into(),
+            w.reason.clone(),
+        ]);
+    }
+    out.push_str(&t.render(md));
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "({hidden} steady workloads without an HPA or scale-up pressure not shown; --all lists them)"
+        );
+    }
+    h(&mut out, "Capacity");
+    let c = &r.capacity;
+    let _ = writeln!(
+        out,
+        "free schedulable: {} cores / {} on {} nodes (allocatable {} / {}, requested {} / {}){}",
+        cores(c.free.cpu),
+        gib(c.free.memory),
+        c.nodes.len(),
+        cores(c.allocatable.cpu),
+        gib(c.allocatable.memory),
+        cores(c.requested.cpu),
+        gib(c.requested.memory),
+        if c.excluded.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; excluded: {}",
+                c.excluded.iter().map(|(n, why)| format!("{n} ({why})")).collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    let d = &r.demand;
+    let _ = writeln!(
+        out,
+        "every recommendation at its maximum: +{} pods, +{} cores / +{}: {}",
+        d.extra_pods,
+        cores(d.extra.cpu),
+        gib(d.extra.memory),
+        if d.fits { "fits" } else { "does NOT fit in free capacity at once" }
+    );
+    if md && !r.recommendations.is_empty() {
+        h(&mut out, "Manifests and patches");
+        for rec in &r.recommendations {
+            let _ = writeln!(out, "### {}\n\n{}\n", rec.title, rec.summary);
+            for e in &rec.evidence {
+                let _ = writeln!(out, "- `{}`: {}", e.source, e.text);
+            }
+            let yaml = |v: &serde_json::Value| serde_saphyr::to_string(v).unwrap_or_else(|_| v.to_string());
+            let _ = writeln!(
+                out,
+                "\nApply:\n\n```yaml\n{}```\n\nRollback:\n\n```yaml\n{}```\n",
+                yaml(&rec.patch),
+                yaml(&rec.rollback)
+            );
+        }
+    }
+    out
+}
+
+/// Prints an HPA report.
+///
+/// # Errors
+/// Serialisation or stdout failures.
+pub fn print_hpa(r: &HpaReport, format: OutputFormat, all: bool) -> anyhow::Result<()> {
+    if let Some(text) = structured(r, format)? {
+        return emit(&text);
+    }
+    emit(&render_hpa_text(r, format == OutputFormat::Markdown, all))
+}

@@ -1,0 +1,161 @@
+//! Other autoscalers that can manage a workload — VerticalPodAutoscalers and KEDA
+//! ScaledObjects — read from a snapshot directory's `objects/` files or the live API. File
+//! and network I/O. Only the fields the HPA analysis needs are kept.
+
+use std::path::Path;
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use serde_json::Value;
+use tracing::{debug, info};
+
+use super::error::{CollectError, Result};
+use super::manifest::parse_documents;
+use crate::analysis::hpa::OtherScaler;
+
+/// The scaler of one object, if it is a VPA or a ScaledObject with a target.
+pub fn scaler_of(v: &Value) -> Option<OtherScaler> {
+    let kind = v.get("kind")?.as_str()?;
+    let meta = v.get("metadata")?;
+    let name = meta.get("name")?.as_str()?.to_string();
+    let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+    let spec = v.get("spec")?;
+    let (target, update_mode) = match kind {
+        "VerticalPodAutoscaler" => (
+            spec.get("targetRef")?,
+            spec.pointer("/updatePolicy/updateMode").and_then(Value::as_str).map(str::to_string),
+        ),
+        "ScaledObject" => (spec.get("scaleTargetRef")?, None),
+        _ => return None,
+    };
+    Some(OtherScaler {
+        kind: kind.to_string(),
+        namespace,
+        name,
+        // KEDA's scaleTargetRef.kind defaults to Deployment.
+        target_kind: target.get("kind").and_then(Value::as_str).unwrap_or("Deployment").to_string(),
+        target_name: target.get("name")?.as_str()?.to_string(),
+        update_mode,
+    })
+}
+
+fn collect_values(v: Value, out: &mut Vec<OtherScaler>) {
+    if let Some(items) = v.get("items").and_then(Value::as_array) {
+        for item in items {
+            collect_values(item.clone(), out);
+        }
+        return;
+    }
+    if let Some(s) = scaler_of(&v) {
+        out.push(s);
+    }
+}
+
+/// Every VPA and ScaledObject in a snapshot directory's `objects/` (JSON or YAML files,
+/// single objects or Lists). A directory without `objects/` has none.
+///
+/// # Errors
+/// A file that cannot be read or parsed (names the file).
+pub fn read_dir_scalers(dir: &Path) -> Result<Vec<OtherScaler>> {
+    let mut out = Vec::new();
+    let root = dir.join("objects");
+    if !root.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| CollectError::Io { path: d.clone(), source: e })?;
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !matches!(ext, "json" | "yaml" | "yml") {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
+            // Cheap pre-filter: most object files hold neither kind.
+            if !text.contains("VerticalPodAutoscaler") && !text.contains("ScaledObject") {
+                continue;
+            }
+            for doc in parse_documents(&p, &text)? {
+                collect_values(doc, &mut out);
+            }
+        }
+    }
+    info!(scalers = out.len(), "Read VPAs and ScaledObjects from the snapshot.");
+    Ok(out)
+}
+
+/// Every VPA (`autoscaling.k8s.io/v1`) and KEDA ScaledObject (`keda.sh/v1alpha1`) of the
+/// live cluster. A kind the API server does not serve, or RBAC forbids, is skipped (logged);
+/// the analysis then cannot see conflicts with it.
+pub async fn fetch_scalers(client: &kube::Client, namespace: Option<&str>) -> Vec<OtherScaler> {
+    let mut out = Vec::new();
+    for (group, version, kind, plural) in [
+        ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
+        ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+    ] {
+        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+            None => Api::all_with(client.clone(), &ar),
+        };
+        match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for o in list.items {
+                    let mut v = serde_json::to_value(&o).unwrap_or(Value::Null);
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("kind".into(), Value::String(kind.into()));
+                    }
+                    out.extend(scaler_of(&v));
+                }
+            }
+            Err(e) => {
+                debug!(kind, error = %e, "Could not list other autoscalers; conflicts with them are not checked.")
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vpas_and_scaled_objects_from_lists_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        std::fs::write(
+            objects.join("vpa.yaml"),
+            "apiVersion: autoscaling.k8s.io/v1\nkind: VerticalPodAutoscaler\nmetadata:\n  name: web-vpa\n  namespace: shop\nspec:\n  targetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n  updatePolicy:\n    updateMode: \"Off\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            objects.join("keda.json"),
+            r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject","metadata":{"name":"worker","namespace":"jobs"},"spec":{"scaleTargetRef":{"name":"worker"}}}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            objects.join("other.json"),
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+        )
+        .unwrap();
+        let mut s = read_dir_scalers(dir.path()).unwrap();
+        s.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].kind.as_str(), s[0].target_name.as_str(), s[0].update_mode.as_deref()),
+            ("VerticalPodAutoscaler", "web", Some("Off"))
+        );
+        assert_eq!(
+            (s[1].kind.as_str(), s[1].target_kind.as_str(), s[1].namespace.as_str()),
+            ("ScaledObject", "Deployment", "jobs")
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! `aiops hpa` end to end: the real binary on the demo (enable, fix, healthy, conflicts,
+//! capacity) and on a snapshot directory with VPA/KEDA objects among its files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn aiops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("AIOPS_CONFIG")
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .expect("run aiops")
+}
+
+fn json(o: &Output) -> Value {
+    assert!(o.status.success(), "exit {:?}\nstderr: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn recs_for<'a>(v: &'a Value, ns: &str, name: &str) -> Vec<&'a Value> {
+    v["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["target"]["namespace"] == ns && r["target"]["name"] == name)
+        .collect()
+}
+
+fn findings_for<'a>(v: &'a Value, ns: &str, name: &str) -> Vec<&'a str> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["target"]["namespace"] == ns && f["target"]["name"] == name)
+        .map(|f| f["code"].as_str().unwrap())
+        .collect()
+}
+
+fn workload<'a>(v: &'a Value, ns: &str, name: &str) -> &'a Value {
+    v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"]["namespace"] == ns && w["workload"]["name"] == name)
+        .unwrap_or_else(|| panic!("no workload {ns}/{name}"))
+}
+
+#[test]
+fn demo_recommendations() {
+    let v = json(&aiops(&["hpa", "--demo", "-o", "json"]));
+    // frontend: strong daily cycle, no HPA, a PDB with minAvailable 2 → enable an HPA.
+    let fe = recs_for(&v, "shop", "frontend");
+    assert_eq!(fe.len(), 1, "{fe:#?}");
+    assert_eq!(fe[0]["code"], "hpa-enable");
+    assert_eq!(fe[0]["tier"], "medium");
+    let spec = &fe[0]["patch"]["spec"];
+    let (min, max) = (spec["minReplicas"].as_u64().unwrap(), spec["maxReplicas"].as_u64().unwrap());
+    assert!(min >= 2, "the PDB keeps minReplicas at 2 or more: {min}");
+    let w = workload(&v, "shop", "frontend");
+    let needed = &w["needed_replicas"];
+    assert!(needed["p99"].as_f64().unwrap() / needed["p10"].as_f64().unwrap().max(1.0) >= 1.5);
+    assert!(max as f64 >= needed["p99"].as_f64().unwrap(), "max {max} covers the p99 of needed replicas");
+    assert!(w["scale_up_episodes"].as_u64().unwrap() > 0);
+    assert!(w["scale_down_episodes"].as_u64().unwrap() > 0);
+    assert_eq!(fe[0]["rollback"]["then"]["patch"]["spec"]["replicas"], w["replicas"]);
+    // search: pinned at maxReplicas 6 under ~90% CPU → a higher max (or no room for it),
+    // ScalingLimited explained, and the demo's Auto VPA on it conflicts.
+    let search = recs_for(&v, "shop", "search");
+    let f = findings_for(&v, "shop", "search");
+    assert!(f.contains(&"hpa-scaling-limited"), "{f:?}");
+    assert!(f.contains(&"hpa-vpa-conflict"), "{f:?}");
+    match search.first() {
+        Some(r) => {
+            assert_eq!(r["code"], "hpa-raise-max");
+            assert!(r["patch"]["spec"]["maxReplicas"].as_u64().unwrap() > 6);
+            assert_eq!(r["rollback"]["spec"]["maxReplicas"], 6);
+        }
+        None => assert!(f.contains(&"hpa-pinned-no-capacity"), "{f:?}"),
+    }
+    // ingress-nginx: at its minimum under low load: healthy, nothing to say.
+    let ing = workload(&v, "ingress-nginx", "ingress-nginx-controller");
+    assert_eq!(ing["verdict"], "hpa-healthy");
+    assert!(recs_for(&v, "ingress-nginx", "ingress-nginx-controller").is_empty());
+    assert!(findings_for(&v, "ingress-nginx", "ingress-nginx-controller").is_empty());
+    // invoice-worker is managed by a KEDA ScaledObject.
+    assert_eq!(workload(&v, "billing", "invoice-worker")["verdict"], "managed-by-keda");
+    assert!(recs_for(&v, "billing", "invoice-worker").is_empty());
+    // Capacity: free = allocatable − requested over the schedulable nodes.
+    let cap = &v["capacity"];
+    let free = cap["free"]["cpu"].as_f64().unwrap();
+    let nodes_free: f64 =
+        cap["nodes"].as_array().unwrap().iter().map(|n| n["free"]["cpu"].as_f64().unwrap()).sum();
+    assert!((free - nodes_free).abs() < 1e-6);
+    assert!(cap["allocatable"]["cpu"].as_f64().unwrap() > free);
+    // Every recommendation has a stable id and a rollback.
+    for r in v["recommendations"].as_array().unwrap() {
+        assert!(r["id"].as_str().unwrap().starts_with(r["code"].as_str().unwrap()));
+        assert!(!r["rollback"].is_null());
+        let tier = r["tier"].as_str().unwrap();
+        assert_eq!(tier, if r["code"] == "scale-replicas" { "low" } else { "medium" });
+    }
+    // Same input, same ids.
+    let again = json(&aiops(&["hpa", "--demo", "-o", "json"]));
+    assert_eq!(v["recommendations"], again["recommendations"]);
+}
+
+#[test]
+fn table_and_markdown_output() {
+    let o = aiops(&["hpa", "--demo", "-n", "shop"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("RECOMMENDATIONS"), "{text}");
+    assert!(text.contains("new HPA min"), "{text}");
+    assert!(text.contains("CAPACITY"), "{text}");
+    assert!(!text.contains("ingress-nginx"), "-n shop keeps other namespaces out: {text}");
+    let o = aiops(&["hpa", "--demo", "-n", "shop", "-o", "markdown"]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("## Recommendations"), "{md}");
+    assert!(md.contains("kind: HorizontalPodAutoscaler"), "{md}");
+    assert!(md.contains("```yaml"), "{md}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let o = aiops(&["hpa", "--demo", "--low", "0.8", "--high", "0.7"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--low"));
+    let o = aiops(&["hpa", "--demo", "--target", "1.5"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn snapshot_directory_with_keda_and_vpa_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap");
+    let o = aiops(&["snapshot", "demo", "--out", snap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hpa/scalers.yaml");
+    std::fs::copy(&fixture, snap.join("objects").join("scalers.yaml")).unwrap();
+    let v = json(&aiops(&["hpa", "--snapshot", snap.to_str().unwrap(), "-o", "json"]));
+    // The ScaledObject manages frontend now: no HPA is proposed for it.
+    assert_eq!(workload(&v, "shop", "frontend")["verdict"], "managed-by-keda");
+    assert!(recs_for(&v, "shop", "frontend").is_empty());
+    // The Auto VPA conflicts with the ingress controller's CPU HPA.
+    assert_eq!(findings_for(&v, "ingress-nginx", "ingress-nginx-controller"), vec!["hpa-vpa-conflict"]);
+    // The demo's own scalers are not in a snapshot directory: search has no VPA conflict.
+    assert!(!findings_for(&v, "shop", "search").contains(&"hpa-vpa-conflict"));
+}
