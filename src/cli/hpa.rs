@@ -16,6 +16,9 @@ use crate::jobs;
 /// `aiops hpa` flags.
 #[derive(Debug, Args)]
 pub struct HpaArgs {
+    /// Put the recommendations into the approval queue (`--db`)
+    #[arg(long)]
+    pub enqueue: bool,
     /// History window ending at --as-of
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
     pub window: std::time::Duration,
@@ -116,6 +119,16 @@ pub async fn run(
     output::clear_progress(super::progress_is_drawn(g));
     let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
     print_hpa(&report, config.output, args.all)?;
+    if args.enqueue {
+        super::queue::enqueue(
+            config,
+            "hpa",
+            &report.recommendations,
+            Some(&snap),
+            scope.namespace.clone(),
+            Default::default(),
+        )?;
+    }
     Ok(exit::OK)
 }
 
