@@ -839,76 +839,10 @@ fn mttr_proxy(snap: &ClusterSnapshot) -> Option<f64> {
     super::stats::quantile_in_place(&mut v, 0.5)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn increase_handles_resets_and_window() {
-        let ts = [0, 10, 20, 30, 40];
-        let v = [5.0, 10.0, 2.0, 6.0, 100.0];
-        // 5 + 2 (reset: counts 2) + 4 = 11 within [0, 30].
-        assert!((counter_increase(&ts, &v, 0, 30) - 11.0).abs() < 1e-9);
-        assert!((counter_increase(&ts, &v, 20, 40) - 98.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn histogram_quantile_interpolates_like_prometheus() {
-        let b = [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (f64::INFINITY, 100.0)];
-        // rank 50 → top of the first bucket.
-        assert!((histogram_quantile(0.5, &b).unwrap() - 0.1).abs() < 1e-9);
-        // rank 70 → halfway through (0.1, 0.5].
-        assert!((histogram_quantile(0.7, &b).unwrap() - 0.3).abs() < 1e-9);
-        // rank 99.9 in the +Inf bucket? no: in (0.5, 1.0].
-        assert!((histogram_quantile(0.95, &b).unwrap() - 0.75).abs() < 1e-9);
-        let inf = [(0.1, 10.0), (f64::INFINITY, 20.0)];
-        assert_eq!(histogram_quantile(0.99, &inf), Some(0.1));
-        assert_eq!(histogram_quantile(0.5, &[(0.1, 0.0), (f64::INFINITY, 0.0)]), None);
-    }
-
-    #[test]
-    fn demo_health_names_the_planted_problems() {
-        use crate::collectors::demo::{DemoOptions, generate};
-        let snap = generate(&DemoOptions::default());
-        let opts = super::super::diagnose::DiagnoseOptions {
-            policy: super::super::sizing::SizingPolicy::default(),
-            now: snap.as_of(),
-            metrics_unavailable: None,
-        };
-        let diagnoses = super::super::diagnose::diagnose_unhealthy(&snap, None, &opts);
-        let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default());
-        let problem = |ns: &str, prefix: &str| {
-            h.problem_pods.iter().find(|p| p.namespace == ns && p.pod.starts_with(prefix)).map(|p| p.problem)
-        };
-        assert_eq!(problem("billing", "ledger-api"), Some(PodProblem::CrashLooping));
-        assert_eq!(problem("analytics", "model-trainer"), Some(PodProblem::Pending));
-        assert!(h.findings.first().is_some_and(|f| f.severity == Severity::Critical));
-        assert!(h.requests.note.is_none());
-        let svc = h.requests.services.iter().find(|s| s.requests > 0.0).expect("a service with traffic");
-        let (p50, p99) = (svc.p50_seconds.unwrap(), svc.p99_seconds.unwrap());
-        assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
-        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_some() && n.used_memory_bytes.is_some()));
-        assert_eq!(h.restarts_top.len(), 10.min(h.restarts_top.len()));
-        assert!(h.restarts_top.windows(2).all(|w| w[0].restarts >= w[1].restarts));
-        // Without request metrics the report says so.
-        let mut bare = snap.clone();
-        bare.metrics = crate::model::MetricStore::new();
-        let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default());
-        assert!(h.requests.note.as_deref().is_some_and(|n| n.starts_with("no request metrics found")));
-        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_none()));
-    }
-
-    #[test]
-    fn minor_versions() {
-        assert_eq!(minor_of("v1.37.1").as_deref(), Some("1.37"));
-        assert_eq!(minor_of("v1.30.0-eks-1").as_deref(), Some("1.30"));
-        assert_eq!(minor_of("garbage"), None);
-    }
-}
-
 /// The usage of one workload container for a chart: CPU cores (counter rate between
 /// samples) and memory working set, the maximum over its pods within each `bucket_ms`.
 /// Returns (cpu, memory) as (bucket start ms, value), ascending.
+#[allow(clippy::type_complexity)]
 pub fn usage_trace(
     snap: &ClusterSnapshot,
     namespace: &str,
@@ -989,4 +923,71 @@ pub fn diagnosis_recommendation(
         patch: serde_json::Value::Null,
         rollback: serde_json::Value::Null,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increase_handles_resets_and_window() {
+        let ts = [0, 10, 20, 30, 40];
+        let v = [5.0, 10.0, 2.0, 6.0, 100.0];
+        // 5 + 2 (reset: counts 2) + 4 = 11 within [0, 30].
+        assert!((counter_increase(&ts, &v, 0, 30) - 11.0).abs() < 1e-9);
+        assert!((counter_increase(&ts, &v, 20, 40) - 98.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn histogram_quantile_interpolates_like_prometheus() {
+        let b = [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (f64::INFINITY, 100.0)];
+        // rank 50 → top of the first bucket.
+        assert!((histogram_quantile(0.5, &b).unwrap() - 0.1).abs() < 1e-9);
+        // rank 70 → halfway through (0.1, 0.5].
+        assert!((histogram_quantile(0.7, &b).unwrap() - 0.3).abs() < 1e-9);
+        // rank 99.9 in the +Inf bucket? no: in (0.5, 1.0].
+        assert!((histogram_quantile(0.95, &b).unwrap() - 0.75).abs() < 1e-9);
+        let inf = [(0.1, 10.0), (f64::INFINITY, 20.0)];
+        assert_eq!(histogram_quantile(0.99, &inf), Some(0.1));
+        assert_eq!(histogram_quantile(0.5, &[(0.1, 0.0), (f64::INFINITY, 0.0)]), None);
+    }
+
+    #[test]
+    fn demo_health_names_the_planted_problems() {
+        use crate::collectors::demo::{DemoOptions, generate};
+        let snap = generate(&DemoOptions::default());
+        let opts = super::super::diagnose::DiagnoseOptions {
+            policy: super::super::sizing::SizingPolicy::default(),
+            now: snap.as_of(),
+            metrics_unavailable: None,
+        };
+        let diagnoses = super::super::diagnose::diagnose_unhealthy(&snap, None, &opts);
+        let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default());
+        let problem = |ns: &str, prefix: &str| {
+            h.problem_pods.iter().find(|p| p.namespace == ns && p.pod.starts_with(prefix)).map(|p| p.problem)
+        };
+        assert_eq!(problem("billing", "ledger-api"), Some(PodProblem::CrashLooping));
+        assert_eq!(problem("analytics", "model-trainer"), Some(PodProblem::Pending));
+        assert!(h.findings.first().is_some_and(|f| f.severity == Severity::Critical));
+        assert!(h.requests.note.is_none());
+        let svc = h.requests.services.iter().find(|s| s.requests > 0.0).expect("a service with traffic");
+        let (p50, p99) = (svc.p50_seconds.unwrap(), svc.p99_seconds.unwrap());
+        assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
+        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_some() && n.used_memory_bytes.is_some()));
+        assert_eq!(h.restarts_top.len(), 10.min(h.restarts_top.len()));
+        assert!(h.restarts_top.windows(2).all(|w| w[0].restarts >= w[1].restarts));
+        // Without request metrics the report says so.
+        let mut bare = snap.clone();
+        bare.metrics = crate::model::MetricStore::new();
+        let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default());
+        assert!(h.requests.note.as_deref().is_some_and(|n| n.starts_with("no request metrics found")));
+        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_none()));
+    }
+
+    #[test]
+    fn minor_versions() {
+        assert_eq!(minor_of("v1.37.1").as_deref(), Some("1.37"));
+        assert_eq!(minor_of("v1.30.0-eks-1").as_deref(), Some("1.30"));
+        assert_eq!(minor_of("garbage"), None);
+    }
 }

@@ -102,10 +102,7 @@ struct PhrWriter {
 }
 
 impl PhrWriter {
-    fn write(
-        &mut self,
-        items: &[(Recommendation, Vec<(String, String, String)>)],
-    ) -> anyhow::Result<PhrStats> {
+    fn write(&mut self, items: &[PhrItem]) -> anyhow::Result<PhrStats> {
         let mut stats = PhrStats { root: self.root.display().to_string(), ..PhrStats::default() };
         let mut seen = std::collections::HashSet::new();
         for (rec, pre) in items {
