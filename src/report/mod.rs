@@ -63,6 +63,9 @@ pub struct PhrStats {
     pub root: String,
     /// Feature → count.
     pub by_feature: std::collections::BTreeMap<String, usize>,
+    /// `by_feature` as text in feature order ("diagnosis 5, sizing 34"): templates iterate
+    /// maps in no fixed order.
+    pub features: String,
 }
 
 /// The UTC date of an instant.
