@@ -133,7 +133,8 @@ impl PhrWriter {
             }
             *stats.by_feature.entry(feature.as_str().to_string()).or_default() += 1;
         }
-        stats.features = stats.by_feature.iter().map(|(f, n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ");
+        stats.features =
+            stats.by_feature.iter().map(|(f, n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ");
         Ok(stats)
     }
 }
