@@ -951,3 +951,52 @@ fn diagnose_enqueue_files_remediations_for_people() {
     assert_ne!(o.status.code(), Some(0));
     assert_eq!(items(&env.json(&["queue", "list", "--feature", "diagnosis", "--state", "expired"])).len(), 0);
 }
+
+/// `report weekly --enqueue` queues every recommendation of the run linked to the PHRs the
+/// report wrote, and the next report's success metrics come from the queue.
+#[test]
+fn report_weekly_enqueues_and_reports_the_queue_metrics() {
+    let env = Env::new();
+    let out = env.dir.path().join("reports");
+    let o = env.run(&[
+        "report",
+        "weekly",
+        "--demo",
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--enqueue",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = env.json(&["queue", "list"]);
+    let features: std::collections::BTreeSet<&str> =
+        items(&v).iter().map(|i| i["feature"].as_str().unwrap()).collect();
+    assert_eq!(features, ["diagnosis", "security", "sizing"].into_iter().collect());
+    for i in items(&v) {
+        let phr = i["phr"].as_str().unwrap_or_else(|| panic!("no PHR for {i}"));
+        assert!(phr.starts_with(out.to_str().unwrap()), "{phr}");
+        assert!(Path::new(phr).is_file());
+    }
+    let id = items(&v).iter().find(|i| i["tier"] == "medium").unwrap()["id"].as_str().unwrap().to_string();
+    env.ok(&["queue", "approve", &id, "--by", "ann", "--role", "architect", "--justification", "ok"]);
+    let o = env.run(&[
+        "report",
+        "health",
+        "--demo",
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let health: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("health-2026-11-23.json")).unwrap()).unwrap();
+    let text = health.to_string();
+    assert!(text.contains("non-trivial items approved or rejected by a person"), "{text}");
+    assert!(text.contains("medium p50"), "approval latency from the queue");
+}

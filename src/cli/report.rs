@@ -59,6 +59,10 @@ pub struct ReportArgs {
     /// Post a summary with the critical findings to this webhook (Slack-compatible JSON)
     #[arg(long, value_name = "URL")]
     pub notify: Option<String>,
+    /// Put every recommendation of the run (sizing, diagnosis remediations, security) into
+    /// the approval queue (`--db`), linked to the PHRs this run wrote
+    #[arg(long)]
+    pub enqueue: bool,
     /// Availability target of every service (0.999 = 99.9%)
     #[arg(long, default_value_t = 0.999)]
     pub slo_target: f64,
@@ -236,6 +240,18 @@ pub async fn run(
     let history_dir = args.history.clone().unwrap_or_else(|| out.join("history").join("reports"));
     let phr_root = args.phr_dir.clone().unwrap_or_else(|| out.clone());
     let mut phrs = PhrWriter { root: phr_root, date, index: HashMap::new() };
+    // The queue's own metrics for the success-metrics section, when a queue exists.
+    let queue_stats = if config.queue_db.is_file() {
+        match crate::approval::Store::open(&config.queue_db).and_then(|s| s.stats(as_of)) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                tracing::warn!(error = %e, "The approval queue's metrics are not in the report.");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut written: Vec<PathBuf> = Vec::new();
     let mut headlines = Vec::new();
     let mut critical_lines = Vec::new();
@@ -370,6 +386,7 @@ pub async fn run(
             previous,
             phrs: &stats,
             traces: &traces,
+            queue: queue_stats.as_ref(),
         });
         for f in &args.format {
             let text = render_report("health", &view, *f)?;
@@ -444,6 +461,34 @@ pub async fn run(
         text.push_str(&format!("wrote {}\n", p.display()));
     }
     let phr_count: usize = phrs.index.values().map(HashMap::len).sum();
+    if args.enqueue {
+        let paths: HashMap<String, String> = phrs
+            .index
+            .values()
+            .flat_map(|m| m.iter().map(|(id, p)| (id.clone(), p.display().to_string())))
+            .collect();
+        let ns = super::scope_of(g).namespace;
+        let mut by_feature: Vec<(&str, Vec<Recommendation>)> = Vec::new();
+        if let Some(sz) = &analyses.sizing {
+            by_feature.push(("sizing", sz.recommendations.clone()));
+        }
+        let diag: Vec<Recommendation> = analyses
+            .diagnoses
+            .iter()
+            .filter_map(|d| crate::analysis::health::diagnosis_recommendation(&snap, d))
+            .collect();
+        if analyses.health.is_some() {
+            by_feature.push(("diagnosis", diag));
+        }
+        if let Some(a) = &analyses.audit {
+            by_feature.push(("security", a.recommendations.clone()));
+        }
+        for (feature, recs) in by_feature {
+            let phr: HashMap<String, String> =
+                recs.iter().filter_map(|r| Some((r.id.clone(), paths.get(&r.id)?.clone()))).collect();
+            super::queue::enqueue(config, feature, &recs, Some(&snap), ns.clone(), phr)?;
+        }
+    }
     text.push_str(&format!("PHRs under {}: {phr_count}\n", phrs.root.join("history/prompts").display()));
     if let Some(url) = &args.notify {
         let notice = Notice {

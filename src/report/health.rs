@@ -43,6 +43,8 @@ pub struct HealthInputs<'a> {
     pub previous: Option<(&'a RunSummary, Vec<Delta>)>,
     pub phrs: &'a PhrStats,
     pub traces: &'a [UsageTrace],
+    /// The approval queue's metrics, when a queue database exists (`--db`).
+    pub queue: Option<&'a crate::approval::store::QueueStats>,
 }
 
 /// A finding row.
@@ -400,20 +402,50 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         SelfMetric {
             name: "recommendations acted upon",
             target: "≥ 80%",
-            value: None,
-            basis: "needs the approval queue (issue 8): decisions are not recorded yet".into(),
+            value: i.queue.and_then(|q| q.acted_upon.ratio).map(pct),
+            basis: match i.queue {
+                Some(q) => format!(
+                    "approval queue: {} of {} non-trivial items approved or rejected by a person",
+                    q.acted_upon.count, q.acted_upon.of
+                ),
+                None => "no approval queue database found (`--db`)".into(),
+            },
         },
         SelfMetric {
             name: "approval latency",
             target: "< 30 min routine, < 5 min emergency",
-            value: None,
-            basis: "needs the approval queue (issue 8)".into(),
+            value: i.queue.and_then(|q| {
+                let parts: Vec<String> = q
+                    .approval_latency_seconds
+                    .iter()
+                    .filter_map(|(tier, l)| {
+                        Some(format!("{tier} p50 {} p95 {}", fmt_duration(l.p50?), fmt_duration(l.p95?)))
+                    })
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join("; "))
+            }),
+            basis: match i.queue {
+                Some(q) => format!(
+                    "approval queue: enqueue → approved, per tier; {} items, {} overdue",
+                    q.items, q.overdue
+                ),
+                None => "no approval queue database found (`--db`)".into(),
+            },
         },
         SelfMetric {
             name: "rollback success",
             target: "100% within 5 min",
-            value: None,
-            basis: "needs the apply/rollback executor of the approval queue (issue 8)".into(),
+            value: i
+                .queue
+                .filter(|q| q.rollbacks.count > 0)
+                .map(|q| pct(q.rollbacks.within_5_minutes as f64 / q.rollbacks.count as f64)),
+            basis: match i.queue {
+                Some(q) => format!(
+                    "approval queue: {} rollbacks, {} succeeded, {} within 5 min",
+                    q.rollbacks.count, q.rollbacks.succeeded, q.rollbacks.within_5_minutes
+                ),
+                None => "no approval queue database found (`--db`)".into(),
+            },
         },
         SelfMetric {
             name: "diagnosis response",
