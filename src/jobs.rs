@@ -152,21 +152,34 @@ pub async fn usage_from_prometheus(
     window: Duration,
     step: Duration,
 ) -> Result<bool, JobError> {
+    metrics_from_prometheus(
+        snap,
+        config,
+        scope,
+        &["capture/cpu_usage", "capture/memory_working_set", "capture/restarts"],
+        window,
+        step,
+    )
+    .await
+}
+
+/// Replaces the snapshot's metrics with the range queries `files` over `window` at `step`
+/// (`Ok(false)` without a Prometheus URL).
+async fn metrics_from_prometheus(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    files: &[&str],
+    window: Duration,
+    step: Duration,
+) -> Result<bool, JobError> {
     if config.prometheus_url.is_none() {
         return Ok(false);
     }
     let popts = prom_options(config);
     snap.metrics = crate::model::MetricStore::new();
-    prometheus::fetch_usage(
-        &popts,
-        snap,
-        &["capture/cpu_usage", "capture/memory_working_set", "capture/restarts"],
-        scope.namespace.as_deref(),
-        snap.as_of(),
-        window,
-        step,
-    )
-    .await?;
+    prometheus::fetch_usage(&popts, snap, files, scope.namespace.as_deref(), snap.as_of(), window, step)
+        .await?;
     Ok(true)
 }
 
@@ -511,14 +524,10 @@ pub async fn hpa_metrics_from_prometheus(
     window: Duration,
     step: Duration,
 ) -> Result<bool, JobError> {
-    if config.prometheus_url.is_none() {
-        return Ok(false);
-    }
-    let popts = prom_options(config);
-    snap.metrics = crate::model::MetricStore::new();
-    prometheus::fetch_usage(
-        &popts,
+    metrics_from_prometheus(
         snap,
+        config,
+        scope,
         &[
             "capture/cpu_usage",
             "capture/memory_working_set",
@@ -527,13 +536,10 @@ pub async fn hpa_metrics_from_prometheus(
             "hpa/hpa_current_replicas",
             "hpa/hpa_desired_replicas",
         ],
-        scope.namespace.as_deref(),
-        snap.as_of(),
         window,
         step,
     )
-    .await?;
-    Ok(true)
+    .await
 }
 
 /// `aiops hpa` on a collected snapshot of the whole cluster: free capacity from every node

@@ -337,25 +337,6 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn tier_str(t: RiskTier) -> &'static str {
-    match t {
-        RiskTier::Trivial => "trivial",
-        RiskTier::Low => "low",
-        RiskTier::Medium => "medium",
-        RiskTier::Critical => "critical",
-    }
-}
-
-fn parse_tier(s: &str) -> Option<RiskTier> {
-    Some(match s {
-        "trivial" => RiskTier::Trivial,
-        "low" => RiskTier::Low,
-        "medium" => RiskTier::Medium,
-        "critical" => RiskTier::Critical,
-        _ => return None,
-    })
-}
-
 /// The queue database.
 pub struct Store {
     conn: Connection,
@@ -481,7 +462,7 @@ impl Store {
                             r.target.namespace,
                             r.target.name,
                             r.container,
-                            tier_str(r.tier),
+                            RiskTier::as_str(r.tier),
                             st.as_str(),
                             r.title,
                             ctx.requested_by,
@@ -628,7 +609,7 @@ impl Store {
         let recommendation: Recommendation = serde_json::from_str(&raw.recommendation).map_err(|e| {
             QueueError::Corrupt { id: raw.id.clone(), field: "recommendation", reason: e.to_string() }
         })?;
-        let tier = parse_tier(&raw.tier).ok_or_else(|| QueueError::Corrupt {
+        let tier = RiskTier::parse(&raw.tier).ok_or_else(|| QueueError::Corrupt {
             id: raw.id.clone(),
             field: "tier",
             reason: raw.tier.clone(),
@@ -710,7 +691,7 @@ impl Store {
             sql.push_str(&format!(" AND state = ?{}", args.len()));
         }
         if let Some(t) = filter.tier {
-            args.push(tier_str(t).to_string());
+            args.push(RiskTier::as_str(t).to_string());
             sql.push_str(&format!(" AND tier = ?{}", args.len()));
         }
         if let Some(ns) = &filter.namespace {
@@ -811,7 +792,7 @@ impl Store {
                 drop(tx);
                 return Err(QueueError::NotFound { id: id.to_string(), suggestion: self.suggest(id)? });
             };
-            let tier = parse_tier(&tier).ok_or_else(|| QueueError::Corrupt {
+            let tier = RiskTier::parse(&tier).ok_or_else(|| QueueError::Corrupt {
                 id: id.to_string(),
                 field: "tier",
                 reason: tier.clone(),
@@ -1328,7 +1309,7 @@ impl Store {
         let mut by_tier: BTreeMap<String, usize> = BTreeMap::new();
         for i in &items {
             *by_state.entry(i.state.as_str().into()).or_default() += 1;
-            *by_tier.entry(tier_str(i.tier).into()).or_default() += 1;
+            *by_tier.entry(RiskTier::as_str(i.tier).into()).or_default() += 1;
         }
         let human: Vec<&Item> = items.iter().filter(|i| i.tier != RiskTier::Trivial).collect();
         let acted = human.iter().filter(|i| decided.contains(i.id.as_str())).count();
@@ -1353,7 +1334,7 @@ impl Store {
                 .into_iter()
                 .map(|(t, v)| {
                     let q = crate::analysis::stats::quantiles(&v, &[0.50, 0.95]);
-                    (tier_str(t).to_string(), LatencySummary { count: v.len(), p50: q[0], p95: q[1] })
+                    (RiskTier::as_str(t).to_string(), LatencySummary { count: v.len(), p50: q[0], p95: q[1] })
                 })
                 .collect(),
             acted_upon: Share::of(acted, human.len()),

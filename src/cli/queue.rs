@@ -110,22 +110,8 @@ pub struct ApplyArgs {
 }
 
 fn parse_tier(s: &str) -> anyhow::Result<RiskTier> {
-    Ok(match s {
-        "trivial" => RiskTier::Trivial,
-        "low" => RiskTier::Low,
-        "medium" => RiskTier::Medium,
-        "critical" => RiskTier::Critical,
-        _ => return Err(UsageError(format!("--tier {s:?}: one of trivial, low, medium, critical")).into()),
-    })
-}
-
-fn tier_name(t: RiskTier) -> &'static str {
-    match t {
-        RiskTier::Trivial => "trivial",
-        RiskTier::Low => "low",
-        RiskTier::Medium => "medium",
-        RiskTier::Critical => "critical",
-    }
+    RiskTier::parse(s)
+        .ok_or_else(|| UsageError(format!("--tier {s:?}: one of trivial, low, medium, critical")).into())
 }
 
 /// Rewrites the decision and validation sections of an item's PHR; a failure is reported
@@ -526,7 +512,7 @@ fn item_json(i: &Item) -> serde_json::Value {
         "feature": i.feature,
         "target": i.target,
         "container": i.container,
-        "tier": tier_name(i.tier),
+        "tier": i.tier.as_str(),
         "state": i.state,
         "title": i.title,
         "requested_by": i.requested_by,
@@ -562,7 +548,7 @@ fn render_list(items: &[Item], md: bool) -> String {
             .join(", ");
         t.row(vec![
             i.id.clone(),
-            tier_name(i.tier).into(),
+            i.tier.as_str().into(),
             state,
             target_text(i),
             i.title.clone(),
@@ -585,7 +571,7 @@ fn render_show(
     let _ = writeln!(
         o,
         "  tier:      {} (needs: {})",
-        tier_name(i.tier),
+        i.tier.as_str(),
         match i.tier {
             RiskTier::Trivial => "no approval",
             RiskTier::Low => "one review",

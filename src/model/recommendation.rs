@@ -20,6 +20,27 @@ pub enum RiskTier {
     Critical,
 }
 
+impl RiskTier {
+    pub const ALL: [RiskTier; 4] = [RiskTier::Trivial, RiskTier::Low, RiskTier::Medium, RiskTier::Critical];
+
+    /// `trivial`, `low`, `medium`, `critical` (as serialised).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskTier::Trivial => "trivial",
+            RiskTier::Low => "low",
+            RiskTier::Medium => "medium",
+            RiskTier::Critical => "critical",
+        }
+    }
+
+    /// Parses [`RiskTier::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<RiskTier> {
+        RiskTier::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 /// One piece of evidence: where it comes from (a field path, `event`, `log`, `metric`,
 /// a query file) and what it says, verbatim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

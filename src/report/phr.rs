@@ -179,12 +179,7 @@ pub fn render_phr(input: &PhrInput<'_>) -> Result<String, PhrError> {
         .collect::<Vec<_>>()
         .join(", ");
     let json = |v: &serde_json::Value| (!v.is_null()).then(|| v.to_string());
-    let tier = match rec.tier {
-        RiskTier::Trivial => "trivial",
-        RiskTier::Low => "low",
-        RiskTier::Medium => "medium",
-        RiskTier::Critical => "critical",
-    };
+    let tier = rec.tier.as_str();
     let ctx = PhrContext {
         id: &rec.id,
         title: yaml_scalar(&rec.title),
