@@ -395,6 +395,9 @@ pub struct ReportAnalyses {
     pub sizing: Option<SizingReport>,
     pub diagnoses: Vec<crate::analysis::diagnose::Diagnosis>,
     pub audit: Option<crate::analysis::audit::AuditReport>,
+    /// Wall time of the diagnoses (the server's `aiops_diagnosis_duration_seconds`); it
+    /// feeds no analysis.
+    pub diagnosis_time: Duration,
 }
 
 /// What `aiops report` runs, with which policies.
@@ -448,14 +451,24 @@ pub fn report_analyses(
     vulnerability_reports: Option<Vec<crate::analysis::audit::VulnerabilityReport>>,
 ) -> ReportAnalyses {
     use crate::analysis::{audit, diagnose, health};
-    let mut out = ReportAnalyses { health: None, sizing: None, diagnoses: Vec::new(), audit: None };
+    let mut out = ReportAnalyses {
+        health: None,
+        sizing: None,
+        diagnoses: Vec::new(),
+        audit: None,
+        diagnosis_time: Duration::ZERO,
+    };
     if plan.health {
         let opts = diagnose::DiagnoseOptions {
             policy: plan.sizing_policy.clone(),
             now: snap.as_of(),
             metrics_unavailable: None,
         };
+        // A stopwatch for the metric only: nothing in the analysis reads it.
+        #[allow(clippy::disallowed_methods)]
+        let started = std::time::Instant::now();
         out.diagnoses = diagnose::diagnose_unhealthy(snap, None, &opts);
+        out.diagnosis_time = started.elapsed();
         info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
         let sizing = sizing(snap, plan.window, plan.step, plan.scrape_interval, &plan.sizing_policy);
         out.health = Some(health::analyse_health(snap, &out.diagnoses, &plan.health_policy));

@@ -12,4 +12,5 @@ pub mod config;
 pub mod jobs;
 pub mod model;
 pub mod report;
+pub mod server;
 pub mod telemetry;

@@ -390,24 +390,8 @@ fn the_audit_log_is_append_only() {
 
 const DEPLOY_PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/cart";
 
-/// The demo's `shop/cart` Deployment as the API returns it, and pods for it.
 fn demo_cart() -> (Value, Vec<Value>) {
-    use aiops::collectors::demo::{DemoOptions, generate};
-    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
-    let d = snap.get::<aiops::model::objects::Deployment>(Some("shop"), "cart").expect("demo has shop/cart");
-    let mut v = serde_json::to_value(d).unwrap();
-    v["apiVersion"] = json!("apps/v1");
-    v["kind"] = json!("Deployment");
-    v["metadata"]["resourceVersion"] = json!("100");
-    let labels = v["spec"]["selector"]["matchLabels"].clone();
-    let pods = (0..2)
-        .map(|i| {
-            json!({"metadata": {"name": format!("cart-{i}"), "namespace": "shop", "labels": labels},
-                   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                              "containerStatuses": [{"name": "cart", "ready": true, "restartCount": 1, "image": "x", "imageID": "", "started": true}]}})
-        })
-        .collect();
-    (v, pods)
+    apply_api::demo_deployment("shop", "cart", AS_OF)
 }
 
 /// A queue holding the demo's sizing items with the one for shop/cart approved, and a

@@ -21,7 +21,7 @@ use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
 /// Schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Errors of the queue.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +116,15 @@ pub fn target_key(t: &ObjectRef) -> String {
 }
 
 /// One audit log entry (never rewritten).
+/// One page of a list and the number of items matching the filter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -327,6 +336,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (item_id, label)
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: the list's order (newest first) served from an index, for paged lists of large queues.
+    "CREATE INDEX items_created ON items(created_ms DESC, id);",
 ];
 
 fn ms(t: Timestamp) -> i64 {
@@ -748,6 +759,119 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// One page of the items matching the filter, newest first, and how many match in all.
+    /// Only the page's recommendations are read and decoded, so a page of a queue of
+    /// 10,000 items costs about what the page holds.
+    ///
+    /// # Errors
+    /// Database errors, unreadable rows.
+    pub fn list_page(
+        &self,
+        filter: &ListFilter,
+        now: Timestamp,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page> {
+        let mut clause = String::from(" WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |clause: &mut String, sql: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            clause.push_str(&sql.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = filter.state {
+            arg(&mut clause, " AND state = ?", s.as_str().to_string().into());
+        }
+        if let Some(t) = filter.tier {
+            arg(&mut clause, " AND tier = ?", RiskTier::as_str(t).to_string().into());
+        }
+        if let Some(ns) = &filter.namespace {
+            arg(&mut clause, " AND namespace = ?", ns.clone().into());
+        }
+        if let Some(f) = &filter.feature {
+            arg(&mut clause, " AND feature = ?", f.clone().into());
+        }
+        if filter.overdue_only {
+            // The same rule as `state::is_overdue`: pending and older than its tier's window.
+            let mut any = Vec::new();
+            for tier in [RiskTier::Trivial, RiskTier::Low, RiskTier::Medium, RiskTier::Critical] {
+                if let Some(w) = state::approval_window(tier) {
+                    let cutoff = ms(now) - w.as_millis().clamp(0, i128::from(i64::MAX)) as i64;
+                    any.push(format!("(tier = '{}' AND created_ms < {cutoff})", RiskTier::as_str(tier)));
+                }
+            }
+            clause.push_str(&format!(" AND state = 'pending' AND ({})", any.join(" OR ")));
+        }
+        let total: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM items{clause}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(self.db())?;
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items{clause} ORDER BY created_ms DESC, id LIMIT {} OFFSET {}",
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.db())?;
+        let raws: Vec<RawItem> = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), raw_item)
+            .map_err(self.db())?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(self.db())?;
+        let mut items = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let approvals = self.approvals(&raw.id)?;
+            let item = self.finish_item(raw, approvals, now)?;
+            // The SQL filter and `is_overdue` agree; this keeps them from drifting silently.
+            if !filter.overdue_only || item.overdue {
+                items.push(item);
+            }
+        }
+        Ok(Page { items, total: usize::try_from(total).unwrap_or(0), offset, limit })
+    }
+
+    /// Items per (state, tier): the server's `aiops_recommendations` gauge.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT state, tier, COUNT(*) FROM items GROUP BY state, tier ORDER BY state, tier",
+            )
+            .map_err(self.db())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.db())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+    }
+
+    /// A value of the settings table (the server keeps its schedule state there).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.db())
+    }
+
+    /// Sets a value of the settings table.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                [key, value],
+            )
+            .map_err(self.db())?;
+        Ok(())
     }
 
     /// Applies one transition atomically: re-reads the item inside an immediate

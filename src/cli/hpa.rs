@@ -101,6 +101,23 @@ pub async fn run(
     now: Timestamp,
     progress: crate::collectors::kube::Progress<'_>,
 ) -> anyhow::Result<u8> {
+    let (report, _) = execute(args, g, config, now, progress).await?;
+    print_hpa(&report, config.output, args.all)?;
+    Ok(exit::OK)
+}
+
+/// The HPA analysis without printing (`aiops hpa` and the server's schedule): the report
+/// and the number of collection gaps; enqueues with `--enqueue`.
+///
+/// # Errors
+/// Usage errors (exit 2) and a source that cannot be read.
+pub async fn execute(
+    args: &HpaArgs,
+    g: &GlobalArgs,
+    config: &Config,
+    now: Timestamp,
+    progress: crate::collectors::kube::Progress<'_>,
+) -> anyhow::Result<(HpaReport, usize)> {
     let policy = args.policy()?;
     if g.demo && config.prometheus_url.is_some() {
         return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
@@ -118,7 +135,6 @@ pub async fn run(
         jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
     output::clear_progress(super::progress_is_drawn(g));
     let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
-    print_hpa(&report, config.output, args.all)?;
     if args.enqueue {
         super::queue::enqueue(
             config,
@@ -129,7 +145,7 @@ pub async fn run(
             Default::default(),
         )?;
     }
-    Ok(exit::OK)
+    Ok((report, snap.gaps.len()))
 }
 
 fn cores(m: crate::model::Millicores) -> String {

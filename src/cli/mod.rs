@@ -32,7 +32,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
     #[arg(long, global = true, value_name = "FILE")]
@@ -117,6 +117,8 @@ pub enum Command {
     /// Rolling-update monitoring: halt or continue a Deployment rollout (watch live, analyze past)
     #[command(subcommand)]
     Rollout(rollout::RolloutCommand),
+    /// The approval web page and JSON API, /metrics, and the schedules (weekly reports, daily sizing and HPA, post-action checks)
+    Serve(crate::server::ServeArgs),
 }
 
 /// `aiops sizing` flags.
@@ -353,111 +355,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Sizing(args) => {
-            let policy = args.policy()?;
-            if g.demo && config.prometheus_url.is_some() {
-                return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
-            }
-            let mut snap = if args.prometheus_only {
-                if config.prometheus_url.is_none() || g.demo || g.snapshot.is_some() {
-                    return Err(UsageError(
-                        "--prometheus-only needs --prometheus-url and no --demo/--snapshot".into(),
-                    )
-                    .into());
-                }
-                jobs::discover_from_prometheus(&config, &scope_of(g), now(), args.window)
-                    .await
-                    .context("discovering workloads from kube-state-metrics")?
-            } else {
-                jobs::collect(&source_of(g)?, &scope_of(g), &config, now(), progress)
-                    .await
-                    .context("collecting the cluster")?
-            };
-            if args.plan == PlanArg::PushDown && config.prometheus_url.is_none() {
-                return Err(UsageError("--plan push-down needs --prometheus-url".into()).into());
-            }
-            if config.prometheus_url.is_some() && !args.backtest {
-                let plan = match args.plan {
-                    PlanArg::Auto => jobs::QueryPlan::Auto,
-                    PlanArg::Local => jobs::QueryPlan::Local,
-                    PlanArg::PushDown => jobs::QueryPlan::PushDown,
-                };
-                let plan =
-                    jobs::choose_plan(plan, &config, &scope_of(g), snap.as_of(), args.window, args.step)
-                        .await
-                        .context("planning the Prometheus queries")?;
-                if plan == jobs::QueryPlan::PushDown {
-                    let data =
-                        jobs::pushdown_from_prometheus(&snap, &config, &scope_of(g), args.window, args.step)
-                            .await
-                            .context("reading usage summaries from Prometheus")?;
-                    output::clear_progress(progress_is_drawn(g));
-                    let report = jobs::sizing_pushed(
-                        &snap,
-                        &data,
-                        args.window,
-                        args.step,
-                        config.scrape_interval,
-                        &policy,
-                    );
-                    output::print_sizing(&report, format)?;
-                    if args.enqueue {
-                        queue::enqueue(
-                            &config,
-                            "sizing",
-                            &report.recommendations,
-                            Some(&snap),
-                            scope_of(g).namespace,
-                            Default::default(),
-                        )?;
-                    }
-                    return Ok(exit::OK);
-                }
-            }
-            if args.backtest && args.plan == PlanArg::PushDown {
-                return Err(UsageError(
-                    "--backtest replays raw samples; it cannot use --plan push-down".into(),
-                )
-                .into());
-            }
-            jobs::usage_from_prometheus(&mut snap, &config, &scope_of(g), args.window, args.step)
-                .await
-                .context("reading usage from Prometheus")?;
-            output::clear_progress(progress_is_drawn(g));
-            if args.backtest {
-                if args.train >= args.window {
-                    return Err(UsageError(
-                        "--backtest needs --train shorter than --window (e.g. --window 8d --train 7d)".into(),
-                    )
-                    .into());
-                }
-                let policy = crate::analysis::sizing::SizingPolicy {
-                    min_history_ms: policy
-                        .min_history_ms
-                        .min(i64::try_from(args.train.as_millis()).unwrap_or(i64::MAX)),
-                    ..policy
-                };
-                let report = jobs::sizing_backtest(
-                    &snap,
-                    args.window,
-                    args.train,
-                    args.step,
-                    config.scrape_interval,
-                    &policy,
-                );
-                output::print_backtest(&report, format)?;
-                return Ok(exit::OK);
-            }
-            let report = jobs::sizing(&snap, args.window, args.step, config.scrape_interval, &policy);
-            output::print_sizing(&report, format)?;
-            if args.enqueue {
-                queue::enqueue(
-                    &config,
-                    "sizing",
-                    &report.recommendations,
-                    Some(&snap),
-                    scope_of(g).namespace,
-                    Default::default(),
-                )?;
+            match sizing_execute(args, g, &config, progress).await? {
+                SizingDone::Report(report, _) => output::print_sizing(&report, format)?,
+                SizingDone::Backtest(report) => output::print_backtest(&report, format)?,
             }
             Ok(exit::OK)
         }
@@ -467,6 +367,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(args, g, &config, now(), progress).await,
         Command::Hpa(args) => hpa::run(args, g, &config, now(), progress).await,
         Command::Rollout(cmd) => rollout::run(cmd, g, &config, now(), progress).await,
+        Command::Serve(args) => crate::server::run(args, g, &config).await,
         Command::Snapshot(SnapshotCommand::Demo { out }) => {
             let source = Source::Demo { seed: g.seed, scale: g.scale };
             let snap = jobs::collect(&source, &scope_of(g), &config, now(), &no_progress).await?;
@@ -477,6 +378,115 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// What `aiops sizing` computed.
+pub enum SizingDone {
+    /// The recommendations and the snapshot they were computed from (with usage).
+    Report(crate::analysis::sizing::SizingReport, Box<crate::model::ClusterSnapshot>),
+    Backtest(crate::analysis::backtest::BacktestReport),
+}
+
+/// `aiops sizing` without printing (the CLI and the server's schedule); enqueues with
+/// `--enqueue`.
+///
+/// # Errors
+/// Usage errors (exit 2), collection and Prometheus failures.
+pub async fn sizing_execute(
+    args: &SizingArgs,
+    g: &GlobalArgs,
+    config: &Config,
+    progress: crate::collectors::kube::Progress<'_>,
+) -> anyhow::Result<SizingDone> {
+    let policy = args.policy()?;
+    if g.demo && config.prometheus_url.is_some() {
+        return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
+    }
+    let mut snap = if args.prometheus_only {
+        if config.prometheus_url.is_none() || g.demo || g.snapshot.is_some() {
+            return Err(UsageError(
+                "--prometheus-only needs --prometheus-url and no --demo/--snapshot".into(),
+            )
+            .into());
+        }
+        jobs::discover_from_prometheus(config, &scope_of(g), now(), args.window)
+            .await
+            .context("discovering workloads from kube-state-metrics")?
+    } else {
+        jobs::collect(&source_of(g)?, &scope_of(g), config, now(), progress)
+            .await
+            .context("collecting the cluster")?
+    };
+    if args.plan == PlanArg::PushDown && config.prometheus_url.is_none() {
+        return Err(UsageError("--plan push-down needs --prometheus-url".into()).into());
+    }
+    if config.prometheus_url.is_some() && !args.backtest {
+        let plan = match args.plan {
+            PlanArg::Auto => jobs::QueryPlan::Auto,
+            PlanArg::Local => jobs::QueryPlan::Local,
+            PlanArg::PushDown => jobs::QueryPlan::PushDown,
+        };
+        let plan = jobs::choose_plan(plan, config, &scope_of(g), snap.as_of(), args.window, args.step)
+            .await
+            .context("planning the Prometheus queries")?;
+        if plan == jobs::QueryPlan::PushDown {
+            let data = jobs::pushdown_from_prometheus(&snap, config, &scope_of(g), args.window, args.step)
+                .await
+                .context("reading usage summaries from Prometheus")?;
+            output::clear_progress(progress_is_drawn(g));
+            let report =
+                jobs::sizing_pushed(&snap, &data, args.window, args.step, config.scrape_interval, &policy);
+            if args.enqueue {
+                queue::enqueue(
+                    config,
+                    "sizing",
+                    &report.recommendations,
+                    Some(&snap),
+                    scope_of(g).namespace,
+                    Default::default(),
+                )?;
+            }
+            return Ok(SizingDone::Report(report, Box::new(snap)));
+        }
+    }
+    if args.backtest && args.plan == PlanArg::PushDown {
+        return Err(
+            UsageError("--backtest replays raw samples; it cannot use --plan push-down".into()).into()
+        );
+    }
+    jobs::usage_from_prometheus(&mut snap, config, &scope_of(g), args.window, args.step)
+        .await
+        .context("reading usage from Prometheus")?;
+    output::clear_progress(progress_is_drawn(g));
+    if args.backtest {
+        if args.train >= args.window {
+            return Err(UsageError(
+                "--backtest needs --train shorter than --window (e.g. --window 8d --train 7d)".into(),
+            )
+            .into());
+        }
+        let policy = crate::analysis::sizing::SizingPolicy {
+            min_history_ms: policy
+                .min_history_ms
+                .min(i64::try_from(args.train.as_millis()).unwrap_or(i64::MAX)),
+            ..policy
+        };
+        let report =
+            jobs::sizing_backtest(&snap, args.window, args.train, args.step, config.scrape_interval, &policy);
+        return Ok(SizingDone::Backtest(report));
+    }
+    let report = jobs::sizing(&snap, args.window, args.step, config.scrape_interval, &policy);
+    if args.enqueue {
+        queue::enqueue(
+            config,
+            "sizing",
+            &report.recommendations,
+            Some(&snap),
+            scope_of(g).namespace,
+            Default::default(),
+        )?;
+    }
+    Ok(SizingDone::Report(report, Box::new(snap)))
 }
 
 pub(crate) fn progress_is_drawn(g: &GlobalArgs) -> bool {

@@ -226,26 +226,19 @@ pub async fn run(
         }
         QueueCommand::Approve(a) | QueueCommand::Reject(a) => {
             let approve = matches!(cmd, QueueCommand::Approve(_));
-            let action = if approve {
-                Action::Approve { who: a.by.clone(), role: a.role, justification: a.justification.clone() }
-            } else {
-                Action::Reject { who: a.by.clone(), role: a.role, justification: a.justification.clone() }
-            };
-            let (item, decision) = store
-                .transition(&a.id, &action, &Actor::new(&a.by, a.role.as_str()), wall())
+            let (item, decision) = decide(&mut store, &a.id, approve, &a.by, a.role, &a.justification)
                 .map_err(|e| match e {
                     crate::approval::QueueError::Transition { .. } => {
                         anyhow::Error::new(UsageError(e.to_string()))
                     }
                     other => other.into(),
                 })?;
-            sync_phr(&store, &item.id);
             let msg = if decision.still_needs.is_empty() {
                 format!(
                     "{} is {} ({} by {} as {}).\n",
                     item.id,
                     item.state,
-                    action.name(),
+                    if approve { "approve" } else { "reject" },
                     a.by,
                     a.role.as_str()
                 )
@@ -264,17 +257,6 @@ pub async fn run(
             }
         }
         QueueCommand::Apply(a) => {
-            // Refusals that need no cluster come first.
-            let item = store.get(&a.id, as_of)?;
-            if item.state != State::Approved && item.state != State::Applying {
-                return Err(apply::ApplyError::NotApproved { id: item.id, state: item.state }.into());
-            }
-            if !apply::appliable(&item.recommendation.patch) {
-                return Err(apply::ApplyError::NoPatch { id: item.id }.into());
-            }
-            store.ensure_not_paused()?;
-            let c = client(config).await?;
-            reconcile_if_needed(&mut store, config).await?;
             if a.force && a.acknowledge.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 return Err(UsageError("--force needs --acknowledge \"<why>\"".into()).into());
             }
@@ -284,21 +266,7 @@ pub async fn run(
                 owner: owner(),
                 ..ApplyOptions::default()
             };
-            let actor = Actor::new(&a.by, "operator");
-            // Pre-action pod health, for the post-action checks (best effort).
-            let pre = match store.get(&a.id, as_of) {
-                Ok(item) if !a.dry_run && item.state == State::Approved => {
-                    apply::pod_health(&c, &item, wall()).await.ok()
-                }
-                _ => None,
-            };
-            let res = apply::apply(&mut store, &c, &a.id, &actor, &opts, &wall).await;
-            sync_phr(&store, &a.id);
-            let out = res?;
-            if let Some(p) = &pre {
-                store.record_pre_metrics(&a.id, &serde_json::to_value(p)?, wall())?;
-            }
-            sync_phr(&store, &a.id);
+            let out = apply_item(&mut store, config, &a.id, &a.by, &opts, as_of).await?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else if out.dry_run {
@@ -315,13 +283,7 @@ pub async fn run(
             }
         }
         QueueCommand::Rollback(a) => {
-            let c = client(config).await?;
-            reconcile_if_needed(&mut store, config).await?;
-            let opts = ApplyOptions { owner: owner(), ..ApplyOptions::default() };
-            let out =
-                apply::rollback(&mut store, &c, &a.id, &Actor::new(&a.by, "operator"), &opts, &wall).await;
-            sync_phr(&store, &a.id);
-            let out = out?;
+            let out = rollback_item(&mut store, config, &a.id, &a.by).await?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else {
@@ -339,14 +301,7 @@ pub async fn run(
             }
         }
         QueueCommand::Verify { id } => {
-            let c = client(config).await?;
-            reconcile_if_needed(&mut store, config).await?;
-            let prom = config.prometheus_url.as_ref().map(|_| jobs::prom_options(config));
-            let results = verify(&mut store, &c, prom.as_ref(), id.as_deref(), as_of).await?;
-            let touched: std::collections::BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
-            for id in touched {
-                sync_phr(&store, id);
-            }
+            let results = verify_item(&mut store, config, id.as_deref(), as_of).await?;
             if let Some(text) = structured(&json!({"checks": results}), format)? {
                 emit(&text)?;
             } else if results.is_empty() {
@@ -390,6 +345,118 @@ pub async fn run(
         },
     }
     Ok(exit::OK)
+}
+
+/// Applies an approved item (CLI and server): refusals that need no cluster first, then
+/// the pre-action pod health, the apply and the PHR update.
+///
+/// # Errors
+/// Not approved, nothing to apply, paused, cluster and store errors.
+pub(crate) async fn apply_item(
+    store: &mut Store,
+    config: &Config,
+    id: &str,
+    by: &str,
+    opts: &ApplyOptions,
+    as_of: Timestamp,
+) -> anyhow::Result<apply::ApplyOutcome> {
+    let item = store.get(id, as_of)?;
+    if item.state != State::Approved && item.state != State::Applying {
+        return Err(apply::ApplyError::NotApproved { id: item.id, state: item.state }.into());
+    }
+    if !apply::appliable(&item.recommendation.patch) {
+        return Err(apply::ApplyError::NoPatch { id: item.id }.into());
+    }
+    store.ensure_not_paused()?;
+    let c = client(config).await?;
+    reconcile_if_needed(store, config).await?;
+    let actor = Actor::new(by, "operator");
+    // Pre-action pod health, for the post-action checks (best effort).
+    let pre = match store.get(id, as_of) {
+        Ok(item) if !opts.dry_run && item.state == State::Approved => {
+            apply::pod_health(&c, &item, wall()).await.ok()
+        }
+        _ => None,
+    };
+    let res = apply::apply(store, &c, id, &actor, opts, &wall).await;
+    sync_phr(store, id);
+    let out = res?;
+    if let Some(p) = &pre {
+        store.record_pre_metrics(id, &serde_json::to_value(p)?, wall())?;
+    }
+    sync_phr(store, id);
+    Ok(out)
+}
+
+/// Rolls an applied item back (CLI and server) and updates its PHR.
+///
+/// # Errors
+/// Not in effect, cluster and store errors.
+pub(crate) async fn rollback_item(
+    store: &mut Store,
+    config: &Config,
+    id: &str,
+    by: &str,
+) -> anyhow::Result<apply::RollbackOutcome> {
+    // Refusals that need no cluster come first.
+    let item = store.get(id, wall())?;
+    if !item.state.is_in_effect() {
+        return Err(apply::ApplyError::NotRollbackable { id: item.id, state: item.state }.into());
+    }
+    let c = client(config).await?;
+    reconcile_if_needed(store, config).await?;
+    let opts = ApplyOptions { owner: owner(), ..ApplyOptions::default() };
+    let out = apply::rollback(store, &c, id, &Actor::new(by, "operator"), &opts, &wall).await;
+    sync_phr(store, id);
+    Ok(out?)
+}
+
+/// Approves or rejects (CLI and server) and updates the PHR.
+///
+/// # Errors
+/// Unknown id, a refused transition, store errors.
+pub(crate) fn decide(
+    store: &mut Store,
+    id: &str,
+    approve: bool,
+    by: &str,
+    role: Role,
+    justification: &str,
+) -> Result<(Item, crate::approval::state::Decision), crate::approval::QueueError> {
+    let action = if approve {
+        Action::Approve { who: by.to_string(), role, justification: justification.to_string() }
+    } else {
+        Action::Reject { who: by.to_string(), role, justification: justification.to_string() }
+    };
+    let out = store.transition(id, &action, &Actor::new(by, role.as_str()), wall())?;
+    sync_phr(store, &out.0.id);
+    Ok(out)
+}
+
+/// Runs the post-action checks that are due (all items, or one) and updates the PHRs of
+/// the items checked: `aiops queue verify` and the server's schedule.
+///
+/// # Errors
+/// Cluster connection and store errors.
+pub(crate) async fn verify_item(
+    store: &mut Store,
+    config: &Config,
+    id: Option<&str>,
+    as_of: Timestamp,
+) -> anyhow::Result<Vec<VerifyResult>> {
+    if id.is_none() && store.checks(None, Some(as_of))?.is_empty() {
+        // Nothing due: no cluster connection needed (the server asks every minute).
+        return Ok(Vec::new());
+    }
+    let c = client(config).await?;
+    reconcile_if_needed(store, config).await?;
+    let prom = config.prometheus_url.as_ref().map(|_| jobs::prom_options(config));
+    let results = verify(store, &c, prom.as_ref(), id, as_of).await?;
+    let touched: std::collections::BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
+    for id in touched {
+        sync_phr(store, id);
+    }
+    Ok(results)
 }
 
 /// One verification result.
@@ -505,7 +572,7 @@ async fn verify(
     Ok(out)
 }
 
-fn item_json(i: &Item) -> serde_json::Value {
+pub(crate) fn item_json(i: &Item) -> serde_json::Value {
     json!({
         "id": i.id,
         "code": i.code,

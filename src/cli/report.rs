@@ -159,6 +159,31 @@ pub async fn run(
     now: Timestamp,
     progress: crate::collectors::kube::Progress<'_>,
 ) -> anyhow::Result<u8> {
+    let done = execute(args, g, config, now, progress).await?;
+    output::emit(&done.text)?;
+    Ok(exit::OK)
+}
+
+/// What a report run did: the file list printed by the CLI (logged by the server), the
+/// collection gaps and the diagnoses' wall time (server metrics).
+#[derive(Debug, Clone)]
+pub struct ReportRun {
+    pub text: String,
+    pub gaps: usize,
+    pub diagnosis_time: Option<Duration>,
+}
+
+/// A report run without printing: `aiops report` and the server's schedules.
+///
+/// # Errors
+/// Usage errors (exit 2), collection and write failures.
+pub async fn execute(
+    args: &ReportArgs,
+    g: &GlobalArgs,
+    config: &Config,
+    now: Timestamp,
+    progress: crate::collectors::kube::Progress<'_>,
+) -> anyhow::Result<ReportRun> {
     if !(args.slo_target > 0.0 && args.slo_target < 1.0) {
         return Err(UsageError(format!(
             "--slo-target {} must be between 0 and 1 (e.g. 0.999)",
@@ -506,8 +531,11 @@ pub async fn run(
             }
         }
     }
-    output::emit(&text)?;
-    Ok(exit::OK)
+    Ok(ReportRun {
+        text,
+        gaps: snap.gaps.len(),
+        diagnosis_time: do_health.then_some(analyses.diagnosis_time),
+    })
 }
 
 fn file_name(p: &Path) -> Option<String> {

@@ -573,7 +573,8 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
     }
 }
 
-fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
+/// The usage charts (memory, CPU) of the resized containers that have a trace.
+pub fn sizing_charts(sz: &SizingReport, traces: &[UsageTrace]) -> Vec<Chart> {
     let mut out = Vec::new();
     for (n, t) in traces.iter().enumerate() {
         let Some(c) = sz.containers.iter().find(|c| {

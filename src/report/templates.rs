@@ -23,6 +23,13 @@ templates! {
     "health.html",
     "security.html",
     "notify.md",
+    "serve/layout.html",
+    "serve/login.html",
+    "serve/message.html",
+    "serve/list.html",
+    "serve/detail.html",
+    "serve/reports.html",
+    "serve/jobs.html",
 }
 
 fn engine() -> Result<&'static tera::Tera, String> {

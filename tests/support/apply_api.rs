@@ -227,3 +227,27 @@ pub fn start(state: State) -> (String, Arc<Mutex<State>>) {
     let addr = rx.recv().unwrap();
     (format!("http://{addr}"), state)
 }
+
+/// A demo Deployment (seed 42, as of `as_of`) as the API returns it, and two ready pods
+/// for it (one restart each).
+pub fn demo_deployment(namespace: &str, name: &str, as_of: &str) -> (Value, Vec<Value>) {
+    use aiops::collectors::demo::{DemoOptions, generate};
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: as_of.parse().unwrap() });
+    let d = snap
+        .get::<aiops::model::objects::Deployment>(Some(namespace), name)
+        .expect("the demo has this Deployment");
+    let mut v = serde_json::to_value(d).unwrap();
+    v["apiVersion"] = json!("apps/v1");
+    v["kind"] = json!("Deployment");
+    v["metadata"]["resourceVersion"] = json!("100");
+    let labels = v["spec"]["selector"]["matchLabels"].clone();
+    let container = v["spec"]["template"]["spec"]["containers"][0]["name"].clone();
+    let pods = (0..2)
+        .map(|i| {
+            json!({"metadata": {"name": format!("{name}-{i}"), "namespace": namespace, "labels": labels},
+                   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                              "containerStatuses": [{"name": container, "ready": true, "restartCount": 1, "image": "x", "imageID": "", "started": true}]}})
+        })
+        .collect();
+    (v, pods)
+}

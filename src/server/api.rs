@@ -1,0 +1,397 @@
+//! The JSON API under `/api/v1` (docs/openapi.yaml), and the queue actions the web page
+//! shares with it: approve, reject, apply, rollback, with their role checks.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Role;
+use super::schedule::Job;
+use super::{AppState, Authed};
+use crate::approval::apply::{ApplyError, ApplyOptions};
+use crate::approval::store::{ListFilter, QueueError};
+use crate::approval::{Actor, State as ItemState};
+use crate::model::recommendation::RiskTier;
+
+/// An API failure: status and message (the web page shows the same message).
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": self.message}))).into_response()
+    }
+}
+
+fn queue_status(e: &QueueError) -> StatusCode {
+    match e {
+        QueueError::NotFound { .. } => StatusCode::NOT_FOUND,
+        QueueError::Transition { .. } | QueueError::Locked { .. } | QueueError::Paused { .. } => {
+            StatusCode::CONFLICT
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> ApiError {
+        ApiError::new(queue_status(&e), e.to_string())
+    }
+}
+
+/// The status of a queue operation's failure: the first queue or apply error in the chain
+/// decides; cluster errors are 502.
+fn from_anyhow(e: &anyhow::Error) -> ApiError {
+    let mut status = StatusCode::INTERNAL_SERVER_ERROR;
+    for c in e.chain() {
+        if let Some(q) = c.downcast_ref::<QueueError>() {
+            status = queue_status(q);
+            break;
+        }
+        if let Some(a) = c.downcast_ref::<ApplyError>() {
+            status = match a {
+                ApplyError::Queue(q) => queue_status(q),
+                ApplyError::Kube { .. } => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::CONFLICT,
+            };
+            break;
+        }
+        if c.downcast_ref::<crate::collectors::error::CollectError>().is_some() {
+            status = StatusCode::BAD_GATEWAY;
+            break;
+        }
+    }
+    ApiError::new(status, format!("{e:#}"))
+}
+
+/// The queue actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Approve,
+    Reject,
+    Apply,
+    Rollback,
+}
+
+impl Op {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "approve" => Op::Approve,
+            "reject" => Op::Reject,
+            "apply" => Op::Apply,
+            "rollback" => Op::Rollback,
+            _ => return None,
+        })
+    }
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Approve => "approve",
+            Op::Reject => "reject",
+            Op::Apply => "apply",
+            Op::Rollback => "rollback",
+        }
+    }
+}
+
+/// The body of an action (JSON or form).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActBody {
+    #[serde(default)]
+    pub justification: Option<String>,
+    /// Which approval role to act in when the caller holds both (`approver` or
+    /// `security-approver`; also `architect` or `security`).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Apply: server-side dry run only.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Forms' CSRF token (ignored by the API).
+    #[serde(default)]
+    pub csrf: Option<String>,
+}
+
+fn pick_approval_role(authed: &Authed, asked: Option<&str>) -> Result<crate::approval::Role, ApiError> {
+    let held = authed.principal.approval_roles();
+    if held.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not approve or reject: it needs the approver or security-approver role",
+                authed.principal.name
+            ),
+        ));
+    }
+    match asked.map(str::trim).filter(|s| !s.is_empty()) {
+        None if held.len() == 1 => Ok(held[0]),
+        None => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "`role` is required: this token holds both approval roles (approver, security-approver)",
+        )),
+        Some(r) => {
+            let role = match r {
+                "approver" | "architect" => crate::approval::Role::Architect,
+                "security-approver" | "security" => crate::approval::Role::Security,
+                other => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("`role` {other:?}: one of approver, security-approver"),
+                    ));
+                }
+            };
+            if held.contains(&role) {
+                Ok(role)
+            } else {
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("{} does not hold the {} role", authed.principal.name, r),
+                ))
+            }
+        }
+    }
+}
+
+/// Records a refused mutation in the item's audit log (when the item exists).
+async fn audit_denied(st: &Arc<AppState>, id: &str, authed: &Authed, op: Op, why: &str) {
+    let (id, who, why) = (id.to_string(), authed.principal.name.clone(), why.to_string());
+    let roles = authed.principal.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+    let res = st
+        .db(move |s, now| {
+            let item = s.get(&id, now)?;
+            s.note(&id, &Actor::new(&who, &roles), &format!("denied-{}", op.as_str()), item.state, &why, now)
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "A refused request was not recorded (no such item).");
+    }
+}
+
+/// Performs an action for a caller: role checks first (a refusal is recorded in the
+/// item's audit log), then the same queue operation as the CLI.
+///
+/// # Errors
+/// 403 missing role, 400 bad body, 404 unknown id, 409 refused transition, lock or pause,
+/// 502 cluster errors.
+pub async fn perform(
+    st: &Arc<AppState>,
+    authed: &Authed,
+    id: &str,
+    op: Op,
+    body: &ActBody,
+) -> Result<Value, ApiError> {
+    let who = authed.principal.name.clone();
+    match op {
+        Op::Approve | Op::Reject => {
+            let role = match pick_approval_role(authed, body.role.as_deref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    if e.status == StatusCode::FORBIDDEN {
+                        audit_denied(st, id, authed, op, &e.message).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let justification = body.justification.as_deref().map(str::trim).unwrap_or("").to_string();
+            if justification.is_empty() {
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, "a justification is required"));
+            }
+            let (id, approve) = (id.to_string(), op == Op::Approve);
+            let (item, decision) = st
+                .db(move |s, _| crate::cli::queue::decide(s, &id, approve, &who, role, &justification))
+                .await?;
+            if decision.from == ItemState::Pending && decision.to != ItemState::Pending {
+                let secs = st.now().duration_since(item.created_at).as_secs_f64();
+                st.metrics.decided(RiskTier::as_str(item.tier), secs);
+            }
+            Ok(json!({
+                "id": item.id,
+                "state": item.state,
+                "still_needs": decision.still_needs.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "item": crate::cli::queue::item_json(&item),
+            }))
+        }
+        Op::Apply | Op::Rollback => {
+            if !authed.principal.has(Role::Operator) {
+                let why = format!("{} may not {}: it needs the operator role", who, op.as_str());
+                audit_denied(st, id, authed, op, &why).await;
+                return Err(ApiError::new(StatusCode::FORBIDDEN, why));
+            }
+            let mut store = st.pool.take().map_err(ApiError::from)?;
+            let now = st.now();
+            let out = if op == Op::Apply {
+                let opts = ApplyOptions {
+                    dry_run: body.dry_run,
+                    owner: format!("aiops-serve:{}", std::process::id()),
+                    ..ApplyOptions::default()
+                };
+                crate::cli::queue::apply_item(&mut store, &st.config, id, &who, &opts, now)
+                    .await
+                    .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+            } else {
+                crate::cli::queue::rollback_item(&mut store, &st.config, id, &who)
+                    .await
+                    .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+            };
+            st.pool.put(store);
+            out.map_err(|e| from_anyhow(&e))
+        }
+    }
+}
+
+/// List query (`offset`, `limit` ≤ 500).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub tier: Option<String>,
+    pub namespace: Option<String>,
+    pub feature: Option<String>,
+    pub overdue: Option<String>,
+    pub offset: Option<usize>,
+    pub limit: Option<usize>,
+    pub page: Option<usize>,
+}
+
+fn nonempty(s: Option<&String>) -> Option<&str> {
+    s.map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+/// The queue filter of a list query.
+///
+/// # Errors
+/// 400 for an unknown state or tier.
+pub fn filter_of(q: &ListQuery) -> Result<ListFilter, ApiError> {
+    Ok(ListFilter {
+        state: match nonempty(q.state.as_ref()) {
+            Some(s) => Some(ItemState::parse(s).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "state {s:?}: one of {}",
+                        ItemState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?),
+            None => None,
+        },
+        tier: match nonempty(q.tier.as_ref()) {
+            Some(t) => Some(RiskTier::parse(t).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("tier {t:?}: one of trivial, low, medium, critical"),
+                )
+            })?),
+            None => None,
+        },
+        namespace: nonempty(q.namespace.as_ref()).map(str::to_string),
+        feature: nonempty(q.feature.as_ref()).map(str::to_string),
+        overdue_only: matches!(nonempty(q.overdue.as_ref()), Some("on" | "true" | "1" | "yes")),
+    })
+}
+
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = filter_of(&q)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let offset = q.offset.unwrap_or(0);
+    let page = st.db(move |s, now| s.list_page(&filter, now, offset, limit)).await?;
+    Ok(Json(json!({
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "items": page.items.iter().map(crate::cli::queue::item_json).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn detail(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let v = st
+        .db(move |s, now| {
+            let item = s.get(&id, now)?;
+            let history = s.history(&id)?;
+            let checks = s.checks(Some(&id), None)?;
+            let ops = s.operations(Some(&id))?;
+            let mut v = crate::cli::queue::item_json(&item);
+            v["recommendation"] = serde_json::to_value(&item.recommendation).unwrap_or(Value::Null);
+            v["pre_state"] = json!(item.pre_state);
+            v["history"] = serde_json::to_value(&history).unwrap_or(Value::Null);
+            v["checks"] = serde_json::to_value(&checks).unwrap_or(Value::Null);
+            v["operations"] = serde_json::to_value(&ops).unwrap_or(Value::Null);
+            Ok(v)
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+pub async fn act(
+    State(st): State<Arc<AppState>>,
+    Extension(authed): Extension<Authed>,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<ActBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let op = Op::parse(&action).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no action {action:?}: approve, reject, apply or rollback"),
+        )
+    })?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    perform(&st, &authed, &id, op, &body).await.map(Json)
+}
+
+pub async fn jobs(State(st): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"now": st.now(), "jobs": st.runner.statuses()}))
+}
+
+/// Starts a job by hand (operators).
+///
+/// # Errors
+/// 403 without the operator role, 404 unknown job, 409 running already.
+pub fn start_job(st: &Arc<AppState>, authed: &Authed, job: &str) -> Result<Job, ApiError> {
+    if !authed.principal.has(Role::Operator) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{} may not run jobs: it needs the operator role", authed.principal.name),
+        ));
+    }
+    let job = Job::parse(job).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no job {job:?}: one of {}",
+                Job::ALL.iter().map(|j| j.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    st.runner.start(job, None).map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    tracing::info!(job = %job, who = %authed.principal.name, "Job started by hand.");
+    Ok(job)
+}
+
+pub async fn run_job(
+    State(st): State<Arc<AppState>>,
+    Extension(authed): Extension<Authed>,
+    Path(job): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let job = start_job(&st, &authed, &job)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"job": job, "started": true}))))
+}

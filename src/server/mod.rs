@@ -1,0 +1,477 @@
+//! `aiops serve`: the approval web page, the JSON API, `/metrics`, and the schedules.
+//! Like `cli/`, this is the binary's edge: it reads the clock, serves HTTP and hands the
+//! work to the same functions the CLI uses (`cli::report::execute`, `cli::sizing_execute`,
+//! `cli::hpa::execute`, the queue operations of `cli::queue`).
+//!
+//! Every request is authenticated except `/healthz`, `/readyz`, the login page and its
+//! stylesheet: bearer tokens (`Authorization: Bearer …`) or a browser session opened by
+//! logging in with a token. Forms carry a per-session CSRF token; mutations check roles.
+
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod schedule;
+pub mod tasks;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use clap::Args;
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::approval::Store;
+use crate::approval::store::QueueError;
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+use auth::{Principal, Sessions, Tokens};
+use schedule::{Clock, Job, Runner, ScheduleState};
+
+/// `aiops serve` flags (the source flags `--demo`, `--snapshot`, live, and `--db` are the
+/// global ones).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback must be asked for (e.g. 0.0.0.0:8080 in a pod)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Bearer tokens file (YAML: `tokens: [{name, roles, token | sha256}]`; roles viewer,
+    /// approver, security-approver, operator)
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    /// Folder the scheduled reports and their PHRs are written to
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Change a schedule: `JOB=CRON` (sec min hour day-of-month month day-of-week, UTC) or
+    /// `JOB=off`; jobs health-report, security-report, sizing, hpa, verify. Repeatable.
+    #[arg(long = "schedule", value_name = "JOB=CRON")]
+    pub schedules: Vec<String>,
+    /// Do not run, at start-up, the runs missed while the server was down
+    #[arg(long)]
+    pub no_catch_up: bool,
+    /// How long a running job may take to finish at shutdown before it is abandoned (it
+    /// then runs again at the next start)
+    #[arg(long, default_value = "25s", value_parser = crate::cli::parse_duration_arg)]
+    pub shutdown_grace: Duration,
+    /// Mark the session cookie `Secure` (when served behind TLS)
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Browser session lifetime
+    #[arg(long, default_value = "8h", value_parser = crate::cli::parse_duration_arg)]
+    pub session_ttl: Duration,
+    /// Test and demo clock: virtual time starts at --as-of (or now) and runs this many
+    /// times faster than real time, so schedules fire in seconds
+    #[arg(long, value_name = "FACTOR", hide = true)]
+    pub clock_speed: Option<f64>,
+}
+
+/// A pool of queue connections (SQLite in WAL mode: readers run in parallel).
+pub struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// Takes a connection (opens one when none is idle).
+    ///
+    /// # Errors
+    /// The database cannot be opened.
+    pub fn take(&self) -> Result<Store, QueueError> {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        match idle {
+            Some(s) => Ok(s),
+            None => Store::open(&self.path),
+        }
+    }
+
+    /// Returns a connection.
+    pub fn put(&self, s: Store) {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < 16 {
+            idle.push(s);
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: Config,
+    pub tokens: Tokens,
+    pub sessions: Sessions,
+    pub secure_cookies: bool,
+    pub pool: Pool,
+    pub metrics: metrics::Metrics,
+    pub runner: Arc<Runner>,
+    pub jobs: Arc<tasks::JobContext>,
+    pub out: PathBuf,
+    pub ready: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("pool", &self.pool).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// "Now" for overdue flags and decisions: the runner's clock.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.runner.clock().now()
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    ///
+    /// # Errors
+    /// The database cannot be opened, or `f` failed.
+    pub async fn db<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store, Timestamp) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut store = me.pool.take()?;
+            let out = f(&mut store, me.now());
+            me.pool.put(store);
+            out
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(QueueError::Open {
+                path: self.pool.path.clone(),
+                reason: format!("database task failed: {e}"),
+            })
+        })
+    }
+}
+
+/// The schedule state in the queue database's settings table.
+struct DbScheduleState {
+    path: PathBuf,
+}
+
+impl DbScheduleState {
+    fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, QueueError>) -> Option<T> {
+        match Store::open(&self.path).and_then(|mut s| f(&mut s)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %e, "Could not read or write the schedule state.");
+                None
+            }
+        }
+    }
+}
+
+impl ScheduleState for DbScheduleState {
+    fn first_seen(&self, now: Timestamp) -> Timestamp {
+        self.with(|s| match s.setting("schedule.first_seen")?.and_then(|v| v.parse().ok()) {
+            Some(t) => Ok(t),
+            None => {
+                s.set_setting("schedule.first_seen", &now.to_string())?;
+                Ok(now)
+            }
+        })
+        .unwrap_or(now)
+    }
+    fn last_due(&self, job: Job) -> Option<Timestamp> {
+        self.with(|s| s.setting(&format!("schedule.{job}.last_due"))).flatten().and_then(|v| v.parse().ok())
+    }
+    fn set_last_due(&self, job: Job, due: Timestamp) {
+        self.with(|s| s.set_setting(&format!("schedule.{job}.last_due"), &due.to_string()));
+    }
+}
+
+/// The caller of a request (set by the authentication layer).
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub principal: Principal,
+    /// The session's CSRF token (browser sessions); `None` for bearer tokens, which
+    /// browsers never send on their own.
+    pub csrf: Option<String>,
+    pub session: Option<String>,
+}
+
+/// Paths served without authentication: probes, the login page, its stylesheet and the
+/// (empty) favicon browsers ask for.
+const PUBLIC: [&str; 5] = ["/healthz", "/readyz", "/login", "/assets/aiops.css", "/favicon.ico"];
+
+pub(crate) const SESSION_COOKIE: &str = "aiops_session";
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        v.split(';').find_map(|kv| {
+            let (k, val) = kv.trim().split_once('=')?;
+            (k == name).then(|| val.to_string())
+        })
+    })
+}
+
+async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if PUBLIC.contains(&path.as_str()) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let bearer = headers.get(header::AUTHORIZATION);
+    let authed = if let Some(v) = bearer {
+        // A bad bearer token never falls back to a session cookie.
+        v.to_str()
+            .ok()
+            .and_then(|s| s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")))
+            .and_then(|t| st.tokens.authenticate(t))
+            .map(|principal| Authed { principal, csrf: None, session: None })
+    } else {
+        cookie(headers, SESSION_COOKIE).and_then(|id| {
+            st.sessions.get(&id).map(|(principal, csrf)| Authed {
+                principal,
+                csrf: Some(csrf),
+                session: Some(id),
+            })
+        })
+    };
+    match authed {
+        Some(a) => {
+            if req.method() != axum::http::Method::GET {
+                tracing::info!(who = %a.principal.name, method = %req.method(), path = %path, "Request.");
+            }
+            req.extensions_mut().insert(a);
+            next.run(req).await
+        }
+        None => {
+            tracing::info!(path = %path, bearer = bearer.is_some(), "Unauthenticated request refused.");
+            if path.starts_with("/api/") || path == "/metrics" || bearer.is_some() {
+                let body = serde_json::json!({"error": "authentication required: send `Authorization: Bearer <token>`"});
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer realm=\"aiops\"")],
+                    axum::Json(body),
+                )
+                    .into_response()
+            } else {
+                let next = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+                Redirect::to(&format!("/login?next={}", web::url_encode(&next))).into_response()
+            }
+        }
+    }
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    if !st.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    match st.db(|s, _| s.counts()).await {
+        Ok(_) => "ready\n".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("queue database: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics_page(State(st): State<Arc<AppState>>) -> Response {
+    match st.db(|s, _| s.counts()).await {
+        Ok(counts) => match st.metrics.render(&counts) {
+            Ok(text) => {
+                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                    .into_response()
+            }
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("metrics: {e}\n")).into_response(),
+        },
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("queue database: {e}\n")).into_response(),
+    }
+}
+
+/// The largest request body accepted (forms and API calls are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The routes, with authentication, security headers and the body limit.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
+        .route("/assets/aiops.css", get(web::stylesheet))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/login", get(web::login_page).post(web::login))
+        .route("/logout", post(web::logout))
+        .route("/", get(|| async { Redirect::to("/queue") }))
+        .route("/queue", get(web::list))
+        .route("/queue/{id}", get(web::detail))
+        .route("/queue/{id}/phr", get(web::phr))
+        .route("/queue/{id}/{action}", post(web::act))
+        .route("/reports", get(web::reports))
+        .route("/reports/{file}", get(web::report_file))
+        .route("/jobs", get(web::jobs))
+        .route("/jobs/{job}/run", post(web::run_job))
+        .route("/api/v1/recommendations", get(api::list))
+        .route("/api/v1/recommendations/{id}", get(api::detail))
+        .route("/api/v1/recommendations/{id}/{action}", post(api::act))
+        .route("/api/v1/jobs", get(api::jobs))
+        .route("/api/v1/jobs/{job}/run", post(api::run_job))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate))
+        .layer(middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Builds the server state and the schedule runner (not started).
+///
+/// # Errors
+/// Tokens file, schedules, queue database.
+pub fn build(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Result<Arc<AppState>> {
+    let tokens = Tokens::load(&args.tokens).map_err(|e| crate::cli::UsageError(e.to_string()))?;
+    let schedules =
+        schedule::schedules(&args.schedules).map_err(|e| crate::cli::UsageError(e.to_string()))?;
+    // Open (and migrate) the queue now: a bad --db fails at start, not at the first request.
+    let store = Store::open(&config.queue_db)?;
+    let clock: Arc<dyn Clock> = match args.clock_speed {
+        Some(speed) => Arc::new(schedule::ScaledClock::new(g.as_of.unwrap_or_else(crate::cli::now), speed)),
+        None => Arc::new(schedule::SystemClock),
+    };
+    let jobs = Arc::new(tasks::JobContext::new(
+        config.clone(),
+        g.clone(),
+        args.out.clone(),
+        args.clock_speed.is_some(),
+    ));
+    let metrics = metrics::Metrics::new();
+    let state_slot: Arc<std::sync::OnceLock<std::sync::Weak<AppState>>> =
+        Arc::new(std::sync::OnceLock::new());
+    let observer_slot = Arc::clone(&state_slot);
+    let observer: schedule::Observer = Arc::new(move |job, outcome, secs, report| {
+        if let Some(st) = observer_slot.get().and_then(std::sync::Weak::upgrade) {
+            st.metrics.job_finished(
+                job.as_str(),
+                outcome,
+                secs,
+                report.and_then(|r| r.gaps),
+                report.and_then(|r| r.diagnosis_time).map(|d| d.as_secs_f64()),
+            );
+        }
+    });
+    let ctx = Arc::clone(&jobs);
+    let run: schedule::JobFn = Arc::new(move |job, due| Box::pin(tasks::run(Arc::clone(&ctx), job, due)));
+    let runner = Runner::new(
+        schedules,
+        Arc::new(DbScheduleState { path: config.queue_db.clone() }),
+        clock,
+        !args.no_catch_up,
+        run,
+        Some(observer),
+    );
+    let pool = Pool { path: config.queue_db.clone(), idle: Mutex::new(vec![store]) };
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        tokens,
+        sessions: Sessions::new(args.session_ttl),
+        secure_cookies: args.secure_cookies,
+        pool,
+        metrics,
+        runner,
+        jobs,
+        out: args.out.clone(),
+        ready: AtomicBool::new(false),
+    });
+    let _ = state_slot.set(Arc::downgrade(&state));
+    Ok(state)
+}
+
+async fn shutdown_signal(tx: watch::Sender<bool>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot listen for SIGTERM; only Ctrl-C stops the server.");
+                let _ = ctrl_c.await;
+                tx.send_replace(true);
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("Shutting down: no new requests or jobs.");
+    tx.send_replace(true);
+}
+
+/// Runs `aiops serve` until SIGTERM or Ctrl-C.
+///
+/// # Errors
+/// Bad flags or files, the address cannot be bound.
+pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Result<u8> {
+    if g.demo && config.prometheus_url.is_some() {
+        return Err(
+            crate::cli::UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into()
+        );
+    }
+    let state = build(args, g, config)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(addr = %addr, "Listening on a non-loopback address (as configured).");
+    }
+    crate::cli::output::emit(&format!("aiops serve listening on http://{addr}\n"))?;
+    tracing::info!(addr = %addr, db = %config.queue_db.display(), out = %args.out.display(), "Serving.");
+    let (tx, rx) = watch::channel(false);
+    let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), args.shutdown_grace));
+    state.ready.store(true, Ordering::Relaxed);
+    let app = router(Arc::clone(&state));
+    let mut http_rx = rx.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = http_rx.wait_for(|v| *v).await;
+    });
+    tokio::spawn(shutdown_signal(tx));
+    serve.await.context("serving HTTP")?;
+    state.ready.store(false, Ordering::Relaxed);
+    let _ = scheduler.await;
+    tracing::info!("Stopped.");
+    Ok(crate::cli::exit::OK)
+}

@@ -1,0 +1,595 @@
+//! `aiops serve` as a user runs it: the real binary on a loopback port over a real SQLite
+//! queue (seeded by `aiops sizing --demo --enqueue`), called over HTTP. The authorisation
+//! matrix (every role × every endpoint, no token, a wrong token), sessions and CSRF,
+//! security headers and limits, the schedules firing with a fast clock, and the approval
+//! page in headless Chromium with apply and rollback against the mocked Kubernetes API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const AS_OF: &str = "2026-11-23T00:00:00Z";
+
+const TOKENS: [(&str, &str, &str); 5] = [
+    ("vera", "viewer", "viewer-token-0123456789abcdef"),
+    ("ann", "approver", "approver-token-0123456789abcdef"),
+    ("sam", "security-approver", "security-token-0123456789abcdef"),
+    ("otto", "operator", "operator-token-0123456789abcdef"),
+    ("bob", "approver, operator", "both-token-0123456789abcdef0"),
+];
+
+fn token(name: &str) -> &'static str {
+    TOKENS.iter().find(|t| t.0 == name).unwrap().2
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn aiops(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+    c.arg("--db")
+        .arg(dir.join("queue.db"))
+        .env_remove("RUST_LOG")
+        .env_remove("AIOPS_CONFIG")
+        .env_remove("AIOPS_DB")
+        .env("KUBECONFIG", dir.join("kubeconfig"));
+    c
+}
+
+/// A directory with the tokens file and a queue holding the demo's sizing items.
+fn seeded() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("tokens:\n");
+    for (name, roles, tok) in TOKENS {
+        yaml.push_str(&format!("  - name: {name}\n    roles: [{roles}]\n    token: {tok}\n"));
+    }
+    std::fs::write(tmp.path().join("tokens.yaml"), yaml).unwrap();
+    let o = aiops(tmp.path())
+        .args(["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    tmp
+}
+
+fn start(tmp: tempfile::TempDir, extra: &[&str]) -> Server {
+    let dir = tmp.path().to_path_buf();
+    let mut s = start_in(&dir, extra);
+    s._tmp = Some(tmp);
+    s
+}
+
+fn start_in(dir: &Path, extra: &[&str]) -> Server {
+    let mut c = aiops(dir);
+    c.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--tokens"])
+        .arg(dir.join("tokens.yaml"))
+        .arg("--out")
+        .arg(dir.join("reports"))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap());
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("aiops serve listening on ").map(str::to_string);
+    let Some(url) = url else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "serve did not start: {line:?}\n{}",
+            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+        );
+    };
+    Server { child, url, dir: dir.to_path_buf(), _tmp: None }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn call(
+    s: &Server,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let c = client();
+    let url = format!("{}{path}", s.url);
+    let mut r = match method {
+        "GET" => c.get(&url),
+        _ => c.post(&url),
+    };
+    if let Some(b) = bearer {
+        r = r.bearer_auth(b);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.text().await.unwrap())
+}
+
+async fn pending_ids(s: &Server) -> Vec<String> {
+    let (st, body) =
+        call(s, "GET", "/api/v1/recommendations?state=pending&limit=500", Some(token("vera")), None).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_role_on_every_endpoint_and_no_or_wrong_token() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    let ids = pending_ids(&s).await;
+    assert!(ids.len() >= 12, "the demo queue holds enough pending items: {}", ids.len());
+    let mut fresh = ids.into_iter();
+    let just = json!({"justification": "matrix test"});
+    // (caller, expected status) for each endpoint; every endpoint is also called with no
+    // token and a wrong one.
+    let callers = ["vera", "ann", "sam", "otto"];
+    type Row = (&'static str, &'static str, bool, [u16; 4]);
+    let rows: [Row; 9] = [
+        ("GET", "/api/v1/recommendations", false, [200, 200, 200, 200]),
+        ("GET", "/api/v1/recommendations/{id}", false, [200, 200, 200, 200]),
+        ("POST", "/api/v1/recommendations/{id}/approve", true, [403, 200, 200, 403]),
+        ("POST", "/api/v1/recommendations/{id}/reject", true, [403, 200, 200, 403]),
+        // Operators pass the role check; a pending item is then refused by the queue (409).
+        ("POST", "/api/v1/recommendations/{id}/apply", true, [403, 403, 403, 409]),
+        ("POST", "/api/v1/recommendations/{id}/rollback", true, [403, 403, 403, 409]),
+        ("GET", "/api/v1/jobs", false, [200, 200, 200, 200]),
+        ("POST", "/api/v1/jobs/verify/run", false, [403, 403, 403, 202]),
+        ("GET", "/metrics", false, [200, 200, 200, 200]),
+    ];
+    for (method, path, mutates, expected) in rows {
+        for (caller, want) in callers.iter().zip(expected) {
+            // Each mutation gets an item nobody has touched, so the role decides.
+            let id = if path.contains("{id}") { fresh.next().unwrap() } else { String::new() };
+            let p = path.replace("{id}", &id);
+            let body = mutates.then(|| just.clone());
+            let (got, text) = call(&s, method, &p, Some(token(caller)), body).await;
+            assert_eq!(got.as_u16(), want, "{caller} {method} {p}: {text}");
+            if want == 403 && path.contains("{id}") {
+                let (_, detail) =
+                    call(&s, "GET", &format!("/api/v1/recommendations/{id}"), Some(token("vera")), None)
+                        .await;
+                assert!(
+                    detail.contains(&format!("denied-{}", p.rsplit('/').next().unwrap())),
+                    "{caller}: refusal audited: {detail}"
+                );
+            }
+            if path == "/api/v1/jobs/verify/run" && want == 202 {
+                // Let the run end so it does not hold the job.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        let p = path.replace("{id}", "resize-requests-limits-0000000000000000");
+        for bearer in [None, Some("wrong-token-0123456789abcdef")] {
+            let (got, text) = call(&s, method, &p, bearer, mutates.then(|| just.clone())).await;
+            assert_eq!(got, StatusCode::UNAUTHORIZED, "{bearer:?} {method} {p}: {text}");
+        }
+    }
+    // Pages: no token → the login page; a wrong bearer → 401; the probes need nothing.
+    let (got, _) = call(&s, "GET", "/queue", None, None).await;
+    assert_eq!(got, StatusCode::SEE_OTHER);
+    let (got, _) = call(&s, "GET", "/queue", Some("wrong-token-0123456789abcdef"), None).await;
+    assert_eq!(got, StatusCode::UNAUTHORIZED);
+    for p in ["/healthz", "/readyz", "/login", "/assets/aiops.css"] {
+        let (got, _) = call(&s, "GET", p, None, None).await;
+        assert_eq!(got, StatusCode::OK, "{p}");
+    }
+    // The tokens never reach the log.
+    let log = std::fs::read_to_string(s.dir.join("serve.log")).unwrap();
+    for (_, _, tok) in TOKENS {
+        assert!(!log.contains(tok), "a token was logged");
+    }
+    assert!(!log.contains("wrong-token"), "a presented token was logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_approval_roles_must_say_which_and_the_decision_is_recorded() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    let ids = pending_ids(&s).await;
+    let p = format!("/api/v1/recommendations/{}/approve", ids[0]);
+    let (got, text) = call(&s, "POST", &p, Some(token("ann")), Some(json!({}))).await;
+    assert_eq!(got, StatusCode::BAD_REQUEST, "no justification: {text}");
+    let (got, text) = call(
+        &s,
+        "POST",
+        &p,
+        Some(token("ann")),
+        Some(json!({"justification": "x", "role": "security-approver"})),
+    )
+    .await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "a role ann does not hold: {text}");
+    let (got, text) =
+        call(&s, "POST", &p, Some(token("ann")), Some(json!({"justification": "fits the p99", "extra": 1})))
+            .await;
+    assert!(got.is_client_error(), "unknown fields are refused: {got} {text}");
+    let (got, text) =
+        call(&s, "POST", &p, Some(token("ann")), Some(json!({"justification": "fits the p99"}))).await;
+    assert_eq!(got, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["state"], "approved");
+    let (got, text) = call(&s, "POST", &p, Some(token("ann")), Some(json!({"justification": "again"}))).await;
+    assert_eq!(got, StatusCode::CONFLICT, "{text}");
+    let (_, detail) =
+        call(&s, "GET", &format!("/api/v1/recommendations/{}", ids[0]), Some(token("vera")), None).await;
+    let d: Value = serde_json::from_str(&detail).unwrap();
+    let h = d["history"].as_array().unwrap();
+    assert!(h.iter().any(|e| e["who"] == "ann" && e["justification"] == "fits the p99"), "{detail}");
+    let (got, _) = call(&s, "GET", "/api/v1/recommendations/nope", Some(token("vera")), None).await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+    let (got, text) =
+        call(&s, "GET", "/api/v1/recommendations?state=sleeping", Some(token("vera")), None).await;
+    assert_eq!(got, StatusCode::BAD_REQUEST);
+    assert!(text.contains("pending"), "{text}");
+    // The approval latency reached /metrics.
+    let (_, m) = call(&s, "GET", "/metrics", Some(token("vera")), None).await;
+    assert!(m.contains("aiops_approval_latency_seconds_count{tier=\"medium\"} 1"), "{m}");
+    assert!(m.contains("aiops_recommendations{state=\"approved\",tier=\"medium\"} 1"), "{m}");
+    // bob holds approver and operator: one approval role, so no `role` needed.
+    let p = format!("/api/v1/recommendations/{}/reject", ids[1]);
+    let (got, text) =
+        call(&s, "POST", &p, Some(token("bob")), Some(json!({"justification": "not now"}))).await;
+    assert_eq!(got, StatusCode::OK, "{text}");
+}
+
+async fn login(s: &Server, who: &str) -> String {
+    let resp = client()
+        .post(format!("{}/login", s.url))
+        .form(&[("token", token(who)), ("next", "/queue")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(s: &Server, cookie: &str, path: &str) -> (StatusCode, String) {
+    let resp = client().get(format!("{}{path}", s.url)).header("cookie", cookie).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+async fn post_form(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let resp =
+        client().post(format!("{}{path}", s.url)).header("cookie", cookie).form(form).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..at + 64].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forms_need_the_session_csrf_token_and_sessions_end_at_logout() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    let ids = pending_ids(&s).await;
+    let (got, text) = client()
+        .post(format!("{}/login", s.url))
+        .form(&[("token", "not-a-token-0123456789abcdef")])
+        .send()
+        .await
+        .map(|r| (r.status(), r))
+        .unwrap();
+    assert_eq!(got, StatusCode::UNAUTHORIZED);
+    assert!(text.text().await.unwrap().contains("not valid"));
+    let cookie = login(&s, "ann").await;
+    let (got, html) = page(&s, &cookie, &format!("/queue/{}", ids[0])).await;
+    assert_eq!(got, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    let path = format!("/queue/{}/approve", ids[0]);
+    let (got, _) = post_form(&s, &cookie, &path, &[("justification", "ok")]).await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "no CSRF token");
+    let wrong = "0".repeat(64);
+    let (got, _) = post_form(&s, &cookie, &path, &[("justification", "ok"), ("csrf", &wrong)]).await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "a wrong CSRF token");
+    // Another session's token does not work either.
+    let other = login(&s, "sam").await;
+    let (_, other_html) = page(&s, &other, &format!("/queue/{}", ids[0])).await;
+    let (got, _) =
+        post_form(&s, &cookie, &path, &[("justification", "ok"), ("csrf", &csrf_of(&other_html))]).await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "another session's CSRF token");
+    let (_, detail) =
+        call(&s, "GET", &format!("/api/v1/recommendations/{}", ids[0]), Some(token("vera")), None).await;
+    assert!(detail.contains("\"state\":\"pending\""), "nothing changed: {detail}");
+    let (got, _) = post_form(&s, &cookie, &path, &[("justification", "ok"), ("csrf", &csrf)]).await;
+    assert_eq!(got, StatusCode::SEE_OTHER);
+    let (_, html) = page(&s, &cookie, &format!("/queue/{}?done=approve", ids[0])).await;
+    assert!(html.contains("id=\"state\">approved"), "the page shows the new state");
+    let (got, _) = post_form(&s, &cookie, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(got, StatusCode::SEE_OTHER);
+    let (got, _) = page(&s, &cookie, "/queue").await;
+    assert_eq!(got, StatusCode::SEE_OTHER, "the session ended");
+    // An open redirect is not followed after login.
+    let resp = client()
+        .post(format!("{}/login", s.url))
+        .form(&[("token", token("vera")), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("location").unwrap(), "/queue");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_headers_body_limit_and_list_filters() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    let resp = client().get(format!("{}/queue", s.url)).bearer_auth(token("vera")).send().await.unwrap();
+    let h = resp.headers().clone();
+    let html = resp.text().await.unwrap();
+    for (k, want) in [
+        ("content-security-policy", "default-src 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert!(h.get(k).is_some_and(|v| v.to_str().unwrap().contains(want)), "{k}: {h:?}");
+    }
+    assert!(html.contains("items match"), "{html}");
+    assert!(!html.contains("<script"), "no JavaScript");
+    let big = "x".repeat(200 * 1024);
+    let (got, _) = call(
+        &s,
+        "POST",
+        "/api/v1/recommendations/x/approve",
+        Some(token("ann")),
+        Some(json!({"justification": big})),
+    )
+    .await;
+    assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE);
+    // Filters: namespace and state narrow the list; a bad tier is a clear 400.
+    let resp = client()
+        .get(format!("{}/queue?namespace=shop&state=pending", s.url))
+        .bearer_auth(token("vera"))
+        .send()
+        .await
+        .unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Deployment/shop/"), "{html}");
+    assert!(!html.contains("Deployment/payments/"), "other namespaces are filtered out");
+    let resp =
+        client().get(format!("{}/queue?tier=urgent", s.url)).bearer_auth(token("vera")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("trivial, low, medium, critical"));
+}
+
+#[test]
+fn bad_tokens_files_and_schedules_are_usage_errors_naming_the_input() {
+    let tmp = seeded();
+    std::fs::write(
+        tmp.path().join("bad.yaml"),
+        "tokens:\n  - name: a\n    roles: [admin]\n    token: aaaaaaaaaaaaaaaaaaaaaaaa\n",
+    )
+    .unwrap();
+    let o = aiops(tmp.path())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--tokens"])
+        .arg(tmp.path().join("bad.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("admin"), "{err}");
+    let o = aiops(tmp.path())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--schedule", "sizing=daily", "--tokens"])
+        .arg(tmp.path().join("tokens.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("sizing=daily") && err.contains("cron"), "{err}");
+}
+
+async fn jobs(s: &Server) -> Vec<Value> {
+    let (_, body) = call(s, "GET", "/api/v1/jobs", Some(token("vera")), None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["jobs"].as_array().unwrap().clone()
+}
+
+fn runs(jobs: &[Value], job: &str) -> u64 {
+    jobs.iter().find(|j| j["job"] == job).map_or(0, |j| j["runs"].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedules_fire_with_a_fast_clock_and_write_reports_phrs_and_queue_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("tokens.yaml"),
+        format!("tokens:\n  - name: vera\n    roles: [viewer]\n    token: {}\n", token("vera")),
+    )
+    .unwrap();
+    // Sunday 23:59 UTC; one real second is 20,000 virtual ones (5.6 h): the Monday health
+    // report, the daily sizing and HPA, then Friday's security audit within seconds.
+    let s = start(
+        tmp,
+        &["--as-of", "2026-11-22T23:59:00Z", "--clock-speed", "20000", "--schedule", "verify=off"],
+    );
+    let mut seen = Vec::new();
+    for _ in 0..600 {
+        seen = jobs(&s).await;
+        if ["health-report", "security-report", "sizing", "hpa"].iter().all(|j| runs(&seen, j) >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for j in ["health-report", "security-report", "sizing", "hpa"] {
+        let st = seen.iter().find(|x| x["job"] == j).unwrap();
+        assert!(
+            runs(&seen, j) >= 1,
+            "{j} never ran: {seen:#?}\n{}",
+            std::fs::read_to_string(s.dir.join("serve.log")).unwrap()
+        );
+        assert_eq!(
+            st["failures"],
+            0,
+            "{j} failed: {st:#}\n{}",
+            std::fs::read_to_string(s.dir.join("serve.log")).unwrap()
+        );
+    }
+    // Every run is for a due instant of its schedule.
+    for (j, time) in [
+        ("health-report", "T00:00:00Z"),
+        ("security-report", "T00:00:00Z"),
+        ("sizing", "T02:00:00Z"),
+        ("hpa", "T02:30:00Z"),
+    ] {
+        let due = seen.iter().find(|x| x["job"] == j).unwrap()["last_due"].as_str().unwrap().to_string();
+        assert!(due.ends_with(time), "{j}: {due}");
+    }
+    let reports: Vec<String> = std::fs::read_dir(s.dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(reports.contains(&"health-2026-11-23.md".to_string()), "{reports:?}");
+    // The first security run is Friday the 27th's (Mondays and Fridays only).
+    assert!(reports.contains(&"security-2026-11-27.html".to_string()), "{reports:?}");
+    assert!(
+        !reports
+            .iter()
+            .any(|r| r.starts_with("health-2026-11-2") && r != "health-2026-11-23.md" && r.ends_with(".md")),
+        "{reports:?}"
+    );
+    assert!(s.dir.join("reports/history/prompts").is_dir(), "the report runs wrote PHRs");
+    let (_, body) =
+        call(&s, "GET", "/api/v1/recommendations?feature=sizing&limit=1", Some(token("vera")), None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["total"].as_u64().unwrap() > 0, "the sizing run enqueued: {body}");
+    let (_, m) = call(&s, "GET", "/metrics", Some(token("vera")), None).await;
+    for want in [
+        "aiops_job_runs_total{job=\"health-report\",outcome=\"success\"}",
+        "aiops_job_duration_seconds_count{job=\"sizing\"}",
+        "aiops_diagnosis_duration_seconds_count",
+        "aiops_collection_gaps{job=\"hpa\"} 0",
+    ] {
+        assert!(m.contains(want), "{want} missing:\n{m}");
+    }
+}
+
+/// The approver's day in headless Chromium (tests/browser/serve.mjs): log in, filter,
+/// open the item, approve with a justification; an operator applies and rolls back against
+/// the mocked Kubernetes API; the PHR and the audit log show it. Needs `node`, `chromium`
+/// and `playwright-core` (scripts/setup.sh installs them); fails when they are missing
+/// unless AIOPS_SKIP_BROWSER=1.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approver_approves_in_chromium_and_an_operator_applies_and_rolls_back() {
+    use support::apply_api;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let have = Path::new("/usr/bin/chromium").exists()
+        && root.join("tests/browser/node_modules/playwright-core").exists();
+    if !have {
+        if std::env::var("AIOPS_SKIP_BROWSER").as_deref() == Ok("1") {
+            return;
+        }
+        panic!(
+            "needs /usr/bin/chromium and tests/browser/node_modules/playwright-core: run scripts/setup.sh"
+        );
+    }
+    let (cart, pods) = apply_api::demo_deployment("shop", "cart", AS_OF);
+    let mut state = apply_api::State::default();
+    state.objects.insert("/apis/apps/v1/namespaces/shop/deployments/cart".into(), cart);
+    state.pods.insert("shop".into(), pods);
+    let (api, mock) = apply_api::start(state);
+    let tmp = seeded();
+    support::kube_mock::kubeconfig(tmp.path(), &api);
+    let s = start(tmp, &["--schedule", "verify=off"]);
+    // The sizing job of the server draws the usage chart on the detail page.
+    let (got, text) = call(&s, "POST", "/api/v1/jobs/sizing/run", Some(token("otto")), None).await;
+    assert_eq!(got, StatusCode::ACCEPTED, "{text}");
+    for _ in 0..600 {
+        if runs(&jobs(&s).await, "sizing") >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, body) = call(
+        &s,
+        "GET",
+        "/api/v1/recommendations?namespace=shop&feature=sizing&state=pending",
+        Some(token("vera")),
+        None,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let id = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"]["name"] == "cart" && i["target"]["kind"] == "Deployment")
+        .expect("a pending sizing item for shop/cart")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shots = option_env!("CARGO_TARGET_TMPDIR").map_or_else(|| s.dir.clone(), PathBuf::from);
+    let url = s.url.clone();
+    let (ann, otto) = (token("ann"), token("otto"));
+    let id2 = id.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root.join("tests/browser/serve.mjs"))
+            .args([url.as_str(), ann, otto, id2.as_str(), "shop"])
+            .arg(&shots)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        o.status.success(),
+        "browser run failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(s.dir.join("serve.log")).unwrap_or_default()
+    );
+    // The audit log: the approval with its justification, the apply and the rollback.
+    let (_, detail) =
+        call(&s, "GET", &format!("/api/v1/recommendations/{id}"), Some(token("vera")), None).await;
+    let d: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(d["state"], "rolled_back");
+    let h = d["history"].as_array().unwrap();
+    let by = |who: &str, to: &str| h.iter().any(|e| e["who"] == who && e["to"] == to);
+    assert!(by("ann", "approved"), "{detail}");
+    assert!(
+        h.iter().any(|e| e["justification"] == "p99 plus 30% fits; approved in the browser test"),
+        "{detail}"
+    );
+    assert!(by("otto", "applied") && by("otto", "rolled_back"), "{detail}");
+    // The cluster saw the server-side apply and the restoring patch.
+    let reqs = mock.lock().unwrap().requests.clone();
+    let patches: Vec<_> =
+        reqs.iter().filter(|r| r.method == "PATCH" && r.path.ends_with("/deployments/cart")).collect();
+    assert!(
+        patches.iter().any(|r| r.content_type.contains("apply-patch") && !r.query.contains("dryRun")),
+        "{reqs:#?}"
+    );
+    assert!(
+        patches.iter().any(|r| r.content_type.contains("strategic-merge")),
+        "a rollback patch: {reqs:#?}"
+    );
+    // The PHR carries the decision and the rollback.
+    let phr = d["phr"].as_str().expect("a PHR path");
+    let text = std::fs::read_to_string(phr).unwrap();
+    assert!(text.contains("ann") && text.contains("approved in the browser test"), "{text}");
+    assert!(text.contains("rollback ok") && text.contains("State: rolled_back"), "{text}");
+}
