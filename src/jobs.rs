@@ -395,6 +395,8 @@ pub struct ReportAnalyses {
     pub sizing: Option<SizingReport>,
     pub diagnoses: Vec<crate::analysis::diagnose::Diagnosis>,
     pub audit: Option<crate::analysis::audit::AuditReport>,
+    /// The HPA analysis (health reports).
+    pub hpa: Option<crate::analysis::hpa::HpaReport>,
     /// Wall time of the diagnoses (the server's `aiops_diagnosis_duration_seconds`); it
     /// feeds no analysis.
     pub diagnosis_time: Duration,
@@ -408,6 +410,7 @@ pub struct ReportPlan {
     pub health_policy: crate::analysis::health::HealthPolicy,
     pub sizing_policy: SizingPolicy,
     pub audit_policy: crate::analysis::audit::AuditPolicy,
+    pub hpa_policy: crate::analysis::hpa::HpaPolicy,
     pub window: Duration,
     pub step: Duration,
     pub scrape_interval: Duration,
@@ -449,6 +452,7 @@ pub fn report_analyses(
     snap: &ClusterSnapshot,
     plan: &ReportPlan,
     vulnerability_reports: Option<Vec<crate::analysis::audit::VulnerabilityReport>>,
+    other_scalers: &[crate::analysis::hpa::OtherScaler],
 ) -> ReportAnalyses {
     use crate::analysis::{audit, diagnose, health};
     let mut out = ReportAnalyses {
@@ -456,6 +460,7 @@ pub fn report_analyses(
         sizing: None,
         diagnoses: Vec::new(),
         audit: None,
+        hpa: None,
         diagnosis_time: Duration::ZERO,
     };
     if plan.health {
@@ -473,6 +478,7 @@ pub fn report_analyses(
         let sizing = sizing(snap, plan.window, plan.step, plan.scrape_interval, &plan.sizing_policy);
         out.health = Some(health::analyse_health(snap, &out.diagnoses, &plan.health_policy));
         out.sizing = Some(sizing);
+        out.hpa = Some(hpa(snap, None, other_scalers, plan.window, plan.step, &plan.hpa_policy));
     }
     if plan.security {
         let input = audit::AuditInput { vulnerability_reports, ..Default::default() };
@@ -523,6 +529,38 @@ pub async fn other_scalers(
         out.retain(|s| &s.namespace == ns);
     }
     Ok(out)
+}
+
+/// Replaces the snapshot's metrics with what the health report reads from Prometheus in one
+/// pass: CPU, memory and restarts per container (sizing, diagnosis) and the replica counts
+/// of workloads and HPAs (the HPA section).
+///
+/// # Errors
+/// Prometheus unreachable or an answer that does not decode.
+pub async fn report_metrics_from_prometheus(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    window: Duration,
+    step: Duration,
+) -> Result<bool, JobError> {
+    metrics_from_prometheus(
+        snap,
+        config,
+        scope,
+        &[
+            "capture/cpu_usage",
+            "capture/memory_working_set",
+            "capture/restarts",
+            "hpa/deployment_replicas",
+            "hpa/statefulset_replicas",
+            "hpa/hpa_current_replicas",
+            "hpa/hpa_desired_replicas",
+        ],
+        window,
+        step,
+    )
+    .await
 }
 
 /// Replaces the snapshot's metrics with what `aiops hpa` reads from Prometheus: CPU and

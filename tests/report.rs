@@ -89,7 +89,18 @@ fn weekly_on_the_demo_matches_the_goldens() {
     assert!(crit < health_md.find("## Cluster summary").unwrap() && appendix > crit);
     assert!(health_json["critical"].as_array().unwrap().iter().any(|f| f["code"] == "pod-crash-looping"));
     assert!(health_json["problem_pods"].as_array().unwrap().iter().any(|p| p["problem"] == "pending"));
-    assert!(health_md.contains("HPA analysis: not run"));
+    // The HPA section: `aiops hpa`'s recommendations on the same snapshot, each with a PHR.
+    assert!(health_md.contains("HPA: 28 workloads"), "{health_md}");
+    let hpa = &health_json["hpa"];
+    let recs = hpa["recommendations"].as_array().unwrap();
+    assert!(recs.iter().any(|r| r["id"].as_str().unwrap().starts_with("hpa-enable-")), "{hpa:#}");
+    for r in recs {
+        let id = r["id"].as_str().unwrap();
+        let phrs = out.join("history/prompts/hpa");
+        let found =
+            std::fs::read_dir(&phrs).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(id));
+        assert!(found, "a PHR for {id} under {}", phrs.display());
+    }
     assert!(health_json.get("charts").is_none(), "the JSON report carries data, not chart geometry");
     let services = health_json["services"].as_array().unwrap();
     assert!(!services.is_empty(), "the demo's web apps export request metrics");

@@ -162,27 +162,7 @@ fn pct(x: f64) -> String {
 
 /// The change a recommendation makes, in one line.
 fn change_of(r: &crate::model::recommendation::Recommendation) -> String {
-    let s = &r.patch["spec"];
-    match r.code.as_str() {
-        "hpa-enable" => format!(
-            "new HPA min {} max {} cpu {}%",
-            s["minReplicas"], s["maxReplicas"], s["metrics"][0]["resource"]["target"]["averageUtilization"]
-        ),
-        "hpa-raise-max" => {
-            format!("maxReplicas {} → {}", r.rollback["spec"]["maxReplicas"], s["maxReplicas"])
-        }
-        "hpa-lower-min" => {
-            format!("minReplicas {} → {}", r.rollback["spec"]["minReplicas"], s["minReplicas"])
-        }
-        "hpa-raise-target" => {
-            format!("cpu target → {}%", s["metrics"][0]["resource"]["target"]["averageUtilization"])
-        }
-        "hpa-stabilize-scale-down" => {
-            format!("scaleDown window {}s", s["behavior"]["scaleDown"]["stabilizationWindowSeconds"])
-        }
-        "scale-replicas" => format!("replicas {} → {}", r.rollback["spec"]["replicas"], s["replicas"]),
-        _ => String::new(),
-    }
+    crate::report::health::hpa_change(r)
 }
 
 /// The table / Markdown rendering of an HPA report.

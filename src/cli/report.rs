@@ -226,6 +226,7 @@ pub async fn execute(
         },
         sizing_policy: SizingPolicy { min_history_ms: window_ms, ..SizingPolicy::default() },
         audit_policy,
+        hpa_policy: crate::analysis::hpa::HpaPolicy::default(),
         window: args.window,
         step: args.step,
         scrape_interval: config.scrape_interval,
@@ -236,9 +237,9 @@ pub async fn execute(
     let mut snap =
         jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
     if do_health {
-        jobs::usage_from_prometheus(&mut snap, config, &scope, args.window, args.step)
+        jobs::report_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
             .await
-            .context("reading usage from Prometheus")?;
+            .context("reading usage and replica counts from Prometheus")?;
         jobs::request_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
             .await
             .context("reading request metrics from Prometheus")?;
@@ -249,9 +250,31 @@ pub async fn execute(
             crate::collectors::manifest_files::read_vulnerability_reports(dir)
                 .with_context(|| format!("reading VulnerabilityReports in {}", dir.display()))?,
         ),
+        Source::Live if do_security => {
+            let live = jobs::live_vulnerability_reports(config, scope.namespace.clone())
+                .await
+                .context("reading trivy-operator VulnerabilityReports")?;
+            if let Some(why) = &live.unavailable {
+                warn!(reason = %why, "No VulnerabilityReports: the image findings are left out of the security report.");
+            }
+            for u in &live.undecodable {
+                warn!(item = %u, "Skipped a VulnerabilityReport that does not decode.");
+            }
+            live.reports.map(|mut r| {
+                if let Some(ns) = &scope.namespace {
+                    r.retain(|x| x.metadata.namespace.as_deref() == Some(ns.as_str()));
+                }
+                r
+            })
+        }
         _ => None,
     };
-    let analyses = jobs::report_analyses(&snap, &plan, vulns);
+    let others = if do_health {
+        jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?
+    } else {
+        Vec::new()
+    };
+    let analyses = jobs::report_analyses(&snap, &plan, vulns, &others);
     let as_of = snap.as_of();
     let date = date_of(as_of);
     let cluster = snap.meta.cluster.clone().unwrap_or_else(|| "cluster".into());
@@ -343,6 +366,55 @@ pub async fn execute(
                 ],
             ));
         }
+        if let Some(hr) = &analyses.hpa {
+            for rec in &hr.recommendations {
+                let w = hr.workloads.iter().find(|w| {
+                    w.workload.kind == rec.target.kind
+                        && w.workload.name == rec.target.name
+                        && rec.target.namespace.as_deref() == Some(w.workload.namespace.as_str())
+                });
+                let spread = |s: Option<&crate::analysis::hpa::Spread>, pct: bool| {
+                    s.map_or_else(
+                        || "n/a".to_string(),
+                        |s| {
+                            if pct {
+                                format!(
+                                    "p50 {:.0}%, p95 {:.0}%, max {:.0}%",
+                                    s.p50 * 100.0,
+                                    s.p95 * 100.0,
+                                    s.max * 100.0
+                                )
+                            } else {
+                                format!(
+                                    "p10 {:.1}, p50 {:.1}, p95 {:.1}, max {:.1}",
+                                    s.p10, s.p50, s.p95, s.max
+                                )
+                            }
+                        },
+                    )
+                };
+                let mut pre = vec![row("change", crate::report::health::hpa_change(rec), "aiops hpa")];
+                if let Some(w) = w {
+                    pre.push(row("replicas", w.replicas.to_string(), "workload spec.replicas"));
+                    pre.push(row(
+                        "CPU use / request",
+                        spread(w.cpu_utilisation.as_ref(), true),
+                        "metric container_cpu_usage_seconds_total",
+                    ));
+                    pre.push(row(
+                        "replicas needed at the target",
+                        spread(w.needed_replicas.as_ref(), false),
+                        "aiops hpa",
+                    ));
+                    pre.push(row(
+                        "episodes (up / down)",
+                        format!("{} / {}", w.scale_up_episodes, w.scale_down_episodes),
+                        "aiops hpa",
+                    ));
+                }
+                items.push((rec.clone(), pre));
+            }
+        }
         for d in &analyses.diagnoses {
             let Some(rec) = crate::analysis::health::diagnosis_recommendation(&snap, d) else { continue };
             let p = h
@@ -406,7 +478,7 @@ pub async fn execute(
             source: &source_name,
             health: h,
             sizing,
-            hpa: None,
+            hpa: analyses.hpa.as_ref().map(crate::report::health::hpa_section),
             summary: &summary,
             previous,
             phrs: &stats,
@@ -496,6 +568,9 @@ pub async fn execute(
         let mut by_feature: Vec<(&str, Vec<Recommendation>)> = Vec::new();
         if let Some(sz) = &analyses.sizing {
             by_feature.push(("sizing", sz.recommendations.clone()));
+        }
+        if let Some(hr) = &analyses.hpa {
+            by_feature.push(("hpa", hr.recommendations.clone()));
         }
         let diag: Vec<Recommendation> = analyses
             .diagnoses
