@@ -958,7 +958,7 @@ fn report_weekly_enqueues_and_reports_the_queue_metrics() {
     let v = env.json(&["queue", "list"]);
     let features: std::collections::BTreeSet<&str> =
         items(&v).iter().map(|i| i["feature"].as_str().unwrap()).collect();
-    assert_eq!(features, ["diagnosis", "security", "sizing"].into_iter().collect());
+    assert_eq!(features, ["diagnosis", "hpa", "security", "sizing"].into_iter().collect());
     for i in items(&v) {
         let phr = i["phr"].as_str().unwrap_or_else(|| panic!("no PHR for {i}"));
         assert!(phr.starts_with(out.to_str().unwrap()), "{phr}");

@@ -5,19 +5,28 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use axum::http::{StatusCode, Uri, header};
+use axum::body::Bytes;
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use support::prometheus::{GenSeries, start as start_prometheus};
+
+/// The queue database (and so the default PHR root) of this test binary's runs.
+fn data_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
 
 fn aiops(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("AIOPS_CONFIG")
+        .env("AIOPS_DB", data_dir().join("queue.db"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .output()
         .expect("run aiops")
@@ -47,12 +56,47 @@ fn analyze_the_demos_bad_rollout_halts() {
     assert!(old_rate < 0.05, "old pods fail at ~0.3%: {old_rate}");
     assert_eq!(v["observation"]["new_pods"].as_array().unwrap().len(), 2, "paused at 2 new pods");
     assert!(v["reasons"][0].as_str().unwrap().contains("exceeds 5.0%"));
-    assert!(v.get("recommendation").is_none());
-    // With --auto-pause: a recommendation for the queue, nothing applied.
-    let v = parse(&aiops(&["rollout", "analyze", "deploy/checkout", "--demo", "--auto-pause", "-o", "json"]));
+    // A halt proposes the pause and files its PHR, with the evidence as pre-action figures.
     assert_eq!(v["recommendation"]["patch"], json!({"spec": {"paused": true}}));
     assert_eq!(v["recommendation"]["rollback"], json!({"spec": {"paused": false}}));
-    assert_eq!(v["phr"], "not-filed: PHR writer not merged yet");
+    let phr_dir = tempfile::tempdir().unwrap();
+    let o = aiops(&[
+        "rollout",
+        "analyze",
+        "deploy/checkout",
+        "--demo",
+        "-o",
+        "json",
+        "--phr-dir",
+        phr_dir.path().to_str().unwrap(),
+    ]);
+    let v = parse(&o);
+    let phr = v["phr"].as_str().unwrap();
+    assert!(phr.starts_with(phr_dir.path().join("history/prompts/rollout").to_str().unwrap()), "{phr}");
+    let text = std::fs::read_to_string(phr).unwrap();
+    assert!(text.contains("feature: rollout") && text.contains("new pods' error rate"), "{text}");
+    assert!(text.contains("exceeds 5.0%") && text.contains("kubectl rollout undo"), "{text}");
+    // Again: the same PHR is updated, not duplicated.
+    let again = parse(&aiops(&[
+        "rollout",
+        "analyze",
+        "deploy/checkout",
+        "--demo",
+        "-o",
+        "json",
+        "--phr-dir",
+        phr_dir.path().to_str().unwrap(),
+    ]));
+    assert_eq!(again["phr"], v["phr"]);
+    assert_eq!(std::fs::read_dir(phr_dir.path().join("history/prompts/rollout")).unwrap().count(), 1);
+    // With --auto-pause on a past rollout: queued for approval, nothing applied.
+    let v = parse(&aiops(&["rollout", "analyze", "deploy/checkout", "--demo", "--auto-pause", "-o", "json"]));
+    let id = v["recommendation"]["id"].as_str().unwrap();
+    assert!(v["auto_pause"].as_str().unwrap().contains("queued"), "{v}");
+    let q = parse(&aiops(&["queue", "list", "-o", "json"]));
+    let item = q["items"].as_array().unwrap().iter().find(|i| i["id"] == id).expect("queued");
+    assert_eq!(item["state"], "pending");
+    assert_eq!(item["feature"], "rollout");
 }
 
 #[test]
@@ -108,6 +152,10 @@ struct Scenario {
     started_ms: i64,
     never_ready: bool,
     looks: usize,
+    /// PATCH bodies received for the Deployment (`--auto-pause`), with their query.
+    patches: Vec<(String, Value)>,
+    /// Set by a real (not dry-run) PATCH.
+    paused: bool,
 }
 
 fn pod(name: &str, rs: &str, app: &str, created: i64, ready: bool) -> Value {
@@ -168,7 +216,7 @@ fn reply(body: &Value) -> Response {
 async fn start_api(scenarios: Vec<Scenario>) -> (String, Arc<Mutex<Vec<Scenario>>>) {
     let state = Arc::new(Mutex::new(scenarios));
     let s = Arc::clone(&state);
-    let app = axum::Router::new().fallback(move |uri: Uri| {
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
         let s = Arc::clone(&s);
         async move {
             let mut st = s.lock().unwrap();
@@ -180,8 +228,23 @@ async fn start_api(scenarios: Vec<Scenario>) -> (String, Arc<Mutex<Vec<Scenario>
             }) else {
                 return (StatusCode::NOT_FOUND, "{}").into_response();
             };
-            let (d, rs, pods) = objects(sc, sc.looks);
-            if path.contains("/deployments/") {
+            let (mut d, rs, pods) = objects(sc, sc.looks);
+            if sc.paused {
+                d["spec"]["paused"] = json!(true);
+            }
+            if path.contains("/deployments/") && method == Method::PATCH {
+                let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let dry = query.contains("dryRun");
+                sc.patches.push((query.clone(), patch.clone()));
+                if let Some(p) = patch.pointer("/spec/paused") {
+                    d["spec"]["paused"] = p.clone();
+                }
+                if !dry {
+                    d["metadata"]["resourceVersion"] = json!("2");
+                    sc.paused = d["spec"]["paused"] == true;
+                }
+                reply(&d)
+            } else if path.contains("/deployments/") {
                 reply(&d)
             } else if path.ends_with("/replicasets") {
                 reply(&rs)
@@ -247,9 +310,30 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     let prom = start_prometheus(&traffic(started));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (api, state) = rt.block_on(start_api(vec![
-        Scenario { name: "good", started_ms: started, never_ready: false, looks: 0 },
-        Scenario { name: "bad", started_ms: started, never_ready: false, looks: 0 },
-        Scenario { name: "stuck", started_ms: started, never_ready: true, looks: 0 },
+        Scenario {
+            name: "good",
+            started_ms: started,
+            never_ready: false,
+            looks: 0,
+            patches: Vec::new(),
+            paused: false,
+        },
+        Scenario {
+            name: "bad",
+            started_ms: started,
+            never_ready: false,
+            looks: 0,
+            patches: Vec::new(),
+            paused: false,
+        },
+        Scenario {
+            name: "stuck",
+            started_ms: started,
+            never_ready: true,
+            looks: 0,
+            patches: Vec::new(),
+            paused: false,
+        },
     ]));
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &api);
@@ -286,7 +370,18 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     assert!((rate - 0.12).abs() < 0.01, "Prometheus' increase() of the new pods: {rate}");
     assert!(v["old_error_rate"].as_f64().unwrap() < 0.01);
     assert_eq!(v["recommendation"]["patch"]["spec"]["paused"], true);
-    assert_eq!(state.lock().unwrap().iter().find(|s| s.name == "bad").unwrap().looks, 1);
+    // --auto-pause paused it through the queue: a dry run, then the apply, both paused: true.
+    let paused = v["auto_pause"].as_str().unwrap();
+    assert!(paused.starts_with("paused the Deployment"), "{paused}");
+    let patches = state.lock().unwrap().iter().find(|s| s.name == "bad").unwrap().patches.clone();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(patches[0].0.contains("dryRun=All") && !patches[1].0.contains("dryRun"), "{patches:?}");
+    assert!(patches.iter().all(|(_, b)| b["spec"]["paused"] == true), "{patches:?}");
+    let id = v["recommendation"]["id"].as_str().unwrap();
+    let q = parse(&aiops(&["queue", "show", id, "-o", "json"]));
+    assert_eq!(q["state"], "applied", "{q}");
+    let h = q["history"].as_array().unwrap();
+    assert!(h.iter().any(|e| e["who"] == "aiops --auto-pause" && e["to"] == "approved"), "{q}");
 
     // Good: waits while pods come up and become Ready, then continues after --duration.
     let o = watch("deploy/good", &[]);

@@ -54,6 +54,8 @@ pub fn same(a: &Value, b: &Value) -> bool {
         }
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
         (Value::String(x), Value::String(y)) => x == y || same_quantity(x, y),
+        // The API server omits `false` booleans (`omitempty`): `spec.paused` absent is false.
+        (Value::Bool(false), Value::Null) | (Value::Null, Value::Bool(false)) => true,
         _ => a == b,
     }
 }
@@ -165,6 +167,10 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(d.len(), 4, "{d:?}");
+        // A `false` the API server omits reads back as absent: the same state; `true` is not.
+        assert!(same(&json!({"spec": {"paused": null}}), &json!({"spec": {"paused": false}})));
+        assert!(same(&json!({"spec": {}}), &json!({"spec": {"paused": false}})));
+        assert!(!same(&json!({"spec": {}}), &json!({"spec": {"paused": true}})));
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct DecisionArgs {
     /// patch spec.paused=true, rollback spec.paused=false); nothing is applied here
     #[arg(long)]
     pub auto_pause: bool,
+    /// Root of the PHR tree `history/prompts/rollout/` (default: next to the queue database)
+    #[arg(long, value_name = "DIR")]
+    pub phr_dir: Option<std::path::PathBuf>,
 }
 
 /// `aiops rollout watch` flags.
@@ -137,8 +140,11 @@ struct DecisionView<'a> {
     decision: &'a RolloutDecision,
     #[serde(skip_serializing_if = "Option::is_none")]
     recommendation: Option<&'a Recommendation>,
-    /// PHR filing state (see the TODO in `file_phr`).
-    phr: &'static str,
+    /// The PHR filed for a halt (path), or why none was.
+    phr: String,
+    /// What `--auto-pause` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_pause: Option<String>,
 }
 
 fn ts(ms: i64) -> String {
@@ -191,30 +197,148 @@ pub fn render_decision_text(d: &RolloutDecision, rec: Option<&Recommendation>, m
             r.rollback
         );
     }
-    let _ = writeln!(out, "PHR: not filed (the PHR writer is not merged yet)");
     out
 }
 
-/// Hook for filing a PHR for a rollout decision.
-///
-/// TODO(phr): call `report::phr` (being built on another branch) to file one PHR per
-/// decision with the evidence and, on halt, the pause recommendation. Until then nothing is
-/// filed and the output says so.
-fn file_phr(_d: &RolloutDecision, _rec: Option<&Recommendation>) -> &'static str {
-    "not-filed: PHR writer not merged yet"
+/// Files the PHR of a halt: its pause recommendation with the decision's evidence as the
+/// pre-action figures (rerunning updates the same file). Returns the path.
+fn file_phr(
+    root: &std::path::Path,
+    d: &RolloutDecision,
+    rec: &Recommendation,
+    date: jiff::civil::Date,
+) -> anyhow::Result<std::path::PathBuf> {
+    use crate::report::phr::{Feature, PhrInput, index_phrs, write_phr_at};
+    let o = &d.observation;
+    let rate = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), |r| format!("{:.1}%", r * 100.0));
+    let row = |a: &str, b: String, c: &str| (a.to_string(), b, c.to_string());
+    let mut pre = vec![
+        row("decision", d.decision.as_str().to_string(), "aiops rollout"),
+        row(
+            "revision",
+            format!("{} → {}", o.old_revision.map_or("?".into(), |r| r.to_string()), o.new_revision),
+            "ReplicaSet revision annotations",
+        ),
+        row("new pods' error rate", rate(d.new_error_rate), "metric (queries/rollout)"),
+        row("old pods' error rate", rate(d.old_error_rate), "metric (queries/rollout)"),
+        row(
+            "new pods ready / watched",
+            format!("{} / {}", o.new_pods.iter().filter(|p| p.ready == Some(true)).count(), o.new_pods.len()),
+            "Pod status",
+        ),
+        row(
+            "new pods' restarts",
+            o.new_pods.iter().map(|p| p.restarts).sum::<u32>().to_string(),
+            "status.containerStatuses",
+        ),
+    ];
+    for r in &d.reasons {
+        pre.push(row("halt reason", r.clone(), "aiops rollout"));
+    }
+    let existing = index_phrs(root, Feature::Rollout)?.get(&rec.id).cloned();
+    let input = PhrInput {
+        recommendation: rec,
+        feature: Feature::Rollout,
+        date,
+        stage: "operational",
+        pre_action: pre,
+    };
+    let (path, _) = write_phr_at(root, &input, existing)
+        .with_context(|| format!("writing the rollout PHR under {}", root.display()))?;
+    Ok(path)
+}
+
+/// The PHR root: `--phr-dir`, else next to the queue database (where the queue writes its
+/// PHRs).
+fn phr_root(args: &DecisionArgs, config: &Config) -> std::path::PathBuf {
+    args.phr_dir.clone().unwrap_or_else(|| {
+        config.queue_db.parent().map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf)
+    })
+}
+
+/// What a halt leads to: the pause recommendation, its PHR, and what `--auto-pause` did.
+type OnHalt = (Option<Recommendation>, String, Option<String>);
+
+/// On halt: the pause recommendation and its PHR; with `--auto-pause`, the recommendation
+/// goes into the queue and, when `apply` is set (a live watch), is approved by the flag and
+/// applied through the queue (an operation with its rollback, `aiops queue rollback ID`).
+async fn on_halt(
+    d: &RolloutDecision,
+    args: &DecisionArgs,
+    config: &Config,
+    date: jiff::civil::Date,
+    apply: bool,
+) -> anyhow::Result<OnHalt> {
+    if d.decision != Decision::Halt {
+        return Ok((None, "not filed: only a halt proposes a change".into(), None));
+    }
+    let rec = pause_recommendation(d);
+    let root = phr_root(args, config);
+    let phr = file_phr(&root, d, &rec, date)?;
+    let phr_text = phr.display().to_string();
+    if !args.auto_pause {
+        return Ok((Some(rec), phr_text, None));
+    }
+    let ns = rec.target.namespace.clone();
+    let links = std::collections::HashMap::from([(rec.id.clone(), phr_text.clone())]);
+    super::queue::enqueue_with(config, "rollout", std::slice::from_ref(&rec), None, ns, links, false)?;
+    if !apply {
+        let what = format!("queued {} for approval (a past rollout: nothing is paused)", rec.id);
+        return Ok((Some(rec), phr_text, Some(what)));
+    }
+    let mut store = crate::approval::Store::open(&config.queue_db)?;
+    let done = match super::queue::decide(
+        &mut store,
+        &rec.id,
+        true,
+        "aiops --auto-pause",
+        crate::approval::Role::Architect,
+        "rollout halted; --auto-pause was given",
+    ) {
+        Ok(_) => {
+            let opts = crate::approval::apply::ApplyOptions {
+                owner: format!("aiops:{}", std::process::id()),
+                ..Default::default()
+            };
+            match super::queue::apply_item(
+                &mut store,
+                config,
+                &rec.id,
+                "aiops --auto-pause",
+                &opts,
+                super::now(),
+            )
+            .await
+            {
+                Ok(out) => format!(
+                    "paused the Deployment ({} applied in {} ms); resume with `aiops queue rollback {}`",
+                    out.id, out.duration_ms, out.id
+                ),
+                Err(e) => format!("could not pause: {e:#}"),
+            }
+        }
+        Err(e) => format!("could not approve the pause: {e}"),
+    };
+    Ok((Some(rec), phr_text, Some(done)))
 }
 
 fn print_decision(
     d: &RolloutDecision,
     rec: Option<&Recommendation>,
+    phr: String,
+    auto_pause: Option<String>,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
-    let phr = file_phr(d, rec);
-    let view = DecisionView { decision: d, recommendation: rec, phr };
-    if let Some(text) = structured(&view, format)? {
-        return emit(&text);
+    let mut text = render_decision_text(d, rec, format == OutputFormat::Markdown);
+    let _ = writeln!(text, "PHR: {phr}");
+    if let Some(a) = &auto_pause {
+        let _ = writeln!(text, "auto-pause: {a}");
     }
-    emit(&render_decision_text(d, rec, format == OutputFormat::Markdown))
+    let view = DecisionView { decision: d, recommendation: rec, phr, auto_pause };
+    if let Some(s) = structured(&view, format)? {
+        return emit(&s);
+    }
+    emit(&text)
 }
 
 fn exit_of(d: &RolloutDecision) -> u8 {
@@ -272,8 +396,9 @@ pub async fn run(
             let ns = namespace_for(g, &snap, &name)?;
             let d = jobs::rollout_analyze(&snap, &ns, &name, a.duration, &policy)
                 .map_err(|e| UsageError(e.to_string()))?;
-            let rec = (a.common.auto_pause && d.decision == Decision::Halt).then(|| pause_recommendation(&d));
-            print_decision(&d, rec.as_ref(), config.output)?;
+            let date = crate::report::date_of(snap.as_of());
+            let (rec, phr, paused) = on_halt(&d, &a.common, config, date, false).await?;
+            print_decision(&d, rec.as_ref(), phr, paused, config.output)?;
             Ok(exit_of(&d))
         }
         RolloutCommand::Watch(w) => {
@@ -345,9 +470,9 @@ pub async fn run(
                     at = super::now();
                     continue;
                 }
-                let rec =
-                    (w.common.auto_pause && d.decision == Decision::Halt).then(|| pause_recommendation(&d));
-                print_decision(&d, rec.as_ref(), config.output)?;
+                let (rec, phr, paused) =
+                    on_halt(&d, &w.common, config, crate::report::date_of(at), true).await?;
+                print_decision(&d, rec.as_ref(), phr, paused, config.output)?;
                 return Ok(exit_of(&d));
             }
         }

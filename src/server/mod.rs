@@ -161,12 +161,31 @@ impl AppState {
     }
 }
 
-/// The schedule state in the queue database's settings table.
+/// The schedule state in the queue database's settings table, read once at start-up and
+/// written through (the scheduler never waits on the database to decide).
 struct DbScheduleState {
     path: PathBuf,
+    first: Mutex<Option<Timestamp>>,
+    last: Mutex<std::collections::BTreeMap<Job, Timestamp>>,
 }
 
 impl DbScheduleState {
+    fn load(path: PathBuf) -> DbScheduleState {
+        let me = DbScheduleState { path, first: Mutex::new(None), last: Mutex::new(Default::default()) };
+        let first = me.with(|s| s.setting("schedule.first_seen")).flatten().and_then(|v| v.parse().ok());
+        *me.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = first;
+        for job in Job::ALL {
+            let v = me
+                .with(|s| s.setting(&format!("schedule.{job}.last_due")))
+                .flatten()
+                .and_then(|v| v.parse().ok());
+            if let Some(t) = v {
+                me.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job, t);
+            }
+        }
+        me
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, QueueError>) -> Option<T> {
         match Store::open(&self.path).and_then(|mut s| f(&mut s)) {
             Ok(v) => Some(v),
@@ -180,19 +199,20 @@ impl DbScheduleState {
 
 impl ScheduleState for DbScheduleState {
     fn first_seen(&self, now: Timestamp) -> Timestamp {
-        self.with(|s| match s.setting("schedule.first_seen")?.and_then(|v| v.parse().ok()) {
-            Some(t) => Ok(t),
-            None => {
-                s.set_setting("schedule.first_seen", &now.to_string())?;
-                Ok(now)
-            }
-        })
-        .unwrap_or(now)
+        let mut first = self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = *first {
+            return t;
+        }
+        *first = Some(now);
+        drop(first);
+        self.with(|s| s.set_setting("schedule.first_seen", &now.to_string()));
+        now
     }
     fn last_due(&self, job: Job) -> Option<Timestamp> {
-        self.with(|s| s.setting(&format!("schedule.{job}.last_due"))).flatten().and_then(|v| v.parse().ok())
+        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&job).copied()
     }
     fn set_last_due(&self, job: Job, due: Timestamp) {
+        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job, due);
         self.with(|s| s.set_setting(&format!("schedule.{job}.last_due"), &due.to_string()));
     }
 }
@@ -391,7 +411,7 @@ pub fn build(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Resul
     let run: schedule::JobFn = Arc::new(move |job, due| Box::pin(tasks::run(Arc::clone(&ctx), job, due)));
     let runner = Runner::new(
         schedules,
-        Arc::new(DbScheduleState { path: config.queue_db.clone() }),
+        Arc::new(DbScheduleState::load(config.queue_db.clone())),
         clock,
         !args.no_catch_up,
         run,
