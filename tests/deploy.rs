@@ -147,3 +147,40 @@ fn the_apply_overlay_adds_only_patch_rights() {
         );
     }
 }
+
+/// Every aiops container in the rendered manifests (the CronJobs, the serve Deployment)
+/// runs a command line this build accepts: its args parse with aiops's own CLI.
+#[test]
+fn every_container_command_line_parses_with_this_build() {
+    use aiops::model::objects::{CronJob, Deployment};
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let path = render("base", dir.path());
+    let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    let mut take = |name: String, spec: Option<&k8s_openapi::api::core::v1::PodSpec>| {
+        for c in spec.map(|s| s.containers.clone()).unwrap_or_default() {
+            if c.image.as_deref().is_some_and(|i| i.contains("aiops")) {
+                lines.push((format!("{name}/{}", c.name), c.args.clone().unwrap_or_default()));
+            }
+        }
+    };
+    for d in set.snapshot.all::<Deployment>() {
+        take(
+            format!("Deployment/{}", d.metadata.name.clone().unwrap_or_default()),
+            d.spec.template.spec.as_ref(),
+        );
+    }
+    for j in set.snapshot.all::<CronJob>() {
+        let spec = j.spec.job_template.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+        take(format!("CronJob/{}", j.metadata.name.clone().unwrap_or_default()), spec);
+    }
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert!(lines.iter().any(|(_, a)| a.first().map(String::as_str) == Some("serve")), "{lines:?}");
+    for (who, args) in lines {
+        let argv = std::iter::once("aiops".to_string()).chain(args.iter().cloned());
+        if let Err(e) = aiops::cli::Cli::try_parse_from(argv) {
+            panic!("{who}: `aiops {}` does not parse: {e}", args.join(" "));
+        }
+    }
+}
