@@ -67,7 +67,7 @@ def main():
     host, port = addr.rsplit(":", 1)
     # A sample of ids for the detail requests.
     c = http.client.HTTPConnection(host, int(port), timeout=60)
-    c.request("GET", "/api/v1/recommendations?limit=500&offset=1000", headers={"Authorization": f"Bearer {TOKEN}"})
+    c.request("GET", f"/api/v1/recommendations?limit=500&offset={total // 3}", headers={"Authorization": f"Bearer {TOKEN}"})
     ids = [i["id"] for i in json.loads(c.getresponse().read())["items"]]
     c.close()
     pages = max(1, total // 50)
