@@ -37,7 +37,7 @@ use self::capacity::{Capacity, pods_that_fit};
 use self::episodes::{Episode, EpisodeKind, TriggerPolicy, trigger_episodes};
 use self::load::{Grid, KSM_HPA_CURRENT, KSM_HPA_DESIRED, WorkloadLoad, on_grid};
 use crate::analysis::resources::CpuMem;
-use crate::analysis::stats::sorted_quantile;
+use crate::analysis::stats::quantile_in_place;
 use crate::analysis::usage::WorkloadRef;
 use crate::model::objects::PodDisruptionBudget;
 use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
@@ -163,15 +163,17 @@ pub struct Spread {
 }
 
 impl Spread {
+    /// Selection instead of a sort (the same interpolated quantiles as
+    /// `stats::sorted_quantile`): three spreads per workload on 10,000 workloads.
     fn of(values: &[f64]) -> Option<Spread> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        v.sort_unstable_by(f64::total_cmp);
+        let max = v.iter().copied().reduce(f64::max)?;
         Some(Spread {
-            p10: sorted_quantile(&v, 0.10)?,
-            p50: sorted_quantile(&v, 0.50)?,
-            p95: sorted_quantile(&v, 0.95)?,
-            p99: sorted_quantile(&v, 0.99)?,
-            max: *v.last()?,
+            p10: quantile_in_place(&mut v, 0.10)?,
+            p50: quantile_in_place(&mut v, 0.50)?,
+            p95: quantile_in_place(&mut v, 0.95)?,
+            p99: quantile_in_place(&mut v, 0.99)?,
+            max,
         })
     }
 }

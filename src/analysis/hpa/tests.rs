@@ -434,3 +434,24 @@ fn ids_are_stable_across_runs() {
     assert_eq!(a.recommendations[0].id, b.recommendations[0].id);
     assert!(a.recommendations[0].id.starts_with("hpa-enable-"));
 }
+
+#[test]
+fn spread_by_selection_equals_the_sorted_quantiles() {
+    use crate::analysis::stats::sorted_quantile;
+    let mut x: u64 = 7;
+    let values: Vec<f64> = (0..2017)
+        .map(|i| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            if i % 97 == 0 { f64::NAN } else { (x >> 11) as f64 / (1u64 << 53) as f64 * 10.0 }
+        })
+        .collect();
+    let s = Spread::of(&values).unwrap();
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(s.p10, sorted_quantile(&sorted, 0.10).unwrap());
+    assert_eq!(s.p50, sorted_quantile(&sorted, 0.50).unwrap());
+    assert_eq!(s.p95, sorted_quantile(&sorted, 0.95).unwrap());
+    assert_eq!(s.p99, sorted_quantile(&sorted, 0.99).unwrap());
+    assert_eq!(s.max, *sorted.last().unwrap());
+    assert!(Spread::of(&[f64::NAN]).is_none());
+}
