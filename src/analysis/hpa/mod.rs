@@ -1081,7 +1081,7 @@ fn analyse_workload(
     let step = p.max_replica_step;
     let proposed = if want > current && ups > 0 {
         Some(current + (want - current).min(step))
-    } else if want < current && downs > 0 {
+    } else if want < current && downs > 0 && w.kind != "StatefulSet" {
         Some(current - (current - want).min(step))
     } else {
         None
@@ -1090,6 +1090,13 @@ fn analyse_workload(
         "steady load (needed {low}–{peak}, ratio {ratio:.1} < {}); {current} replicas fit p95",
         p.variation_ratio
     );
+    if want < current && downs > 0 && w.kind == "StatefulSet" {
+        // A StatefulSet's replica count is set by what it stores (quorum, shards,
+        // replication), not by its CPU: fewer replicas are never proposed.
+        ws.reason = format!(
+            "steady load: {want} replicas would carry the CPU, but a StatefulSet's {current} replicas are kept (quorum, shards); not scaled down"
+        );
+    }
     if let Some(mut new) = proposed {
         let mut evidence = vec![ev(
             "metric/container_cpu_usage_seconds_total",
