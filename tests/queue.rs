@@ -683,7 +683,6 @@ fn unknown_database_paths_and_files_get_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("notes.txt"), "{err}");
-    let _ = Path::new("x");
 }
 
 #[test]

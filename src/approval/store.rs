@@ -348,6 +348,33 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// An item's approvals, oldest first (the store's reads and the transition's re-read inside
+/// its transaction).
+fn read_approvals(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Approval>> {
+    let db = |source| QueueError::Db { path: path.to_path_buf(), source };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1 ORDER BY at_ms, role",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (who, role, at, justification) = row.map_err(db)?;
+        let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
+            id: id.to_string(),
+            field: "approvals.role",
+            reason: role.clone(),
+        })?;
+        out.push(Approval { who, role, at: ts(at), justification });
+    }
+    Ok(out)
+}
+
 /// The queue database.
 pub struct Store {
     conn: Connection,
@@ -663,31 +690,7 @@ impl Store {
     }
 
     fn approvals(&self, id: &str) -> Result<Vec<Approval>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1 ORDER BY at_ms, role")
-            .map_err(self.db())?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(self.db())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (who, role, at, justification) = row.map_err(self.db())?;
-            let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
-                id: id.to_string(),
-                field: "approvals.role",
-                reason: role.clone(),
-            })?;
-            out.push(Approval { who, role, at: ts(at), justification });
-        }
-        Ok(out)
+        read_approvals(&self.conn, &self.path, id)
     }
 
     /// Items matching the filter, newest first.
@@ -926,29 +929,7 @@ impl Store {
                 field: "state",
                 reason: st.clone(),
             })?;
-            let approvals = {
-                let mut stmt = tx
-                    .prepare("SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1")
-                    .map_err(db)?;
-                let rows = stmt
-                    .query_map([id], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
-                    })
-                    .map_err(db)?;
-                let mut v = Vec::new();
-                for row in rows {
-                    let (who, role, at, justification) = row.map_err(db)?;
-                    if let Some(role) = Role::parse(&role) {
-                        v.push(Approval { who, role, at: ts(at), justification });
-                    }
-                }
-                v
-            };
+            let approvals = read_approvals(&tx, &path, id)?;
             let facts = ItemFacts { tier, state: st, requested_by: &requested_by, approvals: &approvals };
             let decision = state::decide(facts, action)
                 .map_err(|source| QueueError::Transition { id: id.to_string(), source })?;
