@@ -254,10 +254,21 @@ async fn both_approval_roles_must_say_which_and_the_decision_is_recorded() {
     assert_eq!(got, StatusCode::OK, "{text}");
 }
 
+/// The login page's CSRF cookie and form field.
+async fn login_form(s: &Server) -> (String, String) {
+    let resp = client().get(format!("{}/login", s.url)).send().await.unwrap();
+    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.starts_with("aiops_login=") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let html = resp.text().await.unwrap();
+    (cookie.split(';').next().unwrap().to_string(), csrf_of(&html))
+}
+
 async fn login(s: &Server, who: &str) -> String {
+    let (cookie, csrf) = login_form(s).await;
     let resp = client()
         .post(format!("{}/login", s.url))
-        .form(&[("token", token(who)), ("next", "/queue")])
+        .header("cookie", cookie)
+        .form(&[("token", token(who)), ("next", "/queue"), ("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -287,15 +298,28 @@ fn csrf_of(html: &str) -> String {
 async fn forms_need_the_session_csrf_token_and_sessions_end_at_logout() {
     let s = start(seeded(), &["--schedule", "verify=off"]);
     let ids = pending_ids(&s).await;
-    let (got, text) = client()
+    // Login CSRF: a login form that did not come from our page is refused, even with a
+    // good token; a bad token from our page is a 401.
+    let resp = client()
         .post(format!("{}/login", s.url))
-        .form(&[("token", "not-a-token-0123456789abcdef")])
+        .form(&[("token", token("ann")), ("csrf", &"1".repeat(64))])
         .send()
         .await
-        .map(|r| (r.status(), r))
         .unwrap();
-    assert_eq!(got, StatusCode::UNAUTHORIZED);
-    assert!(text.text().await.unwrap().contains("not valid"));
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resp.headers().get("set-cookie").is_some_and(|c| c.to_str().unwrap().starts_with("aiops_login="))
+    );
+    let (login_cookie, login_csrf) = login_form(&s).await;
+    let resp = client()
+        .post(format!("{}/login", s.url))
+        .header("cookie", &login_cookie)
+        .form(&[("token", "not-a-token-0123456789abcdef"), ("csrf", login_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.text().await.unwrap().contains("not valid"));
     let cookie = login(&s, "ann").await;
     let (got, html) = page(&s, &cookie, &format!("/queue/{}", ids[0])).await;
     assert_eq!(got, StatusCode::OK);
@@ -324,9 +348,11 @@ async fn forms_need_the_session_csrf_token_and_sessions_end_at_logout() {
     let (got, _) = page(&s, &cookie, "/queue").await;
     assert_eq!(got, StatusCode::SEE_OTHER, "the session ended");
     // An open redirect is not followed after login.
+    let (login_cookie, login_csrf) = login_form(&s).await;
     let resp = client()
         .post(format!("{}/login", s.url))
-        .form(&[("token", token("vera")), ("next", "//evil.example/")])
+        .header("cookie", &login_cookie)
+        .form(&[("token", token("vera")), ("next", "//evil.example/"), ("csrf", login_csrf.as_str())])
         .send()
         .await
         .unwrap();

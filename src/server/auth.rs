@@ -241,6 +241,14 @@ impl Sessions {
         Sessions { inner: Mutex::new(HashMap::new()), rng: SystemRandom::new(), ttl }
     }
 
+    /// A fresh random token (the login form's CSRF token).
+    ///
+    /// # Errors
+    /// The random number generator failed.
+    pub fn random_token(&self) -> Result<String, AuthError> {
+        self.random_hex()
+    }
+
     fn random_hex(&self) -> Result<String, AuthError> {
         let mut b = [0u8; 32];
         self.rng.fill(&mut b).map_err(|_| AuthError::Random)?;

@@ -125,8 +125,28 @@ fn ttl_text(st: &AppState) -> String {
     }
 }
 
+/// The login form's CSRF cookie (double submit: the form carries the same value).
+const LOGIN_COOKIE: &str = "aiops_login";
+
+/// The login page with a fresh CSRF token, also set as a short-lived cookie.
+fn login_form(st: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let token = match st.sessions.random_token() {
+        Ok(t) => t,
+        Err(e) => return message(None, StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string(), None),
+    };
+    let view = json!({"next": next, "ttl": ttl_text(st), "error": error, "login_csrf": token});
+    let mut resp = render("serve/login.html", &view, status);
+    let secure = if st.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=900{secure}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
 pub async fn login_page(State(st): State<Arc<AppState>>, Query(q): Query<LoginQuery>) -> Response {
-    show(None, "serve/login.html", json!({"next": safe_next(q.next.as_deref()), "ttl": ttl_text(&st)}))
+    login_form(&st, &safe_next(q.next.as_deref()), None, StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,14 +154,34 @@ pub struct LoginForm {
     token: String,
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    csrf: Option<String>,
 }
 
-pub async fn login(State(st): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
+    // Login CSRF: the form must come from our login page (its cookie and field agree).
+    let expected = super::cookie(&headers, LOGIN_COOKIE);
+    let fresh = match (expected.as_deref(), f.csrf.as_deref()) {
+        (Some(e), Some(s)) => csrf_matches(e, s),
+        _ => false,
+    };
+    if !fresh {
+        tracing::info!("A login form without a valid CSRF token was refused.");
+        return login_form(
+            &st,
+            &next,
+            Some("The login form expired or did not come from this page: try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
     let Some(principal) = st.tokens.authenticate(&f.token) else {
         tracing::info!("Login with an unknown token refused.");
-        let view = json!({"next": next, "ttl": ttl_text(&st), "error": "That token is not valid."});
-        return render("serve/login.html", &view, StatusCode::UNAUTHORIZED);
+        return login_form(&st, &next, Some("That token is not valid."), StatusCode::UNAUTHORIZED);
     };
     tracing::info!(who = %principal.name, "Logged in.");
     match st.sessions.open(principal) {
