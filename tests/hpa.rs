@@ -149,6 +149,33 @@ fn snapshot_directory_with_keda_and_vpa_objects() {
     assert!(recs_for(&v, "shop", "frontend").is_empty());
     // The Auto VPA conflicts with the ingress controller's CPU HPA.
     assert_eq!(findings_for(&v, "ingress-nginx", "ingress-nginx-controller"), vec!["hpa-vpa-conflict"]);
-    // The demo's own scalers are not in a snapshot directory: search has no VPA conflict.
-    assert!(!findings_for(&v, "shop", "search").contains(&"hpa-vpa-conflict"));
+    // The demo's own scalers are in the snapshot directory too: search's VPA conflict.
+    assert!(findings_for(&v, "shop", "search").contains(&"hpa-vpa-conflict"));
+}
+
+/// A snapshot written by `snapshot demo` carries the demo's VPAs and ScaledObjects, so
+/// `hpa --snapshot` of it finds what `hpa --demo` finds and recommends the same.
+#[test]
+fn a_demo_snapshot_gives_the_demos_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap");
+    let as_of = "2026-11-23T00:00:00Z";
+    let o = aiops(&["snapshot", "demo", "--as-of", as_of, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("objects/autoscalers.json").is_file());
+    let from_snapshot = json(&aiops(&["hpa", "--snapshot", out.to_str().unwrap(), "-o", "json"]));
+    let from_demo = json(&aiops(&["hpa", "--demo", "--as-of", as_of, "-o", "json"]));
+    let codes = |v: &Value, key: &str| {
+        let mut c: Vec<String> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{} {}", x["code"].as_str().unwrap(), x["target"]["name"].as_str().unwrap()))
+            .collect();
+        c.sort();
+        c
+    };
+    assert!(codes(&from_snapshot, "findings").iter().any(|c| c.starts_with("hpa-vpa-conflict")));
+    assert_eq!(codes(&from_snapshot, "findings"), codes(&from_demo, "findings"));
+    assert_eq!(codes(&from_snapshot, "recommendations"), codes(&from_demo, "recommendations"));
 }

@@ -374,6 +374,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<u8> {
             let snap = jobs::write_snapshot(snap, out.clone())
                 .await
                 .with_context(|| format!("writing {}", out.display()))?;
+            // The demo's VPAs and ScaledObjects (not kinds of the snapshot model): read back
+            // by `aiops hpa --snapshot` from objects/.
+            let scalers = out.join("objects").join("autoscalers.json");
+            let text = serde_json::to_string_pretty(&crate::collectors::demo::other_scalers_manifest())?;
+            std::fs::write(&scalers, text).with_context(|| format!("writing {}", scalers.display()))?;
             output::print_written(out, &jobs::inventory(&snap), format)?;
             Ok(exit::OK)
         }
