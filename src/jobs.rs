@@ -501,12 +501,16 @@ pub fn hpa_grid(
 /// VPAs and KEDA ScaledObjects of the source (conflict checks of `aiops hpa`): from the
 /// snapshot directory's files, the live API, or the demo's own.
 ///
+/// The live API's failures to list them (other than the CRD not being installed) become
+/// collection gaps of `snap`: the conflict checks against that kind did not run.
+///
 /// # Errors
-/// A snapshot file that cannot be parsed; the live API's failures are logged, not errors.
+/// A snapshot file that cannot be parsed; no cluster connection.
 pub async fn other_scalers(
     source: &Source,
     scope: &Scope,
     config: &Config,
+    snap: &mut ClusterSnapshot,
 ) -> Result<Vec<crate::analysis::hpa::OtherScaler>, JobError> {
     let mut out = match source {
         Source::Demo { .. } => crate::collectors::demo::other_scalers(),
@@ -522,7 +526,10 @@ pub async fn other_scalers(
         Source::Live => {
             let opts = kube_options(config, scope.namespace.clone());
             let client = kubesrc::connect(&opts).await?;
-            crate::collectors::scalers::fetch_scalers(&client, scope.namespace.as_deref()).await
+            let (found, gaps) =
+                crate::collectors::scalers::fetch_scalers(&client, scope.namespace.as_deref()).await;
+            snap.gaps.extend(gaps);
+            found
         }
     };
     if let Some(ns) = &scope.namespace {

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod support;
+
 fn aiops(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(args)
@@ -178,4 +180,30 @@ fn a_demo_snapshot_gives_the_demos_results() {
     assert!(codes(&from_snapshot, "findings").iter().any(|c| c.starts_with("hpa-vpa-conflict")));
     assert_eq!(codes(&from_snapshot, "findings"), codes(&from_demo, "findings"));
     assert_eq!(codes(&from_snapshot, "recommendations"), codes(&from_demo, "recommendations"));
+}
+
+/// Live: an API that refuses to list VPAs (403) makes a named gap (their conflicts were not
+/// checked); a KEDA CRD that is not installed (404) is not a gap.
+#[test]
+fn a_refused_vpa_list_is_a_gap_and_a_missing_crd_is_not() {
+    use aiops::collectors::demo::{DemoOptions, generate};
+    let snap =
+        generate(&DemoOptions { seed: 42, scale: None, as_of: "2026-11-23T00:00:00Z".parse().unwrap() });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let extra = vec![(
+        "/apis/autoscaling.k8s.io/v1",
+        "verticalpodautoscalers",
+        vec![serde_json::json!({"__status": 403})],
+    )];
+    let (url, _seen) = rt.block_on(support::snapshot_api::start_with(snap, extra));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
+    let args = ["hpa", "--kubeconfig", kubeconfig.to_str().unwrap(), "-o", "json"];
+    let o = std::thread::scope(|s| s.spawn(|| aiops(&args)).join().unwrap());
+    let v = json(&o);
+    let gaps = v["gaps"].as_array().unwrap_or_else(|| panic!("no gaps: {v:#}"));
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    assert_eq!(gaps[0]["what"], "autoscaling.k8s.io/v1 VerticalPodAutoscaler");
+    assert_eq!(gaps[0]["reason"], "forbidden");
+    assert!(gaps[0]["detail"].as_str().unwrap().contains("not checked"));
 }

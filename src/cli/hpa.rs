@@ -131,8 +131,9 @@ pub async fn execute(
     jobs::hpa_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
         .await
         .context("reading usage and replica counts from Prometheus")?;
-    let others =
-        jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?;
+    let others = jobs::other_scalers(&source, &scope, config, &mut snap)
+        .await
+        .context("reading VPAs and ScaledObjects")?;
     output::clear_progress(super::progress_is_drawn(g));
     let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
     if args.enqueue {
@@ -205,6 +206,12 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
             ]);
         }
         out.push_str(&t.render(md));
+    }
+    if !r.gaps.is_empty() {
+        h(&mut out, "Gaps");
+        for g in &r.gaps {
+            let _ = writeln!(out, "- {} ({}): {}", g.what, g.reason, g.detail);
+        }
     }
     if !r.findings.is_empty() {
         h(&mut out, "Findings");

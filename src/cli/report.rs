@@ -270,7 +270,9 @@ pub async fn execute(
         _ => None,
     };
     let others = if do_health {
-        jobs::other_scalers(&source, &scope, config).await.context("reading VPAs and ScaledObjects")?
+        jobs::other_scalers(&source, &scope, config, &mut snap)
+            .await
+            .context("reading VPAs and ScaledObjects")?
     } else {
         Vec::new()
     };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::Value;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::error::{CollectError, Result};
 use super::manifest::parse_documents;
@@ -93,8 +93,13 @@ pub fn read_dir_scalers(dir: &Path) -> Result<Vec<OtherScaler>> {
 /// Every VPA (`autoscaling.k8s.io/v1`) and KEDA ScaledObject (`keda.sh/v1alpha1`) of the
 /// live cluster. A kind the API server does not serve, or RBAC forbids, is skipped (logged);
 /// the analysis then cannot see conflicts with it.
-pub async fn fetch_scalers(client: &kube::Client, namespace: Option<&str>) -> Vec<OtherScaler> {
+pub async fn fetch_scalers(
+    client: &kube::Client,
+    namespace: Option<&str>,
+) -> (Vec<OtherScaler>, Vec<crate::model::snapshot::CollectionGap>) {
+    use crate::model::snapshot::{CollectionGap, GapReason};
     let mut out = Vec::new();
+    let mut gaps = Vec::new();
     for (group, version, kind, plural) in [
         ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
         ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
@@ -114,12 +119,27 @@ pub async fn fetch_scalers(client: &kube::Client, namespace: Option<&str>) -> Ve
                     out.extend(scaler_of(&v));
                 }
             }
+            // The CRD is not installed: there are none, nothing is missing.
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                debug!(kind, "Not served by this cluster (CRD not installed).");
+            }
             Err(e) => {
-                debug!(kind, error = %e, "Could not list other autoscalers; conflicts with them are not checked.")
+                warn!(kind, error = %e, "Could not list other autoscalers; conflicts with them are not checked.");
+                let reason = match &e {
+                    kube::Error::Api(s) if s.code == 403 => GapReason::Forbidden,
+                    _ => GapReason::Unavailable,
+                };
+                gaps.push(CollectionGap {
+                    source: "kubernetes".into(),
+                    what: format!("{group}/{version} {kind}"),
+                    namespace: namespace.map(str::to_string),
+                    reason,
+                    detail: format!("{e}; HPA conflicts with {kind}s are not checked"),
+                });
             }
         }
     }
-    out
+    (out, gaps)
 }
 
 #[cfg(test)]

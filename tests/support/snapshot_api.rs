@@ -222,6 +222,13 @@ fn respond(
         }
         return reply(StatusCode::OK, json!({"kind":"List","apiVersion":"v1","metadata":{},"items":[]}));
     };
+    if let Some(code) = items.first().and_then(|v| v.get("__status")).and_then(Value::as_u64) {
+        let code = u16::try_from(code).unwrap_or(500);
+        return reply(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            json!({"kind":"Status","apiVersion":"v1","status":"Failure","message":format!("{plural} is forbidden: User \"system:serviceaccount:aiops:aiops\" cannot list resource \"{plural}\""),"reason":"Forbidden","code":code}),
+        );
+    }
     let in_ns: Vec<&Value> = items
         .iter()
         .filter(|v| ns.is_none_or(|ns| v.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)))
@@ -267,7 +274,8 @@ pub async fn start(snap: ClusterSnapshot) -> (String, Arc<Mutex<Vec<Seen>>>) {
 
 /// [`start`], also serving custom resources: `(api prefix, plural, items)`, e.g.
 /// `("/apis/aquasecurity.github.io/v1alpha1", "vulnerabilityreports", items)`. A custom
-/// API group not given here answers 404, as a cluster without the CRD does.
+/// API group not given here answers 404, as a cluster without the CRD does. Items that are
+/// one `{"__status": 403}` make the kind answer that status (RBAC refusing the list).
 pub async fn start_with(
     snap: ClusterSnapshot,
     extra: Vec<(&str, &str, Vec<Value>)>,

@@ -255,6 +255,10 @@ pub struct HpaReport {
     pub workloads: Vec<WorkloadScaling>,
     pub recommendations: Vec<Recommendation>,
     pub findings: Vec<HpaFinding>,
+    /// What could not be read (e.g. VPAs the API refused to list: their conflicts were not
+    /// checked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<crate::model::snapshot::CollectionGap>,
 }
 
 fn ceil_u32(x: f64) -> u32 {
@@ -408,6 +412,7 @@ pub fn recommend_hpa(
         workloads,
         recommendations: recs,
         findings,
+        gaps: snap.gaps.clone(),
     }
 }
 
