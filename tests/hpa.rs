@@ -207,3 +207,96 @@ fn a_refused_vpa_list_is_a_gap_and_a_missing_crd_is_not() {
     assert_eq!(gaps[0]["reason"], "forbidden");
     assert!(gaps[0]["detail"].as_str().unwrap().contains("not checked"));
 }
+
+/// Live end to end: the demo's objects from a mocked Kubernetes API and its usage and replica
+/// series from a real Prometheus (backfilled with the demo's own samples): `aiops hpa`
+/// reads both and reaches the demo's recommendations and findings.
+#[test]
+fn live_with_a_real_prometheus_matches_the_demo() {
+    use aiops::collectors::demo::{DemoOptions, generate};
+    let as_of = "2026-11-23T00:00:00Z";
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: as_of.parse().unwrap() });
+    let wanted = [
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "kube_deployment_status_replicas",
+        "kube_statefulset_status_replicas",
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+    ];
+    let series: Vec<support::prometheus::GenSeries> = snap
+        .metrics
+        .all()
+        .iter()
+        .filter(|s| wanted.contains(&s.metric.as_str()))
+        .map(|s| support::prometheus::GenSeries {
+            metric: s.metric.clone(),
+            labels: s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            samples: s.timestamps.iter().copied().zip(s.values.iter().copied()).collect(),
+        })
+        .collect();
+    assert!(series.len() > 100, "{}", series.len());
+    let prom = support::prometheus::start(&series);
+    // The API also serves the demo's VPAs and ScaledObject (their CRDs are "installed").
+    let scalers = aiops::collectors::demo::other_scalers_manifest()["items"].as_array().unwrap().clone();
+    let of_kind = |k: &str| scalers.iter().filter(|s| s["kind"] == k).cloned().collect::<Vec<_>>();
+    let extra = vec![
+        ("/apis/autoscaling.k8s.io/v1", "verticalpodautoscalers", of_kind("VerticalPodAutoscaler")),
+        ("/apis/keda.sh/v1alpha1", "scaledobjects", of_kind("ScaledObject")),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _seen) = rt.block_on(support::snapshot_api::start_with(snap, extra));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
+    let args = [
+        "hpa",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--prometheus-url",
+        prom.url.as_str(),
+        "--scrape-interval",
+        "5m",
+        "--as-of",
+        as_of,
+        "-o",
+        "json",
+    ];
+    let live = std::thread::scope(|s| s.spawn(|| json(&aiops(&args))).join().unwrap());
+    let demo = json(&aiops(&["hpa", "--demo", "--as-of", as_of, "-o", "json"]));
+    let codes = |v: &Value, key: &str| {
+        let mut c: Vec<String> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{} {}", x["code"].as_str().unwrap(), x["target"]["name"].as_str().unwrap()))
+            .collect();
+        c.sort();
+        c
+    };
+    assert!(
+        codes(&live, "findings").iter().any(|c| c.starts_with("hpa-vpa-conflict")),
+        "{:?}\n{:?}\n{}",
+        codes(&live, "findings"),
+        codes(&live, "recommendations"),
+        live["gaps"]
+    );
+    assert_eq!(codes(&live, "findings"), codes(&demo, "findings"));
+    assert_eq!(codes(&live, "recommendations"), codes(&demo, "recommendations"));
+    let enable = |v: &Value| -> Vec<(String, Value, Value)> {
+        let mut out: Vec<_> = v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["code"] == "hpa-enable" || r["code"] == "hpa-raise-max" || r["code"] == "scale-replicas"
+            })
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r["patch"].clone(), r["rollback"].clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    // Same samples, same decisions: identical recommendations (ids hash the patches).
+    assert!(!enable(&demo).is_empty());
+    assert_eq!(enable(&live), enable(&demo));
+    assert_eq!(live["capacity"], demo["capacity"]);
+}

@@ -60,6 +60,8 @@ fn objects(snap: &ClusterSnapshot, api: &str, plural: &str) -> Option<Vec<Value>
         ("/apis/apps/v1", "daemonsets") => all::<DaemonSet>(snap),
         ("/apis/batch/v1", "jobs") => all::<Job>(snap),
         ("/apis/batch/v1", "cronjobs") => all::<CronJob>(snap),
+        ("/apis/autoscaling/v2", "horizontalpodautoscalers") => all::<HorizontalPodAutoscaler>(snap),
+        ("/apis/policy/v1", "poddisruptionbudgets") => all::<PodDisruptionBudget>(snap),
         _ => return None,
     })
 }
@@ -161,6 +163,8 @@ const KINDS: &[(&str, &str)] = &[
     ("/apis/apps/v1", "daemonsets"),
     ("/apis/batch/v1", "jobs"),
     ("/apis/batch/v1", "cronjobs"),
+    ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    ("/apis/policy/v1", "poddisruptionbudgets"),
 ];
 
 fn respond(
