@@ -500,6 +500,21 @@ async fn schedules_fire_with_a_fast_clock_and_write_reports_phrs_and_queue_items
     on("health-", jiff::civil::Weekday::Monday);
     on("security-", jiff::civil::Weekday::Friday);
     assert!(s.dir.join("reports/history/prompts").is_dir(), "the report runs wrote PHRs");
+    // The reports page lists them; an HTML report is served with a policy that allows its
+    // inline styles and nothing else; names outside the folder are refused.
+    let html = reports.iter().find(|r| r.starts_with("health-") && r.ends_with(".html")).unwrap();
+    let (got, page) = call(&s, "GET", "/reports", Some(token("vera")), None).await;
+    assert_eq!(got, StatusCode::OK);
+    assert!(page.contains(&format!("href=\"/reports/{html}\"")), "{page}");
+    let resp =
+        client().get(format!("{}/reports/{html}", s.url)).bearer_auth(token("vera")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("style-src 'unsafe-inline'") && !csp.contains("script-src"), "{csp}");
+    for bad in ["..%2Fqueue.db", "queue.db", ".hidden.html"] {
+        let (got, _) = call(&s, "GET", &format!("/reports/{bad}"), Some(token("vera")), None).await;
+        assert_eq!(got, StatusCode::NOT_FOUND, "{bad}");
+    }
     let (_, body) =
         call(&s, "GET", "/api/v1/recommendations?feature=sizing&limit=1", Some(token("vera")), None).await;
     let v: Value = serde_json::from_str(&body).unwrap();
