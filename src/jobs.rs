@@ -163,9 +163,35 @@ pub async fn usage_from_prometheus(
     .await
 }
 
-/// Replaces the snapshot's metrics with the range queries `files` over `window` at `step`
-/// (`Ok(false)` without a Prometheus URL).
-async fn metrics_from_prometheus(
+/// What `aiops hpa` reads: CPU and memory per container, and the kube-state-metrics replica
+/// counts of workloads and HPAs.
+pub const HPA_QUERIES: &[&str] = &[
+    "capture/cpu_usage",
+    "capture/memory_working_set",
+    "hpa/deployment_replicas",
+    "hpa/statefulset_replicas",
+    "hpa/hpa_current_replicas",
+    "hpa/hpa_desired_replicas",
+];
+
+/// What the health report reads in one pass: [`HPA_QUERIES`] and the restart counters
+/// (diagnosis, sizing).
+pub const REPORT_QUERIES: &[&str] = &[
+    "capture/cpu_usage",
+    "capture/memory_working_set",
+    "capture/restarts",
+    "hpa/deployment_replicas",
+    "hpa/statefulset_replicas",
+    "hpa/hpa_current_replicas",
+    "hpa/hpa_desired_replicas",
+];
+
+/// Replaces the snapshot's metrics with the range queries `files` (names under `queries/`)
+/// over `window` at `step` (`Ok(false)` without a Prometheus URL).
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn metrics_from_prometheus(
     snap: &mut ClusterSnapshot,
     config: &Config,
     scope: &Scope,
@@ -538,38 +564,6 @@ pub async fn other_scalers(
     Ok(out)
 }
 
-/// Replaces the snapshot's metrics with what the health report reads from Prometheus in one
-/// pass: CPU, memory and restarts per container (sizing, diagnosis) and the replica counts
-/// of workloads and HPAs (the HPA section).
-///
-/// # Errors
-/// Prometheus unreachable or an answer that does not decode.
-pub async fn report_metrics_from_prometheus(
-    snap: &mut ClusterSnapshot,
-    config: &Config,
-    scope: &Scope,
-    window: Duration,
-    step: Duration,
-) -> Result<bool, JobError> {
-    metrics_from_prometheus(
-        snap,
-        config,
-        scope,
-        &[
-            "capture/cpu_usage",
-            "capture/memory_working_set",
-            "capture/restarts",
-            "hpa/deployment_replicas",
-            "hpa/statefulset_replicas",
-            "hpa/hpa_current_replicas",
-            "hpa/hpa_desired_replicas",
-        ],
-        window,
-        step,
-    )
-    .await
-}
-
 /// Replaces the snapshot's metrics with what `aiops hpa` reads from Prometheus: CPU and
 /// memory per container, and the kube-state-metrics replica counts of workloads and HPAs.
 ///
@@ -582,22 +576,7 @@ pub async fn hpa_metrics_from_prometheus(
     window: Duration,
     step: Duration,
 ) -> Result<bool, JobError> {
-    metrics_from_prometheus(
-        snap,
-        config,
-        scope,
-        &[
-            "capture/cpu_usage",
-            "capture/memory_working_set",
-            "hpa/deployment_replicas",
-            "hpa/statefulset_replicas",
-            "hpa/hpa_current_replicas",
-            "hpa/hpa_desired_replicas",
-        ],
-        window,
-        step,
-    )
-    .await
+    metrics_from_prometheus(snap, config, scope, HPA_QUERIES, window, step).await
 }
 
 /// `aiops hpa` on a collected snapshot of the whole cluster: free capacity from every node

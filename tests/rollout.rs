@@ -60,33 +60,26 @@ fn analyze_the_demos_bad_rollout_halts() {
     assert_eq!(v["recommendation"]["patch"], json!({"spec": {"paused": true}}));
     assert_eq!(v["recommendation"]["rollback"], json!({"spec": {"paused": false}}));
     let phr_dir = tempfile::tempdir().unwrap();
-    let o = aiops(&[
-        "rollout",
-        "analyze",
-        "deploy/checkout",
-        "--demo",
-        "-o",
-        "json",
-        "--phr-dir",
-        phr_dir.path().to_str().unwrap(),
-    ]);
-    let v = parse(&o);
+    let analyze = || {
+        parse(&aiops(&[
+            "rollout",
+            "analyze",
+            "deploy/checkout",
+            "--demo",
+            "-o",
+            "json",
+            "--phr-dir",
+            phr_dir.path().to_str().unwrap(),
+        ]))
+    };
+    let v = analyze();
     let phr = v["phr"].as_str().unwrap();
     assert!(phr.starts_with(phr_dir.path().join("history/prompts/rollout").to_str().unwrap()), "{phr}");
     let text = std::fs::read_to_string(phr).unwrap();
     assert!(text.contains("feature: rollout") && text.contains("new pods' error rate"), "{text}");
     assert!(text.contains("exceeds 5.0%") && text.contains("kubectl rollout undo"), "{text}");
     // Again: the same PHR is updated, not duplicated.
-    let again = parse(&aiops(&[
-        "rollout",
-        "analyze",
-        "deploy/checkout",
-        "--demo",
-        "-o",
-        "json",
-        "--phr-dir",
-        phr_dir.path().to_str().unwrap(),
-    ]));
+    let again = analyze();
     assert_eq!(again["phr"], v["phr"]);
     assert_eq!(std::fs::read_dir(phr_dir.path().join("history/prompts/rollout")).unwrap().count(), 1);
     // With --auto-pause on a past rollout: queued for approval, nothing applied.

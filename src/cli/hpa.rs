@@ -161,11 +161,6 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-/// The change a recommendation makes, in one line.
-fn change_of(r: &crate::model::recommendation::Recommendation) -> String {
-    crate::report::health::hpa_change(r)
-}
-
 /// The table / Markdown rendering of an HPA report.
 pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
     let mut out = String::new();
@@ -200,7 +195,7 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
             t.row(vec![
                 format!("{:?}", rec.tier).to_lowercase(),
                 format!("{}/{}", rec.target.namespace.as_deref().unwrap_or(""), rec.target.name),
-                change_of(rec),
+                crate::report::health::hpa_change(rec),
                 rec.summary.clone(),
                 rec.id.clone(),
             ]);

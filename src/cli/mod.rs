@@ -302,7 +302,7 @@ fn progress_line(done: usize, total: usize, what: &str) {
     output::progress(done, total, what);
 }
 
-fn no_progress(_: usize, _: usize, _: &str) {}
+pub(crate) fn no_progress(_: usize, _: usize, _: &str) {}
 
 /// The wall clock: read here, at the binary's edge, and passed down as a value.
 #[allow(clippy::disallowed_methods)]
@@ -403,6 +403,20 @@ pub async fn sizing_execute(
     config: &Config,
     progress: crate::collectors::kube::Progress<'_>,
 ) -> anyhow::Result<SizingDone> {
+    // Both query plans end here: enqueue with --enqueue, hand back report and snapshot.
+    let done = |report: crate::analysis::sizing::SizingReport, snap: crate::model::ClusterSnapshot| {
+        if args.enqueue {
+            queue::enqueue(
+                config,
+                "sizing",
+                &report.recommendations,
+                Some(&snap),
+                scope_of(g).namespace,
+                Default::default(),
+            )?;
+        }
+        Ok(SizingDone::Report(report, Box::new(snap)))
+    };
     let policy = args.policy()?;
     if g.demo && config.prometheus_url.is_some() {
         return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
@@ -441,17 +455,7 @@ pub async fn sizing_execute(
             output::clear_progress(progress_is_drawn(g));
             let report =
                 jobs::sizing_pushed(&snap, &data, args.window, args.step, config.scrape_interval, &policy);
-            if args.enqueue {
-                queue::enqueue(
-                    config,
-                    "sizing",
-                    &report.recommendations,
-                    Some(&snap),
-                    scope_of(g).namespace,
-                    Default::default(),
-                )?;
-            }
-            return Ok(SizingDone::Report(report, Box::new(snap)));
+            return done(report, snap);
         }
     }
     if args.backtest && args.plan == PlanArg::PushDown {
@@ -481,17 +485,7 @@ pub async fn sizing_execute(
         return Ok(SizingDone::Backtest(report));
     }
     let report = jobs::sizing(&snap, args.window, args.step, config.scrape_interval, &policy);
-    if args.enqueue {
-        queue::enqueue(
-            config,
-            "sizing",
-            &report.recommendations,
-            Some(&snap),
-            scope_of(g).namespace,
-            Default::default(),
-        )?;
-    }
-    Ok(SizingDone::Report(report, Box::new(snap)))
+    done(report, snap)
 }
 
 pub(crate) fn progress_is_drawn(g: &GlobalArgs) -> bool {

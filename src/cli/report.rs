@@ -237,9 +237,16 @@ pub async fn execute(
     let mut snap =
         jobs::collect(&source, &scope, config, now, progress).await.context("collecting the cluster")?;
     if do_health {
-        jobs::report_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
-            .await
-            .context("reading usage and replica counts from Prometheus")?;
+        jobs::metrics_from_prometheus(
+            &mut snap,
+            config,
+            &scope,
+            jobs::REPORT_QUERIES,
+            args.window,
+            args.step,
+        )
+        .await
+        .context("reading usage and replica counts from Prometheus")?;
         jobs::request_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
             .await
             .context("reading request metrics from Prometheus")?;

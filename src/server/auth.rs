@@ -241,15 +241,11 @@ impl Sessions {
         Sessions { inner: Mutex::new(HashMap::new()), rng: SystemRandom::new(), ttl }
     }
 
-    /// A fresh random token (the login form's CSRF token).
+    /// 32 random bytes as hex: session ids and CSRF tokens (the login form's too).
     ///
     /// # Errors
     /// The random number generator failed.
     pub fn random_token(&self) -> Result<String, AuthError> {
-        self.random_hex()
-    }
-
-    fn random_hex(&self) -> Result<String, AuthError> {
         let mut b = [0u8; 32];
         self.rng.fill(&mut b).map_err(|_| AuthError::Random)?;
         Ok(b.iter().map(|b| format!("{b:02x}")).collect())
@@ -266,8 +262,8 @@ impl Sessions {
     /// # Errors
     /// The random number generator failed.
     pub fn open(&self, principal: Principal) -> Result<(String, String), AuthError> {
-        let id = self.random_hex()?;
-        let csrf = self.random_hex()?;
+        let id = self.random_token()?;
+        let csrf = self.random_token()?;
         let now = monotonic();
         let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.retain(|_, s| s.expires > now);

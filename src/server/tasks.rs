@@ -71,8 +71,6 @@ pub async fn run(ctx: Arc<JobContext>, job: Job, due: Timestamp) -> Result<JobRe
         .map_err(|e| format!("{e:#}"))
 }
 
-fn no_progress(_: usize, _: usize, _: &str) {}
-
 async fn execute(ctx: &JobContext, job: Job, due: Timestamp) -> anyhow::Result<JobReport> {
     let mut g = ctx.global.clone();
     let now = if ctx.virtual_clock {
@@ -87,7 +85,7 @@ async fn execute(ctx: &JobContext, job: Job, due: Timestamp) -> anyhow::Result<J
         Job::HealthReport | Job::SecurityReport => {
             let which = if job == Job::HealthReport { "health" } else { "security" };
             let args: cli::report::ReportArgs = flags(&[which, "--out", &out, "--enqueue"])?;
-            let r = cli::report::execute(&args, &g, config, now, &no_progress).await?;
+            let r = cli::report::execute(&args, &g, config, now, &cli::no_progress).await?;
             let files = r.text.lines().filter(|l| l.starts_with("wrote ")).count();
             Ok(JobReport {
                 summary: format!("{which} report: {files} files in {out}; {} collection gaps", r.gaps),
@@ -97,7 +95,7 @@ async fn execute(ctx: &JobContext, job: Job, due: Timestamp) -> anyhow::Result<J
         }
         Job::Sizing => {
             let args: cli::SizingArgs = flags(&["--enqueue"])?;
-            match cli::sizing_execute(&args, &g, config, &no_progress).await? {
+            match cli::sizing_execute(&args, &g, config, &cli::no_progress).await? {
                 SizingDone::Report(report, snap) => {
                     let summary = format!(
                         "sizing: {} recommendations for {} containers; {} collection gaps",
@@ -116,7 +114,7 @@ async fn execute(ctx: &JobContext, job: Job, due: Timestamp) -> anyhow::Result<J
         }
         Job::Hpa => {
             let args: cli::hpa::HpaArgs = flags(&["--enqueue"])?;
-            let (report, gaps) = cli::hpa::execute(&args, &g, config, now, &no_progress).await?;
+            let (report, gaps) = cli::hpa::execute(&args, &g, config, now, &cli::no_progress).await?;
             Ok(JobReport {
                 summary: format!(
                     "hpa: {} recommendations for {} workloads; {gaps} collection gaps",

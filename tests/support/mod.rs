@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apply_api;
+pub mod browser;
 pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;
