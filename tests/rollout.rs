@@ -151,6 +151,12 @@ struct Scenario {
     paused: bool,
 }
 
+impl Scenario {
+    fn new(name: &'static str, started_ms: i64, never_ready: bool) -> Scenario {
+        Scenario { name, started_ms, never_ready, looks: 0, patches: Vec::new(), paused: false }
+    }
+}
+
 fn pod(name: &str, rs: &str, app: &str, created: i64, ready: bool) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -303,30 +309,9 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     let prom = start_prometheus(&traffic(started));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (api, state) = rt.block_on(start_api(vec![
-        Scenario {
-            name: "good",
-            started_ms: started,
-            never_ready: false,
-            looks: 0,
-            patches: Vec::new(),
-            paused: false,
-        },
-        Scenario {
-            name: "bad",
-            started_ms: started,
-            never_ready: false,
-            looks: 0,
-            patches: Vec::new(),
-            paused: false,
-        },
-        Scenario {
-            name: "stuck",
-            started_ms: started,
-            never_ready: true,
-            looks: 0,
-            patches: Vec::new(),
-            paused: false,
-        },
+        Scenario::new("good", started, false),
+        Scenario::new("bad", started, false),
+        Scenario::new("stuck", started, true),
     ]));
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &api);
