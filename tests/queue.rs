@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use aiops::approval::store::{EnqueueContext, ListFilter};
 use aiops::approval::{Action, Actor, Role, State, Store};
 use aiops::model::ObjectRef;
-use aiops::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+use aiops::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
 use serde_json::{Value, json};
 use support::apply_api;
 
@@ -287,6 +287,7 @@ fn rec(name: &str, cpu: &str, evidence: &str) -> Recommendation {
     Recommendation {
         id: recommendation_id("resize-requests-limits", &target, Some("app"), &patch),
         code: "resize-requests-limits".into(),
+        feature: Feature::Sizing,
         target,
         container: Some("app".into()),
         tier: RiskTier::Medium,
@@ -827,6 +828,7 @@ fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
     let enable = Recommendation {
         id: recommendation_id("hpa-enable", &hpa, None, &manifest),
         code: "hpa-enable".into(),
+        feature: Feature::Hpa,
         target: hpa.clone(),
         container: None,
         tier: RiskTier::Medium,

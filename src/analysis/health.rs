@@ -16,12 +16,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde::Serialize;
 
-use super::audit::Severity;
 use super::diagnose::Diagnosis;
 use super::resources::{CpuMem, container_requests, node_allocatable, pod_is_active, pod_requests};
+use crate::model::finding::Severity;
 use crate::model::objects::{Deployment, Node, PodDisruptionBudget, StatefulSet};
+use crate::model::recommendation::Feature;
 use crate::model::series::metric;
-use crate::model::snapshot::{ClusterSnapshot, HasMeta, selector_matches};
+use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectKind, ObjectRef, selector_matches};
 
 /// Knobs of the health analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,18 +51,8 @@ impl Default for HealthPolicy {
     }
 }
 
-/// One health finding; `critical` ones head the report, the others go to its appendix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HealthFinding {
-    /// Stable kebab-case code (`node-not-ready`, `pod-crash-looping`, `slo-missed`, ...).
-    pub code: &'static str,
-    pub severity: Severity,
-    /// The object or service it is about (`Node/demo-worker-3`, `Pod/shop/web-1`).
-    pub subject: String,
-    pub message: String,
-    /// Where the figure comes from: a field path, a metric or a query file.
-    pub source: String,
-}
+/// A health finding; `critical` ones head the report, the others go to its appendix.
+pub use crate::model::finding::{Finding, Subject};
 
 /// One node's condition and load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,8 +156,9 @@ pub struct RequestHealth {
 pub struct PostureGap {
     /// `missing-probes`, `single-replica`, `no-pod-disruption-budget`, `missing-requests`.
     pub check: &'static str,
-    /// `Deployment/shop/web`.
-    pub workload: String,
+    /// The workload, written as `Deployment/shop/web`.
+    #[serde(serialize_with = "crate::model::snapshot::as_display")]
+    pub workload: ObjectRef,
     pub detail: String,
 }
 
@@ -216,7 +208,7 @@ pub struct SelfMetric {
 pub struct HealthAnalysis {
     pub as_of: Timestamp,
     pub window_ms: i64,
-    pub findings: Vec<HealthFinding>,
+    pub findings: Vec<Finding>,
     pub nodes: Vec<NodeHealth>,
     /// Namespace → phase → pods.
     pub pods_by_namespace: BTreeMap<String, BTreeMap<String, usize>>,
@@ -287,22 +279,22 @@ pub fn analyse_health(
     let nodes = node_health(snap);
     for n in &nodes {
         if n.ready == Some(false) {
-            findings.push(HealthFinding {
-                code: "node-not-ready",
-                severity: Severity::Critical,
-                subject: format!("Node/{}", n.name),
-                message: format!("node {} is NotReady ({} pods on it)", n.name, n.pods),
-                source: "Node status.conditions[Ready]".into(),
-            });
+            findings.push(Finding::new(
+                "node-not-ready",
+                Severity::Critical,
+                ObjectRef::new(ObjectKind::Node, None, &n.name),
+                format!("node {} is NotReady ({} pods on it)", n.name, n.pods),
+                "Node status.conditions[Ready]",
+            ));
         }
         for p in &n.pressure {
-            findings.push(HealthFinding {
-                code: "node-pressure",
-                severity: Severity::High,
-                subject: format!("Node/{}", n.name),
-                message: format!("node {} reports {p}", n.name),
-                source: format!("Node status.conditions[{p}]"),
-            });
+            findings.push(Finding::new(
+                "node-pressure",
+                Severity::High,
+                ObjectRef::new(ObjectKind::Node, None, &n.name),
+                format!("node {} reports {p}", n.name),
+                &format!("Node status.conditions[{p}]"),
+            ));
         }
     }
     let mut pods_by_namespace: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
@@ -321,64 +313,61 @@ pub fn analyse_health(
             PodProblem::Pending | PodProblem::Unhealthy => Severity::High,
             PodProblem::Evicted => Severity::Medium,
         };
-        findings.push(HealthFinding {
-            code: match p.problem {
-                PodProblem::CrashLooping => "pod-crash-looping",
-                PodProblem::Pending => "pod-pending",
-                PodProblem::Failed => "pod-failed",
-                PodProblem::Evicted => "pod-evicted",
-                PodProblem::Unhealthy => "pod-unhealthy",
-            },
+        let code = match p.problem {
+            PodProblem::CrashLooping => "pod-crash-looping",
+            PodProblem::Pending => "pod-pending",
+            PodProblem::Failed => "pod-failed",
+            PodProblem::Evicted => "pod-evicted",
+            PodProblem::Unhealthy => "pod-unhealthy",
+        };
+        findings.push(Finding::new(
+            code,
             severity,
-            subject: format!("Pod/{}/{}", p.namespace, p.pod),
-            message: format!("{} ({}): {}", p.problem.as_str(), p.class, p.diagnosis),
-            source: "Pod status, events, logs (aiops diagnose)".into(),
-        });
+            ObjectRef::new(ObjectKind::Pod, Some(&p.namespace), &p.pod),
+            format!("{} ({}): {}", p.problem.as_str(), p.class, p.diagnosis),
+            "Pod status, events, logs (aiops diagnose)",
+        ));
     }
     let restarts_top = restarts_top(snap, policy.restarts_top);
     let requests = request_health(snap, policy);
     for s in &requests.services {
         if s.slo_met == Some(false) {
-            findings.push(HealthFinding {
-                code: "slo-missed",
-                severity: if s.budget_burn.is_some_and(|b| b >= 1.0) {
-                    Severity::Critical
-                } else {
-                    Severity::High
-                },
-                subject: format!("Service/{}/{}", s.namespace, s.service),
-                message: format!(
+            findings.push(Finding::new(
+                "slo-missed",
+                if s.budget_burn.is_some_and(|b| b >= 1.0) { Severity::Critical } else { Severity::High },
+                ObjectRef::new(ObjectKind::Service, Some(&s.namespace), &s.service),
+                format!(
                     "availability {:.3}% is below the {:.1}% target; {:.0}% of the error budget spent",
                     s.availability.unwrap_or(0.0) * 100.0,
                     policy.slo_target * 100.0,
                     s.budget_burn.unwrap_or(0.0) * 100.0
                 ),
-                source: format!("metric {} (queries/health/error_ratio.promql)", policy.requests_metric),
-            });
+                &format!("metric {} (queries/health/error_ratio.promql)", policy.requests_metric),
+            ));
         }
     }
     let posture = posture(snap);
     for g in &posture {
-        findings.push(HealthFinding {
-            code: g.check,
-            severity: Severity::Low,
-            subject: g.workload.clone(),
-            message: g.detail.clone(),
-            source: "workload spec".into(),
-        });
+        findings.push(Finding::new(
+            g.check,
+            Severity::Low,
+            g.workload.clone(),
+            g.detail.clone(),
+            "workload spec",
+        ));
     }
     let drift = drift(snap, now);
     for d in &drift.deprecated_apis {
-        findings.push(HealthFinding {
-            code: "deprecated-api",
-            severity: Severity::High,
-            subject: format!("{} {}", d.api_version, d.kind),
-            message: format!(
+        findings.push(Finding::new(
+            "deprecated-api",
+            Severity::High,
+            Subject::Cluster(format!("{} {}", d.api_version, d.kind)),
+            format!(
                 "{} object(s) use {} {}, removed in Kubernetes {}; use {}",
                 d.objects, d.api_version, d.kind, d.removed_in, d.replacement
             ),
-            source: "apiVersion of the collected objects".into(),
-        });
+            "apiVersion of the collected objects",
+        ));
     }
     for v in &drift.versions {
         let severity = match v.status {
@@ -386,22 +375,26 @@ pub fn analyse_health(
             "ends-soon" => Severity::Medium,
             _ => continue,
         };
-        findings.push(HealthFinding {
-            code: "kubernetes-version-support",
+        findings.push(Finding::new(
+            "kubernetes-version-support",
             severity,
-            subject: format!("Kubernetes {}", v.version),
-            message: format!(
+            Subject::Cluster(format!("Kubernetes {}", v.version)),
+            format!(
                 "{} node(s) run {}: {} (end of support {})",
                 v.nodes,
                 v.version,
                 v.status,
                 v.end_of_support.unwrap_or("unknown")
             ),
-            source: "Node status.nodeInfo.kubeletVersion".into(),
-        });
+            "Node status.nodeInfo.kubeletVersion",
+        ));
     }
-    findings
-        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(b.code)).then(a.subject.cmp(&b.subject)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.code.cmp(&b.code))
+            .then(a.target.to_string().cmp(&b.target.to_string()))
+    });
     let oldest_open_failure_seconds = problem_pods
         .iter()
         .filter_map(|p| p.first_warning)
@@ -702,7 +695,7 @@ fn posture(snap: &ClusterSnapshot) -> Vec<PostureGap> {
                      replicas: i32,
                      tpl: &k8s_openapi::api::core::v1::PodTemplateSpec| {
         let ns = meta.namespace.clone().unwrap_or_default();
-        let workload = format!("{kind}/{ns}/{}", meta.name.as_deref().unwrap_or(""));
+        let workload = ObjectRef::new(kind, Some(&ns), meta.name.as_deref().unwrap_or(""));
         let Some(spec) = tpl.spec.as_ref() else { return };
         let labels = tpl.metadata.as_ref().and_then(|m| m.labels.as_ref());
         let no_probe: Vec<&str> = spec
@@ -856,7 +849,7 @@ pub fn usage_trace(
         .pods_in(namespace)
         .filter(|p| {
             let top = snap.top_controller(*p);
-            top.kind == kind && top.name == name
+            top.kind.as_str() == kind && top.name == name
         })
         .filter_map(|p| p.metadata.name.clone())
         .collect();
@@ -914,6 +907,7 @@ pub fn diagnosis_recommendation(
     Some(Recommendation {
         id,
         code: "diagnosis-remediation".into(),
+        feature: Feature::Diagnosis,
         title: format!("Fix {} of {}/{}", d.class.id(), target.kind, target.name),
         summary: format!("{}. Expected outcome: {}", d.summary.trim_end_matches('.'), d.expected_outcome),
         target,
@@ -950,38 +944,6 @@ mod tests {
         let inf = [(0.1, 10.0), (f64::INFINITY, 20.0)];
         assert_eq!(histogram_quantile(0.99, &inf), Some(0.1));
         assert_eq!(histogram_quantile(0.5, &[(0.1, 0.0), (f64::INFINITY, 0.0)]), None);
-    }
-
-    #[test]
-    fn demo_health_names_the_planted_problems() {
-        use crate::collectors::demo::{DemoOptions, generate};
-        let snap = generate(&DemoOptions::default());
-        let opts = super::super::diagnose::DiagnoseOptions {
-            policy: super::super::sizing::SizingPolicy::default(),
-            now: snap.as_of(),
-            metrics_unavailable: None,
-        };
-        let diagnoses = super::super::diagnose::diagnose_unhealthy(&snap, None, &opts);
-        let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default());
-        let problem = |ns: &str, prefix: &str| {
-            h.problem_pods.iter().find(|p| p.namespace == ns && p.pod.starts_with(prefix)).map(|p| p.problem)
-        };
-        assert_eq!(problem("billing", "ledger-api"), Some(PodProblem::CrashLooping));
-        assert_eq!(problem("analytics", "model-trainer"), Some(PodProblem::Pending));
-        assert!(h.findings.first().is_some_and(|f| f.severity == Severity::Critical));
-        assert!(h.requests.note.is_none());
-        let svc = h.requests.services.iter().find(|s| s.requests > 0.0).expect("a service with traffic");
-        let (p50, p99) = (svc.p50_seconds.unwrap(), svc.p99_seconds.unwrap());
-        assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
-        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_some() && n.used_memory_bytes.is_some()));
-        assert_eq!(h.restarts_top.len(), 10.min(h.restarts_top.len()));
-        assert!(h.restarts_top.windows(2).all(|w| w[0].restarts >= w[1].restarts));
-        // Without request metrics the report says so.
-        let mut bare = snap.clone();
-        bare.metrics = crate::model::MetricStore::new();
-        let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default());
-        assert!(h.requests.note.as_deref().is_some_and(|n| n.starts_with("no request metrics found")));
-        assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_none()));
     }
 
     #[test]

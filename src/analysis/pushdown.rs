@@ -10,7 +10,7 @@
 //! always; for series that differ it is an approximation whose error the tests measure
 //! against the local path (pooled raw samples).
 
-use super::sizing::UsageStats;
+use super::stats::UsageStats;
 use crate::model::summary::Anchors;
 
 /// The share of one series' samples at or below `x` (as a fractional rank over `n − 1`):

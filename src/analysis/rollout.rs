@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+use crate::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
 use crate::model::series::metric;
 use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectKind, ObjectRef};
 
@@ -230,6 +230,7 @@ pub fn pause_recommendation(d: &RolloutDecision) -> Recommendation {
             &json!({"revision": d.observation.new_revision, "patch": patch}),
         ),
         code: "rollout-pause".into(),
+        feature: Feature::Rollout,
         target: target.clone(),
         container: None,
         tier: RiskTier::Low,

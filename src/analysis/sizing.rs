@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 
-use super::stats::quantile_in_place;
 use super::usage::{ContainerResources, ContainerUsage, Window};
 use crate::model::{Bytes, Millicores};
 
@@ -50,50 +49,7 @@ impl Default for SizingPolicy {
     }
 }
 
-/// Usage statistics of one resource.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct UsageStats {
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-    pub samples: usize,
-}
-
-impl UsageStats {
-    /// [`UsageStats::of`] on a buffer of finite values the caller no longer needs (it is
-    /// reordered, not copied).
-    pub fn of_finite(v: &mut [f64]) -> Option<UsageStats> {
-        if v.is_empty() {
-            return None;
-        }
-        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some(UsageStats {
-            p99: quantile_in_place(v, 0.99)?,
-            p95: quantile_in_place(v, 0.95)?,
-            p50: quantile_in_place(v, 0.50)?,
-            max,
-            samples: v.len(),
-        })
-    }
-
-    /// Linear-interpolation quantiles (see `stats::quantile`) of the finite values.
-    pub fn of(values: &[f64]) -> Option<UsageStats> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        // Selection instead of a full sort: three O(n) partitions of the same buffer.
-        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some(UsageStats {
-            p99: quantile_in_place(&mut v, 0.99)?,
-            p95: quantile_in_place(&mut v, 0.95)?,
-            p50: quantile_in_place(&mut v, 0.50)?,
-            max,
-            samples: v.len(),
-        })
-    }
-}
+pub use super::stats::UsageStats;
 
 /// What sizing concluded for a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -443,14 +399,10 @@ pub fn resize_recommendation(
     rec: &Recommended,
 ) -> crate::model::recommendation::Recommendation {
     use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
-    let target = crate::model::ObjectRef {
-        kind: u.workload.kind.clone(),
-        namespace: Some(u.workload.namespace.clone()),
-        name: u.workload.name.clone(),
-        uid: None,
-    };
+    let target =
+        crate::model::ObjectRef::new(u.workload.kind.clone(), Some(&u.workload.namespace), &u.workload.name);
     let patch = template_patch(
-        &u.workload.kind,
+        u.workload.kind.as_str(),
         serde_json::json!({
             "name": u.container,
             "resources": {
@@ -461,7 +413,7 @@ pub fn resize_recommendation(
     );
     let cur = &u.resources;
     let rollback = template_patch(
-        &u.workload.kind,
+        u.workload.kind.as_str(),
         serde_json::json!({
             "name": u.container,
             "resources": {
@@ -505,6 +457,7 @@ pub fn resize_recommendation(
     Recommendation {
         id,
         code: "resize-requests-limits".into(),
+        feature: crate::model::recommendation::Feature::Sizing,
         title: format!("Resize {}/{} container {}", u.workload.kind, u.workload.name, u.container),
         summary: format!(
             "requests cpu {} → {}, memory {} → {}; limits cpu {} → {}, memory {} → {}; {:+.2}/month",
@@ -559,7 +512,7 @@ pub fn size_all(
         let cur = &u.resources;
         let line = ContainerSizing {
             namespace: u.workload.namespace.clone(),
-            workload: WorkloadKindName { kind: u.workload.kind.clone(), name: u.workload.name.clone() },
+            workload: WorkloadKindName { kind: u.workload.kind.to_string(), name: u.workload.name.clone() },
             container: u.container.clone(),
             pods: u.pods.len(),
             replicas: u.replicas,

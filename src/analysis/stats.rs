@@ -1,5 +1,7 @@
 //! The one quantile function, and small statistics over samples. Pure.
 
+use serde::Serialize;
+
 /// Quantile `q` (0 ≤ q ≤ 1) of `values` by linear interpolation between closest ranks — the
 /// definition of numpy's default (`linear`) and of PromQL's `quantile_over_time`:
 /// with the finite values sorted ascending as `x[0..n]`, `rank = q × (n − 1)`,
@@ -50,6 +52,51 @@ pub fn sorted_quantile(sorted: &[f64], q: f64) -> Option<f64> {
     #[allow(clippy::cast_precision_loss)]
     let frac = rank - lo as f64;
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// Usage statistics of one resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UsageStats {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub samples: usize,
+}
+
+impl UsageStats {
+    /// [`UsageStats::of`] on a buffer of finite values the caller no longer needs (it is
+    /// reordered, not copied).
+    pub fn of_finite(v: &mut [f64]) -> Option<UsageStats> {
+        if v.is_empty() {
+            return None;
+        }
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(UsageStats {
+            p99: quantile_in_place(v, 0.99)?,
+            p95: quantile_in_place(v, 0.95)?,
+            p50: quantile_in_place(v, 0.50)?,
+            max,
+            samples: v.len(),
+        })
+    }
+
+    /// Linear-interpolation quantiles (see `stats::quantile`) of the finite values.
+    pub fn of(values: &[f64]) -> Option<UsageStats> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        // Selection instead of a full sort: three O(n) partitions of the same buffer.
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(UsageStats {
+            p99: quantile_in_place(&mut v, 0.99)?,
+            p95: quantile_in_place(&mut v, 0.95)?,
+            p50: quantile_in_place(&mut v, 0.50)?,
+            max,
+            samples: v.len(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,16 +9,16 @@ use serde::Serialize;
 
 use super::pushdown::pooled_stats;
 use super::resources::cpu_mem;
-use super::sizing::UsageStats;
+use super::stats::UsageStats;
 use crate::model::series::{Series, metric};
-use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectRef};
+use crate::model::snapshot::{ClusterSnapshot, HasMeta, Kind, ObjectKind, ObjectRef};
 use crate::model::summary::{Anchors, PushdownUsage};
 use crate::model::{Bytes, Millicores};
 
 /// The workload a container belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct WorkloadRef {
-    pub kind: String,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
@@ -202,9 +202,9 @@ fn active(p: &Pod) -> bool {
 /// static pod (owned by its Node: its manifest lives on the node, not in the API).
 pub fn workload_of(snap: &ClusterSnapshot, pod: &Pod) -> WorkloadRef {
     let top = snap.top_controller(pod);
-    if top.kind == "Node" {
+    if top.kind == ObjectKind::Node {
         return WorkloadRef {
-            kind: "Pod".into(),
+            kind: ObjectKind::Pod.into(),
             namespace: pod.namespace().unwrap_or("").into(),
             name: pod.name().into(),
         };
@@ -528,33 +528,6 @@ mod tests {
         assert_eq!(counter_rates(&s, per_step), vec![0.0, 1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
         let ranged = Window { rate_range_ms: 60_000, ..per_step };
         assert_eq!(counter_rates(&s, ranged), vec![0.5, 0.5, 0.5, 0.5]);
-    }
-
-    /// The streaming, threaded pooling gives exactly the statistics of pooling everything
-    /// first (on the demo: restarts, gone pods, sidecars, static pods).
-    #[test]
-    fn streaming_stats_equal_pooled_samples() {
-        use crate::analysis::sizing::UsageStats;
-        use crate::collectors::demo::{DemoOptions, generate};
-        let snap = generate(&DemoOptions::default());
-        let end = snap.as_of().as_millisecond();
-        let w =
-            Window { start_ms: end - 7 * 86_400_000, end_ms: end, step_ms: 300_000, rate_range_ms: 300_000 };
-        let full = collect_usage(&snap, w);
-        for threads in [1, 3] {
-            let streamed = collect_usage_stats(&snap, w, threads);
-            assert_eq!(full.len(), streamed.len());
-            for (a, b) in full.iter().zip(&streamed) {
-                assert_eq!((&a.workload, &a.container), (&b.workload, &b.container));
-                let st = b.stats.unwrap();
-                assert_eq!(UsageStats::of(&a.cpu), st.cpu, "{:?}", a.workload);
-                assert_eq!(UsageStats::of(&a.memory), st.memory, "{:?}", a.workload);
-                assert_eq!(
-                    (&a.pods, a.span_ms, a.restarts, a.oom_kills, a.replicas),
-                    (&b.pods, b.span_ms, b.restarts, b.oom_kills, b.replicas)
-                );
-            }
-        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use tracing::{info, warn};
 use super::patch::{apply_body, differences, project, same};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, QueueError, Store};
+use crate::clock::{Clock, Stopwatch};
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "aiops";
@@ -42,6 +43,9 @@ pub const ROLLBACK_BUDGET: Duration = Duration::from_secs(300);
 pub enum ApplyError {
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// No connection to the cluster (nothing changed).
+    #[error(transparent)]
+    Connect(crate::collectors::CollectError),
     #[error("{what}: {source}")]
     Kube {
         what: String,
@@ -133,29 +137,33 @@ pub struct RollbackOutcome {
     pub within_budget: bool,
 }
 
-/// (apiVersion, plural, namespaced) of the kinds aiops may change.
+/// The kinds aiops may change (never Secrets, Nodes, Events or storage): apiVersion,
+/// plural and scope come from the model's one kinds table.
 fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
-    Some(match kind {
-        "Deployment" => ("apps/v1", "deployments", true),
-        "StatefulSet" => ("apps/v1", "statefulsets", true),
-        "DaemonSet" => ("apps/v1", "daemonsets", true),
-        "ReplicaSet" => ("apps/v1", "replicasets", true),
-        "CronJob" => ("batch/v1", "cronjobs", true),
-        "Job" => ("batch/v1", "jobs", true),
-        "Pod" => ("v1", "pods", true),
-        "Service" => ("v1", "services", true),
-        "ServiceAccount" => ("v1", "serviceaccounts", true),
-        "Namespace" => ("v1", "namespaces", false),
-        "HorizontalPodAutoscaler" => ("autoscaling/v2", "horizontalpodautoscalers", true),
-        "PodDisruptionBudget" => ("policy/v1", "poddisruptionbudgets", true),
-        "NetworkPolicy" => ("networking.k8s.io/v1", "networkpolicies", true),
-        "Ingress" => ("networking.k8s.io/v1", "ingresses", true),
-        "Role" => ("rbac.authorization.k8s.io/v1", "roles", true),
-        "RoleBinding" => ("rbac.authorization.k8s.io/v1", "rolebindings", true),
-        "ClusterRole" => ("rbac.authorization.k8s.io/v1", "clusterroles", false),
-        "ClusterRoleBinding" => ("rbac.authorization.k8s.io/v1", "clusterrolebindings", false),
-        _ => return None,
-    })
+    use crate::model::ObjectKind as K;
+    let k = K::from_kind(kind)?;
+    let writable = matches!(
+        k,
+        K::Deployment
+            | K::StatefulSet
+            | K::DaemonSet
+            | K::ReplicaSet
+            | K::CronJob
+            | K::Job
+            | K::Pod
+            | K::Service
+            | K::ServiceAccount
+            | K::Namespace
+            | K::HorizontalPodAutoscaler
+            | K::PodDisruptionBudget
+            | K::NetworkPolicy
+            | K::Ingress
+            | K::Role
+            | K::RoleBinding
+            | K::ClusterRole
+            | K::ClusterRoleBinding
+    );
+    writable.then(|| (k.api_version(), k.plural(), k.is_namespaced()))
 }
 
 fn api_of(client: &Client, item: &Item) -> Result<(Api<DynamicObject>, &'static str)> {
@@ -253,12 +261,11 @@ fn then_step(rollback: &Value) -> Option<(crate::model::ObjectRef, Value)> {
     let then = rollback.get("then")?;
     let t = then.get("target")?;
     Some((
-        crate::model::ObjectRef {
-            kind: t.get("kind")?.as_str()?.to_string(),
-            namespace: t.get("namespace").and_then(Value::as_str).map(str::to_string),
-            name: t.get("name")?.as_str()?.to_string(),
-            uid: None,
-        },
+        crate::model::ObjectRef::new(
+            t.get("kind")?.as_str()?,
+            t.get("namespace").and_then(Value::as_str),
+            t.get("name")?.as_str()?,
+        ),
         then.get("patch")?.clone(),
     ))
 }
@@ -275,10 +282,10 @@ pub async fn apply(
     id: &str,
     actor: &Actor,
     opts: &ApplyOptions,
-    clock: &(dyn Fn() -> Timestamp + Sync),
+    clock: &dyn Clock,
 ) -> Result<ApplyOutcome> {
     store.ensure_not_paused()?;
-    let item = store.get(id, clock())?;
+    let item = store.get(id, clock.now())?;
     if item.state != State::Approved {
         return Err(ApplyError::NotApproved { id: id.into(), state: item.state });
     }
@@ -287,9 +294,9 @@ pub async fn apply(
     }
     let (api, api_version) = api_of(client, &item)?;
     let key = item.target_key();
-    store.acquire_lock(&key, &opts.owner, "apply", id, clock(), opts.lock_ttl)?;
+    store.acquire_lock(&key, &opts.owner, "apply", id, clock.now(), opts.lock_ttl)?;
     // Another process may have applied it between the read above and the lock.
-    let item = match store.get(id, clock()) {
+    let item = match store.get(id, clock.now()) {
         Ok(i) if i.state == State::Approved => i,
         other => {
             let _ = store.release_lock(&key, &opts.owner);
@@ -311,9 +318,11 @@ async fn apply_locked(
     item: &Item,
     actor: &Actor,
     opts: &ApplyOptions,
-    clock: &(dyn Fn() -> Timestamp + Sync),
+    clock: &dyn Clock,
 ) -> Result<ApplyOutcome> {
-    let started = clock();
+    let started = clock.now();
+    // Durations are measured (a sped-up demo clock must not inflate them); stamps come from the clock.
+    let stopwatch = Stopwatch::start();
     let key = item.target_key();
     let name = item.target.name.as_str();
     let rec = &item.recommendation;
@@ -336,7 +345,7 @@ async fn apply_locked(
                                 "applied although changed since the recommendation ({}); acknowledged: {ack}",
                                 diffs.join("; ")
                             ),
-                            clock(),
+                            clock.now(),
                         )?;
                     }
                     None => return Err(ApplyError::Changed { target: key, diffs }),
@@ -346,7 +355,7 @@ async fn apply_locked(
         }
         (None, false) => {
             let reason = format!("target {key} no longer exists");
-            store.transition(&item.id, &Action::Expire { reason }, actor, clock())?;
+            store.transition(&item.id, &Action::Expire { reason }, actor, clock.now())?;
             return Err(ApplyError::TargetGone { target: key });
         }
         // `creating` implies the object is absent.
@@ -355,7 +364,7 @@ async fn apply_locked(
     };
     let body = apply_body(
         api_version,
-        &item.target.kind,
+        item.target.kind.as_str(),
         item.target.namespace.as_deref(),
         name,
         &prune_nulls(&rec.patch),
@@ -365,24 +374,28 @@ async fn apply_locked(
     let (res, _) = with_retries(opts, "dry run", || api.patch(name, &dry, &apply_patch)).await;
     res.map_err(|source| ApplyError::DryRun { source })?;
     if opts.dry_run {
-        store.note(&item.id, actor, "dry-run", item.state, "server-side apply dry run accepted", clock())?;
+        store.note(
+            &item.id,
+            actor,
+            "dry-run",
+            item.state,
+            "server-side apply dry run accepted",
+            clock.now(),
+        )?;
         return Ok(ApplyOutcome {
             id: item.id.clone(),
             dry_run: true,
             state: item.state,
             before,
             body,
-            duration_ms: clock().as_millisecond() - started.as_millisecond(),
+            duration_ms: stopwatch.elapsed_ms(),
             attempts: 1,
         });
     }
     // Record the rollback plan and move to applying in one transaction, then journal.
-    let pre = before.to_string();
     let id = item.id.clone();
-    store.transition_with(&id, &Action::StartApply, actor, clock(), |tx| {
-        tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", rusqlite::params![id, pre]).map(|_| ())
-    })?;
-    let journal = store.journal_open(&id, "apply", &opts.owner, clock())?;
+    store.start_apply(&id, &before, actor, clock.now())?;
+    let journal = store.journal_open(&id, "apply", &opts.owner, clock.now())?;
     info!(id = %id, target = %key, "Applying.");
     let real = PatchParams::apply(FIELD_MANAGER).force();
     let (res, attempts) = with_retries(opts, "apply", || api.patch(name, &real, &apply_patch)).await;
@@ -392,8 +405,8 @@ async fn apply_locked(
         outcome_err = remove_nulls(api, name, &rec.patch, opts).await.err();
     }
     let after = get_opt(api, name, &format!("reading {key} back")).await;
-    let finished = clock();
-    let took = finished.as_millisecond() - started.as_millisecond();
+    let finished = clock.now();
+    let took = stopwatch.elapsed_ms();
     let after = match after {
         Ok(a) => a,
         Err(e) => {
@@ -508,16 +521,17 @@ pub async fn rollback(
     id: &str,
     actor: &Actor,
     opts: &ApplyOptions,
-    clock: &(dyn Fn() -> Timestamp + Sync),
+    clock: &dyn Clock,
 ) -> Result<RollbackOutcome> {
-    let item = store.get(id, clock())?;
+    let item = store.get(id, clock.now())?;
     if !item.state.is_in_effect() {
         return Err(ApplyError::NotRollbackable { id: id.into(), state: item.state });
     }
     let (api, _) = api_of(client, &item)?;
     let key = item.target_key();
-    store.acquire_lock(&key, &opts.owner, "rollback", id, clock(), opts.lock_ttl)?;
-    let started = clock();
+    store.acquire_lock(&key, &opts.owner, "rollback", id, clock.now(), opts.lock_ttl)?;
+    let started = clock.now();
+    let stopwatch = Stopwatch::start();
     let journal = store.journal_open(id, "rollback", &opts.owner, started)?;
     let plan = item.pre_state.clone().unwrap_or_else(|| item.recommendation.rollback.clone());
     let delete = plan.get("$absent").and_then(Value::as_bool) == Some(true);
@@ -554,7 +568,7 @@ pub async fn rollback(
         }
         if let Some((target, patch)) = then_step(&item.recommendation.rollback) {
             let (api2, _) = api_of_ref(client, &target)?;
-            let key2 = super::store::target_key(&target);
+            let key2 = target.key();
             let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
             let p = Patch::Strategic(&patch);
             let (res, _) =
@@ -567,8 +581,8 @@ pub async fn rollback(
         Ok(r) => r,
         Err(_) => Err(ApplyError::RollbackTimeout { id: id.into(), secs: ROLLBACK_BUDGET.as_secs() }),
     };
-    let finished = clock();
-    let took = finished.as_millisecond() - started.as_millisecond();
+    let finished = clock.now();
+    let took = stopwatch.elapsed_ms();
     let (outcome, detail) = match &res {
         Ok(()) => ("ok", format!("restored in {took} ms")),
         Err(e) => ("failed", e.to_string()),
@@ -607,11 +621,11 @@ pub async fn rollback(
 pub async fn reconcile(
     store: &mut Store,
     client: &Client,
-    clock: &(dyn Fn() -> Timestamp + Sync),
+    clock: &dyn Clock,
 ) -> Result<Vec<(String, State)>> {
     let mut settled = Vec::new();
     for j in store.journal_open_entries()? {
-        let item = store.get(&j.item_id, clock())?;
+        let item = store.get(&j.item_id, clock.now())?;
         let actor = Actor::new("aiops", "reconcile");
         if j.operation != "apply" || item.state != State::Applying {
             // A rollback interrupted, or an entry whose item moved on: close it, noting it.
@@ -621,9 +635,9 @@ pub async fn reconcile(
                 "reconcile",
                 item.state,
                 &format!("closed an interrupted {} started {} by {}", j.operation, j.started_at, j.owner),
-                clock(),
+                clock.now(),
             )?;
-            store.journal_close(j.seq, "interrupted", clock())?;
+            store.journal_close(j.seq, "interrupted", clock.now())?;
             settled.push((item.id.clone(), item.state));
             continue;
         }
@@ -649,7 +663,7 @@ pub async fn reconcile(
                 ),
             },
         };
-        let now = clock();
+        let now = clock.now();
         let (it, _) = store.transition(&item.id, &action, &actor, now)?;
         store.journal_close(j.seq, "reconciled", now)?;
         if it.state == State::Applied {

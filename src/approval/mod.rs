@@ -1,5 +1,8 @@
-//! The approval queue: recommendation records, the pure state machine, the SQLite store and
-//! the apply/rollback executor (the only code in aiops that writes to a cluster).
+//! The approval queue: recommendation records, the pure state machine ([`state`]), the
+//! SQLite store ([`store`], split by concern), the queue operations every edge shares
+//! ([`ops`]: enqueue, decide, apply, rollback, verify, reconcile), the apply/rollback
+//! executor ([`apply`], the only code in aiops that writes to a cluster), the PHR upkeep
+//! and the views of an item. I/O: the store, the cluster, PHR files.
 
 pub mod state;
 pub mod store;
@@ -7,6 +10,8 @@ pub mod store;
 pub use state::{Action, Approval, Role, State};
 pub use store::{Actor, EnqueueContext, Item, QueueError, Store};
 pub mod apply;
+pub mod ops;
 pub mod patch;
 pub mod phr_sync;
 pub mod validate;
+pub mod view;

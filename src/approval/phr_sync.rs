@@ -24,27 +24,8 @@ pub enum PhrSyncError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// The PHR feature folder of a queue feature name.
-#[must_use]
-pub fn feature_of(name: &str) -> Feature {
-    match name {
-        "hpa" => Feature::Hpa,
-        "diagnosis" => Feature::Diagnosis,
-        "security" => Feature::Security,
-        "rollout" => Feature::Rollout,
-        _ => Feature::Sizing,
-    }
-}
-
-fn needs(tier: RiskTier) -> &'static str {
-    match tier {
-        RiskTier::Trivial => "trivial: no approval needed",
-        RiskTier::Low => "low: one review",
-        RiskTier::Medium => "medium: one approval",
-        RiskTier::Critical => {
-            "critical: an architect approval and a security approval from a different person"
-        }
-    }
+fn needs(tier: RiskTier) -> String {
+    format!("{}: {}", tier.as_str(), state::requirement(tier))
 }
 
 /// The "Architect Decision" section body: the tier's rule, every approval or rejection with
@@ -144,11 +125,10 @@ pub fn sync(store: &Store, id: &str, now: Timestamp) -> Result<Option<PathBuf>, 
 /// Files cannot be written.
 pub fn write_all(
     root: &Path,
-    feature: &str,
+    feature: Feature,
     recs: &[crate::model::recommendation::Recommendation],
     date: jiff::civil::Date,
 ) -> Result<std::collections::HashMap<String, String>, PhrSyncError> {
-    let feature = feature_of(feature);
     let existing = phr::index_phrs(root, feature)?;
     let mut out = std::collections::HashMap::new();
     for rec in recs {

@@ -5,12 +5,14 @@
 //! pending ──approve──► approved ──start-apply──► applying ──finish-apply──► applied ──verify──► verified
 //!    │  (critical: architect + security,            │  └─abort-apply─► approved      │  └─fail-check─► failed
 //!    │   two different people)                      └──fail-apply──► failed          └──rollback──► rolled_back
+//!    ├──approve-by-policy (trivial only)──► approved
 //!    ├──reject──► rejected                                   (verified and failed can be rolled back too)
 //!    └──expire──► expired
 //! ```
 //!
-//! Trivial items need no approval: the store enqueues them as `approved` with a policy
-//! entry in the audit log. Low and medium need one approval (a review for low), by an
+//! Trivial items need no approval: as they are enqueued, the store asks for the
+//! `ApproveByPolicy` transition (allowed for the trivial tier only) and records it with a
+//! policy entry in the audit log. Low and medium need one approval (a review for low), by an
 //! architect or a security approver. Critical needs an architect approval **and** a
 //! security approval, from two different people. Nobody approves a request they made, nor
 //! approves one item twice under two roles. Approving and rejecting need a justification.
@@ -138,6 +140,8 @@ pub enum Action {
         role: Role,
         justification: String,
     },
+    /// The tier needs no approval (trivial): approved by policy as it is queued.
+    ApproveByPolicy,
     /// The target is gone, the analysis no longer proposes it, or a newer proposal replaced it.
     Expire {
         reason: String,
@@ -167,6 +171,7 @@ impl Action {
         match self {
             Action::Approve { .. } => "approve",
             Action::Reject { .. } => "reject",
+            Action::ApproveByPolicy => "approve",
             Action::Expire { .. } => "expire",
             Action::StartApply => "start-apply",
             Action::FinishApply => "finish-apply",
@@ -246,6 +251,33 @@ pub fn is_overdue(tier: RiskTier, state: State, created_at: Timestamp, now: Time
     state == State::Pending && approval_window(tier).is_some_and(|w| now.duration_since(created_at) > w)
 }
 
+/// The audit justification of an approval by policy.
+pub const POLICY_APPROVAL: &str = "trivial tier: no approval needed";
+
+/// Why a pending item expires when a run of its analysis no longer proposes it: a newer
+/// proposal for the same target replaced it, its target is gone, or the problem is gone.
+#[must_use]
+pub fn expiry_reason(replaced_by: Option<&str>, target_gone: bool, target: &str, feature: &str) -> String {
+    if let Some(id) = replaced_by {
+        format!("superseded by {id} (new values for the same target)")
+    } else if target_gone {
+        format!("target {target} no longer exists")
+    } else {
+        format!("the {feature} analysis no longer proposes it (problem gone)")
+    }
+}
+
+/// What a tier asks before a change may be applied, in words.
+#[must_use]
+pub fn requirement(tier: RiskTier) -> &'static str {
+    match tier {
+        RiskTier::Trivial => "no approval needed",
+        RiskTier::Low => "one review",
+        RiskTier::Medium => "one approval",
+        RiskTier::Critical => "an architect approval and a security approval from a different person",
+    }
+}
+
 fn hint(from: State, action: &Action) -> String {
     match (from, action) {
         (State::Pending, Action::StartApply) => " (it has not been approved)".into(),
@@ -311,6 +343,7 @@ pub fn decide(item: ItemFacts<'_>, action: &Action) -> Result<Decision, Transiti
             }
             to(S::Rejected)
         }
+        (S::Pending, Action::ApproveByPolicy) if required_roles(item.tier).is_empty() => to(S::Approved),
         (S::Pending, Action::Expire { .. }) => to(S::Expired),
         (S::Approved, Action::StartApply) => to(S::Applying),
         (S::Applying, Action::FinishApply) => to(S::Applied),
@@ -347,6 +380,7 @@ mod tests {
             Action::Verify,
             Action::FailCheck { reason: "restarts".into() },
             Action::Rollback,
+            Action::ApproveByPolicy,
         ]
     }
 
@@ -376,7 +410,12 @@ mod tests {
                 for action in all_actions() {
                     let facts = ItemFacts { tier, state: from, requested_by: "aiops", approvals: &[] };
                     let got = decide(facts, &action);
-                    match expected(from, action.name()) {
+                    let want = if action == Action::ApproveByPolicy {
+                        (from == State::Pending && tier == RiskTier::Trivial).then_some(State::Approved)
+                    } else {
+                        expected(from, action.name())
+                    };
+                    match want {
                         Some(to) => {
                             assert_eq!(got.map(|d| d.to), Ok(to), "{tier:?} {from} {}", action.name())
                         }
@@ -390,7 +429,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 9 * 10);
+        assert_eq!(checked, 3 * 9 * 11);
     }
 
     #[test]

@@ -3,15 +3,15 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use clap::Args;
-use jiff::Timestamp;
 
-use super::output::{Table, emit, structured};
-use super::{GlobalArgs, UsageError, exit, output, parse_duration_arg, scope_of, source_of};
-use crate::analysis::hpa::{HpaPolicy, HpaReport, Verdict};
-use crate::config::{Config, OutputFormat};
-use crate::jobs;
+use super::output::{Table, cores, emit, gib, structured};
+use super::{CliError, GlobalArgs, exit, output, parse_duration_arg};
+use crate::analysis::hpa::{HpaReport, Verdict};
+use crate::config::OutputFormat;
+use crate::jobs::hpa::{HpaOptions, HpaRequest};
+use crate::jobs::{self, Ctx};
+use crate::report::pct;
 
 /// `aiops hpa` flags.
 #[derive(Debug, Args)]
@@ -55,110 +55,39 @@ pub struct HpaArgs {
 }
 
 impl HpaArgs {
-    fn policy(&self) -> anyhow::Result<HpaPolicy> {
-        let share = |name: &str, v: f64| -> anyhow::Result<()> {
-            if v.is_finite() && v > 0.0 && v <= 1.0 {
-                Ok(())
-            } else {
-                Err(UsageError(format!("{name} {v} must be a share in (0, 1]")).into())
-            }
-        };
-        share("--target", self.target)?;
-        share("--high", self.high)?;
-        share("--low", self.low)?;
-        if self.low >= self.high {
-            return Err(UsageError("--low must be below --high".into()).into());
-        }
-        if self.step.is_zero() || self.step >= self.window {
-            return Err(UsageError("--step must be longer than zero and shorter than --window".into()).into());
-        }
-        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
-        let mut p = HpaPolicy {
+    /// The options as given.
+    #[must_use]
+    pub fn options(&self) -> HpaOptions {
+        HpaOptions {
+            enqueue: self.enqueue,
+            window: self.window,
+            step: self.step,
             target: self.target,
-            ha_min_replicas: self.ha_min_replicas.max(1),
+            high: self.high,
+            high_for: self.high_for,
+            low: self.low,
+            low_for: self.low_for,
+            ha_min_replicas: self.ha_min_replicas,
             cluster_autoscaler: self.cluster_autoscaler,
-            min_history_ms: ms(self.min_history),
-            ..HpaPolicy::default()
-        };
-        p.triggers.high = self.high;
-        p.triggers.high_for_ms = ms(self.high_for);
-        p.triggers.low = self.low;
-        p.triggers.low_for_ms = ms(self.low_for);
-        // A missing sample or two is not the end of an episode; more is a gap.
-        p.triggers.max_gap_ms = 2 * ms(self.step);
-        Ok(p)
+            min_history: self.min_history,
+        }
     }
 }
 
 /// Runs `aiops hpa`.
 ///
 /// # Errors
-/// Usage errors (exit 2) and a source that cannot be read.
-pub async fn run(
-    args: &HpaArgs,
-    g: &GlobalArgs,
-    config: &Config,
-    now: Timestamp,
-    progress: crate::collectors::kube::Progress<'_>,
-) -> anyhow::Result<u8> {
-    let (report, _) = execute(args, g, config, now, progress).await?;
-    print_hpa(&report, config.output, args.all)?;
+/// The job's failures; printing.
+pub async fn run(args: &HpaArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> std::result::Result<u8, CliError> {
+    let req = HpaRequest::new(&args.options(), g.source()?, g.scope(), ctx.config)?;
+    let out = jobs::hpa::run(&req, ctx).await;
+    output::clear_progress(g.progress_drawn());
+    let out = out?;
+    if let Some(e) = &out.enqueued {
+        output::note_enqueued(&ctx.config.queue_db, e);
+    }
+    print_hpa(&out.report, ctx.config.output, args.all)?;
     Ok(exit::OK)
-}
-
-/// The HPA analysis without printing (`aiops hpa` and the server's schedule): the report
-/// and the number of collection gaps; enqueues with `--enqueue`.
-///
-/// # Errors
-/// Usage errors (exit 2) and a source that cannot be read.
-pub async fn execute(
-    args: &HpaArgs,
-    g: &GlobalArgs,
-    config: &Config,
-    now: Timestamp,
-    progress: crate::collectors::kube::Progress<'_>,
-) -> anyhow::Result<(HpaReport, usize)> {
-    let policy = args.policy()?;
-    if g.demo && config.prometheus_url.is_some() {
-        return Err(UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into());
-    }
-    let source = source_of(g)?;
-    let scope = scope_of(g);
-    // The whole cluster is read: free capacity counts every namespace's pods.
-    let whole = jobs::Scope { namespace: None, ..scope.clone() };
-    let mut snap =
-        jobs::collect(&source, &whole, config, now, progress).await.context("collecting the cluster")?;
-    jobs::hpa_metrics_from_prometheus(&mut snap, config, &scope, args.window, args.step)
-        .await
-        .context("reading usage and replica counts from Prometheus")?;
-    let others = jobs::other_scalers(&source, &scope, config, &mut snap)
-        .await
-        .context("reading VPAs and ScaledObjects")?;
-    output::clear_progress(super::progress_is_drawn(g));
-    let report = jobs::hpa(&snap, scope.namespace.as_deref(), &others, args.window, args.step, &policy);
-    if args.enqueue {
-        super::queue::enqueue(
-            config,
-            "hpa",
-            &report.recommendations,
-            Some(&snap),
-            scope.namespace.clone(),
-            Default::default(),
-        )?;
-    }
-    Ok((report, snap.gaps.len()))
-}
-
-fn cores(m: crate::model::Millicores) -> String {
-    format!("{:.2}", m.cores())
-}
-
-fn gib(b: crate::model::Bytes) -> String {
-    format!("{:.1}Gi", b.gib())
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
 }
 
 /// The table / Markdown rendering of an HPA report.
@@ -193,7 +122,7 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
         let mut t = Table::new(&["TIER", "TARGET", "CHANGE", "WHY", "ID"]);
         for rec in &r.recommendations {
             t.row(vec![
-                format!("{:?}", rec.tier).to_lowercase(),
+                rec.tier.as_str().to_string(),
                 format!("{}/{}", rec.target.namespace.as_deref().unwrap_or(""), rec.target.name),
                 crate::report::health::hpa_change(rec),
                 rec.summary.clone(),
@@ -213,14 +142,9 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
         let mut t = Table::new(&["SEVERITY", "CODE", "TARGET", "MESSAGE"]);
         for f in &r.findings {
             t.row(vec![
-                format!("{:?}", f.severity).to_lowercase(),
+                f.severity.as_str().to_string(),
                 f.code.clone(),
-                format!(
-                    "{}/{}/{}",
-                    f.target.kind,
-                    f.target.namespace.as_deref().unwrap_or(""),
-                    f.target.name
-                ),
+                f.target.to_string(),
                 f.message.clone(),
             ]);
         }
@@ -321,7 +245,7 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
 ///
 /// # Errors
 /// Serialisation or stdout failures.
-pub fn print_hpa(r: &HpaReport, format: OutputFormat, all: bool) -> anyhow::Result<()> {
+pub fn print_hpa(r: &HpaReport, format: OutputFormat, all: bool) -> output::Result {
     if let Some(text) = structured(r, format)? {
         return emit(&text);
     }

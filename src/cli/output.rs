@@ -12,10 +12,37 @@ use crate::analysis::inventory::Inventory;
 use crate::config::OutputFormat;
 use crate::model::{Bytes, Millicores};
 
-/// Prints an error chain on stderr (`{:#}`: each cause after a colon).
-pub fn error(e: &anyhow::Error) {
-    eprintln!("error: {e:#}");
+/// Prints an error and its causes on stderr, each cause after a colon (`error: a: b: c`),
+/// redacted.
+pub fn error(e: &(dyn std::error::Error + 'static)) {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    error_text(&text);
 }
+
+/// Prints an error message on stderr.
+pub fn error_text(text: &str) {
+    eprintln!("error: {text}");
+}
+
+/// Printing failed: stdout could not be written, or the data could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("writing to stdout: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("encoding JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("encoding YAML: {0}")]
+    Yaml(#[from] serde_saphyr::SerializeError),
+}
+
+/// Result of printing.
+pub type Result<T = ()> = std::result::Result<T, OutputError>;
 
 /// A one-line note for the person at the terminal (stderr), e.g. what `--enqueue` did.
 pub fn note(msg: &str) {
@@ -44,18 +71,18 @@ pub fn clear_progress(drawn: bool) {
     }
 }
 
-pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> Result {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         // `aiops ... | head` closes the pipe: not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(OutputError::Io(e)),
     }
 }
 
 /// Serialises data as JSON (pretty) or YAML.
-pub(crate) fn structured<T: Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<Option<String>> {
+pub(crate) fn structured<T: Serialize>(value: &T, format: OutputFormat) -> Result<Option<String>> {
     Ok(match format {
         OutputFormat::Json => Some(serde_json::to_string_pretty(value)? + "\n"),
         OutputFormat::Yaml => Some(serde_saphyr::to_string(value)?),
@@ -63,11 +90,25 @@ pub(crate) fn structured<T: Serialize>(value: &T, format: OutputFormat) -> anyho
     })
 }
 
-fn cores(m: Millicores) -> String {
+/// What an `--enqueue` did, as a note on stderr.
+pub fn note_enqueued(db: &Path, s: &crate::approval::store::EnqueueSummary) {
+    note(&format!(
+        "queue {}: {} added, {} refreshed, {} already decided (kept), {} expired",
+        db.display(),
+        s.added.len(),
+        s.refreshed.len(),
+        s.kept_decided.len(),
+        s.expired.len()
+    ));
+}
+
+/// Cores with two decimals.
+pub(crate) fn cores(m: Millicores) -> String {
     format!("{:.2}", m.cores())
 }
 
-fn gib(b: Bytes) -> String {
+/// GiB with one decimal.
+pub(crate) fn gib(b: Bytes) -> String {
     format!("{:.1}Gi", b.gib())
 }
 
@@ -115,7 +156,7 @@ impl Table {
 ///
 /// # Errors
 /// Serialisation or stdout failures.
-pub fn print_inventory(inv: &Inventory, format: OutputFormat) -> anyhow::Result<()> {
+pub fn print_inventory(inv: &Inventory, format: OutputFormat) -> Result {
     if let Some(text) = structured(inv, format)? {
         return emit(&text);
     }
@@ -246,7 +287,7 @@ pub fn render_inventory_text(inv: &Inventory, md: bool) -> String {
 ///
 /// # Errors
 /// Serialisation or stdout failures.
-pub fn print_written(dir: &Path, inv: &Inventory, format: OutputFormat) -> anyhow::Result<()> {
+pub fn print_written(dir: &Path, inv: &Inventory, format: OutputFormat) -> Result {
     #[derive(Serialize)]
     struct Written<'a> {
         out: String,
@@ -276,140 +317,4 @@ pub fn print_written(dir: &Path, inv: &Inventory, format: OutputFormat) -> anyho
         let _ = writeln!(text, "not collected: {} {} ({}): {}", g.source, g.what, g.reason, g.detail);
     }
     emit(&text)
-}
-
-/// Prints a sizing report.
-///
-/// # Errors
-/// Serialisation or stdout failures.
-pub fn print_sizing(r: &crate::analysis::sizing::SizingReport, format: OutputFormat) -> anyhow::Result<()> {
-    use crate::analysis::sizing::Outcome;
-    if let Some(text) = structured(r, format)? {
-        return emit(&text);
-    }
-    let md = format == OutputFormat::Markdown;
-    let mut out = String::new();
-    if md {
-        let _ = writeln!(out, "# Sizing\n");
-    }
-    let _ = writeln!(
-        out,
-        "as of {}, window {}d, step {}s, {} quantiles, margin {:.0}%: {} containers, {} to resize, {} keep, {} with too little history, {} without data",
-        r.as_of,
-        r.window_seconds / 86_400,
-        r.step_seconds,
-        r.plan,
-        r.policy.margin * 100.0,
-        r.totals.containers,
-        r.totals.resize,
-        r.totals.keep,
-        r.totals.insufficient_history,
-        r.totals.no_data
-    );
-    let _ = writeln!(
-        out,
-        "monthly cost of requests {:.2} → {:.2} (savings {:.2})\n",
-        r.totals.current_monthly_cost, r.totals.recommended_monthly_cost, r.totals.monthly_savings
-    );
-    let c = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{}", Millicores::from_cores(v)));
-    let m = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.0}Mi", Bytes(v).mib()));
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let mf = |v: Option<f64>| m(v.map(|v| v.max(0.0).round() as u64));
-    let mut t = Table::new(&[
-        "NAMESPACE",
-        "WORKLOAD",
-        "CONTAINER",
-        "CPU P95",
-        "CPU REQ",
-        "→",
-        "MEM P99",
-        "MEM REQ",
-        "→",
-        "MEM LIM",
-        "→",
-        "OUTCOME",
-        "SAVINGS/MO",
-    ]);
-    let mut rows: Vec<&crate::analysis::sizing::ContainerSizing> = r.containers.iter().collect();
-    rows.sort_by(|a, b| b.monthly_savings.abs().total_cmp(&a.monthly_savings.abs()));
-    for x in rows {
-        let outcome = match x.outcome {
-            Outcome::Resize => "resize",
-            Outcome::Keep => "keep",
-            Outcome::InsufficientHistory => "insufficient-history",
-            Outcome::NoData => "no-data",
-        };
-        t.row(vec![
-            x.namespace.clone(),
-            format!("{}/{}", x.workload.kind, x.workload.name),
-            x.container.clone(),
-            c(x.cpu.p95),
-            c(x.cpu.request),
-            c(x.cpu.recommended_request),
-            mf(x.memory.p99),
-            m(x.memory.request),
-            m(x.memory.recommended_request),
-            m(x.memory.limit),
-            m(x.memory.recommended_limit),
-            outcome.into(),
-            format!("{:.2}", x.monthly_savings),
-        ]);
-    }
-    out.push_str(&t.render(md));
-    emit(&out)
-}
-
-/// Prints a sizing backtest: the strategies side by side.
-///
-/// # Errors
-/// Serialisation or stdout failures.
-pub fn print_backtest(
-    r: &crate::analysis::backtest::BacktestReport,
-    format: OutputFormat,
-) -> anyhow::Result<()> {
-    use crate::analysis::backtest::Strategy;
-    if let Some(text) = structured(r, format)? {
-        return emit(&text);
-    }
-    let md = format == OutputFormat::Markdown;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "trained on {} → {}, replayed to {}: {} containers ({} skipped: too little history or no replay samples)\n",
-        r.train_start,
-        r.train_end,
-        r.test_end,
-        r.containers.len(),
-        r.skipped
-    );
-    let mut t = Table::new(&[
-        "STRATEGY",
-        "CPU > REQUEST",
-        "CPU > LIMIT (throttled)",
-        "MEM > REQUEST",
-        "MEM > LIMIT (OOM)",
-        "COST/MO",
-    ]);
-    let share = |n: usize, d: usize| {
-        #[allow(clippy::cast_precision_loss)]
-        let v = if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 };
-        format!("{v:.2}% ({n})")
-    };
-    for (s, x) in &r.totals {
-        let name = match s {
-            Strategy::Aiops => "aiops",
-            Strategy::P95Max15 => "p95-max15",
-            Strategy::Current => "current",
-        };
-        t.row(vec![
-            name.into(),
-            share(x.cpu_above_request, x.cpu_samples),
-            share(x.cpu_above_limit, x.cpu_samples),
-            share(x.memory_above_request, x.memory_samples),
-            share(x.memory_above_limit, x.memory_samples),
-            format!("{:.2}", x.monthly_cost),
-        ]);
-    }
-    out.push_str(&t.render(md));
-    emit(&out)
 }

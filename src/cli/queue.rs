@@ -1,23 +1,21 @@
-//! `aiops queue ...` and the `--enqueue` of the analysis commands.
+//! `aiops queue ...`: flags → the queue use cases of `jobs::queue`, and their rendering
+//! (table, Markdown, JSON, YAML).
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use jiff::Timestamp;
 use serde_json::json;
 
-use super::output::{Table, emit, structured};
-use super::{GlobalArgs, UsageError, exit};
-use crate::approval::apply::{self, ApplyOptions};
-use crate::approval::store::{EnqueueSummary, ListFilter};
-use crate::approval::{Action, Actor, EnqueueContext, Item, Role, State, Store};
-use crate::collectors::kube as kubesrc;
-use crate::config::{Config, OutputFormat};
-use crate::jobs;
-use crate::model::ClusterSnapshot;
-use crate::model::recommendation::{Recommendation, RiskTier};
+use super::output::{self, Table, emit, structured};
+use super::{CliError, GlobalArgs, exit};
+use crate::approval::ops::DecideRequest;
+use crate::approval::state;
+use crate::approval::store::{ListFilter, QueueStats};
+use crate::approval::view::{ItemDetail, item_json};
+use crate::approval::{Item, Role};
+use crate::config::OutputFormat;
+use crate::jobs::queue::ApplyRequest;
+use crate::jobs::{self, Ctx, JobError};
 
 /// `aiops queue` subcommands.
 #[derive(Debug, Subcommand)]
@@ -109,95 +107,27 @@ pub struct ApplyArgs {
     pub acknowledge: Option<String>,
 }
 
-fn parse_tier(s: &str) -> anyhow::Result<RiskTier> {
-    RiskTier::parse(s)
-        .ok_or_else(|| UsageError(format!("--tier {s:?}: one of trivial, low, medium, critical")).into())
-}
-
-/// Rewrites the decision and validation sections of an item's PHR; a failure is reported
-/// on stderr and does not undo the decision (the store is the record).
-fn sync_phr(store: &Store, id: &str) {
-    match crate::approval::phr_sync::sync(store, id, wall()) {
-        Ok(_) => {}
-        Err(e) => super::output::note(&format!("warning: the PHR of {id} was not updated: {e}")),
-    }
-}
-
-/// Where `--enqueue` writes PHRs: `history/prompts/<feature>/` next to the queue database.
-fn phr_root(config: &Config) -> std::path::PathBuf {
-    config.queue_db.parent().map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf)
-}
-
-fn open(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::open(&config.queue_db)?)
-}
-
-#[allow(clippy::disallowed_methods)]
-fn wall() -> Timestamp {
-    Timestamp::now()
-}
-
-fn owner() -> String {
-    format!("aiops:{}", std::process::id())
-}
-
-async fn client(config: &Config) -> anyhow::Result<kube::Client> {
-    let opts = jobs::kube_options(config, None);
-    Ok(kubesrc::connect(&opts).await?)
-}
-
-/// Settles operations a crashed process left open, when there are any.
-async fn reconcile_if_needed(store: &mut Store, config: &Config) -> anyhow::Result<()> {
-    if store.journal_open_entries()?.is_empty() {
-        return Ok(());
-    }
-    match client(config).await {
-        Ok(c) => {
-            for (id, state) in apply::reconcile(store, &c, &wall).await? {
-                tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
-                sync_phr(store, &id);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "Interrupted operations wait for a cluster connection to be reconciled.")
-        }
-    }
-    Ok(())
-}
-
 /// Runs `aiops queue ...`.
 ///
 /// # Errors
 /// Usage errors (exit 2), refused transitions, store and cluster errors.
-pub async fn run(
-    cmd: &QueueCommand,
-    g: &GlobalArgs,
-    config: &Config,
-    now: fn() -> Timestamp,
-) -> anyhow::Result<u8> {
-    let format = config.output;
-    let mut store = open(config)?;
+pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, CliError> {
+    let format = ctx.config.output;
+    let mut store = jobs::queue::open(ctx.config)?;
     // "Now" for overdue flags and due checks: --as-of when given.
-    let as_of = g.as_of.unwrap_or_else(now);
+    let as_of = g.as_of.unwrap_or_else(|| ctx.now());
     match cmd {
         QueueCommand::List(a) => {
-            reconcile_if_needed(&mut store, config).await?;
-            let filter = ListFilter {
-                state: match &a.state {
-                    Some(s) => Some(State::parse(s).ok_or_else(|| {
-                        UsageError(format!(
-                            "--state {s:?}: one of {}",
-                            State::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                        ))
-                    })?),
-                    None => None,
-                },
-                tier: a.tier.as_deref().map(parse_tier).transpose()?,
-                namespace: g.namespace.clone().filter(|_| !g.all_namespaces),
-                overdue_only: a.overdue,
-                feature: a.feature.clone(),
-            };
-            let items = store.list(&filter, as_of)?;
+            let namespace = g.namespace.as_deref().filter(|_| !g.all_namespaces);
+            let filter = ListFilter::parse(
+                a.state.as_deref(),
+                a.tier.as_deref(),
+                namespace,
+                a.feature.as_deref(),
+                a.overdue,
+            )
+            .map_err(|e| JobError::Usage(format!("--{e}")))?;
+            let items = jobs::queue::list(&mut store, ctx, &filter, as_of).await?;
             if let Some(text) =
                 structured(&json!({"items": items.iter().map(item_json).collect::<Vec<_>>()}), format)?
             {
@@ -207,32 +137,23 @@ pub async fn run(
             }
         }
         QueueCommand::Show { id } => {
-            reconcile_if_needed(&mut store, config).await?;
-            let item = store.get(id, as_of)?;
-            let history = store.history(id)?;
-            let checks = store.checks(Some(id), None)?;
-            let ops = store.operations(Some(id))?;
-            let mut v = item_json(&item);
-            v["recommendation"] = serde_json::to_value(&item.recommendation)?;
-            v["pre_state"] = json!(item.pre_state);
-            v["history"] = serde_json::to_value(&history)?;
-            v["checks"] = serde_json::to_value(&checks)?;
-            v["operations"] = serde_json::to_value(&ops)?;
-            if let Some(text) = structured(&v, format)? {
+            let detail = jobs::queue::show(&mut store, ctx, id, as_of).await?;
+            if let Some(text) = structured(&detail.to_json(), format)? {
                 emit(&text)?;
             } else {
-                emit(&render_show(&item, &history, &checks, &ops))?;
+                emit(&render_show(&detail))?;
             }
         }
         QueueCommand::Approve(a) | QueueCommand::Reject(a) => {
             let approve = matches!(cmd, QueueCommand::Approve(_));
-            let (item, decision) = decide(&mut store, &a.id, approve, &a.by, a.role, &a.justification)
-                .map_err(|e| match e {
-                    crate::approval::QueueError::Transition { .. } => {
-                        anyhow::Error::new(UsageError(e.to_string()))
-                    }
-                    other => other.into(),
-                })?;
+            let req = DecideRequest {
+                id: a.id.clone(),
+                approve,
+                by: a.by.clone(),
+                role: a.role,
+                justification: a.justification.clone(),
+            };
+            let (item, decision) = jobs::queue::decide(&mut store, ctx, &req)?;
             let msg = if decision.still_needs.is_empty() {
                 format!(
                     "{} is {} ({} by {} as {}).\n",
@@ -257,23 +178,25 @@ pub async fn run(
             }
         }
         QueueCommand::Apply(a) => {
-            if a.force && a.acknowledge.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                return Err(UsageError("--force needs --acknowledge \"<why>\"".into()).into());
-            }
-            let opts = ApplyOptions {
+            let req = ApplyRequest {
+                id: a.id.clone(),
+                by: a.by.clone(),
                 dry_run: a.dry_run,
-                force_acknowledged: if a.force { a.acknowledge.clone() } else { None },
-                owner: owner(),
-                ..ApplyOptions::default()
+                force_acknowledged: if a.force {
+                    Some(a.acknowledge.clone().unwrap_or_default())
+                } else {
+                    None
+                },
+                owner: jobs::queue::process_owner("aiops"),
             };
-            let out = apply_item(&mut store, config, &a.id, &a.by, &opts, as_of).await?;
+            let out = jobs::queue::apply(&mut store, ctx, &req).await?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else if out.dry_run {
+                let body = serde_json::to_string_pretty(&out.body).map_err(output::OutputError::from)?;
                 emit(&format!(
-                    "{}: the API server accepted the change in a dry run; nothing changed.\nServer-side apply body:\n{}\n",
-                    out.id,
-                    serde_json::to_string_pretty(&out.body)?
+                    "{}: the API server accepted the change in a dry run; nothing changed.\nServer-side apply body:\n{body}\n",
+                    out.id
                 ))?;
             } else {
                 emit(&format!(
@@ -283,7 +206,9 @@ pub async fn run(
             }
         }
         QueueCommand::Rollback(a) => {
-            let out = rollback_item(&mut store, config, &a.id, &a.by).await?;
+            let out =
+                jobs::queue::rollback(&mut store, ctx, &a.id, &a.by, &jobs::queue::process_owner("aiops"))
+                    .await?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else {
@@ -301,7 +226,7 @@ pub async fn run(
             }
         }
         QueueCommand::Verify { id } => {
-            let results = verify_item(&mut store, config, id.as_deref(), as_of).await?;
+            let results = jobs::queue::verify(&mut store, ctx, id.as_deref(), as_of).await?;
             if let Some(text) = structured(&json!({"checks": results}), format)? {
                 emit(&text)?;
             } else if results.is_empty() {
@@ -312,7 +237,7 @@ pub async fn run(
                     t.row(vec![
                         r.id.clone(),
                         r.label.clone(),
-                        r.outcome.clone(),
+                        r.outcome.to_string(),
                         r.state.to_string(),
                         r.detail.clone(),
                     ]);
@@ -321,22 +246,22 @@ pub async fn run(
             }
         }
         QueueCommand::Pause { by, reason } => {
-            store.set_maintenance(Some(reason), by, wall())?;
+            jobs::queue::set_maintenance(&mut store, ctx, Some(reason), by)?;
             emit(&format!("Queue paused by {by}: applies are refused until `aiops queue resume`.\n"))?;
         }
         QueueCommand::Resume { by } => {
-            store.set_maintenance(None, by, wall())?;
+            jobs::queue::set_maintenance(&mut store, ctx, None, by)?;
             emit("Queue resumed.\n")?;
         }
         QueueCommand::Stats => {
-            let stats = store.stats(as_of)?;
+            let stats = jobs::queue::stats(&store, as_of)?;
             if let Some(text) = structured(&stats, format)? {
                 emit(&text)?;
             } else {
                 emit(&render_stats(&stats))?;
             }
         }
-        QueueCommand::Unlock { target } => match store.break_lock(target)? {
+        QueueCommand::Unlock { target } => match jobs::queue::unlock(&mut store, target)? {
             Some(l) => emit(&format!(
                 "Removed the lock of {} ({} of {} by {}).\n",
                 l.target, l.operation, l.item, l.owner
@@ -345,251 +270,6 @@ pub async fn run(
         },
     }
     Ok(exit::OK)
-}
-
-/// Applies an approved item (CLI and server): refusals that need no cluster first, then
-/// the pre-action pod health, the apply and the PHR update.
-///
-/// # Errors
-/// Not approved, nothing to apply, paused, cluster and store errors.
-pub(crate) async fn apply_item(
-    store: &mut Store,
-    config: &Config,
-    id: &str,
-    by: &str,
-    opts: &ApplyOptions,
-    as_of: Timestamp,
-) -> anyhow::Result<apply::ApplyOutcome> {
-    let item = store.get(id, as_of)?;
-    if item.state != State::Approved && item.state != State::Applying {
-        return Err(apply::ApplyError::NotApproved { id: item.id, state: item.state }.into());
-    }
-    if !apply::appliable(&item.recommendation.patch) {
-        return Err(apply::ApplyError::NoPatch { id: item.id }.into());
-    }
-    store.ensure_not_paused()?;
-    let c = client(config).await?;
-    reconcile_if_needed(store, config).await?;
-    let actor = Actor::new(by, "operator");
-    // Pre-action pod health, for the post-action checks (best effort).
-    let pre = match store.get(id, as_of) {
-        Ok(item) if !opts.dry_run && item.state == State::Approved => {
-            apply::pod_health(&c, &item, wall()).await.ok()
-        }
-        _ => None,
-    };
-    let res = apply::apply(store, &c, id, &actor, opts, &wall).await;
-    sync_phr(store, id);
-    let out = res?;
-    if let Some(p) = &pre {
-        store.record_pre_metrics(id, &serde_json::to_value(p)?, wall())?;
-    }
-    sync_phr(store, id);
-    Ok(out)
-}
-
-/// Rolls an applied item back (CLI and server) and updates its PHR.
-///
-/// # Errors
-/// Not in effect, cluster and store errors.
-pub(crate) async fn rollback_item(
-    store: &mut Store,
-    config: &Config,
-    id: &str,
-    by: &str,
-) -> anyhow::Result<apply::RollbackOutcome> {
-    // Refusals that need no cluster come first.
-    let item = store.get(id, wall())?;
-    if !item.state.is_in_effect() {
-        return Err(apply::ApplyError::NotRollbackable { id: item.id, state: item.state }.into());
-    }
-    let c = client(config).await?;
-    reconcile_if_needed(store, config).await?;
-    let opts = ApplyOptions { owner: owner(), ..ApplyOptions::default() };
-    let out = apply::rollback(store, &c, id, &Actor::new(by, "operator"), &opts, &wall).await;
-    sync_phr(store, id);
-    Ok(out?)
-}
-
-/// Approves or rejects (CLI and server) and updates the PHR.
-///
-/// # Errors
-/// Unknown id, a refused transition, store errors.
-pub(crate) fn decide(
-    store: &mut Store,
-    id: &str,
-    approve: bool,
-    by: &str,
-    role: Role,
-    justification: &str,
-) -> Result<(Item, crate::approval::state::Decision), crate::approval::QueueError> {
-    let action = if approve {
-        Action::Approve { who: by.to_string(), role, justification: justification.to_string() }
-    } else {
-        Action::Reject { who: by.to_string(), role, justification: justification.to_string() }
-    };
-    let out = store.transition(id, &action, &Actor::new(by, role.as_str()), wall())?;
-    sync_phr(store, &out.0.id);
-    Ok(out)
-}
-
-/// Runs the post-action checks that are due (all items, or one) and updates the PHRs of
-/// the items checked: `aiops queue verify` and the server's schedule.
-///
-/// # Errors
-/// Cluster connection and store errors.
-pub(crate) async fn verify_item(
-    store: &mut Store,
-    config: &Config,
-    id: Option<&str>,
-    as_of: Timestamp,
-) -> anyhow::Result<Vec<VerifyResult>> {
-    if id.is_none() && store.checks(None, Some(as_of))?.is_empty() {
-        // Nothing due: no cluster connection needed (the server asks every minute).
-        return Ok(Vec::new());
-    }
-    let c = client(config).await?;
-    reconcile_if_needed(store, config).await?;
-    let prom = config.prometheus_url.as_ref().map(|_| jobs::prom_options(config));
-    let results = verify(store, &c, prom.as_ref(), id, as_of).await?;
-    let touched: std::collections::BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
-    for id in touched {
-        sync_phr(store, id);
-    }
-    Ok(results)
-}
-
-/// One verification result.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct VerifyResult {
-    pub id: String,
-    pub label: String,
-    pub outcome: String,
-    pub state: State,
-    pub detail: String,
-}
-
-async fn verify(
-    store: &mut Store,
-    c: &kube::Client,
-    prom: Option<&crate::collectors::prometheus::PromOptions>,
-    id: Option<&str>,
-    as_of: Timestamp,
-) -> anyhow::Result<Vec<VerifyResult>> {
-    let due: Vec<_> = store
-        .checks(None, Some(as_of))?
-        .into_iter()
-        .filter(|ch| id.is_none_or(|i| ch.item_id == i))
-        .collect();
-    if let Some(i) = id {
-        store.get(i, as_of)?;
-    }
-    let mut out = Vec::new();
-    for ch in due {
-        let item = store.get(&ch.item_id, as_of)?;
-        if item.state != State::Applied {
-            continue;
-        }
-        let applied_at = ch.due_at
-            - jiff::SignedDuration::from_secs(
-                crate::approval::store::CHECKS.iter().find(|(l, _)| *l == ch.label).map_or(0, |(_, s)| *s),
-            );
-        let pre: Option<apply::PodHealth> = store.pre_metrics(&item.id)?;
-        let actor = Actor::new("aiops", "verify");
-        let (ok, detail) = match apply::pod_health(c, &item, applied_at).await {
-            Ok(h) => {
-                let restarts = h.restarts - pre.as_ref().map_or(h.restarts, |p| p.restarts);
-                let mut problems = Vec::new();
-                if h.pods == 0 {
-                    problems.push("no pods".to_string());
-                }
-                if h.ready < h.pods {
-                    problems.push(format!("{} of {} pods ready", h.ready, h.pods));
-                }
-                if restarts > 0 {
-                    problems.push(format!("{restarts} restarts since the apply"));
-                }
-                if h.oom_kills_since > 0 {
-                    problems.push(format!("{} OOM kills since the apply", h.oom_kills_since));
-                }
-                let mut summary = format!(
-                    "pods {}/{} ready, restarts {} (+{restarts}), OOM kills since apply {}",
-                    h.ready, h.pods, h.restarts, h.oom_kills_since
-                );
-                if let Some(p) = prom {
-                    let ns = item.target.namespace.as_deref().unwrap_or("default");
-                    let patch = &item.recommendation.patch;
-                    match crate::approval::validate::prometheus_checks(
-                        p, ns, &h.names, patch, applied_at, as_of,
-                    )
-                    .await
-                    {
-                        Ok(found) => {
-                            problems.extend(found.problems);
-                            for n in found.notes {
-                                let _ = write!(summary, "; {n}");
-                            }
-                        }
-                        Err(e) => {
-                            let _ = write!(summary, "; metrics unavailable: {e}");
-                        }
-                    }
-                }
-                if problems.is_empty() {
-                    (true, summary)
-                } else {
-                    (false, format!("{}; {summary}", problems.join(", ")))
-                }
-            }
-            Err(e) => (false, format!("could not check: {e}")),
-        };
-        let outcome = if ok { "pass" } else { "fail" };
-        store.record_check(&item.id, &ch.label, outcome, &detail, wall())?;
-        let state = if !ok {
-            let reason = format!(
-                "{} check: {detail}; rollback proposed: `aiops queue rollback {}`",
-                ch.label, item.id
-            );
-            store.transition(&item.id, &Action::FailCheck { reason }, &actor, wall())?.0.state
-        } else if store
-            .checks(Some(&item.id), None)?
-            .iter()
-            .filter(|c| c.label != "pre")
-            .all(|c| c.outcome.as_deref() == Some("pass"))
-        {
-            store.transition(&item.id, &Action::Verify, &actor, wall())?.0.state
-        } else {
-            State::Applied
-        };
-        out.push(VerifyResult {
-            id: item.id.clone(),
-            label: ch.label.clone(),
-            outcome: outcome.into(),
-            state,
-            detail,
-        });
-    }
-    Ok(out)
-}
-
-pub(crate) fn item_json(i: &Item) -> serde_json::Value {
-    json!({
-        "id": i.id,
-        "code": i.code,
-        "feature": i.feature,
-        "target": i.target,
-        "container": i.container,
-        "tier": i.tier.as_str(),
-        "state": i.state,
-        "title": i.title,
-        "requested_by": i.requested_by,
-        "created_at": i.created_at,
-        "updated_at": i.updated_at,
-        "overdue": i.overdue,
-        "approvals": i.approvals,
-        "phr": i.phr,
-        "expired_reason": i.expired_reason,
-    })
 }
 
 fn target_text(i: &Item) -> String {
@@ -626,26 +306,12 @@ fn render_list(items: &[Item], md: bool) -> String {
     t.render(md)
 }
 
-fn render_show(
-    i: &Item,
-    history: &[crate::approval::store::AuditEntry],
-    checks: &[crate::approval::store::Check],
-    ops: &[crate::approval::store::Operation],
-) -> String {
+fn render_show(d: &ItemDetail) -> String {
+    let (i, history, checks, ops) = (&d.item, &d.history, &d.checks, &d.operations);
     let mut o = String::new();
     let _ = writeln!(o, "{}  {}", i.id, i.title);
     let _ = writeln!(o, "  target:    {}", target_text(i));
-    let _ = writeln!(
-        o,
-        "  tier:      {} (needs: {})",
-        i.tier.as_str(),
-        match i.tier {
-            RiskTier::Trivial => "no approval",
-            RiskTier::Low => "one review",
-            RiskTier::Medium => "one approval",
-            RiskTier::Critical => "an architect approval and a security approval from someone else",
-        }
-    );
+    let _ = writeln!(o, "  tier:      {} (needs: {})", i.tier.as_str(), state::requirement(i.tier));
     let _ = writeln!(o, "  state:     {}{}", i.state, if i.overdue { " (overdue)" } else { "" });
     if let Some(r) = &i.expired_reason {
         let _ = writeln!(o, "  expired:   {r}");
@@ -717,7 +383,7 @@ fn render_show(
     o
 }
 
-fn render_stats(s: &crate::approval::store::QueueStats) -> String {
+fn render_stats(s: &QueueStats) -> String {
     let mut o = String::new();
     let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), |r| format!("{:.0}%", 100.0 * r));
     let _ = writeln!(o, "Queue as of {}: {} items, {} overdue", s.as_of, s.items, s.overdue);
@@ -759,92 +425,4 @@ fn render_stats(s: &crate::approval::store::QueueStats) -> String {
         let _ = writeln!(o, "  PAUSED since {} by {}: {}", m.since, m.by, m.reason);
     }
     o
-}
-
-/// `--enqueue`: puts an analysis run's recommendations into the queue and says what it did
-/// on stderr.
-///
-/// # Errors
-/// Store errors.
-pub fn enqueue(
-    config: &Config,
-    feature: &str,
-    recs: &[Recommendation],
-    snap: Option<&ClusterSnapshot>,
-    namespace: Option<String>,
-    phr: HashMap<String, String>,
-) -> anyhow::Result<EnqueueSummary> {
-    enqueue_with(config, feature, recs, snap, namespace, phr, true)
-}
-
-/// [`enqueue`] for a run that covered only some targets of its scope (`complete: false`:
-/// nothing expires).
-///
-/// # Errors
-/// Store errors.
-pub fn enqueue_with(
-    config: &Config,
-    feature: &str,
-    recs: &[Recommendation],
-    snap: Option<&ClusterSnapshot>,
-    namespace: Option<String>,
-    phr: HashMap<String, String>,
-    complete: bool,
-) -> anyhow::Result<EnqueueSummary> {
-    let mut store = open(config)?;
-    let mut phr = phr;
-    if phr.is_empty() && !recs.is_empty() {
-        let date = wall().to_zoned(jiff::tz::TimeZone::UTC).date();
-        let root = phr_root(config);
-        phr = crate::approval::phr_sync::write_all(&root, feature, recs, date)
-            .with_context(|| format!("writing PHRs under {}", root.display()))?;
-    }
-    let (present, resource_versions) = match snap {
-        Some(s) => targets_of(s),
-        None => (None, HashMap::new()),
-    };
-    let ctx = EnqueueContext {
-        feature: feature.into(),
-        requested_by: "aiops".into(),
-        namespace,
-        present,
-        resource_versions,
-        phr,
-        complete,
-    };
-    let summary = store
-        .enqueue(recs, &ctx, wall())
-        .with_context(|| format!("queueing recommendations in {}", config.queue_db.display()))?;
-    for (id, _) in &summary.expired {
-        sync_phr(&store, id);
-    }
-    super::output::note(&format!(
-        "queue {}: {} added, {} refreshed, {} already decided (kept), {} expired",
-        config.queue_db.display(),
-        summary.added.len(),
-        summary.refreshed.len(),
-        summary.kept_decided.len(),
-        summary.expired.len()
-    ));
-    Ok(summary)
-}
-
-/// Targets present in a snapshot (`Kind/ns/name`) and their resourceVersions.
-fn targets_of(snap: &ClusterSnapshot) -> (Option<HashSet<String>>, HashMap<String, String>) {
-    use crate::model::ObjectKind;
-    let mut present = HashSet::new();
-    let mut rvs = HashMap::new();
-    for kind in ObjectKind::ALL {
-        for m in snap.objects.metas(*kind) {
-            let key = match &m.namespace {
-                Some(ns) => format!("{}/{ns}/{}", kind.as_str(), m.name.as_deref().unwrap_or("")),
-                None => format!("{}/{}", kind.as_str(), m.name.as_deref().unwrap_or("")),
-            };
-            if let Some(rv) = &m.resource_version {
-                rvs.insert(key.clone(), rv.clone());
-            }
-            present.insert(key);
-        }
-    }
-    (Some(present), rvs)
 }

@@ -46,6 +46,16 @@ pub enum CollectError {
     Query { file: String, reason: String },
 }
 
+impl From<crate::model::manifest::ManifestError> for CollectError {
+    fn from(e: crate::model::manifest::ManifestError) -> Self {
+        use crate::model::manifest::ManifestError as M;
+        match e {
+            M::Syntax { path, position, reason } => CollectError::Syntax { path, position, reason },
+            M::Decode { path, item, field, reason } => CollectError::Decode { path, item, field, reason },
+        }
+    }
+}
+
 /// Result with [`CollectError`].
 pub type Result<T, E = CollectError> = std::result::Result<T, E>;
 

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, info, instrument, warn};
 
 use super::error::{CollectError, Result};
-use super::manifest;
+use crate::model::manifest;
 use crate::model::objects::*;
 use crate::model::snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SnapshotKind, SourceKind,
@@ -501,7 +501,7 @@ pub async fn fetch_failing_logs(
 pub struct LiveVulnerabilityReports {
     /// `None`: the API could not be read (`unavailable` says why); `Some(vec![])`: it is
     /// served and holds none.
-    pub reports: Option<Vec<crate::analysis::audit::VulnerabilityReport>>,
+    pub reports: Option<Vec<crate::model::vulns::VulnerabilityReport>>,
     /// Why the reports could not be read (CRD not served, forbidden, unreachable).
     pub unavailable: Option<String>,
     /// Items that did not decode, each named; the others are kept.

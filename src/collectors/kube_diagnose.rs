@@ -26,7 +26,7 @@ use tracing::debug;
 
 use super::error::{CollectError, Result};
 use super::kube::{KubeOptions, fetch_failing_logs, with_retries};
-use super::manifest;
+use crate::model::manifest;
 use crate::model::objects::*;
 use crate::model::snapshot::{ClusterSnapshot, CollectionGap, GapReason, ObjectKind, SourceKind};
 
@@ -439,7 +439,7 @@ pub async fn collect(
         pods.clone()
     } else {
         pods.iter()
-            .filter(|p| crate::analysis::diagnose::is_unhealthy(p, as_of))
+            .filter(|p| crate::model::pod_status::is_unhealthy(p, as_of))
             .take(MAX_PODS)
             .cloned()
             .collect()

@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::error::{CollectError, Result};
-use super::manifest::{add_document, parse_documents};
-use crate::analysis::audit::VulnerabilityReport;
+use crate::model::manifest::{add_document, parse_documents};
 use crate::model::snapshot::{ClusterSnapshot, SourceKind};
+use crate::model::vulns::VulnerabilityReport;
 
 /// Where a finding points: a file and a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -210,7 +210,7 @@ pub fn load_manifests(paths: &[PathBuf], as_of: Timestamp) -> Result<ManifestSet
                 if chunk.trim().is_empty() {
                     continue;
                 }
-                let parsed = parse_documents(path, chunk).map_err(|e| shift_syntax(e, line - 1))?;
+                let parsed = parse_documents(path, chunk).map_err(|e| shift_syntax(e.into(), line - 1))?;
                 for v in parsed {
                     docs.push((start, end, line, v));
                 }

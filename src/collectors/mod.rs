@@ -6,7 +6,6 @@ pub mod error;
 pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;
-pub mod manifest;
 pub mod manifest_files;
 pub mod parquet;
 pub mod prometheus;

@@ -9,8 +9,8 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use super::error::{CollectError, Result};
-use super::manifest::parse_documents;
-use crate::analysis::hpa::OtherScaler;
+use crate::model::manifest::parse_documents;
+use crate::model::scalers::OtherScaler;
 
 /// The scaler of one object, if it is a VPA or a ScaledObject with a target.
 pub fn scaler_of(v: &Value) -> Option<OtherScaler> {

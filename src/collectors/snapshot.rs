@@ -1,5 +1,5 @@
 //! The snapshot directory: reading one into a [`ClusterSnapshot`] and writing one out.
-//! File I/O only; decoding rules live in `manifest.rs`, Parquet in `parquet.rs`.
+//! File I/O only; decoding rules live in `model/manifest.rs`, Parquet in `parquet.rs`.
 //!
 //! Layout (see ARCHITECTURE.md):
 //! - `objects/**/*.{json,yaml,yml}`: Kubernetes objects as `kubectl get -o json|yaml` prints them;
@@ -15,7 +15,8 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::error::{CollectError, Result};
-use super::{manifest, parquet};
+use super::parquet;
+use crate::model::manifest;
 use crate::model::snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SNAPSHOT_FORMAT_VERSION,
     SnapshotMeta, SourceKind,

@@ -41,6 +41,46 @@ impl RiskTier {
     }
 }
 
+/// The analysis a recommendation comes from: names its PHR folder and its queue feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feature {
+    Sizing,
+    Hpa,
+    Diagnosis,
+    Security,
+    Rollout,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 5] =
+        [Feature::Sizing, Feature::Hpa, Feature::Diagnosis, Feature::Security, Feature::Rollout];
+
+    /// Folder, label and queue name (`sizing`, `hpa`, `diagnosis`, `security`, `rollout`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Sizing => "sizing",
+            Feature::Hpa => "hpa",
+            Feature::Diagnosis => "diagnosis",
+            Feature::Security => "security",
+            Feature::Rollout => "rollout",
+        }
+    }
+
+    /// Parses [`Feature::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Feature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One piece of evidence: where it comes from (a field path, `event`, `log`, `metric`,
 /// a query file) and what it says, verbatim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +96,8 @@ pub struct Recommendation {
     pub id: String,
     /// Stable kebab-case code, e.g. `resize-requests-limits`.
     pub code: String,
+    /// The analysis that proposes it.
+    pub feature: Feature,
     pub target: ObjectRef,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
@@ -87,7 +129,7 @@ pub fn recommendation_id(
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     };
     feed(code.as_bytes());
-    feed(target.kind.as_bytes());
+    feed(target.kind.as_str().as_bytes());
     feed(target.namespace.as_deref().unwrap_or("").as_bytes());
     feed(target.name.as_bytes());
     feed(container.unwrap_or("").as_bytes());
@@ -127,10 +169,10 @@ mod tests {
             id,
             recommendation_id("resize-requests-limits", &t, Some("app"), &serde_json::json!({"a": 3}))
         );
-        // Pinned value: the hash must not change between releases (the queue keys on it).
-        assert_eq!(
-            recommendation_id("x", &t, None, &serde_json::json!({})),
-            recommendation_id("x", &t, None, &serde_json::json!({}))
-        );
+        // Pinned values: the hash must not change between releases (the queue, PHR file
+        // names and suppressions key on it). Computed independently of this code: FNV-1a
+        // 64 over each part's bytes followed by 0xff, in Python.
+        assert_eq!(recommendation_id("x", &t, None, &serde_json::json!({})), "x-33f544c8b2bac688");
+        assert_eq!(id, "resize-requests-limits-293aa6693fc96835");
     }
 }

@@ -39,7 +39,7 @@ pub trait SnapshotKind: HasMeta + Sized {
 }
 
 macro_rules! kinds {
-    ($( $variant:ident => $field:ident : $ty:ty, $api:literal, namespaced = $ns:literal; )*) => {
+    ($( $variant:ident => $field:ident : $ty:ty, $api:literal, $plural:literal, namespaced = $ns:literal; )*) => {
         /// Every kind of object a snapshot can hold.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum ObjectKind { $($variant),* }
@@ -56,6 +56,11 @@ macro_rules! kinds {
             /// The `apiVersion` aiops reads the kind as.
             pub fn api_version(self) -> &'static str {
                 match self { $(ObjectKind::$variant => $api),* }
+            }
+
+            /// The resource name in API paths (`deployments`).
+            pub fn plural(self) -> &'static str {
+                match self { $(ObjectKind::$variant => $plural),* }
             }
 
             /// True for namespaced kinds.
@@ -148,34 +153,34 @@ has_meta!(
 );
 
 kinds! {
-    Namespace => namespaces: Namespace, "v1", namespaced = false;
-    Node => nodes: Node, "v1", namespaced = false;
-    Pod => pods: Pod, "v1", namespaced = true;
-    Deployment => deployments: Deployment, "apps/v1", namespaced = true;
-    ReplicaSet => replica_sets: ReplicaSet, "apps/v1", namespaced = true;
-    StatefulSet => stateful_sets: StatefulSet, "apps/v1", namespaced = true;
-    DaemonSet => daemon_sets: DaemonSet, "apps/v1", namespaced = true;
-    Job => jobs: Job, "batch/v1", namespaced = true;
-    CronJob => cron_jobs: CronJob, "batch/v1", namespaced = true;
-    HorizontalPodAutoscaler => hpas: HorizontalPodAutoscaler, "autoscaling/v2", namespaced = true;
-    Event => events: Event, "v1", namespaced = true;
-    Service => services: Service, "v1", namespaced = true;
-    EndpointSlice => endpoint_slices: EndpointSlice, "discovery.k8s.io/v1", namespaced = true;
-    Ingress => ingresses: Ingress, "networking.k8s.io/v1", namespaced = true;
-    NetworkPolicy => network_policies: NetworkPolicy, "networking.k8s.io/v1", namespaced = true;
-    Role => roles: Role, "rbac.authorization.k8s.io/v1", namespaced = true;
-    ClusterRole => cluster_roles: ClusterRole, "rbac.authorization.k8s.io/v1", namespaced = false;
-    RoleBinding => role_bindings: RoleBinding, "rbac.authorization.k8s.io/v1", namespaced = true;
-    ClusterRoleBinding => cluster_role_bindings: ClusterRoleBinding, "rbac.authorization.k8s.io/v1", namespaced = false;
-    ServiceAccount => service_accounts: ServiceAccount, "v1", namespaced = true;
-    Secret => secrets: SecretMeta, "v1", namespaced = true;
-    ConfigMap => config_maps: ConfigMap, "v1", namespaced = true;
-    PersistentVolumeClaim => pvcs: PersistentVolumeClaim, "v1", namespaced = true;
-    PersistentVolume => pvs: PersistentVolume, "v1", namespaced = false;
-    StorageClass => storage_classes: StorageClass, "storage.k8s.io/v1", namespaced = false;
-    PodDisruptionBudget => pdbs: PodDisruptionBudget, "policy/v1", namespaced = true;
-    ResourceQuota => resource_quotas: ResourceQuota, "v1", namespaced = true;
-    LimitRange => limit_ranges: LimitRange, "v1", namespaced = true;
+    Namespace => namespaces: Namespace, "v1", "namespaces", namespaced = false;
+    Node => nodes: Node, "v1", "nodes", namespaced = false;
+    Pod => pods: Pod, "v1", "pods", namespaced = true;
+    Deployment => deployments: Deployment, "apps/v1", "deployments", namespaced = true;
+    ReplicaSet => replica_sets: ReplicaSet, "apps/v1", "replicasets", namespaced = true;
+    StatefulSet => stateful_sets: StatefulSet, "apps/v1", "statefulsets", namespaced = true;
+    DaemonSet => daemon_sets: DaemonSet, "apps/v1", "daemonsets", namespaced = true;
+    Job => jobs: Job, "batch/v1", "jobs", namespaced = true;
+    CronJob => cron_jobs: CronJob, "batch/v1", "cronjobs", namespaced = true;
+    HorizontalPodAutoscaler => hpas: HorizontalPodAutoscaler, "autoscaling/v2", "horizontalpodautoscalers", namespaced = true;
+    Event => events: Event, "v1", "events", namespaced = true;
+    Service => services: Service, "v1", "services", namespaced = true;
+    EndpointSlice => endpoint_slices: EndpointSlice, "discovery.k8s.io/v1", "endpointslices", namespaced = true;
+    Ingress => ingresses: Ingress, "networking.k8s.io/v1", "ingresses", namespaced = true;
+    NetworkPolicy => network_policies: NetworkPolicy, "networking.k8s.io/v1", "networkpolicies", namespaced = true;
+    Role => roles: Role, "rbac.authorization.k8s.io/v1", "roles", namespaced = true;
+    ClusterRole => cluster_roles: ClusterRole, "rbac.authorization.k8s.io/v1", "clusterroles", namespaced = false;
+    RoleBinding => role_bindings: RoleBinding, "rbac.authorization.k8s.io/v1", "rolebindings", namespaced = true;
+    ClusterRoleBinding => cluster_role_bindings: ClusterRoleBinding, "rbac.authorization.k8s.io/v1", "clusterrolebindings", namespaced = false;
+    ServiceAccount => service_accounts: ServiceAccount, "v1", "serviceaccounts", namespaced = true;
+    Secret => secrets: SecretMeta, "v1", "secrets", namespaced = true;
+    ConfigMap => config_maps: ConfigMap, "v1", "configmaps", namespaced = true;
+    PersistentVolumeClaim => pvcs: PersistentVolumeClaim, "v1", "persistentvolumeclaims", namespaced = true;
+    PersistentVolume => pvs: PersistentVolume, "v1", "persistentvolumes", namespaced = false;
+    StorageClass => storage_classes: StorageClass, "storage.k8s.io/v1", "storageclasses", namespaced = false;
+    PodDisruptionBudget => pdbs: PodDisruptionBudget, "policy/v1", "poddisruptionbudgets", namespaced = true;
+    ResourceQuota => resource_quotas: ResourceQuota, "v1", "resourcequotas", namespaced = true;
+    LimitRange => limit_ranges: LimitRange, "v1", "limitranges", namespaced = true;
 }
 
 fn sort_key(m: &ObjectMeta) -> (&str, &str, &str) {
@@ -188,11 +193,96 @@ impl fmt::Display for ObjectKind {
     }
 }
 
+/// The kind of a referenced object: one the snapshot models, or another (a custom
+/// resource, an RBAC subject such as `User` or `Group`). Serialised as the Kubernetes
+/// `kind` string; ordered by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Known(ObjectKind),
+    Other(String),
+}
+
+impl Kind {
+    /// The kind named by a Kubernetes `kind` string (a modelled kind when there is one).
+    #[must_use]
+    pub fn parse(kind: &str) -> Kind {
+        ObjectKind::from_kind(kind).map_or_else(|| Kind::Other(kind.to_string()), Kind::Known)
+    }
+
+    /// The Kubernetes `kind` string.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Kind::Known(k) => k.as_str(),
+            Kind::Other(s) => s,
+        }
+    }
+
+    /// The modelled kind, if it is one.
+    #[must_use]
+    pub fn known(&self) -> Option<ObjectKind> {
+        match self {
+            Kind::Known(k) => Some(*k),
+            Kind::Other(_) => None,
+        }
+    }
+}
+
+impl From<ObjectKind> for Kind {
+    fn from(k: ObjectKind) -> Kind {
+        Kind::Known(k)
+    }
+}
+
+impl From<&str> for Kind {
+    fn from(s: &str) -> Kind {
+        Kind::parse(s)
+    }
+}
+
+impl PartialEq<ObjectKind> for Kind {
+    fn eq(&self, other: &ObjectKind) -> bool {
+        *self == Kind::Known(*other)
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Kind::parse(&s))
+    }
+}
+
 /// A reference to an object, possibly of a kind the snapshot does not hold (e.g. an owner
-/// that is a custom resource).
+/// that is a custom resource): the one object identity of findings, recommendations and
+/// the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObjectRef {
-    pub kind: String,
+    pub kind: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub name: String,
@@ -201,10 +291,28 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// `Kind/namespace/name` (`Kind/name` for cluster-scoped objects): the queue's target
+    /// key, the lock key and the display form.
+    #[must_use]
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+
+    /// A reference without uid.
+    #[must_use]
+    pub fn new(kind: impl Into<Kind>, namespace: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+            uid: None,
+        }
+    }
+
     /// A reference to an object of a known kind.
     pub fn of<K: SnapshotKind>(obj: &K) -> Self {
         ObjectRef {
-            kind: K::KIND.as_str().to_string(),
+            kind: Kind::Known(K::KIND),
             namespace: obj.namespace().map(str::to_string),
             name: obj.name().to_string(),
             uid: obj.meta().uid.clone(),
@@ -220,6 +328,14 @@ impl fmt::Display for ObjectRef {
             None => write!(f, "{}/{}", self.kind, self.name),
         }
     }
+}
+
+/// Serialises a value as its `Display` text (an [`ObjectRef`] as `Kind/namespace/name`).
+///
+/// # Errors
+/// The serializer's.
+pub fn as_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// Where a snapshot came from.
@@ -466,7 +582,7 @@ impl ClusterSnapshot {
         let owner = refs.iter().find(|r| r.controller == Some(true)).or_else(|| refs.first())?;
         if let Some(m) = self.meta_by_uid(&owner.uid) {
             return Some(ObjectRef {
-                kind: owner.kind.clone(),
+                kind: Kind::parse(&owner.kind),
                 namespace: m.namespace.clone(),
                 name: m.name.clone().unwrap_or_default(),
                 uid: m.uid.clone(),
@@ -477,7 +593,7 @@ impl ClusterSnapshot {
             .then(|| meta.namespace.clone())
             .flatten();
         Some(ObjectRef {
-            kind: owner.kind.clone(),
+            kind: Kind::parse(&owner.kind),
             namespace,
             name: owner.name.clone(),
             uid: Some(owner.uid.clone()),
@@ -510,7 +626,7 @@ impl ClusterSnapshot {
         if let Some(m) = r.uid.as_deref().and_then(|u| self.meta_by_uid(u)) {
             return Some(m);
         }
-        let kind = ObjectKind::from_kind(&r.kind)?;
+        let kind = r.kind.known()?;
         let ns = r.namespace.clone().unwrap_or_default();
         let i = *self.index().by_key.get(&(kind, ns, r.name.clone()))?;
         self.objects.meta_at(kind, i)

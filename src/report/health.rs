@@ -8,7 +8,7 @@ use super::charts::{self, Chart, SeriesChart};
 use super::{PhrStats, fmt_bytes, fmt_cores, fmt_duration, fmt_money, pct};
 use crate::analysis::audit::Severity;
 use crate::analysis::health::{
-    Drift, HealthAnalysis, HealthFinding, PostureGap, ProblemPod, RestartEntry, SelfMetric,
+    Drift, Finding, HealthAnalysis, PostureGap, ProblemPod, RestartEntry, SelfMetric,
 };
 use crate::analysis::sizing::{Outcome, SizingReport};
 use crate::analysis::weekly::{Delta, RunSummary};
@@ -126,14 +126,9 @@ pub fn hpa_section(r: &crate::analysis::hpa::HpaReport) -> HpaSection {
             .findings
             .iter()
             .map(|f| HpaFindingRow {
-                severity: format!("{:?}", f.severity).to_lowercase(),
+                severity: f.severity.as_str().to_string(),
                 code: f.code.clone(),
-                target: format!(
-                    "{}/{}/{}",
-                    f.target.kind,
-                    f.target.namespace.as_deref().unwrap_or(""),
-                    f.target.name
-                ),
+                target: f.target.to_string(),
                 message: f.message.clone(),
             })
             .collect(),
@@ -159,20 +154,20 @@ pub struct HealthInputs<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct FindingRow {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: String,
     pub subject: String,
     pub message: String,
     pub source: String,
 }
 
-impl From<&HealthFinding> for FindingRow {
-    fn from(f: &HealthFinding) -> Self {
+impl From<&Finding> for FindingRow {
+    fn from(f: &Finding) -> Self {
         FindingRow {
             severity: f.severity,
-            code: f.code,
-            subject: f.subject.clone(),
+            code: f.code.clone(),
+            subject: f.target.to_string(),
             message: f.message.clone(),
-            source: f.source.clone(),
+            source: f.source().to_string(),
         }
     }
 }

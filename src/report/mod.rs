@@ -1,13 +1,18 @@
 //! Weekly reports (US5 health, US6 security) and PHR records: view models built from the
 //! analysis results ([`health`], [`security`], [`charts`]), rendered with the templates of
 //! `report-templates/` ([`templates`]) as Markdown, self-contained HTML and versioned JSON.
-//! [`history`], [`phr`] (file parts) and [`notify`] do I/O; the rest is pure.
+//! The audit's machine formats ([`sarif`], [`policyreport`]) and the catalogue's prose
+//! ([`catalogue`]) live here too. [`history`], [`phr`] (file parts) and [`notify`] do I/O;
+//! the rest is pure.
 
+pub mod catalogue;
 pub mod charts;
 pub mod health;
 pub mod history;
 pub mod notify;
 pub mod phr;
+pub mod policyreport;
+pub mod sarif;
 pub mod security;
 pub mod templates;
 

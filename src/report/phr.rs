@@ -45,29 +45,7 @@ pub const SECTIONS: [&str; 5] = [
 /// Sections a rerun refreshes; the others belong to the approval queue.
 pub const EVIDENCE_SECTIONS: [&str; 3] = ["AI Recommendation", "Pre-Action Metrics", "Rollback Plan"];
 
-/// Where a recommendation comes from; names the PHR folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Feature {
-    Sizing,
-    Hpa,
-    Diagnosis,
-    Security,
-    Rollout,
-}
-
-impl Feature {
-    /// Folder and label name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Feature::Sizing => "sizing",
-            Feature::Hpa => "hpa",
-            Feature::Diagnosis => "diagnosis",
-            Feature::Security => "security",
-            Feature::Rollout => "rollout",
-        }
-    }
-}
+pub use crate::model::recommendation::Feature;
 
 /// The approval a risk tier needs, as a PHR label.
 pub fn approval_label(tier: RiskTier) -> &'static str {
@@ -92,6 +70,22 @@ pub enum PhrError {
     Template(String),
 }
 
+/// One row of a PHR's "Pre-Action Metrics": the figure, its value before the change, and
+/// where it comes from (a field path, a metric, the analysis).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreActionRow {
+    pub figure: String,
+    pub value: String,
+    pub source: String,
+}
+
+impl PreActionRow {
+    #[must_use]
+    pub fn new(figure: &str, value: String, source: &str) -> PreActionRow {
+        PreActionRow { figure: figure.to_string(), value, source: source.to_string() }
+    }
+}
+
 /// What goes into a new PHR besides the recommendation.
 #[derive(Debug, Clone)]
 pub struct PhrInput<'a> {
@@ -101,8 +95,8 @@ pub struct PhrInput<'a> {
     pub date: Date,
     /// `operational` for report-generated PHRs.
     pub stage: &'a str,
-    /// `(figure, value, source)` rows measured before the change.
-    pub pre_action: Vec<(String, String, String)>,
+    /// Figures measured before the change.
+    pub pre_action: Vec<PreActionRow>,
 }
 
 /// Lower-case ASCII letters and digits, other runs as one `-`, at most 60 characters.
@@ -159,7 +153,7 @@ struct PhrContext<'a> {
     namespace_flag: String,
     patch: Option<String>,
     rollback: Option<String>,
-    pre_action: Vec<(String, String, String)>,
+    pre_action: &'a [PreActionRow],
 }
 
 fn kubectl_resource(kind: &str) -> String {
@@ -190,11 +184,11 @@ pub fn render_phr(input: &PhrInput<'_>) -> Result<String, PhrError> {
         rec,
         tier,
         target: rec.target.to_string(),
-        kubectl_target: format!("{}/{}", kubectl_resource(&rec.target.kind), rec.target.name),
+        kubectl_target: format!("{}/{}", kubectl_resource(rec.target.kind.as_str()), rec.target.name),
         namespace_flag: rec.target.namespace.as_deref().map(|n| format!(" -n {n}")).unwrap_or_default(),
         patch: json(&rec.patch),
         rollback: json(&rec.rollback),
-        pre_action: input.pre_action.clone(),
+        pre_action: &input.pre_action,
     };
     super::templates::render("phr.md", &ctx).map_err(|e| PhrError::Template(e.to_string()))
 }
@@ -367,6 +361,89 @@ pub fn write_phr_at(
     Ok((path, PhrOutcome::Created))
 }
 
+/// Writes the PHRs of one report run under one root: each recommendation once (pods of one
+/// controller failing alike propose one), in the folder of its feature, updating the file
+/// an earlier run wrote for the same id; counts what it did.
+#[derive(Debug)]
+pub struct PhrBatch {
+    root: PathBuf,
+    date: Date,
+    index: std::collections::HashMap<Feature, std::collections::HashMap<String, PathBuf>>,
+}
+
+impl PhrBatch {
+    #[must_use]
+    pub fn new(root: PathBuf, date: Date) -> PhrBatch {
+        PhrBatch { root, date, index: std::collections::HashMap::new() }
+    }
+
+    /// The PHR root.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Writes the PHRs of `items` (recommendation and pre-action rows).
+    ///
+    /// # Errors
+    /// Files cannot be read or written.
+    pub fn write(
+        &mut self,
+        items: &[(Recommendation, Vec<PreActionRow>)],
+    ) -> Result<super::PhrStats, PhrError> {
+        let mut stats =
+            super::PhrStats { root: self.root.display().to_string(), ..super::PhrStats::default() };
+        let mut seen = std::collections::HashSet::new();
+        for (rec, pre) in items {
+            if !seen.insert(rec.id.clone()) {
+                continue;
+            }
+            let feature = rec.feature;
+            if !self.index.contains_key(&feature) {
+                let idx = index_phrs(&self.root, feature)?;
+                self.index.insert(feature, idx);
+            }
+            let existing = self.index.get(&feature).and_then(|m| m.get(&rec.id)).cloned();
+            let input = PhrInput {
+                recommendation: rec,
+                feature,
+                date: self.date,
+                stage: "operational",
+                pre_action: pre.clone(),
+            };
+            let (path, outcome) = write_phr_at(&self.root, &input, existing)?;
+            self.index.entry(feature).or_default().insert(rec.id.clone(), path);
+            stats.recommendations += 1;
+            stats.written += 1;
+            match outcome {
+                PhrOutcome::Created => stats.created += 1,
+                PhrOutcome::Updated => stats.updated += 1,
+                PhrOutcome::Unchanged => stats.unchanged += 1,
+            }
+            *stats.by_feature.entry(feature.as_str().to_string()).or_default() += 1;
+        }
+        stats.features =
+            stats.by_feature.iter().map(|(f, n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ");
+        Ok(stats)
+    }
+
+    /// Every PHR path known to the batch (written, or found by an earlier write), by
+    /// recommendation id.
+    #[must_use]
+    pub fn paths(&self) -> std::collections::HashMap<String, String> {
+        self.index
+            .values()
+            .flat_map(|m| m.iter().map(|(id, p)| (id.clone(), p.display().to_string())))
+            .collect()
+    }
+
+    /// How many PHRs the batch knows.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.index.values().map(std::collections::HashMap::len).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +453,7 @@ mod tests {
         Recommendation {
             id: "resize-requests-limits-00000000000000aa".into(),
             code: "resize-requests-limits".into(),
+            feature: crate::model::recommendation::Feature::Sizing,
             target: ObjectRef {
                 kind: "Deployment".into(),
                 namespace: Some("shop".into()),
@@ -401,7 +479,7 @@ mod tests {
             feature: Feature::Sizing,
             date: jiff::civil::date(2026, 11, 23),
             stage: "operational",
-            pre_action: vec![("replicas".into(), "3".into(), "Deployment spec.replicas".into())],
+            pre_action: vec![PreActionRow::new("replicas", "3".into(), "Deployment spec.replicas")],
         }
     }
 

@@ -13,10 +13,12 @@ use serde_json::{Value, json};
 use super::auth::Role;
 use super::schedule::Job;
 use super::{AppState, Authed};
-use crate::approval::apply::{ApplyError, ApplyOptions};
+use crate::approval::ops::{self, DecideRequest};
 use crate::approval::store::{ListFilter, QueueError};
+use crate::approval::view::{ItemDetail, item_json};
 use crate::approval::{Actor, State as ItemState};
-use crate::model::recommendation::RiskTier;
+use crate::jobs::queue::ApplyRequest;
+use crate::jobs::{self, Ctx, ErrorKind, JobError};
 
 /// An API failure: status and message (the web page shows the same message).
 #[derive(Debug)]
@@ -37,45 +39,35 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn queue_status(e: &QueueError) -> StatusCode {
-    match e {
-        QueueError::NotFound { .. } => StatusCode::NOT_FOUND,
-        QueueError::Transition { .. } | QueueError::Locked { .. } | QueueError::Paused { .. } => {
-            StatusCode::CONFLICT
+/// The HTTP status of a use case's failure: the one place failure kinds become statuses.
+#[must_use]
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Usage => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Refused | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> ApiError {
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
         }
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        ApiError::new(status_of(e.kind()), message)
     }
 }
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> ApiError {
-        ApiError::new(queue_status(&e), e.to_string())
+        ApiError::from(JobError::from(e))
     }
-}
-
-/// The status of a queue operation's failure: the first queue or apply error in the chain
-/// decides; cluster errors are 502.
-fn from_anyhow(e: &anyhow::Error) -> ApiError {
-    let mut status = StatusCode::INTERNAL_SERVER_ERROR;
-    for c in e.chain() {
-        if let Some(q) = c.downcast_ref::<QueueError>() {
-            status = queue_status(q);
-            break;
-        }
-        if let Some(a) = c.downcast_ref::<ApplyError>() {
-            status = match a {
-                ApplyError::Queue(q) => queue_status(q),
-                ApplyError::Kube { .. } => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::CONFLICT,
-            };
-            break;
-        }
-        if c.downcast_ref::<crate::collectors::error::CollectError>().is_some() {
-            status = StatusCode::BAD_GATEWAY;
-            break;
-        }
-    }
-    ApiError::new(status, format!("{e:#}"))
 }
 
 /// The queue actions.
@@ -211,19 +203,24 @@ pub async fn perform(
             if justification.is_empty() {
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, "a justification is required"));
             }
-            let (id, approve) = (id.to_string(), op == Op::Approve);
-            let (item, decision) = st
-                .db(move |s, _| crate::cli::queue::decide(s, &id, approve, &who, role, &justification))
-                .await?;
+            let req = DecideRequest {
+                id: id.to_string(),
+                approve: op == Op::Approve,
+                by: who,
+                role,
+                justification,
+            };
+            let clock = Arc::clone(st.runner.clock());
+            let (item, decision) = st.db(move |s, _| ops::decide(s, clock.as_ref(), &req)).await?;
             if decision.from == ItemState::Pending && decision.to != ItemState::Pending {
                 let secs = st.now().duration_since(item.created_at).as_secs_f64();
-                st.metrics.decided(RiskTier::as_str(item.tier), secs);
+                st.metrics.decided(item.tier.as_str(), secs);
             }
             Ok(json!({
                 "id": item.id,
                 "state": item.state,
                 "still_needs": decision.still_needs.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-                "item": crate::cli::queue::item_json(&item),
+                "item": item_json(&item),
             }))
         }
         Op::Apply | Op::Rollback => {
@@ -233,23 +230,27 @@ pub async fn perform(
                 return Err(ApiError::new(StatusCode::FORBIDDEN, why));
             }
             let mut store = st.pool.take().map_err(ApiError::from)?;
-            let now = st.now();
+            let clock = Arc::clone(st.runner.clock());
+            let ctx = Ctx::new(&st.config, clock.as_ref());
+            let owner = jobs::queue::process_owner("aiops-serve");
             let out = if op == Op::Apply {
-                let opts = ApplyOptions {
+                let req = ApplyRequest {
+                    id: id.to_string(),
+                    by: who,
                     dry_run: body.dry_run,
-                    owner: format!("aiops-serve:{}", std::process::id()),
-                    ..ApplyOptions::default()
+                    force_acknowledged: None,
+                    owner,
                 };
-                crate::cli::queue::apply_item(&mut store, &st.config, id, &who, &opts, now)
+                jobs::queue::apply(&mut store, &ctx, &req)
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             } else {
-                crate::cli::queue::rollback_item(&mut store, &st.config, id, &who)
+                jobs::queue::rollback(&mut store, &ctx, id, &who, &owner)
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             };
             st.pool.put(store);
-            out.map_err(|e| from_anyhow(&e))
+            out.map_err(ApiError::from)
         }
     }
 }
@@ -267,41 +268,20 @@ pub struct ListQuery {
     pub page: Option<usize>,
 }
 
-fn nonempty(s: Option<&String>) -> Option<&str> {
-    s.map(|s| s.trim()).filter(|s| !s.is_empty())
-}
-
 /// The queue filter of a list query.
 ///
 /// # Errors
 /// 400 for an unknown state or tier.
 pub fn filter_of(q: &ListQuery) -> Result<ListFilter, ApiError> {
-    Ok(ListFilter {
-        state: match nonempty(q.state.as_ref()) {
-            Some(s) => Some(ItemState::parse(s).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "state {s:?}: one of {}",
-                        ItemState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })?),
-            None => None,
-        },
-        tier: match nonempty(q.tier.as_ref()) {
-            Some(t) => Some(RiskTier::parse(t).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("tier {t:?}: one of trivial, low, medium, critical"),
-                )
-            })?),
-            None => None,
-        },
-        namespace: nonempty(q.namespace.as_ref()).map(str::to_string),
-        feature: nonempty(q.feature.as_ref()).map(str::to_string),
-        overdue_only: matches!(nonempty(q.overdue.as_ref()), Some("on" | "true" | "1" | "yes")),
-    })
+    let overdue = matches!(q.overdue.as_deref().map(str::trim), Some("on" | "true" | "1" | "yes"));
+    ListFilter::parse(
+        q.state.as_deref(),
+        q.tier.as_deref(),
+        q.namespace.as_deref(),
+        q.feature.as_deref(),
+        overdue,
+    )
+    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
 }
 
 pub async fn list(
@@ -316,7 +296,7 @@ pub async fn list(
         "total": page.total,
         "offset": page.offset,
         "limit": page.limit,
-        "items": page.items.iter().map(crate::cli::queue::item_json).collect::<Vec<_>>(),
+        "items": page.items.iter().map(item_json).collect::<Vec<_>>(),
     })))
 }
 
@@ -324,21 +304,7 @@ pub async fn detail(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let v = st
-        .db(move |s, now| {
-            let item = s.get(&id, now)?;
-            let history = s.history(&id)?;
-            let checks = s.checks(Some(&id), None)?;
-            let ops = s.operations(Some(&id))?;
-            let mut v = crate::cli::queue::item_json(&item);
-            v["recommendation"] = serde_json::to_value(&item.recommendation).unwrap_or(Value::Null);
-            v["pre_state"] = json!(item.pre_state);
-            v["history"] = serde_json::to_value(&history).unwrap_or(Value::Null);
-            v["checks"] = serde_json::to_value(&checks).unwrap_or(Value::Null);
-            v["operations"] = serde_json::to_value(&ops).unwrap_or(Value::Null);
-            Ok(v)
-        })
-        .await?;
+    let v = st.db(move |s, now| Ok(ItemDetail::load(s, &id, now)?.to_json())).await?;
     Ok(Json(v))
 }
 

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stopwatch;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
@@ -213,7 +215,8 @@ impl Tokens {
 struct Session {
     principal: Principal,
     csrf: String,
-    expires: Instant,
+    /// Sessions age in real time (not the server's virtual demo clock).
+    opened: Stopwatch,
 }
 
 /// Browser sessions: a random id in an HttpOnly, SameSite=Strict cookie; kept here as its
@@ -228,11 +231,6 @@ impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions").field("ttl", &self.ttl).finish_non_exhaustive()
     }
-}
-
-#[allow(clippy::disallowed_methods)]
-fn monotonic() -> Instant {
-    Instant::now()
 }
 
 impl Sessions {
@@ -264,10 +262,10 @@ impl Sessions {
     pub fn open(&self, principal: Principal) -> Result<(String, String), AuthError> {
         let id = self.random_token()?;
         let csrf = self.random_token()?;
-        let now = monotonic();
+        let ttl = self.ttl;
         let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, s| s.expires > now);
-        map.insert(sha256(&id), Session { principal, csrf: csrf.clone(), expires: now + self.ttl });
+        map.retain(|_, s| s.opened.elapsed() < ttl);
+        map.insert(sha256(&id), Session { principal, csrf: csrf.clone(), opened: Stopwatch::start() });
         Ok((id, csrf))
     }
 
@@ -275,10 +273,9 @@ impl Sessions {
     #[must_use]
     pub fn get(&self, id: &str) -> Option<(Principal, String)> {
         let key = sha256(id);
-        let now = monotonic();
         let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match map.get(&key) {
-            Some(s) if s.expires > now => Some((s.principal.clone(), s.csrf.clone())),
+            Some(s) if s.opened.elapsed() < self.ttl => Some((s.principal.clone(), s.csrf.clone())),
             Some(_) => {
                 map.remove(&key);
                 None

@@ -1,7 +1,8 @@
 //! `aiops serve`: the approval web page, the JSON API, `/metrics`, and the schedules.
-//! Like `cli/`, this is the binary's edge: it reads the clock, serves HTTP and hands the
-//! work to the same functions the CLI uses (`cli::report::execute`, `cli::sizing_execute`,
-//! `cli::hpa::execute`, the queue operations of `cli::queue`).
+//! Like `cli/`, this is an edge: it owns the server's clock, serves HTTP, and turns each
+//! request and each schedule into the same `jobs` request the CLI builds (`jobs::report`,
+//! `jobs::sizing`, `jobs::hpa`, `jobs::queue`), mapping failures to HTTP statuses in one
+//! place (`api::status_of`).
 //!
 //! Every request is authenticated except `/healthz`, `/readyz`, the login page and its
 //! stylesheet: bearer tokens (`Authorization: Bearer …`) or a browser session opened by
@@ -20,59 +21,72 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use clap::Args;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::approval::Store;
 use crate::approval::store::QueueError;
-use crate::cli::GlobalArgs;
 use crate::config::Config;
+use crate::jobs::{Scope, Source};
 use auth::{Principal, Sessions, Tokens};
-use schedule::{Clock, Job, Runner, ScheduleState};
+use schedule::{Clock, Job, Runner, ScheduleState, SystemClock};
 
-/// `aiops serve` flags (the source flags `--demo`, `--snapshot`, live, and `--db` are the
-/// global ones).
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to listen on; anything but loopback must be asked for (e.g. 0.0.0.0:8080 in a pod)
-    #[arg(long, default_value = "127.0.0.1:8080")]
+/// How `aiops serve` runs (from its flags; the source and scope come from the global ones).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
     pub listen: SocketAddr,
-    /// Bearer tokens file (YAML: `tokens: [{name, roles, token | sha256}]`; roles viewer,
-    /// approver, security-approver, operator)
-    #[arg(long, value_name = "FILE")]
+    /// Bearer tokens file.
     pub tokens: PathBuf,
-    /// Folder the scheduled reports and their PHRs are written to
-    #[arg(long, value_name = "DIR", default_value = "reports")]
+    /// Folder the scheduled reports and their PHRs are written to.
     pub out: PathBuf,
-    /// Change a schedule: `JOB=CRON` (sec min hour day-of-month month day-of-week, UTC) or
-    /// `JOB=off`; jobs health-report, security-report, sizing, hpa, verify. Repeatable.
-    #[arg(long = "schedule", value_name = "JOB=CRON")]
+    /// Schedule overrides, `JOB=CRON` or `JOB=off`.
     pub schedules: Vec<String>,
-    /// Do not run, at start-up, the runs missed while the server was down
-    #[arg(long)]
-    pub no_catch_up: bool,
-    /// How long a running job may take to finish at shutdown before it is abandoned (it
-    /// then runs again at the next start)
-    #[arg(long, default_value = "25s", value_parser = crate::cli::parse_duration_arg)]
+    pub catch_up: bool,
+    /// How long a running job may take to finish at shutdown.
     pub shutdown_grace: Duration,
-    /// Mark the session cookie `Secure` (when served behind TLS)
-    #[arg(long)]
     pub secure_cookies: bool,
-    /// Browser session lifetime
-    #[arg(long, default_value = "8h", value_parser = crate::cli::parse_duration_arg)]
     pub session_ttl: Duration,
-    /// Test and demo clock: virtual time starts at --as-of (or now) and runs this many
-    /// times faster than real time, so schedules fire in seconds
-    #[arg(long, value_name = "FACTOR", hide = true)]
+    /// Test and demo clock: virtual time from the scope's `as_of` (or now), this many times
+    /// faster than real time.
     pub clock_speed: Option<f64>,
+}
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A flag or file of the configuration is wrong.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("listening on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving HTTP")]
+    Serve(#[source] std::io::Error),
+}
+
+impl ServeError {
+    /// The kind of failure (exit codes).
+    #[must_use]
+    pub fn kind(&self) -> crate::jobs::ErrorKind {
+        match self {
+            ServeError::Usage(_) => crate::jobs::ErrorKind::Usage,
+            ServeError::Queue(_) | ServeError::Listen { .. } | ServeError::Serve(_) => {
+                crate::jobs::ErrorKind::Internal
+            }
+        }
+    }
 }
 
 /// A pool of queue connections (SQLite in WAL mode: readers run in parallel).
@@ -380,22 +394,31 @@ pub fn router(state: Arc<AppState>) -> Router {
 ///
 /// # Errors
 /// Tokens file, schedules, queue database.
-pub fn build(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Result<Arc<AppState>> {
-    let tokens = Tokens::load(&args.tokens).map_err(|e| crate::cli::UsageError(e.to_string()))?;
-    let schedules =
-        schedule::schedules(&args.schedules).map_err(|e| crate::cli::UsageError(e.to_string()))?;
+pub fn build(
+    opts: &ServeOptions,
+    config: &Config,
+    source: Source,
+    scope: Scope,
+) -> Result<Arc<AppState>, ServeError> {
+    let tokens = Tokens::load(&opts.tokens).map_err(|e| ServeError::Usage(e.to_string()))?;
+    let schedules = schedule::schedules(&opts.schedules).map_err(|e| ServeError::Usage(e.to_string()))?;
     // Open (and migrate) the queue now: a bad --db fails at start, not at the first request.
     let store = Store::open(&config.queue_db)?;
-    let clock: Arc<dyn Clock> = match args.clock_speed {
-        Some(speed) => Arc::new(schedule::ScaledClock::new(g.as_of.unwrap_or_else(crate::cli::now), speed)),
-        None => Arc::new(schedule::SystemClock),
+    let clock: Arc<dyn Clock> = match opts.clock_speed {
+        Some(speed) => {
+            Arc::new(schedule::ScaledClock::new(scope.as_of.unwrap_or_else(|| SystemClock.now()), speed))
+        }
+        None => Arc::new(SystemClock),
     };
-    let jobs = Arc::new(tasks::JobContext::new(
-        config.clone(),
-        g.clone(),
-        args.out.clone(),
-        args.clock_speed.is_some(),
-    ));
+    let jobs = Arc::new(tasks::JobContext {
+        config: config.clone(),
+        source,
+        scope,
+        out: opts.out.clone(),
+        clock: Arc::clone(&clock),
+        virtual_clock: opts.clock_speed.is_some(),
+        latest_sizing: std::sync::RwLock::new(None),
+    });
     let metrics = metrics::Metrics::new();
     let state_slot: Arc<std::sync::OnceLock<std::sync::Weak<AppState>>> =
         Arc::new(std::sync::OnceLock::new());
@@ -417,7 +440,7 @@ pub fn build(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Resul
         schedules,
         Arc::new(DbScheduleState::load(config.queue_db.clone())),
         clock,
-        !args.no_catch_up,
+        opts.catch_up,
         run,
         Some(observer),
     );
@@ -425,13 +448,13 @@ pub fn build(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Resul
     let state = Arc::new(AppState {
         config: config.clone(),
         tokens,
-        sessions: Sessions::new(args.session_ttl),
-        secure_cookies: args.secure_cookies,
+        sessions: Sessions::new(opts.session_ttl),
+        secure_cookies: opts.secure_cookies,
         pool,
         metrics,
         runner,
         jobs,
-        out: args.out.clone(),
+        out: opts.out.clone(),
         ready: AtomicBool::new(false),
     });
     let _ = state_slot.set(Arc::downgrade(&state));
@@ -464,28 +487,32 @@ async fn shutdown_signal(tx: watch::Sender<bool>) {
     tx.send_replace(true);
 }
 
-/// Runs `aiops serve` until SIGTERM or Ctrl-C.
+/// Runs `aiops serve` until SIGTERM or Ctrl-C; `on_listening` hears the bound address.
 ///
 /// # Errors
 /// Bad flags or files, the address cannot be bound.
-pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::Result<u8> {
-    if g.demo && config.prometheus_url.is_some() {
-        return Err(
-            crate::cli::UsageError("--demo carries its own metrics; drop --prometheus-url".into()).into()
-        );
+pub async fn run(
+    opts: &ServeOptions,
+    config: &Config,
+    source: Source,
+    scope: Scope,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    if matches!(source, Source::Demo { .. }) && config.prometheus_url.is_some() {
+        return Err(ServeError::Usage("--demo carries its own metrics; drop --prometheus-url".into()));
     }
-    let state = build(args, g, config)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let state = build(opts, config, source, scope)?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
+        .map_err(|source| ServeError::Listen { addr: opts.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: opts.listen, source })?;
     if !addr.ip().is_loopback() {
         tracing::warn!(addr = %addr, "Listening on a non-loopback address (as configured).");
     }
-    crate::cli::output::emit(&format!("aiops serve listening on http://{addr}\n"))?;
-    tracing::info!(addr = %addr, db = %config.queue_db.display(), out = %args.out.display(), "Serving.");
+    on_listening(addr);
+    tracing::info!(addr = %addr, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
-    let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), args.shutdown_grace));
+    let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();
@@ -493,9 +520,9 @@ pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> anyhow::R
         let _ = http_rx.wait_for(|v| *v).await;
     });
     tokio::spawn(shutdown_signal(tx));
-    serve.await.context("serving HTTP")?;
+    serve.await.map_err(ServeError::Serve)?;
     state.ready.store(false, Ordering::Relaxed);
     let _ = scheduler.await;
     tracing::info!("Stopped.");
-    Ok(crate::cli::exit::OK)
+    Ok(())
 }

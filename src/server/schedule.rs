@@ -4,8 +4,6 @@
 //! injectable clock.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +11,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
+
+pub use crate::clock::{BoxFut, Clock, ManualClock, ScaledClock, SystemClock};
 
 /// The jobs the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -173,92 +173,6 @@ pub fn plan(
         None => Plan::Wait(now + SignedDuration::from_hours(24 * 366)),
         Some(due) if !catch_up && due < started => Plan::Skip { due },
         Some(due) => Plan::Run { due, missed: count.saturating_sub(1) },
-    }
-}
-
-type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Time for the scheduler: the wall clock, a sped-up clock for demos, a manual clock for
-/// tests.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-    /// Returns at `t` (or a little later), or earlier when the clock may have moved.
-    fn sleep_until(&self, t: Timestamp) -> BoxFut<'_, ()>;
-}
-
-/// The wall clock.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods)]
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-    fn sleep_until(&self, t: Timestamp) -> BoxFut<'_, ()> {
-        // Wake at least every minute, so a wall-clock jump is noticed.
-        let d = t.duration_since(self.now()).clamp(SignedDuration::ZERO, SignedDuration::from_secs(60));
-        Box::pin(tokio::time::sleep(d.unsigned_abs()))
-    }
-}
-
-/// Virtual time running `speed` times faster than real time from `origin` (demos and the
-/// end-to-end test: a week of schedules in seconds).
-#[derive(Debug)]
-pub struct ScaledClock {
-    origin: Timestamp,
-    real: std::time::Instant,
-    speed: f64,
-}
-
-impl ScaledClock {
-    #[allow(clippy::disallowed_methods)]
-    #[must_use]
-    pub fn new(origin: Timestamp, speed: f64) -> ScaledClock {
-        ScaledClock { origin, real: std::time::Instant::now(), speed: speed.max(1.0) }
-    }
-}
-
-impl Clock for ScaledClock {
-    fn now(&self) -> Timestamp {
-        let virt = self.real.elapsed().as_secs_f64() * self.speed;
-        self.origin + SignedDuration::from_secs_f64(virt.min(1e12))
-    }
-    fn sleep_until(&self, t: Timestamp) -> BoxFut<'_, ()> {
-        let d = t.duration_since(self.now()).as_secs_f64().max(0.0) / self.speed;
-        Box::pin(tokio::time::sleep(Duration::from_secs_f64(d.min(60.0))))
-    }
-}
-
-/// A clock tests move by hand.
-#[derive(Debug)]
-pub struct ManualClock {
-    tx: watch::Sender<Timestamp>,
-}
-
-impl ManualClock {
-    #[must_use]
-    pub fn new(at: Timestamp) -> ManualClock {
-        ManualClock { tx: watch::channel(at).0 }
-    }
-    pub fn set(&self, t: Timestamp) {
-        self.tx.send_replace(t);
-    }
-    pub fn advance(&self, d: SignedDuration) {
-        let t = *self.tx.borrow() + d;
-        self.set(t);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.tx.borrow()
-    }
-    fn sleep_until(&self, t: Timestamp) -> BoxFut<'_, ()> {
-        let mut rx = self.tx.subscribe();
-        Box::pin(async move {
-            let _ = rx.wait_for(|now| *now >= t).await;
-        })
     }
 }
 
@@ -428,8 +342,7 @@ impl Runner {
         }
         let me = Arc::clone(self);
         let handle = tokio::spawn(async move {
-            #[allow(clippy::disallowed_methods)]
-            let stopwatch = std::time::Instant::now();
+            let stopwatch = crate::clock::Stopwatch::start();
             let result = (me.run)(job, due.unwrap_or(started)).await;
             let secs = stopwatch.elapsed().as_secs_f64();
             let outcome = if result.is_ok() { "success" } else { "failure" };

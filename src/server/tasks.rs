@@ -1,21 +1,23 @@
-//! The server's jobs, each the same code path as its CLI command: `aiops report health
-//! --enqueue`, `aiops report security --enqueue`, `aiops sizing --enqueue`, `aiops hpa
-//! --enqueue` and `aiops queue verify`. Jobs run on the blocking pool, so a long analysis
-//! never stalls the web page.
+//! The server's jobs: each schedule builds the same typed request as its CLI command
+//! (`aiops report health --enqueue`, `report security --enqueue`, `sizing --enqueue`,
+//! `hpa --enqueue`, `queue verify`) and runs the same use case, with the server's clock.
+//! Jobs run on the blocking pool, so a long analysis never stalls the web page.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use anyhow::Context;
-use clap::{Args, FromArgMatches};
 use jiff::Timestamp;
 
 use super::schedule::{Job, JobReport};
 use crate::analysis::sizing::SizingReport;
-use crate::approval::Store;
-use crate::cli::{self, GlobalArgs, SizingDone};
+use crate::clock::{Clock, FixedClock};
 use crate::config::Config;
+use crate::jobs::hpa::HpaRequest;
+use crate::jobs::report::{ReportRequest, Which};
+use crate::jobs::sizing::{SizingOutcome, SizingRequest};
+use crate::jobs::{self, Ctx, Scope, Source};
 use crate::model::ClusterSnapshot;
+use crate::model::time::ms;
 
 /// The last sizing run's snapshot (with usage) and report: the detail page draws a sizing
 /// item's usage chart from it.
@@ -29,8 +31,11 @@ pub struct SizingCache {
 /// What every job needs.
 pub struct JobContext {
     pub config: Config,
-    pub global: GlobalArgs,
+    pub source: Source,
+    pub scope: Scope,
     pub out: PathBuf,
+    /// The server's clock (scaled in demos and tests).
+    pub clock: Arc<dyn Clock>,
     /// With the test/demo clock, runs analyse as of their due instant.
     pub virtual_clock: bool,
     pub latest_sizing: RwLock<Option<Arc<SizingCache>>>,
@@ -43,23 +48,11 @@ impl std::fmt::Debug for JobContext {
 }
 
 impl JobContext {
-    #[must_use]
-    pub fn new(config: Config, global: GlobalArgs, out: PathBuf, virtual_clock: bool) -> JobContext {
-        JobContext { config, global, out, virtual_clock, latest_sizing: RwLock::new(None) }
-    }
-
     /// The last sizing run's data, if any.
     #[must_use]
     pub fn sizing(&self) -> Option<Arc<SizingCache>> {
         self.latest_sizing.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
-}
-
-/// A command's flags with their CLI defaults plus `argv` (the defaults stay the CLI's).
-fn flags<A: Args + FromArgMatches>(argv: &[&str]) -> anyhow::Result<A> {
-    let cmd = A::augment_args(clap::Command::new("aiops-serve-job").no_binary_name(true));
-    let m = cmd.try_get_matches_from(argv).context("building the job's flags")?;
-    Ok(A::from_arg_matches(&m)?)
 }
 
 /// Runs one job on the blocking pool; the error is the job's message chain.
@@ -68,67 +61,91 @@ pub async fn run(ctx: Arc<JobContext>, job: Job, due: Timestamp) -> Result<JobRe
     tokio::task::spawn_blocking(move || handle.block_on(execute(&ctx, job, due)))
         .await
         .map_err(|e| format!("{job}: the job task failed: {e}"))?
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| chain(&e))
 }
 
-async fn execute(ctx: &JobContext, job: Job, due: Timestamp) -> anyhow::Result<JobReport> {
-    let mut g = ctx.global.clone();
-    let now = if ctx.virtual_clock {
-        g.as_of = Some(due);
-        due
+/// `a: b: c`, as the CLI prints an error.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+async fn execute(jc: &JobContext, job: Job, due: Timestamp) -> Result<JobReport, jobs::JobError> {
+    // With the virtual clock, runs analyse as of their due instant (and stamp at it).
+    let mut scope = jc.scope.clone();
+    let fixed;
+    let clock: &dyn Clock = if jc.virtual_clock {
+        scope.as_of = Some(due);
+        fixed = FixedClock(due);
+        &fixed
     } else {
-        g.as_of.unwrap_or_else(cli::now)
+        jc.clock.as_ref()
     };
-    let config = &ctx.config;
-    let out = ctx.out.display().to_string();
+    let ctx = Ctx::new(&jc.config, clock);
+    let (config, source) = (&jc.config, jc.source.clone());
     match job {
         Job::HealthReport | Job::SecurityReport => {
-            let which = if job == Job::HealthReport { "health" } else { "security" };
-            let args: cli::report::ReportArgs = flags(&[which, "--out", &out, "--enqueue"])?;
-            let r = cli::report::execute(&args, &g, config, now, &cli::no_progress).await?;
-            let files = r.text.lines().filter(|l| l.starts_with("wrote ")).count();
+            let which = if job == Job::HealthReport { Which::Health } else { Which::Security };
+            let req = ReportRequest::scheduled(which, jc.out.clone(), source, scope, config)?;
+            let r = jobs::report::run(&req, &ctx).await?;
+            let name = if job == Job::HealthReport { "health" } else { "security" };
             Ok(JobReport {
-                summary: format!("{which} report: {files} files in {out}; {} collection gaps", r.gaps),
+                summary: format!(
+                    "{name} report: {} files in {}; {} collection gaps",
+                    r.written.len(),
+                    jc.out.display(),
+                    r.gaps
+                ),
                 gaps: Some(r.gaps),
                 diagnosis_time: r.diagnosis_time,
             })
         }
         Job::Sizing => {
-            let args: cli::SizingArgs = flags(&["--enqueue"])?;
-            match cli::sizing_execute(&args, &g, config, &cli::no_progress).await? {
-                SizingDone::Report(report, snap) => {
+            let req = SizingRequest::scheduled(source, scope, config)?;
+            match jobs::sizing::run(&req, &ctx).await? {
+                SizingOutcome::Report { report, snapshot, .. } => {
+                    let gaps = snapshot.gaps.len();
                     let summary = format!(
-                        "sizing: {} recommendations for {} containers; {} collection gaps",
+                        "sizing: {} recommendations for {} containers; {gaps} collection gaps",
                         report.recommendations.len(),
                         report.containers.len(),
-                        snap.gaps.len()
                     );
-                    let gaps = snap.gaps.len();
-                    let step_ms = i64::try_from(args.step.as_millis()).unwrap_or(300_000);
-                    *ctx.latest_sizing.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some(Arc::new(SizingCache { snap: *snap, report, step_ms }));
+                    let cache = SizingCache { snap: *snapshot, report, step_ms: ms(req.step) };
+                    *jc.latest_sizing.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(Arc::new(cache));
                     Ok(JobReport { summary, gaps: Some(gaps), diagnosis_time: None })
                 }
-                SizingDone::Backtest(_) => anyhow::bail!("sizing: a backtest is not a scheduled run"),
+                SizingOutcome::Backtest(_) => {
+                    Err(jobs::JobError::Task("sizing: a backtest is not a scheduled run".into()))
+                }
             }
         }
         Job::Hpa => {
-            let args: cli::hpa::HpaArgs = flags(&["--enqueue"])?;
-            let (report, gaps) = cli::hpa::execute(&args, &g, config, now, &cli::no_progress).await?;
+            let req = HpaRequest::scheduled(source, scope, config)?;
+            let out = jobs::hpa::run(&req, &ctx).await?;
             Ok(JobReport {
                 summary: format!(
-                    "hpa: {} recommendations for {} workloads; {gaps} collection gaps",
-                    report.recommendations.len(),
-                    report.workloads.len()
+                    "hpa: {} recommendations for {} workloads; {} collection gaps",
+                    out.report.recommendations.len(),
+                    out.report.workloads.len(),
+                    out.gaps
                 ),
-                gaps: Some(gaps),
+                gaps: Some(out.gaps),
                 diagnosis_time: None,
             })
         }
         Job::Verify => {
-            let mut store = Store::open(&config.queue_db)?;
-            let results = cli::queue::verify_item(&mut store, config, None, now).await?;
-            let failed = results.iter().filter(|r| r.outcome != "pass").count();
+            let mut store = jobs::queue::open(config)?;
+            let as_of = scope.as_of.unwrap_or_else(|| clock.now());
+            let results = jobs::queue::verify(&mut store, &ctx, None, as_of).await?;
+            let failed =
+                results.iter().filter(|r| r.outcome != crate::approval::ops::CheckOutcome::Pass).count();
             Ok(JobReport {
                 summary: format!("verify: {} checks run, {failed} failed", results.len()),
                 gaps: None,

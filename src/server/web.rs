@@ -18,7 +18,6 @@ use super::api::{self, ActBody, ApiError, ListQuery, Op};
 use super::auth::{Principal, Role, csrf_matches};
 use super::{AppState, Authed, SESSION_COOKIE};
 use crate::approval::State as ItemState;
-use crate::approval::store::target_key;
 use crate::model::recommendation::RiskTier;
 
 const PAGE_SIZE: usize = 50;
@@ -299,7 +298,7 @@ pub async fn list(
             json!({
                 "id": i.id,
                 "title": i.title,
-                "target": target_key(&i.target),
+                "target": i.target.key(),
                 "tier": RiskTier::as_str(i.tier),
                 "state": i.state.as_str(),
                 "age": age(now, i.created_at),
@@ -364,7 +363,7 @@ fn sizing_charts(
     let (cpu, mem) = crate::analysis::health::usage_trace(
         &cache.snap,
         ns,
-        &item.target.kind,
+        item.target.kind.as_str(),
         &item.target.name,
         container,
         cache.step_ms,
@@ -446,7 +445,7 @@ pub async fn detail(
     });
     let view = json!({
         "item": item,
-        "target": target_key(&item.target),
+        "target": item.target.key(),
         "summary": item.recommendation.summary,
         "patch": pretty(&item.recommendation.patch),
         "rollback": pretty(item.pre_state.as_ref().unwrap_or(&item.recommendation.rollback)),

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aiops::collectors::manifest::{event_to_value, secret_to_value};
+use aiops::model::manifest::{event_to_value, secret_to_value};
 use aiops::model::ClusterSnapshot;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};

@@ -8,7 +8,8 @@ use k8s_openapi::api::core::v1::SecurityContext;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::workload::{AuditContext, ContainerView, Workload, ns_key};
-use super::{Finding, ObjectId};
+use super::{Finding, ObjectRef};
+use crate::model::ObjectKind;
 use crate::model::objects::Namespace;
 use crate::model::snapshot::HasMeta;
 
@@ -227,7 +228,7 @@ pub fn audit_namespaces(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 "namespace-psa-missing",
-                ObjectId::new("Namespace", None, name),
+                ObjectRef::new(ObjectKind::Namespace, None, name),
                 field.clone(),
                 format!("`{field}` is not set on Namespace `{name}`: Pod Security admission enforces nothing there ({pods} pods)"),
                 "metadata:\n  labels:\n    pod-security.kubernetes.io/enforce: baseline   # or restricted\n    pod-security.kubernetes.io/warn: restricted".into(),

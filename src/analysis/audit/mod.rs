@@ -19,91 +19,17 @@ pub mod suppress;
 pub mod vulns;
 pub mod workload;
 
-use std::fmt;
-
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::model::recommendation::Recommendation;
-use crate::model::snapshot::{ClusterSnapshot, ObjectRef};
+use crate::model::snapshot::{ClusterSnapshot, ObjectKind, ObjectRef};
 
 pub use catalogue::{CATALOGUE, Category, CheckDef, check_def};
 pub use suppress::{AuditPolicy, Exemption, Suppression};
 pub use vulns::VulnerabilityReport;
 
-/// Severity of a finding, on the PolicyReport scale (without `info`), lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// All severities, highest first.
-    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
-
-    /// Lower-case name (`critical`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// Parses a lower-case name.
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The object a finding is about: kind, namespace (absent for cluster-scoped objects and for
-/// manifests that leave it unset) and name. RBAC subjects that are not objects (`User`,
-/// `Group`) use their kind and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ObjectId {
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectId {
-    /// A new id.
-    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> Self {
-        ObjectId { kind: kind.to_string(), namespace: namespace.map(str::to_string), name: name.to_string() }
-    }
-
-    /// As a model reference (for recommendations).
-    pub fn to_ref(&self) -> ObjectRef {
-        ObjectRef {
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            uid: None,
-        }
-    }
-}
-
-impl fmt::Display for ObjectId {
-    /// `Kind/namespace/name`, or `Kind/name`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
-            None => write!(f, "{}/{}", self.kind, self.name),
-        }
-    }
-}
+pub use crate::model::finding::Severity;
 
 /// A proposed fix as strategic-merge patches of the finding's object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,7 +47,7 @@ pub struct Finding {
     pub check: &'static str,
     pub severity: Severity,
     pub category: Category,
-    pub object: ObjectId,
+    pub object: ObjectRef,
     pub container: Option<String>,
     /// JSON path of the offending field in the object (`spec.template.spec.hostPID`).
     pub field: String,
@@ -136,7 +62,7 @@ pub struct Finding {
     /// Other objects the finding rests on (the bindings and roles of an RBAC finding); their
     /// suppression annotations count too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub related: Vec<ObjectId>,
+    pub related: Vec<ObjectRef>,
     /// Why the finding is suppressed, if it is.
     pub suppressed: Option<Suppression>,
     /// The patch that fixes it, where one exists.
@@ -151,7 +77,7 @@ impl Finding {
     /// tests; such a finding gets `low`/`hygiene` rather than a panic.
     pub fn new(
         check: &'static str,
-        object: ObjectId,
+        object: ObjectRef,
         field: String,
         message: String,
         remediation: String,
@@ -195,7 +121,7 @@ impl Finding {
     /// The namespace the finding counts in: the object's, the Namespace's own name for a
     /// Namespace, `""` for other cluster-scoped objects and manifests without a namespace.
     pub fn namespace(&self) -> &str {
-        if self.object.kind == "Namespace" && self.object.name != "(unset)" {
+        if self.object.kind == ObjectKind::Namespace && self.object.name != "(unset)" {
             return &self.object.name;
         }
         self.object.namespace.as_deref().unwrap_or("")
@@ -231,7 +157,8 @@ impl SeverityCounts {
             Severity::Critical => self.critical += 1,
             Severity::High => self.high += 1,
             Severity::Medium => self.medium += 1,
-            Severity::Low => self.low += 1,
+            // The audit's checks are low and above (the catalogue has no `info`).
+            Severity::Low | Severity::Info => self.low += 1,
         }
     }
 }

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 
 use super::workload::{AuditContext, ns_key};
-use super::{Finding, ObjectId};
+use super::{Finding, ObjectRef};
+use crate::model::ObjectKind;
 use crate::model::objects::{Ingress, Service};
 use crate::model::snapshot::{HasMeta, map_selector_matches};
 
@@ -65,7 +66,7 @@ pub fn audit_network(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let with_workloads: BTreeSet<&String> = ctx.pods_per_namespace.keys().collect();
     for ns in with_workloads {
         let pods = ctx.pods_per_namespace.get(ns).copied().unwrap_or(0);
-        let id = ObjectId::new("Namespace", None, if ns.is_empty() { "(unset)" } else { ns });
+        let id = ObjectRef::new(ObjectKind::Namespace, None, if ns.is_empty() { "(unset)" } else { ns });
         let shown = if ns.is_empty() {
             "the manifests' (unset) namespace".to_string()
         } else {
@@ -125,7 +126,7 @@ pub fn audit_network(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
 fn allow_all(ctx: &AuditContext<'_>, p: &NetworkPolicy, out: &mut Vec<Finding>) {
     let Some(spec) = &p.spec else { return };
     let pods = ctx.pods_per_namespace.get(&ns_key(p.namespace())).copied().unwrap_or(1);
-    let id = ObjectId::new("NetworkPolicy", p.namespace(), p.name());
+    let id = ObjectRef::new(ObjectKind::NetworkPolicy, p.namespace(), p.name());
     let mut hits: Vec<(String, String)> = Vec::new();
     for (i, r) in spec.ingress.iter().flatten().enumerate() {
         let peers = r.from.as_deref().unwrap_or(&[]);
@@ -196,7 +197,7 @@ fn exposed_service(ctx: &AuditContext<'_>, s: &Service, out: &mut Vec<Finding>) 
     out.push(
         Finding::new(
             "service-exposed",
-            ObjectId::new("Service", s.namespace(), s.name()),
+            ObjectRef::new(ObjectKind::Service, s.namespace(), s.name()),
             field.clone(),
             format!("`{field}` {what}: Service `{}` exposes {targets} outside the cluster", s.name()),
             "Use type ClusterIP behind an Ingress or Gateway with TLS and authentication; if the exposure is intended, restrict spec.loadBalancerSourceRanges and suppress with a reason".into(),
@@ -217,7 +218,7 @@ fn ingress_tls(i: &Ingress, out: &mut Vec<Finding>) {
             let field = if has_tls { format!("spec.rules[{r}].host") } else { "spec.tls".to_string() };
             out.push(Finding::new(
                 "ingress-no-tls",
-                ObjectId::new("Ingress", i.namespace(), i.name()),
+                ObjectRef::new(ObjectKind::Ingress, i.namespace(), i.name()),
                 field.clone(),
                 format!("`{field}`: Ingress `{}` serves host `{host}` over plain HTTP (no spec.tls entry covers it)", i.name()),
                 format!("spec:\n  tls:\n  - hosts: [{host}]\n    secretName: {}-tls", i.name()),

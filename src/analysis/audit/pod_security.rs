@@ -817,7 +817,7 @@ mod tests {
             objs,
             ["CronJob/n/cj", "DaemonSet/n/ds", "Job/n/j", "ReplicaSet/n/rs", "StatefulSet/n/ss"]
         );
-        let cj = r.open().find(|f| f.check == "host-pid" && f.object.kind == "CronJob").unwrap();
+        let cj = r.open().find(|f| f.check == "host-pid" && f.object.kind.as_str() == "CronJob").unwrap();
         assert_eq!(cj.field, "spec.jobTemplate.spec.template.spec.hostPID");
         assert!(has(&r, "host-pid"));
     }

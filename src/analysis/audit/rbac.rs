@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 
 use super::workload::{AuditContext, ns_key, service_account};
-use super::{Finding, ObjectId, Severity};
+use super::{Finding, ObjectRef, Severity};
+use crate::model::ObjectKind;
 use crate::model::objects::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, ServiceAccount};
 use crate::model::snapshot::{HasMeta, selector_matches};
 
@@ -27,9 +28,9 @@ pub struct Grant<'a> {
     pub scope: Scope,
     pub rule: &'a PolicyRule,
     /// The role holding the rule and the rule's index there.
-    pub role: ObjectId,
+    pub role: ObjectRef,
     pub rule_index: usize,
-    pub binding: ObjectId,
+    pub binding: ObjectRef,
 }
 
 /// A subject as RBAC names it; ServiceAccounts carry their namespace.
@@ -41,8 +42,8 @@ pub struct SubjectKey {
 }
 
 impl SubjectKey {
-    fn id(&self) -> ObjectId {
-        ObjectId { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+    fn id(&self) -> ObjectRef {
+        ObjectRef::new(self.kind.as_str(), self.namespace.as_deref(), &self.name)
     }
 }
 
@@ -69,10 +70,10 @@ static WILDCARD_RULE: std::sync::LazyLock<PolicyRule> = std::sync::LazyLock::new
 /// Rules of every ClusterRole by name, with aggregation expanded (to a fixpoint, so an
 /// aggregated role that aggregates others is complete). `cluster-admin` is known even when
 /// the input does not carry it (manifests that bind the built-in role).
-fn cluster_role_rules(roles: &[ClusterRole]) -> HashMap<&str, Vec<(ObjectId, usize, &PolicyRule)>> {
-    let mut out: HashMap<&str, Vec<(ObjectId, usize, &PolicyRule)>> = HashMap::new();
+fn cluster_role_rules(roles: &[ClusterRole]) -> HashMap<&str, Vec<(ObjectRef, usize, &PolicyRule)>> {
+    let mut out: HashMap<&str, Vec<(ObjectRef, usize, &PolicyRule)>> = HashMap::new();
     for r in roles {
-        let id = ObjectId::new("ClusterRole", None, r.name());
+        let id = ObjectRef::new(ObjectKind::ClusterRole, None, r.name());
         out.insert(
             r.name(),
             r.rules.iter().flatten().enumerate().map(|(i, rule)| (id.clone(), i, rule)).collect(),
@@ -85,7 +86,7 @@ fn cluster_role_rules(roles: &[ClusterRole]) -> HashMap<&str, Vec<(ObjectId, usi
             else {
                 continue;
             };
-            let mut add: Vec<(ObjectId, usize, &PolicyRule)> = Vec::new();
+            let mut add: Vec<(ObjectRef, usize, &PolicyRule)> = Vec::new();
             for other in roles.iter().filter(|o| o.name() != r.name()) {
                 if selectors.iter().any(|s| selector_matches(s, other.meta().labels.as_ref())) {
                     add.extend(out.get(other.name()).cloned().unwrap_or_default());
@@ -103,8 +104,9 @@ fn cluster_role_rules(roles: &[ClusterRole]) -> HashMap<&str, Vec<(ObjectId, usi
             break;
         }
     }
-    out.entry("cluster-admin")
-        .or_insert_with(|| vec![(ObjectId::new("ClusterRole", None, "cluster-admin"), 0, &*WILDCARD_RULE)]);
+    out.entry("cluster-admin").or_insert_with(|| {
+        vec![(ObjectRef::new(ObjectKind::ClusterRole, None, "cluster-admin"), 0, &*WILDCARD_RULE)]
+    });
     out
 }
 
@@ -126,7 +128,7 @@ pub fn effective_grants<'a>(ctx: &AuditContext<'a>) -> BTreeMap<SubjectKey, Vec<
         if is_default(b.meta()) || b.role_ref.kind != "ClusterRole" {
             continue;
         }
-        let binding = ObjectId::new("ClusterRoleBinding", None, b.name());
+        let binding = ObjectRef::new(ObjectKind::ClusterRoleBinding, None, b.name());
         let Some(rules) = cluster_rules.get(b.role_ref.name.as_str()) else { continue };
         for s in b.subjects.iter().flatten() {
             let entry = out.entry(key(s, None)).or_default();
@@ -146,12 +148,12 @@ pub fn effective_grants<'a>(ctx: &AuditContext<'a>) -> BTreeMap<SubjectKey, Vec<
             continue;
         }
         let ns = b.namespace().unwrap_or("");
-        let binding = ObjectId::new("RoleBinding", b.namespace(), b.name());
-        let rules: Vec<(ObjectId, usize, &PolicyRule)> = match b.role_ref.kind.as_str() {
+        let binding = ObjectRef::new(ObjectKind::RoleBinding, b.namespace(), b.name());
+        let rules: Vec<(ObjectRef, usize, &PolicyRule)> = match b.role_ref.kind.as_str() {
             "ClusterRole" => cluster_rules.get(b.role_ref.name.as_str()).cloned().unwrap_or_default(),
             "Role" => match snap.get::<Role>(b.namespace(), &b.role_ref.name) {
                 Some(r) => {
-                    let id = ObjectId::new("Role", r.namespace(), r.name());
+                    let id = ObjectRef::new(ObjectKind::Role, r.namespace(), r.name());
                     r.rules.iter().flatten().enumerate().map(|(i, rule)| (id.clone(), i, rule)).collect()
                 }
                 None => Vec::new(),
@@ -326,9 +328,9 @@ fn subject_pods(ctx: &AuditContext<'_>, s: &SubjectKey) -> u64 {
     }
 }
 
-fn describe(grants: &[&Grant<'_>]) -> (String, String, Vec<ObjectId>) {
+fn describe(grants: &[&Grant<'_>]) -> (String, String, Vec<ObjectRef>) {
     let mut via: BTreeSet<String> = BTreeSet::new();
-    let mut related: Vec<ObjectId> = Vec::new();
+    let mut related: Vec<ObjectRef> = Vec::new();
     for g in grants {
         let scope = match &g.scope {
             Scope::Cluster => "cluster-wide".to_string(),
@@ -483,7 +485,7 @@ fn system_group_bindings(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         for (i, s) in subjects.iter().enumerate() {
             if GROUPS.contains(&s.name.as_str()) && matches!(s.kind.as_str(), "Group" | "User") {
                 let field = format!("subjects[{i}]");
-                let id = ObjectId::new(kind, ns, name);
+                let id = ObjectRef::new(kind, ns, name);
                 out.push(
                     Finding::new(
                         "rbac-system-group-binding",
@@ -544,7 +546,7 @@ pub fn audit_workload_service_accounts(ctx: &AuditContext<'_>, rbac: &RbacSummar
             format!("Run the workload as a ServiceAccount with only the rights it needs:\n{}:\n  serviceAccountName: {}", w.spec_path, w.id.name),
         )
         .blast(w.replicas);
-        f.related = vec![ObjectId::new("ServiceAccount", w.namespace(), sa)];
+        f.related = vec![ObjectRef::new(ObjectKind::ServiceAccount, w.namespace(), sa)];
         out.push(f);
     }
 }

@@ -2,7 +2,8 @@
 //! its patch where the check knows one. Risk tier: critical for RBAC, Secrets and
 //! namespace-level changes, medium otherwise. Pure.
 
-use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+use crate::model::ObjectKind;
+use crate::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
 
 use super::{Category, Finding, Severity};
 
@@ -11,7 +12,9 @@ pub fn recommendation(f: &Finding) -> Option<Recommendation> {
     if f.suppressed.is_some() || f.severity < Severity::High {
         return None;
     }
-    let tier = if matches!(f.category, Category::Rbac | Category::Secrets) || f.object.kind == "Namespace" {
+    let tier = if matches!(f.category, Category::Rbac | Category::Secrets)
+        || f.object.kind == ObjectKind::Namespace
+    {
         RiskTier::Critical
     } else {
         RiskTier::Medium
@@ -20,13 +23,14 @@ pub fn recommendation(f: &Finding) -> Option<Recommendation> {
         Some(fix) => (fix.patch.clone(), fix.rollback.clone()),
         None => (serde_json::Value::Null, serde_json::Value::Null),
     };
-    let target = f.object.to_ref();
+    let target = f.object.clone();
     let id = recommendation_id(f.check, &target, f.container.as_deref(), &patch);
     let mut evidence = vec![Evidence { source: f.field.clone(), text: f.message.clone() }];
     evidence.extend(f.related.iter().map(|r| Evidence { source: "related".into(), text: r.to_string() }));
     Some(Recommendation {
         id,
         code: f.check.to_string(),
+        feature: Feature::Security,
         target,
         container: f.container.clone(),
         tier,

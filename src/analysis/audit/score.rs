@@ -24,6 +24,7 @@ pub fn weight(s: Severity) -> f64 {
         Severity::High => 15.0,
         Severity::Medium => 5.0,
         Severity::Low => 1.0,
+        Severity::Info => 0.0,
     }
 }
 

@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use super::workload::{AuditContext, Workload, ns_key, service_account};
-use super::{Finding, ObjectId};
+use super::{Finding, ObjectRef};
+use crate::model::ObjectKind;
 use crate::model::objects::{ClusterRoleBinding, RoleBinding, SecretMeta, ServiceAccount};
 use crate::model::snapshot::HasMeta;
 
@@ -276,7 +277,7 @@ pub fn audit_secret_objects(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             .map_or("?", String::as_str);
         out.push(Finding::new(
             "service-account-token-secret",
-            ObjectId::new("Secret", s.namespace(), s.name()),
+            ObjectRef::new(ObjectKind::Secret, s.namespace(), s.name()),
             "type".into(),
             format!("`type` is kubernetes.io/service-account-token: Secret `{}` holds a token of ServiceAccount `{sa}` that never expires", s.name()),
             "Delete the Secret and let pods use projected, short-lived tokens (the default since Kubernetes 1.22); for an external client use `kubectl create token` with a --duration".into(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, ObjectId, check_def};
+use super::{Finding, ObjectRef, check_def};
 use crate::model::objects::*;
 use crate::model::snapshot::{ClusterSnapshot, HasMeta};
 
@@ -171,7 +171,7 @@ fn lists(value: &str, check: &str) -> bool {
 type Annotations<'a> = Option<&'a BTreeMap<String, String>>;
 
 /// The object's and its pod template's annotations, for the kinds that have them.
-fn annotations<'a>(snap: &'a ClusterSnapshot, id: &ObjectId) -> (Annotations<'a>, Annotations<'a>) {
+fn annotations<'a>(snap: &'a ClusterSnapshot, id: &ObjectRef) -> (Annotations<'a>, Annotations<'a>) {
     let ns = id.namespace.as_deref();
     let n = id.name.as_str();
     fn meta_of<K: HasMeta>(o: Option<&K>) -> Option<&BTreeMap<String, String>> {
@@ -260,7 +260,7 @@ fn by_annotation(snap: &ClusterSnapshot, f: &Finding) -> Option<Suppression> {
 fn by_exemption(policy: &AuditPolicy, f: &Finding) -> Option<Suppression> {
     policy.exemptions.iter().enumerate().find_map(|(i, e)| {
         let ok = e.namespace.as_deref().is_none_or(|p| glob(p, f.namespace()))
-            && e.kind.as_deref().is_none_or(|k| k == f.object.kind)
+            && e.kind.as_deref().is_none_or(|k| k == f.object.kind.as_str())
             && e.name.as_deref().is_none_or(|p| glob(p, &f.object.name))
             && (e.checks.is_empty() || e.checks.iter().any(|c| glob(c, f.check)));
         ok.then(|| Suppression {

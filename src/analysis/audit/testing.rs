@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{AuditInput, AuditPolicy, AuditReport, audit};
-use crate::collectors::manifest::{add_document, parse_documents};
+use crate::model::manifest::{add_document, parse_documents};
 use crate::model::snapshot::{ClusterSnapshot, SourceKind};
 
 /// A snapshot of the objects in a multi-document YAML text.

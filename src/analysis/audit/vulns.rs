@@ -7,91 +7,14 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use super::workload::AuditContext;
-use super::{Finding, ObjectId, VulnerabilitySource};
+use super::{Finding, ObjectRef, VulnerabilitySource};
+use crate::model::ObjectKind;
 use crate::model::objects::{ObjectMeta, ReplicaSet};
-
-/// A trivy-operator VulnerabilityReport, with the fields the audit reads.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VulnerabilityReport {
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub report: ReportBody,
-}
-
-/// `report` of a VulnerabilityReport.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReportBody {
-    #[serde(default)]
-    pub update_timestamp: Option<Timestamp>,
-    #[serde(default)]
-    pub registry: Option<Registry>,
-    #[serde(default)]
-    pub artifact: Option<Artifact>,
-    #[serde(default)]
-    pub summary: Option<VulnSummary>,
-    #[serde(default)]
-    pub vulnerabilities: Vec<Vulnerability>,
-}
-
-/// `report.registry`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Registry {
-    #[serde(default)]
-    pub server: Option<String>,
-}
-
-/// `report.artifact`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Artifact {
-    #[serde(default)]
-    pub repository: Option<String>,
-    #[serde(default)]
-    pub tag: Option<String>,
-    #[serde(default)]
-    pub digest: Option<String>,
-}
-
-/// `report.summary`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VulnSummary {
-    #[serde(default)]
-    pub critical_count: u64,
-    #[serde(default)]
-    pub high_count: u64,
-    #[serde(default)]
-    pub medium_count: u64,
-    #[serde(default)]
-    pub low_count: u64,
-}
-
-/// One entry of `report.vulnerabilities`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Vulnerability {
-    #[serde(rename = "vulnerabilityID", default)]
-    pub vulnerability_id: String,
-    #[serde(default)]
-    pub resource: String,
-    #[serde(default)]
-    pub installed_version: String,
-    #[serde(default)]
-    pub fixed_version: Option<String>,
-    #[serde(default)]
-    pub severity: String,
-}
-
-impl Vulnerability {
-    fn fixable(&self) -> bool {
-        self.fixed_version.as_deref().is_some_and(|f| !f.is_empty())
-    }
-}
+pub use crate::model::vulns::{
+    Artifact, Registry, ReportBody, VulnSummary, Vulnerability, VulnerabilityReport,
+};
 
 fn label<'a>(m: &'a ObjectMeta, k: &str) -> Option<&'a str> {
     m.labels.as_ref().and_then(|l| l.get(k)).map(String::as_str)
@@ -99,33 +22,33 @@ fn label<'a>(m: &'a ObjectMeta, k: &str) -> Option<&'a str> {
 
 /// The workload a report is about: Deployment for a ReplicaSet it controls (looked up in
 /// the snapshot, else by the pod-template-hash suffix), CronJob for its Jobs.
-fn target(ctx: &AuditContext<'_>, r: &VulnerabilityReport) -> Option<ObjectId> {
+fn target(ctx: &AuditContext<'_>, r: &VulnerabilityReport) -> Option<ObjectRef> {
     let m = &r.metadata;
     let kind = label(m, "trivy-operator.resource.kind")?;
     let name = label(m, "trivy-operator.resource.name")?;
     let ns = label(m, "trivy-operator.resource.namespace").or(m.namespace.as_deref());
     let snap = ctx.snap;
     let has = |k: &str, n: &str| {
-        ctx.workloads.iter().any(|w| w.id.kind == k && w.id.name == n && w.namespace() == ns)
+        ctx.workloads.iter().any(|w| w.id.kind.as_str() == k && w.id.name == n && w.namespace() == ns)
     };
     if kind == "ReplicaSet" {
         if let Some(rs) = snap.get::<ReplicaSet>(ns, name) {
             let top = snap.top_controller(rs);
-            return Some(ObjectId::new(&top.kind, top.namespace.as_deref(), &top.name));
+            return Some(ObjectRef::new(top.kind.clone(), top.namespace.as_deref(), &top.name));
         }
         if let Some((base, _hash)) = name.rsplit_once('-')
             && has("Deployment", base)
         {
-            return Some(ObjectId::new("Deployment", ns, base));
+            return Some(ObjectRef::new(ObjectKind::Deployment, ns, base));
         }
     }
     if kind == "Job"
         && let Some((base, _)) = name.rsplit_once('-')
         && has("CronJob", base)
     {
-        return Some(ObjectId::new("CronJob", ns, base));
+        return Some(ObjectRef::new(ObjectKind::CronJob, ns, base));
     }
-    Some(ObjectId::new(kind, ns, name))
+    Some(ObjectRef::new(kind, ns, name))
 }
 
 fn age(as_of: Timestamp, t: Timestamp) -> String {
@@ -179,7 +102,7 @@ fn vulnerability_source(
     }
     let as_of = ctx.snap.as_of();
     // Newest report per (workload, container).
-    let mut best: BTreeMap<(ObjectId, String), &VulnerabilityReport> = BTreeMap::new();
+    let mut best: BTreeMap<(ObjectRef, String), &VulnerabilityReport> = BTreeMap::new();
     for r in reports {
         let Some(t) = target(ctx, r) else { continue };
         let container = label(&r.metadata, "trivy-operator.container.name").unwrap_or("").to_string();
@@ -269,7 +192,7 @@ fn vulnerability_source(
         if !container.is_empty() {
             f = f.container(container);
         }
-        f.related = vec![ObjectId::new(
+        f.related = vec![ObjectRef::new(
             "VulnerabilityReport",
             r.metadata.namespace.as_deref(),
             r.metadata.name.as_deref().unwrap_or(""),

@@ -12,14 +12,14 @@ use k8s_openapi::api::core::v1::{
 };
 use serde_json::{Map, Value, json};
 
-use super::ObjectId;
+use super::ObjectRef;
 use crate::model::objects::*;
 use crate::model::snapshot::{ClusterSnapshot, HasMeta};
 
 /// One pod template to audit.
 #[derive(Debug)]
 pub struct Workload<'a> {
-    pub id: ObjectId,
+    pub id: ObjectRef,
     pub meta: &'a ObjectMeta,
     /// `spec.template.metadata.annotations` (the pod's own for a Pod).
     pub template_annotations: Option<&'a BTreeMap<String, String>>,
@@ -261,7 +261,7 @@ impl<'a> AuditContext<'a> {
     pub fn new(snap: &'a ClusterSnapshot) -> Self {
         let mut workloads = Vec::new();
         let id = |kind: &str, m: &ObjectMeta| {
-            ObjectId::new(kind, m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
+            ObjectRef::new(kind, m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
         };
         for d in snap.all::<Deployment>() {
             let spec = &d.spec;

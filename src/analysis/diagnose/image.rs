@@ -144,7 +144,7 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
             format!("image {image} has no build for the node's platform"),
             format!(
                 "Image \"{image}\" has no variant for the node's OS/architecture{}, so container {} cannot run there.",
-                super::pod::node_arch(ctx).map_or(String::new(), |a| format!(" ({a})")),
+                super::facts::node_arch(ctx).map_or(String::new(), |a| format!(" ({a})")),
                 c.name
             ),
         )

@@ -13,6 +13,7 @@
 
 pub mod class;
 pub mod controller;
+pub mod facts;
 pub mod image;
 pub mod logsig;
 pub mod oom;

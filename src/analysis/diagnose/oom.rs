@@ -168,7 +168,7 @@ pub fn finding(
     }
     let mut f =
         Finding::new(Class::OomKilled, 95, format!("{} OOM-killed at limit {limit_text}", c.name), cause)
-            .ev(path, &super::pod::terminated_text(t))
+            .ev(path, &super::facts::terminated_text(t))
             .ev(format!("status.containerStatuses[{}].restartCount", c.name), &kills.to_string())
             .risk(RiskTier::Medium);
     if let Some(l) = limit {
@@ -219,7 +219,7 @@ pub fn finding(
     }
     f.fix(format!(
         "kubectl set resources {}/{} {} -c {} --limits=memory={} --requests=memory={}",
-        ctx.snap.top_controller(ctx.pod).kind.to_lowercase(),
+        ctx.snap.top_controller(ctx.pod).kind.as_str().to_lowercase(),
         ctx.snap.top_controller(ctx.pod).name,
         ctx.kns(),
         c.name,

@@ -2,111 +2,16 @@
 //! sandbox, every init and app container's state, exit codes and logs, probes, and the
 //! Job it belongs to. Pure.
 
-use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Node, Pod};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Node};
 
+use super::facts::{describe, missing_object, node_arch, node_of, terminated_text};
 use super::text::{clip, did_you_mean, quoted_after, strip_rpc};
 use super::{Class, Ctx, Finding, image, logsig, oom, probe, sched};
+pub use crate::model::pod_status::is_unhealthy;
+use crate::model::pod_status::{condition, container_failing, last_terminated, waiting};
 use crate::model::recommendation::RiskTier;
-use crate::model::snapshot::HasMeta;
-
-/// Waiting reasons that are errors (not a normal step of starting).
-const ERROR_WAITING: &[&str] = &[
-    "CrashLoopBackOff",
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-    "ImageInspectError",
-    "RegistryUnavailable",
-    "SignatureValidationFailed",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-    "PreCreateHookError",
-    "PreStartHookError",
-    "PostStartHookError",
-];
-
-fn secs_since(t: Option<Timestamp>, now: Timestamp) -> Option<i64> {
-    t.map(|t| now.as_second() - t.as_second())
-}
-
-fn condition<'a>(pod: &'a Pod, kind: &str) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
-    pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == kind)
-}
-
-fn last_terminated(st: &ContainerStatus) -> Option<&ContainerStateTerminated> {
-    st.state
-        .as_ref()
-        .and_then(|s| s.terminated.as_ref())
-        .or_else(|| st.last_state.as_ref().and_then(|s| s.terminated.as_ref()))
-}
-
-fn waiting(st: &ContainerStatus) -> Option<(&str, &str)> {
-    let w = st.state.as_ref()?.waiting.as_ref()?;
-    Some((w.reason.as_deref().unwrap_or(""), w.message.as_deref().unwrap_or("")))
-}
-
-/// A container is failing when it waits on an error, its current run ended with a
-/// non-zero code (or it is an app container that keeps exiting), it restarted in the last
-/// hour, or it keeps failing (3+ restarts, the last one in the last day).
-fn container_failing(st: &ContainerStatus, init: bool, now: Timestamp) -> bool {
-    if waiting(st).is_some_and(|(r, _)| ERROR_WAITING.contains(&r)) {
-        return true;
-    }
-    if let Some(t) = st.state.as_ref().and_then(|s| s.terminated.as_ref())
-        && (t.exit_code != 0 || !init)
-    {
-        return t.exit_code != 0;
-    }
-    if st.restart_count > 0
-        && let Some(t) = st.last_state.as_ref().and_then(|s| s.terminated.as_ref())
-    {
-        // Restarted in the last hour, or a recurring failure (3+ restarts) in the last day.
-        let ago = secs_since(t.finished_at.as_ref().map(|f| f.0), now);
-        let recent =
-            ago.is_none_or(|s| s < 3600 || (st.restart_count >= 3 && t.exit_code != 0 && s < 86_400));
-        let running_ready = st.ready && st.state.as_ref().is_some_and(|s| s.running.is_some());
-        return recent || !running_ready;
-    }
-    false
-}
-
-/// See [`super::is_unhealthy`].
-pub fn is_unhealthy(pod: &Pod, now: Timestamp) -> bool {
-    let Some(status) = pod.status.as_ref() else { return false };
-    let phase = status.phase.as_deref().unwrap_or("");
-    if phase == "Succeeded" {
-        return false;
-    }
-    if phase == "Failed" || phase == "Unknown" {
-        return true;
-    }
-    if let Some(d) = pod.metadata.deletion_timestamp.as_ref() {
-        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30);
-        if now.as_second() - d.0.as_second() > grace + 120 {
-            return true;
-        }
-    }
-    for (init, list) in [(true, &status.init_container_statuses), (false, &status.container_statuses)] {
-        if list.iter().flatten().any(|st| container_failing(st, init, now)) {
-            return true;
-        }
-    }
-    let age = secs_since(pod.metadata.creation_timestamp.as_ref().map(|t| t.0), now).unwrap_or(i64::MAX);
-    if phase == "Pending" {
-        return age > 120;
-    }
-    if phase == "Running" {
-        let not_ready = condition(pod, "Ready").is_some_and(|c| c.status != "True");
-        let since = condition(pod, "Ready")
-            .and_then(|c| secs_since(c.last_transition_time.as_ref().map(|t| t.0), now));
-        return not_ready && since.unwrap_or(age) > 300;
-    }
-    false
-}
+use crate::model::snapshot::{HasMeta, ObjectKind};
 
 /// All findings about one pod.
 pub fn findings(ctx: &Ctx) -> Vec<Finding> {
@@ -125,15 +30,6 @@ pub fn findings(ctx: &Ctx) -> Vec<Finding> {
         out.push(fallback(ctx));
     }
     out
-}
-
-fn describe(ctx: &Ctx) -> String {
-    format!("kubectl describe pod {} {}", ctx.name, ctx.kns())
-}
-
-fn node_of<'a>(ctx: &Ctx<'a>) -> Option<&'a Node> {
-    let n = ctx.pod.spec.as_ref()?.node_name.as_deref()?;
-    ctx.snap.get::<Node>(None, n)
 }
 
 fn node_ready(node: &Node) -> Option<(String, String)> {
@@ -624,64 +520,6 @@ fn unmounted_volume(ctx: &Ctx, name: &str, evidence: &str, rank: u8) -> Option<F
     None
 }
 
-/// A referenced object that does not exist, with the nearest existing name.
-pub fn missing_object(ctx: &Ctx, class: Class, kind: &str, name: &str, used_by: &str, rank: u8) -> Finding {
-    fn names_in<'a, K: crate::model::SnapshotKind + HasMeta + 'a>(ctx: &Ctx<'a>) -> Vec<&'a str> {
-        ctx.snap.all::<K>().iter().filter(|o| o.namespace() == Some(ctx.ns)).map(|o| o.name()).collect()
-    }
-    let existing: Vec<&str> = match kind {
-        "Secret" => names_in::<crate::model::objects::SecretMeta>(ctx),
-        "ConfigMap" => names_in::<k8s_openapi::api::core::v1::ConfigMap>(ctx),
-        "PersistentVolumeClaim" => names_in::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(ctx),
-        _ => Vec::new(),
-    };
-    let near = did_you_mean(name, existing.iter().copied());
-    let exists = existing.contains(&name);
-    let lower = kind.to_lowercase();
-    let mut f = Finding::new(
-        class,
-        rank,
-        format!("{kind} {name} not found"),
-        format!(
-            "Pod {} needs {kind} \"{name}\" (for {used_by}), which does not exist in namespace {}{}.",
-            ctx.name,
-            ctx.ns,
-            near.map_or(String::new(), |n| format!("; did you mean \"{n}\"?"))
-        ),
-    );
-    if !existing.is_empty() || ctx.snap.all::<crate::model::objects::SecretMeta>().is_empty() {
-        f = f.ev(
-            format!("{lower}/{name}"),
-            if exists {
-                "exists now (it was missing when the pod tried)"
-            } else {
-                "not found in the namespace"
-            },
-        );
-    }
-    if let Some(n) = near {
-        f = f.fix(format!(
-            "If \"{n}\" is the intended {kind}, fix the reference in the workload spec ({used_by}) to \"{n}\""
-        ));
-    }
-    let create = match kind {
-        "Secret" => {
-            format!("kubectl create secret generic {name} {} --from-literal=<key>=<value>", ctx.kns())
-        }
-        "ConfigMap" => format!("kubectl create configmap {name} {} --from-file=<file>", ctx.kns()),
-        _ => format!("kubectl apply {} -f <{lower}.yaml> (a {kind} named {name})", ctx.kns()),
-    };
-    f.fix(format!(
-        "{}reate {kind} {name} in namespace {}: {create}",
-        if near.is_some() { "Otherwise c" } else { "C" },
-        ctx.ns
-    ))
-    .check(format!("kubectl get {lower} {name} {}", ctx.kns()))
-    .check(describe(ctx))
-    .expect(format!("The kubelet finds {kind} {name} on its next retry and the container starts."))
-    .risk(if kind == "Secret" { RiskTier::Critical } else { RiskTier::Medium })
-}
-
 fn containers(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(spec) = ctx.pod.spec.as_ref() else { return };
     let Some(status) = ctx.pod.status.as_ref() else { return };
@@ -768,23 +606,6 @@ fn init_failure(
     .check(format!("kubectl logs {} {} -c {} --previous", ctx.name, ctx.kns(), c.name))
     .check(describe(ctx))
     .expect("The init container exits 0 and the app containers start.")
-}
-
-pub fn terminated_text(t: &ContainerStateTerminated) -> String {
-    let mut s = format!("exitCode {}", t.exit_code);
-    if let Some(r) = &t.reason {
-        s.push_str(&format!(", reason {r}"));
-    }
-    if let Some(sig) = t.signal {
-        s.push_str(&format!(", signal {sig}"));
-    }
-    if let Some(f) = &t.finished_at {
-        s.push_str(&format!(", finished {}", f.0));
-    }
-    if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
-        s.push_str(&format!(", message: {}", clip(m, 300)));
-    }
-    s
 }
 
 /// What an exit code means (128 + n is signal n).
@@ -1089,15 +910,6 @@ fn service_of(ctx: &Ctx, detail: &str) -> Option<(String, (String, String))> {
     ))
 }
 
-pub fn node_arch(ctx: &Ctx) -> Option<String> {
-    let node = node_of(ctx)?;
-    node.status
-        .as_ref()
-        .and_then(|s| s.node_info.as_ref())
-        .map(|i| i.architecture.clone())
-        .or_else(|| node.metadata.labels.as_ref()?.get("kubernetes.io/arch").cloned())
-}
-
 fn log_explanation(class: Class, container: &str, detail: &str) -> (String, String, String) {
     let d = if detail.is_empty() { String::new() } else { format!(" {detail}") };
     match class {
@@ -1329,7 +1141,7 @@ fn start_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding {
 
 fn job(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(owner) = ctx.snap.controller_of(&ctx.pod.metadata) else { return };
-    if owner.kind != "Job" {
+    if owner.kind != ObjectKind::Job {
         return;
     }
     let Some(job) = ctx.snap.get::<Job>(Some(ctx.ns), &owner.name) else { return };

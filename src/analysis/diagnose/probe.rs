@@ -306,7 +306,7 @@ fn patch_command(ctx: &Ctx, c: &Container, kind: &str, handler: &str, port: u16)
         ctx.pod.spec.as_ref().and_then(|s| s.containers.iter().position(|x| x.name == c.name)).unwrap_or(0);
     let (target, prefix) = match top.kind.as_str() {
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            (format!("{}/{}", top.kind.to_lowercase(), top.name), "/spec/template/spec")
+            (format!("{}/{}", top.kind.as_str().to_lowercase(), top.name), "/spec/template/spec")
         }
         "CronJob" => (format!("cronjob/{}", top.name), "/spec/jobTemplate/spec/template/spec"),
         _ => (format!("pod/{}", ctx.name), "/spec"),

@@ -211,7 +211,7 @@ pub fn findings(ctx: &Ctx, out: &mut Vec<Finding>) {
         let pvcs_known = !ctx.snap.all::<PersistentVolumeClaim>().is_empty()
             || ctx.snap.get::<PersistentVolumeClaim>(Some(ctx.ns), &src.claim_name).is_some();
         if claim.is_none() && (pvcs_known || msg.contains("not found")) {
-            out.push(sched_ev(super::pod::missing_object(
+            out.push(sched_ev(super::facts::missing_object(
                 ctx,
                 Class::SchedUnboundPvc,
                 "PersistentVolumeClaim",

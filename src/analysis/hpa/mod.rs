@@ -40,8 +40,9 @@ use crate::analysis::resources::CpuMem;
 use crate::analysis::stats::quantile_in_place;
 use crate::analysis::usage::WorkloadRef;
 use crate::model::objects::PodDisruptionBudget;
-use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
-use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectRef, selector_matches};
+use crate::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
+pub use crate::model::scalers::OtherScaler;
+use crate::model::snapshot::{ClusterSnapshot, HasMeta, ObjectKind, ObjectRef, selector_matches};
 
 /// What the rules use.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,40 +100,7 @@ impl Default for HpaPolicy {
     }
 }
 
-/// Another autoscaler that may manage a workload: a VerticalPodAutoscaler or a KEDA
-/// ScaledObject (kinds aiops does not model in full).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OtherScaler {
-    /// `VerticalPodAutoscaler` or `ScaledObject`.
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub target_kind: String,
-    pub target_name: String,
-    /// VPA `spec.updatePolicy.updateMode` (`Off`, `Initial`, `Recreate`, `Auto`, `InPlaceOrRecreate`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub update_mode: Option<String>,
-}
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-/// Something wrong or notable without a patch of its own.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HpaFinding {
-    /// Stable kebab-case code (`hpa-missing-cpu-requests`, `hpa-vpa-conflict`, ...).
-    pub code: String,
-    pub severity: Severity,
-    pub target: ObjectRef,
-    pub message: String,
-    pub evidence: Vec<Evidence>,
-}
+pub use crate::model::finding::{Finding, Severity};
 
 /// An existing HPA as read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -254,7 +222,7 @@ pub struct HpaReport {
     pub demand: CapacityDemand,
     pub workloads: Vec<WorkloadScaling>,
     pub recommendations: Vec<Recommendation>,
-    pub findings: Vec<HpaFinding>,
+    pub findings: Vec<Finding>,
     /// What could not be read (e.g. VPAs the API refused to list: their conflicts were not
     /// checked).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -276,16 +244,11 @@ fn pct(x: f64) -> String {
 }
 
 fn wref_object(w: &WorkloadRef) -> ObjectRef {
-    ObjectRef { kind: w.kind.clone(), namespace: Some(w.namespace.clone()), name: w.name.clone(), uid: None }
+    ObjectRef::new(w.kind.clone(), Some(&w.namespace), &w.name)
 }
 
 fn hpa_object(ns: &str, name: &str) -> ObjectRef {
-    ObjectRef {
-        kind: "HorizontalPodAutoscaler".into(),
-        namespace: Some(ns.into()),
-        name: name.into(),
-        uid: None,
-    }
+    ObjectRef::new(ObjectKind::HorizontalPodAutoscaler, Some(ns), name)
 }
 
 fn ev(source: &str, text: impl Into<String>) -> Evidence {
@@ -367,15 +330,14 @@ pub fn recommend_hpa(
     for h in snap.all::<HorizontalPodAutoscaler>() {
         let t = &h.spec.scale_target_ref;
         let ns = h.namespace().unwrap_or("").to_string();
-        if !loads
-            .iter()
-            .any(|l| l.workload.namespace == ns && l.workload.kind == t.kind && l.workload.name == t.name)
-            && matches!(t.kind.as_str(), "Deployment" | "StatefulSet")
+        if !loads.iter().any(|l| {
+            l.workload.namespace == ns && l.workload.kind.as_str() == t.kind && l.workload.name == t.name
+        }) && matches!(t.kind.as_str(), "Deployment" | "StatefulSet")
         {
-            findings.push(HpaFinding {
+            findings.push(Finding {
                 code: "hpa-target-missing".into(),
-                severity: Severity::Warning,
-                target: hpa_object(&ns, h.name()),
+                severity: Severity::Medium,
+                target: hpa_object(&ns, h.name()).into(),
                 message: format!("scaleTargetRef {}/{} does not exist in namespace {ns}", t.kind, t.name),
                 evidence: vec![ev("spec.scaleTargetRef", format!("{}/{}", t.kind, t.name))],
             });
@@ -387,10 +349,12 @@ pub fn recommend_hpa(
         CapacityDemand { extra_pods: 0, extra: CpuMem::default(), free: capacity.free, fits: true };
     for load in loads {
         let w = &load.workload;
-        let hpa = hpas.get(&(w.namespace.clone(), w.kind.clone(), w.name.clone())).copied();
+        let hpa = hpas.get(&(w.namespace.clone(), w.kind.as_str().to_string(), w.name.clone())).copied();
         let mine: Vec<&OtherScaler> = others
             .iter()
-            .filter(|o| o.namespace == w.namespace && o.target_kind == w.kind && o.target_name == w.name)
+            .filter(|o| {
+                o.namespace == w.namespace && o.target_kind == w.kind.as_str() && o.target_name == w.name
+            })
             .collect();
         let (ws, r, f, extra) = analyse_workload(&ctx, load, hpa, &mine);
         if let Some((pods, res)) = extra {
@@ -416,7 +380,7 @@ pub fn recommend_hpa(
     }
 }
 
-type Analysed = (WorkloadScaling, Vec<Recommendation>, Vec<HpaFinding>, Option<(u64, CpuMem)>);
+type Analysed = (WorkloadScaling, Vec<Recommendation>, Vec<Finding>, Option<(u64, CpuMem)>);
 
 fn times(per_pod: CpuMem, n: u64) -> CpuMem {
     CpuMem {
@@ -504,6 +468,7 @@ fn build_rec(
     Recommendation {
         id: recommendation_id(code, &target, None, &patch),
         code: code.into(),
+        feature: Feature::Hpa,
         target,
         container: None,
         tier,
@@ -555,7 +520,7 @@ pub fn hpa_manifest(
     })
 }
 
-fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<HpaFinding> {
+fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in h.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
         let reason = c.reason.as_deref().unwrap_or("");
@@ -563,7 +528,7 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
         let (code, severity, why) = match (c.type_.as_str(), c.status.as_str()) {
             ("ScalingActive", "False") => (
                 "hpa-scaling-inactive",
-                Severity::Error,
+                Severity::High,
                 match reason {
                     "FailedGetResourceMetric" => {
                         "the HPA cannot compute CPU utilisation: metrics-server returned no usage for the pods, or a container has no CPU request"
@@ -577,7 +542,7 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
             ),
             ("AbleToScale", "False") => (
                 "hpa-unable-to-scale",
-                Severity::Error,
+                Severity::High,
                 match reason {
                     "FailedGetScale" => {
                         "the HPA cannot read the target's scale subresource (target missing, or RBAC)"
@@ -593,7 +558,7 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
             ("ScalingLimited", "True") if reason == "TooFewReplicas" => continue,
             ("ScalingLimited", "True") => (
                 "hpa-scaling-limited",
-                Severity::Warning,
+                Severity::Medium,
                 match reason {
                     "TooManyReplicas" => {
                         "the replicas the metrics ask for exceed maxReplicas: the HPA is capped at its maximum"
@@ -606,10 +571,10 @@ fn condition_findings(h: &HorizontalPodAutoscaler, target: &ObjectRef) -> Vec<Hp
             ),
             _ => continue,
         };
-        out.push(HpaFinding {
+        out.push(Finding {
             code: code.into(),
             severity,
-            target: target.clone(),
+            target: target.clone().into(),
             message: why.into(),
             evidence: vec![ev(
                 "status.conditions",
@@ -739,10 +704,10 @@ fn analyse_workload(
     if let Some(keda) = others.iter().find(|o| o.kind == "ScaledObject") {
         ws.verdict = Verdict::ManagedByKeda;
         ws.reason = format!("KEDA ScaledObject {} manages the replicas", keda.name);
-        findings.push(HpaFinding {
+        findings.push(Finding {
             code: "hpa-managed-by-keda".into(),
             severity: Severity::Info,
-            target: target_ref,
+            target: target_ref.into(),
             message: format!(
                 "KEDA ScaledObject {} scales this workload through its own HPA; change its triggers and min/maxReplicaCount instead of adding or editing an HPA",
                 keda.name
@@ -760,10 +725,10 @@ fn analyse_workload(
         if let Some(v) = vpa
             && hpa_cpu_target(h).is_some()
         {
-            findings.push(HpaFinding {
+            findings.push(Finding {
                 code: "hpa-vpa-conflict".into(),
-                severity: Severity::Error,
-                target: href.clone(),
+                severity: Severity::High,
+                target: href.clone().into(),
                 message: format!(
                     "VPA {} (updateMode {}) changes the CPU requests that this HPA's utilisation is measured against: each VPA change moves the HPA's target and the two fight; set the VPA to updateMode Off (recommendations only), or scale the HPA on a custom/external metric",
                     v.name,
@@ -778,10 +743,10 @@ fn analyse_workload(
         ws.verdict = Verdict::NoCpuRequest;
         ws.reason = format!("containers without a CPU request: {}", load.cpu_request_missing.join(", "));
         if let Some(href) = &hpa_ref {
-            findings.push(HpaFinding {
+            findings.push(Finding {
                 code: "hpa-missing-cpu-requests".into(),
-                severity: Severity::Error,
-                target: href.clone(),
+                severity: Severity::High,
+                target: href.clone().into(),
                 message: format!(
                     "CPU utilisation cannot be computed: container(s) {} of {}/{} set no CPU request, so the HPA reports FailedGetResourceMetric and never scales; add requests (see `aiops sizing`)",
                     load.cpu_request_missing.join(", "),
@@ -921,10 +886,10 @@ fn analyse_workload(
                         json!({"spec": {"maxReplicas": s.max_replicas}}),
                     ));
                 } else {
-                    findings.push(HpaFinding {
+                    findings.push(Finding {
                         code: "hpa-pinned-no-capacity".into(),
-                        severity: Severity::Warning,
-                        target: href.clone(),
+                        severity: Severity::Medium,
+                        target: href.clone().into(),
                         message: format!(
                             "pinned at maxReplicas {} under load, and the cluster has no room for more pods: add nodes (or a cluster autoscaler) before raising maxReplicas",
                             s.max_replicas
@@ -1019,10 +984,10 @@ fn analyse_workload(
                 v.name,
                 v.update_mode.as_deref().unwrap_or("Auto")
             );
-            findings.push(HpaFinding {
+            findings.push(Finding {
                 code: "hpa-vpa-conflict".into(),
-                severity: Severity::Warning,
-                target: target_ref,
+                severity: Severity::Medium,
+                target: target_ref.into(),
                 message: ws.reason.clone(),
                 evidence: vec![ev("VerticalPodAutoscaler", format!("{}/{}", v.namespace, v.name))],
             });
@@ -1086,7 +1051,7 @@ fn analyse_workload(
     let step = p.max_replica_step;
     let proposed = if want > current && ups > 0 {
         Some(current + (want - current).min(step))
-    } else if want < current && downs > 0 && w.kind != "StatefulSet" {
+    } else if want < current && downs > 0 && w.kind != ObjectKind::StatefulSet {
         Some(current - (current - want).min(step))
     } else {
         None
@@ -1095,7 +1060,7 @@ fn analyse_workload(
         "steady load (needed {low}–{peak}, ratio {ratio:.1} < {}); {current} replicas fit p95",
         p.variation_ratio
     );
-    if want < current && downs > 0 && w.kind == "StatefulSet" {
+    if want < current && downs > 0 && w.kind == ObjectKind::StatefulSet {
         // A StatefulSet's replica count is set by what it stores (quorum, shards,
         // replication), not by its CPU: fewer replicas are never proposed.
         ws.reason = format!(

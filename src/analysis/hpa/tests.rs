@@ -211,7 +211,7 @@ fn varying_load_gets_an_hpa_with_min_max_from_needed_replicas() {
     assert_eq!(codes(&r), vec!["hpa-enable"], "{:#?}", r.workloads);
     let rec = &r.recommendations[0];
     assert_eq!(rec.tier, RiskTier::Medium);
-    assert_eq!(rec.target.kind, "HorizontalPodAutoscaler");
+    assert_eq!(rec.target.kind.as_str(), "HorizontalPodAutoscaler");
     assert_eq!(rec.patch["spec"]["minReplicas"], 1);
     // ⌈5.14 × 1.2⌉ = 7.
     assert_eq!(rec.patch["spec"]["maxReplicas"], 7);

@@ -115,9 +115,9 @@ pub(super) const POINTS: usize = 2304;
 /// a VPA in `Auto` mode on `shop/search`, which its CPU HPA conflicts with; a VPA in `Off`
 /// (recommendation-only) mode on `analytics/reporting-api`; a ScaledObject managing
 /// `billing/invoice-worker`.
-pub fn other_scalers() -> Vec<crate::analysis::hpa::OtherScaler> {
+pub fn other_scalers() -> Vec<crate::model::scalers::OtherScaler> {
     let s = |kind: &str, ns: &str, name: &str, target: &str, mode: Option<&str>| {
-        crate::analysis::hpa::OtherScaler {
+        crate::model::scalers::OtherScaler {
             kind: kind.into(),
             namespace: ns.into(),
             name: name.into(),

@@ -1,6 +1,7 @@
 //! Decoding of kubectl-shaped documents (single objects, `v1 List`s, `kubectl get -o
 //! json|yaml` output of mixed kinds, multi-document YAML) into typed snapshot objects.
-//! Pure apart from the path it is given for error messages; file reading is the caller's.
+//! Pure: the path it is given is for error messages only; file reading is the caller's
+//! (`collectors/`).
 //!
 //! Rules: unknown kinds are counted and skipped; Secrets lose `data`/`stringData` before
 //! anything else looks at them; both Event APIs are normalised to [`Event`]; hand-written
@@ -13,9 +14,32 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::error::{CollectError, Result};
-use crate::model::objects::*;
-use crate::model::snapshot::{ClusterSnapshot, ObjectKind, SnapshotKind};
+use super::objects::*;
+use super::snapshot::{ClusterSnapshot, ObjectKind, SnapshotKind};
+
+/// A document that is not valid JSON/YAML, or an object that does not decode. The
+/// collectors turn it into their error with the same words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}:{position}: {reason}")]
+    Syntax {
+        path: std::path::PathBuf,
+        /// `line:column`, or `document N` when no finer position is known.
+        position: String,
+        reason: String,
+    },
+    #[error("{path}: {item}: field `{field}`: {reason}")]
+    Decode {
+        path: std::path::PathBuf,
+        /// Which object in the file: `document 2, item 5 (Pod shop/web-1)`.
+        item: String,
+        /// JSON path of the offending field.
+        field: String,
+        reason: String,
+    },
+}
+
+type Result<T, E = ManifestError> = std::result::Result<T, E>;
 
 /// Parses a file's text into documents: a JSON value or a stream of them, or multi-document
 /// YAML. Empty YAML documents are skipped.
@@ -24,7 +48,7 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
     if is_json {
         let mut docs = Vec::new();
         for item in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-            let v = item.map_err(|e| CollectError::Syntax {
+            let v = item.map_err(|e| ManifestError::Syntax {
                 path: path.to_path_buf(),
                 position: format!("{}:{}", e.line(), e.column()),
                 reason: e.to_string(),
@@ -50,7 +74,7 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
         let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
             let position =
                 e.location().map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.line(), l.column()));
-            CollectError::Syntax { path: path.to_path_buf(), position, reason: first_line(&e.to_string()) }
+            ManifestError::Syntax { path: path.to_path_buf(), position, reason: first_line(&e.to_string()) }
         })?;
         Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
     }
@@ -93,7 +117,7 @@ fn add_value(
     stats: &mut DecodeStats,
 ) -> Result<()> {
     let Some(obj) = value.as_object_mut() else {
-        return Err(CollectError::Decode {
+        return Err(ManifestError::Decode {
             path: path.to_path_buf(),
             item: item.to_string(),
             field: ".".into(),
@@ -106,7 +130,7 @@ fn add_value(
         .map(str::to_string)
         .or_else(|| inherited_kind.map(str::to_string));
     let Some(kind) = kind else {
-        return Err(CollectError::Decode {
+        return Err(ManifestError::Decode {
             path: path.to_path_buf(),
             item: item.to_string(),
             field: "kind".into(),
@@ -116,7 +140,7 @@ fn add_value(
     if let Some(items) = obj.get_mut("items").filter(|_| kind.ends_with("List")) {
         let items = std::mem::take(items);
         let Value::Array(items) = items else {
-            return Err(CollectError::Decode {
+            return Err(ManifestError::Decode {
                 path: path.to_path_buf(),
                 item: item.to_string(),
                 field: "items".into(),
@@ -217,7 +241,7 @@ impl DecodeCtx<'_> {
     fn decode<T: DeserializeOwned>(&self, value: Value) -> Result<T> {
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let field = e.path().to_string();
-            CollectError::Decode {
+            ManifestError::Decode {
                 path: self.path.to_path_buf(),
                 item: self.item.to_string(),
                 field,

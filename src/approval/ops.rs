@@ -1,0 +1,476 @@
+//! The queue operations every edge shares (the CLI's `aiops queue ...`, the web page, the
+//! JSON API, the server's schedules): enqueue, decide, apply, rollback, verify, and the
+//! reconcile of operations a crashed process left open. Each state change goes through the
+//! store's transitions (and so through [`super::state`]); each keeps the item's PHR in step.
+//! Time comes from the [`Clock`] handed in; the cluster is connected to only when an
+//! operation needs it ([`Cluster`]). I/O: the store, the cluster, PHR files.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, PodHealth, RollbackOutcome};
+use super::state::{Action, Decision, Role, State};
+use super::store::{CHECKS, EnqueueContext, EnqueueSummary, Item, QueueError, Store};
+use super::{Actor, phr_sync};
+use crate::clock::Clock;
+use crate::collectors::CollectError;
+use crate::collectors::kube::{self as kubesrc, KubeOptions};
+use crate::collectors::prometheus::PromOptions;
+use crate::model::ClusterSnapshot;
+use crate::model::recommendation::{Feature, Recommendation};
+
+/// The cluster the queue applies to: connected on first use (refusals that need no
+/// cluster come first), and the Prometheus the post-action checks read, if any.
+pub struct Cluster {
+    kube: KubeOptions,
+    prom: Option<PromOptions>,
+    client: OnceCell<kube::Client>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("context", &self.kube.context).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    #[must_use]
+    pub fn new(kube: KubeOptions, prom: Option<PromOptions>) -> Cluster {
+        Cluster { kube, prom, client: OnceCell::new() }
+    }
+
+    /// The Kubernetes client, connecting on the first call.
+    ///
+    /// # Errors
+    /// No usable kubeconfig or cluster connection.
+    pub async fn client(&self) -> Result<&kube::Client, CollectError> {
+        self.client.get_or_try_init(|| kubesrc::connect(&self.kube)).await
+    }
+
+    /// Prometheus for the post-action checks.
+    #[must_use]
+    pub fn prometheus(&self) -> Option<&PromOptions> {
+        self.prom.as_ref()
+    }
+}
+
+/// Rewrites the decision and validation sections of an item's PHR; a failure is logged and
+/// does not undo the operation (the store is the record).
+pub fn sync_phr(store: &Store, id: &str, now: Timestamp) {
+    if let Err(e) = phr_sync::sync(store, id, now) {
+        tracing::warn!(id, error = %e, "The PHR was not updated.");
+    }
+}
+
+/// Settles operations a crashed process left open, when there are any (needs the cluster;
+/// without a connection they wait for the next operation that has one).
+///
+/// # Errors
+/// Store errors; API errors reading a target back (the entry stays open).
+pub async fn reconcile_if_needed(
+    store: &mut Store,
+    cluster: &Cluster,
+    clock: &dyn Clock,
+) -> Result<(), ApplyError> {
+    if store.journal_open_entries()?.is_empty() {
+        return Ok(());
+    }
+    match cluster.client().await {
+        Ok(c) => {
+            for (id, state) in apply::reconcile(store, c, clock).await? {
+                tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
+                sync_phr(store, &id, clock.now());
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Interrupted operations wait for a cluster connection to be reconciled.");
+        }
+    }
+    Ok(())
+}
+
+/// An approval or a rejection.
+#[derive(Debug, Clone)]
+pub struct DecideRequest {
+    pub id: String,
+    pub approve: bool,
+    pub by: String,
+    pub role: Role,
+    pub justification: String,
+}
+
+/// Approves or rejects, and updates the PHR.
+///
+/// # Errors
+/// Unknown id, a refused transition, store errors.
+pub fn decide(
+    store: &mut Store,
+    clock: &dyn Clock,
+    req: &DecideRequest,
+) -> Result<(Item, Decision), QueueError> {
+    let (who, justification) = (req.by.clone(), req.justification.clone());
+    let action = if req.approve {
+        Action::Approve { who, role: req.role, justification }
+    } else {
+        Action::Reject { who, role: req.role, justification }
+    };
+    let now = clock.now();
+    let out = store.transition(&req.id, &action, &Actor::new(&req.by, req.role.as_str()), now)?;
+    sync_phr(store, &out.0.id, now);
+    Ok(out)
+}
+
+/// Applies an approved item: refusals that need no cluster first, then the pre-action pod
+/// health (for the post-action checks), the apply and the PHR update.
+///
+/// # Errors
+/// Not approved, nothing to apply, paused, cluster and store errors.
+pub async fn apply_item(
+    store: &mut Store,
+    cluster: &Cluster,
+    clock: &dyn Clock,
+    id: &str,
+    by: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyOutcome, ApplyError> {
+    let item = store.get(id, clock.now())?;
+    if item.state != State::Approved && item.state != State::Applying {
+        return Err(ApplyError::NotApproved { id: item.id, state: item.state });
+    }
+    if !apply::appliable(&item.recommendation.patch) {
+        return Err(ApplyError::NoPatch { id: item.id });
+    }
+    store.ensure_not_paused()?;
+    let c = cluster.client().await.map_err(ApplyError::Connect)?;
+    reconcile_if_needed(store, cluster, clock).await?;
+    let actor = Actor::new(by, "operator");
+    // Pre-action pod health, for the post-action checks (best effort).
+    let pre = match store.get(id, clock.now()) {
+        Ok(item) if !opts.dry_run && item.state == State::Approved => {
+            apply::pod_health(c, &item, clock.now()).await.ok()
+        }
+        _ => None,
+    };
+    let res = apply::apply(store, c, id, &actor, opts, clock).await;
+    sync_phr(store, id, clock.now());
+    let out = res?;
+    if let Some(p) = &pre {
+        let value = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
+        store.record_pre_metrics(id, &value, clock.now())?;
+    }
+    sync_phr(store, id, clock.now());
+    Ok(out)
+}
+
+/// Rolls an applied item back and updates its PHR.
+///
+/// # Errors
+/// Not in effect, cluster and store errors.
+pub async fn rollback_item(
+    store: &mut Store,
+    cluster: &Cluster,
+    clock: &dyn Clock,
+    id: &str,
+    by: &str,
+    opts: &ApplyOptions,
+) -> Result<RollbackOutcome, ApplyError> {
+    // Refusals that need no cluster come first.
+    let item = store.get(id, clock.now())?;
+    if !item.state.is_in_effect() {
+        return Err(ApplyError::NotRollbackable { id: item.id, state: item.state });
+    }
+    let c = cluster.client().await.map_err(ApplyError::Connect)?;
+    reconcile_if_needed(store, cluster, clock).await?;
+    let out = apply::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
+    sync_phr(store, id, clock.now());
+    out
+}
+
+/// How a post-action check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckOutcome {
+    Pass,
+    Fail,
+}
+
+impl CheckOutcome {
+    /// As stored and shown: `pass`, `fail`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckOutcome::Pass => "pass",
+            CheckOutcome::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One verification result.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyResult {
+    pub id: String,
+    pub label: String,
+    pub outcome: CheckOutcome,
+    pub state: State,
+    pub detail: String,
+}
+
+/// The problems the pods show after an apply, and a summary line: none ready, not all
+/// ready, restarts or OOM kills since the apply (against the pre-action counts). Pure.
+#[must_use]
+pub fn judge_pods(h: &PodHealth, pre: Option<&PodHealth>) -> (Vec<String>, String) {
+    let restarts = h.restarts - pre.map_or(h.restarts, |p| p.restarts);
+    let mut problems = Vec::new();
+    if h.pods == 0 {
+        problems.push("no pods".to_string());
+    }
+    if h.ready < h.pods {
+        problems.push(format!("{} of {} pods ready", h.ready, h.pods));
+    }
+    if restarts > 0 {
+        problems.push(format!("{restarts} restarts since the apply"));
+    }
+    if h.oom_kills_since > 0 {
+        problems.push(format!("{} OOM kills since the apply", h.oom_kills_since));
+    }
+    let summary = format!(
+        "pods {}/{} ready, restarts {} (+{restarts}), OOM kills since apply {}",
+        h.ready, h.pods, h.restarts, h.oom_kills_since
+    );
+    (problems, summary)
+}
+
+/// The state a check moves its item to: a failure fails the item (the rollback is
+/// proposed), the last passing check verifies it. Pure.
+#[must_use]
+pub fn after_check(outcome: CheckOutcome, all_checks_passed: bool) -> Option<Action> {
+    match outcome {
+        CheckOutcome::Fail => None,
+        CheckOutcome::Pass if all_checks_passed => Some(Action::Verify),
+        CheckOutcome::Pass => None,
+    }
+}
+
+/// Runs the post-action checks that are due at `as_of` (all items, or one) and updates
+/// the PHRs of the items checked.
+///
+/// # Errors
+/// Cluster connection and store errors.
+pub async fn verify_due(
+    store: &mut Store,
+    cluster: &Cluster,
+    clock: &dyn Clock,
+    id: Option<&str>,
+    as_of: Timestamp,
+) -> Result<Vec<VerifyResult>, ApplyError> {
+    if id.is_none() && store.checks(None, Some(as_of))?.is_empty() {
+        // Nothing due: no cluster connection needed (the server asks every minute).
+        return Ok(Vec::new());
+    }
+    let c = cluster.client().await.map_err(ApplyError::Connect)?;
+    reconcile_if_needed(store, cluster, clock).await?;
+    let results = verify(store, c, cluster.prometheus(), clock, id, as_of).await?;
+    let touched: BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
+    for id in touched {
+        sync_phr(store, id, clock.now());
+    }
+    Ok(results)
+}
+
+async fn verify(
+    store: &mut Store,
+    c: &kube::Client,
+    prom: Option<&PromOptions>,
+    clock: &dyn Clock,
+    id: Option<&str>,
+    as_of: Timestamp,
+) -> Result<Vec<VerifyResult>, ApplyError> {
+    let due: Vec<_> = store
+        .checks(None, Some(as_of))?
+        .into_iter()
+        .filter(|ch| id.is_none_or(|i| ch.item_id == i))
+        .collect();
+    if let Some(i) = id {
+        store.get(i, as_of)?;
+    }
+    let mut out = Vec::new();
+    for ch in due {
+        let item = store.get(&ch.item_id, as_of)?;
+        if item.state != State::Applied {
+            continue;
+        }
+        let offset = CHECKS.iter().find(|(l, _)| *l == ch.label).map_or(0, |(_, s)| *s);
+        let applied_at = ch.due_at - jiff::SignedDuration::from_secs(offset);
+        let pre: Option<PodHealth> = store.pre_metrics(&item.id)?;
+        let (outcome, detail) = match apply::pod_health(c, &item, applied_at).await {
+            Ok(h) => {
+                let (mut problems, mut summary) = judge_pods(&h, pre.as_ref());
+                if let Some(p) = prom {
+                    let ns = item.target.namespace.as_deref().unwrap_or("default");
+                    let patch = &item.recommendation.patch;
+                    match super::validate::prometheus_checks(p, ns, &h.names, patch, applied_at, as_of).await
+                    {
+                        Ok(found) => {
+                            problems.extend(found.problems);
+                            for n in found.notes {
+                                let _ = write!(summary, "; {n}");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = write!(summary, "; metrics unavailable: {e}");
+                        }
+                    }
+                }
+                if problems.is_empty() {
+                    (CheckOutcome::Pass, summary)
+                } else {
+                    (CheckOutcome::Fail, format!("{}; {summary}", problems.join(", ")))
+                }
+            }
+            Err(e) => (CheckOutcome::Fail, format!("could not check: {e}")),
+        };
+        let now = clock.now();
+        store.record_check(&item.id, &ch.label, outcome.as_str(), &detail, now)?;
+        let actor = Actor::new("aiops", "verify");
+        let all_passed = store
+            .checks(Some(&item.id), None)?
+            .iter()
+            .filter(|c| c.label != "pre")
+            .all(|c| c.outcome.as_deref() == Some(CheckOutcome::Pass.as_str()));
+        let state = if outcome == CheckOutcome::Fail {
+            let reason = format!(
+                "{} check: {detail}; rollback proposed: `aiops queue rollback {}`",
+                ch.label, item.id
+            );
+            store.transition(&item.id, &Action::FailCheck { reason }, &actor, now)?.0.state
+        } else if let Some(action) = after_check(outcome, all_passed) {
+            store.transition(&item.id, &action, &actor, now)?.0.state
+        } else {
+            State::Applied
+        };
+        out.push(VerifyResult { id: item.id.clone(), label: ch.label.clone(), outcome, state, detail });
+    }
+    Ok(out)
+}
+
+/// What an analysis run puts into the queue.
+#[derive(Debug, Clone)]
+pub struct EnqueueRequest<'a> {
+    pub feature: Feature,
+    pub recommendations: &'a [Recommendation],
+    /// The snapshot the run analysed: which targets exist, and their resourceVersions.
+    pub snapshot: Option<&'a ClusterSnapshot>,
+    /// The run covered only this namespace.
+    pub namespace: Option<String>,
+    /// PHR paths by recommendation id; empty: write them under the PHR root.
+    pub phr: HashMap<String, String>,
+    /// The run covered every target of its scope: pending items it no longer proposes expire.
+    pub complete: bool,
+}
+
+impl<'a> EnqueueRequest<'a> {
+    /// A run over a whole scope (items it no longer proposes expire).
+    #[must_use]
+    pub fn complete(
+        feature: Feature,
+        recommendations: &'a [Recommendation],
+        snapshot: &'a ClusterSnapshot,
+        namespace: Option<String>,
+    ) -> EnqueueRequest<'a> {
+        EnqueueRequest {
+            feature,
+            recommendations,
+            snapshot: Some(snapshot),
+            namespace,
+            phr: HashMap::new(),
+            complete: true,
+        }
+    }
+}
+
+/// Errors of an enqueue.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error("writing PHRs under {root}")]
+    Phr {
+        root: PathBuf,
+        #[source]
+        source: phr_sync::PhrSyncError,
+    },
+    #[error("queueing recommendations in {db}")]
+    Store {
+        db: PathBuf,
+        #[source]
+        source: QueueError,
+    },
+}
+
+/// Puts an analysis run's recommendations into the queue (PHRs written under `phr_root`
+/// when the request has none) and keeps the PHRs of the items it expired in step.
+///
+/// # Errors
+/// PHR files or the store.
+pub fn enqueue(
+    store: &mut Store,
+    clock: &dyn Clock,
+    phr_root: &Path,
+    req: &EnqueueRequest<'_>,
+) -> Result<EnqueueSummary, EnqueueError> {
+    let now = clock.now();
+    let mut phr = req.phr.clone();
+    if phr.is_empty() && !req.recommendations.is_empty() {
+        let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        phr = phr_sync::write_all(phr_root, req.feature, req.recommendations, date)
+            .map_err(|source| EnqueueError::Phr { root: phr_root.to_path_buf(), source })?;
+    }
+    let (present, resource_versions) = match req.snapshot {
+        Some(s) => targets_of(s),
+        None => (None, HashMap::new()),
+    };
+    let ctx = EnqueueContext {
+        feature: req.feature.as_str().into(),
+        requested_by: "aiops".into(),
+        namespace: req.namespace.clone(),
+        present,
+        resource_versions,
+        phr,
+        complete: req.complete,
+    };
+    let summary = store
+        .enqueue(req.recommendations, &ctx, now)
+        .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source })?;
+    for (id, _) in &summary.expired {
+        sync_phr(store, id, now);
+    }
+    Ok(summary)
+}
+
+/// Targets present in a snapshot (`Kind/ns/name`) and their resourceVersions.
+fn targets_of(snap: &ClusterSnapshot) -> (Option<HashSet<String>>, HashMap<String, String>) {
+    use crate::model::ObjectKind;
+    let mut present = HashSet::new();
+    let mut rvs = HashMap::new();
+    for kind in ObjectKind::ALL {
+        for m in snap.objects.metas(*kind) {
+            let key =
+                crate::model::ObjectRef::new(*kind, m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
+                    .key();
+            if let Some(rv) = &m.resource_version {
+                rvs.insert(key.clone(), rv.clone());
+            }
+            present.insert(key);
+        }
+    }
+    (Some(present), rvs)
+}

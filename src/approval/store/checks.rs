@@ -1,0 +1,149 @@
+//! Operations (applies and rollbacks with their durations) and post-action checks (due
+//! 5 min, 15 min and 1 h after an apply), with the pre-action figures they compare to.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use super::{CHECKS, Check, Operation, Result, Store, ms, ts};
+
+impl Store {
+    /// Records a finished apply or rollback.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_operation(&mut self, op: &Operation) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO operations (item_id, kind, started_ms, finished_ms, outcome, detail) VALUES (?1,?2,?3,?4,?5,?6)",
+                params![op.item_id, op.kind, ms(op.started_at), ms(op.finished_at), op.outcome, op.detail],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Operations of one item (or all with `None`), oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn operations(&self, id: Option<&str>) -> Result<Vec<Operation>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT item_id, kind, started_ms, finished_ms, outcome, detail FROM operations WHERE ?1 IS NULL OR item_id = ?1 ORDER BY seq")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([id], |r| {
+                let (s, f): (i64, i64) = (r.get(2)?, r.get(3)?);
+                Ok(Operation {
+                    item_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    started_at: ts(s),
+                    finished_at: ts(f),
+                    duration_ms: f - s,
+                    outcome: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+    }
+
+    /// Schedules the post-action checks of an applied item (5 min, 15 min, 1 h).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn schedule_checks(&mut self, id: &str, applied_at: Timestamp) -> Result<()> {
+        for (label, secs) in CHECKS {
+            self.conn
+                .execute(
+                    "INSERT INTO checks (item_id, label, due_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(item_id, label) DO UPDATE SET due_ms = ?3, done_ms = NULL, outcome = NULL, detail = NULL",
+                    params![id, label, ms(applied_at) + secs * 1000],
+                )
+                .map_err(self.db())?;
+        }
+        Ok(())
+    }
+
+    /// Checks of one item, or every check of applied items that is due at `now`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn checks(&self, id: Option<&str>, due_by: Option<Timestamp>) -> Result<Vec<Check>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.item_id, c.label, c.due_ms, c.done_ms, c.outcome, c.detail FROM checks c JOIN items i ON i.id = c.item_id
+                 WHERE (?1 IS NULL OR c.item_id = ?1) AND (?2 IS NULL OR (c.done_ms IS NULL AND c.due_ms <= ?2 AND i.state = 'applied'))
+                 ORDER BY c.due_ms, c.item_id",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map(params![id, due_by.map(ms)], |r| {
+                Ok(Check {
+                    item_id: r.get(0)?,
+                    label: r.get(1)?,
+                    due_at: ts(r.get(2)?),
+                    done_at: r.get::<_, Option<i64>>(3)?.map(ts),
+                    outcome: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+    }
+
+    /// Records one check's result.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_check(
+        &mut self,
+        id: &str,
+        label: &str,
+        outcome: &str,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE checks SET done_ms = ?3, outcome = ?4, detail = ?5 WHERE item_id = ?1 AND label = ?2",
+                params![id, label, ms(now), outcome, detail],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records the pods' health read just before an apply (the post-action checks compare
+    /// against it) as the `pre` check.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_pre_metrics(
+        &mut self,
+        id: &str,
+        metrics: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO checks (item_id, label, due_ms, done_ms, outcome, detail) VALUES (?1, 'pre', ?2, ?2, 'recorded', ?3)
+                 ON CONFLICT(item_id, label) DO UPDATE SET due_ms = ?2, done_ms = ?2, detail = ?3",
+                params![id, ms(now), metrics.to_string()],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// The metrics [`Store::record_pre_metrics`] stored, decoded.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn pre_metrics<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<Option<T>> {
+        let v: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT detail FROM checks WHERE item_id = ?1 AND label = 'pre'", [id], |r| r.get(0))
+            .optional()
+            .map_err(self.db())?;
+        Ok(v.flatten().and_then(|s| serde_json::from_str(&s).ok()))
+    }
+}

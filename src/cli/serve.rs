@@ -1,0 +1,80 @@
+//! `aiops serve` flags → the server's options; prints the address it listens on.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, GlobalArgs, exit, output};
+use crate::config::Config;
+use crate::server::{self, ServeOptions};
+
+/// `aiops serve` flags (the source flags `--demo`, `--snapshot`, live, and `--db` are the
+/// global ones).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback must be asked for (e.g. 0.0.0.0:8080 in a pod)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Bearer tokens file (YAML: `tokens: [{name, roles, token | sha256}]`; roles viewer,
+    /// approver, security-approver, operator)
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    /// Folder the scheduled reports and their PHRs are written to
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Change a schedule: `JOB=CRON` (sec min hour day-of-month month day-of-week, UTC) or
+    /// `JOB=off`; jobs health-report, security-report, sizing, hpa, verify. Repeatable.
+    #[arg(long = "schedule", value_name = "JOB=CRON")]
+    pub schedules: Vec<String>,
+    /// Do not run, at start-up, the runs missed while the server was down
+    #[arg(long)]
+    pub no_catch_up: bool,
+    /// How long a running job may take to finish at shutdown before it is abandoned (it
+    /// then runs again at the next start)
+    #[arg(long, default_value = "25s", value_parser = super::parse_duration_arg)]
+    pub shutdown_grace: Duration,
+    /// Mark the session cookie `Secure` (when served behind TLS)
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Browser session lifetime
+    #[arg(long, default_value = "8h", value_parser = super::parse_duration_arg)]
+    pub session_ttl: Duration,
+    /// Test and demo clock: virtual time starts at --as-of (or now) and runs this many
+    /// times faster than real time, so schedules fire in seconds
+    #[arg(long, value_name = "FACTOR", hide = true)]
+    pub clock_speed: Option<f64>,
+}
+
+impl ServeArgs {
+    /// The server's options.
+    #[must_use]
+    pub fn options(&self) -> ServeOptions {
+        ServeOptions {
+            listen: self.listen,
+            tokens: self.tokens.clone(),
+            out: self.out.clone(),
+            schedules: self.schedules.clone(),
+            catch_up: !self.no_catch_up,
+            shutdown_grace: self.shutdown_grace,
+            secure_cookies: self.secure_cookies,
+            session_ttl: self.session_ttl,
+            clock_speed: self.clock_speed,
+        }
+    }
+}
+
+/// Runs `aiops serve` until SIGTERM or Ctrl-C.
+///
+/// # Errors
+/// Bad flags or files, the address cannot be bound.
+pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> Result<u8, CliError> {
+    let on_listening = |addr: SocketAddr| {
+        let _ = output::emit(&format!("aiops serve listening on http://{addr}\n"));
+    };
+    server::run(&args.options(), config, g.source()?, g.scope(), on_listening)
+        .await
+        .map_err(CliError::Serve)?;
+    Ok(exit::OK)
+}

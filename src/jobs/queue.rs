@@ -1,0 +1,163 @@
+//! The queue use cases: open the queue database named by the configuration and run the
+//! approval layer's operations on it ([`crate::approval::ops`]): list, show, decide, apply,
+//! rollback, verify, maintenance, statistics, unlock, and the `--enqueue` of every analysis.
+//! The CLI and the server (web page, API, schedules) call these with the same requests; the
+//! server hands in its own clock and a pooled connection.
+
+use jiff::Timestamp;
+
+use super::collect::{kube_options, prom_options};
+use super::{Ctx, JobError, Result, default_phr_root};
+use crate::approval::apply::{ApplyOptions, ApplyOutcome, RollbackOutcome};
+use crate::approval::ops::{self, Cluster, DecideRequest, VerifyResult};
+use crate::approval::state::Decision;
+use crate::approval::store::{EnqueueSummary, ListFilter, Lock, QueueStats};
+use crate::approval::view::ItemDetail;
+use crate::approval::{Item, Store};
+use crate::config::Config;
+
+pub use crate::approval::ops::EnqueueRequest;
+
+/// Opens (and migrates) the queue database of the configuration.
+///
+/// # Errors
+/// The database cannot be opened.
+pub fn open(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.queue_db)?)
+}
+
+/// The cluster the queue applies to, from the configuration (connected on first use).
+#[must_use]
+pub fn cluster(config: &Config) -> Cluster {
+    Cluster::new(kube_options(config, None), config.prometheus_url.as_ref().map(|_| prom_options(config)))
+}
+
+/// Puts an analysis run's recommendations into the queue of the configuration; PHRs are
+/// written next to the database when the request carries none.
+///
+/// # Errors
+/// PHR files or the store.
+pub fn enqueue(ctx: &Ctx<'_>, req: &EnqueueRequest<'_>) -> Result<EnqueueSummary> {
+    let mut store = open(ctx.config)?;
+    Ok(ops::enqueue(&mut store, ctx.clock, &default_phr_root(ctx.config), req)?)
+}
+
+/// Items matching a filter, newest first (operations a crashed process left open are
+/// settled first, when the cluster can be reached).
+///
+/// # Errors
+/// Store errors.
+pub async fn list(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    filter: &ListFilter,
+    as_of: Timestamp,
+) -> Result<Vec<Item>> {
+    ops::reconcile_if_needed(store, &cluster(ctx.config), ctx.clock).await?;
+    Ok(store.list(filter, as_of)?)
+}
+
+/// One item with its history, checks and operations.
+///
+/// # Errors
+/// Unknown id, store errors.
+pub async fn show(store: &mut Store, ctx: &Ctx<'_>, id: &str, as_of: Timestamp) -> Result<ItemDetail> {
+    ops::reconcile_if_needed(store, &cluster(ctx.config), ctx.clock).await?;
+    Ok(ItemDetail::load(store, id, as_of)?)
+}
+
+/// Approves or rejects.
+///
+/// # Errors
+/// Unknown id, a refused transition ([`super::ErrorKind::Refused`]), store errors.
+pub fn decide(store: &mut Store, ctx: &Ctx<'_>, req: &DecideRequest) -> Result<(Item, Decision)> {
+    Ok(ops::decide(store, ctx.clock, req)?)
+}
+
+/// An apply as asked.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    pub id: String,
+    pub by: String,
+    pub dry_run: bool,
+    /// Apply although the object changed since the recommendation: why.
+    pub force_acknowledged: Option<String>,
+    /// Who holds the target's lock meanwhile.
+    pub owner: String,
+}
+
+/// Applies an approved item.
+///
+/// # Errors
+/// Not approved, nothing to apply, paused, locked, changed since, cluster and store errors.
+pub async fn apply(store: &mut Store, ctx: &Ctx<'_>, req: &ApplyRequest) -> Result<ApplyOutcome> {
+    if req.force_acknowledged.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(JobError::Usage("--force needs --acknowledge \"<why>\"".into()));
+    }
+    let opts = ApplyOptions {
+        dry_run: req.dry_run,
+        force_acknowledged: req.force_acknowledged.clone(),
+        owner: req.owner.clone(),
+        ..ApplyOptions::default()
+    };
+    Ok(ops::apply_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, &opts).await?)
+}
+
+/// Rolls an applied item back.
+///
+/// # Errors
+/// Not in effect, locked, cluster and store errors.
+pub async fn rollback(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    id: &str,
+    by: &str,
+    owner: &str,
+) -> Result<RollbackOutcome> {
+    let opts = ApplyOptions { owner: owner.to_string(), ..ApplyOptions::default() };
+    Ok(ops::rollback_item(store, &cluster(ctx.config), ctx.clock, id, by, &opts).await?)
+}
+
+/// Runs the post-action checks due at `as_of` (all items, or one).
+///
+/// # Errors
+/// Cluster connection and store errors.
+pub async fn verify(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    id: Option<&str>,
+    as_of: Timestamp,
+) -> Result<Vec<VerifyResult>> {
+    Ok(ops::verify_due(store, &cluster(ctx.config), ctx.clock, id, as_of).await?)
+}
+
+/// Maintenance mode on (`Some(reason)`) or off.
+///
+/// # Errors
+/// Store errors.
+pub fn set_maintenance(store: &mut Store, ctx: &Ctx<'_>, reason: Option<&str>, by: &str) -> Result<()> {
+    Ok(store.set_maintenance(reason, by, ctx.now())?)
+}
+
+/// The queue's statistics as of an instant.
+///
+/// # Errors
+/// Store errors.
+pub fn stats(store: &Store, as_of: Timestamp) -> Result<QueueStats> {
+    Ok(store.stats(as_of)?)
+}
+
+/// Removes the operation lock of a target (`Kind/namespace/name`) left by a process that is
+/// gone; `None` when it was not locked.
+///
+/// # Errors
+/// Store errors.
+pub fn unlock(store: &mut Store, target: &str) -> Result<Option<Lock>> {
+    Ok(store.break_lock(target)?)
+}
+
+/// The lock owner of this process's operations.
+#[must_use]
+pub fn process_owner(prefix: &str) -> String {
+    format!("{prefix}:{}", std::process::id())
+}
