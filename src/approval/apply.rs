@@ -50,7 +50,7 @@ pub enum ApplyError {
     Kube {
         what: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("aiops does not apply changes to {kind} objects")]
     Unsupported { kind: String },
@@ -68,7 +68,7 @@ pub enum ApplyError {
     #[error("the API server refused the change in its dry run (nothing changed): {source}")]
     DryRun {
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("{what} did not take effect; read back:\n  {}", diffs.join("\n  "))]
     ReadBack { what: String, diffs: Vec<String> },
@@ -188,7 +188,7 @@ fn api_of_ref(
 
 fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ApplyError {
     let what = what.into();
-    move |source| ApplyError::Kube { what, source }
+    move |source| ApplyError::Kube { what, source: Box::new(source) }
 }
 
 fn retryable(e: &kube::Error) -> bool {
@@ -227,7 +227,7 @@ async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Opt
     match api.get_opt(name).await {
         Ok(Some(o)) => Ok(Some(serde_json::to_value(o).unwrap_or(Value::Null))),
         Ok(None) => Ok(None),
-        Err(e) => Err(ApplyError::Kube { what: what.to_string(), source: e }),
+        Err(e) => Err(ApplyError::Kube { what: what.to_string(), source: Box::new(e) }),
     }
 }
 
@@ -372,7 +372,7 @@ async fn apply_locked(
     let dry = PatchParams::apply(FIELD_MANAGER).force().dry_run();
     let apply_patch = Patch::Apply(&body);
     let (res, _) = with_retries(opts, "dry run", || api.patch(name, &dry, &apply_patch)).await;
-    res.map_err(|source| ApplyError::DryRun { source })?;
+    res.map_err(|source| ApplyError::DryRun { source: Box::new(source) })?;
     if opts.dry_run {
         store.note(
             &item.id,
@@ -466,9 +466,10 @@ async fn apply_locked(
         .as_ref()
         .map_or_else(|| vec!["object missing".into()], |a| differences(&project(a, &rec.patch), &rec.patch));
     match outcome_err {
-        Some(source) if unchanged => {
-            Err(ApplyError::Kube { what: format!("applying {id} (nothing changed; still approved)"), source })
-        }
+        Some(source) if unchanged => Err(ApplyError::Kube {
+            what: format!("applying {id} (nothing changed; still approved)"),
+            source: Box::new(source),
+        }),
         _ => Err(ApplyError::ReadBack { what: format!("apply of {id}"), diffs }),
     }
 }
@@ -543,7 +544,9 @@ pub async fn rollback(
             match res {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(ApplyError::Kube { what: format!("deleting {key}"), source: e }),
+                Err(e) => {
+                    return Err(ApplyError::Kube { what: format!("deleting {key}"), source: Box::new(e) });
+                }
             }
             let after = get_opt(&api, &name, &format!("reading {key} back")).await?;
             if after.is_some() {

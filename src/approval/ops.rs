@@ -406,13 +406,13 @@ pub enum EnqueueError {
     Phr {
         root: PathBuf,
         #[source]
-        source: phr_sync::PhrSyncError,
+        source: Box<phr_sync::PhrSyncError>,
     },
     #[error("queueing recommendations in {db}")]
     Store {
         db: PathBuf,
         #[source]
-        source: QueueError,
+        source: Box<QueueError>,
     },
 }
 
@@ -432,7 +432,7 @@ pub fn enqueue(
     if phr.is_empty() && !req.recommendations.is_empty() {
         let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
         phr = phr_sync::write_all(phr_root, req.feature, req.recommendations, date)
-            .map_err(|source| EnqueueError::Phr { root: phr_root.to_path_buf(), source })?;
+            .map_err(|source| EnqueueError::Phr { root: phr_root.to_path_buf(), source: Box::new(source) })?;
     }
     let (present, resource_versions) = match req.snapshot {
         Some(s) => targets_of(s),
@@ -449,7 +449,7 @@ pub fn enqueue(
     };
     let summary = store
         .enqueue(req.recommendations, &ctx, now)
-        .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source })?;
+        .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source: Box::new(source) })?;
     for (id, _) in &summary.expired {
         sync_phr(store, id, now);
     }

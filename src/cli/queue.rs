@@ -1,21 +1,20 @@
 //! `aiops queue ...`: flags → the queue use cases of `jobs::queue`, and their rendering
 //! (table, Markdown, JSON, YAML).
 
-use std::fmt::Write as _;
-
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::output::{self, Table, emit, structured};
+use super::output::{self, emit, structured};
 use super::{CliError, GlobalArgs, exit};
+use crate::approval::Role;
 use crate::approval::ops::DecideRequest;
-use crate::approval::state;
-use crate::approval::store::{ListFilter, QueueStats};
-use crate::approval::view::{ItemDetail, item_json};
-use crate::approval::{Item, Role};
+use crate::approval::store::ListFilter;
+use crate::approval::view::item_json;
 use crate::config::OutputFormat;
 use crate::jobs::queue::ApplyRequest;
 use crate::jobs::{self, Ctx, JobError};
+use crate::report::text::Table;
+use crate::report::text::queue::{render_list, render_show, render_stats};
 
 /// `aiops queue` subcommands.
 #[derive(Debug, Subcommand)]
@@ -270,159 +269,4 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
         },
     }
     Ok(exit::OK)
-}
-
-fn target_text(i: &Item) -> String {
-    let mut t = i.target_key();
-    if let Some(c) = &i.container {
-        let _ = write!(t, " [{c}]");
-    }
-    t
-}
-
-fn render_list(items: &[Item], md: bool) -> String {
-    if items.is_empty() {
-        return "The queue is empty (or nothing matches the filters).\n".into();
-    }
-    let mut t = Table::new(&["ID", "TIER", "STATE", "TARGET", "TITLE", "CREATED", "APPROVALS"]);
-    for i in items {
-        let state = if i.overdue { format!("{} (overdue)", i.state) } else { i.state.to_string() };
-        let approvals = i
-            .approvals
-            .iter()
-            .map(|a| format!("{}:{}", a.role.as_str(), a.who))
-            .collect::<Vec<_>>()
-            .join(", ");
-        t.row(vec![
-            i.id.clone(),
-            i.tier.as_str().into(),
-            state,
-            target_text(i),
-            i.title.clone(),
-            i.created_at.to_string(),
-            approvals,
-        ]);
-    }
-    t.render(md)
-}
-
-fn render_show(d: &ItemDetail) -> String {
-    let (i, history, checks, ops) = (&d.item, &d.history, &d.checks, &d.operations);
-    let mut o = String::new();
-    let _ = writeln!(o, "{}  {}", i.id, i.title);
-    let _ = writeln!(o, "  target:    {}", target_text(i));
-    let _ = writeln!(o, "  tier:      {} (needs: {})", i.tier.as_str(), state::requirement(i.tier));
-    let _ = writeln!(o, "  state:     {}{}", i.state, if i.overdue { " (overdue)" } else { "" });
-    if let Some(r) = &i.expired_reason {
-        let _ = writeln!(o, "  expired:   {r}");
-    }
-    let _ = writeln!(o, "  proposed:  {} by {} ({} analysis)", i.created_at, i.requested_by, i.feature);
-    let _ = writeln!(o, "  PHR:       {}", i.phr.as_deref().unwrap_or("(none written)"));
-    let _ = writeln!(o, "\n{}", i.recommendation.summary);
-    let _ = writeln!(o, "\nEvidence:");
-    for e in &i.recommendation.evidence {
-        let _ = writeln!(o, "  - [{}] {}", e.source, e.text);
-    }
-    let _ = writeln!(
-        o,
-        "\nPatch:\n{}",
-        serde_json::to_string_pretty(&i.recommendation.patch).unwrap_or_default()
-    );
-    let plan = i.pre_state.as_ref().unwrap_or(&i.recommendation.rollback);
-    let _ = writeln!(
-        o,
-        "\nRollback plan ({}):\n{}",
-        if i.pre_state.is_some() {
-            "as read from the cluster before the apply"
-        } else {
-            "from the analysed state"
-        },
-        serde_json::to_string_pretty(plan).unwrap_or_default()
-    );
-    if !i.approvals.is_empty() {
-        let _ = writeln!(o, "\nApprovals:");
-        for a in &i.approvals {
-            let _ = writeln!(o, "  - {} as {} at {}: {}", a.who, a.role.as_str(), a.at, a.justification);
-        }
-    }
-    let _ = writeln!(o, "\nHistory:");
-    for h in history {
-        let from = h.from.map_or_else(|| "-".to_string(), |s| s.to_string());
-        let mut line = format!("  {} {} ({}) {}: {from} → {}", h.at, h.who, h.role, h.action, h.to);
-        if let Some(j) = &h.justification {
-            let _ = write!(line, " — {j}");
-        }
-        if let Some(d) = &h.detail {
-            let _ = write!(line, " [{d}]");
-        }
-        let _ = writeln!(o, "{line}");
-    }
-    if !ops.is_empty() {
-        let _ = writeln!(o, "\nOperations:");
-        for op in ops {
-            let _ = writeln!(
-                o,
-                "  {} {} {} in {} ms: {}",
-                op.started_at, op.kind, op.outcome, op.duration_ms, op.detail
-            );
-        }
-    }
-    if !checks.is_empty() {
-        let _ = writeln!(o, "\nChecks:");
-        for c in checks {
-            let _ = writeln!(
-                o,
-                "  {} due {}: {} {}",
-                c.label,
-                c.due_at,
-                c.outcome.as_deref().unwrap_or("pending"),
-                c.detail.as_deref().unwrap_or("")
-            );
-        }
-    }
-    o
-}
-
-fn render_stats(s: &QueueStats) -> String {
-    let mut o = String::new();
-    let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), |r| format!("{:.0}%", 100.0 * r));
-    let _ = writeln!(o, "Queue as of {}: {} items, {} overdue", s.as_of, s.items, s.overdue);
-    let states: Vec<String> = s.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let _ = writeln!(o, "  by state: {}", states.join(", "));
-    for (tier, l) in &s.approval_latency_seconds {
-        let secs = |x: Option<f64>| x.map_or_else(|| "n/a".into(), |x| format!("{:.0} s", x));
-        let _ = writeln!(
-            o,
-            "  approval latency {tier}: p50 {} p95 {} ({} approvals)",
-            secs(l.p50),
-            secs(l.p95),
-            l.count
-        );
-    }
-    let _ = writeln!(
-        o,
-        "  acted upon: {} of {} ({})",
-        s.acted_upon.count,
-        s.acted_upon.of,
-        pct(s.acted_upon.ratio)
-    );
-    let _ = writeln!(
-        o,
-        "  rollbacks: {} ({} succeeded, {} within 5 min, longest {})",
-        s.rollbacks.count,
-        s.rollbacks.succeeded,
-        s.rollbacks.within_5_minutes,
-        s.rollbacks.max_duration_ms.map_or_else(|| "n/a".into(), |m| format!("{m} ms"))
-    );
-    let _ = writeln!(
-        o,
-        "  PHR compliance (applied medium/critical): {} of {} ({})",
-        s.phr_compliance.count,
-        s.phr_compliance.of,
-        pct(s.phr_compliance.ratio)
-    );
-    if let Some(m) = &s.maintenance {
-        let _ = writeln!(o, "  PAUSED since {} by {}: {}", m.since, m.by, m.reason);
-    }
-    o
 }

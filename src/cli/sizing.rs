@@ -1,16 +1,14 @@
 //! `aiops sizing`: flags → a sizing request, and the table / Markdown / JSON / YAML of its
 //! report or backtest.
 
-use std::fmt::Write as _;
-
 use clap::Args;
 
-use super::output::{Result, Table, emit, note_enqueued, structured};
+use super::output::{emit, note_enqueued, structured};
 use super::{CliError, GlobalArgs, exit, parse_duration_arg};
 use crate::config::OutputFormat;
 use crate::jobs::sizing::{QueryPlan, SizingOptions, SizingOutcome, SizingRequest};
 use crate::jobs::{self, Ctx};
-use crate::model::{Bytes, Millicores};
+use crate::report::text::sizing::{render_backtest, render_sizing};
 
 /// `aiops sizing` flags.
 #[derive(Debug, Args)]
@@ -107,142 +105,15 @@ pub async fn run(args: &SizingArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> std::resul
             if let Some(e) = &enqueued {
                 note_enqueued(&ctx.config.queue_db, e);
             }
-            print_sizing(&report, ctx.config.output)?;
+            match structured(&report, ctx.config.output)? {
+                Some(text) => emit(&text)?,
+                None => emit(&render_sizing(&report, ctx.config.output == OutputFormat::Markdown))?,
+            }
         }
-        SizingOutcome::Backtest(report) => print_backtest(&report, ctx.config.output)?,
+        SizingOutcome::Backtest(report) => match structured(&report, ctx.config.output)? {
+            Some(text) => emit(&text)?,
+            None => emit(&render_backtest(&report, ctx.config.output == OutputFormat::Markdown))?,
+        },
     }
     Ok(exit::OK)
-}
-
-/// Prints a sizing report.
-///
-/// # Errors
-/// Serialisation or stdout failures.
-pub fn print_sizing(r: &crate::analysis::sizing::SizingReport, format: OutputFormat) -> Result {
-    use crate::analysis::sizing::Outcome;
-    if let Some(text) = structured(r, format)? {
-        return emit(&text);
-    }
-    let md = format == OutputFormat::Markdown;
-    let mut out = String::new();
-    if md {
-        let _ = writeln!(out, "# Sizing\n");
-    }
-    let _ = writeln!(
-        out,
-        "as of {}, window {}d, step {}s, {} quantiles, margin {:.0}%: {} containers, {} to resize, {} keep, {} with too little history, {} without data",
-        r.as_of,
-        r.window_seconds / 86_400,
-        r.step_seconds,
-        r.plan,
-        r.policy.margin * 100.0,
-        r.totals.containers,
-        r.totals.resize,
-        r.totals.keep,
-        r.totals.insufficient_history,
-        r.totals.no_data
-    );
-    let _ = writeln!(
-        out,
-        "monthly cost of requests {:.2} → {:.2} (savings {:.2})\n",
-        r.totals.current_monthly_cost, r.totals.recommended_monthly_cost, r.totals.monthly_savings
-    );
-    let c = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{}", Millicores::from_cores(v)));
-    let m = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.0}Mi", Bytes(v).mib()));
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let mf = |v: Option<f64>| m(v.map(|v| v.max(0.0).round() as u64));
-    let mut t = Table::new(&[
-        "NAMESPACE",
-        "WORKLOAD",
-        "CONTAINER",
-        "CPU P95",
-        "CPU REQ",
-        "→",
-        "MEM P99",
-        "MEM REQ",
-        "→",
-        "MEM LIM",
-        "→",
-        "OUTCOME",
-        "SAVINGS/MO",
-    ]);
-    let mut rows: Vec<&crate::analysis::sizing::ContainerSizing> = r.containers.iter().collect();
-    rows.sort_by(|a, b| b.monthly_savings.abs().total_cmp(&a.monthly_savings.abs()));
-    for x in rows {
-        let outcome = match x.outcome {
-            Outcome::Resize => "resize",
-            Outcome::Keep => "keep",
-            Outcome::InsufficientHistory => "insufficient-history",
-            Outcome::NoData => "no-data",
-        };
-        t.row(vec![
-            x.namespace.clone(),
-            format!("{}/{}", x.workload.kind, x.workload.name),
-            x.container.clone(),
-            c(x.cpu.p95),
-            c(x.cpu.request),
-            c(x.cpu.recommended_request),
-            mf(x.memory.p99),
-            m(x.memory.request),
-            m(x.memory.recommended_request),
-            m(x.memory.limit),
-            m(x.memory.recommended_limit),
-            outcome.into(),
-            format!("{:.2}", x.monthly_savings),
-        ]);
-    }
-    out.push_str(&t.render(md));
-    emit(&out)
-}
-
-/// Prints a sizing backtest: the strategies side by side.
-///
-/// # Errors
-/// Serialisation or stdout failures.
-pub fn print_backtest(r: &crate::analysis::backtest::BacktestReport, format: OutputFormat) -> Result {
-    use crate::analysis::backtest::Strategy;
-    if let Some(text) = structured(r, format)? {
-        return emit(&text);
-    }
-    let md = format == OutputFormat::Markdown;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "trained on {} → {}, replayed to {}: {} containers ({} skipped: too little history or no replay samples)\n",
-        r.train_start,
-        r.train_end,
-        r.test_end,
-        r.containers.len(),
-        r.skipped
-    );
-    let mut t = Table::new(&[
-        "STRATEGY",
-        "CPU > REQUEST",
-        "CPU > LIMIT (throttled)",
-        "MEM > REQUEST",
-        "MEM > LIMIT (OOM)",
-        "COST/MO",
-    ]);
-    let share = |n: usize, d: usize| {
-        #[allow(clippy::cast_precision_loss)]
-        let v = if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 };
-        format!("{v:.2}% ({n})")
-    };
-    for (s, x) in &r.totals {
-        let name = match s {
-            Strategy::Aiops => "aiops",
-            Strategy::P95Max15 => "p95-max15",
-            Strategy::Current => "current",
-        };
-        t.row(vec![
-            name.into(),
-            share(x.cpu_above_request, x.cpu_samples),
-            share(x.cpu_above_limit, x.cpu_samples),
-            share(x.memory_above_request, x.memory_samples),
-            share(x.memory_above_limit, x.memory_samples),
-            format!("{:.2}", x.monthly_cost),
-        ]);
-    }
-    out.push_str(&t.render(md));
-    emit(&out)
 }

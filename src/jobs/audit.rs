@@ -90,9 +90,9 @@ pub async fn run(req: &AuditRequest, ctx: &Ctx<'_>) -> Result<AuditOutcome> {
                 .map_err(|e| match source {
                     Source::Snapshot(dir) => JobError::Collect {
                         context: format!("reading VulnerabilityReports in {}", dir.display()),
-                        source: e,
+                        source: Box::new(e),
                     },
-                    _ => JobError::Source(e),
+                    _ => JobError::from(e),
                 })?;
             let input = AuditInput { vulnerability_reports: reports, vulnerability_problems: problems };
             let report = audit(&snap, &input, &req.policy);

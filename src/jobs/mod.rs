@@ -101,17 +101,17 @@ pub enum JobError {
     Collect {
         context: String,
         #[source]
-        source: CollectError,
+        source: Box<CollectError>,
     },
     /// Reading a source failed (the error names the file, URL or object).
     #[error(transparent)]
-    Source(#[from] CollectError),
+    Source(Box<CollectError>),
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(Box<QueueError>),
     #[error(transparent)]
-    Apply(#[from] ApplyError),
+    Apply(Box<ApplyError>),
     #[error(transparent)]
-    Enqueue(#[from] crate::approval::ops::EnqueueError),
+    Enqueue(Box<crate::approval::ops::EnqueueError>),
     /// Writing reports, PHRs or snapshots failed.
     #[error("{context}")]
     Report {
@@ -144,8 +144,9 @@ impl JobError {
             JobError::Usage(_) => ErrorKind::Usage,
             JobError::NotFound(_) => ErrorKind::NotFound,
             JobError::Collect { .. } | JobError::Source(_) => ErrorKind::Upstream,
-            JobError::Queue(q) | JobError::Apply(ApplyError::Queue(q)) => queue_kind(q),
-            JobError::Apply(a) => match a {
+            JobError::Queue(q) => queue_kind(q),
+            JobError::Apply(a) => match a.as_ref() {
+                ApplyError::Queue(q) => queue_kind(q),
                 ApplyError::Kube { .. } | ApplyError::Connect(_) => ErrorKind::Upstream,
                 _ => ErrorKind::Conflict,
             },
@@ -160,13 +161,37 @@ impl JobError {
     /// A collection failure with what was being read.
     pub fn collect(context: impl Into<String>) -> impl FnOnce(CollectError) -> JobError {
         let context = context.into();
-        move |source| JobError::Collect { context, source }
+        move |source| JobError::Collect { context, source: Box::new(source) }
     }
 
     /// A failure of our own files with what was being written.
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> JobError {
         let context = context.into();
         move |source| JobError::Io { context, source }
+    }
+}
+
+impl From<CollectError> for JobError {
+    fn from(e: CollectError) -> JobError {
+        JobError::Source(Box::new(e))
+    }
+}
+
+impl From<QueueError> for JobError {
+    fn from(e: QueueError) -> JobError {
+        JobError::Queue(Box::new(e))
+    }
+}
+
+impl From<ApplyError> for JobError {
+    fn from(e: ApplyError) -> JobError {
+        JobError::Apply(Box::new(e))
+    }
+}
+
+impl From<crate::approval::ops::EnqueueError> for JobError {
+    fn from(e: crate::approval::ops::EnqueueError) -> JobError {
+        JobError::Enqueue(Box::new(e))
     }
 }
 

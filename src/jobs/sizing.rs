@@ -165,7 +165,7 @@ pub enum SizingOutcome {
     /// The recommendations, the snapshot they came from (with its usage series: the
     /// server draws charts from it), and what was queued.
     Report {
-        report: SizingReport,
+        report: Box<SizingReport>,
         snapshot: Box<ClusterSnapshot>,
         enqueued: Option<EnqueueSummary>,
     },
@@ -231,7 +231,7 @@ fn finish(
     } else {
         None
     };
-    Ok(SizingOutcome::Report { report, snapshot: Box::new(snap), enqueued })
+    Ok(SizingOutcome::Report { report: Box::new(report), snapshot: Box::new(snap), enqueued })
 }
 
 /// The sizing window: `window` ending at the snapshot's `as_of`, at `step`.

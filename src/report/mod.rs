@@ -15,6 +15,7 @@ pub mod policyreport;
 pub mod sarif;
 pub mod security;
 pub mod templates;
+pub mod text;
 
 use std::path::PathBuf;
 

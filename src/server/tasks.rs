@@ -116,7 +116,7 @@ async fn execute(jc: &JobContext, job: Job, due: Timestamp) -> Result<JobReport,
                         report.recommendations.len(),
                         report.containers.len(),
                     );
-                    let cache = SizingCache { snap: *snapshot, report, step_ms: ms(req.step) };
+                    let cache = SizingCache { snap: *snapshot, report: *report, step_ms: ms(req.step) };
                     *jc.latest_sizing.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
                         Some(Arc::new(cache));
                     Ok(JobReport { summary, gaps: Some(gaps), diagnosis_time: None })

@@ -7,8 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use aiops::model::manifest::{event_to_value, secret_to_value};
 use aiops::model::ClusterSnapshot;
+use aiops::model::manifest::{event_to_value, secret_to_value};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};

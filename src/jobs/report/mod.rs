@@ -322,11 +322,12 @@ async fn vulnerability_reports(
         .map_err(|e| match &req.source {
             Source::Snapshot(dir) => JobError::Collect {
                 context: format!("reading VulnerabilityReports in {}", dir.display()),
-                source: e,
+                source: Box::new(e),
             },
-            _ => {
-                JobError::Collect { context: "reading trivy-operator VulnerabilityReports".into(), source: e }
-            }
+            _ => JobError::Collect {
+                context: "reading trivy-operator VulnerabilityReports".into(),
+                source: Box::new(e),
+            },
         })?;
     for p in &problems {
         warn!(reason = %p, "VulnerabilityReports: the image findings may be incomplete.");
