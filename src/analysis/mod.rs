@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backtest;
+pub mod baseline;
 pub mod diagnose;
 pub mod health;
 pub mod hpa;
