@@ -544,7 +544,7 @@ async fn an_approver_approves_in_chromium_and_an_operator_applies_and_rolls_back
     }
     let (cart, pods) = apply_api::demo_deployment("shop", "cart", AS_OF);
     let mut state = apply_api::State::default();
-    state.objects.insert("/apis/apps/v1/namespaces/shop/deployments/cart".into(), cart);
+    state.seed("/apis/apps/v1/namespaces/shop/deployments/cart", cart);
     state.pods.insert("shop".into(), pods);
     let (api, mock) = apply_api::start(state);
     let tmp = seeded();

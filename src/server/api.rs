@@ -232,7 +232,7 @@ pub async fn perform(
             let mut store = st.pool.take().map_err(ApiError::from)?;
             let clock = Arc::clone(st.runner.clock());
             let ctx = Ctx::new(&st.config, clock.as_ref());
-            let owner = jobs::queue::process_owner("aiops-serve");
+            let owner = jobs::queue::operation_owner("aiops-serve");
             let out = if op == Op::Apply {
                 let req = ApplyRequest {
                     id: id.to_string(),
@@ -245,7 +245,7 @@ pub async fn perform(
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             } else {
-                jobs::queue::rollback(&mut store, &ctx, id, &who, &owner)
+                jobs::queue::rollback(&mut store, &ctx, id, &who, &owner, None)
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             };
