@@ -135,7 +135,13 @@ pub struct AppState {
     pub jobs: Arc<tasks::JobContext>,
     pub out: PathBuf,
     pub ready: AtomicBool,
+    /// Database work in flight at most (each holds a connection): a flood of requests, or of
+    /// `/readyz` probes, waits for a slot instead of opening connections without bound.
+    pub db_slots: tokio::sync::Semaphore,
 }
+
+/// Connections the request handlers use at most.
+pub const DB_SLOTS: usize = 16;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,6 +164,10 @@ impl AppState {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Store, Timestamp) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
+        let _slot = self.db_slots.acquire().await.map_err(|e| QueueError::Open {
+            path: self.pool.path.clone(),
+            reason: format!("the server is shutting down: {e}"),
+        })?;
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut store = me.pool.take()?;
@@ -245,7 +255,16 @@ pub struct Authed {
 /// (empty) favicon browsers ask for.
 const PUBLIC: [&str; 5] = ["/healthz", "/readyz", "/login", "/assets/aiops.css", "/favicon.ico"];
 
-pub(crate) const SESSION_COOKIE: &str = "aiops_session";
+/// The session cookie's name: with `--secure-cookies` the `__Host-` prefix, which browsers
+/// accept only from a secure origin, with `Path=/` and no `Domain` (a sibling host cannot
+/// set or shadow it).
+pub(crate) fn session_cookie(secure: bool) -> &'static str {
+    if secure { "__Host-aiops_session" } else { "aiops_session" }
+}
+
+/// The header a browser session must send with every `/api/` mutation (the page's CSRF
+/// token): a cookie alone never authorises a write.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
@@ -271,7 +290,7 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             .and_then(|t| st.tokens.authenticate(t))
             .map(|principal| Authed { principal, csrf: None, session: None })
     } else {
-        cookie(headers, SESSION_COOKIE).and_then(|id| {
+        cookie(headers, session_cookie(st.secure_cookies)).and_then(|id| {
             st.sessions.get(&id).map(|(principal, csrf)| Authed {
                 principal,
                 csrf: Some(csrf),
@@ -279,6 +298,21 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             })
         })
     };
+    // A browser session may call the API only with its CSRF token in a header: a cross-site
+    // form or fetch carries the cookie but cannot read the token.
+    let mutation = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if let Some(a) = &authed
+        && mutation
+        && path.starts_with("/api/")
+        && let Some(expected) = &a.csrf
+    {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|s| auth::csrf_matches(expected, s)) {
+            tracing::info!(who = %a.principal.name, path = %path, "API mutation with a session cookie and no CSRF header refused.");
+            let body = serde_json::json!({"error": "a browser session must send its CSRF token in the X-CSRF-Token header (or use a bearer token)"});
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+    }
     match authed {
         Some(a) => {
             if req.method() != axum::http::Method::GET {
@@ -456,6 +490,7 @@ pub fn build(
         jobs,
         out: opts.out.clone(),
         ready: AtomicBool::new(false),
+        db_slots: tokio::sync::Semaphore::new(DB_SLOTS),
     });
     let _ = state_slot.set(Arc::downgrade(&state));
     Ok(state)
