@@ -523,13 +523,28 @@ pub fn enqueue(
         phr,
         complete: req.complete && !gaps,
     };
+    // Queue evidence passes redaction before it is stored (it is shown by the CLI, the
+    // page, the API and the PHRs): titles, summaries and evidence can quote logs.
+    let recs: Vec<Recommendation> = req.recommendations.iter().map(redacted).collect();
     let summary = store
-        .enqueue(req.recommendations, &ctx, now)
+        .enqueue(&recs, &ctx, now)
         .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source: Box::new(source) })?;
     for (id, _) in &summary.expired {
         sync_phr(store, id, now);
     }
     Ok(summary)
+}
+
+/// A recommendation with its words redacted (its patch holds no free text).
+fn redacted(r: &Recommendation) -> Recommendation {
+    let red = |s: &str| crate::redact::redact(s).into_owned();
+    let mut r = r.clone();
+    r.title = red(&r.title);
+    r.summary = red(&r.summary);
+    for e in &mut r.evidence {
+        e.text = red(&e.text);
+    }
+    r
 }
 
 /// Targets present in a snapshot (`Kind/ns/name`) and their resourceVersions.

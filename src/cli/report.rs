@@ -123,7 +123,9 @@ pub fn render_outcome(out: &ReportOutcome) -> String {
     }
     text.push_str(&format!("PHRs under {}: {}\n", out.phr_dir.display(), out.phr_count));
     match &out.notified {
-        Some(Ok(url)) => text.push_str(&format!("notified {url}\n")),
+        Some(Ok(url)) => {
+            text.push_str(&format!("notified the webhook at {}\n", crate::report::notify::webhook_host(url)))
+        }
         Some(Err(e)) => text.push_str(&format!("notification failed: {e}\n")),
         None => {}
     }

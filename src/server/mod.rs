@@ -339,6 +339,32 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
     }
 }
 
+/// Every answer passes the one redaction step: JSON, HTML and text bodies are redacted
+/// before they leave (the stored reports under `/reports/` were redacted when written).
+async fn redact_response(req: Request, next: Next) -> Response {
+    let stored_report = req.uri().path().starts_with("/reports/");
+    let resp = next.run(req).await;
+    if stored_report {
+        return resp;
+    }
+    let textual = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+        ct.starts_with("application/json")
+            || ct.starts_with("text/")
+            || ct.starts_with("application/openmetrics-text")
+    });
+    if !textual {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "response too large to redact\n").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let red = crate::redact::redact(&text);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(red.into_owned()))
+}
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -420,6 +446,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/jobs/{job}/run", post(api::run_job))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(redact_response))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

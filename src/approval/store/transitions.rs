@@ -21,9 +21,11 @@ pub(super) fn append_audit(
     justification: Option<&str>,
     detail: Option<&str>,
 ) -> rusqlite::Result<()> {
+    // People's words and operation details can quote a secret: none is stored as given.
+    let red = |s: Option<&str>| s.map(|s| crate::redact::redact(s).into_owned());
     conn.execute(
         "INSERT INTO audit_log (item_id, at_ms, who, role, action, from_state, to_state, justification, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-        params![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), justification, detail],
+        params![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), red(justification), red(detail)],
     )?;
     Ok(())
 }
@@ -156,7 +158,7 @@ impl Store {
             if let Some((who, role, justification)) = &decision.approval {
                 tx.execute(
                     "INSERT INTO approvals (item_id, role, who, at_ms, justification) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, role.as_str(), who, ms(now), justification],
+                    params![id, role.as_str(), who, ms(now), crate::redact::redact(justification).as_ref()],
                 )
                 .map_err(db)?;
             }
