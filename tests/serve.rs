@@ -723,3 +723,80 @@ async fn decisions_are_stamped_with_the_servers_clock() {
     // The wall clock is months later: a stamp from it would be far outside that window.
     assert!(jiff::Timestamp::now().duration_since(origin).as_secs() > 86_400 * 30);
 }
+
+fn curl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    (
+        o.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+    )
+}
+
+/// HTTPS from a certificate and key as a mounted `kubernetes.io/tls` Secret gives them,
+/// called with curl as a user would: the CA verifies, plain HTTP and an unknown CA are
+/// refused, cookies are `Secure` with the `__Secure-`/`__Host-` names without being asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_certificate_from_files() {
+    let tmp = seeded();
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dev-cert.sh"))
+        .arg(&certs)
+        .arg("tls")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cert = certs.join("tls.pem");
+    let key = certs.join("tls.key");
+    let ca = certs.join("tls-ca.pem");
+    let s = start(
+        tmp,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--schedule",
+            "verify=off",
+            "--schedule",
+            "sizing=off",
+            "--schedule",
+            "hpa=off",
+        ],
+    );
+    assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
+    let ca = ca.to_str().unwrap();
+
+    let (ok, out) =
+        curl(&["--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/healthz", s.url)]);
+    assert!(ok && out == "200", "{out}");
+    let (ok, out) = curl(&[
+        "--cacert",
+        ca,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("Authorization: Bearer {}", token("vera")),
+        &format!("{}/api/v1/recommendations?limit=1", s.url),
+    ]);
+    assert!(ok && out == "200", "{out}");
+    let (ok, headers) = curl(&["--cacert", ca, "-D", "-", "-o", "/dev/null", &format!("{}/login", s.url)]);
+    assert!(ok, "{headers}");
+    let set_cookie =
+        headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default();
+    assert!(set_cookie.contains("__Secure-aiops_login=") && set_cookie.contains("; Secure"), "{headers}");
+
+    // Without the CA, curl refuses the certificate; plain HTTP gets no answer.
+    let (ok, out) = curl(&["-o", "/dev/null", &format!("{}/healthz", s.url)]);
+    assert!(!ok && out.contains("certificate"), "{out}");
+    let plain = s.url.replacen("https://", "http://", 1);
+    let (_, out) = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/healthz")]);
+    assert!(!out.starts_with("200"), "{out}");
+}

@@ -36,6 +36,21 @@ pub fn notice_body(n: &Notice) -> Result<serde_json::Value, String> {
     Ok(serde_json::json!({ "text": text.trim_end() }))
 }
 
+/// An error and its causes, `outer: inner: innermost` (reqwest's own text is only "error
+/// sending request"; the cause says DNS, refused or timed out), redacted.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    crate::redact::redact(&parts.join(": ")).into_owned()
+}
+
 /// Posts the notice; any failure (connection, timeout, non-2xx status) is an `Err` with a
 /// sentence naming the webhook's host only (its path holds the webhook's secret). The body
 /// passes redaction.
@@ -58,7 +73,7 @@ pub async fn post_notice(url: &str, n: &Notice, timeout: Duration) -> Result<(),
         .json(&body)
         .send()
         .await
-        .map_err(|e| format!("posting to the webhook at {host}: {}", e.without_url()))?;
+        .map_err(|e| format!("posting to the webhook at {host}: {}", causes(&e.without_url())))?;
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod metrics;
 pub mod schedule;
 pub mod tasks;
+pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -51,7 +52,10 @@ pub struct ServeOptions {
     pub catch_up: bool,
     /// How long a running job may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// `Secure` cookies with `__Host-`/`__Secure-` names; always on with `tls`.
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate and key (reloaded when the certificate changes).
+    pub tls: Option<tls::TlsFiles>,
     pub session_ttl: Duration,
     /// Test and demo clock: virtual time from the scope's `as_of` (or now), this many times
     /// faster than real time.
@@ -74,6 +78,8 @@ pub enum ServeError {
     },
     #[error("serving HTTP")]
     Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 impl ServeError {
@@ -81,7 +87,7 @@ impl ServeError {
     #[must_use]
     pub fn kind(&self) -> crate::jobs::ErrorKind {
         match self {
-            ServeError::Usage(_) => crate::jobs::ErrorKind::Usage,
+            ServeError::Usage(_) | ServeError::Tls(_) => crate::jobs::ErrorKind::Usage,
             ServeError::Queue(_) | ServeError::Listen { .. } | ServeError::Serve(_) => {
                 crate::jobs::ErrorKind::Internal
             }
@@ -510,7 +516,7 @@ pub fn build(
         config: config.clone(),
         tokens,
         sessions: Sessions::new(opts.session_ttl),
-        secure_cookies: opts.secure_cookies,
+        secure_cookies: opts.secure_cookies || opts.tls.is_some(),
         pool,
         metrics,
         runner,
@@ -563,6 +569,7 @@ pub async fn run(
     if matches!(source, Source::Demo { .. }) && config.prometheus_url.is_some() {
         return Err(ServeError::Usage("--demo carries its own metrics; drop --prometheus-url".into()));
     }
+    let tls_config = opts.tls.as_ref().map(tls::load).transpose()?;
     let state = build(opts, config, source, scope)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -572,17 +579,24 @@ pub async fn run(
         tracing::warn!(addr = %addr, "Listening on a non-loopback address (as configured).");
     }
     on_listening(addr);
-    tracing::info!(addr = %addr, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
+    let scheme = if tls_config.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %addr, scheme, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stopped = async move {
         let _ = http_rx.wait_for(|v| *v).await;
-    });
+    };
     tokio::spawn(shutdown_signal(tx));
-    serve.await.map_err(ServeError::Serve)?;
+    match (tls_config, &opts.tls) {
+        (Some(c), Some(files)) => {
+            let listener = tls::TlsListener::new(listener, files.clone(), c, tls::RELOAD_CHECK);
+            axum::serve(listener, app).with_graceful_shutdown(stopped).await.map_err(ServeError::Serve)?;
+        }
+        _ => axum::serve(listener, app).with_graceful_shutdown(stopped).await.map_err(ServeError::Serve)?,
+    }
     state.ready.store(false, Ordering::Relaxed);
     let _ = scheduler.await;
     tracing::info!("Stopped.");
