@@ -54,6 +54,17 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub queue: RawQueue,
+    #[serde(default)]
+    pub analysis: RawAnalysis,
+}
+
+/// `[analysis]`: the data analyses read besides the cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    /// A baseline file (the schema of `src/analysis/baseline.yaml`) merged onto the shipped
+    /// one: new ids are added, existing ids replaced, `remove:` ids dropped.
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +152,17 @@ pub struct Config {
     pub approved_ttl: Duration,
     /// How long an operation may hold its target's lock.
     pub lock_ttl: Duration,
+    /// The shipped baseline of well-known components merged with `[analysis] baseline`
+    /// (`AIOPS_BASELINE`); `None`: the shipped one.
+    pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
+}
+
+impl Config {
+    /// The baseline of well-known components in effect.
+    #[must_use]
+    pub fn baseline(&self) -> &crate::analysis::baseline::Baseline {
+        self.baseline.as_deref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin())
+    }
 }
 
 impl Default for Config {
@@ -162,6 +184,7 @@ impl Default for Config {
             queue_db: PathBuf::from("aiops-queue.db"),
             approved_ttl: Duration::from_secs(24 * 3600),
             lock_ttl: Duration::from_secs(600),
+            baseline: None,
         }
     }
 }
@@ -298,6 +321,16 @@ impl Config {
         }
         if let Some(v) = pick(raw.queue.lock_ttl, "AIOPS_LOCK_TTL") {
             set_duration(&mut c.lock_ttl, &v, "queue.lock_ttl", &mut errors);
+        }
+        if let Some(path) = env("AIOPS_BASELINE").map(PathBuf::from).or(raw.analysis.baseline) {
+            use crate::analysis::baseline::Baseline;
+            match std::fs::read_to_string(&path) {
+                Ok(text) => match Baseline::from_yaml(&text) {
+                    Ok(extra) => c.baseline = Some(std::sync::Arc::new(Baseline::builtin().merged(extra))),
+                    Err(e) => errors.push(format!("analysis.baseline: {}: {e}", path.display())),
+                },
+                Err(e) => errors.push(format!("analysis.baseline: {}: {e}", path.display())),
+            }
         }
         match flags.log_format {
             Some(f) => c.log_format = f,

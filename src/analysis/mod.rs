@@ -1,6 +1,7 @@
 //! Pure, synchronous analysis: functions from model data to findings and summaries.
 //! No I/O, no async, no clock, no environment.
 
+pub mod applicability;
 pub mod audit;
 pub mod backtest;
 pub mod baseline;

@@ -617,9 +617,21 @@ impl ClusterSnapshot {
         chain
     }
 
-    /// The top controller of an object (itself when it has no owner).
+    /// The top controller of an object among the kinds Kubernetes itself defines (itself when
+    /// it has no owner). A custom resource above them (an operator's `RabbitmqCluster` owning
+    /// a StatefulSet) is not returned: the workload is the StatefulSet, and the operator shows
+    /// in that StatefulSet's owner references.
     pub fn top_controller<K: SnapshotKind>(&self, obj: &K) -> ObjectRef {
-        self.owner_chain(obj.meta()).pop().unwrap_or_else(|| ObjectRef::of(obj))
+        self.owner_chain(obj.meta())
+            .into_iter()
+            .rev()
+            .find(|o| o.kind.known().is_some())
+            .unwrap_or_else(|| ObjectRef::of(obj))
+    }
+
+    /// The metadata of the object a reference names (by uid, else kind/namespace/name).
+    pub fn meta_of(&self, r: &ObjectRef) -> Option<&ObjectMeta> {
+        self.owner_meta(r)
     }
 
     fn owner_meta(&self, r: &ObjectRef) -> Option<&ObjectMeta> {

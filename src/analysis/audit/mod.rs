@@ -13,6 +13,7 @@ pub mod network;
 pub mod pod_security;
 pub mod rbac;
 pub mod recommend;
+pub mod required;
 pub mod score;
 pub mod secrets;
 pub mod suppress;
@@ -65,6 +66,10 @@ pub struct Finding {
     pub related: Vec<ObjectRef>,
     /// Why the finding is suppressed, if it is.
     pub suppressed: Option<Suppression>,
+    /// The well-known component whose function needs what the finding reports (then the
+    /// remediation is that component's hardening and nothing is queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_by: Option<required::RequiredBy>,
     /// The patch that fixes it, where one exists.
     #[serde(skip)]
     pub fix: Option<Fix>,
@@ -96,6 +101,7 @@ impl Finding {
             blast_radius: 1,
             related: Vec::new(),
             suppressed: None,
+            required_by: None,
             fix: None,
         }
     }
@@ -177,6 +183,10 @@ pub struct AuditReport {
     pub vulnerabilities: VulnerabilitySource,
     /// Recommendations for every critical and high finding that remains.
     pub recommendations: Vec<Recommendation>,
+    /// Recommendations held back from the queue (no patch to apply, a static or bare pod, an
+    /// operator- or GitOps-managed target), with the manual fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_queued: Vec<crate::analysis::applicability::Held>,
     /// Objects audited (workloads, namespaces, RBAC objects, services, ...).
     pub objects_audited: usize,
 }
@@ -207,6 +217,8 @@ pub struct AuditInput {
     /// were skipped as undecodable: shown in the vulnerability section so nothing is lost
     /// silently.
     pub vulnerability_problems: Vec<String>,
+    /// The baseline of well-known components (`None`: the shipped one).
+    pub baseline: Option<crate::analysis::baseline::Baseline>,
 }
 
 /// Runs every check on the snapshot and returns the ranked, scored report.
@@ -233,6 +245,8 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
         &mut findings,
     );
 
+    let baseline = input.baseline.as_ref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin());
+    required::mark(&ctx, baseline, &mut findings);
     suppress::apply(snap, policy, &mut findings);
     rank(&mut findings);
 
@@ -247,7 +261,8 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
     }
     let objects_audited = ctx.objects_audited();
     let score = score::score(&findings, &ctx.objects_per_namespace());
-    let recommendations = recommend::recommend(&findings);
+    let mut recommendations = recommend::recommend(&findings);
+    let not_queued = crate::analysis::applicability::hold_back(&mut recommendations, snap, baseline);
     AuditReport {
         as_of: snap.as_of(),
         findings,
@@ -256,6 +271,7 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
         score,
         vulnerabilities,
         recommendations,
+        not_queued,
         objects_audited,
     }
 }

@@ -24,6 +24,18 @@
 //! | 14b | VPA (`Auto`) on the HPA-scaled `search` (conflict), VPA (`Off`) on `reporting-api`, KEDA ScaledObject on `invoice-worker` — returned by [`other_scalers`], not stored in the snapshot | `shop`, `analytics`, `billing` |
 //! | 15 | Healthy workloads, Services + EndpointSlices, Ingresses (`legacy/cms` without TLS), RBAC, Secrets, ConfigMaps, StorageClass/PVC/PV, PDBs, ResourceQuota + LimitRange (`analytics`), PSA labels (`shop`, `billing`, `ingress-nginx`, `monitoring`, `kube-flannel`; none on `legacy`, `data`, `analytics`) | everywhere else |
 //!
+//! # What aiops must not propose
+//! Objects an expert would refuse a change to, each present so the applicability rules
+//! (`analysis/applicability.rs`) and the baseline (`analysis/baseline.yaml`) are exercised:
+//! the control plane's static (mirror) pods `kube-system/etcd-demo-cp-1`, `kube-apiserver-…`,
+//! `kube-controller-manager-…`, `kube-scheduler-…`; the bare pod `legacy/node-debugger`; the
+//! CNI DaemonSet `kube-flannel/kube-flannel-ds` (needs `NET_ADMIN`, `NET_RAW`, `hostNetwork`);
+//! node-exporter (`hostNetwork`, `hostPID`); ingress-nginx (reads Secrets cluster-wide for TLS);
+//! Prometheus as a StatefulSet (replicas are independent copies); the operator-managed
+//! StatefulSet `data/rabbitmq` (controller owner: RabbitmqCluster `rabbitmq`,
+//! `rabbitmq.com/v1beta1`); the GitOps-managed Deployment `shop/frontend` (Argo CD tracking
+//! annotation of Application `shop-frontend`).
+//!
 //! Five nodes: `demo-cp-1` (control plane, `node-role.kubernetes.io/control-plane:NoSchedule`)
 //! and `demo-worker-1` … `demo-worker-4`; the pending pod asks for one core more (in whole
 //! cores) than the emptiest node has free.

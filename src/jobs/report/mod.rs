@@ -205,6 +205,10 @@ pub struct ReportAnalyses {
     pub health: Option<HealthAnalysis>,
     pub sizing: Option<SizingReport>,
     pub diagnoses: Vec<Diagnosis>,
+    /// The remediations of the diagnoses the queue may take (the others are in
+    /// `diagnosis_not_queued`, with the manual fix).
+    pub diagnosis_recommendations: Vec<Recommendation>,
+    pub diagnosis_not_queued: Vec<crate::analysis::applicability::Held>,
     pub audit: Option<AuditReport>,
     /// The HPA analysis (health reports).
     pub hpa: Option<HpaReport>,
@@ -303,7 +307,7 @@ async fn collect_and_analyse(
     } else {
         Vec::new()
     };
-    let analyses = analyse(&snap, plan, vulns, &others);
+    let analyses = analyse(&snap, plan, vulns, &others, config.baseline());
     Ok((snap, analyses))
 }
 
@@ -344,6 +348,7 @@ pub fn analyse(
     plan: &ReportPlan,
     vulnerability_reports: Option<Vec<VulnerabilityReport>>,
     other_scalers: &[OtherScaler],
+    baseline: &crate::analysis::baseline::Baseline,
 ) -> ReportAnalyses {
     let mut out = ReportAnalyses::default();
     if plan.health {
@@ -357,15 +362,33 @@ pub fn analyse(
         out.diagnoses = diagnose_unhealthy(snap, None, &opts);
         out.diagnosis_time = started.elapsed();
         info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
-        let sizing =
-            super::sizing::sizing(snap, plan.window, plan.step, plan.scrape_interval, &plan.sizing_policy);
+        let mut recs: Vec<Recommendation> =
+            out.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
+        out.diagnosis_not_queued = crate::analysis::applicability::hold_back(&mut recs, snap, baseline);
+        out.diagnosis_recommendations = recs;
+        let sizing = super::sizing::sizing(
+            snap,
+            plan.window,
+            plan.step,
+            plan.scrape_interval,
+            &plan.sizing_policy,
+            baseline,
+        );
         out.health = Some(analyse_health(snap, &out.diagnoses, &plan.health_policy));
         out.sizing = Some(sizing);
-        out.hpa =
-            Some(super::hpa::analyse(snap, None, other_scalers, plan.window, plan.step, &plan.hpa_policy));
+        out.hpa = Some(super::hpa::analyse(
+            snap,
+            None,
+            other_scalers,
+            plan.window,
+            plan.step,
+            &plan.hpa_policy,
+            baseline,
+        ));
     }
     if plan.security {
-        let input = AuditInput { vulnerability_reports, ..Default::default() };
+        let input =
+            AuditInput { vulnerability_reports, baseline: Some(baseline.clone()), ..Default::default() };
         out.audit = Some(audit(snap, &input, &plan.audit_policy));
         info!("Audited the cluster.");
     }
@@ -421,6 +444,9 @@ fn health_items(
     }
     for d in &a.diagnoses {
         let Some(rec) = diagnosis_recommendation(snap, d) else { continue };
+        if !a.diagnosis_recommendations.iter().any(|r| r.id == rec.id) {
+            continue;
+        }
         let p = h
             .problem_pods
             .iter()
@@ -586,8 +612,7 @@ fn enqueue_all(
         by_feature.push((Feature::Hpa, hr.recommendations.clone()));
     }
     if a.health.is_some() {
-        let diag = a.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
-        by_feature.push((Feature::Diagnosis, diag));
+        by_feature.push((Feature::Diagnosis, a.diagnosis_recommendations.clone()));
     }
     if let Some(au) = &a.audit {
         by_feature.push((Feature::Security, au.recommendations.clone()));

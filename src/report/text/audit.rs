@@ -75,8 +75,9 @@ pub fn render_text(r: &AuditReport, source: &str, md: bool) -> String {
     out.push_str(&t.render(md));
     let _ = writeln!(
         out,
-        "\n{} recommendations (one per open critical/high finding) in `-o json`.",
+        "\n{} recommendations (one per open critical/high finding that aiops can apply) in `-o json`.",
         r.recommendations.len()
     );
+    out.push_str(&super::held::render_not_queued(&r.not_queued, md));
     out
 }
