@@ -1,6 +1,7 @@
 //! Sources: the only code that reads files or talks to the network. Each returns `model`
 //! types and stamps `as_of`.
 
+pub mod custom;
 pub mod demo;
 pub mod error;
 pub mod ksm;
