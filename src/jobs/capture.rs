@@ -69,7 +69,8 @@ pub async fn capture(req: &CaptureRequest, ctx: &Ctx<'_>) -> Result<Inventory> {
 }
 
 /// `aiops snapshot demo`: the demo cluster (and its VPAs and ScaledObjects, which
-/// `aiops hpa --snapshot` reads back from `objects/`) as a snapshot directory.
+/// `aiops hpa --snapshot` reads back from `objects/`, and its Velero, Argo CD and Flux
+/// objects, which `aiops report health --snapshot` reads back) as a snapshot directory.
 ///
 /// # Errors
 /// The directory cannot be written.
@@ -91,5 +92,9 @@ pub async fn demo_snapshot(
     let text = serde_json::to_string_pretty(&crate::collectors::demo::other_scalers_manifest())
         .map_err(|e| JobError::Task(format!("encoding {}: {e}", scalers.display())))?;
     std::fs::write(&scalers, text).map_err(JobError::io(format!("writing {}", scalers.display())))?;
+    let ops = out.join("objects").join("operations.json");
+    let text = serde_json::to_string_pretty(&crate::collectors::demo::ops_manifest(snap.as_of()))
+        .map_err(|e| JobError::Task(format!("encoding {}: {e}", ops.display())))?;
+    std::fs::write(&ops, text).map_err(JobError::io(format!("writing {}", ops.display())))?;
     Ok(summarize_inventory(&snap))
 }

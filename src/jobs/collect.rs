@@ -286,6 +286,42 @@ pub async fn other_scalers(
     Ok(out)
 }
 
+/// The Velero, Argo CD and Flux objects of the source (the health report's backup and
+/// GitOps sections) and, live, the API server's version: from the snapshot directory's
+/// files, the live API (lists that RBAC refuses or that fail become gaps of `snap`; a CRD
+/// that is not installed is said so, not a gap), or the demo's own. With a namespace,
+/// GitOps objects that neither live in nor deploy into it are dropped.
+///
+/// # Errors
+/// A snapshot file that cannot be parsed; no cluster connection.
+pub async fn ops_resources(
+    source: &Source,
+    scope: &Scope,
+    config: &Config,
+    snap: &mut ClusterSnapshot,
+) -> Result<crate::model::operations::OpsResources, CollectError> {
+    use crate::collectors::custom;
+    let mut out = match source {
+        Source::Demo { .. } => crate::collectors::demo::ops_resources(snap.as_of()),
+        Source::Snapshot(dir) => {
+            let dir = dir.clone();
+            blocking_read(move || custom::read_dir_ops(&dir)).await?
+        }
+        Source::Live => {
+            // Velero, Argo CD and Flux keep their objects in their own namespaces.
+            let opts = kube_options(config, None);
+            let client = kubesrc::connect(&opts).await?;
+            let (found, gaps) = custom::fetch_ops(&client, &opts).await;
+            snap.gaps.extend(gaps);
+            found
+        }
+    };
+    if let Some(ns) = &scope.namespace {
+        out.restrict_to_namespace(ns);
+    }
+    Ok(out)
+}
+
 /// trivy-operator VulnerabilityReports of the source for the security audit: a snapshot's
 /// files, the live API (with the reasons they could not be read), none for the demo.
 /// `problems` gets what went wrong on the way (not collected, undecodable reports).

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::model::backup::{BackupScope, VeleroBackup, VeleroRestore, VeleroSchedule};
+use crate::model::time::go_duration_seconds;
 
 fn text(v: &Value, pointer: &str) -> Option<String> {
     v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
@@ -24,41 +25,6 @@ fn time(v: &Value, pointer: &str) -> Option<Timestamp> {
 
 fn count(v: &Value, pointer: &str) -> u32 {
     v.pointer(pointer).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
-}
-
-/// Seconds of a Go duration string (`720h0m0s`, `1h30m`, `90s`, `500ms`); `None` when it is
-/// not one.
-#[must_use]
-pub fn go_duration_seconds(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total = 0.0_f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let factor = match &rest[..u_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        total += n * factor;
-        rest = &rest[u_end..];
-    }
-    // Whole seconds: Velero TTLs are hours.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some(total.round() as u64)
 }
 
 /// A `BackupSpec` (of a Backup, or a Schedule's `spec.template`).
@@ -140,18 +106,6 @@ pub fn restore(v: &Value) -> Option<VeleroRestore> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration_seconds("720h0m0s"), Some(720 * 3600));
-        assert_eq!(go_duration_seconds("1h30m"), Some(5400));
-        assert_eq!(go_duration_seconds("90s"), Some(90));
-        assert_eq!(go_duration_seconds("1.5h"), Some(5400));
-        assert_eq!(go_duration_seconds("0"), Some(0));
-        assert_eq!(go_duration_seconds("3d"), None);
-        assert_eq!(go_duration_seconds("h"), None);
-        assert_eq!(go_duration_seconds(""), None);
-    }
 
     #[test]
     fn decodes_a_schedule_and_a_backup_as_velero_prints_them() {

@@ -23,6 +23,8 @@
 //! | 14 | Good rollout (revision 4 → 5, 20 h ago, 5xx stays ~0.2%); bad rollout (revision 7 → 8, 9 h ago, paused at 2 of 4 pods, new pods ~12% 5xx, old ~0.3%) | `shop` / Deployment `catalog`; `shop` / Deployment `checkout` |
 //! | 14b | VPA (`Auto`) on the HPA-scaled `search` (conflict), VPA (`Off`) on `reporting-api`, KEDA ScaledObject on `invoice-worker` — returned by [`other_scalers`], not stored in the snapshot | `shop`, `analytics`, `billing` |
 //! | 15 | Healthy workloads, Services + EndpointSlices, Ingresses (`legacy/cms` without TLS), RBAC, Secrets, ConfigMaps, StorageClass/PVC/PV, PDBs, ResourceQuota + LimitRange (`analytics`), PSA labels (`shop`, `billing`, `ingress-nginx`, `monitoring`, `kube-flannel`; none on `legacy`, `data`, `analytics`) | everywhere else |
+//! | 16 | Velero: last night's `data` backup Failed, the night before PartiallyFailed (last success 3 nights ago); a weekly schedule whose 72 h TTL expires 4 days before the next run; the `legacy` PVC in no schedule; the only restore drill failed — returned by [`ops_resources`] (see `ops.rs`), not stored in the snapshot | `velero` / Schedules `data-nightly`, `monitoring-weekly` |
+//! | 17 | Argo CD: `shop-frontend` Synced/Healthy (manages Deployment `shop/frontend`: the GitOps-managed workload), `billing` OutOfSync and Degraded; Flux: Kustomization `data` failing (`BuildFailed`), HelmRelease `ingress-nginx` suspended, Kustomization `monitoring` Ready | `argocd`, `flux-system` |
 //!
 //! Five nodes: `demo-cp-1` (control plane, `node-role.kubernetes.io/control-plane:NoSchedule`)
 //! and `demo-worker-1` … `demo-worker-4`; the pending pod asks for one core more (in whole
@@ -58,6 +60,7 @@ mod catalog;
 mod cluster;
 mod events;
 mod metrics;
+mod ops;
 mod plan;
 mod rng;
 mod scale;
@@ -161,6 +164,8 @@ pub fn other_scalers_manifest() -> serde_json::Value {
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
 }
 
+pub use ops::{GITOPS_MANAGED_APPLICATION, ops_manifest, ops_resources};
+
 /// Generates the demo cluster.
 pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {
     let mut sim = Sim::new(opts);
@@ -171,15 +176,21 @@ pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {
     sim.emit_metrics();
     let mut snap = sim.snap;
     snap.objects_mut().sort();
-    // The VPAs and ScaledObjects exist in the demo cluster but are not kinds of the model:
-    // counted as skipped, as reading them from a snapshot directory counts them.
-    for item in other_scalers_manifest()["items"].as_array().into_iter().flatten() {
-        let key = format!(
-            "{} {}",
-            item["apiVersion"].as_str().unwrap_or_default(),
-            item["kind"].as_str().unwrap_or_default()
-        );
-        *snap.skipped_kinds.entry(key).or_default() += 1;
+    // The VPAs, ScaledObjects, Velero, Argo CD and Flux objects exist in the demo cluster
+    // but are not kinds of the model: counted and named as skipped, as reading them from a
+    // snapshot directory does.
+    let (scalers, ops) = (other_scalers_manifest(), ops_manifest(opts.as_of));
+    for item in [scalers, ops].iter().flat_map(|m| m["items"].as_array().into_iter().flatten()) {
+        let text = |p: &str| item.pointer(p).and_then(serde_json::Value::as_str).map(str::to_string);
+        let (api_version, kind) = (text("/apiVersion").unwrap_or_default(), text("/kind").unwrap_or_default());
+        *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
+        snap.other_versions.push(crate::model::snapshot::OtherVersionDocument {
+            api_version,
+            kind,
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            read_as: None,
+        });
     }
     snap
 }
