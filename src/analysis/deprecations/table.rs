@@ -48,7 +48,7 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
         "PodSecurityPolicy",
         "podsecuritypolicies",
         "1.16",
-        "policy/v1beta1 (itself removed in 1.25: use Pod Security Admission)",
+        "Pod Security Admission (policy/v1beta1, its successor, was removed in 1.25)",
     ),
     removed("extensions/v1beta1", "DaemonSet", "daemonsets", "1.16", "apps/v1"),
     removed("apps/v1beta2", "DaemonSet", "daemonsets", "1.16", "apps/v1"),
@@ -142,7 +142,7 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
         "PodSecurityPolicy",
         "podsecuritypolicies",
         "1.25",
-        "none: Pod Security Admission (pod-security.kubernetes.io namespace labels)",
+        "Pod Security Admission (pod-security.kubernetes.io namespace labels); the kind has no successor",
     ),
     removed("node.k8s.io/v1beta1", "RuntimeClass", "runtimeclasses", "1.25", "node.k8s.io/v1"),
     // v1.26
