@@ -148,11 +148,20 @@ fn findings_of(a: &GitOpsApp, r: &GitOpsRow, out: &mut Vec<Finding>) {
         "failing" if a.tool == GitOpsTool::ArgoCd => push(
             "gitops-sync-failed",
             Severity::High,
-            format!("{} {} {}{rev}{msg}", a.tool.as_str(), a.name, a.reason.as_deref().unwrap_or("sync failed")),
+            format!(
+                "{} {} {}{rev}{msg}",
+                a.tool.as_str(),
+                a.name,
+                a.reason.as_deref().unwrap_or("sync failed")
+            ),
         ),
         "failing" => {
             let attempted = a.attempted_revision.as_deref().map_or_else(String::new, |v| {
-                format!(" (attempted {}; still running {})", short(v), r.revision.as_deref().unwrap_or("nothing"))
+                format!(
+                    " (attempted {}; still running {})",
+                    short(v),
+                    r.revision.as_deref().unwrap_or("nothing")
+                )
             });
             push(
                 "gitops-reconcile-failed",
@@ -169,8 +178,10 @@ fn findings_of(a: &GitOpsApp, r: &GitOpsRow, out: &mut Vec<Finding>) {
             "gitops-suspended",
             Severity::Medium,
             format!(
-                "Flux {} {} is suspended (spec.suspend: true): changes in Git are not applied{rev}",
-                a.kind, a.name
+                "Flux {} {} is suspended (spec.suspend: true): changes in Git are not applied; it stays at {}",
+                a.kind,
+                a.name,
+                r.revision.as_deref().unwrap_or("its last applied revision")
             ),
         ),
         _ => {}
@@ -215,7 +226,8 @@ pub fn assess_gitops(ops: &OpsResources) -> GitOpsStatus {
         apps.push(r);
     }
     apps.sort_by(|a, b| (a.tool, &a.namespace, &a.name).cmp(&(b.tool, &b.namespace, &b.name)));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)).then(a.target.cmp(&b.target)));
+    findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)).then(a.target.cmp(&b.target)));
     GitOpsStatus { tools, apps, findings }
 }
 
@@ -227,8 +239,9 @@ pub fn managing_app<'a>(
     namespace: Option<&str>,
     name: &str,
 ) -> Option<&'a GitOpsApp> {
-    apps.iter()
-        .find(|a| a.managed.iter().any(|m| m.kind == kind && m.name == name && m.namespace.as_deref() == namespace))
+    apps.iter().find(|a| {
+        a.managed.iter().any(|m| m.kind == kind && m.name == name && m.namespace.as_deref() == namespace)
+    })
 }
 
 #[cfg(test)]
@@ -308,6 +321,9 @@ mod tests {
         );
         assert!(managing_app(&ops.gitops, "Deployment", Some("shop"), "cart").is_none());
         assert_eq!(s.tools, ["Argo CD: 3 object(s)", "Flux: 2 object(s)"]);
-        assert_eq!(assess_gitops(&OpsResources::default()).tools, ["Argo CD: none in the source", "Flux: none in the source"]);
+        assert_eq!(
+            assess_gitops(&OpsResources::default()).tools,
+            ["Argo CD: none in the source", "Flux: none in the source"]
+        );
     }
 }

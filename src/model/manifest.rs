@@ -243,13 +243,7 @@ const SAME_SCHEMA: &[(&str, &str)] = &[
 ];
 
 /// Counts a skipped document and names it.
-fn skip(
-    snap: &mut ClusterSnapshot,
-    stats: &mut DecodeStats,
-    api_version: &str,
-    kind: &str,
-    value: &Value,
-) {
+fn skip(snap: &mut ClusterSnapshot, stats: &mut DecodeStats, api_version: &str, kind: &str, value: &Value) {
     *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
     stats.skipped += 1;
     record(snap, api_version, kind, value, None);

@@ -70,8 +70,11 @@ fn finding(api: &str, kind: &str, object: ObjectRef, field: &str, lead: &str, ta
 /// Adds a finding per document or object that uses a deprecated or removed API version.
 pub fn audit_api_versions(snap: &ClusterSnapshot, findings: &mut Vec<Finding>) {
     for d in &snap.other_versions {
-        let object =
-            ObjectRef::new(Kind::parse(&d.kind), d.namespace.as_deref(), d.name.as_deref().unwrap_or("(unnamed)"));
+        let object = ObjectRef::new(
+            Kind::parse(&d.kind),
+            d.namespace.as_deref(),
+            d.name.as_deref().unwrap_or("(unnamed)"),
+        );
         let tail = match &d.read_as {
             Some(v) => format!(" (the other checks read it as {v})"),
             None => " (not audited: aiops does not model this kind or version)".to_string(),
@@ -117,10 +120,16 @@ mod tests {
                 ("api-version-removed", "CronJob/nightly".to_string()),
             ]
         );
-        assert!(f[0].message.contains("removed in Kubernetes 1.25") && f[0].message.contains("Pod Security Admission"));
+        assert!(
+            f[0].message.contains("removed in Kubernetes 1.25")
+                && f[0].message.contains("Pod Security Admission")
+        );
         assert_eq!(f[1].remediation, "apiVersion: batch/v1");
         let skipped = not_audited(&snap);
         assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!((skipped[0].kind.as_str(), skipped[0].objects.clone()), ("PodSecurityPolicy", vec!["restricted".to_string()]));
+        assert_eq!(
+            (skipped[0].kind.as_str(), skipped[0].objects.clone()),
+            ("PodSecurityPolicy", vec!["restricted".to_string()])
+        );
     }
 }

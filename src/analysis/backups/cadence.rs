@@ -145,7 +145,10 @@ mod tests {
         // 2026-11-23 is a Monday.
         let sunday = parse("0 3 * * 0").unwrap();
         assert_eq!(sunday.next_after(ts("2026-11-23T00:00:00Z")), Some(ts("2026-11-29T03:00:00Z")));
-        assert_eq!(parse("0 3 * * 7").unwrap().next_after(ts("2026-11-23T00:00:00Z")), Some(ts("2026-11-29T03:00:00Z")));
+        assert_eq!(
+            parse("0 3 * * 7").unwrap().next_after(ts("2026-11-23T00:00:00Z")),
+            Some(ts("2026-11-29T03:00:00Z"))
+        );
         let weekdays = parse("30 1 * * 1-5").unwrap();
         let fires = weekdays.fires_between(ts("2026-11-21T00:00:00Z"), ts("2026-11-28T00:00:00Z"), 10);
         assert_eq!(fires.len(), 5);

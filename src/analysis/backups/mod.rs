@@ -284,15 +284,17 @@ fn ttl_check(
 }
 
 /// Namespaces with PersistentVolumeClaims and the enabled schedules that take them.
-fn coverage(snap: &ClusterSnapshot, schedules: &[VeleroSchedule], findings: &mut Vec<Finding>) -> Vec<NamespaceCoverage> {
+fn coverage(
+    snap: &ClusterSnapshot,
+    schedules: &[VeleroSchedule],
+    findings: &mut Vec<Finding>,
+) -> Vec<NamespaceCoverage> {
     let mut claims: BTreeMap<String, usize> = BTreeMap::new();
     for c in snap.all::<PersistentVolumeClaim>() {
         *claims.entry(c.metadata.namespace.clone().unwrap_or_default()).or_default() += 1;
     }
-    let enabled: Vec<&VeleroSchedule> = schedules
-        .iter()
-        .filter(|s| !s.paused && s.phase.as_deref() != Some("FailedValidation"))
-        .collect();
+    let enabled: Vec<&VeleroSchedule> =
+        schedules.iter().filter(|s| !s.paused && s.phase.as_deref() != Some("FailedValidation")).collect();
     claims
         .into_iter()
         .map(|(ns, n)| {
@@ -483,7 +485,8 @@ pub fn assess_backups(snap: &ClusterSnapshot, ops: &OpsResources, window_ms: i64
             );
         }
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)).then(a.target.cmp(&b.target)));
+    findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)).then(a.target.cmp(&b.target)));
     posture.findings = findings;
     posture
 }

@@ -178,7 +178,8 @@ fn paused_and_invalid_schedules_do_not_cover() {
     paused.paused = true;
     let mut bad = schedule("broken", "0 1 * *", &["data"], 168);
     bad.phase = Some("FailedValidation".into());
-    let p = assess_backups(&snap, &installed(Velero { schedules: vec![paused, bad], ..Velero::default() }), 1);
+    let p =
+        assess_backups(&snap, &installed(Velero { schedules: vec![paused, bad], ..Velero::default() }), 1);
     let c = codes(&p);
     assert!(c.contains(&("backup-namespace-uncovered", Severity::High)), "{c:?}");
     assert!(c.contains(&("backup-schedule-invalid", Severity::High)), "{c:?}");

@@ -244,8 +244,9 @@ fn requested(snap: &ClusterSnapshot, cluster: Option<&ClusterVersion>) -> Vec<De
             let (group, version) = api.rsplit_once('/').unwrap_or(("", api.as_str()));
             let entry = lookup_resource(group, version, resource);
             // The API server's label wins: it knows what it serves.
-            let removed_in =
-                (!removed_release.is_empty()).then_some(removed_release).or(entry.and_then(|d| d.removed_in.map(str::to_string)));
+            let removed_in = (!removed_release.is_empty())
+                .then_some(removed_release)
+                .or(entry.and_then(|d| d.removed_in.map(str::to_string)));
             DeprecatedUse {
                 kind: entry.map_or_else(|| what.clone(), |d| d.kind.to_string()),
                 objects: vec![format!("{what} ({count} API server series)")],
@@ -254,7 +255,8 @@ fn requested(snap: &ClusterSnapshot, cluster: Option<&ClusterVersion>) -> Vec<De
                 count,
                 verdict: verdict(removed_in.as_deref(), cluster),
                 removed_in,
-                replacement: entry.map_or_else(|| "see the Kubernetes deprecation guide".into(), |d| d.replacement.into()),
+                replacement: entry
+                    .map_or_else(|| "see the Kubernetes deprecation guide".into(), |d| d.replacement.into()),
             }
         })
         .collect()
@@ -278,7 +280,11 @@ pub fn find_deprecated(snap: &ClusterSnapshot, cluster: Option<&ClusterVersion>)
     out.extend(group_uses(applied, UseSource::LastApplied, cluster));
     out.extend(requested(snap, cluster));
     out.sort_by(|a, b| {
-        a.verdict.cmp(&b.verdict).then(a.api_version.cmp(&b.api_version)).then(a.kind.cmp(&b.kind)).then(a.source.cmp(&b.source))
+        a.verdict
+            .cmp(&b.verdict)
+            .then(a.api_version.cmp(&b.api_version))
+            .then(a.kind.cmp(&b.kind))
+            .then(a.source.cmp(&b.source))
     });
     out
 }
@@ -312,7 +318,10 @@ mod tests {
             assert!(d.removed_in.is_none_or(|r| minor_of(r).is_some()));
             assert!(d.resource.chars().all(|c| c.is_ascii_lowercase()), "{}", d.resource);
         }
-        assert_eq!(lookup_resource("policy", "v1beta1", "poddisruptionbudgets").map(|d| d.kind), Some("PodDisruptionBudget"));
+        assert_eq!(
+            lookup_resource("policy", "v1beta1", "poddisruptionbudgets").map(|d| d.kind),
+            Some("PodDisruptionBudget")
+        );
         assert_eq!(lookup_resource("", "v1", "endpoints").map(|d| d.removed_in), Some(None));
     }
 
@@ -337,11 +346,19 @@ mod tests {
         d.metadata.name = Some("cms".into());
         d.metadata.namespace = Some("legacy".into());
         d.metadata.annotations = Some(
-            [(LAST_APPLIED.to_string(), r#"{"apiVersion":"extensions/v1beta1","kind":"Deployment"}"#.to_string())]
-                .into(),
+            [(
+                LAST_APPLIED.to_string(),
+                r#"{"apiVersion":"extensions/v1beta1","kind":"Deployment"}"#.to_string(),
+            )]
+            .into(),
         );
         snap.insert(d);
-        let labels = Labels::new([("group", ""), ("version", "v1"), ("resource", "endpoints"), ("removed_release", "")]);
+        let labels = Labels::new([
+            ("group", ""),
+            ("version", "v1"),
+            ("resource", "endpoints"),
+            ("removed_release", ""),
+        ]);
         snap.metrics.push(REQUESTED_METRIC, labels, vec![0, 1], vec![1.0, 1.0]).unwrap();
         let labels = Labels::new([
             ("group", "flowcontrol.apiserver.k8s.io"),

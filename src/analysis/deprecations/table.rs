@@ -33,7 +33,14 @@ const fn removed(
     removed_in: &'static str,
     replacement: &'static str,
 ) -> ApiDeprecation {
-    ApiDeprecation { api_version, kind, resource, removed_in: Some(removed_in), deprecated_in: None, replacement }
+    ApiDeprecation {
+        api_version,
+        kind,
+        resource,
+        removed_in: Some(removed_in),
+        deprecated_in: None,
+        replacement,
+    }
 }
 
 /// Where the table comes from, for the reports.
@@ -82,8 +89,20 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
         "1.22",
         "apiextensions.k8s.io/v1",
     ),
-    removed("apiregistration.k8s.io/v1beta1", "APIService", "apiservices", "1.22", "apiregistration.k8s.io/v1"),
-    removed("authentication.k8s.io/v1beta1", "TokenReview", "tokenreviews", "1.22", "authentication.k8s.io/v1"),
+    removed(
+        "apiregistration.k8s.io/v1beta1",
+        "APIService",
+        "apiservices",
+        "1.22",
+        "apiregistration.k8s.io/v1",
+    ),
+    removed(
+        "authentication.k8s.io/v1beta1",
+        "TokenReview",
+        "tokenreviews",
+        "1.22",
+        "authentication.k8s.io/v1",
+    ),
     removed(
         "authorization.k8s.io/v1beta1",
         "LocalSubjectAccessReview",
@@ -116,7 +135,13 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
     removed("extensions/v1beta1", "Ingress", "ingresses", "1.22", "networking.k8s.io/v1"),
     removed("networking.k8s.io/v1beta1", "Ingress", "ingresses", "1.22", "networking.k8s.io/v1"),
     removed("networking.k8s.io/v1beta1", "IngressClass", "ingressclasses", "1.22", "networking.k8s.io/v1"),
-    removed("rbac.authorization.k8s.io/v1beta1", "ClusterRole", "clusterroles", "1.22", "rbac.authorization.k8s.io/v1"),
+    removed(
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRole",
+        "clusterroles",
+        "1.22",
+        "rbac.authorization.k8s.io/v1",
+    ),
     removed(
         "rbac.authorization.k8s.io/v1beta1",
         "ClusterRoleBinding",
@@ -125,7 +150,13 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
         "rbac.authorization.k8s.io/v1",
     ),
     removed("rbac.authorization.k8s.io/v1beta1", "Role", "roles", "1.22", "rbac.authorization.k8s.io/v1"),
-    removed("rbac.authorization.k8s.io/v1beta1", "RoleBinding", "rolebindings", "1.22", "rbac.authorization.k8s.io/v1"),
+    removed(
+        "rbac.authorization.k8s.io/v1beta1",
+        "RoleBinding",
+        "rolebindings",
+        "1.22",
+        "rbac.authorization.k8s.io/v1",
+    ),
     removed("scheduling.k8s.io/v1beta1", "PriorityClass", "priorityclasses", "1.22", "scheduling.k8s.io/v1"),
     removed("storage.k8s.io/v1beta1", "CSIDriver", "csidrivers", "1.22", "storage.k8s.io/v1"),
     removed("storage.k8s.io/v1beta1", "CSINode", "csinodes", "1.22", "storage.k8s.io/v1"),
@@ -135,7 +166,13 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
     removed("batch/v1beta1", "CronJob", "cronjobs", "1.25", "batch/v1"),
     removed("discovery.k8s.io/v1beta1", "EndpointSlice", "endpointslices", "1.25", "discovery.k8s.io/v1"),
     removed("events.k8s.io/v1beta1", "Event", "events", "1.25", "events.k8s.io/v1"),
-    removed("autoscaling/v2beta1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "1.25", "autoscaling/v2"),
+    removed(
+        "autoscaling/v2beta1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "1.25",
+        "autoscaling/v2",
+    ),
     removed("policy/v1beta1", "PodDisruptionBudget", "poddisruptionbudgets", "1.25", "policy/v1"),
     removed(
         "policy/v1beta1",
@@ -160,9 +197,21 @@ pub static DEPRECATIONS: &[ApiDeprecation] = &[
         "1.26",
         "flowcontrol.apiserver.k8s.io/v1",
     ),
-    removed("autoscaling/v2beta2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "1.26", "autoscaling/v2"),
+    removed(
+        "autoscaling/v2beta2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "1.26",
+        "autoscaling/v2",
+    ),
     // v1.27
-    removed("storage.k8s.io/v1beta1", "CSIStorageCapacity", "csistoragecapacities", "1.27", "storage.k8s.io/v1"),
+    removed(
+        "storage.k8s.io/v1beta1",
+        "CSIStorageCapacity",
+        "csistoragecapacities",
+        "1.27",
+        "storage.k8s.io/v1",
+    ),
     // v1.29
     removed(
         "flowcontrol.apiserver.k8s.io/v1beta2",

@@ -221,7 +221,10 @@ mod tests {
                                       "status": "OutOfSync", "health": {"status": "Degraded", "message": "Deployment \"billing-api\" exceeded its progress deadline"}}]}
         });
         let a = argo_application(&v).unwrap();
-        assert_eq!((a.sync.as_deref(), a.health.as_deref(), a.auto_sync), (Some("OutOfSync"), Some("Degraded"), Some(true)));
+        assert_eq!(
+            (a.sync.as_deref(), a.health.as_deref(), a.auto_sync),
+            (Some("OutOfSync"), Some("Degraded"), Some(true))
+        );
         assert_eq!(a.source, "https://git.example.com/apps.git billing @ main");
         assert_eq!(a.managed[0].name, "billing-api");
         assert!(a.message.as_deref().unwrap().contains("exceeded its progress deadline"), "{:?}", a.message);
@@ -250,6 +253,9 @@ mod tests {
         });
         let h = flux_helm_release(&h).unwrap();
         assert!(h.suspended);
-        assert_eq!((h.source.as_str(), h.revision.as_deref()), ("chart ingress-nginx 4.11.2", Some("4.11.2")));
+        assert_eq!(
+            (h.source.as_str(), h.revision.as_deref()),
+            ("chart ingress-nginx 4.11.2", Some("4.11.2"))
+        );
     }
 }

@@ -123,7 +123,8 @@ pub fn object_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// A file that cannot be read or parsed (names the file).
 pub fn for_each_object(dir: &Path, words: &[&str], f: &mut dyn FnMut(&Value)) -> Result<()> {
     for p in object_files(dir)? {
-        let text = std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
+        let text =
+            std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
         if !words.iter().any(|w| text.contains(w)) {
             continue;
         }
@@ -196,7 +197,8 @@ struct Listing {
 /// the next).
 async fn list_kind(client: &kube::Client, opts: &KubeOptions, k: &CustomKind) -> Listing {
     for version in k.versions {
-        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(k.group, version, k.kind), k.plural);
+        let ar =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(k.group, version, k.kind), k.plural);
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         let what = format!("{}/{version} {}", k.group, k.kind);
         match list_paged(&api, opts, &what, None).await {

@@ -182,7 +182,8 @@ pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {
     let (scalers, ops) = (other_scalers_manifest(), ops_manifest(opts.as_of));
     for item in [scalers, ops].iter().flat_map(|m| m["items"].as_array().into_iter().flatten()) {
         let text = |p: &str| item.pointer(p).and_then(serde_json::Value::as_str).map(str::to_string);
-        let (api_version, kind) = (text("/apiVersion").unwrap_or_default(), text("/kind").unwrap_or_default());
+        let (api_version, kind) =
+            (text("/apiVersion").unwrap_or_default(), text("/kind").unwrap_or_default());
         *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
         snap.other_versions.push(crate::model::snapshot::OtherVersionDocument {
             api_version,

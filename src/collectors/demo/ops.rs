@@ -148,9 +148,7 @@ fn argo(as_of: Timestamp) -> Vec<Value> {
 
 fn flux(as_of: Timestamp) -> Vec<Value> {
     let source = json!({"kind": "GitRepository", "name": "flux-system"});
-    let ready = |status: &str, reason: &str, message: &str, since: i64| {
-        json!([{"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": at(as_of, since)}])
-    };
+    let ready = |status: &str, reason: &str, message: &str, since: i64| json!([{"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": at(as_of, since)}]);
     vec![
         json!({
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta("monitoring", "flux-system"),

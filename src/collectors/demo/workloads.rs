@@ -891,6 +891,14 @@ impl Sim {
         meta.labels = Some(object_labels(&app));
         meta.annotations =
             Some(string_map(&[("deployment.kubernetes.io/revision", &app.revision.to_string())]));
+        if ns == "legacy" && app.name == "cms" {
+            // Last `kubectl apply`-ed years ago from a manifest written for extensions/v1beta1
+            // (removed in 1.16): the manifest no longer applies.
+            meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+                "kubectl.kubernetes.io/last-applied-configuration".into(),
+                r#"{"apiVersion":"extensions/v1beta1","kind":"Deployment","metadata":{"annotations":{},"name":"cms","namespace":"legacy"},"spec":{"replicas":1,"template":{"metadata":{"labels":{"app.kubernetes.io/name":"cms"}},"spec":{"containers":[{"image":"wordpress:latest","name":"cms"}]}}}}"#.into(),
+            );
+        }
         meta.generation = Some(generation);
         let deployment = Deployment {
             metadata: meta,

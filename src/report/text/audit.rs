@@ -37,7 +37,11 @@ pub fn render_text(r: &AuditReport, source: &str, md: bool) -> String {
                 format!("{} {} ({}{more})", d.api_version, d.kind, d.objects.join(", "))
             })
             .collect();
-        let _ = writeln!(out, "Not audited: {n} document(s) of kinds or API versions aiops does not model: {}", what.join("; "));
+        let _ = writeln!(
+            out,
+            "Not audited: {n} document(s) of kinds or API versions aiops does not model: {}",
+            what.join("; ")
+        );
     }
     out.push('\n');
     let open: Vec<&Finding> = r.open().collect();
