@@ -62,6 +62,8 @@ pub struct ServiceRow {
     pub budget_spent: String,
     /// Days of the SLO period the budget covers (`8.0 d`).
     pub budget_covers: String,
+    /// `Prometheus increase() over the period` (live) or `samples of the source`.
+    pub budget_basis: String,
     /// Burn rates `1 h / 5 m` and `6 h / 30 m`.
     pub burn_fast: String,
     pub burn_slow: String,
@@ -192,6 +194,7 @@ fn service_row(s: &ServiceHealth) -> ServiceRow {
         target_source: a.target_source.clone(),
         budget_spent: opt(a.budget_spent, pct),
         budget_covers: opt(a.covered_days, |d| format!("{d:.1} d")),
+        budget_basis: a.period_basis.to_string(),
         burn_fast: format!("{} / {}", burn(a.burn.h1), burn(a.burn.m5)),
         burn_slow: format!("{} / {}", burn(a.burn.h6), burn(a.burn.m30)),
         slo: a.state.as_str().to_string(),
