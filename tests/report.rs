@@ -86,7 +86,7 @@ fn weekly_on_the_demo_matches_the_goldens() {
 
     // Figures traced to the analysis: critical findings come first and the demo's crash loop
     // is among them with its diagnosis.
-    assert_eq!(health_json["schema"], "aiops.report.health/v1");
+    assert_eq!(health_json["schema"], "aiops.report.health/v2");
     assert_eq!(security_json["schema"], "aiops.report.security/v1");
     let crit = health_md.find("## Critical findings").unwrap();
     let appendix = health_md.find("## Appendix: archived findings").unwrap();

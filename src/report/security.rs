@@ -285,8 +285,9 @@ pub fn build_security_view(i: &SecurityInputs<'_>) -> SecurityView {
             .not_audited
             .iter()
             .map(|d| {
-                let more = if d.count > d.objects.len() { format!(" (+{} more)", d.count - d.objects.len()) } else { String::new() };
-                format!("{} {} ×{}: {}{more}", d.api_version, d.kind, d.count, d.objects.join(", "))
+                let shown: Vec<&str> = d.objects.iter().take(3).map(String::as_str).collect();
+                let more = if d.count > shown.len() { format!(" (+{} more)", d.count - shown.len()) } else { String::new() };
+                format!("{} {} ×{} ({}{more})", d.api_version, d.kind, d.count, shown.join(", "))
             })
             .collect(),
         vulnerabilities_note: a.vulnerabilities.note.clone(),

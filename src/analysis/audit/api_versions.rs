@@ -55,8 +55,10 @@ fn finding(api: &str, kind: &str, object: ObjectRef, field: &str, lead: &str, ta
     };
     let remediation = if d.replacement.contains(' ') || d.replacement.contains(',') {
         format!("# {}", d.replacement)
-    } else {
+    } else if field == "apiVersion" {
         format!("apiVersion: {}", d.replacement)
+    } else {
+        format!("# update the manifest this object is applied from, then re-apply it:\napiVersion: {}", d.replacement)
     };
     Some(Finding::new(
         check,

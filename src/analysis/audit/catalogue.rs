@@ -468,7 +468,7 @@ pub static CATALOGUE: &[CheckDef] = &[
     // API versions (the deprecation table of analysis/deprecations)
     c(
         "api-version-removed",
-        High,
+        Medium,
         Hygiene,
         &[],
         "a document is written for, or an object was last applied (kubectl.kubernetes.io/last-applied-configuration) with, an API version a Kubernetes release has removed",

@@ -367,8 +367,8 @@ pub fn slo_findings(namespace: &str, service: &str, slo: &SloStatus, source: &st
         _ => return,
     };
     let objective = match slo.threshold_seconds {
-        Some(t) => format!("p95 latency ≤ {:.0} ms", t * 1000.0),
-        None => format!("availability {}", pct(slo.target)),
+        Some(t) => format!("latency SLO p95 ≤ {:.0} ms", t * 1000.0),
+        None => format!("availability SLO {}", pct(slo.target)),
     };
     let b = &slo.burn;
     let spent = match (slo.budget_spent, slo.covered_days) {
