@@ -125,7 +125,10 @@ fn weekly_on_the_demo_matches_the_goldens() {
     let codes = |key: &str| -> Vec<String> {
         health_json[key].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(codes("critical").iter().filter(|c| c.starts_with("slo-")).collect::<Vec<_>>(), ["slo-fast-burn"]);
+    assert_eq!(
+        codes("critical").iter().filter(|c| c.starts_with("slo-")).collect::<Vec<_>>(),
+        ["slo-fast-burn"]
+    );
     assert!(codes("archived").contains(&"slo-slow-burn".to_string()));
     // Backups, GitOps and deprecated APIs, each with its planted problems.
     for code in [
@@ -144,10 +147,16 @@ fn weekly_on_the_demo_matches_the_goldens() {
         assert!(codes("archived").contains(&code.to_string()), "{code} not in {:?}", codes("archived"));
     }
     assert_eq!(health_json["backups"]["state"], "installed");
-    let frontend = health_json["gitops"]["apps"].as_array().unwrap().iter().find(|a| a["name"] == "argocd/shop-frontend");
+    let frontend = health_json["gitops"]["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "argocd/shop-frontend");
     assert_eq!(frontend.map(|a| a["state"].clone()), Some(serde_json::json!("ok")));
     let rows = health_json["deprecations"]["rows"].as_array().unwrap();
-    assert!(rows.iter().any(|r| r["api_version"] == "extensions/v1beta1" && r["source"] == "last kubectl apply"));
+    assert!(
+        rows.iter().any(|r| r["api_version"] == "extensions/v1beta1" && r["source"] == "last kubectl apply")
+    );
     assert!(rows.iter().any(|r| r["kind"] == "Endpoints" && r["source"] == "API server requests"));
     // Security figures equal `aiops audit` on the same source.
     let audit: serde_json::Value =
@@ -276,7 +285,14 @@ fn operations(v: &serde_json::Value) -> serde_json::Value {
         .unwrap()
         .iter()
         .map(|s| {
-            serde_json::json!([s["namespace"], s["service"], s["target"], s["slo"], s["latency_slo"], s["budget_spent"]])
+            serde_json::json!([
+                s["namespace"],
+                s["service"],
+                s["target"],
+                s["slo"],
+                s["latency_slo"],
+                s["budget_spent"]
+            ])
         })
         .collect();
     serde_json::json!({
@@ -317,14 +333,29 @@ fn slo_targets_and_period_from_the_config_file_and_flags() {
     )
     .unwrap();
     let args = [
-        "report", "health", "--demo", "--as-of", AS_OF, "--out", "r", "--format", "json", "--config", "aiops.toml",
-        "--slo-period", "28d",
+        "report",
+        "health",
+        "--demo",
+        "--as-of",
+        AS_OF,
+        "--out",
+        "r",
+        "--format",
+        "json",
+        "--config",
+        "aiops.toml",
+        "--slo-period",
+        "28d",
     ];
     ok(&aiops(tmp.path(), &args));
     let v = json(&tmp.path().join("r/health-2026-11-23.json"));
-    let svc = |name: &str| v["services"].as_array().unwrap().iter().find(|s| s["service"] == name).unwrap().clone();
+    let svc =
+        |name: &str| v["services"].as_array().unwrap().iter().find(|s| s["service"] == name).unwrap().clone();
     let checkout = svc("checkout");
-    assert_eq!((checkout["target"].as_str(), checkout["target_source"].as_str()), (Some("90%"), Some("config file")));
+    assert_eq!(
+        (checkout["target"].as_str(), checkout["target_source"].as_str()),
+        (Some("90%"), Some("config file"))
+    );
     assert_eq!(checkout["slo"], "met", "a 90% target absorbs the bad rollout: {checkout:#}");
     assert!(checkout["latency_slo"].as_str().unwrap().starts_with("p95 ≤ 100 ms"), "{checkout:#}");
     assert_eq!(svc("frontend")["target_source"], "annotation aiops.io/slo-availability");
@@ -346,7 +377,11 @@ fn slo_targets_and_period_from_the_config_file_and_flags() {
 fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheus() {
     use aiops::collectors::demo::{DemoOptions, generate, ops_manifest};
     let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
-    let wanted = ["http_requests_total", "http_request_duration_seconds_bucket", "apiserver_requested_deprecated_apis"];
+    let wanted = [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "apiserver_requested_deprecated_apis",
+    ];
     let series: Vec<support::prometheus::GenSeries> = snap
         .metrics
         .all()
@@ -398,7 +433,10 @@ fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheu
     ok(&o);
     let live = json(&tmp.path().join("live/health-2026-11-23.json"));
     let demo_out = tmp.path().join("demo");
-    ok(&aiops(tmp.path(), &["report", "health", "--demo", "--as-of", AS_OF, "--out", "demo", "--format", "json"]));
+    ok(&aiops(
+        tmp.path(),
+        &["report", "health", "--demo", "--as-of", AS_OF, "--out", "demo", "--format", "json"],
+    ));
     let demo = json(&demo_out.join("health-2026-11-23.json"));
 
     let backup_pages: Vec<String> = seen
@@ -409,12 +447,19 @@ fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheu
         .map(|r| r.query.clone())
         .collect();
     assert_eq!(backup_pages.len(), 3, "{backup_pages:?}");
-    assert!(backup_pages[1].contains("continue=3") && backup_pages[2].contains("continue=6"), "{backup_pages:?}");
+    assert!(
+        backup_pages[1].contains("continue=3") && backup_pages[2].contains("continue=6"),
+        "{backup_pages:?}"
+    );
     // Backups as the demo's.
     assert_eq!(live["backups"], demo["backups"]);
     // GitOps: Argo CD and the v1beta2 Kustomizations; HelmReleases refused and said so.
-    let apps: Vec<&str> = live["gitops"]["apps"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(apps, ["argocd/billing", "argocd/shop-frontend", "flux-system/data", "flux-system/monitoring"]);
+    let apps: Vec<&str> =
+        live["gitops"]["apps"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        apps,
+        ["argocd/billing", "argocd/shop-frontend", "flux-system/data", "flux-system/monitoring"]
+    );
     let tools = live["gitops"]["tools"].as_str().unwrap();
     assert!(tools.contains("Flux: not collected") && tools.contains("403"), "{tools}");
     // Deprecations: the API server's own version and its deprecated-API gauge.
@@ -440,13 +485,19 @@ fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheu
     let checkout = live["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
     assert_eq!(checkout["budget_covers"], "8.0 d", "{checkout:#}");
     assert_eq!(checkout["budget_basis"], "Prometheus increase() over the period");
-    let demo_checkout = demo["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
+    let demo_checkout =
+        demo["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
     assert_eq!(demo_checkout["budget_basis"], "samples of the source");
     let spent = |v: &serde_json::Value| -> f64 {
         let s = v["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
         s["budget_spent"].as_str().unwrap().trim_end_matches('%').parse().unwrap()
     };
-    assert!((spent(&live) - spent(&demo)).abs() <= 0.02 * spent(&demo), "{} vs {}", spent(&live), spent(&demo));
+    assert!(
+        (spent(&live) - spent(&demo)).abs() <= 0.02 * spent(&demo),
+        "{} vs {}",
+        spent(&live),
+        spent(&demo)
+    );
     let md = read(&tmp.path().join("live/health-2026-11-23.md"));
     assert!(md.contains("Prometheus") || md.contains("## Latency"), "{md}");
 }

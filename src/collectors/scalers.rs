@@ -51,6 +51,12 @@ pub fn read_dir_scalers(dir: &Path) -> Result<Vec<OtherScaler>> {
     Ok(out)
 }
 
+/// The autoscaler kinds read live: (group, version, kind, plural).
+pub const SCALER_KINDS: &[(&str, &str, &str, &str)] = &[
+    ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
+    ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+];
+
 /// Every VPA (`autoscaling.k8s.io/v1`) and KEDA ScaledObject (`keda.sh/v1alpha1`) of the
 /// live cluster. A kind the API server does not serve, or RBAC forbids, is skipped (logged);
 /// the analysis then cannot see conflicts with it.
@@ -61,10 +67,7 @@ pub async fn fetch_scalers(
     use crate::model::snapshot::{CollectionGap, GapReason};
     let mut out = Vec::new();
     let mut gaps = Vec::new();
-    for (group, version, kind, plural) in [
-        ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
-        ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
-    ] {
+    for &(group, version, kind, plural) in SCALER_KINDS {
         let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),

@@ -286,7 +286,11 @@ pub fn build_security_view(i: &SecurityInputs<'_>) -> SecurityView {
             .iter()
             .map(|d| {
                 let shown: Vec<&str> = d.objects.iter().take(3).map(String::as_str).collect();
-                let more = if d.count > shown.len() { format!(" (+{} more)", d.count - shown.len()) } else { String::new() };
+                let more = if d.count > shown.len() {
+                    format!(" (+{} more)", d.count - shown.len())
+                } else {
+                    String::new()
+                };
                 format!("{} {} ×{} ({}{more})", d.api_version, d.kind, d.count, shown.join(", "))
             })
             .collect(),

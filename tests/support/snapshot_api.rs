@@ -11,8 +11,8 @@
 use std::sync::{Arc, Mutex};
 
 use aiops::model::ClusterSnapshot;
-use aiops::model::objects::Node;
 use aiops::model::manifest::{event_to_value, secret_to_value};
+use aiops::model::objects::Node;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -281,7 +281,8 @@ fn respond(
     // Pagination: `continue` is the offset of the next page (opaque to clients), `limit`
     // the page size; the last page has no `continue`.
     let offset: usize = query_param(&query, "continue").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let limit: usize = query_param(&query, "limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize =
+        query_param(&query, "limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
     let total = selected.len();
     let page: Vec<Value> = selected.into_iter().skip(offset).take(limit).collect();
     let next = offset.saturating_add(limit);

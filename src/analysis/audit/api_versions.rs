@@ -58,7 +58,10 @@ fn finding(api: &str, kind: &str, object: ObjectRef, field: &str, lead: &str, ta
     } else if field == "apiVersion" {
         format!("apiVersion: {}", d.replacement)
     } else {
-        format!("# update the manifest this object is applied from, then re-apply it:\napiVersion: {}", d.replacement)
+        format!(
+            "# update the manifest this object is applied from, then re-apply it:\napiVersion: {}",
+            d.replacement
+        )
     };
     Some(Finding::new(
         check,
