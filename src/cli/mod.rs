@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod diagnose;
+pub mod docs;
 pub mod hpa;
 pub mod output;
 pub mod queue;
@@ -155,6 +156,18 @@ pub enum Command {
     Rollout(rollout::RolloutCommand),
     /// The approval web page and JSON API, /metrics, and the schedules (weekly reports, daily sizing and HPA, post-action checks)
     Serve(serve::ServeArgs),
+    /// Shell completion script (`aiops completions bash > /etc/bash_completion.d/aiops`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout (`aiops man | man -l -`), or one page per command into --out
+    Man {
+        /// Write aiops.1, aiops-report.1, ... into this directory (created)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,6 +321,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<u8, CliError> {
         Command::Hpa(args) => hpa::run(args, g, &ctx).await?,
         Command::Rollout(cmd) => rollout::run(cmd, g, &ctx).await?,
         Command::Serve(args) => serve::run(args, g, &config).await?,
+        Command::Completions { shell } => docs::completions(*shell)?,
+        Command::Man { out } => docs::man(out.as_deref())?,
     };
     Ok(code)
 }
