@@ -1,6 +1,7 @@
-//! `aiops completions SHELL` and `aiops man`: generated from the clap definitions, so they
-//! know every command and flag of this build; the bash script completes in a real bash,
-//! and `--out` writes one man page per command.
+//! Help for people at the terminal: `aiops completions SHELL` and `aiops man`, generated
+//! from the clap definitions (so they know every command and flag of this build; the bash
+//! script completes in a real bash, `--out` writes one man page per command), and the hint
+//! a command prints when no cluster is reachable and no flag named a source.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::process::Command;
@@ -48,7 +49,10 @@ fn man_pages_cover_every_command() {
     let page = aiops(&["man"]);
     assert!(page.contains(".TH aiops 1"), "{page:.200}");
     for cmd in ["inventory", "sizing", "report", "queue", "serve", "completions", "man"] {
-        assert!(page.contains(&format!("aiops\\-{cmd}(1)")), "no {cmd} in the SEE ALSO / subcommands:\n{page}");
+        assert!(
+            page.contains(&format!("aiops\\-{cmd}(1)")),
+            "no {cmd} in the SEE ALSO / subcommands:\n{page}"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let out = aiops(&["man", "--out", dir.path().to_str().unwrap()]);
@@ -57,4 +61,33 @@ fn man_pages_cover_every_command() {
     }
     let report = std::fs::read_to_string(dir.path().join("aiops-report.1")).unwrap();
     assert!(report.contains("slo\\-period"), "{report:.300}");
+}
+
+#[test]
+fn no_cluster_and_no_source_flag_gets_a_hint() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("AIOPS_CONFIG")
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let err = run(&["sizing", "--prometheus-url", "http://127.0.0.1:9"]);
+    assert!(
+        err.contains("not in a cluster")
+            && err.contains("hint: no Kubernetes access? `aiops sizing --prometheus-only"),
+        "{err}"
+    );
+    let err = run(&["hpa"]);
+    assert!(err.contains("hint: name a cluster with --kubeconfig FILE or --context NAME"), "{err}");
+    // A source was named: its own error says what is wrong, no hint.
+    let err = run(&["hpa", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert!(err.contains("/nonexistent/kubeconfig") && !err.contains("hint:"), "{err}");
 }
