@@ -158,6 +158,11 @@ fn slo_config(raw: RawSlo, errors: &mut Vec<String>) -> SloConfig {
 pub struct RawQueue {
     /// The approval queue's SQLite file.
     pub db: Option<PathBuf>,
+    /// An approved item not applied within this long expires (`24h` by default).
+    pub approved_ttl: Option<String>,
+    /// How long an apply or rollback may hold its target's lock (`10m` by default); a
+    /// crashed holder's lock is taken over after it (at once when the holder is known dead).
+    pub lock_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,6 +236,10 @@ pub struct Config {
     pub queue_db: PathBuf,
     /// `[slo]`: SLO targets and period of the health report.
     pub slo: SloConfig,
+    /// An approved item not applied within this long expires.
+    pub approved_ttl: Duration,
+    /// How long an operation may hold its target's lock.
+    pub lock_ttl: Duration,
 }
 
 impl Default for Config {
@@ -251,6 +260,8 @@ impl Default for Config {
             log_level: "warn".into(),
             queue_db: PathBuf::from("aiops-queue.db"),
             slo: SloConfig::default(),
+            approved_ttl: Duration::from_secs(24 * 3600),
+            lock_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -382,6 +393,12 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/aiops/queue.db"))
             })
             .unwrap_or_else(|| PathBuf::from("aiops-queue.db"));
+        if let Some(v) = pick(raw.queue.approved_ttl, "AIOPS_APPROVED_TTL") {
+            set_duration(&mut c.approved_ttl, &v, "queue.approved_ttl", &mut errors);
+        }
+        if let Some(v) = pick(raw.queue.lock_ttl, "AIOPS_LOCK_TTL") {
+            set_duration(&mut c.lock_ttl, &v, "queue.lock_ttl", &mut errors);
+        }
         match flags.log_format {
             Some(f) => c.log_format = f,
             None => {
@@ -411,6 +428,21 @@ fn set_duration(slot: &mut Duration, value: &str, key: &str, errors: &mut Vec<St
         Ok(_) => errors.push(format!("{key}: must be longer than zero")),
         Err(e) => errors.push(format!("{key}: {e}")),
     }
+}
+
+/// A duration in the largest whole unit that fits (`90s` → `90s`, `86400s` → `1d`): the
+/// form [`parse_duration`] reads.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in
+        [("w", 604_800_000u128), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+    {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Parses a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d`, `2w`, `500ms`.

@@ -4,6 +4,7 @@
 pub mod custom;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod health_signals;
 pub mod ksm;
 pub mod kube;

@@ -14,7 +14,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use super::error::{CollectError, Result};
+use super::error::Result;
 use super::kube::{KubeOptions, list_paged};
 use crate::model::manifest::parse_documents;
 use crate::model::operations::{Availability, KindStatus, OpsResources};
@@ -91,29 +91,19 @@ fn each_object(v: &Value, f: &mut dyn FnMut(&Value)) {
 }
 
 /// The `*.json`/`*.yaml`/`*.yml` files under a snapshot directory's `objects/`, sorted;
-/// none without `objects/`.
+/// none without `objects/`. Only regular files inside the directory (the rules of
+/// [`super::files`]).
 ///
 /// # Errors
-/// A directory that cannot be read.
+/// A directory that cannot be read; a link leading outside it; a FIFO or device.
 pub fn object_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
     let root = dir.join("objects");
     if !root.is_dir() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| CollectError::Io { path: d.clone(), source: e })?;
-        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    super::files::walk_inside(&root, &root, &|p| {
+        matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml"))
+    })
 }
 
 /// Calls `f` with every object (List items included) of the snapshot directory's object
@@ -123,8 +113,7 @@ pub fn object_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// A file that cannot be read or parsed (names the file).
 pub fn for_each_object(dir: &Path, words: &[&str], f: &mut dyn FnMut(&Value)) -> Result<()> {
     for p in object_files(dir)? {
-        let text =
-            std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
+        let text = super::files::read_text_capped(&p, super::files::MAX_OBJECT_FILE_BYTES)?;
         if !words.iter().any(|w| text.contains(w)) {
             continue;
         }
