@@ -550,8 +550,17 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
         aiops(
             &dir,
             &[
-                "report", "health", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md",
-                "--notify-file", "notify-url",
+                "report",
+                "health",
+                "--demo",
+                "--as-of",
+                AS_OF,
+                "--out",
+                "reports",
+                "--format",
+                "md",
+                "--notify-file",
+                "notify-url",
             ],
         )
     })

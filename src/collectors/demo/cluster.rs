@@ -86,7 +86,9 @@ fn tcp(port: i32) -> NetworkPolicyPort {
 
 /// Services with their own SLOs (`aiops.io/slo-availability`, `aiops.io/slo-latency-p95`,
 /// read by the health report); the others get the default 99.9% availability.
-const SLO_ANNOTATIONS: &[(&str, &str, &[(&str, &str)])] = &[
+/// (namespace, service, annotations).
+type ServiceAnnotations = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+const SLO_ANNOTATIONS: &[ServiceAnnotations] = &[
     ("shop", "frontend", &[("aiops.io/slo-availability", "99.95"), ("aiops.io/slo-latency-p95", "300ms")]),
     ("shop", "checkout", &[("aiops.io/slo-latency-p95", "500ms")]),
     ("legacy", "cms", &[("aiops.io/slo-availability", "99.5%")]),
