@@ -322,6 +322,68 @@ fn a_demo_snapshot_gives_the_demos_operations_sections() {
     assert!(snap["backups"]["schedules"].as_array().unwrap().len() == 2, "{:#}", snap["backups"]);
 }
 
+/// A snapshot directory with documents of removed API versions: the health report's drift
+/// section lists them from the files with the release that removed them against the
+/// cluster's version, and the audit names the one it could not read.
+#[test]
+fn removed_api_versions_in_snapshot_files_are_reported_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&aiops(tmp.path(), &["snapshot", "demo", "--out", "snap", "--as-of", AS_OF]));
+    std::fs::write(
+        tmp.path().join("snap/objects/legacy.yaml"),
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\nspec: {privileged: false}\n---\n\
+         apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\nspec:\n  schedule: \"0 2 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: busybox:1.36}]\n",
+    )
+    .unwrap();
+    ok(&aiops(tmp.path(), &["report", "health", "--snapshot", "snap", "--out", "r", "--format", "json"]));
+    let v = json(&tmp.path().join("r/health-2026-11-23.json"));
+    let rows = v["deprecations"]["rows"].as_array().unwrap();
+    let files: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| r["source"] == "files")
+        .map(|r| {
+            (
+                r["api_version"].as_str().unwrap(),
+                r["removed_in"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("batch/v1beta1", "1.25", "no longer served by this cluster's version"),
+            ("policy/v1beta1", "1.25", "no longer served by this cluster's version"),
+        ],
+        "{rows:#?}"
+    );
+    let audit: serde_json::Value =
+        serde_json::from_str(&ok(&aiops(tmp.path(), &["audit", "--snapshot", "snap", "-o", "json"])))
+            .unwrap();
+    let skipped = audit["not_audited"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|d| d["kind"] == "PodSecurityPolicy" && d["objects"][0] == "restricted"),
+        "{skipped:#?}"
+    );
+    let removed: Vec<String> = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "api-version-removed")
+        .map(|f| {
+            let o = &f["object"];
+            [o["kind"].as_str(), o["namespace"].as_str(), o["name"].as_str()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    for want in ["PodSecurityPolicy/restricted", "CronJob/shop/nightly", "Deployment/legacy/cms"] {
+        assert!(removed.iter().any(|r| r == want), "{want} not in {removed:?}");
+    }
+}
+
 /// SLO targets from the config file win over the annotations and the default; the period
 /// comes from `--slo-period`.
 #[test]
