@@ -564,6 +564,52 @@ fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheu
     assert!(md.contains("Prometheus") || md.contains("## Latency"), "{md}");
 }
 
+/// `snapshot capture` keeps the Velero, Argo CD and Flux objects the API serves
+/// (`objects/operations.json`); the health report of the captured directory has the same
+/// backup and GitOps sections as the demo.
+#[test]
+fn capture_keeps_the_operations_objects() {
+    use aiops::collectors::demo::{DemoOptions, generate, ops_manifest};
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
+    let m = ops_manifest(AS_OF.parse().unwrap());
+    let items = m["items"].as_array().unwrap();
+    let of_kind = |k: &str| items.iter().filter(|i| i["kind"] == k).cloned().collect::<Vec<_>>();
+    let extra = vec![
+        ("/apis/velero.io/v1", "schedules", of_kind("Schedule")),
+        ("/apis/velero.io/v1", "backups", of_kind("Backup")),
+        ("/apis/velero.io/v1", "restores", of_kind("Restore")),
+        ("/apis/argoproj.io/v1alpha1", "applications", of_kind("Application")),
+        ("/apis/kustomize.toolkit.fluxcd.io/v1", "kustomizations", of_kind("Kustomization")),
+        ("/apis/helm.toolkit.fluxcd.io/v2", "helmreleases", of_kind("HelmRelease")),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _seen) = rt.block_on(support::snapshot_api::start_with(snap, extra));
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kube_mock::kubeconfig(tmp.path(), &url);
+    let args = [
+        "snapshot",
+        "capture",
+        "--out",
+        "snap",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ];
+    std::thread::scope(|s| s.spawn(|| ok(&aiops(tmp.path(), &args))).join().unwrap());
+    assert!(tmp.path().join("snap/objects/operations.json").is_file());
+    let run = |source: &[&str], out: &str| {
+        let mut args = vec!["report", "health", "--out", out, "--format", "json", "--as-of", AS_OF];
+        args.extend_from_slice(source);
+        ok(&aiops(tmp.path(), &args));
+        json(&tmp.path().join(out).join("health-2026-11-23.json"))
+    };
+    let captured = run(&["--snapshot", "snap"], "captured");
+    let demo = run(&["--demo"], "demo");
+    assert_eq!(captured["backups"], demo["backups"]);
+    assert_eq!(captured["gitops"], demo["gitops"]);
+}
+
 #[test]
 fn a_malformed_history_file_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();

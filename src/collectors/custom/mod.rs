@@ -224,6 +224,48 @@ async fn list_kind(client: &kube::Client, opts: &KubeOptions, k: &CustomKind) ->
     Listing { availability: Availability::NotInstalled, gap: None, values: Vec::new() }
 }
 
+/// The operations objects of the live cluster as the API returns them (for `snapshot
+/// capture`), and the gaps of the kinds that could not be listed.
+pub async fn list_ops_documents(
+    client: &kube::Client,
+    opts: &KubeOptions,
+) -> (Vec<Value>, Vec<CollectionGap>) {
+    let mut docs = Vec::new();
+    let mut gaps = Vec::new();
+    for k in OPS_KINDS {
+        let l = list_kind(client, opts, k).await;
+        if let (Some(reason), Availability::NotCollected(detail)) = (l.gap, &l.availability) {
+            gaps.push(CollectionGap {
+                source: "kubernetes".into(),
+                what: format!("{} {}", k.api_version(), k.kind),
+                namespace: None,
+                reason,
+                detail: detail.clone(),
+            });
+        }
+        docs.extend(l.values);
+    }
+    (docs, gaps)
+}
+
+/// Writes operations objects into a snapshot directory as `objects/operations.json` (a
+/// `v1 List`, read back by [`read_dir_ops`]); nothing when there are none.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_ops_documents(dir: &Path, docs: &[Value]) -> Result<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join("objects").join("operations.json");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs});
+    let text = serde_json::to_string_pretty(&list).map_err(|e| super::error::CollectError::Invalid {
+        path: path.clone(),
+        reason: format!("encoding the operations objects: {e}"),
+    })?;
+    std::fs::write(&path, text).map_err(|source| super::error::CollectError::Io { path, source })
+}
+
 /// The operations resources of the live cluster (every namespace: Velero, Argo CD and Flux
 /// keep their objects in their own), and the API server's version. A refused or failing
 /// list is also returned as a collection gap.
