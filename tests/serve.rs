@@ -800,3 +800,49 @@ async fn https_with_a_certificate_from_files() {
     let (_, out) = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/healthz")]);
     assert!(!out.starts_with("200"), "{out}");
 }
+
+/// A GET sent as raw bytes (HTTP clients normalise `..` away); the status code.
+fn raw_get(s: &Server, target: &str, bearer: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = s.url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        c,
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Paths that try to leave the reports folder, or reach the queue database or the tokens
+/// file through it: none is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_paths_cannot_leave_the_reports_folder() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    std::fs::create_dir_all(s.dir.join("reports")).unwrap();
+    std::fs::write(s.dir.join("reports/health-2026-11-23.md"), "# report\n").unwrap();
+    let tok = token("vera");
+    assert_eq!(raw_get(&s, "/reports/health-2026-11-23.md", tok), 200, "the control case");
+    let attacks = [
+        "/reports/../queue.db",
+        "/reports/..%2Fqueue.db",
+        "/reports/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/reports/%2e%2e%2ftokens.yaml",
+        "/reports/%2E%2E/tokens.yaml",
+        "/reports/..%5Cqueue.db",
+        "/reports/.%2E/queue.db",
+        "/reports/%252e%252e%252fqueue.db",
+        "/reports/health-2026-11-23.md%00.html",
+        "/reports//etc/passwd",
+        "/reports/%2Fetc%2Fpasswd",
+        "/reports/queue.db",
+        "/reports/tokens.yaml",
+        "/reports/serve.log",
+    ];
+    for a in attacks {
+        let code = raw_get(&s, a, tok);
+        assert!(matches!(code, 400 | 404), "{a}: {code}");
+    }
+}

@@ -796,8 +796,11 @@ async fn settle(
 ) -> Result<(String, State)> {
     let actor = Actor::new("aiops", "reconcile");
     let now = clock.now();
+    if j.operation == "rollback" && item.state.is_in_effect() {
+        return settle_rollback(store, client, item, j, clock).await;
+    }
     if j.operation != "apply" || item.state != State::Applying {
-        // A rollback interrupted, or an entry whose item moved on: close it, noting it.
+        // An entry whose item moved on: close it, noting it.
         let detail = format!("closed an interrupted {} started {} by {}", j.operation, j.started_at, j.owner);
         store.note(&item.id, &actor, "reconcile", item.state, &detail, now)?;
         store.record_outcome(
@@ -847,6 +850,62 @@ async fn settle(
     };
     let (it, _, _) = store.transition_with(&item.id, &action, &actor, now, &with)?;
     Ok((item.id.clone(), it.state))
+}
+
+/// Settles an interrupted rollback: the target holds the recorded values (the rollback
+/// landed: the item is `rolled_back`), still the item's values (it did not: the item stays in
+/// effect), or neither (someone else changed it: the item stays, with a note naming that).
+async fn settle_rollback(
+    store: &mut Store,
+    client: &Client,
+    item: &Item,
+    j: &super::store::JournalEntry,
+    clock: &dyn Clock,
+) -> Result<(String, State)> {
+    let actor = Actor::new("aiops", "reconcile");
+    let now = clock.now();
+    let rec = &item.recommendation;
+    let plan = item.pre_state.clone().unwrap_or_else(|| rec.rollback.clone());
+    let (api, _) = api_of(client, item)?;
+    let after = get_opt(&api, &item.target.name, &format!("reading {} back", item.target_key())).await?;
+    let deleted = plan.get("$absent").and_then(Value::as_bool) == Some(true);
+    let landed = match &after {
+        None => deleted,
+        Some(a) => !deleted && same(&project(a, &plan), &plan),
+    };
+    let still = after.as_ref().is_some_and(|a| same(&project(a, &rec.patch), &rec.patch));
+    let started = format!("started {} by {}", j.started_at, j.owner);
+    if landed {
+        let op = Operation {
+            item_id: item.id.clone(),
+            kind: "rollback".into(),
+            started_at: j.started_at,
+            finished_at: now,
+            duration_ms: now.as_millisecond() - j.started_at.as_millisecond(),
+            outcome: "ok".into(),
+            detail: format!(
+                "reconciled after an interrupted rollback ({started}): the recorded values are in place"
+            ),
+        };
+        let with =
+            With { close_journal: Some((j.seq, "reconciled")), operation: Some(&op), ..With::default() };
+        let (it, _, _) = store.transition_with(&item.id, &Action::Rollback, &actor, now, &with)?;
+        return Ok((item.id.clone(), it.state));
+    }
+    let detail = if still {
+        format!("closed an interrupted rollback ({started}): the object still holds this item's values")
+    } else {
+        format!(
+            "closed an interrupted rollback ({started}): the object holds neither this item's values nor the recorded ones; roll back again (with --force if it changed since)"
+        )
+    };
+    store.note(&item.id, &actor, "reconcile", item.state, &detail, now)?;
+    store.record_outcome(
+        &item.id,
+        now,
+        &With { close_journal: Some((j.seq, "interrupted")), ..With::default() },
+    )?;
+    Ok((item.id.clone(), item.state))
 }
 
 /// Pod health of a workload, for the post-action checks.

@@ -27,7 +27,8 @@ pub enum QueueCommand {
     Approve(DecideArgs),
     /// Reject, with a justification
     Reject(DecideArgs),
-    /// Apply an approved item to the cluster (server-side apply, field manager `aiops`)
+    /// Apply an approved item to the cluster (server-side apply under the item's own field
+    /// manager `aiops-<id>`, so items on one object compose)
     Apply(ApplyArgs),
     /// Restore the state recorded before the apply (within 5 minutes); refuses when the
     /// fields changed since the apply unless --force --acknowledge

@@ -25,6 +25,10 @@ pub struct Request {
     pub query: String,
     pub content_type: String,
     pub body: Option<Value>,
+    /// The status answered (0 while the request is being handled).
+    pub status: u16,
+    /// The `fieldManager` query parameter, if any.
+    pub field_manager: Option<String>,
 }
 
 #[derive(Default)]
@@ -41,6 +45,9 @@ pub struct State {
     pub hang_after_apply: bool,
     /// Answer this status (e.g. 422) to dry runs.
     pub refuse_dry_run: Option<u16>,
+    /// Hold every answer to a stored (not dry-run) PATCH this long after storing it: widens
+    /// the window in which a client is killed after its write landed but before it heard so.
+    pub patch_delay: Option<std::time::Duration>,
 }
 
 impl State {
@@ -93,13 +100,17 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let parsed: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(body).ok() };
     let mut st = state.lock().unwrap();
+    let field_manager = query.split('&').find_map(|kv| kv.strip_prefix("fieldManager=")).map(percent_decode);
     st.requests.push(Request {
         method: method.to_string(),
         path: path.clone(),
         query: query.clone(),
         content_type: content_type.clone(),
         body: parsed.clone(),
+        status: 0,
+        field_manager,
     });
+    let seq = st.requests.len() - 1;
     // Pod lists.
     if method == Method::GET && path.ends_with("/pods") {
         let ns = path.split('/').nth(4).unwrap_or("");
@@ -129,6 +140,7 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
     if method == Method::PATCH {
         let dry = query.contains("dryRun=All");
         if dry && let Some(code) = st.refuse_dry_run {
+            st.requests[seq].status = code;
             return status(
                 code,
                 "Invalid",
@@ -137,6 +149,7 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
         }
         if !dry && st.conflicts > 0 {
             st.conflicts -= 1;
+            st.requests[seq].status = 409;
             return status(
                 409,
                 "Conflict",
@@ -156,6 +169,16 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
         now,
     };
     let (code, body) = st.store.handle(&req);
+    st.requests[seq].status = code;
+    if method == Method::PATCH
+        && !query.contains("dryRun=All")
+        && code < 300
+        && let Some(d) = st.patch_delay
+    {
+        drop(st);
+        std::thread::sleep(d);
+        return reply(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body);
+    }
     let hang = method == Method::PATCH
         && content_type.starts_with("application/apply-patch")
         && !query.contains("dryRun=All")
