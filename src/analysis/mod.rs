@@ -4,8 +4,11 @@
 pub mod applicability;
 pub mod audit;
 pub mod backtest;
+pub mod backups;
 pub mod baseline;
+pub mod deprecations;
 pub mod diagnose;
+pub mod gitops;
 pub mod health;
 pub mod hpa;
 pub mod inventory;

@@ -7,6 +7,7 @@
 //! ([`suppress`]), ranks findings (severity, then blast radius) and scores namespaces
 //! ([`score`]). Each check has a stable kebab-case id in the [`catalogue`].
 
+pub mod api_versions;
 pub mod catalogue;
 pub mod hygiene;
 pub mod network;
@@ -189,6 +190,9 @@ pub struct AuditReport {
     pub not_queued: Vec<crate::analysis::applicability::Held>,
     /// Objects audited (workloads, namespaces, RBAC objects, services, ...).
     pub objects_audited: usize,
+    /// Documents of the source's files the audit could not read (kinds and API versions it
+    /// does not model), by apiVersion and kind.
+    pub not_audited: Vec<api_versions::NotAudited>,
 }
 
 impl AuditReport {
@@ -238,6 +242,7 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
     let rbac_summary = rbac::audit_rbac(&ctx, &mut findings);
     rbac::audit_workload_service_accounts(&ctx, &rbac_summary, &mut findings);
     network::audit_network(&ctx, &mut findings);
+    api_versions::audit_api_versions(snap, &mut findings);
     let vulnerabilities = vulns::audit_vulnerabilities(
         &ctx,
         input.vulnerability_reports.as_deref(),
@@ -273,6 +278,7 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
         recommendations,
         not_queued,
         objects_audited,
+        not_audited: api_versions::not_audited(snap),
     }
 }
 

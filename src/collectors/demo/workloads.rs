@@ -899,6 +899,14 @@ impl Sim {
             ));
         }
         meta.annotations = Some(annotations.into_iter().collect());
+        if ns == "legacy" && app.name == "cms" {
+            // Last `kubectl apply`-ed years ago from a manifest written for extensions/v1beta1
+            // (removed in 1.16): the manifest no longer applies.
+            meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+                "kubectl.kubernetes.io/last-applied-configuration".into(),
+                r#"{"apiVersion":"extensions/v1beta1","kind":"Deployment","metadata":{"annotations":{},"name":"cms","namespace":"legacy"},"spec":{"replicas":1,"template":{"metadata":{"labels":{"app.kubernetes.io/name":"cms"}},"spec":{"containers":[{"image":"wordpress:latest","name":"cms"}]}}}}"#.into(),
+            );
+        }
         meta.generation = Some(generation);
         let deployment = Deployment {
             metadata: meta,
