@@ -128,6 +128,12 @@ pub enum ApplyError {
     /// The post-action checks cannot read the pods (no selector to find them by).
     #[error("cannot check {target}: {reason}")]
     Uncheckable { target: String, reason: String },
+    #[error("{id} is {state}: only failed items (and approved ones whose apply did not happen) are retried")]
+    NotRetryable { id: String, state: State },
+    #[error(
+        "{id} is not applied now: {reason} (nothing changed). Rollbacks stay allowed; an emergency apply needs a break-glass nonce (`aiops queue break-glass issue`, then --break-glass)"
+    )]
+    Window { id: String, reason: String },
 }
 
 type Result<T> = std::result::Result<T, ApplyError>;
@@ -147,6 +153,13 @@ pub struct ApplyOptions {
     /// Who runs it, unique to the operation ([`operation_owner`]), for the lock and the
     /// journal.
     pub owner: String,
+    /// When applies may start (`[maintenance]`); rollbacks and dry runs ignore it.
+    pub windows: super::windows::Windows,
+    /// A break-glass nonce for an apply outside the windows (spent only when needed).
+    pub break_glass: Option<String>,
+    /// A retried failed apply: the object may hold part of this very change, which is not
+    /// a change by someone else; the rollback plan stays the recorded one.
+    pub retry: bool,
 }
 
 impl Default for ApplyOptions {
@@ -158,6 +171,9 @@ impl Default for ApplyOptions {
             backoff: Duration::from_millis(200),
             lock_ttl: Duration::from_secs(600),
             owner: operation_owner("aiops"),
+            windows: super::windows::Windows::default(),
+            break_glass: None,
+            retry: false,
         }
     }
 }
@@ -274,6 +290,31 @@ where
     }
 }
 
+/// Before a failed item is retried: its target must hold, field by field, either the
+/// recorded values or this change's (part of it may have landed), nothing a person set since.
+///
+/// # Errors
+/// [`ApplyError::Changed`] naming the fields someone else changed (or the object gone),
+/// cluster errors.
+pub async fn retry_precheck(client: &Client, item: &Item) -> Result<()> {
+    let (api, _) = api_of(client, item)?;
+    let key = item.target_key();
+    let rec = &item.recommendation;
+    let Some(obj) = get_opt(&api, &item.target.name, &format!("reading {key}")).await? else {
+        return Err(ApplyError::Changed { target: key, diffs: vec!["the object no longer exists".into()] });
+    };
+    let now = project(&obj, &rec.patch);
+    let off = super::patch::between(&now, &rec.rollback, &rec.patch);
+    if off.is_empty() {
+        return Ok(());
+    }
+    let diffs = differences(&rec.rollback, &now)
+        .into_iter()
+        .filter(|d| off.iter().any(|p| d.starts_with(p.as_str())))
+        .collect::<Vec<_>>();
+    Err(ApplyError::Changed { target: key, diffs: if diffs.is_empty() { off } else { diffs } })
+}
+
 async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Option<Value>> {
     match api.get_opt(name).await {
         Ok(Some(o)) => Ok(Some(serde_json::to_value(o).unwrap_or(Value::Null))),
@@ -382,6 +423,19 @@ fn before_change(
     match (current, creating) {
         (Some(obj), false) => {
             let before = project(obj, &rec.patch);
+            if opts.retry
+                && !same(&before, &rec.rollback)
+                && super::patch::between(&before, &rec.rollback, &rec.patch).is_empty()
+            {
+                // Part of this change landed in the failed attempt: restore the recorded state
+                // on rollback, not the half-way one.
+                let detail = format!(
+                    "retry: the object holds part of this change ({}); the rollback plan stays the recorded one",
+                    differences(&rec.rollback, &before).join("; ")
+                );
+                store.note(&item.id, actor, "retry", item.state, &detail, clock.now())?;
+                return Ok(rec.rollback.clone());
+            }
             if !same(&before, &rec.rollback) {
                 let diffs = differences(&rec.rollback, &before);
                 match &opts.force_acknowledged {

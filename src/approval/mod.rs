@@ -16,3 +16,4 @@ pub mod phr_sync;
 pub mod scope;
 pub mod validate;
 pub mod view;
+pub mod windows;
