@@ -196,6 +196,12 @@ pub async fn apply_item(
         return Err(ApplyError::NoPatch { id: item.id });
     }
     store.ensure_not_paused()?;
+    if !opts.dry_run && opts.break_glass.is_none() {
+        let gate = opts.windows.gate(clock.now());
+        if !gate.is_open() {
+            return Err(ApplyError::Window { id: item.id, reason: gate.reason() });
+        }
+    }
     let c = cluster.client().await.map_err(ApplyError::Connect)?;
     reconcile_if_needed(store, cluster, clock).await?;
     let actor = Actor::new(by, "operator");
