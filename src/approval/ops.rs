@@ -13,10 +13,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, PodHealth, RollbackOutcome};
+use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, RollbackOutcome};
+use super::pod_health::{PodHealth, pod_health};
 use super::state::{Action, Decision, Role, State};
 use super::store::{CHECKS, EnqueueContext, EnqueueSummary, Item, QueueError, Store};
 use super::{Actor, phr_sync};
+use super::{reconcile, rollback};
 use crate::clock::Clock;
 use crate::collectors::CollectError;
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
@@ -82,7 +84,7 @@ pub async fn reconcile_if_needed(
     }
     match cluster.client().await {
         Ok(c) => {
-            for (id, state) in apply::reconcile(store, c, clock).await? {
+            for (id, state) in reconcile::reconcile(store, c, clock).await? {
                 tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
                 sync_phr(store, &id, clock.now());
             }
@@ -211,7 +213,7 @@ pub async fn apply_item(
     // Pre-action pod health, for the post-action checks (best effort).
     let pre = match store.get(id, clock.now()) {
         Ok(item) if !opts.dry_run && item.state == State::Approved => {
-            apply::pod_health(c, &item, clock.now()).await.ok()
+            pod_health(c, &item, clock.now()).await.ok()
         }
         _ => None,
     };
@@ -355,7 +357,7 @@ pub async fn rollback_item(
     }
     let c = cluster.client().await.map_err(ApplyError::Connect)?;
     reconcile_if_needed(store, cluster, clock).await?;
-    let out = apply::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
+    let out = rollback::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
     sync_phr(store, id, clock.now());
     out
 }
@@ -495,7 +497,7 @@ async fn verify(
         let offset = CHECKS.iter().find(|(l, _)| *l == ch.label).map_or(0, |(_, s)| *s);
         let applied_at = ch.due_at - jiff::SignedDuration::from_secs(offset);
         let pre: Option<PodHealth> = store.pre_metrics(&item.id)?;
-        let (outcome, detail) = match apply::pod_health(c, &item, applied_at).await {
+        let (outcome, detail) = match pod_health(c, &item, applied_at).await {
             Ok(h) => {
                 let (mut problems, mut summary) = judge_pods(&h, pre.as_ref());
                 if let Some(p) = prom {
