@@ -199,37 +199,7 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
             }
         }
         QueueCommand::Approve(a) | QueueCommand::Reject(a) => {
-            let approve = matches!(cmd, QueueCommand::Approve(_));
-            let req = DecideRequest {
-                id: a.id.clone(),
-                approve,
-                by: a.by.clone(),
-                role: a.role,
-                justification: a.justification.clone(),
-            };
-            let (item, decision) = jobs::queue::decide(&mut store, ctx, &req)?;
-            let msg = if decision.still_needs.is_empty() {
-                format!(
-                    "{} is {} ({} by {} as {}).\n",
-                    item.id,
-                    item.state,
-                    if approve { "approve" } else { "reject" },
-                    a.by,
-                    a.role.as_str()
-                )
-            } else {
-                format!(
-                    "{}: {} approval recorded; still needs a {} approval from someone else.\n",
-                    item.id,
-                    a.role.as_str(),
-                    decision.still_needs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" and ")
-                )
-            };
-            if let Some(text) = structured(&item_json(&item), format)? {
-                emit(&text)?;
-            } else {
-                emit(&msg)?;
-            }
+            decide(&mut store, ctx, a, matches!(cmd, QueueCommand::Approve(_)))?;
         }
         QueueCommand::Revoke(a) => {
             let item = jobs::queue::revoke(&mut store, ctx, &a.id, &a.by, a.role, &a.justification)?;
@@ -239,81 +209,9 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 emit(&format!("{}: approvals revoked by {}; it is {} again.\n", item.id, a.by, item.state))?;
             }
         }
-        QueueCommand::Apply(a) => {
-            let req = ApplyRequest {
-                id: a.id.clone(),
-                by: a.by.clone(),
-                dry_run: a.dry_run,
-                force_acknowledged: if a.force {
-                    Some(a.acknowledge.clone().unwrap_or_default())
-                } else {
-                    None
-                },
-                owner: jobs::queue::operation_owner("aiops"),
-                break_glass: a.break_glass.clone(),
-            };
-            let out = jobs::queue::apply(&mut store, ctx, &req).await?;
-            if let Some(text) = structured(&out, format)? {
-                emit(&text)?;
-            } else if out.dry_run {
-                let body = serde_json::to_string_pretty(&out.body).map_err(output::OutputError::from)?;
-                emit(&format!(
-                    "{}: the API server accepted the change in a dry run; nothing changed.\nServer-side apply body:\n{body}\n",
-                    out.id
-                ))?;
-            } else {
-                emit(&format!(
-                    "{} applied in {} ms ({} attempt(s)). Post-action checks at 5 min, 15 min and 1 h: `aiops queue verify {}`; undo: `aiops queue rollback {}`.\n",
-                    out.id, out.duration_ms, out.attempts, out.id, out.id
-                ))?;
-            }
-        }
-        QueueCommand::Rollback(a) => {
-            let out = jobs::queue::rollback(
-                &mut store,
-                ctx,
-                &a.id,
-                &a.by,
-                &jobs::queue::operation_owner("aiops"),
-                if a.force { Some(a.acknowledge.clone().unwrap_or_default()) } else { None },
-            )
-            .await?;
-            if let Some(text) = structured(&out, format)? {
-                emit(&text)?;
-            } else {
-                emit(&format!(
-                    "{} rolled back ({}) in {} ms{}.\n",
-                    out.id,
-                    out.method,
-                    out.duration_ms,
-                    if out.within_budget {
-                        ", within the 5-minute budget"
-                    } else {
-                        ": OVER the 5-minute budget"
-                    }
-                ))?;
-            }
-        }
-        QueueCommand::Verify { id } => {
-            let results = jobs::queue::verify(&mut store, ctx, id.as_deref(), as_of).await?;
-            if let Some(text) = structured(&json!({"checks": results}), format)? {
-                emit(&text)?;
-            } else if results.is_empty() {
-                emit("No post-action check is due.\n")?;
-            } else {
-                let mut t = Table::new(&["ITEM", "CHECK", "OUTCOME", "STATE", "DETAIL"]);
-                for r in &results {
-                    t.row(vec![
-                        r.id.clone(),
-                        r.label.clone(),
-                        r.outcome.to_string(),
-                        r.state.to_string(),
-                        r.detail.clone(),
-                    ]);
-                }
-                emit(&t.render(format == OutputFormat::Markdown))?;
-            }
-        }
+        QueueCommand::Apply(a) => apply(&mut store, ctx, a).await?,
+        QueueCommand::Rollback(a) => rollback(&mut store, ctx, a).await?,
+        QueueCommand::Verify { id } => verify(&mut store, ctx, id.as_deref(), as_of).await?,
         QueueCommand::Pause { by, reason } => {
             jobs::queue::set_maintenance(&mut store, ctx, Some(reason), by)?;
             emit(&format!("Queue paused by {by}: applies are refused until `aiops queue resume`.\n"))?;
@@ -435,4 +333,129 @@ fn windows(ctx: &Ctx<'_>, at: jiff::Timestamp) -> Result<(), CliError> {
         out.push_str(&format!("  {}\n", e.message()));
     }
     Ok(emit(&out)?)
+}
+
+fn decide(
+    store: &mut crate::approval::Store,
+    ctx: &Ctx<'_>,
+    a: &DecideArgs,
+    approve: bool,
+) -> Result<(), CliError> {
+    let format = ctx.config.output;
+    let req = DecideRequest {
+        id: a.id.clone(),
+        approve,
+        by: a.by.clone(),
+        role: a.role,
+        justification: a.justification.clone(),
+    };
+    let (item, decision) = jobs::queue::decide(store, ctx, &req)?;
+    let msg = if decision.still_needs.is_empty() {
+        format!(
+            "{} is {} ({} by {} as {}).\n",
+            item.id,
+            item.state,
+            if approve { "approve" } else { "reject" },
+            a.by,
+            a.role.as_str()
+        )
+    } else {
+        format!(
+            "{}: {} approval recorded; still needs a {} approval from someone else.\n",
+            item.id,
+            a.role.as_str(),
+            decision.still_needs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" and ")
+        )
+    };
+    if let Some(text) = structured(&item_json(&item), format)? {
+        emit(&text)?;
+    } else {
+        emit(&msg)?;
+    }
+    Ok(())
+}
+
+async fn apply(store: &mut crate::approval::Store, ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<(), CliError> {
+    let format = ctx.config.output;
+    let req = ApplyRequest {
+        id: a.id.clone(),
+        by: a.by.clone(),
+        dry_run: a.dry_run,
+        force_acknowledged: if a.force { Some(a.acknowledge.clone().unwrap_or_default()) } else { None },
+        owner: jobs::queue::operation_owner("aiops"),
+        break_glass: a.break_glass.clone(),
+    };
+    let out = jobs::queue::apply(store, ctx, &req).await?;
+    if let Some(text) = structured(&out, format)? {
+        emit(&text)?;
+    } else if out.dry_run {
+        let body = serde_json::to_string_pretty(&out.body).map_err(output::OutputError::from)?;
+        emit(&format!(
+            "{}: the API server accepted the change in a dry run; nothing changed.\nServer-side apply body:\n{body}\n",
+            out.id
+        ))?;
+    } else {
+        emit(&format!(
+            "{} applied in {} ms ({} attempt(s)). Post-action checks at 5 min, 15 min and 1 h: `aiops queue verify {}`; undo: `aiops queue rollback {}`.\n",
+            out.id, out.duration_ms, out.attempts, out.id, out.id
+        ))?;
+    }
+    Ok(())
+}
+
+async fn rollback(
+    store: &mut crate::approval::Store,
+    ctx: &Ctx<'_>,
+    a: &RollbackArgs,
+) -> Result<(), CliError> {
+    let format = ctx.config.output;
+    let out = jobs::queue::rollback(
+        store,
+        ctx,
+        &a.id,
+        &a.by,
+        &jobs::queue::operation_owner("aiops"),
+        if a.force { Some(a.acknowledge.clone().unwrap_or_default()) } else { None },
+    )
+    .await?;
+    if let Some(text) = structured(&out, format)? {
+        emit(&text)?;
+    } else {
+        emit(&format!(
+            "{} rolled back ({}) in {} ms{}.\n",
+            out.id,
+            out.method,
+            out.duration_ms,
+            if out.within_budget { ", within the 5-minute budget" } else { ": OVER the 5-minute budget" }
+        ))?;
+    }
+    Ok(())
+}
+
+async fn verify(
+    store: &mut crate::approval::Store,
+    ctx: &Ctx<'_>,
+    id: Option<&str>,
+    as_of: jiff::Timestamp,
+) -> Result<(), CliError> {
+    let format = ctx.config.output;
+    let results = jobs::queue::verify(store, ctx, id, as_of).await?;
+    if let Some(text) = structured(&json!({"checks": results}), format)? {
+        emit(&text)?;
+    } else if results.is_empty() {
+        emit("No post-action check is due.\n")?;
+    } else {
+        let mut t = Table::new(&["ITEM", "CHECK", "OUTCOME", "STATE", "DETAIL"]);
+        for r in &results {
+            t.row(vec![
+                r.id.clone(),
+                r.label.clone(),
+                r.outcome.to_string(),
+                r.state.to_string(),
+                r.detail.clone(),
+            ]);
+        }
+        emit(&t.render(format == OutputFormat::Markdown))?;
+    }
+    Ok(())
 }
