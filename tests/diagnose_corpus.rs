@@ -1,7 +1,16 @@
-//! Scores `aiops diagnose` on the corpus of real incidents in tests/fixtures/diagnose-corpus/
-//! (one snapshot directory and `case.yaml` per incident, see that folder's README) by running
-//! the real binary on every case, and prints one table: per family and overall, class
+//! Scores `aiops diagnose` on the corpus of real incidents in tests/fixtures/diagnose-corpus/ by
+//! running the real binary on every case, and prints one table: per family and overall, class
 //! accuracy, evidence-token and fix-token hit rates, healthy controls flagged.
+//!
+//! A case is a snapshot directory (`snapshot.json`, `objects/`, `logs/`) plus `case.yaml`: `id`
+//! (the directory name), `family`, `target` (`pod/NAME`, `deploy/NAME`, ...), `namespace`,
+//! `expected_class` (a class id), optional `wanted_class` (a class the vocabulary lacks),
+//! `decisive.evidence` / `decisive.fix` (case-insensitive substrings every one of which must appear
+//! in the evidence texts or root cause, resp. the remediation lines), `source` (url, title, kind),
+//! `verbatim`, `added`, `notes`; and for cases whose evidence could not be read, `gaps` (what,
+//! reason, detail) with `expected_unknown: true`: then either the expected class or a non-healthy
+//! diagnosis that says the cause is unknown counts as right. The snapshot format has no place for
+//! gaps yet, so the binary does not see them; they document what a live read would have reported.
 //!
 //! It fails when
 //! - a case directory does not load or the binary exits non-zero on it;
@@ -12,12 +21,7 @@
 //!
 //! Cases that now get their class but are not listed in `PASSING.txt` are printed: add them.
 //! Accuracy below 100 % is not a failure; the table is the measurement.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::disallowed_methods,
-    clippy::disallowed_macros
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods, clippy::disallowed_macros)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -107,11 +111,7 @@ fn case_dirs(root: &Path) -> Vec<PathBuf> {
 
 fn passing_list(root: &Path) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root.join("PASSING.txt")).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect()
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
 }
 
 fn lower_has(hay: &str, token: &str) -> bool {
@@ -223,8 +223,11 @@ impl Tally {
         let pct = |a: usize, b: usize| {
             if b == 0 { "     -".to_string() } else { format!("{:5.1}%", 100.0 * a as f64 / b as f64) }
         };
-        let flagged =
-            if self.healthy == 0 { "-".to_string() } else { format!("{}/{}", self.healthy_flagged, self.healthy) };
+        let flagged = if self.healthy == 0 {
+            "-".to_string()
+        } else {
+            format!("{}/{}", self.healthy_flagged, self.healthy)
+        };
         format!(
             "{name:<22} {:>5} {:>4}/{:<4} {}  {:>4}/{:<4} {}  {:>4}/{:<4} {}  {flagged:>7}",
             self.cases,
@@ -301,17 +304,17 @@ fn the_diagnosis_corpus_is_scored_and_does_not_regress() {
     // One process per case; run them on all cores.
     let threads = std::thread::available_parallelism().map_or(4, std::num::NonZeroUsize::get).clamp(1, 16);
     let chunk = specs.len().div_ceil(threads).max(1);
-    let results: Vec<(CaseSpec, Result<serde_json::Value, String>)> = std::thread::scope(|s| {
+    let runs: Vec<Result<serde_json::Value, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = specs
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || part.iter().map(|(dir, spec)| run_case(dir, spec)).collect::<Vec<_>>())
             })
             .collect();
-        let runs: Vec<Result<serde_json::Value, String>> =
-            handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-        specs.into_iter().map(|(_, spec)| spec).zip(runs).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
+    let results: Vec<(CaseSpec, Result<serde_json::Value, String>)> =
+        specs.into_iter().map(|(_, spec)| spec).zip(runs).collect();
 
     let mut outcomes = Vec::new();
     for (spec, r) in results {
