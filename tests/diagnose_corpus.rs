@@ -141,8 +141,8 @@ fn run_case(dir: &Path, spec: &CaseSpec) -> Result<serde_json::Value, String> {
     let o = cmd.output().map_err(|e| format!("cannot run aiops: {e}"))?;
     if !o.status.success() {
         return Err(format!(
-            "exit {:?}: {}",
-            o.status.code(),
+            "exit {}: {}",
+            o.status.code().map_or_else(|| "by signal".to_string(), |c| c.to_string()),
             String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").trim()
         ));
     }
