@@ -12,15 +12,18 @@
 //! completed), never guessed at.
 
 pub mod class;
+mod container;
 pub mod controller;
 pub mod facts;
 pub mod image;
+mod logs;
 pub mod logsig;
 pub mod oom;
 pub mod pod;
 pub mod probe;
 pub mod sched;
 pub mod text;
+mod volume;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;

@@ -1,0 +1,254 @@
+//! Volume and sandbox checks of a pod still being created: FailedMount (missing Secret,
+//! ConfigMap, key, PVC or hostPath; CSI driver not registered; NFS server answers), FailedAttachVolume
+//! (Multi-Attach, attach failures) and FailedCreatePodSandBox (CNI). Pure.
+
+use super::facts::{describe, missing_object};
+use super::text::{clip, quoted_after, strip_rpc};
+use super::{Class, Ctx, Finding};
+use crate::model::recommendation::RiskTier;
+
+/// FailedMount, FailedAttachVolume (Multi-Attach) and FailedCreatePodSandBox events; they
+/// are the cause only while the pod is still being created.
+pub(super) fn volume_and_sandbox(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let status = ctx.pod.status.as_ref();
+    let creating = status.is_some_and(|s| s.phase.as_deref() == Some("Pending"))
+        && ctx.pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+    let rank = |r: u8| if creating { r } else { 30 };
+    if let Some(e) = ctx.events_with(&["FailedAttachVolume"]).first() {
+        let msg = e.message.as_deref().unwrap_or("");
+        if msg.contains("Multi-Attach") {
+            let volume = quoted_after(msg, "volume ").unwrap_or("?");
+            let users = msg.split("used by pod(s)").nth(1).map(str::trim).unwrap_or("");
+            out.push(
+                Finding::new(
+                    Class::VolumeMultiAttach,
+                    rank(96),
+                    format!("volume {volume} is attached to another node"),
+                    format!(
+                        "Volume {volume} is ReadWriteOnce and still attached to another node{}, so it cannot attach to this pod's node.",
+                        if users.is_empty() { String::new() } else { format!(" (used by pod(s) {users})") }
+                    ),
+                )
+                .ev("event", &Ctx::event_text(e))
+                .fix("Let the old pod finish terminating (a Deployment with a RWO volume should use strategy Recreate, or a StatefulSet)")
+                .fix("If the other node is dead, delete its VolumeAttachment after confirming the node is down: kubectl get volumeattachment | grep <pv>")
+                .check("kubectl get volumeattachment")
+                .check(describe(ctx))
+                .expect("The volume detaches from the old node, attaches here, and the pod starts.")
+                .risk(RiskTier::Medium),
+            );
+        } else {
+            out.push(
+                Finding::new(
+                    Class::VolumeMountFailed,
+                    rank(85),
+                    "volume attach failed",
+                    format!("Attaching a volume of pod {} failed: {}", ctx.name, clip(strip_rpc(msg), 200)),
+                )
+                .ev("event", &Ctx::event_text(e))
+                .fix("Check the CSI driver's controller logs and the cloud disk (exists, same zone, not attached elsewhere)")
+                .check(describe(ctx))
+                .expect("The attach succeeds and the pod starts."),
+            );
+        }
+    }
+    // The newest FailedMount is often the kubelet's generic timeout; an older one (or the
+    // volume it names) says what is wrong.
+    let mounts = ctx.events_with(&["FailedMount"]);
+    let mut best: Option<Finding> = None;
+    for e in &mounts {
+        let msg = e.message.as_deref().unwrap_or("");
+        let f = mount_finding(ctx, msg, &Ctx::event_text(e), rank(95));
+        if f.class != Class::VolumeMountFailed {
+            best = Some(f);
+            break;
+        }
+        if best.is_none() {
+            best = Some(f);
+        }
+    }
+    if let Some(f) = best {
+        out.push(f);
+    }
+    if let Some(e) = ctx.events_with(&["FailedCreatePodSandBox"]).first() {
+        let msg = e.message.as_deref().unwrap_or("");
+        let plugin =
+            msg.split("plugin type=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("the CNI plugin");
+        let node = ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        out.push(
+            Finding::new(
+                Class::NetworkSandboxFailure,
+                rank(94),
+                format!("pod sandbox creation failed ({plugin})"),
+                format!(
+                    "The container runtime on node {node} cannot create the pod's network sandbox: {plugin} failed ({})",
+                    clip(strip_rpc(msg), 160)
+                ),
+            )
+            .ev("event", &Ctx::event_text(e))
+            .fix(format!("Check the CNI pods on node {node} (kubectl get pods -n kube-system -o wide --field-selector spec.nodeName={node}) and their logs"))
+            .fix("Check IP address exhaustion of the node's pod CIDR / subnet")
+            .check(describe(ctx))
+            .expect("The sandbox is created and the containers start.")
+            .risk(RiskTier::Medium),
+        );
+    }
+}
+
+/// A FailedMount message: a missing Secret or ConfigMap, a missing hostPath, or another
+/// mount failure.
+fn mount_finding(ctx: &Ctx, msg: &str, evidence: &str, rank: u8) -> Finding {
+    let volume = quoted_after(msg, "for volume ").unwrap_or("?").to_string();
+    if let Some(name) = quoted_after(msg, "secret ").filter(|_| msg.contains("not found")) {
+        return missing_object(
+            ctx,
+            Class::ConfigSecretMissing,
+            "Secret",
+            name,
+            &format!("volume {volume}"),
+            rank,
+        )
+        .ev("event", evidence);
+    }
+    if let Some(name) = quoted_after(msg, "configmap ").filter(|_| msg.contains("not found")) {
+        return missing_object(
+            ctx,
+            Class::ConfigConfigmapMissing,
+            "ConfigMap",
+            name,
+            &format!("volume {volume}"),
+            rank,
+        )
+        .ev("event", evidence);
+    }
+    if msg.contains("hostPath type check failed")
+        || (msg.contains("hostPath") && msg.contains("does not exist"))
+    {
+        let path = msg.split("failed: ").nth(1).map(|s| s.split(' ').next().unwrap_or(s)).unwrap_or("?");
+        return Finding::new(
+            Class::VolumePathMissing,
+            rank,
+            format!("hostPath {path} missing on the node"),
+            format!("Volume {volume} is a hostPath whose path {path} does not exist (or is not the declared type) on the node."),
+        )
+        .ev("event", evidence)
+        .fix(format!("Create {path} on the node, or set hostPath.type: DirectoryOrCreate, or schedule the pod only on nodes that have it (nodeSelector)"))
+        .check(describe(ctx))
+        .expect("The volume mounts and the pod starts.");
+    }
+    if let Some(list) = msg.split("unmounted volumes=[").nth(1).and_then(|s| s.split(']').next()) {
+        for name in list.split([' ', ',']).filter(|n| !n.is_empty()) {
+            if let Some(f) = unmounted_volume(ctx, name, evidence, rank) {
+                return f;
+            }
+        }
+    }
+    if msg.contains("persistentvolumeclaim") && msg.contains("not found") {
+        let name = quoted_after(msg, "persistentvolumeclaim ").unwrap_or("?");
+        return missing_object(
+            ctx,
+            Class::SchedUnboundPvc,
+            "PersistentVolumeClaim",
+            name,
+            &format!("volume {volume}"),
+            rank,
+        )
+        .ev("event", evidence);
+    }
+    let named =
+        msg.split("unmounted volumes=[").nth(1).and_then(|s| s.split([']', ' ', ',']).next()).unwrap_or("");
+    let volume = if volume == "?" && !named.is_empty() { named.to_string() } else { volume };
+    let source = volume_source(ctx, &volume);
+    Finding::new(
+        Class::VolumeMountFailed,
+        rank.min(88),
+        format!("volume {volume} cannot be mounted{}", source.as_ref().map_or(String::new(), |s| format!(" ({s})"))),
+        format!(
+            "Mounting volume {volume}{} of pod {} fails: {}",
+            source.as_ref().map_or(String::new(), |s| format!(" ({s})")),
+            ctx.name,
+            clip(strip_rpc(msg), 220)
+        ),
+    )
+    .ev("event", evidence)
+    .fix("Check the volume's backend (NFS server reachable, CSI node plugin running on the node, credentials valid)")
+    .check(describe(ctx))
+    .check(format!("kubectl get events {} --field-selector involvedObject.name={},reason=FailedMount", ctx.kns(), ctx.name))
+    .expect("The volume mounts and the pod starts.")
+}
+
+/// What backs a pod volume, for the message: `nfs 10.0.0.5:/export`, `csi ebs.csi.aws.com`.
+fn volume_source(ctx: &Ctx, name: &str) -> Option<String> {
+    let v = ctx.pod.spec.as_ref()?.volumes.as_ref()?.iter().find(|v| v.name == name)?;
+    if let Some(n) = &v.nfs {
+        return Some(format!("NFS server {} path {}", n.server, n.path));
+    }
+    if let Some(c) = &v.csi {
+        return Some(format!("CSI driver {}", c.driver));
+    }
+    if let Some(p) = &v.persistent_volume_claim {
+        let pv = ctx
+            .snap
+            .get::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(Some(ctx.ns), &p.claim_name)
+            .and_then(|c| c.spec.as_ref()?.volume_name.clone())
+            .and_then(|n| ctx.snap.get::<k8s_openapi::api::core::v1::PersistentVolume>(None, &n));
+        let backend = pv.and_then(|pv| {
+            let s = pv.spec.as_ref()?;
+            s.nfs
+                .as_ref()
+                .map(|n| format!("NFS server {} path {}", n.server, n.path))
+                .or_else(|| s.csi.as_ref().map(|c| format!("CSI driver {}", c.driver)))
+        });
+        return Some(format!("PVC {}{}", p.claim_name, backend.map_or(String::new(), |b| format!(", {b}"))));
+    }
+    if let Some(h) = &v.host_path {
+        return Some(format!("hostPath {}", h.path));
+    }
+    None
+}
+
+/// A volume the kubelet could not mount, checked against the snapshot: a ConfigMap,
+/// Secret or PVC it references that does not exist.
+fn unmounted_volume(ctx: &Ctx, name: &str, evidence: &str, rank: u8) -> Option<Finding> {
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
+    let v = ctx.pod.spec.as_ref()?.volumes.as_ref()?.iter().find(|v| v.name == name)?;
+    let used_by = format!("volume {name}");
+    if let Some(cm) = &v.config_map
+        && cm.optional != Some(true)
+        && !ctx.snap.all::<ConfigMap>().is_empty()
+        && ctx.snap.get::<ConfigMap>(Some(ctx.ns), &cm.name).is_none()
+    {
+        return Some(
+            missing_object(ctx, Class::ConfigConfigmapMissing, "ConfigMap", &cm.name, &used_by, rank)
+                .ev("event", evidence),
+        );
+    }
+    if let Some(sec) = &v.secret
+        && sec.optional != Some(true)
+        && let Some(sname) = &sec.secret_name
+        && !ctx.snap.all::<crate::model::objects::SecretMeta>().is_empty()
+        && ctx.snap.get::<crate::model::objects::SecretMeta>(Some(ctx.ns), sname).is_none()
+    {
+        return Some(
+            missing_object(ctx, Class::ConfigSecretMissing, "Secret", sname, &used_by, rank)
+                .ev("event", evidence),
+        );
+    }
+    if let Some(pvc) = &v.persistent_volume_claim
+        && ctx.snap.get::<PersistentVolumeClaim>(Some(ctx.ns), &pvc.claim_name).is_none()
+        && !ctx.snap.all::<PersistentVolumeClaim>().is_empty()
+    {
+        return Some(
+            missing_object(
+                ctx,
+                Class::SchedUnboundPvc,
+                "PersistentVolumeClaim",
+                &pvc.claim_name,
+                &used_by,
+                rank,
+            )
+            .ev("event", evidence),
+        );
+    }
+    None
+}
