@@ -8,15 +8,16 @@
 //! `decisive.evidence` / `decisive.fix` (case-insensitive substrings every one of which must appear
 //! in the evidence texts or root cause, resp. the remediation lines), `source` (url, title, kind),
 //! `verbatim`, `added`, `notes`; and for cases whose evidence could not be read, `gaps` (what,
-//! reason, detail) with `expected_unknown: true`: then either the expected class or a non-healthy
-//! diagnosis that says the cause is unknown counts as right. The snapshot format has no place for
-//! gaps yet, so the binary does not see them; they document what a live read would have reported.
+//! reason, detail) with `expected_unknown: true`: the same gaps are in the case's `snapshot.json`
+//! (as `aiops snapshot capture` records what it could not read), and either the expected class
+//! or `cause-unknown` (the engine saying which evidence it could not read) counts as right.
 //!
 //! It fails when
 //! - a case directory does not load or the binary exits non-zero on it;
 //! - a `case.yaml` is malformed (unknown class, id other than its directory name, ...);
 //! - a case listed in `PASSING.txt` no longer gets its expected class (a regression);
 //! - any healthy control (`expected_class: healthy`) is flagged;
+//! - a case with `expected_unknown` has no gaps in its `snapshot.json`;
 //! - the corpus has fewer than [`MIN_CASES`] cases.
 //!
 //! Cases that now get their class but are not listed in `PASSING.txt` are printed: add them.
@@ -161,15 +162,10 @@ fn score(spec: CaseSpec, d: &serde_json::Value) -> Outcome {
         .collect();
     let evidence_text = format!("{root_cause}\n{}", evidence.join("\n"));
     let fix_text = strings(&d["remediation"]).join("\n");
-    let notes_text = strings(&d["notes"]).join("\n");
-
     let correct = if spec.expected_unknown {
-        // The cause cannot be proven without the unread evidence: the expected class, or a
-        // diagnosis that says the cause is unknown because something was not readable.
-        let says_unknown = [summary, root_cause, notes_text.as_str()]
-            .iter()
-            .any(|t| lower_has(t, "unknown") || lower_has(t, "not readable") || lower_has(t, "forbidden"));
-        class == spec.expected_class || (class != "healthy" && says_unknown)
+        // The cause cannot be proven without the unread evidence: the expected class, or
+        // `cause-unknown` saying so (in the summary: "cause unknown: events not readable").
+        class == spec.expected_class || (class == "cause-unknown" && lower_has(summary, "not readable"))
     } else {
         class == spec.expected_class
     };
@@ -284,6 +280,12 @@ fn load_specs(root: &Path, failures: &mut Vec<String>) -> Vec<(PathBuf, CaseSpec
         }
         if !dir.join("snapshot.json").is_file() || !dir.join("objects").is_dir() {
             bad.push("no snapshot.json or objects/".to_string());
+        } else if spec.expected_unknown {
+            let meta: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("snapshot.json")).unwrap()).unwrap_or_default();
+            if meta["gaps"].as_array().is_none_or(Vec::is_empty) {
+                bad.push("expected_unknown but snapshot.json records no gaps".to_string());
+            }
         }
         if bad.is_empty() {
             out.push((dir, spec));

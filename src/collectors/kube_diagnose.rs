@@ -45,8 +45,18 @@ fn gap(snap: &mut ClusterSnapshot, what: String, ns: Option<&str>, e: &kube::Err
         } else {
             GapReason::Unavailable
         },
-        detail: e.to_string(),
+        detail: error_words(e),
     });
+}
+
+/// An API error as the API server words it (`events is forbidden: User "x" cannot list
+/// resource "events" ... (403 Forbidden)`), never the client's debug form of the Status.
+fn error_words(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => format!("{} ({} {})", s.message, s.code, s.reason),
+        kube::Error::Api(s) => format!("HTTP {} {}", s.code, s.reason),
+        other => other.to_string(),
+    }
 }
 
 /// GET one object; `Ok(None)` when it does not exist.

@@ -184,7 +184,7 @@ pub fn diagnose_target(
             }
         }
     }
-    Ok(conclude(label, ns, findings, Vec::new()))
+    Ok(conclude(label, ns, findings, super::gaps::notes(snap, ns)))
 }
 
 fn not_found(snap: &ClusterSnapshot, ns: &str, target: &Target) -> String {

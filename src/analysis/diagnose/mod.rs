@@ -15,6 +15,7 @@ pub mod class;
 mod container;
 pub mod controller;
 pub mod facts;
+pub mod gaps;
 pub mod image;
 mod logs;
 pub mod logsig;
@@ -250,7 +251,7 @@ pub fn conclude(
 pub fn diagnose_pod(snap: &ClusterSnapshot, pod: &Pod, opts: &DiagnoseOptions) -> Diagnosis {
     let ctx = Ctx::new(snap, pod, opts);
     let findings = pod::findings(&ctx);
-    let mut notes = Vec::new();
+    let mut notes = gaps::notes(snap, ctx.ns);
     if let Some(m) = &opts.metrics_unavailable {
         notes.push(format!("metrics unavailable: {m}"));
     }

@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Node;
 
 use super::facts::{describe, node_of};
-use super::{Class, Ctx, Finding, container, sched, volume};
+use super::{Class, Ctx, Finding, container, gaps, sched, volume};
 use crate::model::pod_status::condition;
 pub use crate::model::pod_status::is_unhealthy;
 use crate::model::recommendation::RiskTier;
@@ -25,8 +25,14 @@ pub fn findings(ctx: &Ctx) -> Vec<Finding> {
     volume::volume_and_sandbox(ctx, &mut out);
     container::containers(ctx, &mut out);
     job(ctx, &mut out);
-    if out.is_empty() && is_unhealthy(ctx.pod, ctx.opts.now) {
-        out.push(fallback(ctx));
+    if is_unhealthy(ctx.pod, ctx.opts.now) {
+        // Evidence that could not be read is said, not guessed around.
+        if let Some(f) = gaps::cause_unknown(ctx) {
+            out.push(f);
+        }
+        if out.is_empty() {
+            out.push(fallback(ctx));
+        }
     }
     out
 }
