@@ -282,7 +282,8 @@ fn load_specs(root: &Path, failures: &mut Vec<String>) -> Vec<(PathBuf, CaseSpec
             bad.push("no snapshot.json or objects/".to_string());
         } else if spec.expected_unknown {
             let meta: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("snapshot.json")).unwrap()).unwrap_or_default();
+                serde_json::from_slice(&std::fs::read(dir.join("snapshot.json")).unwrap())
+                    .unwrap_or_default();
             if meta["gaps"].as_array().is_none_or(Vec::is_empty) {
                 bad.push("expected_unknown but snapshot.json records no gaps".to_string());
             }

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{Container, ContainerStatus};
 
 use super::facts::{describe, missing_object, node_arch, terminated_text};
-use super::text::{clip, did_you_mean, quoted_after, strip_rpc};
+use super::text::{clip, command_text, did_you_mean, quoted_after, strip_rpc};
 use super::{Class, Ctx, Finding, image, logs, oom, probe};
 use crate::model::pod_status::{container_failing, last_terminated, waiting};
 use crate::model::recommendation::RiskTier;
@@ -47,6 +47,9 @@ pub(super) fn containers(ctx: &Ctx, out: &mut Vec<Finding>) {
             // Running, not ready: readiness.
             probe::findings(ctx, c, st, out);
             logs::logs(ctx, c, st, out, 55);
+        } else if st.state.as_ref().is_some_and(|s| s.running.is_some()) {
+            // Running and ready: broken only if its log says it cannot work.
+            logs::quiet(ctx, c, out);
         }
     }
 }
@@ -72,7 +75,7 @@ fn init_failure(
             code.map_or("an error".into(), |c| format!("code {c}"))
         ),
     )
-    .ev(format!("spec.initContainers[{}]", c.name), &format!("command {:?} args {:?}", c.command.clone().unwrap_or_default(), c.args.clone().unwrap_or_default()));
+    .ev(format!("spec.initContainers[{}]", c.name), &command_text(c));
     if let Some(t) = t {
         f = f.ev(
             format!("status.initContainerStatuses[{}].lastState.terminated", c.name),
@@ -86,6 +89,9 @@ fn init_failure(
             }
         }
     }
+    if let Some(step) = waits_for(ctx, c) {
+        f = f.fix(step);
+    }
     f.fix(format!(
         "Read what the init container does and why it fails: kubectl logs {} {} -c {} --previous",
         ctx.name,
@@ -96,6 +102,47 @@ fn init_failure(
     .check(format!("kubectl logs {} {} -c {} --previous", ctx.name, ctx.kns(), c.name))
     .check(describe(ctx))
     .expect("The init container exits 0 and the app containers start.")
+}
+
+/// An init container of the k8s-wait-for kind (`wait_for.sh job NAME`, `job-wr NAME`, ...):
+/// the object it waits for, and whether the snapshot has it.
+fn waits_for(ctx: &Ctx, c: &Container) -> Option<String> {
+    let image = c.image.as_deref().unwrap_or("");
+    let words: Vec<String> =
+        [c.command.clone().unwrap_or_default(), c.args.clone().unwrap_or_default()].concat();
+    let waiter = image.contains("wait-for")
+        || image.contains("wait_for")
+        || words.iter().any(|w| w.contains("wait_for") || w.contains("wait-for"));
+    if !waiter {
+        return None;
+    }
+    let i = words
+        .iter()
+        .position(|w| matches!(w.as_str(), "job" | "job-wr" | "pod" | "pod-r" | "pod-wr" | "service"))?;
+    let (what, name) = (words[i].as_str(), words.get(i + 1)?);
+    let kind = if what.starts_with("job") {
+        "Job"
+    } else if what == "service" {
+        "Service"
+    } else {
+        "Pod"
+    };
+    let exists = match kind {
+        "Job" => ctx.snap.get::<k8s_openapi::api::batch::v1::Job>(Some(ctx.ns), name).is_some(),
+        "Service" => ctx.snap.get::<k8s_openapi::api::core::v1::Service>(Some(ctx.ns), name).is_some(),
+        _ => ctx
+            .snap
+            .all::<k8s_openapi::api::core::v1::Pod>()
+            .iter()
+            .any(|p| p.metadata.labels.as_ref().is_some_and(|l| l.values().any(|v| v == name))),
+    };
+    Some(format!(
+        "Init container {} waits for {kind} {name}{}: check it exists and is complete (kubectl get {} {name} {}); a Job deleted after it completed (ttlSecondsAfterFinished, a Helm hook's delete policy) makes the waiter fail forever — re-run that Job or remove the waiting init container",
+        c.name,
+        if exists { "" } else { " (not found in what was collected)" },
+        kind.to_lowercase(),
+        ctx.kns()
+    ))
 }
 
 /// What an exit code means (128 + n is signal n).
@@ -119,9 +166,27 @@ pub fn exit_meaning(code: i32) -> &'static str {
     }
 }
 
+/// The kubelet's `Failed` event for this container (`Error: secrets "x" not found`), for a
+/// waiting state that carries no message (older kubelets, or a status written before the
+/// message was known).
+fn failed_event_message(ctx: &Ctx, c: &Container) -> Option<(String, String)> {
+    let e = ctx.events_with(&["Failed"]).into_iter().find(|e| {
+        e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
+            && e.message.as_deref().is_some_and(|m| m.starts_with("Error: "))
+    })?;
+    let msg = e.message.as_deref()?.trim_start_matches("Error: ").to_string();
+    Some((msg, Ctx::event_text(e)))
+}
+
 fn container(ctx: &Ctx, c: &Container, st: &ContainerStatus, init: bool, out: &mut Vec<Finding>) {
     let path = if init { "status.initContainerStatuses" } else { "status.containerStatuses" };
     if let Some((reason, message)) = waiting(st) {
+        let from_event = if message.trim().is_empty() { failed_event_message(ctx, c) } else { None };
+        let (message, path) = match &from_event {
+            Some((m, _)) => (m.as_str(), "event Failed".to_string()),
+            None => (message, path.to_string()),
+        };
+        let path = path.as_str();
         match reason {
             "ErrImagePull"
             | "ImagePullBackOff"
@@ -134,7 +199,12 @@ fn container(ctx: &Ctx, c: &Container, st: &ContainerStatus, init: bool, out: &m
                 return;
             }
             "CreateContainerConfigError" => {
-                out.push(config_error(ctx, c, message, &format!("{path}[{}].state.waiting", c.name)));
+                let at = if from_event.is_some() {
+                    path.to_string()
+                } else {
+                    format!("{path}[{}].state.waiting", c.name)
+                };
+                out.push(config_error(ctx, c, message, &at));
                 return;
             }
             "CreateContainerError"
@@ -142,17 +212,18 @@ fn container(ctx: &Ctx, c: &Container, st: &ContainerStatus, init: bool, out: &m
             | "PreStartHookError"
             | "PostStartHookError"
             | "PreCreateHookError" => {
-                out.push(start_error(
-                    ctx,
-                    c,
-                    message,
-                    &format!("{path}[{}].state.waiting ({reason})", c.name),
-                ));
+                let at = if from_event.is_some() {
+                    path.to_string()
+                } else {
+                    format!("{path}[{}].state.waiting ({reason})", c.name)
+                };
+                out.push(start_error(ctx, c, message, &at));
                 return;
             }
             _ => {}
         }
     }
+    let path = if init { "status.initContainerStatuses" } else { "status.containerStatuses" };
     let Some(t) = last_terminated(st) else { return };
     let tpath = format!("{path}[{}].lastState.terminated", c.name);
     if t.reason.as_deref() == Some("OOMKilled") {
@@ -171,7 +242,9 @@ fn container(ctx: &Ctx, c: &Container, st: &ContainerStatus, init: bool, out: &m
     logs::logs(ctx, c, st, out, 80);
     let restart_always =
         ctx.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always") == "Always";
-    if t.exit_code == 0 && !init && restart_always && st.restart_count > 0 {
+    // Exit 0 after the kubelet's own SIGTERM (a probe kill) is not the command finishing.
+    if t.exit_code == 0 && !init && restart_always && st.restart_count > 0 && probe::probe_kills(ctx, c) == 0
+    {
         out.push(
             Finding::new(
                 Class::CommandInvalid,
@@ -183,7 +256,7 @@ fn container(ctx: &Ctx, c: &Container, st: &ContainerStatus, init: bool, out: &m
                 ),
             )
             .ev(&tpath, &terminated_text(t))
-            .ev(format!("spec.containers[{}].command", c.name), &format!("{:?} {:?}", c.command.clone().unwrap_or_default(), c.args.clone().unwrap_or_default()))
+            .ev(format!("spec.containers[{}].command", c.name), &command_text(c))
             .fix("Run the server in the foreground (no `&`, no daemonizing), or run one-off work as a Job/CronJob instead of a Deployment")
             .check(format!("kubectl logs {} {} -c {} --previous", ctx.name, ctx.kns(), c.name))
             .expect("The container stays Running."),
@@ -266,7 +339,10 @@ fn config_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding 
             .expect("The container is created on the kubelet's next retry.")
             .risk(if kind == "Secret" { RiskTier::Critical } else { RiskTier::Medium });
     }
-    if let Some(name) = quoted_after(msg, "secret ").filter(|_| msg.contains("not found")) {
+    if let Some(name) = quoted_after(msg, "secret ")
+        .or_else(|| quoted_after(msg, "secrets "))
+        .filter(|_| msg.contains("not found"))
+    {
         return missing_object(
             ctx,
             Class::ConfigSecretMissing,
@@ -277,7 +353,10 @@ fn config_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding 
         )
         .ev(path, message);
     }
-    if let Some(name) = quoted_after(msg, "configmap ").filter(|_| msg.contains("not found")) {
+    if let Some(name) = quoted_after(msg, "configmap ")
+        .or_else(|| quoted_after(msg, "configmaps "))
+        .filter(|_| msg.contains("not found"))
+    {
         return missing_object(
             ctx,
             Class::ConfigConfigmapMissing,
@@ -287,6 +366,9 @@ fn config_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding 
             97,
         )
         .ev(path, message);
+    }
+    if msg.contains("failed to prepare subPath") || msg.contains("failed to create subPath") {
+        return subpath_failure(ctx, c, msg, path);
     }
     if msg.contains("runAsNonRoot") {
         return Finding::new(
@@ -314,9 +396,38 @@ fn config_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding 
     .expect("The container is created on the kubelet's next retry.")
 }
 
+/// The kubelet cannot prepare a volumeMount's subPath (create the directory inside the
+/// volume): the volume's backend refuses it, typically an NFS export that squashes root.
+fn subpath_failure(ctx: &Ctx, c: &Container, msg: &str, path: &str) -> Finding {
+    let mount = quoted_after(msg, "volumeMount ").unwrap_or("?");
+    let vm = c.volume_mounts.iter().flatten().find(|m| m.name == mount);
+    let source = super::volume::volume_source(ctx, mount).unwrap_or_else(|| format!("volume {mount}"));
+    let sub = vm.and_then(|m| m.sub_path.clone().or_else(|| m.sub_path_expr.clone())).unwrap_or_default();
+    let nfs = source.to_lowercase().contains("nfs");
+    Finding::new(
+        Class::VolumeMountFailed,
+        90,
+        format!("{}: subPath {sub} of volume {mount} cannot be prepared", c.name),
+        format!(
+            "The kubelet cannot prepare subPath \"{sub}\" of volume {mount} ({source}) for container {}: it must create or open that directory inside the volume and the volume's backend refuses it.",
+            c.name
+        ),
+    )
+    .ev(path, msg)
+    .ev(format!("spec.containers[{}].volumeMounts[{mount}]", c.name), &format!("mountPath {}, subPath {sub}", vm.map_or("?", |m| m.mount_path.as_str())))
+    .fix(if nfs {
+        format!("The volume is NFS-backed ({source}): the kubelet creates subPath directories as root, which the export squashes; create {sub} on the NFS server with the right owner, or allow root (no_root_squash) for the nodes")
+    } else {
+        format!("Create {sub} inside the volume (or let an initContainer create it) and make sure the volume's backend lets the node write it")
+    })
+    .check(describe(ctx))
+    .expect("The subPath directory exists and the container is created.")
+}
+
 fn start_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding {
-    let msg = strip_rpc(message);
-    let cmd = format!("{:?} {:?}", c.command.clone().unwrap_or_default(), c.args.clone().unwrap_or_default());
+    let unescaped = strip_rpc(message).replace('\\', "");
+    let msg = unescaped.as_str();
+    let cmd = command_text(c);
     if msg.contains("exec format error") {
         return Finding::new(
             Class::ImageArchMismatch,
@@ -364,14 +475,21 @@ fn start_error(ctx: &Ctx, c: &Container, message: &str, path: &str) -> Finding {
             format!(
                 "The runtime cannot start container {}: {} is not an executable in image {} ({}).",
                 c.name,
-                exe.map_or_else(|| "its command".to_string(), |e| format!("\"{e}\"")),
+                exe.as_ref().map_or_else(|| "its command".to_string(), |e| format!("\"{e}\"")),
                 c.image.as_deref().unwrap_or("?"),
                 clip(msg, 140)
             ),
         )
         .ev(path, message)
         .ev(format!("spec.containers[{}].command/args", c.name), &cmd)
-        .fix("Fix command/args to a binary that exists in the image (or use the image's default entrypoint by removing command)")
+        .fix(match &exe {
+            Some(e) if c.command.as_ref().is_none_or(Vec::is_empty) => format!(
+                "\"{e}\" is the image's own entrypoint (the pod sets no command): the image on that node lacks it — a damaged or different image (re-pull it: crictl rmi {} on the node, or pin the image by digest), or set command to the binary's full path",
+                c.image.as_deref().unwrap_or("?")
+            ),
+            Some(e) => format!("Fix command/args: \"{e}\" is not an executable on the image's $PATH (typo, or not installed in the image); use its full path or install it"),
+            None => "Fix command/args to a binary that exists in the image (or use the image's default entrypoint by removing command)".to_string(),
+        })
         .check(format!("kubectl get pod {} {} -o jsonpath='{{.spec.containers[?(@.name==\"{}\")].command}}'", ctx.name, ctx.kns(), c.name))
         .expect("The container starts and stays Running.");
     }

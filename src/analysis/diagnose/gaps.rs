@@ -22,8 +22,13 @@ pub struct Denied {
 impl Denied {
     /// `list on events (core API group) in namespace default`.
     pub fn permission(&self) -> String {
-        let group = if self.group.is_empty() { "core API group".to_string() } else { format!("API group {}", self.group) };
-        let scope = self.namespace.as_ref().map_or("cluster-wide".to_string(), |n| format!("in namespace {n}"));
+        let group = if self.group.is_empty() {
+            "core API group".to_string()
+        } else {
+            format!("API group {}", self.group)
+        };
+        let scope =
+            self.namespace.as_ref().map_or("cluster-wide".to_string(), |n| format!("in namespace {n}"));
         format!("{} on {} ({group}) {scope}", self.verb, self.resource)
     }
 }
@@ -87,7 +92,12 @@ pub fn events_gap<'a>(snap: &'a ClusterSnapshot, ns: &str) -> Option<&'a Collect
 }
 
 /// A container's log (current or previous run) could not be read.
-pub fn log_gap<'a>(snap: &'a ClusterSnapshot, ns: &str, pod: &str, container: &str) -> Option<&'a CollectionGap> {
+pub fn log_gap<'a>(
+    snap: &'a ClusterSnapshot,
+    ns: &str,
+    pod: &str,
+    container: &str,
+) -> Option<&'a CollectionGap> {
     let prefix = format!("log {pod}/{container}");
     snap.gaps.iter().find(|g| {
         g.namespace.as_deref().is_none_or(|n| n == ns)
@@ -110,7 +120,11 @@ pub fn cause_unknown(ctx: &Ctx) -> Option<Finding> {
             .chain(status.container_statuses.iter().flatten())
             .find_map(|s| waiting(s).map(|(r, _)| r.to_string()));
         Some(w.unwrap_or_else(|| {
-            if ctx.pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() { "Pending".into() } else { "Pending (not scheduled)".into() }
+            if ctx.pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
+                "Pending".into()
+            } else {
+                "Pending (not scheduled)".into()
+            }
         }))
     } else {
         None
@@ -139,18 +153,28 @@ fn unknown_finding(ctx: &Ctx, gap: &CollectionGap, what: &str, state: &str) -> F
         || format!("the read failed ({}: {})", gap.reason, plain_detail(&gap.detail)),
         |d| format!("{} is not allowed {}", d.user, d.permission()),
     );
-    let short = if what == "events" { "events" } else { "logs" };
+    let (short, names) = if what == "events" {
+        (
+            "events",
+            "its events (FailedScheduling, FailedMount, FailedAttachVolume, FailedCreatePodSandBox) are what name the cause",
+        )
+    } else {
+        ("logs", "the log is what names why the container exits")
+    };
     let mut f = Finding::new(
         Class::CauseUnknown,
         35,
         format!("cause unknown: {short} not readable ({})", gap.reason),
         format!(
-            "Pod {} is {state}, but {what} could not be read ({missing}), and they are what names the cause (FailedMount, FailedAttachVolume, FailedCreatePodSandBox, FailedScheduling events; the crash in the log); aiops does not guess.",
+            "Pod {} is {state}, but {what} could not be read ({missing}); {names}, so aiops does not guess.",
             ctx.name
         ),
     )
     .ev(format!("collection gap: {}", gap.what), &words(gap))
-    .ev("status.phase", &format!("{} ({state})", ctx.pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("?")))
+    .ev(
+        "status.phase",
+        &format!("{} ({state})", ctx.pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("?")),
+    )
     .confidence(0.3);
     if let Some(d) = &d {
         let ns = d.namespace.clone().unwrap_or_else(|| ctx.ns.to_string());
@@ -186,7 +210,10 @@ mod tests {
         assert_eq!(d.permission(), "list on events (core API group) in namespace default");
         let dump = r#"ApiError: events is forbidden: User "x" cannot list resource "events" in API group "" in the namespace "a": Forbidden (Status { status: Some(Failure), code: 403, message: "events is forbidden", reason: "Forbidden", details: None })"#;
         let p = plain_detail(dump);
-        assert!(!p.contains("Status {") && !p.contains("Some(") && p.starts_with("events is forbidden"), "{p}");
+        assert!(
+            !p.contains("Status {") && !p.contains("Some(") && p.starts_with("events is forbidden"),
+            "{p}"
+        );
         let gap = CollectionGap {
             source: "kubernetes".into(),
             what: "Event (core/v1)".into(),
@@ -195,6 +222,9 @@ mod tests {
             detail: dump.into(),
         };
         let w = words(&gap);
-        assert!(w.contains("x lacks list on events (core API group) in namespace a") && !w.contains("Status {"), "{w}");
+        assert!(
+            w.contains("x lacks list on events (core API group) in namespace a") && !w.contains("Status {"),
+            "{w}"
+        );
     }
 }

@@ -5,8 +5,9 @@
 use k8s_openapi::api::core::v1::{Container, ContainerStatus};
 
 use super::facts::{missing_object, node_arch};
+use super::logsig::LogMatch;
 use super::text::did_you_mean;
-use super::{Class, Ctx, Finding, logsig};
+use super::{Class, Ctx, Finding, logfix, logsig};
 use crate::model::pod_status::last_terminated;
 use crate::model::snapshot::HasMeta;
 
@@ -30,45 +31,108 @@ pub(super) fn logs(
     .collect();
     for (source, text) in sources {
         let Some(m) = logsig::best(text) else { continue };
-        let generic = m.class == Class::AppError;
-        let rank = if generic { 40 } else { specific_rank };
-        let mut detail = m.detail.clone().unwrap_or_default();
-        if detail.is_empty() && matches!(m.class, Class::ConfigInvalidValue | Class::ConfigEnvVarMissing) {
-            detail = upper_ident(&m.line).unwrap_or_default();
-        }
-        let mut extra = Vec::new();
-        if m.class == Class::AppDependencyUnreachable
-            && let Some((svc, ready)) = service_of(ctx, &detail)
-        {
-            detail = format!("{detail} (Service {svc})");
-            extra.push(ready);
-        }
-        if m.class == Class::ImageArchMismatch
-            && let Some(arch) = node_arch(ctx)
-        {
-            detail = format!("(node architecture {arch})");
-        }
-        if m.class == Class::ConfigEnvVarMissing
-            && let Some(f) = env_source_missing(ctx, c, detail.trim(), &m.line, source)
-        {
-            out.push(f);
-            return;
-        }
-        let (summary, cause, fix) = log_explanation(m.class, &c.name, &detail);
-        let tail = if source.contains("previous") { " --previous" } else { "" };
-        let mut f = Finding::new(m.class, rank, summary, cause)
-            .ev(format!("{source} line {} (signature {})", m.line_no, m.signature), &m.line);
-        for (src, text) in extra {
-            f = f.ev(src, &text);
-        }
-        out.push(
-            f.fix(fix)
-                .check(format!("kubectl logs {} {} -c {}{tail} --tail=50", ctx.name, ctx.kns(), c.name))
-                .expect("The container starts cleanly and stays Running/Ready.")
-                .confidence(if generic { 0.45 } else { 0.8 }),
-        );
+        let rank = if m.class == Class::AppError { 40 } else { specific_rank };
+        out.push(log_finding(ctx, c, &m, source, text, rank));
         return;
     }
+}
+
+/// Signatures that break a container which still looks fine (Running, ready, no restarts):
+/// the API server refusing its calls, its dependencies' names not resolving. Anything else
+/// a running app logs (a transient error at start, an error-level line) is not a cause.
+const QUIET_FAILURES: &[&str] = &["k8s-rbac-forbidden", "go-dns-lookup"];
+
+/// A running container whose current log shows it cannot do its work: repeated RBAC
+/// denials or a dependency name that does not resolve (repeated, and still in the newest
+/// lines), though the pod is Running and ready.
+pub(super) fn quiet(ctx: &Ctx, c: &Container, out: &mut Vec<Finding>) {
+    let (Some(current), _) = ctx.snap.logs_of(ctx.ns, ctx.name, &c.name) else { return };
+    let text = current.text.as_str();
+    let lines = text.lines().count();
+    for id in QUIET_FAILURES {
+        let seen = logsig::occurrences(text, id, 50);
+        let Some(newest) = seen.first() else { continue };
+        // Repeated, and not only at start-up long ago: among the newest lines.
+        let recent = newest.line_no + 20 >= lines;
+        let enough =
+            if *id == "k8s-rbac-forbidden" { seen.len() >= 2 || recent } else { seen.len() >= 3 && recent };
+        if !enough {
+            continue;
+        }
+        let mut f = log_finding(ctx, c, newest, "log", text, 75);
+        f.root_cause = format!(
+            "{} The pod looks healthy (Running, no restarts) but its log repeats this {} time(s), the newest at line {} of {lines}.",
+            f.root_cause,
+            seen.len(),
+            newest.line_no
+        );
+        out.push(f);
+        return;
+    }
+}
+
+/// The finding for one log match, with what the snapshot says about the thing it names.
+fn log_finding(ctx: &Ctx, c: &Container, m: &LogMatch, source: &str, text: &str, rank: u8) -> Finding {
+    let generic = m.class == Class::AppError;
+    let mut detail = m.detail.clone().unwrap_or_default();
+    if detail.is_empty() && matches!(m.class, Class::ConfigInvalidValue | Class::ConfigEnvVarMissing) {
+        detail = upper_ident(&m.line).unwrap_or_default();
+    }
+    if m.class == Class::ConfigEnvVarMissing
+        && let Some(f) = env_source_missing(ctx, c, detail.trim(), &m.line, source)
+    {
+        return f;
+    }
+    let mut extra: Vec<(String, String)> = Vec::new();
+    let mut fixes: Vec<String> = Vec::new();
+    match m.class {
+        Class::AppDependencyUnreachable => {
+            detail = logfix::named_host(&m.line, &detail);
+            match service_of(ctx, &detail) {
+                Some((svc, ready)) => {
+                    detail = format!("{detail} (Service {svc})");
+                    extra.push(ready);
+                }
+                None => fixes.extend(logfix::missing_service(ctx, &detail, &m.line)),
+            }
+        }
+        Class::ImageArchMismatch => {
+            if let Some(arch) = node_arch(ctx) {
+                detail = format!("(node architecture {arch})");
+                fixes.push(format!("Use an image built for {arch} (a multi-arch manifest that lists linux/{arch}), or pin the pod to nodes of the image's architecture (nodeSelector kubernetes.io/arch)"));
+            }
+        }
+        Class::AppRbacForbidden => {
+            let (ev, fix) = logfix::rbac(ctx, text);
+            extra.extend(ev);
+            fixes.extend(fix);
+        }
+        Class::AppVolumePermissionDenied => {
+            let (ev, fix) = logfix::permission(ctx, c, m, text);
+            extra.extend(ev);
+            fixes.extend(fix);
+        }
+        Class::AppPortConflict => fixes.extend(logfix::port_conflict(ctx, c, &detail)),
+        Class::AppError => fixes.extend(logfix::import_error(&m.line, text)),
+        _ => {}
+    }
+    if matches!(m.class, Class::AppError | Class::CommandInvalid) {
+        fixes.extend(logfix::rollback(ctx, c));
+    }
+    let (summary, cause, fix) = logfix::explanation(m.class, &c.name, &detail);
+    let tail = if source.contains("previous") { " --previous" } else { "" };
+    let mut f = Finding::new(m.class, rank, summary, cause)
+        .ev(format!("{source} line {} (signature {})", m.line_no, m.signature), &m.line);
+    for (src, text) in extra {
+        f = f.ev(src, &text);
+    }
+    for step in fixes {
+        f = f.fix(step);
+    }
+    f.fix(fix)
+        .check(format!("kubectl logs {} {} -c {}{tail} --tail=50", ctx.name, ctx.kns(), c.name))
+        .expect("The container starts cleanly and stays Running/Ready.")
+        .confidence(if generic { 0.45 } else { 0.8 })
 }
 
 /// An environment variable the app says is missing, set from an optional Secret or
@@ -162,7 +226,7 @@ fn upper_ident(line: &str) -> Option<String> {
 
 /// The Service a dependency address points at (by ClusterIP or by DNS name), with the
 /// evidence of its ready endpoints.
-fn service_of(ctx: &Ctx, detail: &str) -> Option<(String, (String, String))> {
+pub(super) fn service_of(ctx: &Ctx, detail: &str) -> Option<(String, (String, String))> {
     use k8s_openapi::api::core::v1::Service;
     use k8s_openapi::api::discovery::v1::EndpointSlice;
     let host = detail
@@ -195,65 +259,4 @@ fn service_of(ctx: &Ctx, detail: &str) -> Option<(String, (String, String))> {
         format!("{}/{}", ns, svc.name()),
         (format!("service/{}", svc.name()), format!("{ready} ready endpoint(s) in its EndpointSlices")),
     ))
-}
-
-fn log_explanation(class: Class, container: &str, detail: &str) -> (String, String, String) {
-    let d = if detail.is_empty() { String::new() } else { format!(" {detail}") };
-    match class {
-        Class::AppDependencyUnreachable => (
-            format!("{container} cannot reach{d}"),
-            format!("Container {container} fails because it cannot reach its dependency{d} (see the log line)."),
-            format!("Check that the dependency{d} is up, that its Service has ready endpoints and the name/port are right, and that no NetworkPolicy blocks it; consider retrying on start instead of exiting"),
-        ),
-        Class::AppPortConflict => (
-            format!("{container}: address already in use{d}"),
-            format!("Container {container} cannot bind its port{d}: another process in the pod (or hostNetwork) already uses it."),
-            "Give each container of the pod (and each hostNetwork pod on the node) its own port".into(),
-        ),
-        Class::AppVolumePermissionDenied => (
-            format!("{container}: permission denied{d}"),
-            format!("Container {container} is denied access to{d}: the mounted volume is owned by another user or read-only."),
-            "Set securityContext.fsGroup (and runAsUser) so the volume is writable by the container's user, or mount it read-write".into(),
-        ),
-        Class::AppRbacForbidden => (
-            format!("{container}: forbidden by RBAC{d}"),
-            format!("Container {container} calls the Kubernetes API and is forbidden{d}: its ServiceAccount lacks the permission."),
-            "Bind a Role granting exactly that verb on that resource to the pod's ServiceAccount (kubectl create role/rolebinding), or use the ServiceAccount that has it".into(),
-        ),
-        Class::AppMissingFile => (
-            format!("{container}: missing file{d}"),
-            format!("Container {container} needs a file that is not there{d}."),
-            "Mount the file (ConfigMap/Secret volume with the right key and mountPath) or fix the path the application reads".into(),
-        ),
-        Class::ConfigEnvVarMissing => (
-            format!("{container}: environment variable{d} not set"),
-            format!("Container {container} exits because the environment variable{d} is not set."),
-            format!("Add{d} to the container's env (value, or valueFrom a ConfigMap/Secret key)"),
-        ),
-        Class::ConfigInvalidValue => (
-            format!("{container}: invalid configuration{d}"),
-            format!("Container {container} rejects its configuration{d}."),
-            "Fix the flag/config value the log names (compare with the application's documented options)".into(),
-        ),
-        Class::CommandInvalid => (
-            format!("{container}: command cannot run{d}"),
-            format!("Container {container}'s command cannot be executed{d}."),
-            "Fix command/args to a binary that exists in the image (check the image's entrypoint: docker inspect)".into(),
-        ),
-        Class::ImageArchMismatch => (
-            format!("{container}: exec format error"),
-            format!("Container {container}'s binary is built for another CPU architecture than the node's{d}."),
-            "Use a multi-arch image or one built for the node's architecture, or schedule on matching nodes (nodeSelector kubernetes.io/arch)".into(),
-        ),
-        Class::OomKilled => (
-            format!("{container}: out of memory{d}"),
-            format!("Container {container} ran out of memory inside its runtime{d}."),
-            "Raise the memory limit and the runtime's heap setting together, or fix the leak (see `aiops sizing`)".into(),
-        ),
-        _ => (
-            format!("{container} crashes{d}"),
-            format!("Container {container} crashes with an application error{d}."),
-            "Fix the application error shown in the log (stack trace/panic); reproduce with the same image, env and args".into(),
-        ),
-    }
 }

@@ -6,6 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Node;
 
 use super::facts::{describe, node_of};
+use super::text::json_list;
 use super::{Class, Ctx, Finding, container, gaps, sched, volume};
 use crate::model::pod_status::condition;
 pub use crate::model::pod_status::is_unhealthy;
@@ -101,7 +102,7 @@ fn terminating(ctx: &Ctx, out: &mut Vec<Finding>) {
                 ),
             )
             .ev("metadata.deletionTimestamp", &since)
-            .ev("metadata.finalizers", &format!("{finalizers:?}"))
+            .ev("metadata.finalizers", &json_list(&finalizers))
             .fix(format!(
                 "Find the controller that owns the finalizer ({}) and fix it; if it is gone, remove the finalizer: kubectl patch pod {} {} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'",
                 finalizers.join(", "),
@@ -121,57 +122,7 @@ fn pod_reason(ctx: &Ctx, out: &mut Vec<Finding>) {
     let message = status.message.as_deref().unwrap_or("");
     let node = ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
     match reason {
-        "Evicted" => {
-            let resource = message
-                .split("low on resource: ")
-                .nth(1)
-                .map(|r| r.split(['.', ',']).next().unwrap_or(r).trim().to_string())
-                .or_else(|| {
-                    message.split("had condition: ").nth(1).map(|c| c.trim_end_matches(['.', ' ']).to_string())
-                })
-                .unwrap_or_else(|| "a resource".into());
-            let user = message
-                .split("Container ")
-                .skip(1)
-                .map(|s| s.split(' ').next().unwrap_or(""))
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>();
-            let mut f = Finding::new(
-                Class::NodePressureEviction,
-                97,
-                format!("evicted: node {node} was low on {resource}"),
-                format!(
-                    "The kubelet on node {node} evicted pod {} because the node ran low on {resource}{}.",
-                    ctx.name,
-                    if user.is_empty() {
-                        String::new()
-                    } else {
-                        let usage: Vec<&str> = message
-                            .split(". ")
-                            .filter(|s| s.trim_start().starts_with("Container ") && (s.contains("was using")))
-                            .map(str::trim)
-                            .collect();
-                        format!("; {}", if usage.is_empty() { format!("container(s) {} used more than they request", user.join(", ")) } else { usage.join("; ") })
-                    }
-                ),
-            )
-            .ev("status.reason", "Evicted")
-            .ev("status.message", message);
-            f = if resource.contains("memory") {
-                f.fix("Set the container's memory request to its real usage (see `aiops sizing`), so the scheduler does not overcommit the node and the pod is not the first evicted")
-            } else if resource.contains("ephemeral-storage") || resource.contains("DiskPressure") {
-                f.fix("Set ephemeral-storage requests/limits and move logs/caches to a volume with a size limit; clean up the node's disk (images, logs)")
-            } else {
-                f.fix(format!("Relieve the {resource} pressure on node {node} and set requests that match usage"))
-            };
-            out.push(
-                f.fix(format!("Delete the Failed pod once understood: kubectl delete pod {} {}", ctx.name, ctx.kns()))
-                    .check(format!("kubectl describe node {node} | grep -A8 Conditions"))
-                    .check(format!("kubectl get events {} --field-selector reason=Evicted", ctx.kns()))
-                    .expect("Replacement pods stay scheduled; no further Evicted pods on the node.")
-                    .risk(RiskTier::Medium),
-            );
-        }
+        "Evicted" => out.push(evicted(ctx, message, &node)),
         "NodeLost" => out.push(
             Finding::new(
                 Class::NodeNotReady,
@@ -347,4 +298,74 @@ fn fallback(ctx: &Ctx) -> Finding {
         .check(describe(ctx))
         .check(format!("kubectl logs {} {} --all-containers --previous", ctx.name, ctx.kns()))
         .expect("The cause is found by hand.")
+}
+
+/// `Container X was using U, which exceeds its request of R` (≤1.26) or `Container X was
+/// using U, request is R, has larger consumption of memory` (newer): (container, usage, request).
+fn eviction_usage(message: &str) -> Vec<(String, String, String)> {
+    message
+        .split("Container ")
+        .skip(1)
+        .filter_map(|s| {
+            let (name, rest) = s.split_once(" was using ")?;
+            let (used, rest) = rest.split_once(',')?;
+            let req = rest
+                .split("exceeds its request of ")
+                .nth(1)
+                .or_else(|| rest.split("request is ").nth(1))?
+                .split([',', ' '])
+                .next()?
+                .trim_end_matches('.');
+            Some((name.trim().to_string(), used.trim().to_string(), req.to_string()))
+        })
+        .collect()
+}
+
+/// The kubelet evicted the pod for node pressure: which resource, which containers used more
+/// than they requested, and the requests to set.
+fn evicted(ctx: &Ctx, message: &str, node: &str) -> Finding {
+    let resource = message
+        .split("low on resource: ")
+        .nth(1)
+        .map(|r| r.split(['.', ',']).next().unwrap_or(r).trim().to_string())
+        .or_else(|| {
+            message.split("had condition: ").nth(1).map(|c| c.trim_end_matches(['.', ' ']).to_string())
+        })
+        .unwrap_or_else(|| "a resource".into());
+    let usage = eviction_usage(message);
+    let listed: Vec<String> =
+        usage.iter().map(|(c, u, r)| format!("container {c} used {u} against a request of {r}")).collect();
+    let mut f = Finding::new(
+        Class::NodePressureEviction,
+        97,
+        format!("evicted: node {node} was low on {resource}"),
+        format!(
+            "The kubelet on node {node} evicted pod {} because the node ran low on {resource}{}.",
+            ctx.name,
+            if listed.is_empty() { String::new() } else { format!("; {}", listed.join("; ")) }
+        ),
+    )
+    .ev("status.reason", "Evicted")
+    .ev("status.message", message);
+    f = if resource.contains("memory") {
+        for (c, u, r) in &usage {
+            f = f.fix(format!(
+                "Set container {c}'s memory request from {r} to what it really uses (it used {u}; see `aiops sizing`), so the scheduler does not overcommit node {node} and the pod is not the first evicted"
+            ));
+        }
+        if usage.is_empty() {
+            f.fix("Set the containers' memory requests to their real usage (see `aiops sizing`), so the scheduler does not overcommit the node and the pod is not the first evicted")
+        } else {
+            f
+        }
+    } else if resource.contains("ephemeral-storage") || resource.contains("DiskPressure") {
+        f.fix("Set ephemeral-storage requests/limits and move logs/caches to a volume with a size limit; clean up the node's disk (images, logs)")
+    } else {
+        f.fix(format!("Relieve the {resource} pressure on node {node} and set requests that match usage"))
+    };
+    f.fix(format!("Delete the Failed pod once understood: kubectl delete pod {} {}", ctx.name, ctx.kns()))
+        .check(format!("kubectl describe node {node} | grep -A8 Conditions"))
+        .check(format!("kubectl get events {} --field-selector reason=Evicted", ctx.kns()))
+        .expect("Replacement pods stay scheduled; no further Evicted pods on the node.")
+        .risk(RiskTier::Medium)
 }

@@ -226,6 +226,25 @@ pub fn scan(log: &str) -> Vec<LogMatch> {
     found.into_iter().map(|(_, _, m)| m).collect()
 }
 
+/// Every line where signature `id` matches, newest first, at most `max` (the same match
+/// shape as [`scan`]): to count a repeated failure or list every path/permission it names.
+pub fn occurrences(log: &str, id: &str, max: usize) -> Vec<LogMatch> {
+    let c = &*COMPILED;
+    let Some(i) = SIGNATURES.iter().position(|s| s.id == id) else { return Vec::new() };
+    let norm = normalize(log);
+    let spans = line_spans(&norm);
+    let mut out = Vec::new();
+    for (idx, &(start, end)) in spans.iter().enumerate().rev() {
+        if out.len() >= max {
+            break;
+        }
+        if let Some(caps) = c.regexes[i].captures(&norm[start..end]) {
+            out.push(build_match(c, i, &caps, idx, &spans, &norm, log));
+        }
+    }
+    out
+}
+
 /// The single most diagnostic match: specific causes beat generic ones (a bare panic, a stack
 /// trace, an error-level line); among equals, the newest line wins.
 pub fn best(log: &str) -> Option<LogMatch> {
@@ -282,18 +301,18 @@ fn extract_detail(kind: Detail, caps: &Captures<'_>, dgroups: &[usize], pgroups:
 
 fn rbac_detail(caps: &Captures<'_>) -> Option<String> {
     let get = |n: &str| caps.name(n).map(|m| m.as_str().trim()).filter(|s| !s.is_empty());
-    let user = get("user")?;
-    let verb = get("verb")?;
-    let res = get("res").or_else(|| get("res2"))?;
+    let user = get("user").or_else(|| get("user2"))?;
+    let verb = get("verb").or_else(|| get("verb2"))?;
+    let res = get("res").or_else(|| get("res2")).or_else(|| get("res3"))?;
     let mut out = format!("{user} cannot {verb} {res}");
     if let Some(g) = get("group") {
         out.push('.');
         out.push_str(g);
     }
-    if let Some(ns) = get("ns") {
+    if let Some(ns) = get("ns").or_else(|| get("ns2")) {
         out.push_str(" in namespace ");
         out.push_str(ns);
-    } else if get("cluster").is_some() {
+    } else if get("cluster").or_else(|| get("cluster2")).is_some() {
         out.push_str(" at cluster scope");
     }
     Some(out)

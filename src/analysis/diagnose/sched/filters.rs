@@ -152,7 +152,11 @@ pub fn term_text(t: &NodeSelectorTerm) -> String {
         .chain(t.match_fields.iter().flatten())
         .map(|r| format!("{} {} {}", r.key, r.operator, r.values.clone().unwrap_or_default().join(",")))
         .collect();
-    if parts.is_empty() { "(empty term: no matchExpressions or matchFields)".into() } else { parts.join(" AND ") }
+    if parts.is_empty() {
+        "(empty term: no matchExpressions or matchFields)".into()
+    } else {
+        parts.join(" AND ")
+    }
 }
 
 /// The zone labels a PersistentVolume was pinned with before volume node affinity existed.
@@ -234,11 +238,17 @@ pub fn selector_text(sel: Option<&LabelSelector>) -> String {
 /// namespaceSelector (namespace labels are not evaluated: the term is not judged).
 pub fn term_namespaces(term: &PodAffinityTerm, own: &str) -> Option<Vec<String>> {
     match &term.namespace_selector {
-        Some(sel) if sel.match_labels.as_ref().is_some_and(|m| !m.is_empty())
-            || sel.match_expressions.as_ref().is_some_and(|m| !m.is_empty()) => None,
+        Some(sel)
+            if sel.match_labels.as_ref().is_some_and(|m| !m.is_empty())
+                || sel.match_expressions.as_ref().is_some_and(|m| !m.is_empty()) =>
+        {
+            None
+        }
         // An empty namespaceSelector selects every namespace.
         Some(_) => Some(Vec::new()),
-        None => Some(term.namespaces.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| vec![own.to_string()])),
+        None => {
+            Some(term.namespaces.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| vec![own.to_string()]))
+        }
     }
 }
 

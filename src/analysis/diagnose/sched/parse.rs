@@ -205,7 +205,10 @@ mod tests {
             Some(Class::SchedNodePressure)
         );
         assert_eq!(
-            class_of_reason("node(s) had untolerated taint {node.cloudprovider.kubernetes.io/uninitialized: true}", false),
+            class_of_reason(
+                "node(s) had untolerated taint {node.cloudprovider.kubernetes.io/uninitialized: true}",
+                false
+            ),
             Some(Class::SchedNodeUninitialized)
         );
     }

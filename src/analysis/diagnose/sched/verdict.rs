@@ -59,7 +59,8 @@ fn filter<'v, 'a>(
 pub(super) fn evaluate(s: &Sched, all: &[NodeView]) -> Option<Finding> {
     let views = candidates(s, all);
     let mut trail = Trail::default();
-    let s1 = filter(&views, &mut trail, "do not match the nodeSelector/node affinity", |v| placement_ok(s, v));
+    let s1 =
+        filter(&views, &mut trail, "do not match the nodeSelector/node affinity", |v| placement_ok(s, v));
     if s1.is_empty() {
         return Some(placement(s, &views));
     }
@@ -76,7 +77,9 @@ pub(super) fn evaluate(s: &Sched, all: &[NodeView]) -> Option<Finding> {
     if s3.is_empty() {
         return Some(cordoned(s, &s2));
     }
-    let s4 = filter(&s3, &mut trail, "with an untolerated taint", |v| user_taints(v.node, &s.tolerations).is_empty());
+    let s4 = filter(&s3, &mut trail, "with an untolerated taint", |v| {
+        user_taints(v.node, &s.tolerations).is_empty()
+    });
     if s4.is_empty() {
         return Some(untolerated(s, &s3));
     }
@@ -88,7 +91,9 @@ pub(super) fn evaluate(s: &Sched, all: &[NodeView]) -> Option<Finding> {
         return Some(lifecycle(s, &s4, &trail));
     }
     let pvs = pod_volumes(s);
-    let s6 = filter(&s5, &mut trail, "outside the volumes' topology", |v| pvs.iter().all(|(_, pv)| pv_fits(pv, v.node)));
+    let s6 = filter(&s5, &mut trail, "outside the volumes' topology", |v| {
+        pvs.iter().all(|(_, pv)| pv_fits(pv, v.node))
+    });
     if s6.is_empty() {
         return Some(volume_topology(s, &s5, &pvs));
     }
@@ -149,7 +154,9 @@ fn placement(s: &Sched, views: &[&NodeView]) -> Finding {
         let wanted: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let missing: Vec<String> = selector
             .iter()
-            .filter(|(k, v)| !views.iter().any(|n| n.node.metadata.labels.as_ref().and_then(|l| l.get(*k)) == Some(*v)))
+            .filter(|(k, v)| {
+                !views.iter().any(|n| n.node.metadata.labels.as_ref().and_then(|l| l.get(*k)) == Some(*v))
+            })
             .map(|(k, v)| {
                 let seen: BTreeSet<&str> = views
                     .iter()
@@ -158,7 +165,10 @@ fn placement(s: &Sched, views: &[&NodeView]) -> Finding {
                 if seen.is_empty() {
                     format!("no node has label {k}")
                 } else {
-                    format!("{k} is {} on the nodes, never {v}", seen.into_iter().collect::<Vec<_>>().join("/"))
+                    format!(
+                        "{k} is {} on the nodes, never {v}",
+                        seen.into_iter().collect::<Vec<_>>().join("/")
+                    )
                 }
             })
             .collect();
@@ -176,7 +186,8 @@ fn placement(s: &Sched, views: &[&NodeView]) -> Finding {
     let terms = required_terms(s);
     let texts: Vec<String> = terms.iter().map(term_text).collect();
     let empty_term = terms.iter().any(|t| {
-        t.match_expressions.as_ref().is_none_or(Vec::is_empty) && t.match_fields.as_ref().is_none_or(Vec::is_empty)
+        t.match_expressions.as_ref().is_none_or(Vec::is_empty)
+            && t.match_fields.as_ref().is_none_or(Vec::is_empty)
     });
     let mut f = Finding::new(
         Class::SchedAffinityUnsatisfiable,
@@ -246,7 +257,11 @@ fn untolerated(s: &Sched, nodes: &[&NodeView]) -> Finding {
         Class::SchedUntoleratedTaint,
         96,
         format!("untolerated taint {first}"),
-        format!("Every node pod {} may run on carries a taint it does not tolerate: {}.", s.ctx.name, listed.join("; ")),
+        format!(
+            "Every node pod {} may run on carries a taint it does not tolerate: {}.",
+            s.ctx.name,
+            listed.join("; ")
+        ),
     )
     .ev("node spec.taints", &listed.join("; "))
     .ev("spec.tolerations", &format!("{}", s.tolerations.len()))
@@ -272,20 +287,28 @@ fn lifecycle(s: &Sched, nodes: &[&NodeView], trail: &Trail) -> Finding {
     }
     let (class, blocks) = by_class
         .into_iter()
-        .max_by_key(|(c, b)| (b.iter().map(|(n, _, _)| n).collect::<BTreeSet<_>>().len(), std::cmp::Reverse(*c)))
+        .max_by_key(|(c, b)| {
+            (b.iter().map(|(n, _, _)| n).collect::<BTreeSet<_>>().len(), std::cmp::Reverse(*c))
+        })
         .unwrap_or((Class::NodeNotReady, Vec::new()));
-    let names: Vec<&str> = blocks.iter().map(|(n, _, _)| n.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let names: Vec<&str> =
+        blocks.iter().map(|(n, _, _)| n.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
     let listed: Vec<String> = blocks
         .iter()
         .map(|(n, t, w)| if w.is_empty() { format!("{n}: {t}") } else { format!("{n}: {t} ({w})") })
         .collect();
     let (summary, what) = match class {
-        Class::SchedNodePressure => ("under resource pressure", "the kubelet reports disk, memory or PID pressure"),
+        Class::SchedNodePressure => {
+            ("under resource pressure", "the kubelet reports disk, memory or PID pressure")
+        }
         Class::SchedNodeUninitialized => (
             "not initialised by the cloud provider",
             "the cloud-controller-manager has not initialised them (kubelet --cloud-provider=external keeps the uninitialized taint until it does)",
         ),
-        _ => ("not ready", "they are not Ready (the node lifecycle controller taints them not-ready/unreachable)"),
+        _ => (
+            "not ready",
+            "they are not Ready (the node lifecycle controller taints them not-ready/unreachable)",
+        ),
     };
     let mut f = Finding::new(
         class,
@@ -316,9 +339,11 @@ fn lifecycle(s: &Sched, nodes: &[&NodeView], trail: &Trail) -> Finding {
             if detail.is_empty() { String::new() } else { format!(" — the node says: {detail}") }
         )),
     };
-    f.fix("Do not add a toleration for a lifecycle taint: the node cannot run the pod until its state is fixed")
-        .check(format!("kubectl describe node {node} | grep -A12 Conditions"))
-        .expect("The nodes' state clears, the taint is removed and the scheduler places the pod.")
+    f.fix(
+        "Do not add a toleration for a lifecycle taint: the node cannot run the pod until its state is fixed",
+    )
+    .check(format!("kubectl describe node {node} | grep -A12 Conditions"))
+    .expect("The nodes' state clears, the taint is removed and the scheduler places the pod.")
 }
 
 /// The pod's bound PersistentVolumes with their claim names.
@@ -344,7 +369,9 @@ fn volume_topology(s: &Sched, nodes: &[&NodeView], pvs: &[(String, &PersistentVo
         .iter()
         .filter_map(|v| {
             let l = v.node.metadata.labels.as_ref()?;
-            l.get("topology.kubernetes.io/zone").or_else(|| l.get("failure-domain.beta.kubernetes.io/zone")).cloned()
+            l.get("topology.kubernetes.io/zone")
+                .or_else(|| l.get("failure-domain.beta.kubernetes.io/zone"))
+                .cloned()
         })
         .collect();
     let zones_text = zones.iter().cloned().collect::<Vec<_>>().join(", ");
@@ -377,7 +404,8 @@ fn volume_topology(s: &Sched, nodes: &[&NodeView], pvs: &[(String, &PersistentVo
     }
     let (claim, pv) = unplaceable[0];
     let constraint = pv_constraint(pv).join(" OR ");
-    let place = if zones_text.is_empty() { format!("nodes {}", names.join(", ")) } else { zones_text.clone() };
+    let place =
+        if zones_text.is_empty() { format!("nodes {}", names.join(", ")) } else { zones_text.clone() };
     Finding::new(
         Class::SchedVolumeNodeAffinity,
         95,

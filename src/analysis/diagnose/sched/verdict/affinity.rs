@@ -38,20 +38,29 @@ impl<'a> PodAffinity<'a> {
         let affinity = s.spec.affinity.as_ref();
         let req = |anti: bool| -> Vec<&'a PodAffinityTerm> {
             let terms = if anti {
-                affinity.and_then(|a| a.pod_anti_affinity.as_ref()).and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref())
+                affinity
+                    .and_then(|a| a.pod_anti_affinity.as_ref())
+                    .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref())
             } else {
-                affinity.and_then(|a| a.pod_affinity.as_ref()).and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref())
+                affinity
+                    .and_then(|a| a.pod_affinity.as_ref())
+                    .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref())
             };
             terms.into_iter().flatten().collect()
         };
         let mut terms = Vec::new();
-        for (anti, term) in req(false).into_iter().map(|t| (false, t)).chain(req(true).into_iter().map(|t| (true, t))) {
+        for (anti, term) in
+            req(false).into_iter().map(|t| (false, t)).chain(req(true).into_iter().map(|t| (true, t)))
+        {
             // Terms whose namespaces cannot be judged (a namespaceSelector) are left out.
             let Some(namespaces) = term_namespaces(term, ctx.ns) else { continue };
             let mut domains = BTreeMap::new();
             let mut any = false;
             for p in ctx.snap.all::<k8s_openapi::api::core::v1::Pod>() {
-                if p.metadata.uid == ctx.pod.metadata.uid || !pod_is_active(p) || !term_counts(term, &namespaces, p) {
+                if p.metadata.uid == ctx.pod.metadata.uid
+                    || !pod_is_active(p)
+                    || !term_counts(term, &namespaces, p)
+                {
                     continue;
                 }
                 any = true;
@@ -92,14 +101,24 @@ impl<'a> PodAffinity<'a> {
         let ctx = s.ctx;
         let failing = self.terms.iter().find(|t| !nodes.iter().any(|v| self.term_allows(t, v.node)));
         let Some(t) = failing.or(self.terms.first()) else {
-            return Finding::new(Class::SchedAffinityUnsatisfiable, 90, "pod affinity leaves no node", "The pod's required pod affinity leaves no node.");
+            return Finding::new(
+                Class::SchedAffinityUnsatisfiable,
+                90,
+                "pod affinity leaves no node",
+                "The pod's required pod affinity leaves no node.",
+            );
         };
         let key = &t.term.topology_key;
         let sel = selector_text(t.term.label_selector.as_ref());
         let what = if t.anti { "podAntiAffinity" } else { "podAffinity" };
         let eligible: BTreeSet<&String> = nodes.iter().filter_map(|v| self.domain(v.node, key)).collect();
         let mut f = if t.anti {
-            let held: Vec<String> = t.domains.iter().filter(|(d, _)| eligible.contains(d)).map(|(d, (p, _))| format!("{d} (runs {p})")).collect();
+            let held: Vec<String> = t
+                .domains
+                .iter()
+                .filter(|(d, _)| eligible.contains(d))
+                .map(|(d, (p, _))| format!("{d} (runs {p})"))
+                .collect();
             Finding::new(
                 Class::SchedAffinityUnsatisfiable,
                 95,
@@ -143,7 +162,11 @@ impl<'a> PodAffinity<'a> {
 
     fn term_allows(&self, t: &Term, node: &Node) -> bool {
         let d = self.domain(node, &t.term.topology_key);
-        if t.anti { d.is_none_or(|d| !t.domains.contains_key(d)) } else { t.self_first || d.is_some_and(|d| t.domains.contains_key(d)) }
+        if t.anti {
+            d.is_none_or(|d| !t.domains.contains_key(d))
+        } else {
+            t.self_first || d.is_some_and(|d| t.domains.contains_key(d))
+        }
     }
 }
 
@@ -153,9 +176,15 @@ fn replicas_of(s: &Sched) -> Option<(&'static str, String, i32)> {
     let top = snap.top_controller(s.ctx.pod);
     let ns = Some(s.ctx.ns);
     match top.kind.known()? {
-        ObjectKind::Deployment => Some(("Deployment", top.name.clone(), snap.get::<Deployment>(ns, &top.name)?.spec.replicas?)),
-        ObjectKind::StatefulSet => Some(("StatefulSet", top.name.clone(), snap.get::<StatefulSet>(ns, &top.name)?.spec.replicas?)),
-        ObjectKind::ReplicaSet => Some(("ReplicaSet", top.name.clone(), snap.get::<ReplicaSet>(ns, &top.name)?.spec.replicas?)),
+        ObjectKind::Deployment => {
+            Some(("Deployment", top.name.clone(), snap.get::<Deployment>(ns, &top.name)?.spec.replicas?))
+        }
+        ObjectKind::StatefulSet => {
+            Some(("StatefulSet", top.name.clone(), snap.get::<StatefulSet>(ns, &top.name)?.spec.replicas?))
+        }
+        ObjectKind::ReplicaSet => {
+            Some(("ReplicaSet", top.name.clone(), snap.get::<ReplicaSet>(ns, &top.name)?.spec.replicas?))
+        }
         _ => None,
     }
 }
@@ -166,8 +195,18 @@ pub(in super::super) fn named_constraints(s: &Sched) -> Vec<String> {
     let mut named: Vec<String> = Vec::new();
     if let Some(a) = s.spec.affinity.as_ref() {
         for (what, terms) in [
-            ("podAntiAffinity", a.pod_anti_affinity.as_ref().and_then(|p| p.required_during_scheduling_ignored_during_execution.clone())),
-            ("podAffinity", a.pod_affinity.as_ref().and_then(|p| p.required_during_scheduling_ignored_during_execution.clone())),
+            (
+                "podAntiAffinity",
+                a.pod_anti_affinity
+                    .as_ref()
+                    .and_then(|p| p.required_during_scheduling_ignored_during_execution.clone()),
+            ),
+            (
+                "podAffinity",
+                a.pod_affinity
+                    .as_ref()
+                    .and_then(|p| p.required_during_scheduling_ignored_during_execution.clone()),
+            ),
         ] {
             for t in terms.into_iter().flatten() {
                 named.push(format!("required {what} on topologyKey {}", t.topology_key));

@@ -35,13 +35,24 @@ fn pools(nodes: &[&NodeView]) -> Vec<String> {
 
 fn on_aws(v: &NodeView) -> bool {
     v.node.spec.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|p| p.starts_with("aws://"))
-        || v.node.metadata.labels.as_ref().is_some_and(|l| l.keys().any(|k| k.starts_with("eks.amazonaws.com/")))
+        || v.node
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.keys().any(|k| k.starts_with("eks.amazonaws.com/")))
 }
 
 /// Every remaining node runs as many pods as it allows.
-pub(in super::super) fn too_many_pods(s: &Sched, nodes: &[&NodeView], trail: &Trail, by_affinity: bool) -> Finding {
-    let listed: Vec<String> =
-        nodes.iter().map(|v| format!("{} ({} pods allowed, {} running)", v.name, v.max_pods, v.pods)).collect();
+pub(in super::super) fn too_many_pods(
+    s: &Sched,
+    nodes: &[&NodeView],
+    trail: &Trail,
+    by_affinity: bool,
+) -> Finding {
+    let listed: Vec<String> = nodes
+        .iter()
+        .map(|v| format!("{} ({} pods allowed, {} running)", v.name, v.max_pods, v.pods))
+        .collect();
     let mut f = Finding::new(
         Class::SchedTooManyPods,
         95,
@@ -51,7 +62,11 @@ pub(in super::super) fn too_many_pods(s: &Sched, nodes: &[&NodeView], trail: &Tr
             nodes.len(),
             s.ctx.name,
             listed.join(", "),
-            if by_affinity { "; the pod's required podAffinity allows only these, and that placement is by design" } else { "" },
+            if by_affinity {
+                "; the pod's required podAffinity allows only these, and that placement is by design"
+            } else {
+                ""
+            },
             trail.suffix()
         ),
     )
@@ -67,7 +82,10 @@ pub(in super::super) fn too_many_pods(s: &Sched, nodes: &[&NodeView], trail: &Tr
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get("node.kubernetes.io/instance-type").or_else(|| l.get("beta.kubernetes.io/instance-type")))
+            .and_then(|l| {
+                l.get("node.kubernetes.io/instance-type")
+                    .or_else(|| l.get("beta.kubernetes.io/instance-type"))
+            })
             .map_or("this instance type".to_string(), String::clone);
         f = f.fix(format!(
             "On EKS with the VPC CNI the pod limit ({}) comes from {itype}'s network interfaces and IPs: use a larger instance type, or enable prefix delegation (ENABLE_PREFIX_DELEGATION=true on the aws-node DaemonSet) and raise maxPods",
@@ -80,7 +98,12 @@ pub(in super::super) fn too_many_pods(s: &Sched, nodes: &[&NodeView], trail: &Tr
 }
 
 /// No remaining node has the free cpu/memory the pod requests; `None` when one does.
-pub(in super::super) fn resources(s: &Sched, nodes: &[&NodeView], trail: &Trail, total: usize) -> Option<Finding> {
+pub(in super::super) fn resources(
+    s: &Sched,
+    nodes: &[&NodeView],
+    trail: &Trail,
+    total: usize,
+) -> Option<Finding> {
     let req = pod_requests(s.ctx.pod);
     let need_cpu = i64::try_from(req.cpu.0).unwrap_or(0);
     let need_mem = i64::try_from(req.memory.0).unwrap_or(0);
