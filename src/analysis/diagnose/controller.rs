@@ -126,6 +126,7 @@ pub fn diagnose_target(
             if other.class != d.class && !d.secondary.iter().any(|s| s.class == other.class) {
                 d.secondary.push(super::Secondary {
                     class: other.class,
+                    rank: other.rank,
                     summary: format!("{}: {}", other.target, other.summary),
                 });
             }
