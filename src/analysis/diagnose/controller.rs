@@ -133,6 +133,20 @@ pub fn diagnose_target(
         }
         return Ok(d);
     }
+    // No unhealthy pod by status: a running pod may still log that it cannot work (the
+    // same few pods whose logs a live read fetches).
+    let running =
+        pods.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+    for p in running.take(3) {
+        let mut d = diagnose_pod(snap, p, opts);
+        if d.class != Class::Healthy {
+            d.summary =
+                format!("{} (0 of {} pods unhealthy by status; the log says it)", d.summary, pods.len());
+            d.target = label;
+            d.pods = vec![p.name().to_string()];
+            return Ok(d);
+        }
+    }
     // No unhealthy pod: the controller's own conditions and FailedCreate events.
     let mut findings = Vec::new();
     let mut metas: Vec<(ObjectKind, &ObjectMeta)> = vec![(target.kind, meta)];

@@ -252,13 +252,18 @@ pub fn conclude(
             secondary.push(Secondary { class: f.class, summary: f.summary, rank: f.rank });
         }
     }
-    let runners: Vec<String> = secondary.iter().take(3).map(|s| format!("{} (rank {})", s.class, s.rank)).collect();
+    let runners: Vec<String> =
+        secondary.iter().take(3).map(|s| format!("{} (rank {})", s.class, s.rank)).collect();
     let why = format!(
         "{} has rank {} ({}){}.",
         best.class,
         best.rank,
         rank_basis(best.rank),
-        if runners.is_empty() { ", the only cause found".to_string() } else { format!(", above {}", runners.join(", ")) }
+        if runners.is_empty() {
+            ", the only cause found".to_string()
+        } else {
+            format!(", above {}", runners.join(", "))
+        }
     );
     Diagnosis {
         target,
