@@ -75,13 +75,10 @@ pub fn registry_of(image: &str) -> &str {
     }
 }
 
-/// The finding for a container waiting on an image error.
-pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding {
-    let image = c.image.as_deref().unwrap_or("?");
-    let registry = registry_of(image);
-    // The newest pull-failure event of this container says more than `Back-off pulling`.
-    // Prefer a pull failure whose text says what the registry answered ("Error:
-    // ErrImagePull" events say nothing).
+/// The newest pull-failure event of this container, which says more than `Back-off
+/// pulling`: one whose text says what the registry answered ("Error: ErrImagePull" events
+/// say nothing) is preferred.
+fn pull_event<'a>(ctx: &Ctx<'a>, c: &Container) -> Option<&'a crate::model::objects::Event> {
     let pulls: Vec<&crate::model::objects::Event> = ctx
         .events
         .iter()
@@ -94,11 +91,29 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
                 && e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
         })
         .collect();
-    let pull_event = pulls
+    pulls
         .iter()
         .copied()
         .find(|e| e.message.as_deref().and_then(classify).is_some())
-        .or(pulls.first().copied());
+        .or(pulls.first().copied())
+}
+
+/// What one pull failure says, for the finding of its class.
+struct Pull<'a> {
+    image: &'a str,
+    registry: &'a str,
+    message: &'a str,
+    pull_text: &'a str,
+    pull_secrets: Vec<String>,
+    missing_secrets: Vec<String>,
+    local_build: bool,
+}
+
+/// The finding for a container waiting on an image error.
+pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding {
+    let image = c.image.as_deref().unwrap_or("?");
+    let registry = registry_of(image);
+    let pull_event = pull_event(ctx, c);
     let pull_text = pull_event.and_then(|e| e.message.as_deref()).unwrap_or("");
     let by_reason = match reason {
         "InvalidImageName" => Some(Class::ImageInvalidReference),
@@ -133,7 +148,53 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
         .filter(|n| secrets_known && ctx.snap.get::<SecretMeta>(Some(ctx.ns), n).is_none())
         .collect();
     let retrieve_failed = ctx.events_with(&["FailedToRetrieveImagePullSecret"]);
-    let mut f = match class {
+    let pull = Pull {
+        image,
+        registry,
+        message,
+        pull_text,
+        pull_secrets: pull_secrets.clone(),
+        missing_secrets: missing_secrets.iter().map(|s| s.to_string()).collect(),
+        local_build,
+    };
+    let mut f = class_finding(ctx, c, class, &pull);
+    f = f.ev(format!("status.containerStatuses[{}].state.waiting", c.name), &format!("{reason}: {message}"));
+    if let Some(e) = pull_event {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    if let Some(e) = retrieve_failed.first() {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    for s in &missing_secrets {
+        f = f.ev(format!("spec.imagePullSecrets[{s}]"), "Secret not found in the namespace");
+    }
+    if f.class != Class::ImageRegistryAuth && !missing_secrets.is_empty() {
+        f.evidence.push(crate::model::recommendation::Evidence {
+            source: "spec.imagePullSecrets".into(),
+            text: format!(
+                "also missing: {}",
+                missing_secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    if class.is_none() {
+        f.confidence = 0.5;
+        f.root_cause = format!(
+            "Image \"{image}\" cannot be pulled ({}); the registry's exact answer is not in the collected events.",
+            clip(strip_rpc(message), 120)
+        );
+    }
+    f.check(format!("kubectl describe pod {} {} | grep -A3 -i pull", ctx.name, ctx.kns()))
+        .check(format!("crictl pull {image}   # on the node"))
+        .expect("The image is pulled and the container starts.")
+}
+
+/// The finding of a pull failure's class (the image and registry named in its fix).
+fn class_finding(ctx: &Ctx, c: &Container, class: Option<Class>, pull: &Pull) -> Finding {
+    let Pull { image, registry, message, pull_text, pull_secrets, missing_secrets, local_build } = pull;
+    let (image, registry, message, pull_text, local_build) =
+        (*image, *registry, *message, *pull_text, *local_build);
+    match class {
         Some(Class::ImageInvalidReference) => Finding::new(
             Class::ImageInvalidReference,
             97,
@@ -217,36 +278,7 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
         )
         .fix(not_found_fix(c, image))
         .fix(rollback_fix(ctx)),
-    };
-    f = f.ev(format!("status.containerStatuses[{}].state.waiting", c.name), &format!("{reason}: {message}"));
-    if let Some(e) = pull_event {
-        f = f.ev("event", &Ctx::event_text(e));
     }
-    if let Some(e) = retrieve_failed.first() {
-        f = f.ev("event", &Ctx::event_text(e));
-    }
-    for s in &missing_secrets {
-        f = f.ev(format!("spec.imagePullSecrets[{s}]"), "Secret not found in the namespace");
-    }
-    if f.class != Class::ImageRegistryAuth && !missing_secrets.is_empty() {
-        f.evidence.push(crate::model::recommendation::Evidence {
-            source: "spec.imagePullSecrets".into(),
-            text: format!(
-                "also missing: {}",
-                missing_secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
-    if class.is_none() {
-        f.confidence = 0.5;
-        f.root_cause = format!(
-            "Image \"{image}\" cannot be pulled ({}); the registry's exact answer is not in the collected events.",
-            clip(strip_rpc(message), 120)
-        );
-    }
-    f.check(format!("kubectl describe pod {} {} | grep -A3 -i pull", ctx.name, ctx.kns()))
-        .check(format!("crictl pull {image}   # on the node"))
-        .expect("The image is pulled and the container starts.")
 }
 
 /// `local/app` or `localhost/app` (no port): the naming of a locally built image.

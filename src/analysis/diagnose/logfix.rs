@@ -267,15 +267,11 @@ pub(super) fn port_conflict(ctx: &Ctx, c: &Container, detail: &str) -> Vec<Strin
         .filter(|p| p.metadata.uid != ctx.pod.metadata.uid)
         .filter(|p| {
             let s = p.spec.as_ref();
-            let uses =
-                s.into_iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten()).any(
-                    |cp| {
-                        cp.container_port.to_string() == port
-                            && (s.and_then(|s| s.host_network).unwrap_or(false) || cp.host_port.is_some())
-                            || cp.host_port.is_some_and(|h| h.to_string() == port)
-                    },
-                );
-            uses
+            let host = s.and_then(|s| s.host_network).unwrap_or(false);
+            s.into_iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten()).any(|cp| {
+                cp.container_port.to_string() == port && (host || cp.host_port.is_some())
+                    || cp.host_port.is_some_and(|h| h.to_string() == port)
+            })
         })
         .map(|p| format!("{}/{}", p.namespace().unwrap_or(""), p.name()))
         .collect();
@@ -324,8 +320,7 @@ pub(super) fn import_error(line: &str, text: &str) -> Vec<String> {
         .lines()
         .filter_map(|l| l.split("site-packages/").nth(1))
         .filter_map(|p| p.split(['/', '.', '"']).next())
-        .filter(|p| !p.is_empty() && *p != from)
-        .last();
+        .rfind(|p| !p.is_empty() && *p != from);
     let mut out = vec![format!(
         "{from} no longer provides {name} in the installed version: pin {from} to the version the code was written for (requirements.txt / lock file), or update the code that imports it"
     )];

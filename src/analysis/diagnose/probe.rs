@@ -320,7 +320,7 @@ impl ProbeCheck<'_, '_> {
                         .as_deref()
                         .is_some_and(|m| m.starts_with(k) && status_code(m).is_some_and(|c| c >= 400))
                 });
-                (other != path && !failing_4xx).then(|| (k, other))
+                (other != path && !failing_4xx).then_some((k, other))
             });
         if let Some((k, other)) = sibling {
             f = f.fix(format!("The container's {} probe uses {other}: point {field}.httpGet.path there too (instead of {path}) if that is its health endpoint", k.to_lowercase()));

@@ -104,155 +104,149 @@ fn healthy_lines_match_nothing() {
     }
 }
 
+/// (line, signature id, detail it must give).
+const DETAIL_CASES: &[(&str, &str, &str)] = &[
+    ("dial tcp 10.0.0.5:5432: connect: connection refused", "go-dial-error", "10.0.0.5:5432"),
+    ("dial tcp: lookup redis on 10.96.0.10:53: no such host", "go-dns-lookup", "redis"),
+    ("lookup db on 10.96.0.10:53: read udp 10.1.0.5:4000->10.96.0.10:53: i/o timeout", "go-dns-lookup", "db"),
+    ("Error: connect ECONNREFUSED 10.0.0.1:6379", "node-connect-error", "10.0.0.1:6379"),
+    ("Error: getaddrinfo ENOTFOUND db", "node-dns-error", "db"),
+    ("Caused by: java.net.UnknownHostException: db", "java-unknown-host", "db"),
+    (
+        "AnnotatedConnectException: Connection refused: localhost/127.0.0.1:6379",
+        "java-connect-error",
+        "localhost:6379",
+    ),
+    (
+        "HTTPConnectionPool(host='api', port=8080): Max retries exceeded",
+        "python-connection-error",
+        "api:8080",
+    ),
+    (
+        r#"connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused"#,
+        "postgres-connect-error",
+        "db:5432",
+    ),
+    (
+        "Connection to node -1 (kafka-0/10.0.0.7:9092) could not be established.",
+        "kafka-connect-error",
+        "kafka-0:9092",
+    ),
+    (
+        "Failed to connect to RabbitMQ at amqp://guest:guest@rabbitmq:5672/",
+        "amqp-connect-error",
+        "rabbitmq:5672",
+    ),
+    (
+        r#"Get "https://api.example.com:8443/v1": context deadline exceeded"#,
+        "http-client-error",
+        "api.example.com:8443",
+    ),
+    (
+        "curl: (7) Failed to connect to backend port 8080: Connection refused",
+        "shell-tool-connect-error",
+        "backend:8080",
+    ),
+    (
+        r#"host not found in upstream "backend:8080" in /etc/nginx/conf.d/x.conf:3"#,
+        "nginx-upstream-error",
+        "backend:8080",
+    ),
+    ("x509: certificate is valid for a.internal, not b.internal", "x509-certificate-error", "b.internal"),
+    (
+        "dial unix /var/run/docker.sock: connect: no such file or directory",
+        "go-dial-error",
+        "/var/run/docker.sock",
+    ),
+    ("listen tcp :8080: bind: address already in use", "address-in-use", "8080"),
+    ("Error: listen EADDRINUSE: address already in use :::3000", "address-in-use", "3000"),
+    ("bind() to 0.0.0.0:80 failed (98: Address already in use)", "address-in-use", "80"),
+    ("listen tcp 0.0.0.0:443: bind: permission denied", "privileged-port-denied", "443"),
+    ("open /data/app.db: permission denied", "path-permission-denied", "/data/app.db"),
+    ("PermissionError: [Errno 13] Permission denied: '/var/lib/x'", "path-permission-denied", "/var/lib/x"),
+    ("OSError: [Errno 30] Read-only file system: '/app/cache'", "read-only-filesystem", "/app/cache"),
+    ("exec /usr/local/bin/server: exec format error", "exec-format-error", "/usr/local/bin/server"),
+    (r#"exec: "wge": executable file not found in $PATH"#, "exec-not-found-in-path", "wge"),
+    (
+        "exec /docker-entrypoint.sh: no such file or directory",
+        "entrypoint-not-found",
+        "/docker-entrypoint.sh",
+    ),
+    ("/bin/sh: 1: gunicorn: not found", "shell-command-not-found", "gunicorn"),
+    ("/usr/bin/env: 'bash\r': No such file or directory", "interpreter-not-found", "bash"),
+    (r#"environment variable "DATABASE_URL" is not set"#, "env-var-missing", "DATABASE_URL"),
+    ("Missing required environment variable: REDIS_URL", "env-var-missing", "REDIS_URL"),
+    (
+        "The MONGODB_ROOT_PASSWORD environment variable is empty or not set.",
+        "env-var-missing",
+        "MONGODB_ROOT_PASSWORD",
+    ),
+    ("required key DB_HOST missing value", "env-var-missing", "DB_HOST"),
+    ("SECRET_KEY_BASE must be set", "env-var-missing", "SECRET_KEY_BASE"),
+    ("KeyError: 'DATABASE_URL'", "environ-key-error", "DATABASE_URL"),
+    (
+        "Could not resolve placeholder 'db.url' in value \"${db.url}\"",
+        "spring-placeholder-unresolved",
+        "db.url",
+    ),
+    (
+        r#"pods is forbidden: User "system:serviceaccount:shop:checkout" cannot list resource "pods" in API group "" in the namespace "shop""#,
+        "k8s-rbac-forbidden",
+        "system:serviceaccount:shop:checkout cannot list pods in namespace shop",
+    ),
+    (
+        r#"deployments.apps is forbidden: User "system:serviceaccount:ci:runner" cannot patch resource "deployments" in API group "apps" at the cluster scope"#,
+        "k8s-rbac-forbidden",
+        "system:serviceaccount:ci:runner cannot patch deployments.apps at cluster scope",
+    ),
+    ("java.lang.OutOfMemoryError: Java heap space", "java-out-of-memory", "JVM (Java heap space)"),
+    (
+        "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+        "node-heap-out-of-memory",
+        "Node.js V8 heap",
+    ),
+    ("fatal error: runtime: out of memory", "go-runtime-out-of-memory", "Go runtime"),
+    ("MemoryError", "python-memory-error", "Python"),
+    ("flag provided but not defined: -config.file", "go-flag-undefined", "-config.file"),
+    ("Error: unknown flag: --listen-address", "unknown-flag", "--listen-address"),
+    (r#"invalid value "abc" for flag -port: parse error"#, "invalid-flag-value", "-port"),
+    (
+        "Failed to bind properties under 'server.port' to java.lang.Integer",
+        "spring-bind-failure",
+        "server.port",
+    ),
+    (
+        "Unrecognized VM option 'UseCGroupMemoryLimitForHeap'",
+        "jvm-option-invalid",
+        "UseCGroupMemoryLimitForHeap",
+    ),
+    ("yaml: line 3: mapping values are not allowed in this context", "config-yaml-error", "line 3"),
+    (r#"FATAL:  password authentication failed for user "app""#, "db-auth-failed", "app"),
+    ("Access denied for user 'root'@'10.0.0.3' (using password: YES)", "db-auth-failed", "root"),
+    ("open /etc/app/config.yaml: no such file or directory", "file-not-found", "/etc/app/config.yaml"),
+    (
+        "FileNotFoundError: [Errno 2] No such file or directory: 'config.yaml'",
+        "file-not-found",
+        "config.yaml",
+    ),
+    ("Error: ENOENT: no such file or directory, open '/app/x.json'", "file-not-found", "/app/x.json"),
+    (
+        "java.io.FileNotFoundException: /config/app.yml (No such file or directory)",
+        "file-not-found",
+        "/config/app.yml",
+    ),
+    ("ModuleNotFoundError: No module named 'flask'", "missing-module", "flask"),
+    ("panic: something broke", "go-panic", "something broke"),
+    (
+        "Caused by: java.lang.IllegalArgumentException: x",
+        "java-caused-by",
+        "java.lang.IllegalArgumentException",
+    ),
+];
+
 #[test]
 fn details() {
-    let cases: &[(&str, &str, &str)] = &[
-        ("dial tcp 10.0.0.5:5432: connect: connection refused", "go-dial-error", "10.0.0.5:5432"),
-        ("dial tcp: lookup redis on 10.96.0.10:53: no such host", "go-dns-lookup", "redis"),
-        (
-            "lookup db on 10.96.0.10:53: read udp 10.1.0.5:4000->10.96.0.10:53: i/o timeout",
-            "go-dns-lookup",
-            "db",
-        ),
-        ("Error: connect ECONNREFUSED 10.0.0.1:6379", "node-connect-error", "10.0.0.1:6379"),
-        ("Error: getaddrinfo ENOTFOUND db", "node-dns-error", "db"),
-        ("Caused by: java.net.UnknownHostException: db", "java-unknown-host", "db"),
-        (
-            "AnnotatedConnectException: Connection refused: localhost/127.0.0.1:6379",
-            "java-connect-error",
-            "localhost:6379",
-        ),
-        (
-            "HTTPConnectionPool(host='api', port=8080): Max retries exceeded",
-            "python-connection-error",
-            "api:8080",
-        ),
-        (
-            r#"connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused"#,
-            "postgres-connect-error",
-            "db:5432",
-        ),
-        (
-            "Connection to node -1 (kafka-0/10.0.0.7:9092) could not be established.",
-            "kafka-connect-error",
-            "kafka-0:9092",
-        ),
-        (
-            "Failed to connect to RabbitMQ at amqp://guest:guest@rabbitmq:5672/",
-            "amqp-connect-error",
-            "rabbitmq:5672",
-        ),
-        (
-            r#"Get "https://api.example.com:8443/v1": context deadline exceeded"#,
-            "http-client-error",
-            "api.example.com:8443",
-        ),
-        (
-            "curl: (7) Failed to connect to backend port 8080: Connection refused",
-            "shell-tool-connect-error",
-            "backend:8080",
-        ),
-        (
-            r#"host not found in upstream "backend:8080" in /etc/nginx/conf.d/x.conf:3"#,
-            "nginx-upstream-error",
-            "backend:8080",
-        ),
-        ("x509: certificate is valid for a.internal, not b.internal", "x509-certificate-error", "b.internal"),
-        (
-            "dial unix /var/run/docker.sock: connect: no such file or directory",
-            "go-dial-error",
-            "/var/run/docker.sock",
-        ),
-        ("listen tcp :8080: bind: address already in use", "address-in-use", "8080"),
-        ("Error: listen EADDRINUSE: address already in use :::3000", "address-in-use", "3000"),
-        ("bind() to 0.0.0.0:80 failed (98: Address already in use)", "address-in-use", "80"),
-        ("listen tcp 0.0.0.0:443: bind: permission denied", "privileged-port-denied", "443"),
-        ("open /data/app.db: permission denied", "path-permission-denied", "/data/app.db"),
-        (
-            "PermissionError: [Errno 13] Permission denied: '/var/lib/x'",
-            "path-permission-denied",
-            "/var/lib/x",
-        ),
-        ("OSError: [Errno 30] Read-only file system: '/app/cache'", "read-only-filesystem", "/app/cache"),
-        ("exec /usr/local/bin/server: exec format error", "exec-format-error", "/usr/local/bin/server"),
-        (r#"exec: "wge": executable file not found in $PATH"#, "exec-not-found-in-path", "wge"),
-        (
-            "exec /docker-entrypoint.sh: no such file or directory",
-            "entrypoint-not-found",
-            "/docker-entrypoint.sh",
-        ),
-        ("/bin/sh: 1: gunicorn: not found", "shell-command-not-found", "gunicorn"),
-        ("/usr/bin/env: 'bash\r': No such file or directory", "interpreter-not-found", "bash"),
-        (r#"environment variable "DATABASE_URL" is not set"#, "env-var-missing", "DATABASE_URL"),
-        ("Missing required environment variable: REDIS_URL", "env-var-missing", "REDIS_URL"),
-        (
-            "The MONGODB_ROOT_PASSWORD environment variable is empty or not set.",
-            "env-var-missing",
-            "MONGODB_ROOT_PASSWORD",
-        ),
-        ("required key DB_HOST missing value", "env-var-missing", "DB_HOST"),
-        ("SECRET_KEY_BASE must be set", "env-var-missing", "SECRET_KEY_BASE"),
-        ("KeyError: 'DATABASE_URL'", "environ-key-error", "DATABASE_URL"),
-        (
-            "Could not resolve placeholder 'db.url' in value \"${db.url}\"",
-            "spring-placeholder-unresolved",
-            "db.url",
-        ),
-        (
-            r#"pods is forbidden: User "system:serviceaccount:shop:checkout" cannot list resource "pods" in API group "" in the namespace "shop""#,
-            "k8s-rbac-forbidden",
-            "system:serviceaccount:shop:checkout cannot list pods in namespace shop",
-        ),
-        (
-            r#"deployments.apps is forbidden: User "system:serviceaccount:ci:runner" cannot patch resource "deployments" in API group "apps" at the cluster scope"#,
-            "k8s-rbac-forbidden",
-            "system:serviceaccount:ci:runner cannot patch deployments.apps at cluster scope",
-        ),
-        ("java.lang.OutOfMemoryError: Java heap space", "java-out-of-memory", "JVM (Java heap space)"),
-        (
-            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
-            "node-heap-out-of-memory",
-            "Node.js V8 heap",
-        ),
-        ("fatal error: runtime: out of memory", "go-runtime-out-of-memory", "Go runtime"),
-        ("MemoryError", "python-memory-error", "Python"),
-        ("flag provided but not defined: -config.file", "go-flag-undefined", "-config.file"),
-        ("Error: unknown flag: --listen-address", "unknown-flag", "--listen-address"),
-        (r#"invalid value "abc" for flag -port: parse error"#, "invalid-flag-value", "-port"),
-        (
-            "Failed to bind properties under 'server.port' to java.lang.Integer",
-            "spring-bind-failure",
-            "server.port",
-        ),
-        (
-            "Unrecognized VM option 'UseCGroupMemoryLimitForHeap'",
-            "jvm-option-invalid",
-            "UseCGroupMemoryLimitForHeap",
-        ),
-        ("yaml: line 3: mapping values are not allowed in this context", "config-yaml-error", "line 3"),
-        (r#"FATAL:  password authentication failed for user "app""#, "db-auth-failed", "app"),
-        ("Access denied for user 'root'@'10.0.0.3' (using password: YES)", "db-auth-failed", "root"),
-        ("open /etc/app/config.yaml: no such file or directory", "file-not-found", "/etc/app/config.yaml"),
-        (
-            "FileNotFoundError: [Errno 2] No such file or directory: 'config.yaml'",
-            "file-not-found",
-            "config.yaml",
-        ),
-        ("Error: ENOENT: no such file or directory, open '/app/x.json'", "file-not-found", "/app/x.json"),
-        (
-            "java.io.FileNotFoundException: /config/app.yml (No such file or directory)",
-            "file-not-found",
-            "/config/app.yml",
-        ),
-        ("ModuleNotFoundError: No module named 'flask'", "missing-module", "flask"),
-        ("panic: something broke", "go-panic", "something broke"),
-        (
-            "Caused by: java.lang.IllegalArgumentException: x",
-            "java-caused-by",
-            "java.lang.IllegalArgumentException",
-        ),
-    ];
-    for (line, id, want) in cases {
+    for (line, id, want) in DETAIL_CASES {
         assert_eq!(one(line, id).detail.as_deref(), Some(*want), "{id} on {line:?}");
     }
 }
