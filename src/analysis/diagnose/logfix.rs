@@ -252,6 +252,100 @@ pub(super) fn permission(
     (ev, fix)
 }
 
+/// A file the app needs that is not there, against the container's volume mounts: a volume
+/// mounted at the file's own path (a directory where a file is expected), a ConfigMap/Secret
+/// mounted over an image directory and hiding its files, or a volume that should hold the
+/// file and does not.
+pub(super) fn missing_file(ctx: &Ctx, c: &Container, path: &str) -> (Vec<(String, String)>, Vec<String>) {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let path = path.trim_end_matches('/');
+    if !path.starts_with('/') {
+        return (Vec::new(), Vec::new());
+    }
+    let Some(vm) = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| {
+            let mp = m.mount_path.trim_end_matches('/');
+            path == mp || path.starts_with(&format!("{mp}/"))
+        })
+        .max_by_key(|m| m.mount_path.len())
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let mp = vm.mount_path.trim_end_matches('/');
+    let vol = ctx
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .and_then(|v| v.iter().find(|v| v.name == vm.name));
+    let (kind, name, items): (&str, String, Vec<String>) = match vol {
+        Some(v) if v.config_map.is_some() => {
+            let cm = v.config_map.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+            let keys: Vec<String> = match v.config_map.as_ref().and_then(|c| c.items.clone()) {
+                Some(items) => items.into_iter().map(|i| i.path).collect(),
+                None => ctx
+                    .snap
+                    .get::<ConfigMap>(Some(ctx.ns), &cm)
+                    .map(|m| m.data.iter().flat_map(|d| d.keys().cloned()).collect())
+                    .unwrap_or_default(),
+            };
+            ("ConfigMap", cm, keys)
+        }
+        Some(v) if v.secret.is_some() => {
+            let items = v
+                .secret
+                .as_ref()
+                .and_then(|s| s.items.clone())
+                .map(|i| i.into_iter().map(|i| i.path).collect())
+                .unwrap_or_default();
+            ("Secret", v.secret.as_ref().and_then(|s| s.secret_name.clone()).unwrap_or_default(), items)
+        }
+        Some(v) if v.empty_dir.is_some() => ("emptyDir", vm.name.clone(), Vec::new()),
+        _ => ("volume", vm.name.clone(), Vec::new()),
+    };
+    let ev = vec![(
+        format!("spec.containers[{}].volumeMounts[{}]", c.name, vm.name),
+        format!(
+            "{kind} {name} mounted at {}{}",
+            vm.mount_path,
+            vm.sub_path.as_ref().map_or(String::new(), |s| format!(" (subPath {s})"))
+        ),
+    )];
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let fix = if path == mp && vm.sub_path.is_none() && matches!(kind, "ConfigMap" | "Secret") {
+        let parent = mp.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+        format!(
+            "{kind} {name} is mounted at {path} itself, so {path} is a directory holding {}: mount the volume at {parent} (the directory), or mount the one file with subPath: {file}",
+            if items.is_empty() { "its keys".to_string() } else { items.join(", ") }
+        )
+    } else if matches!(kind, "ConfigMap" | "Secret") && vm.sub_path.is_none() {
+        let rel = path.strip_prefix(&format!("{mp}/")).unwrap_or(file);
+        let top = rel.split('/').next().unwrap_or(rel);
+        if !items.is_empty() && !items.iter().any(|i| i == top) {
+            format!(
+                "{kind} {name} is mounted over the whole {mp} directory, which hides the image's own files there ({path} among them); mount only the files it provides ({}) with subPath, e.g. mountPath {mp}/{} subPath {}",
+                items.join(", "),
+                items[0],
+                items[0]
+            )
+        } else {
+            format!("Add {rel} to {kind} {name} (mounted at {mp}), or fix the path the application reads")
+        }
+    } else if kind == "emptyDir" {
+        format!(
+            "{path} should be in emptyDir {name} (mounted at {mp}), which starts empty: whatever writes {file} there (an init container or a sidecar such as a config reloader) has not; check that container and its log"
+        )
+    } else {
+        format!(
+            "{path} is not in volume {name} mounted at {mp}: put {file} there or fix the path the application reads"
+        )
+    };
+    (ev, vec![fix])
+}
+
 /// Another user of the port: with hostNetwork, the node's other hostNetwork/hostPort pods.
 pub(super) fn port_conflict(ctx: &Ctx, c: &Container, detail: &str) -> Vec<String> {
     let port = detail.rsplit(':').next().unwrap_or(detail).trim();

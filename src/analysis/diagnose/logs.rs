@@ -113,6 +113,11 @@ fn log_finding(ctx: &Ctx, c: &Container, m: &LogMatch, source: &str, text: &str,
             fixes.extend(fix);
         }
         Class::AppPortConflict => fixes.extend(logfix::port_conflict(ctx, c, &detail)),
+        Class::AppMissingFile => {
+            let (ev, fix) = logfix::missing_file(ctx, c, &detail);
+            extra.extend(ev);
+            fixes.extend(fix);
+        }
         Class::AppError => fixes.extend(logfix::import_error(&m.line, text)),
         _ => {}
     }

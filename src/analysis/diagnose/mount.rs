@@ -66,6 +66,56 @@ fn nfs_target(msg: &str) -> Option<String> {
     rest.split_whitespace().find(|w| w.contains(":/")).map(|w| w.trim_matches(['"', '\'']).to_string())
 }
 
+/// hostPath volumes whose path is missing on the node or not of the declared type: every one
+/// the events name (the kubelet reports them one at a time), the node's runtime when the
+/// paths are a container runtime's (a Docker socket on a containerd node).
+pub(super) fn host_path(ctx: &Ctx, volume: &str, rank: u8) -> Finding {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for e in ctx.events_with(&["FailedMount"]) {
+        let m = e.message.as_deref().unwrap_or("");
+        let Some(rest) = m.split("hostPath type check failed: ").nth(1) else { continue };
+        let vol = quoted_after(m, "for volume ").unwrap_or("?").to_string();
+        let what = rest.trim().to_string();
+        if !failed.iter().any(|(v, _)| *v == vol) {
+            failed.push((vol, what));
+        }
+    }
+    if failed.is_empty() {
+        failed.push((volume.to_string(), "does not exist".to_string()));
+    }
+    let paths: Vec<&str> = failed.iter().map(|(_, w)| w.split(' ').next().unwrap_or(w)).collect();
+    let node = super::facts::node_of(ctx);
+    let node_name = ctx.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("the node");
+    let runtime =
+        node.and_then(|n| n.status.as_ref()?.node_info.as_ref()).map(|i| i.container_runtime_version.clone());
+    let listed: Vec<String> = failed.iter().map(|(v, w)| format!("volume {v}: {w}")).collect();
+    let mut f = Finding::new(
+        Class::VolumePathMissing,
+        rank,
+        format!("hostPath {} missing on node {node_name}", paths.join(", ")),
+        format!(
+            "The pod's hostPath volume(s) point at paths that do not exist on node {node_name} or are not the declared type: {}.",
+            listed.join("; ")
+        ),
+    )
+    .ev("hostPath volumes (type checks failed)", &listed.join("; "));
+    let docker_paths = paths.iter().any(|p| p.contains("docker.sock") || p.starts_with("/var/lib/docker"));
+    if docker_paths && runtime.as_deref().is_some_and(|r| !r.starts_with("docker://")) {
+        f = f.ev(format!("node/{node_name}.status.nodeInfo.containerRuntimeVersion"), runtime.as_deref().unwrap_or(""))
+            .fix(format!(
+                "Node {node_name} runs {} and has no Docker: {} cannot exist there. Use a way that does not need the Docker socket (e.g. a workflow executor for containerd, or the runtime's own socket), or run the pod on nodes that run Docker",
+                runtime.as_deref().unwrap_or("another runtime"),
+                paths.join(", ")
+            ));
+    }
+    f.fix(format!(
+        "Create {} on node {node_name} (or on every node the pod may use), or set hostPath.type: DirectoryOrCreate / FileOrCreate where an empty one will do, or schedule the pod only on nodes that have it (nodeSelector)",
+        paths.join(", ")
+    ))
+    .check(format!("ls -ld {}   # on node {node_name}", paths.join(" ")))
+    .expect("The volume mounts and the pod starts.")
+}
+
 /// A short reason and fix steps for a non-Multi-Attach FailedAttachVolume message.
 pub(super) fn attach_detail(msg: &str) -> (Option<String>, Vec<String>) {
     if msg.contains("not scheduled") && (msg.contains("longhorn") || msg.contains(":9500")) {

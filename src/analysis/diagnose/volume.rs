@@ -161,17 +161,7 @@ fn mount_finding(ctx: &Ctx, msg: &str, evidence: &str, rank: u8) -> Finding {
     if msg.contains("hostPath type check failed")
         || (msg.contains("hostPath") && msg.contains("does not exist"))
     {
-        let path = msg.split("failed: ").nth(1).map(|s| s.split(' ').next().unwrap_or(s)).unwrap_or("?");
-        return Finding::new(
-            Class::VolumePathMissing,
-            rank,
-            format!("hostPath {path} missing on the node"),
-            format!("Volume {volume} is a hostPath whose path {path} does not exist (or is not the declared type) on the node."),
-        )
-        .ev("event", evidence)
-        .fix(format!("Create {path} on the node, or set hostPath.type: DirectoryOrCreate, or schedule the pod only on nodes that have it (nodeSelector)"))
-        .check(describe(ctx))
-        .expect("The volume mounts and the pod starts.");
+        return mount::host_path(ctx, &volume, rank).ev("event", evidence);
     }
     if let Some(list) = msg.split("unmounted volumes=[").nth(1).and_then(|s| s.split(']').next()) {
         for name in list.split([' ', ',']).filter(|n| !n.is_empty()) {

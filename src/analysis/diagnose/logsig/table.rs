@@ -787,8 +787,9 @@ pub(super) static SIGNATURES: &[Signature] = &[
         priority: 70,
         detail: Detail::Path,
         description: "The app cannot find a file it needs (config file, certificate, mounted key not projected, wrong subPath).",
-        pattern: r#"(?i)(?:(?:open|stat|lstat|readlink|read|readdir|chdir|load|loading)\s+(?P<d>\.{0,2}/[^\s:]*|[\w.-]+\.(?:ya?ml|json|toml|conf|cfg|ini|properties|env|pem|crt|key|xml|txt|db|sqlite)):\s*no such file or directory|\[Errno 2\]\s*No such file or directory:\s*['"](?P<d2>[^'"]+)['"]|ENOENT:?\s*no such file or directory,?\s*\w+\s+['"](?P<d3>[^'"]+)['"]|java\.io\.FileNotFoundException:\s*(?P<d4>\S+)\s+\((?:No such file or directory|The system cannot find the (?:file|path) specified)\)|NoSuchFileException:\s*(?P<d5>\S+)|class path resource\s+\[(?P<d6>[^\]]+)\]\s+cannot be opened because it does not exist|Could not find (?:file|a part of the path)\s+'(?P<d7>[^']+)'|open\(\)\s+"(?P<d8>[^"]+)"\s+failed\s+\(2:\s*No such file or directory\)|No such file or directory @ rb_sysopen - (?P<d9>\S+)|(?:^|\s)(?:cat|cp|ls|source|cd|chmod|chown|mv|tail|head|sed|grep)\s*:\s*(?:can't open\s*)?['‘"]?(?P<d10>[^\s'’":]+)['’"]?:\s*No such file or directory|(?P<d11>/[\w.@%+=-]+(?:/[\w.@%+=-]+)+)['"]?:\s*No such file or directory|NonExistentPath:\s*Data directory\s+(?P<d12>\S+)\s+not found|spawn\s+(?P<d13>\S+)\s+ENOENT|cannot load (?:certificate|certificate key)\s+"(?P<d15>[^"]+)"[^\n]*?No such file|(?:config(?:uration)? file|file|path)\s+['"]?(?P<d14>/[^\s'"]+)['"]?\s+(?:does not exist|not found))"#,
+        pattern: r#"(?i)(?:(?:open|stat|lstat|readlink|read|readdir|chdir|load|loading)\s+(?P<d>\.{0,2}/[^\s:]*|[\w.-]+\.(?:ya?ml|json|toml|conf|cfg|ini|properties|env|pem|crt|key|xml|txt|db|sqlite)):\s*no such file or directory|\[Errno 2\]\s*No such file or directory:\s*['"](?P<d2>[^'"]+)['"]|ENOENT:?\s*no such file or directory,?\s*\w+\s+['"](?P<d3>[^'"]+)['"]|java\.io\.FileNotFoundException:\s*(?P<d4>\S+)\s+\((?:No such file or directory|The system cannot find the (?:file|path) specified)\)|NoSuchFileException:\s*(?P<d5>\S+)|class path resource\s+\[(?P<d6>[^\]]+)\]\s+cannot be opened because it does not exist|Could not find (?:file|a part of the path)\s+'(?P<d7>[^']+)'|open\(\)\s+"(?P<d8>[^"]+)"\s+failed\s+\(2:\s*No such file or directory\)|dlopen\(\)\s+"(?P<d16>[^"]+)"\s+failed\s+\([^\n]*?No such file or directory|No such file or directory @ rb_sysopen - (?P<d9>\S+)|(?:^|\s)(?:cat|cp|ls|source|cd|chmod|chown|mv|tail|head|sed|grep)\s*:\s*(?:can't open\s*)?['‘"]?(?P<d10>[^\s'’":]+)['’"]?:\s*No such file or directory|(?P<d11>/[\w.@%+=-]+(?:/[\w.@%+=-]+)+)['"]?:\s*No such file or directory|NonExistentPath:\s*Data directory\s+(?P<d12>\S+)\s+not found|spawn\s+(?P<d13>\S+)\s+ENOENT|cannot load (?:certificate|certificate key)\s+"(?P<d15>[^"]+)"[^\n]*?No such file|(?:config(?:uration)? file|file|path)\s+['"]?(?P<d14>/[^\s'"]+)['"]?\s+(?:does not exist|not found))"#,
         examples: &[
+            r#"nginx: [emerg] dlopen() "/etc/nginx/modules/ngx_http_js_module.so" failed (/etc/nginx/modules/ngx_http_js_module.so: cannot open shared object file: No such file or directory) in /etc/nginx/nginx.conf:1"#,
             "open /etc/app/config.yaml: no such file or directory",
             "FileNotFoundError: [Errno 2] No such file or directory: '/etc/app/config.yaml'",
             "Error: ENOENT: no such file or directory, open '/app/config/production.json'",
@@ -796,6 +797,19 @@ pub(super) static SIGNATURES: &[Signature] = &[
             r#"nginx: [emerg] open() "/etc/nginx/conf.d/site.conf" failed (2: No such file or directory)"#,
             "cat: /run/secrets/token: No such file or directory",
             "exception in initAndListen: NonExistentPath: Data directory /data/db not found., terminating",
+        ],
+        ..BASE
+    },
+    Signature {
+        id: "path-is-a-directory",
+        class: AppMissingFile,
+        priority: 72,
+        detail: Detail::Path,
+        description: "A path the app reads as a file is a directory (typically a ConfigMap/Secret volume mounted at the file's path instead of its directory).",
+        pattern: r#"(?i)(?:read|open|load|loading)\s+['"]?(?P<d>/[^\s:'"]+)['"]?:\s*is a directory"#,
+        examples: &[
+            "read /etc/kubernetes/azure.json: is a directory",
+            "error loading config: open /etc/app/config.yaml: is a directory",
         ],
         ..BASE
     },
