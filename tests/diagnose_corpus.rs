@@ -18,7 +18,8 @@
 //! - a case listed in `PASSING.txt` is no longer diagnosed right (a regression);
 //! - any healthy control (`expected_class: healthy`) is flagged;
 //! - a case with `expected_unknown` has no gaps in its `snapshot.json`;
-//! - the corpus has fewer than [`MIN_CASES`] cases.
+//! - the corpus has fewer than [`MIN_CASES`] cases;
+//! - `CORPUS.md` does not list a case with its source URL, or a class has no case.
 //!
 //! Cases that now get their class but are not listed in `PASSING.txt` are printed: add them.
 //! Accuracy below 100 % is not a failure; the table is the measurement.
@@ -398,6 +399,22 @@ fn the_diagnosis_corpus_is_scored_and_does_not_regress() {
     for o in &outcomes {
         if o.spec.expected_class == "healthy" && o.class != "healthy" {
             failures.push(format!("{}: healthy control flagged as {}", o.spec.id, o.class));
+        }
+    }
+    // Every class has a case (cause-unknown: the cases whose evidence was unreadable).
+    for class in class_ids() {
+        let covered = outcomes.iter().any(|o| {
+            o.spec.expected_class == class || (class == "cause-unknown" && o.spec.expected_unknown)
+        });
+        if !covered {
+            failures.push(format!("class {class} has no case"));
+        }
+    }
+    // CORPUS.md lists every case with its source (python3 corpus_table.py rewrites it).
+    let table = std::fs::read_to_string(root.join("CORPUS.md")).unwrap_or_default();
+    for o in &outcomes {
+        if !table.contains(&format!("`{}`", o.spec.id)) || !table.contains(&o.spec.source.url) {
+            failures.push(format!("{}: not in CORPUS.md with its source (run corpus_table.py)", o.spec.id));
         }
     }
     if total_dirs < MIN_CASES {

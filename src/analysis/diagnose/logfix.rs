@@ -468,3 +468,29 @@ pub(super) fn rollback(ctx: &Ctx, c: &Container) -> Vec<String> {
         ctx.kns()
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_gets_the_name_the_line_gives_it() {
+        let line = "MongoError: failed to connect to server [mongo-1.mongo:27017] on first connect [MongoError: connect ECONNREFUSED 10.244.47.12:27017]";
+        assert_eq!(named_host(line, "10.244.47.12:27017"), "mongo-1.mongo:27017 (10.244.47.12)");
+        assert_eq!(named_host(line, "db:5432"), "db:5432");
+    }
+
+    #[test]
+    fn the_old_rbac_wording_is_parsed() {
+        let d = old_wording(r#"Failed to list *v1.Service: User "system:serviceaccount:monitoring:default" cannot list all services in the cluster"#).unwrap();
+        assert_eq!((d.verb.as_str(), d.resource.as_str(), d.namespace), ("list", "services", None));
+    }
+
+    #[test]
+    fn import_errors_name_both_packages() {
+        let log = "  File \"/usr/local/lib/python3.10/site-packages/flask/sessions.py\", line 14, in <module>\n    from collections import MutableMapping\nImportError: cannot import name 'MutableMapping' from 'collections' (/usr/local/lib/python3.10/collections/__init__.py)";
+        let fixes = import_error(log.lines().last().unwrap(), log);
+        assert!(fixes[0].contains("collections no longer provides MutableMapping"), "{fixes:?}");
+        assert!(fixes[1].contains("package flask"), "{fixes:?}");
+    }
+}

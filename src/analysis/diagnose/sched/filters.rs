@@ -258,3 +258,60 @@ pub fn term_counts(term: &PodAffinityTerm, namespaces: &[String], p: &Pod) -> bo
     let ns_ok = namespaces.is_empty() || p.namespace().is_some_and(|n| namespaces.iter().any(|x| x == n));
     ns_ok && term.label_selector.as_ref().is_some_and(|s| selects(s, p.metadata.labels.as_ref()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn node(labels: &[(&str, &str)]) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some("n1".into()),
+                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_empty_node_selector_term_matches_no_node() {
+        let n = node(&[("disk", "ssd")]);
+        assert!(!term_matches(&NodeSelectorTerm::default(), &n));
+        let t = NodeSelectorTerm {
+            match_expressions: Some(vec![NodeSelectorRequirement {
+                key: "disk".into(),
+                operator: "In".into(),
+                values: Some(vec!["ssd".into()]),
+            }]),
+            ..Default::default()
+        };
+        assert!(term_matches(&t, &n));
+    }
+
+    #[test]
+    fn tolerations_follow_the_kubernetes_rules() {
+        let t = Taint { key: "dedicated".into(), value: Some("gpu".into()), effect: "NoSchedule".into(), ..Default::default() };
+        let exists = Toleration { key: Some("dedicated".into()), operator: Some("Exists".into()), ..Default::default() };
+        let wrong = Toleration { key: Some("dedicated".into()), value: Some("cpu".into()), ..Default::default() };
+        let all = Toleration { operator: Some("Exists".into()), ..Default::default() };
+        assert!(tolerates(&[exists], &t));
+        assert!(!tolerates(&[wrong], &t));
+        assert!(tolerates(&[all], &t));
+    }
+
+    #[test]
+    fn old_volumes_are_pinned_by_their_zone_label() {
+        let pv = PersistentVolume {
+            metadata: ObjectMeta {
+                labels: Some([("failure-domain.beta.kubernetes.io/zone".to_string(), "us-east-2a".to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(pv_fits(&pv, &node(&[("failure-domain.beta.kubernetes.io/zone", "us-east-2a")])));
+        assert!(!pv_fits(&pv, &node(&[("topology.kubernetes.io/zone", "us-east-2b")])));
+        assert_eq!(pv_constraint(&pv), vec!["failure-domain.beta.kubernetes.io/zone In us-east-2a (PV label)"]);
+    }
+}
