@@ -61,6 +61,11 @@ pub struct RawConfig {
 pub struct RawQueue {
     /// The approval queue's SQLite file.
     pub db: Option<PathBuf>,
+    /// An approved item not applied within this long expires (`24h` by default).
+    pub approved_ttl: Option<String>,
+    /// How long an apply or rollback may hold its target's lock (`10m` by default); a
+    /// crashed holder's lock is taken over after it (at once when the holder is known dead).
+    pub lock_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +137,10 @@ pub struct Config {
     /// The approval queue's SQLite file: `--db`, `AIOPS_DB`, `[queue] db`, else
     /// `$XDG_DATA_HOME/aiops/queue.db`, else `~/.local/share/aiops/queue.db`.
     pub queue_db: PathBuf,
+    /// An approved item not applied within this long expires.
+    pub approved_ttl: Duration,
+    /// How long an operation may hold its target's lock.
+    pub lock_ttl: Duration,
 }
 
 impl Default for Config {
@@ -151,6 +160,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "warn".into(),
             queue_db: PathBuf::from("aiops-queue.db"),
+            approved_ttl: Duration::from_secs(24 * 3600),
+            lock_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -282,6 +293,12 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/aiops/queue.db"))
             })
             .unwrap_or_else(|| PathBuf::from("aiops-queue.db"));
+        if let Some(v) = pick(raw.queue.approved_ttl, "AIOPS_APPROVED_TTL") {
+            set_duration(&mut c.approved_ttl, &v, "queue.approved_ttl", &mut errors);
+        }
+        if let Some(v) = pick(raw.queue.lock_ttl, "AIOPS_LOCK_TTL") {
+            set_duration(&mut c.lock_ttl, &v, "queue.lock_ttl", &mut errors);
+        }
         match flags.log_format {
             Some(f) => c.log_format = f,
             None => {
@@ -310,6 +327,21 @@ fn set_duration(slot: &mut Duration, value: &str, key: &str, errors: &mut Vec<St
         Ok(_) => errors.push(format!("{key}: must be longer than zero")),
         Err(e) => errors.push(format!("{key}: {e}")),
     }
+}
+
+/// A duration in the largest whole unit that fits (`90s` → `90s`, `86400s` → `1d`): the
+/// form [`parse_duration`] reads.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in
+        [("w", 604_800_000u128), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+    {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Parses a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d`, `2w`, `500ms`.

@@ -2,7 +2,9 @@
 //! typed objects, and passes aiops's own audit (nothing at medium or above, except the
 //! opt-in Secret-listing overlay, whose risk is reported as it should be); the read-only
 //! ClusterRole lists exactly what the collectors read, with no wildcard, no Secret and no
-//! write verb; the apply overlay adds only patch rights.
+//! write verb; the apply overlay adds only patch rights, bound per listed namespace (only the
+//! overlay named cluster-wide binds them everywhere); NetworkPolicies admit only the named
+//! neighbours; serve speaks HTTPS from a mounted Secret; the webhook URL comes from a file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::process::Command;
 
 use aiops::collectors::manifest_files::load_manifests;
 use aiops::model::ObjectKind;
-use aiops::model::objects::ClusterRole;
+use aiops::model::objects::{ClusterRole, ClusterRoleBinding, NetworkPolicy, RoleBinding};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
@@ -64,7 +66,7 @@ fn plural(kind: &str) -> String {
 #[test]
 fn every_overlay_renders_parses_and_passes_our_own_audit() {
     let dir = tempfile::tempdir().unwrap();
-    for overlay in ["base", "overlays/apply"] {
+    for overlay in ["base", "overlays/apply", "overlays/apply-cluster-wide", "overlays/notify"] {
         let path = render(overlay, dir.path());
         let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap())
             .unwrap_or_else(|e| panic!("{overlay}: {e}"));
@@ -133,6 +135,25 @@ fn the_apply_overlay_adds_only_patch_rights() {
     let path = render("overlays/apply", dir.path());
     let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
     let role = set.snapshot.get::<ClusterRole>(None, "aiops-apply").expect("aiops-apply ClusterRole");
+    // Bound per namespace, never cluster-wide, never in a system namespace.
+    let bindings: Vec<&RoleBinding> =
+        set.snapshot.all::<RoleBinding>().iter().filter(|b| b.role_ref.name == "aiops-apply").collect();
+    assert!(!bindings.is_empty());
+    for b in &bindings {
+        let ns = b.metadata.namespace.as_deref().unwrap_or_default();
+        assert!(!ns.is_empty() && !ns.starts_with("kube-"), "RoleBinding in {ns:?}");
+    }
+    assert!(
+        !set.snapshot.all::<ClusterRoleBinding>().iter().any(|b| b.role_ref.name == "aiops-apply"),
+        "overlays/apply must not bind the write rules cluster-wide"
+    );
+    // The cluster-wide overlay does, and says so.
+    let wide = render("overlays/apply-cluster-wide", dir.path());
+    let wide = load_manifests(std::slice::from_ref(&wide), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+    assert!(wide.snapshot.all::<ClusterRoleBinding>().iter().any(|b| b.role_ref.name == "aiops-apply"));
+    let text =
+        std::fs::read_to_string(root().join("overlays/apply-cluster-wide/kustomization.yaml")).unwrap();
+    assert!(text.contains("CLUSTER-WIDE WRITES") && text.contains("kube-system"), "{text}");
     for r in role.rules.clone().unwrap_or_default() {
         let res = r.resources.clone().unwrap_or_default();
         for v in &r.verbs {
@@ -182,5 +203,99 @@ fn every_container_command_line_parses_with_this_build() {
         if let Err(e) = aiops::cli::Cli::try_parse_from(argv) {
             panic!("{who}: `aiops {}` does not parse: {e}", args.join(" "));
         }
+    }
+}
+
+/// Ingress only from the ingress controller's and Prometheus's namespaces; egress only to DNS,
+/// the API server's address and Prometheus (the webhook overlay adds HTTPS out, outside the
+/// private ranges); every rule names its peers, none is "anyone".
+#[test]
+fn network_policies_admit_only_the_named_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = render("base", dir.path());
+    let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+    let pols = set.snapshot.all::<NetworkPolicy>();
+    let spec = |name: &str| {
+        pols.iter().find(|p| p.metadata.name.as_deref() == Some(name)).unwrap().spec.clone().unwrap()
+    };
+    let deny = spec("default-deny");
+    assert_eq!(deny.pod_selector, Some(Default::default()));
+    assert_eq!(deny.policy_types.as_deref(), Some(&["Ingress".to_string(), "Egress".to_string()][..]));
+
+    let ns_of = |peer: &k8s_openapi::api::networking::v1::NetworkPolicyPeer| {
+        peer.namespace_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref())
+            .and_then(|l| l.get("kubernetes.io/metadata.name"))
+            .cloned()
+    };
+    let ingress = spec("aiops-serve-ingress").ingress.unwrap();
+    assert_eq!(ingress.len(), 1);
+    let from: Vec<Option<String>> = ingress[0].from.as_ref().unwrap().iter().map(ns_of).collect();
+    assert_eq!(from, [Some("ingress-nginx".to_string()), Some("monitoring".to_string())]);
+    let ports: Vec<_> = ingress[0].ports.as_ref().unwrap().iter().map(|p| p.port.clone()).collect();
+    assert_eq!(ports, [Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8443))]);
+
+    let egress = spec("aiops-egress").egress.unwrap();
+    let mut seen = Vec::new();
+    for rule in &egress {
+        let to = rule.to.as_ref().expect("every egress rule names its peers");
+        assert!(!to.is_empty());
+        for peer in to {
+            if let Some(b) = &peer.ip_block {
+                assert!(!b.cidr.starts_with("0.0.0.0"), "egress to anywhere: {b:?}");
+                seen.push(format!("ip {}", b.cidr));
+            } else {
+                seen.push(format!("ns {}", ns_of(peer).expect("a namespace selector")));
+            }
+        }
+    }
+    assert_eq!(seen, ["ns kube-system", "ip 192.0.2.1/32", "ns monitoring"]);
+    // No other policy opens anything in the base.
+    assert_eq!(pols.len(), 3, "{:?}", pols.iter().map(|p| p.metadata.name.clone()).collect::<Vec<_>>());
+}
+
+/// The server listens with the certificate of the mounted TLS Secret and is probed over HTTPS
+/// on the port the Service and the NetworkPolicy name; the CronJobs read the webhook URL from
+/// a mounted Secret file, never from the command line or an env var.
+#[test]
+fn serve_speaks_https_and_the_webhook_url_stays_in_a_secret_file() {
+    use aiops::model::objects::{CronJob, Deployment, Service};
+    let dir = tempfile::tempdir().unwrap();
+    let path = render("base", dir.path());
+    let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
+    let serve = set.snapshot.get::<Deployment>(Some("aiops"), "aiops-serve").unwrap();
+    let pod = serve.spec.template.spec.clone().unwrap();
+    let c = &pod.containers[0];
+    let args = c.args.clone().unwrap().join(" ");
+    assert!(args.contains("--tls-cert /etc/aiops/tls/tls.crt --tls-key /etc/aiops/tls/tls.key"), "{args}");
+    assert!(args.contains("--listen 0.0.0.0:8443"), "{args}");
+    for probe in [c.readiness_probe.clone().unwrap(), c.liveness_probe.clone().unwrap()] {
+        assert_eq!(probe.http_get.unwrap().scheme.as_deref(), Some("HTTPS"));
+    }
+    let tls = pod.volumes.unwrap().into_iter().find(|v| v.name == "tls").unwrap();
+    assert_eq!(tls.secret.unwrap().secret_name.as_deref(), Some("aiops-serve-tls"));
+    let svc = set.snapshot.get::<Service>(Some("aiops"), "aiops-serve").unwrap();
+    let port = &svc.spec.clone().unwrap().ports.unwrap()[0];
+    assert_eq!((port.port, port.app_protocol.as_deref()), (8443, Some("https")));
+
+    for job in set.snapshot.all::<CronJob>() {
+        let spec = job.spec.job_template.spec.as_ref().unwrap().template.spec.clone().unwrap();
+        let c = &spec.containers[0];
+        let args = c.args.clone().unwrap();
+        let at = args.iter().position(|a| a == "--notify-file").expect("--notify-file");
+        assert!(!args.iter().any(|a| a == "--notify"));
+        let file = std::path::Path::new(&args[at + 1]);
+        let mount = c
+            .volume_mounts
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|m| file.starts_with(&m.mount_path))
+            .expect("the notify file is on a mount");
+        let vol = spec.volumes.clone().unwrap().into_iter().find(|v| v.name == mount.name).unwrap();
+        let secret = vol.secret.unwrap();
+        assert_eq!((secret.secret_name.as_deref(), secret.optional), (Some("aiops-notify"), Some(true)));
+        assert!(c.env.clone().unwrap_or_default().iter().all(|e| e.value_from.is_none()), "no Secret in env");
     }
 }

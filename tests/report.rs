@@ -268,20 +268,33 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let (url, bodies) = serve(200).await;
     let dir = tmp.path().to_path_buf();
-    let u = url.clone();
+    // The URL from a file, as a mounted Secret gives it (deploy/base/cronjob-*.yaml).
+    std::fs::write(tmp.path().join("notify-url"), format!("{url}\n")).unwrap();
     let o = tokio::task::spawn_blocking(move || {
         aiops(
             &dir,
             &[
-                "report", "health", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md",
-                "--notify", &u,
+                "report",
+                "health",
+                "--demo",
+                "--as-of",
+                AS_OF,
+                "--out",
+                "reports",
+                "--format",
+                "md",
+                "--notify-file",
+                "notify-url",
             ],
         )
     })
     .await
     .unwrap();
     let stdout = ok(&o);
-    assert!(stdout.contains(&format!("notified {url}")), "{stdout}");
+    let host = url.trim_start_matches("http://").trim_end_matches("/hook");
+    assert!(stdout.contains(&format!("notified the webhook at {host}\n")), "{stdout}");
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("/hook"), "the webhook's path is its secret and is never printed: {all}");
     let got = bodies.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     let text = got[0]["text"].as_str().unwrap();

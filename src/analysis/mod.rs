@@ -9,7 +9,10 @@ pub mod health;
 pub mod hpa;
 pub mod inventory;
 pub mod pushdown;
-pub mod redact;
+/// Redaction is the output boundary's (`crate::redact`); analyses use it through here.
+pub mod redact {
+    pub use crate::redact::*;
+}
 pub mod resources;
 pub mod rollout;
 pub mod sizing;

@@ -317,7 +317,7 @@ async fn list_secrets(client: &Client, opts: &KubeOptions) -> Listed {
     Listed::Objects(Box::new(move |snap: &mut ClusterSnapshot| {
         for m in metas {
             let type_ = m.uid.as_ref().and_then(|u| types.get(u).cloned());
-            snap.objects_mut().secrets.push(SecretMeta { metadata: m, type_, immutable: None });
+            snap.objects_mut().secrets.push(SecretMeta::new(m, type_, None));
         }
     }))
 }

@@ -214,11 +214,7 @@ async fn config_objects(
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), ns);
     for name in secrets {
         match with_retries(opts, "get secret metadata", || secret_api.get_metadata_opt(name)).await {
-            Ok(Some(m)) => snap.objects_mut().secrets.push(SecretMeta {
-                metadata: m.metadata,
-                type_: None,
-                immutable: None,
-            }),
+            Ok(Some(m)) => snap.objects_mut().secrets.push(SecretMeta::new(m.metadata, None, None)),
             Ok(None) => {}
             Err(e) => gap(snap, format!("Secret {name}"), Some(ns), &e),
         }
@@ -233,11 +229,7 @@ async fn config_objects(
         Ok(l) => {
             for m in l.items {
                 if !snap.objects.secrets.iter().any(|s| s.metadata.name == m.metadata.name) {
-                    snap.objects_mut().secrets.push(SecretMeta {
-                        metadata: m.metadata,
-                        type_: None,
-                        immutable: None,
-                    });
+                    snap.objects_mut().secrets.push(SecretMeta::new(m.metadata, None, None));
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;

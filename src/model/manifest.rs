@@ -514,6 +514,55 @@ mod tests {
         assert_eq!(written["kind"], "Secret");
     }
 
+    /// A Secret created with `kubectl apply` as `kubectl get secret -o yaml` prints it: the
+    /// last-applied annotation repeats `data`, `managedFields` names the keys.
+    #[test]
+    fn secret_metadata_keeps_only_the_allow_list() {
+        let s = load(
+            "s.yaml",
+            r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: shop
+  uid: 5e0c1d2a-0000-4000-8000-000000000001
+  resourceVersion: "4711"
+  creationTimestamp: "2026-11-01T10:00:00Z"
+  labels: {app: shop}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","data":{"password":"aHVudGVyMg=="},"kind":"Secret","metadata":{"annotations":{},"name":"db","namespace":"shop"},"type":"Opaque"}
+    kubernetes.io/service-account.name: builder
+    vault.example.com/secret-path: kv/prod/db
+  managedFields:
+  - apiVersion: v1
+    fieldsType: FieldsV1
+    fieldsV1: {"f:data": {"f:password": {}}}
+    manager: kubectl-client-side-apply
+    operation: Update
+  finalizers: [example.com/keep]
+type: Opaque
+data: {password: aHVudGVyMg==}
+"#,
+        )
+        .unwrap();
+        let kept = &s.all::<SecretMeta>()[0];
+        let written = secret_to_value(kept).to_string();
+        for gone in
+            ["aHVudGVyMg", "last-applied", "managedFields", "f:password", "vault.example.com", "finalizers"]
+        {
+            assert!(!written.contains(gone), "{gone} in {written}");
+        }
+        let m = &kept.metadata;
+        assert_eq!(m.uid.as_deref(), Some("5e0c1d2a-0000-4000-8000-000000000001"));
+        assert_eq!(m.resource_version.as_deref(), Some("4711"));
+        assert!(m.creation_timestamp.is_some());
+        assert_eq!(m.labels.as_ref().and_then(|l| l.get("app")).map(String::as_str), Some("shop"));
+        let ann = m.annotations.as_ref().unwrap();
+        assert_eq!(ann.len(), 1);
+        assert_eq!(ann["kubernetes.io/service-account.name"], "builder");
+    }
+
     #[test]
     fn both_event_apis_normalise() {
         let s = load(

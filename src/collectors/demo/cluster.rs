@@ -826,7 +826,7 @@ impl Sim {
                     ("kubernetes.io/service-account.uid", &sa_uid),
                 ]));
             }
-            self.snap.insert(SecretMeta { metadata: meta, type_: Some(type_.into()), immutable: None });
+            self.snap.insert(SecretMeta::new(meta, Some(type_.into()), None));
         }
         let maps: &[(&str, &str, Pairs)] = &[
             (

@@ -561,6 +561,7 @@ fn write_formats<V: serde::Serialize>(
 ) -> Result<()> {
     for f in &req.options.formats {
         let text = render_report(kind, view, *f).map_err(report_err("rendering the report"))?;
+        let text = crate::redact::redact(&text).into_owned();
         let path = req.options.out.join(report_file_name(kind, as_of, *f));
         std::fs::write(&path, text).map_err(JobError::io(format!("writing {}", path.display())))?;
         written.files.push(path);
