@@ -254,8 +254,12 @@ fn sizing_on_the_demo() {
     // Static pods are their own workload.
     assert!(containers.iter().any(|c| c["workload"]["kind"] == "Pod" && c["namespace"] == "kube-system"));
     // Each resize is a recommendation with its patch and rollback.
+    // Resizes the queue must not take (static and bare pods, report-only components,
+    // operator- and GitOps-managed workloads) are listed apart, with their manual fix.
     let recs = v["recommendations"].as_array().unwrap();
-    assert_eq!(recs.len() as u64, v["totals"]["resize"].as_u64().unwrap());
+    let held = v["not_queued"].as_array().unwrap();
+    assert_eq!((recs.len() + held.len()) as u64, v["totals"]["resize"].as_u64().unwrap());
+    assert!(held.iter().all(|h| h["code"] == "resize-requests-limits" && h["manual_fix"].is_string()));
     let r = recs.iter().find(|r| r["id"] == over["recommendation"]).unwrap();
     assert_eq!(r["code"], "resize-requests-limits");
     assert_eq!(r["tier"], "medium");

@@ -117,6 +117,43 @@ fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// A resize whose evidence and summary quote every planted line, through the same enqueue
+/// step the analyses use.
+fn enqueue_planted(dir: &Path) {
+    use aiops::approval::Store;
+    use aiops::approval::ops::{EnqueueRequest, enqueue};
+    use aiops::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
+    use aiops::model::{ObjectKind, ObjectRef};
+    let target = ObjectRef::new(ObjectKind::Deployment, Some("shop"), "checkout");
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"requests": {"memory": "300Mi"}}}]}}}});
+    let rec = Recommendation {
+        id: recommendation_id("resize-requests-limits", &target, Some("app"), &patch),
+        code: "resize-requests-limits".into(),
+        feature: Feature::Sizing,
+        target,
+        container: Some("app".into()),
+        tier: RiskTier::Medium,
+        title: "Resize checkout".into(),
+        summary: PLANTED.iter().map(|(t, _)| *t).collect::<Vec<_>>().join("; "),
+        evidence: PLANTED
+            .iter()
+            .map(|(t, _)| Evidence { source: "log".into(), text: (*t).to_string() })
+            .collect(),
+        rollback: serde_json::json!({}),
+        patch,
+    };
+    let mut store = Store::open(&dir.join("queue.db")).unwrap();
+    let req = EnqueueRequest {
+        feature: Feature::Sizing,
+        recommendations: std::slice::from_ref(&rec),
+        snapshot: None,
+        namespace: None,
+        phr: Default::default(),
+        complete: false,
+    };
+    enqueue(&mut store, &aiops::clock::SystemClock, &dir.join("out"), &req).unwrap();
+}
+
 #[test]
 fn planted_secrets_never_leave_aiops() {
     let tmp = tempfile::tempdir().unwrap();
@@ -155,6 +192,9 @@ fn planted_secrets_never_leave_aiops() {
         seen.contains("connection refused) [dial postgres://app:[REDACTED]@orders-db"),
         "quoted and redacted"
     );
+    // Besides the diagnosis's remediation, a resize whose evidence quotes every planted line,
+    // enqueued as the analyses enqueue (`ops::enqueue`): the queue's own boundary.
+    enqueue_planted(dir);
     // Every queue item in full, as the CLI shows it; a justification carrying every form
     // (people paste things) goes into the audit log, the PHR and the outputs.
     let list = aiops(dir).args(["queue", "list", "-o", "json"]).output().unwrap();

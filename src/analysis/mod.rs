@@ -1,10 +1,14 @@
 //! Pure, synchronous analysis: functions from model data to findings and summaries.
 //! No I/O, no async, no clock, no environment.
 
+pub mod applicability;
 pub mod audit;
 pub mod backtest;
+pub mod backups;
 pub mod baseline;
+pub mod deprecations;
 pub mod diagnose;
+pub mod gitops;
 pub mod health;
 pub mod hpa;
 pub mod inventory;

@@ -53,9 +53,14 @@ pub struct ReportArgs {
     /// the approval queue (`--db`), linked to the PHRs this run wrote
     #[arg(long)]
     pub enqueue: bool,
-    /// Availability target of every service (0.999 = 99.9%)
-    #[arg(long, default_value_t = 0.999)]
-    pub slo_target: f64,
+    /// Default availability target of services (0.999 = 99.9%; default: `[slo] availability`
+    /// of the config file, else 0.999). A Service's `aiops.io/slo-availability` annotation or
+    /// the config file's `[[slo.services]]` set its own
+    #[arg(long, value_name = "RATIO")]
+    pub slo_target: Option<f64>,
+    /// SLO period over which error budgets are counted (default: `[slo] period`, else 30d)
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_arg)]
+    pub slo_period: Option<Duration>,
     /// Request counter metric (label `code`)
     #[arg(long, default_value = "http_requests_total")]
     pub requests_metric: String,
@@ -93,6 +98,7 @@ impl ReportArgs {
             notify: self.notify.clone(),
             enqueue: self.enqueue,
             slo_target: self.slo_target,
+            slo_period: self.slo_period,
             requests_metric: self.requests_metric.clone(),
             latency_metric: self.latency_metric.clone(),
             window: self.window,

@@ -126,7 +126,7 @@ where
 }
 
 /// Lists every object of an API, following continue tokens.
-async fn list_paged<K>(
+pub(crate) async fn list_paged<K>(
     api: &Api<K>,
     opts: &KubeOptions,
     what: &str,

@@ -1,9 +1,11 @@
 //! Sources: the only code that reads files or talks to the network. Each returns `model`
 //! types and stamps `as_of`.
 
+pub mod custom;
 pub mod demo;
 pub mod error;
 pub mod files;
+pub mod health_signals;
 pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;

@@ -11,7 +11,8 @@ use super::collect::{self, Scope, Source, USAGE_QUERIES, prom_options};
 use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::backtest::BacktestReport;
-use crate::analysis::sizing::{SizingPolicy, SizingReport, size_all};
+use crate::analysis::baseline::Baseline;
+use crate::analysis::sizing::{CpuLimit, SizingPolicy, SizingReport, size_all};
 use crate::analysis::usage::{Window, collect_pushed, collect_usage, collect_usage_stats};
 use crate::approval::store::EnqueueSummary;
 use crate::collectors::prometheus;
@@ -40,7 +41,8 @@ pub struct SizingOptions {
     pub step: Duration,
     pub margin: f64,
     pub allow_small_margin: bool,
-    pub no_cpu_limit: bool,
+    /// When to propose a CPU limit (`--cpu-limit`).
+    pub cpu_limit: CpuLimit,
     pub min_history: Duration,
     pub price_vcpu_hour: f64,
     pub price_gib_hour: f64,
@@ -60,7 +62,7 @@ impl Default for SizingOptions {
             step: Duration::from_secs(300),
             margin: p.margin,
             allow_small_margin: false,
-            no_cpu_limit: !p.cpu_limit,
+            cpu_limit: p.cpu_limit,
             min_history: Duration::from_secs(7 * 86_400),
             price_vcpu_hour: p.price_per_vcpu_hour,
             price_gib_hour: p.price_per_gib_hour,
@@ -128,7 +130,7 @@ impl SizingRequest {
         }
         let mut policy = SizingPolicy {
             margin: o.margin,
-            cpu_limit: !o.no_cpu_limit,
+            cpu_limit: o.cpu_limit,
             min_history_ms: ms(o.min_history),
             price_per_vcpu_hour: o.price_vcpu_hour,
             price_per_gib_hour: o.price_gib_hour,
@@ -195,8 +197,15 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
             let data = pushdown_from_prometheus(&snap, config, &req.scope, req.window, req.step)
                 .await
                 .map_err(JobError::collect("reading usage summaries from Prometheus"))?;
-            let report =
-                sizing_pushed(&snap, &data, req.window, req.step, config.scrape_interval, &req.policy);
+            let report = sizing_pushed(
+                &snap,
+                &data,
+                req.window,
+                req.step,
+                config.scrape_interval,
+                &req.policy,
+                config.baseline(),
+            );
             return finish(req, ctx, report, snap);
         }
     }
@@ -207,7 +216,7 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
         let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
         return Ok(SizingOutcome::Backtest(report));
     }
-    let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy);
+    let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, config.baseline());
     finish(req, ctx, report, snap)
 }
 
@@ -250,7 +259,16 @@ fn sizing_window(
     }
 }
 
-/// Sizing on a collected snapshot: the window ends at the snapshot's `as_of`.
+/// The policy for one snapshot: namespaces whose ResourceQuota requires CPU limits.
+fn policy_for(snap: &ClusterSnapshot, policy: &SizingPolicy) -> SizingPolicy {
+    SizingPolicy {
+        cpu_limit_required_in: crate::analysis::sizing::cpu_limit_required_in(snap),
+        ..policy.clone()
+    }
+}
+
+/// Sizing on a collected snapshot: the window ends at the snapshot's `as_of`. Resizes the
+/// queue must not take are held back ([`SizingReport::not_queued`]).
 #[must_use]
 pub fn sizing(
     snap: &ClusterSnapshot,
@@ -258,13 +276,15 @@ pub fn sizing(
     step: Duration,
     scrape_interval: Duration,
     policy: &SizingPolicy,
+    baseline: &Baseline,
 ) -> SizingReport {
     let w = sizing_window(snap, window, step, scrape_interval);
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let usages = collect_usage_stats(snap, w, threads);
     info!(containers = usages.len(), "Pooled usage per workload container.");
-    let report = size_all(&usages, w, policy, snap.as_of(), "local");
-    info!(resize = report.totals.resize, "Sized every container.");
+    let mut report = size_all(&usages, w, &policy_for(snap, policy), snap.as_of(), "local");
+    report.hold_back(snap, baseline);
+    info!(resize = report.totals.resize, held = report.not_queued.len(), "Sized every container.");
     report
 }
 
@@ -277,11 +297,14 @@ pub fn sizing_pushed(
     step: Duration,
     scrape_interval: Duration,
     policy: &SizingPolicy,
+    baseline: &Baseline,
 ) -> SizingReport {
     let w = sizing_window(snap, window, step, scrape_interval);
     let usages = collect_pushed(snap, w, data);
     info!(containers = usages.len(), "Pooled push-down summaries per workload container.");
-    size_all(&usages, w, policy, snap.as_of(), "push-down")
+    let mut report = size_all(&usages, w, &policy_for(snap, policy), snap.as_of(), "push-down");
+    report.hold_back(snap, baseline);
+    report
 }
 
 /// Above this many samples to fetch (series × points × 2 metrics), `auto` pushes the
