@@ -289,8 +289,12 @@ mod tests {
 
     #[test]
     fn generic_kubelet_timeouts_are_told_from_causes() {
-        assert!(is_generic("Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition"));
-        assert!(!is_generic("MountVolume.MountDevice failed for volume \"pv\" : driver name rbd.csi.ceph.com not found in the list of registered CSI drivers"));
+        assert!(is_generic(
+            "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition"
+        ));
+        assert!(!is_generic(
+            "MountVolume.MountDevice failed for volume \"pv\" : driver name rbd.csi.ceph.com not found in the list of registered CSI drivers"
+        ));
     }
 
     #[test]
@@ -298,7 +302,10 @@ mod tests {
         let msg = "mount failed: exit status 32 Mounting command: mount Mounting arguments: -t nfs 192.168.2.173:/volume1/x /var/lib/kubelet/pods/p/volumes/kubernetes.io~nfs/x Output: mount: bad option; for several filesystems (e.g. nfs, cifs) you might need a /sbin/mount.<type> helper program.";
         assert_eq!(nfs_target(msg).as_deref(), Some("192.168.2.173:/volume1/x"));
         assert!(mount_detail(msg, "n1")[0].contains("nfs-common"));
-        assert_eq!(cni_plugin("plugin type=\"calico\" failed (add): error getting ClusterInformation"), Some("calico"));
+        assert_eq!(
+            cni_plugin("plugin type=\"calico\" failed (add): error getting ClusterInformation"),
+            Some("calico")
+        );
         assert_eq!(cni_plugin("open /run/flannel/subnet.env: no such file or directory"), Some("flannel"));
     }
 }

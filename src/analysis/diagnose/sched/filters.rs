@@ -292,9 +292,19 @@ mod tests {
 
     #[test]
     fn tolerations_follow_the_kubernetes_rules() {
-        let t = Taint { key: "dedicated".into(), value: Some("gpu".into()), effect: "NoSchedule".into(), ..Default::default() };
-        let exists = Toleration { key: Some("dedicated".into()), operator: Some("Exists".into()), ..Default::default() };
-        let wrong = Toleration { key: Some("dedicated".into()), value: Some("cpu".into()), ..Default::default() };
+        let t = Taint {
+            key: "dedicated".into(),
+            value: Some("gpu".into()),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        };
+        let exists = Toleration {
+            key: Some("dedicated".into()),
+            operator: Some("Exists".into()),
+            ..Default::default()
+        };
+        let wrong =
+            Toleration { key: Some("dedicated".into()), value: Some("cpu".into()), ..Default::default() };
         let all = Toleration { operator: Some("Exists".into()), ..Default::default() };
         assert!(tolerates(&[exists], &t));
         assert!(!tolerates(&[wrong], &t));
@@ -305,13 +315,18 @@ mod tests {
     fn old_volumes_are_pinned_by_their_zone_label() {
         let pv = PersistentVolume {
             metadata: ObjectMeta {
-                labels: Some([("failure-domain.beta.kubernetes.io/zone".to_string(), "us-east-2a".to_string())].into()),
+                labels: Some(
+                    [("failure-domain.beta.kubernetes.io/zone".to_string(), "us-east-2a".to_string())].into(),
+                ),
                 ..Default::default()
             },
             ..Default::default()
         };
         assert!(pv_fits(&pv, &node(&[("failure-domain.beta.kubernetes.io/zone", "us-east-2a")])));
         assert!(!pv_fits(&pv, &node(&[("topology.kubernetes.io/zone", "us-east-2b")])));
-        assert_eq!(pv_constraint(&pv), vec!["failure-domain.beta.kubernetes.io/zone In us-east-2a (PV label)"]);
+        assert_eq!(
+            pv_constraint(&pv),
+            vec!["failure-domain.beta.kubernetes.io/zone In us-east-2a (PV label)"]
+        );
     }
 }
