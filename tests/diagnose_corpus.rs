@@ -301,6 +301,46 @@ fn load_specs(root: &Path, failures: &mut Vec<String>) -> Vec<(PathBuf, CaseSpec
     out
 }
 
+/// The ids of a part's `BASELINE-X.tsv` (`id<TAB>expected<TAB>got`, the classes the engine gave
+/// before the issue-19 changes), with how many of them that engine got right.
+fn baseline(root: &Path, part: &str) -> (BTreeSet<String>, usize) {
+    let text = std::fs::read_to_string(root.join(format!("BASELINE-{part}.tsv"))).unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    let mut right = 0;
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if let [id, expected, got] = cols[..] {
+            ids.insert(id.to_string());
+            right += usize::from(expected == got);
+        }
+    }
+    (ids, right)
+}
+
+/// One row per part: A and B (their cases shaped the engine; membership from `BASELINE-A.tsv` and
+/// `BASELINE-B.tsv`, with the class count the engine had before the changes) and C (held-out).
+fn print_parts(root: &Path, outcomes: &[Outcome], held_out: &Tally) {
+    println!();
+    let mut before = Vec::new();
+    for part in ["A", "B"] {
+        let (ids, right) = baseline(root, part);
+        let mut t = Tally::default();
+        for o in outcomes.iter().filter(|o| ids.contains(&o.spec.id) && !o.spec.held_out) {
+            t.add(o);
+        }
+        if t.cases > 0 {
+            println!("{}", t.row(&format!("part {part}")));
+            before.push(format!("part {part} {right}/{}", ids.len()));
+        }
+    }
+    if held_out.cases > 0 {
+        println!("{}", held_out.row("part C (held-out)"));
+    }
+    if !before.is_empty() {
+        println!("class before the issue-19 engine changes (BASELINE-*.tsv): {}", before.join(", "));
+    }
+}
+
 #[test]
 fn the_diagnosis_corpus_is_scored_and_does_not_regress() {
     let root = corpus_dir();
@@ -350,9 +390,7 @@ fn the_diagnosis_corpus_is_scored_and_does_not_regress() {
         println!("{}", t.row(f));
     }
     println!("{}", overall.row("OVERALL"));
-    if held_out.cases > 0 {
-        println!("{}", held_out.row("held-out (part C)"));
-    }
+    print_parts(&root, &outcomes, &held_out);
 
     let mut wrong: Vec<&Outcome> = outcomes.iter().filter(|o| !o.correct).collect();
     wrong.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
@@ -403,9 +441,9 @@ fn the_diagnosis_corpus_is_scored_and_does_not_regress() {
     }
     // Every class has a case (cause-unknown: the cases whose evidence was unreadable).
     for class in class_ids() {
-        let covered = outcomes.iter().any(|o| {
-            o.spec.expected_class == class || (class == "cause-unknown" && o.spec.expected_unknown)
-        });
+        let covered = outcomes
+            .iter()
+            .any(|o| o.spec.expected_class == class || (class == "cause-unknown" && o.spec.expected_unknown));
         if !covered {
             failures.push(format!("class {class} has no case"));
         }
