@@ -458,7 +458,3 @@ pub fn load_sharing(snap: &ClusterSnapshot, baseline: &Baseline, w: &ObjectRef) 
         _ => Ok(()),
     }
 }
-
-#[cfg(test)]
-#[path = "applicability_tests.rs"]
-mod tests;

@@ -4,9 +4,13 @@
 
 use serde_json::json;
 
-use super::*;
-use crate::collectors::demo::{DemoOptions, generate};
-use crate::model::recommendation::{Feature, RiskTier};
+use aiops::analysis::applicability::*;
+use aiops::analysis::baseline::Baseline;
+use aiops::collectors::demo::{DemoOptions, generate};
+use aiops::model::ObjectRef;
+use aiops::model::objects::{Deployment, ObjectMeta, Pod};
+use aiops::model::recommendation::{Feature, Recommendation, RiskTier};
+use aiops::model::snapshot::ClusterSnapshot;
 
 fn demo() -> ClusterSnapshot {
     generate(&DemoOptions { seed: 42, scale: None, as_of: "2026-11-23T00:00:00Z".parse().unwrap() })
@@ -102,7 +106,7 @@ fn replicas_of_a_workload_that_does_not_share_load_are_not_proposed() {
 /// Objects as operators and GitOps controllers leave them.
 fn managed(meta: serde_json::Value) -> ClusterSnapshot {
     let mut snap =
-        ClusterSnapshot::new(crate::model::snapshot::SourceKind::Snapshot, jiff::Timestamp::UNIX_EPOCH);
+        ClusterSnapshot::new(aiops::model::snapshot::SourceKind::Snapshot, jiff::Timestamp::UNIX_EPOCH);
     let mut d: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web", "namespace": "shop"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "example/web:1"}]}}}
