@@ -916,10 +916,14 @@ fn diagnose_enqueue_files_remediations_for_people() {
     let v = env.json(&["queue", "list", "--feature", "diagnosis"]);
     let all = items(&v);
     assert!(all.len() >= 3, "{v:#}");
-    assert!(all.iter().all(|i| i["code"] == "diagnosis-remediation"));
-    let oom =
-        all.iter().find(|i| i["title"].as_str().unwrap().contains("oom-killed")).expect("the demo's OOM");
-    let id = oom["id"].as_str().unwrap();
+    // The OOM kill has a proven change (tests/remediate.rs applies it); the others are steps.
+    assert!(all.iter().any(|i| i["code"] == "diagnosis-oom-memory"), "{v:#}");
+    assert!(all.iter().all(|i| i["code"] == "diagnosis-remediation" || i["code"] == "diagnosis-oom-memory"));
+    let manual = all
+        .iter()
+        .find(|i| i["title"].as_str().unwrap().contains("image-not-found"))
+        .expect("the demo's image-not-found");
+    let id = manual["id"].as_str().unwrap();
     let shown = env.item(id);
     assert!(
         shown["recommendation"]["evidence"].as_array().unwrap().iter().any(|e| e["source"] == "remediation")
@@ -933,7 +937,7 @@ fn diagnose_enqueue_files_remediations_for_people() {
         "--role",
         "architect",
         "--justification",
-        "raise the limit today",
+        "fix the tag today",
     ]);
     env.fails(&["queue", "apply", id], 1, "has no machine-applicable patch");
     let o = env.run(&["diagnose", "--demo", "--as-of", AS_OF, "pod/nope", "-n", "shop", "--enqueue"]);

@@ -48,6 +48,8 @@ pub fn declared_paths(rec: &Recommendation) -> Vec<String> {
         }
         (Feature::Hpa, "scale-replicas") => vec!["spec.replicas".into()],
         (Feature::Rollout, "rollout-pause") => vec!["spec.paused".into()],
+        // A diagnosed OOM kill: the container's memory limit and request.
+        (Feature::Diagnosis, "diagnosis-oom-memory") => under(&["containers[].resources"]),
         // Pod-security hardening: the pod's and its containers' security settings only.
         (Feature::Security, _) => under(&[
             "securityContext",

@@ -89,6 +89,23 @@ pub struct Diagnosis {
     /// What could not be read (e.g. "metrics unavailable: ...").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The change the diagnosis proves, when a safe one exists (the queue applies it as a
+    /// patch of the pod's controller); `None`: the remediation is steps for a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+/// A change to one container of the pod template that a diagnosis proves, with the values
+/// it replaces (the rollback).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `oom-memory-limit`.
+    pub kind: &'static str,
+    pub container: String,
+    /// The container's `resources` fields to set (`{"limits": {"memory": "640Mi"}, ...}`).
+    pub resources: serde_json::Value,
+    /// The same fields as they are (`null` where absent).
+    pub before: serde_json::Value,
 }
 
 /// A candidate root cause proposed by one check.
@@ -106,6 +123,7 @@ pub struct Finding {
     pub verify: Vec<String>,
     pub expected: String,
     pub risk: RiskTier,
+    pub change: Option<Change>,
 }
 
 impl Finding {
@@ -121,7 +139,14 @@ impl Finding {
             verify: Vec::new(),
             expected: String::new(),
             risk: RiskTier::Low,
+            change: None,
         }
+    }
+
+    /// The change this finding proves (see [`Change`]).
+    pub fn change(mut self, change: Change) -> Self {
+        self.change = Some(change);
+        self
     }
 
     /// Adds evidence; the text is redacted (tokens, passwords, keys in URLs).
@@ -244,6 +269,7 @@ pub fn conclude(
             secondary: Vec::new(),
             pods: Vec::new(),
             notes,
+            change: None,
         };
     };
     let mut secondary: Vec<Secondary> = Vec::new();
@@ -282,6 +308,7 @@ pub fn conclude(
         secondary,
         pods: Vec::new(),
         notes,
+        change: best.change,
     }
 }
 

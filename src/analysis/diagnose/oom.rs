@@ -236,6 +236,22 @@ pub fn finding(
             ));
         }
     }
+    // The change the queue can apply: unless the runtime's own setting is the cause (then
+    // the fix is that setting), the limit and the request become the proposal.
+    if oversized.is_empty() && limit.is_some() {
+        let request = c
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|l| l.get("memory"))
+            .map(|q| serde_json::Value::String(q.0.clone()));
+        f = f.change(super::Change {
+            kind: "oom-memory-limit",
+            container: c.name.clone(),
+            resources: serde_json::json!({"limits": {"memory": proposed.to_string()}, "requests": {"memory": proposed.to_string()}}),
+            before: serde_json::json!({"limits": {"memory": current}, "requests": {"memory": request}}),
+        });
+    }
     f.fix(format!(
         "kubectl set resources {}/{} {} -c {} --limits=memory={} --requests=memory={}",
         ctx.snap.top_controller(ctx.pod).kind.as_str().to_lowercase(),

@@ -27,6 +27,9 @@ pub fn diagnosis_recommendation(
     evidence.extend(d.evidence.iter().cloned());
     evidence.extend(d.remediation.iter().map(|r| Evidence { source: "remediation".into(), text: r.clone() }));
     evidence.extend(d.verify.iter().map(|v| Evidence { source: "verify".into(), text: v.clone() }));
+    if let Some(rec) = change_recommendation(d, &target, &evidence) {
+        return Some(rec);
+    }
     Some(Recommendation {
         id,
         code: "diagnosis-remediation".into(),
@@ -39,5 +42,72 @@ pub fn diagnosis_recommendation(
         evidence,
         patch: serde_json::Value::Null,
         rollback: serde_json::Value::Null,
+    })
+}
+
+/// Where a controller kind keeps its pod template's spec, as nested keys.
+fn template_path(kind: &crate::model::snapshot::Kind) -> Option<&'static [&'static str]> {
+    use crate::model::ObjectKind as K;
+    Some(match kind.known()? {
+        K::Deployment | K::StatefulSet | K::DaemonSet | K::ReplicaSet | K::Job => {
+            &["spec", "template", "spec"]
+        }
+        K::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return None,
+    })
+}
+
+fn nest(path: &[&str], leaf: serde_json::Value) -> serde_json::Value {
+    path.iter().rev().fold(leaf, |inner, key| serde_json::json!({ *key: inner }))
+}
+
+/// The appliable recommendation for a diagnosis that proves a change (an OOM kill at a
+/// memory limit: `diagnosis-oom-memory`, the container's memory limit and request raised),
+/// on the pod's controller template, with the values it replaces as the rollback. `None`
+/// when the diagnosis proves no change or the controller has no pod template.
+fn change_recommendation(
+    d: &Diagnosis,
+    target: &crate::model::ObjectRef,
+    evidence: &[crate::model::recommendation::Evidence],
+) -> Option<crate::model::recommendation::Recommendation> {
+    use crate::model::recommendation::{Recommendation, recommendation_id};
+    let ch = d.change.as_ref()?;
+    let path = template_path(&target.kind)?;
+    let code = match ch.kind {
+        "oom-memory-limit" => "diagnosis-oom-memory",
+        _ => return None,
+    };
+    let container = |resources: &serde_json::Value| {
+        nest(path, serde_json::json!({"containers": [{"name": ch.container, "resources": resources}]}))
+    };
+    let patch = container(&ch.resources);
+    let rollback = container(&ch.before);
+    let id = recommendation_id(code, target, Some(&ch.container), &patch);
+    let show = |v: &serde_json::Value| v.as_str().map_or_else(|| "none".to_string(), str::to_string);
+    Some(Recommendation {
+        id,
+        code: code.into(),
+        feature: Feature::Diagnosis,
+        title: format!(
+            "Raise the memory limit of container {} of {}/{} from {} to {}",
+            ch.container,
+            target.kind,
+            target.name,
+            show(&ch.before["limits"]["memory"]),
+            show(&ch.resources["limits"]["memory"])
+        ),
+        summary: format!(
+            "{} The memory limit and request of container {} become {} (requests {} before).",
+            d.root_cause,
+            ch.container,
+            show(&ch.resources["limits"]["memory"]),
+            show(&ch.before["requests"]["memory"])
+        ),
+        target: target.clone(),
+        container: Some(ch.container.clone()),
+        tier: d.risk,
+        evidence: evidence.to_vec(),
+        patch,
+        rollback,
     })
 }
