@@ -117,3 +117,49 @@ fn an_oom_kill_becomes_an_appliable_memory_change_with_its_rollback() {
     let o = run(d, &kc, &["queue", "apply", other_id]);
     assert_ne!(o.status.code(), Some(0));
 }
+
+#[test]
+fn a_probe_on_a_port_nothing_listens_on_is_pointed_at_the_apps_port_and_back() {
+    const PATH: &str = "/apis/apps/v1/namespaces/billing/deployments/billing-api";
+    let (deploy, pods) = apply_api::demo_deployment("billing", "billing-api", AS_OF);
+    let mut state = apply_api::State::default();
+    state.seed(PATH, deploy);
+    state.pods.insert("billing".into(), pods);
+    let (url, mock) = apply_api::start(state);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = support::kube_mock::kubeconfig(dir.path(), &url);
+    let d = dir.path();
+    let o = run(
+        d,
+        &kc,
+        &["diagnose", "--all-unhealthy", "-n", "billing", "--demo", "--as-of", AS_OF, "--enqueue"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let items = ok_json(d, &kc, &["queue", "list"])["items"].as_array().unwrap().clone();
+    let item = items.iter().find(|i| i["code"] == "diagnosis-probe-port").expect("an appliable probe item");
+    let id = item["id"].as_str().unwrap().to_string();
+    let probe = |obj: &Value| {
+        obj["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "api")
+            .unwrap()["livenessProbe"]
+            .clone()
+    };
+    let before = probe(mock.lock().unwrap().object(PATH).unwrap());
+    assert_eq!(before["httpGet"]["port"], 8081, "{before:#}");
+    ok_json(
+        d,
+        &kc,
+        &["queue", "approve", &id, "--by", "ann", "--role", "architect", "--justification", "log says 8080"],
+    );
+    assert_eq!(ok_json(d, &kc, &["queue", "apply", &id])["state"], "applied");
+    let after = probe(mock.lock().unwrap().object(PATH).unwrap());
+    assert_eq!(after["httpGet"]["port"], 8080, "{after:#}");
+    // The probe's other settings are kept.
+    assert_eq!(after["httpGet"]["path"], before["httpGet"]["path"]);
+    assert_eq!(after["periodSeconds"], before["periodSeconds"]);
+    assert_eq!(ok_json(d, &kc, &["queue", "rollback", &id])["state"], "rolled_back");
+    assert_eq!(probe(mock.lock().unwrap().object(PATH).unwrap()), before);
+}

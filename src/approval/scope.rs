@@ -50,6 +50,15 @@ pub fn declared_paths(rec: &Recommendation) -> Vec<String> {
         (Feature::Rollout, "rollout-pause") => vec!["spec.paused".into()],
         // A diagnosed OOM kill: the container's memory limit and request.
         (Feature::Diagnosis, "diagnosis-oom-memory") => under(&["containers[].resources"]),
+        // A probe aimed at a port nothing listens on: the probes' ports only.
+        (Feature::Diagnosis, "diagnosis-probe-port") => under(&[
+            "containers[].livenessProbe.httpGet.port",
+            "containers[].livenessProbe.tcpSocket.port",
+            "containers[].readinessProbe.httpGet.port",
+            "containers[].readinessProbe.tcpSocket.port",
+            "containers[].startupProbe.httpGet.port",
+            "containers[].startupProbe.tcpSocket.port",
+        ]),
         // Pod-security hardening: the pod's and its containers' security settings only.
         (Feature::Security, _) => under(&[
             "securityContext",

@@ -99,11 +99,11 @@ pub struct Diagnosis {
 /// it replaces (the rollback).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
-    /// `oom-memory-limit`.
+    /// `oom-memory-limit`, `probe-port`.
     pub kind: &'static str,
     pub container: String,
-    /// The container's `resources` fields to set (`{"limits": {"memory": "640Mi"}, ...}`).
-    pub resources: serde_json::Value,
+    /// The container's fields to set (`{"resources": {"limits": {"memory": "640Mi"}}}`).
+    pub set: serde_json::Value,
     /// The same fields as they are (`null` where absent).
     pub before: serde_json::Value,
 }

@@ -248,8 +248,8 @@ pub fn finding(
         f = f.change(super::Change {
             kind: "oom-memory-limit",
             container: c.name.clone(),
-            resources: serde_json::json!({"limits": {"memory": proposed.to_string()}, "requests": {"memory": proposed.to_string()}}),
-            before: serde_json::json!({"limits": {"memory": current}, "requests": {"memory": request}}),
+            set: serde_json::json!({"resources": {"limits": {"memory": proposed.to_string()}, "requests": {"memory": proposed.to_string()}}}),
+            before: serde_json::json!({"resources": {"limits": {"memory": current}, "requests": {"memory": request}}}),
         });
     }
     f.fix(format!(

@@ -222,8 +222,32 @@ impl ProbeCheck<'_, '_> {
                 if self.declared().contains(&actual) { String::new() } else { format!("; also declare containerPort {actual}") }
             ))
             .fix(patch_command(self.ctx, c, kind, if self.p.http_get.is_some() { "httpGet" } else { "tcpSocket" }, actual))
-            .expect(format!("The {kind} probe succeeds on port {actual}; restarts stop.")),
+            .expect(format!("The {kind} probe succeeds on port {actual}; restarts stop."))
+            .change(self.port_change(actual)),
         )
+    }
+
+    /// The probe's port set to the one the app listens on (the handler's other fields are
+    /// kept: a server-side apply of the port alone).
+    fn port_change(&self, actual: u16) -> super::Change {
+        let handler = if self.p.http_get.is_some() { "httpGet" } else { "tcpSocket" };
+        let old = self
+            .p
+            .http_get
+            .as_ref()
+            .map(|h| &h.port)
+            .or_else(|| self.p.tcp_socket.as_ref().map(|t| &t.port))
+            .map_or(serde_json::Value::Null, |p| match p {
+                IntOrString::Int(i) => serde_json::json!(i),
+                IntOrString::String(s) => serde_json::json!(s),
+            });
+        let field = field_of(self.kind);
+        super::Change {
+            kind: "probe-port",
+            container: self.c.name.clone(),
+            set: serde_json::json!({ field: { handler: { "port": actual } } }),
+            before: serde_json::json!({ field: { handler: { "port": old } } }),
+        }
     }
 
     /// Declared ports exist, the probe targets none of them and is refused.

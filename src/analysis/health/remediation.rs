@@ -73,36 +73,72 @@ fn change_recommendation(
     use crate::model::recommendation::{Recommendation, recommendation_id};
     let ch = d.change.as_ref()?;
     let path = template_path(&target.kind)?;
-    let code = match ch.kind {
-        "oom-memory-limit" => "diagnosis-oom-memory",
+    let container = |fields: &serde_json::Value| {
+        let mut c = serde_json::json!({"name": ch.container});
+        if let (Some(m), Some(f)) = (c.as_object_mut(), fields.as_object()) {
+            m.extend(f.clone());
+        }
+        nest(path, serde_json::json!({ "containers": [c] }))
+    };
+    let patch = container(&ch.set);
+    let rollback = container(&ch.before);
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".to_string(),
+        other => other.to_string(),
+    };
+    let (code, title, summary) = match ch.kind {
+        "oom-memory-limit" => (
+            "diagnosis-oom-memory",
+            format!(
+                "Raise the memory limit of container {} of {}/{} from {} to {}",
+                ch.container,
+                target.kind,
+                target.name,
+                show(&ch.before["resources"]["limits"]["memory"]),
+                show(&ch.set["resources"]["limits"]["memory"])
+            ),
+            format!(
+                "{} The memory limit and request of container {} become {} (requests {} before).",
+                d.root_cause,
+                ch.container,
+                show(&ch.set["resources"]["limits"]["memory"]),
+                show(&ch.before["resources"]["requests"]["memory"])
+            ),
+        ),
+        "probe-port" => {
+            let (probe, handler) = ch
+                .set
+                .as_object()
+                .and_then(|m| m.iter().next())
+                .and_then(|(probe, h)| Some((probe.clone(), h.as_object()?.keys().next()?.clone())))?;
+            let at = |v: &serde_json::Value| show(&v[&probe][&handler]["port"]);
+            (
+                "diagnosis-probe-port",
+                format!(
+                    "Point the {probe} of container {} of {}/{} at port {} (now {})",
+                    ch.container,
+                    target.kind,
+                    target.name,
+                    at(&ch.set),
+                    at(&ch.before)
+                ),
+                format!(
+                    "{} The probe's port becomes {}; its other settings stay.",
+                    d.root_cause,
+                    at(&ch.set)
+                ),
+            )
+        }
         _ => return None,
     };
-    let container = |resources: &serde_json::Value| {
-        nest(path, serde_json::json!({"containers": [{"name": ch.container, "resources": resources}]}))
-    };
-    let patch = container(&ch.resources);
-    let rollback = container(&ch.before);
     let id = recommendation_id(code, target, Some(&ch.container), &patch);
-    let show = |v: &serde_json::Value| v.as_str().map_or_else(|| "none".to_string(), str::to_string);
     Some(Recommendation {
         id,
         code: code.into(),
         feature: Feature::Diagnosis,
-        title: format!(
-            "Raise the memory limit of container {} of {}/{} from {} to {}",
-            ch.container,
-            target.kind,
-            target.name,
-            show(&ch.before["limits"]["memory"]),
-            show(&ch.resources["limits"]["memory"])
-        ),
-        summary: format!(
-            "{} The memory limit and request of container {} become {} (requests {} before).",
-            d.root_cause,
-            ch.container,
-            show(&ch.resources["limits"]["memory"]),
-            show(&ch.before["requests"]["memory"])
-        ),
+        title,
+        summary,
         target: target.clone(),
         container: Some(ch.container.clone()),
         tier: d.risk,
