@@ -125,7 +125,8 @@ pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> Sizi
         None => (UsageStats::of(&u.cpu), UsageStats::of(&u.memory)),
     };
     let history_ms = u.span_ms.map_or(0, |(a, b)| b - a);
-    let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1) + 1).max(1);
+    // The window is (start, end]: one sample per step ending in it.
+    let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1)).max(1);
     #[allow(clippy::cast_precision_loss)]
     let coverage = {
         let pods = u.pods.len().max(1) as f64;

@@ -68,7 +68,8 @@ pub struct ContainerUsage {
     pub container: String,
     /// Pods whose samples were pooled (including pods gone since, known from series).
     pub pods: BTreeSet<String>,
-    /// Current replicas (pods of the workload in the snapshot that are not finished).
+    /// Current replicas (pods of the workload in the snapshot that are neither finished nor
+    /// being deleted).
     pub replicas: u32,
     pub resources: ContainerResources,
     /// CPU usage in cores, one value per interval between consecutive counter samples.
@@ -91,7 +92,8 @@ pub struct PooledStats {
     pub memory: Option<UsageStats>,
 }
 
-/// The window analysed: `[start_ms, end_ms]` and the sampling step.
+/// The window analysed: `(start_ms, end_ms]` (a sample exactly at `start_ms` belongs to the
+/// window before: 7 days of 1-minute samples are 10,080, not 10,081) and the sampling step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub start_ms: i64,
@@ -153,7 +155,7 @@ pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out:
         while j + 1 < i && t - pts[j + 1].0 >= range {
             j += 1;
         }
-        if t < w.start_ms || j >= i {
+        if t <= w.start_ms || j >= i {
             continue;
         }
         let dt = t - pts[j].0;
@@ -165,12 +167,14 @@ pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out:
     }
 }
 
-/// Finite samples of a gauge inside the window.
+/// Finite samples of a gauge inside the window `(start_ms, end_ms]`.
 pub fn gauge_samples(s: &Series, w: Window) -> impl Iterator<Item = (i64, f64)> + '_ {
-    s.timestamps
+    let lo = s.timestamps.partition_point(|&t| t <= w.start_ms);
+    let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
+    s.timestamps[lo..hi]
         .iter()
-        .zip(&s.values)
-        .filter(move |(t, v)| **t >= w.start_ms && **t <= w.end_ms && v.is_finite())
+        .zip(&s.values[lo..hi])
+        .filter(|(_, v)| v.is_finite())
         .map(|(t, v)| (*t, *v))
 }
 
@@ -194,8 +198,10 @@ fn workload_of_pod_name(snap: &ClusterSnapshot, namespace: &str, pod: &str) -> O
     None
 }
 
+/// A replica now: not finished, and not being deleted (a pod of a rolled-out ReplicaSet
+/// on its way out, or, in Prometheus-only mode, one that is gone by `as_of`).
 fn active(p: &Pod) -> bool {
-    super::resources::pod_is_active(p)
+    super::resources::pod_is_active(p) && p.metadata.deletion_timestamp.is_none()
 }
 
 /// The workload of a pod: its top controller, or the pod itself when it has none or is a
@@ -514,9 +520,10 @@ mod tests {
             vec![0.0, 30.0, 60.0, 90.0, 15.0, 105.0, 195.0, 225.0],
         );
         let r = counter_rates(&s, w);
-        // Intervals ending inside the window: 60 s (0→30), 120 s, 180 s, 240 s (reset: 15/60).
+        // Intervals ending inside the window (60 s, 600 s]: 120 s, 180 s, 240 s (reset: 15/60).
+        // The one ending at 60 s (0→30) ends on the window's open start: the window before.
         // 240→420 and 420→600 are 180 s apart, longer than 2 steps: gaps. 660 s is outside.
-        assert_eq!(r, vec![0.5, 0.5, 0.5, 0.25]);
+        assert_eq!(r, vec![0.5, 0.5, 0.25]);
     }
 
     #[test]
@@ -533,8 +540,9 @@ mod tests {
     #[test]
     fn gauge_samples_skip_nan_and_outside() {
         let w = Window { start_ms: 10, end_ms: 30, step_ms: 10, rate_range_ms: 10 };
-        let s = series(vec![0, 10, 20, 30, 40], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
+        let s = series(vec![0, 10, 15, 20, 30, 40], vec![1.0, 2.0, 3.0, f64::NAN, 4.0, 5.0]);
         let got: Vec<(i64, f64)> = gauge_samples(&s, w).collect();
-        assert_eq!(got, vec![(10, 2.0), (30, 4.0)]);
+        // (10, 30]: the sample at 10 is the previous window's, 20 is NaN, 40 is after.
+        assert_eq!(got, vec![(15, 3.0), (30, 4.0)]);
     }
 }

@@ -33,6 +33,8 @@ query_files! {
     "discovery/requests" => ["namespace_filter", "namespace_label", "window"],
     "discovery/limits" => ["namespace_filter", "namespace_label", "window"],
     "discovery/oom_killed" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/containers" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/pods_current" => ["namespace_filter", "namespace_label"],
     "pushdown/cpu_quantile" => ["quantile", "namespace_filter", "rate_range", "window", "step"],
     "pushdown/cpu_max" => ["namespace_filter", "rate_range", "window", "step"],
     "pushdown/cpu_min" => ["namespace_filter", "rate_range", "window", "step"],

@@ -355,7 +355,8 @@ pub fn backtest(
     let step_ms = ms(step).max(1);
     let rate_range_ms = rate_range_ms(step, scrape_interval);
     let train_w = Window { start_ms, end_ms: start_ms + ms(train), step_ms, rate_range_ms };
-    let test_w = Window { start_ms: train_w.end_ms + 1, end_ms, step_ms, rate_range_ms };
+    // Windows are (start, end]: the replay starts where training ends.
+    let test_w = Window { start_ms: train_w.end_ms, end_ms, step_ms, rate_range_ms };
     let train_usage = collect_usage(snap, train_w);
     let test_usage = collect_usage(snap, test_w);
     crate::analysis::backtest::backtest(&train_usage, &test_usage, train_w, test_w, policy)
