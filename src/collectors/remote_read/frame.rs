@@ -43,7 +43,10 @@ fn verify(
     let Some(crc) = buf.get(header..data_start).and_then(|b| b.first_chunk::<4>()) else {
         return Ok(None);
     };
-    let Some(data) = buf.get(data_start..data_start + size) else {
+    let Some(data_end) = data_start.checked_add(size) else {
+        return Ok(None);
+    };
+    let Some(data) = buf.get(data_start..data_end) else {
         return Ok(None);
     };
     let expected = u32::from_be_bytes(*crc);
@@ -51,7 +54,7 @@ fn verify(
     if expected != actual {
         return Err(RemoteReadError::BadCrc { frame, offset, expected, actual });
     }
-    Ok(Some(data_start..data_start + size))
+    Ok(Some(data_start..data_end))
 }
 
 /// Incremental frame decoder: [`push`](Self::push) bytes as they arrive, then take frames with
@@ -109,9 +112,10 @@ impl FrameDecoder {
             return Ok(None);
         };
         let Some(range) = verify(rest, header, size, self.frames, offset)? else {
-            // Reserve the whole frame once rather than growing step by step.
-            let need = header + 4 + size;
-            self.buf.reserve(need.saturating_sub(rest.len()));
+            // Reserve the whole frame once rather than growing step by step (if memory allows;
+            // otherwise the buffer grows as bytes come).
+            let need = size.saturating_add(header + 4);
+            let _ = self.buf.try_reserve(need.saturating_sub(rest.len()));
             return Ok(None);
         };
         let (from, to) = (self.start + range.start, self.start + range.end);
@@ -293,6 +297,21 @@ mod tests {
                 assert!(matches!(whole, Err(RemoteReadError::TruncatedStream { .. })), "cut {cut}");
             }
         }
+    }
+
+    #[test]
+    fn huge_length_under_an_unbounded_limit_waits_without_overflow() {
+        let mut out = Vec::new();
+        super::super::proto::put_uvarint(&mut out, u64::MAX);
+        out.extend_from_slice(&[0, 0, 0, 0, 1, 2, 3]);
+        let mut d = FrameDecoder::new(usize::MAX);
+        d.push(&out);
+        assert_eq!(d.next_frame().unwrap(), None);
+        assert!(matches!(d.finish(), Err(RemoteReadError::TruncatedStream { .. })));
+        assert!(matches!(
+            Frames::new(&out, usize::MAX).next(),
+            Some(Err(RemoteReadError::TruncatedStream { .. }))
+        ));
     }
 
     #[test]

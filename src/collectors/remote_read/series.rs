@@ -16,7 +16,7 @@ pub struct DecodeOptions {
     /// Largest frame accepted (its data, in bytes). Default 50 MiB.
     pub max_frame_bytes: usize,
     /// Largest series accepted, in samples held (checked before each chunk is decoded).
-    /// Default 50 million (800 MB).
+    /// Default 10 million (160 MB; 115 days at one sample a second).
     pub max_series_samples: usize,
     /// Per query index, the inclusive `[start_ms, end_ms]` to keep: Prometheus sends whole
     /// chunks, which may reach outside the query's range. Empty: keep everything, accept any
@@ -30,7 +30,7 @@ impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_series_samples: 50_000_000,
+            max_series_samples: 10_000_000,
             ranges: Vec::new(),
             drop_stale_markers: false,
         }
