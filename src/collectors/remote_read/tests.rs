@@ -807,15 +807,24 @@ fn serve(responses: Vec<Vec<u8>>) -> (String, std::thread::JoinHandle<Vec<Vec<u8
                 let n = conn.read(&mut buf).unwrap();
                 req.extend_from_slice(&buf[..n]);
             }
+            // The client may hang up early (it reads only the start of an unwanted body).
             for piece in resp.chunks(200) {
-                conn.write_all(piece).unwrap();
-                conn.flush().unwrap();
+                if conn.write_all(piece).and_then(|()| conn.flush()).is_err() {
+                    break;
+                }
             }
             requests.push(req);
         }
         requests
     });
     (url, handle)
+}
+
+/// A client, with the process-wide TLS provider installed as the binary does (kube and reqwest
+/// link two rustls providers, and rustls would refuse to pick one).
+fn client() -> reqwest::Client {
+    crate::telemetry::install_crypto_provider();
+    reqwest::Client::new()
 }
 
 fn http(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
@@ -844,7 +853,7 @@ fn http_chunked(body: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn fetch_raw_streams_a_response_and_sends_the_right_request() {
     let (url, server) = serve(vec![http_chunked(MULTI)]);
-    let client = reqwest::Client::new();
+    let client = client();
     let queries = multi_queries();
     let mut got = Vec::new();
     let stats = fetch_raw(&client, &format!("{url}/"), &queries, |s| {
@@ -886,7 +895,7 @@ async fn servers_without_remote_read_are_told_apart_from_failures() {
         http_chunked(&[]),
         http("404 Not Found", "text/plain", b"404 page not found"),
     ]);
-    let client = reqwest::Client::new();
+    let client = client();
     let q = [Query::new(0, 1, vec![Matcher::name("x")])];
     let run = || fetch_raw(&client, &url, &q, |_| Ok(()));
     let e = run().await.unwrap_err();
