@@ -10,6 +10,20 @@
 //! - [`series`]: whole series in time order handed to a callback ([`ResponseDecoder`],
 //!   [`decode_response`]);
 //! - [`fetch`]: [`fetch_raw`] and the capability probe [`probe`].
+//!
+//! ```ignore
+//! let queries = [Query::new(start_ms, end_ms, vec![Matcher::name("container_cpu_usage_seconds_total")])];
+//! match fetch_raw(&client, "http://prometheus:9090", &queries, |s| {
+//!     store.add(s.labels, s.samples.iter().filter(|x| !x.is_stale()));
+//!     Ok(())
+//! })
+//! .await
+//! {
+//!     Ok(stats) => tracing::info!(samples = stats.samples, "remote read"),
+//!     Err(e) if e.is_unsupported() => { /* use the JSON API */ }
+//!     Err(e) => return Err(e.into()),
+//! }
+//! ```
 
 pub mod crc32c;
 pub mod error;
