@@ -10,6 +10,7 @@ pub mod manifest_files;
 pub mod parquet;
 pub mod prometheus;
 pub mod queries;
+pub mod remote_read;
 pub mod rollout;
 pub mod scalers;
 pub mod snapshot;
