@@ -532,7 +532,7 @@ mod tests {
         let s =
             series(vec![0, 30_000, 60_000, 90_000, 120_000, 150_000], vec![0.0, 0.0, 30.0, 30.0, 60.0, 60.0]);
         let per_step = Window { start_ms: 30_000, end_ms: 150_000, step_ms: 30_000, rate_range_ms: 30_000 };
-        assert_eq!(counter_rates(&s, per_step), vec![0.0, 1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
+        assert_eq!(counter_rates(&s, per_step), vec![1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
         let ranged = Window { rate_range_ms: 60_000, ..per_step };
         assert_eq!(counter_rates(&s, ranged), vec![0.5, 0.5, 0.5, 0.5]);
     }

@@ -3,6 +3,8 @@
 
 pub mod demo;
 pub mod error;
+pub mod grid;
+pub mod json_stream;
 pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;
@@ -13,5 +15,7 @@ pub mod queries;
 pub mod remote_read;
 pub mod rollout;
 pub mod scalers;
+pub mod selector;
 pub mod snapshot;
+pub mod usage_fetch;
 pub use error::{CollectError, Result};

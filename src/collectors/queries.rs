@@ -144,6 +144,52 @@ pub fn namespace_filter(label: &str, namespace: Option<&str>) -> String {
     namespace.map_or_else(String::new, |ns| format!(",{label}=\"{}\"", escape_label_value(ns)))
 }
 
+/// `,namespace=~"a|b"` (regex-escaped, anchored by PromQL) for several namespaces, plus the
+/// cluster matcher.
+pub fn scope_filter_namespaces(namespace_label: &str, namespaces: &[&str], cluster: Option<(&str, &str)>) -> String {
+    let alternatives: Vec<String> = namespaces.iter().map(|n| regex_escape(n)).collect();
+    let mut out = if namespaces.len() == 1 {
+        namespace_filter(namespace_label, namespaces.first().copied())
+    } else {
+        format!(",{namespace_label}=~\"{}\"", escape_label_value(&alternatives.join("|")))
+    };
+    if let Some((label, value)) = cluster {
+        out.push_str(&format!(",{label}=\"{}\"", escape_label_value(value)));
+    }
+    out
+}
+
+/// Escapes the regular-expression metacharacters of a literal (RE2 syntax).
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `n` pod matchers (`,pod=~"[0-9a-c].*"`, ...) that split the pod names of a namespace by
+/// their first character into disjoint classes covering every name; the last class is
+/// everything the others leave (names starting with anything else).
+pub fn pod_name_classes(n: usize) -> Vec<String> {
+    const FIRST: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let n = n.clamp(1, FIRST.len());
+    if n == 1 {
+        return vec![String::new()];
+    }
+    let per = FIRST.len().div_ceil(n);
+    let groups: Vec<&[u8]> = FIRST.chunks(per).collect();
+    let class = |g: &[u8]| -> String { g.iter().map(|&b| b as char).collect() };
+    let mut out: Vec<String> =
+        groups[..groups.len() - 1].iter().map(|g| format!(",pod=~\"[{}].*\"", class(g))).collect();
+    let taken: String = groups[..groups.len() - 1].iter().map(|g| class(g)).collect();
+    out.push(format!(",pod!~\"[{taken}].*\""));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

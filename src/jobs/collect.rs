@@ -13,6 +13,7 @@ use super::Progress;
 use crate::collectors::demo::{DemoOptions, generate};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
+use crate::collectors::usage_fetch::FetchMode;
 use crate::collectors::{CollectError, prometheus};
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
@@ -225,7 +226,10 @@ pub async fn add_metrics_from_prometheus(
         return Ok(());
     }
     let popts = prom_options(config);
-    prometheus::fetch_usage(&popts, snap, files, scope.namespace.as_deref(), snap.as_of(), window, step).await
+    let as_of = snap.as_of();
+    prometheus::fetch_usage(&popts, FetchMode::Auto, snap, files, scope.namespace.as_deref(), as_of, window, step)
+        .await
+        .map(|_| ())
 }
 
 /// Prometheus-only mode: workloads, pods, requests and limits from kube-state-metrics.
