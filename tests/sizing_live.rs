@@ -79,14 +79,13 @@ fn generated() -> (Vec<GenSeries>, Reference) {
             counter_at.insert(t, counter);
             mem.push((t, memory(p, i)));
         }
-        // Reference: the 5-minute grid of the 7-day window ending at END_MS.
+        // Reference: the 5-minute grid of the 7-day window (END_MS - 7 d, END_MS]: 2016
+        // instants, the one at the window's start belonging to the week before.
         let window_start = END_MS - 7 * 1440 * MIN;
-        let mut t = window_start;
+        let mut t = window_start + 5 * MIN;
         while t <= END_MS {
             ref_mem.push(mem.iter().find(|(x, _)| *x == t).unwrap().1);
-            if t > window_start {
-                ref_cpu.push((counter_at[&t] - counter_at[&(t - 5 * MIN)]) / 300.0);
-            }
+            ref_cpu.push((counter_at[&t] - counter_at[&(t - 5 * MIN)]) / 300.0);
             t += 5 * MIN;
         }
         // kube-state-metrics, every 5 minutes: owner, requests, limits, last termination.

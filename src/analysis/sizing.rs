@@ -354,6 +354,9 @@ pub struct SizingReport {
     /// How the statistics were computed: `local` (raw samples pooled here) or `push-down`
     /// (per-series summaries from Prometheus, pooled here).
     pub plan: &'static str,
+    /// How raw samples came from Prometheus (`remote-read` or `json`), when they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<&'static str>,
     pub policy: SizingPolicy,
     pub containers: Vec<ContainerSizing>,
     pub namespaces: std::collections::BTreeMap<String, SizingTotals>,
@@ -563,6 +566,7 @@ pub fn size_all(
         window_seconds: (w.end_ms - w.start_ms) / 1000,
         step_seconds: w.step_ms / 1000,
         plan,
+        fetch: None,
         policy: p.clone(),
         containers,
         namespaces,

@@ -256,12 +256,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
                 }
             }
             _ => {
-                let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
-                let mut inc = 0.0;
-                for pair in vals.windows(2) {
-                    inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
-                }
-                entry.restarts += round_count(inc);
+                entry.restarts += round_count(counter_increase(s, w));
                 restarts_seen.insert((owner, container.to_string()));
             }
         }
@@ -332,86 +327,144 @@ pub fn collect_pushed(snap: &ClusterSnapshot, w: Window, data: &PushdownUsage) -
 /// containers split across `threads`. Same results as `collect_usage` + `UsageStats::of`,
 /// a fraction of the memory.
 pub fn collect_usage_stats(snap: &ClusterSnapshot, w: Window, threads: usize) -> Vec<ContainerUsage> {
-    let Skeleton { by_key, pod_owner } = skeleton(snap, w);
-    type Key = (WorkloadRef, String);
-    let mut series: std::collections::HashMap<Key, [Vec<&Series>; 3]> = std::collections::HashMap::new();
-    for (kind, name) in [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
-    {
-        for s in snap.metrics.metric(name) {
-            let (Some(ns), Some(pod), Some(container)) =
-                (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
-            else {
-                continue;
-            };
-            if container == "POD" {
-                continue;
+    let mut pool = UsagePool::new(snap, w, threads);
+    pool.add(&snap.metrics);
+    pool.finish()
+}
+
+type Key = (WorkloadRef, String);
+
+/// Usage statistics pooled from the metrics in parts, so that the samples of only one part
+/// are in memory at a time: a part is any set of series in which every series of a
+/// container and metric is present (one metric, one batch of namespaces, or everything).
+/// Each part's containers get their statistics as the part is added; the part can then be
+/// dropped. Same results as [`collect_usage_stats`] over all parts at once.
+pub struct UsagePool<'s> {
+    snap: &'s ClusterSnapshot,
+    w: Window,
+    threads: usize,
+    by_key: BTreeMap<Key, ContainerUsage>,
+    pod_owner: BTreeMap<(String, String), WorkloadRef>,
+    restarts_seen: BTreeSet<Key>,
+}
+
+/// The series of one container in one part: CPU, memory, restarts.
+type Parts<'a> = [Vec<&'a Series>; 3];
+
+impl<'s> UsagePool<'s> {
+    /// An empty pool over the snapshot's workload containers.
+    pub fn new(snap: &'s ClusterSnapshot, w: Window, threads: usize) -> Self {
+        let Skeleton { mut by_key, pod_owner } = skeleton(snap, w);
+        for e in by_key.values_mut() {
+            e.stats = Some(PooledStats { cpu: None, memory: None });
+        }
+        UsagePool { snap, w, threads: threads.clamp(1, 16), by_key, pod_owner, restarts_seen: BTreeSet::new() }
+    }
+
+    /// Pools one part (see [`UsagePool`]); series of containers outside the snapshot's
+    /// workloads are ignored.
+    pub fn add(&mut self, part: &crate::model::MetricStore) {
+        let mut series: std::collections::HashMap<Key, Parts<'_>> = std::collections::HashMap::new();
+        for (kind, name) in [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)] {
+            for s in part.metric(name) {
+                let (Some(ns), Some(pod), Some(container)) =
+                    (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
+                else {
+                    continue;
+                };
+                if container == "POD" {
+                    continue;
+                }
+                let Some(owner) = owner_of(self.snap, &self.pod_owner, ns, pod) else { continue };
+                let key = (owner, container.to_string());
+                if self.by_key.contains_key(&key) {
+                    series.entry(key).or_default()[kind].push(s);
+                }
             }
-            let Some(owner) = owner_of(snap, &pod_owner, ns, pod) else { continue };
-            let key = (owner, container.to_string());
-            if by_key.contains_key(&key) {
-                series.entry(key).or_default()[kind].push(s);
+        }
+        self.restarts_seen.extend(series.iter().filter(|(_, p)| !p[2].is_empty()).map(|(k, _)| k.clone()));
+        let mut work: Vec<(&Key, &Parts<'_>, ContainerUsage)> = series
+            .iter()
+            .filter_map(|(k, p)| self.by_key.remove(k).map(|e| (k, p, e)))
+            .collect();
+        let chunk = work.len().div_ceil(self.threads).max(1);
+        let w = self.w;
+        std::thread::scope(|scope| {
+            for slice in work.chunks_mut(chunk) {
+                scope.spawn(move || {
+                    let mut scratch = RateScratch::default();
+                    let mut buf: Vec<f64> = Vec::new();
+                    for (_, parts, entry) in slice.iter_mut() {
+                        pool_container(entry, parts, w, &mut scratch, &mut buf);
+                    }
+                });
             }
+        });
+        for (k, _, e) in work {
+            self.by_key.insert(k.clone(), e);
         }
     }
-    let mut entries: Vec<(Key, ContainerUsage)> = by_key.into_iter().collect();
-    let threads = threads.clamp(1, 16);
-    let chunk = entries.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for part in entries.chunks_mut(chunk) {
-            let series = &series;
-            scope.spawn(move || {
-                let mut scratch = RateScratch::default();
-                let mut buf: Vec<f64> = Vec::new();
-                for (key, entry) in part.iter_mut() {
-                    let Some([cpu, mem, restarts]) = series.get(key) else {
-                        entry.stats = Some(PooledStats { cpu: None, memory: None });
-                        continue;
-                    };
-                    buf.clear();
-                    for s in cpu {
-                        let before = buf.len();
-                        counter_rates_into(s, w, &mut scratch, &mut buf);
-                        if buf.len() > before
-                            && let Some(pod) = s.labels.get("pod")
-                        {
-                            entry.pods.insert(pod.to_string());
-                        }
-                    }
-                    let cpu_stats = UsageStats::of_finite(&mut buf);
-                    buf.clear();
-                    for s in mem {
-                        for (t, v) in gauge_samples(s, w) {
-                            buf.push(v);
-                            entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-                        }
-                        if gauge_samples(s, w).next().is_some()
-                            && let Some(pod) = s.labels.get("pod")
-                        {
-                            entry.pods.insert(pod.to_string());
-                        }
-                    }
-                    let mem_stats = UsageStats::of_finite(&mut buf);
-                    for s in restarts {
-                        let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
-                        let mut inc = 0.0;
-                        for pair in vals.windows(2) {
-                            inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
-                        }
-                        entry.restarts += round_count(inc);
-                    }
-                    entry.stats = Some(PooledStats { cpu: cpu_stats, memory: mem_stats });
-                }
-            });
+
+    /// The pooled usage of every workload container (restarts from pod statuses where no
+    /// restart series was seen).
+    pub fn finish(mut self) -> Vec<ContainerUsage> {
+        restarts_from_status(self.snap, &mut self.by_key, &self.restarts_seen);
+        self.by_key.into_values().collect()
+    }
+}
+
+/// Adds one part's series of a container to its usage: statistics of the metrics present.
+fn pool_container(entry: &mut ContainerUsage, parts: &Parts<'_>, w: Window, scratch: &mut RateScratch, buf: &mut Vec<f64>) {
+    let [cpu, mem, restarts] = parts;
+    let stats = entry.stats.get_or_insert(PooledStats { cpu: None, memory: None });
+    if !cpu.is_empty() {
+        buf.clear();
+        for s in cpu {
+            let before = buf.len();
+            counter_rates_into(s, w, scratch, buf);
+            if buf.len() > before
+                && let Some(pod) = s.labels.get("pod")
+            {
+                entry.pods.insert(pod.to_string());
+            }
         }
-    });
-    let seen: BTreeSet<Key> = entries
-        .iter()
-        .filter(|(k, _)| series.get(k).is_some_and(|s| !s[2].is_empty()))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut by_key: BTreeMap<Key, ContainerUsage> = entries.into_iter().collect();
-    restarts_from_status(snap, &mut by_key, &seen);
-    by_key.into_values().collect()
+        stats.cpu = UsageStats::of_finite(buf);
+    }
+    if !mem.is_empty() {
+        buf.clear();
+        for s in mem {
+            let before = buf.len();
+            for (t, v) in gauge_samples(s, w) {
+                buf.push(v);
+                entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+            }
+            if buf.len() > before
+                && let Some(pod) = s.labels.get("pod")
+            {
+                entry.pods.insert(pod.to_string());
+            }
+        }
+        stats.memory = UsageStats::of_finite(buf);
+    }
+    for s in restarts {
+        entry.restarts += round_count(counter_increase(s, w));
+    }
+}
+
+/// Increase of a counter over the window `(start, end]`: from the last sample at or before
+/// the start (or the first inside) to the last inside, a decrease counting as a reset to 0.
+pub fn counter_increase(s: &Series, w: Window) -> f64 {
+    let lo = s.timestamps.partition_point(|&t| t <= w.start_ms).saturating_sub(1);
+    let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
+    let mut inc = 0.0;
+    let mut prev: Option<f64> = None;
+    for &v in s.values[lo..hi].iter().filter(|v| v.is_finite()) {
+        if let Some(p) = prev {
+            inc += if v >= p { v - p } else { v };
+        }
+        prev = Some(v);
+    }
+    inc
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -16,6 +16,7 @@ pub mod remote_read;
 pub mod rollout;
 pub mod scalers;
 pub mod selector;
+pub mod series_parquet;
 pub mod snapshot;
 pub mod usage_fetch;
 pub use error::{CollectError, Result};

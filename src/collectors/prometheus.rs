@@ -244,24 +244,6 @@ fn labels_of(opts: &PromOptions, metric: std::collections::HashMap<String, Strin
     )
 }
 
-/// How many container memory series the scope has over the window (query planning).
-///
-/// # Errors
-/// As [`fetch_instant`].
-pub async fn count_series(
-    opts: &PromOptions,
-    namespace: Option<&str>,
-    as_of: Timestamp,
-    window: Duration,
-) -> Result<u64> {
-    let mut b = BTreeMap::new();
-    b.insert("namespace_filter", opts.scope_filter(namespace));
-    b.insert("window", queries::promql_duration(window));
-    let rows = fetch_instant(opts, "pushdown/series_count", &b, as_of).await?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Ok(rows.first().map_or(0, |(_, v)| if v.is_finite() { v.max(0.0) as u64 } else { 0 }))
-}
-
 /// The push-down plan: Prometheus summarises every container series over the window
 /// (min, the anchor quantiles, max, sample count, first and last instant) with
 /// `*_over_time` subqueries evaluated at `as_of`, plus restarts; 35 small instant queries,
@@ -291,7 +273,9 @@ pub async fn fetch_pushdown(
     }
     let mut base = BTreeMap::new();
     base.insert("namespace_filter", opts.scope_filter(namespace));
-    base.insert("window", queries::promql_duration(window));
+    // The window is (as_of - window, as_of]: a subquery range 1 ms short leaves out the
+    // instant at its start, which Prometheus 2 includes.
+    base.insert("window", queries::promql_window(window));
     base.insert("step", queries::promql_duration(step));
     let mut jobs: Vec<(bool, &str, Part, BTreeMap<&str, String>)> = Vec::new();
     for is_cpu in [true, false] {

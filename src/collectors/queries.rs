@@ -46,7 +46,6 @@ query_files! {
     "pushdown/memory_first" => ["namespace_filter", "window", "step"],
     "pushdown/memory_last" => ["namespace_filter", "window", "step"],
     "pushdown/restarts" => ["namespace_filter", "window"],
-    "pushdown/series_count" => ["namespace_filter", "window"],
     "diagnose/memory" => ["pod", "namespace_filter"],
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
     "validate/memory_max" => ["pods", "namespace_filter", "window"],
@@ -127,6 +126,14 @@ pub fn escape_label_value(v: &str) -> String {
 /// A PromQL duration (`7d`, `300s`) for a std duration, in whole seconds.
 pub fn promql_duration(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs().max(1))
+}
+
+/// A range of `window` minus one millisecond (`604799999ms`): a range selector or subquery
+/// over it leaves out the instant exactly `window` ago, which Prometheus 2 includes
+/// (Prometheus 3 and VictoriaMetrics do not), so every engine reads `(t - window, t]`.
+pub fn promql_window(window: std::time::Duration) -> String {
+    let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    format!("{}ms", (ms - 1).max(1))
 }
 
 /// Matchers that scope every query: `,<namespace_label>="x"` for a namespace and

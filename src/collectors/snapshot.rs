@@ -4,8 +4,15 @@
 //! Layout (see ARCHITECTURE.md):
 //! - `objects/**/*.{json,yaml,yml}`: Kubernetes objects as `kubectl get -o json|yaml` prints them;
 //! - `logs/<namespace>/<pod>/<container>.log` and `<container>.previous.log`;
-//! - `metrics/*.parquet`: samples in long format (`timestamp`, `metric`, labels..., `value`);
+//! - `metrics/`: format 2 (what aiops writes) has a series table, shared time axes and one
+//!   values file per metric (see `series_parquet`); any other `*.parquet` there, and every
+//!   file of a format-1 snapshot, is samples in long format (`timestamp`, `metric`,
+//!   labels..., `value`);
 //! - `snapshot.json` (optional): `format_version`, `as_of`, `window_seconds`, `step_seconds`, `cluster`.
+//!
+//! A command can load only the object kinds and metrics it needs ([`LoadOptions`]): in a
+//! snapshot aiops wrote (one `objects/<kind>.json` per kind, named metrics files), the
+//! other files are not read at all.
 
 use std::fs;
 use std::io::Read;
@@ -15,7 +22,7 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::error::{CollectError, Result};
-use super::parquet;
+use super::{parquet, series_parquet};
 use crate::model::manifest;
 use crate::model::snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SNAPSHOT_FORMAT_VERSION,
@@ -30,6 +37,50 @@ pub const MAX_LOG_BYTES: usize = 1 << 20;
 pub struct LoadOptions {
     /// Turn a malformed file into a warning and a recorded gap instead of an error.
     pub keep_going: bool,
+    /// Object kinds needed (`None`: all). Honoured for the files aiops names after a kind
+    /// in a snapshot it wrote; any other file is read whole.
+    pub kinds: Option<Vec<ObjectKind>>,
+    /// Metrics needed (`None`: all; empty: none). Honoured in snapshots aiops wrote.
+    pub metrics: Option<Vec<String>>,
+    /// Leave container logs out.
+    pub skip_logs: bool,
+}
+
+/// True when the snapshot directory was written by aiops in format 2 or later, so its
+/// metrics can be read a metric at a time with [`read_metrics_of`].
+pub fn metrics_by_part(dir: &Path) -> bool {
+    let meta = dir.join("snapshot.json");
+    meta.is_file() && series_parquet::is_layout(&dir.join("metrics"))
+}
+
+/// The series of some metrics (of one namespace, or all) of a format-2 snapshot directory.
+///
+/// # Errors
+/// A missing or malformed metrics table or values file; the error names it.
+pub fn read_metrics_of(
+    dir: &Path,
+    metrics: &[&str],
+    namespace: Option<&str>,
+) -> Result<crate::model::MetricStore> {
+    let only: std::collections::BTreeSet<String> = metrics.iter().map(|m| (*m).to_string()).collect();
+    let mut store = crate::model::MetricStore::new();
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    series_parquet::read_metrics(&dir.join("metrics"), Some(&only), namespace, threads, &mut store)?;
+    Ok(store)
+}
+
+/// Whether an aiops-written file is one the load can skip: `objects/<kind>.json` of a kind
+/// not needed (only when `snapshot.json` says aiops wrote the directory).
+fn skip_object_file(file: &Path, opts: &LoadOptions, written_by_aiops: bool) -> bool {
+    let Some(kinds) = &opts.kinds else { return false };
+    if !written_by_aiops {
+        return false;
+    }
+    let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else { return false };
+    match ObjectKind::ALL.iter().find(|k| k.as_str().eq_ignore_ascii_case(stem)) {
+        Some(k) => !kinds.contains(k),
+        None => false,
+    }
 }
 
 /// Loads a snapshot directory.
@@ -79,6 +130,8 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
             .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
     });
     files.sort();
+    let written_by_aiops = meta.is_some();
+    files.retain(|f| !skip_object_file(f, opts, written_by_aiops));
     for file in &files {
         if let Err(e) = load_object_file(&mut snap, file) {
             if opts.keep_going {
@@ -100,61 +153,13 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     snap.dedupe_events();
 
     let logs_dir = dir.join("logs");
-    if logs_dir.is_dir() {
+    if logs_dir.is_dir() && !opts.skip_logs {
         load_logs(&mut snap, &logs_dir, opts)?;
     }
 
     let metrics_dir = dir.join("metrics");
-    if metrics_dir.is_dir() {
-        let mut pq = Vec::new();
-        walk(&metrics_dir, &mut pq)?;
-        pq.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
-        pq.sort();
-        // Files are independent: read them on all cores, then merge in file order.
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
-        let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
-            let mut out = Vec::with_capacity(pq.len());
-            for chunk in pq.chunks(threads) {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|file| {
-                        scope.spawn(move || {
-                            let mut store = crate::model::MetricStore::new();
-                            let r = parquet::read_metrics(file, &mut store).map(|()| store);
-                            (file.clone(), r)
-                        })
-                    })
-                    .collect();
-                for (h, file) in handles.into_iter().zip(chunk) {
-                    out.push(h.join().unwrap_or_else(|_| {
-                        (
-                            file.clone(),
-                            Err(CollectError::Parquet {
-                                path: file.clone(),
-                                reason: "reader thread panicked".into(),
-                            }),
-                        )
-                    }));
-                }
-            }
-            out
-        });
-        for (file, result) in results {
-            match result {
-                Ok(store) => snap.metrics.absorb(store),
-                Err(e) if opts.keep_going => {
-                    warn!(error = %e, "Skipped a malformed metrics file.");
-                    snap.gaps.push(CollectionGap {
-                        source: "snapshot".into(),
-                        what: file.display().to_string(),
-                        namespace: None,
-                        reason: GapReason::Malformed,
-                        detail: e.to_string(),
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    if metrics_dir.is_dir() && opts.metrics.as_ref().is_none_or(|m| !m.is_empty()) {
+        load_metrics(&mut snap, &metrics_dir, opts, written_by_aiops)?;
     }
 
     snap.meta = match meta {
@@ -174,6 +179,79 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
         "Loaded the snapshot directory."
     );
     Ok(snap)
+}
+
+/// Reads `metrics/`: the format-2 tables (only the metrics asked for), then any long-format
+/// file (in a snapshot aiops wrote, only those named after a metric asked for).
+fn load_metrics(snap: &mut ClusterSnapshot, metrics_dir: &Path, opts: &LoadOptions, written_by_aiops: bool) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
+    let only: Option<std::collections::BTreeSet<String>> = opts.metrics.as_ref().map(|m| m.iter().cloned().collect());
+    if series_parquet::is_layout(metrics_dir) {
+        let r = series_parquet::read_metrics(metrics_dir, only.as_ref(), None, threads, &mut snap.metrics);
+        if let Err(e) = r {
+            if !opts.keep_going {
+                return Err(e);
+            }
+            warn!(error = %e, "Skipped the malformed metrics tables.");
+            snap.gaps.push(CollectionGap {
+                source: "snapshot".into(),
+                what: metrics_dir.display().to_string(),
+                namespace: None,
+                reason: GapReason::Malformed,
+                detail: e.to_string(),
+            });
+        }
+    }
+    let mut pq = Vec::new();
+    walk(metrics_dir, &mut pq)?;
+    pq.retain(|p| p.extension().is_some_and(|e| e == "parquet") && !series_parquet::is_own_file(metrics_dir, p));
+    if let (Some(only), true) = (&only, written_by_aiops) {
+        let names: Vec<String> = only.iter().map(|m| parquet::file_name(m)).collect();
+        pq.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.iter().any(|m| m == n)));
+    }
+    pq.sort();
+    // Files are independent: read them on all cores, then merge in file order.
+    let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
+        let mut out = Vec::with_capacity(pq.len());
+        for chunk in pq.chunks(threads) {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|file| {
+                    scope.spawn(move || {
+                        let mut store = crate::model::MetricStore::new();
+                        let r = parquet::read_metrics(file, &mut store).map(|()| store);
+                        (file.clone(), r)
+                    })
+                })
+                .collect();
+            for (h, file) in handles.into_iter().zip(chunk) {
+                out.push(h.join().unwrap_or_else(|_| {
+                    (
+                        file.clone(),
+                        Err(CollectError::Parquet { path: file.clone(), reason: "reader thread panicked".into() }),
+                    )
+                }));
+            }
+        }
+        out
+    });
+    for (file, result) in results {
+        match result {
+            Ok(store) => snap.metrics.absorb(store),
+            Err(e) if opts.keep_going => {
+                warn!(error = %e, "Skipped a malformed metrics file.");
+                snap.gaps.push(CollectionGap {
+                    source: "snapshot".into(),
+                    what: file.display().to_string(),
+                    namespace: None,
+                    reason: GapReason::Malformed,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads one manifest file (any kubectl shape) into the snapshot.
@@ -313,7 +391,7 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
     if !snap.metrics.is_empty() {
         let mdir = dir.join("metrics");
         mkdir(&mdir)?;
-        parquet::write_metrics(&snap.metrics, &mdir)?;
+        series_parquet::write_metrics(&snap.metrics, &mdir)?;
     }
     let meta = serde_json::to_value(&snap.meta)
         .map_err(|e| CollectError::Invalid { path: dir.join("snapshot.json"), reason: e.to_string() })?;
