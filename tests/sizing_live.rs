@@ -499,3 +499,53 @@ fn prometheus_only_counts_current_pods_finds_every_container_and_reads_a_half_op
     assert!(close(p["memory"]["max"].as_f64().unwrap(), max), "push-down max {}", p["memory"]["max"]);
     assert_plans_agree(&workload(by_json.as_ref().unwrap(), "api"), &p);
 }
+
+/// The same data in a real VictoriaMetrics (Debian's package, loaded through its import
+/// API): the fetch falls back to the JSON API (VictoriaMetrics has no remote read), and the
+/// local and push-down plans give the figures they give on Prometheus.
+#[test]
+fn victoria_metrics_gives_the_figures_prometheus_gives() {
+    let (series, _) = generated();
+    let prom = start_prometheus(&series);
+    let vm = support::victoria::start(&series);
+    let local = prometheus_only_in(&vm.url, "eu-1", "shop", "local", "auto");
+    let pushed = prometheus_only_in(&vm.url, "eu-1", "shop", "push-down", "auto");
+    for w in ["web", "worker"] {
+        assert_plans_agree(&workload(&local, w), &workload(&pushed, w));
+    }
+    for plan in ["local", "push-down"] {
+        let on_prom = prometheus_only_in(&prom.url, "eu-1", "shop", plan, "auto");
+        let on_vm = prometheus_only_in(&vm.url, "eu-1", "shop", plan, "auto");
+        if plan == "local" {
+            assert_eq!(on_vm["fetch"], "json", "VictoriaMetrics has no remote read: the JSON API is used");
+        }
+        // VictoriaMetrics keeps about 12 significant digits of a sample: CPU rates, the
+        // differences of large counters, differ from Prometheus' in the tenth digit.
+        assert_close_json(&on_prom["containers"], &on_vm["containers"], 1e-8, plan);
+        assert!(!on_prom["containers"].as_array().unwrap().is_empty());
+    }
+}
+
+/// Equal JSON, numbers within a relative `tol`.
+fn assert_close_json(a: &serde_json::Value, b: &serde_json::Value, tol: f64, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(rel(x, y) <= tol || (x - y).abs() < 1e-12, "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                assert_close_json(p, q, tol, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}: keys");
+            for (k, p) in x {
+                assert_close_json(p, &y[k], tol, &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}

@@ -6,3 +6,4 @@ pub mod browser;
 pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;
+pub mod victoria;
