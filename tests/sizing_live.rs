@@ -211,18 +211,25 @@ fn prometheus_only(url: &str, cluster: &str, plan: &str) -> serde_json::Value {
     prometheus_only_in(url, cluster, "shop", plan, "auto")
 }
 
-fn prometheus_only_in(url: &str, cluster: &str, namespace: &str, plan: &str, fetch: &str) -> serde_json::Value {
+fn prometheus_only_in(
+    url: &str,
+    cluster: &str,
+    namespace: &str,
+    plan: &str,
+    fetch: &str,
+) -> serde_json::Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aiops"));
-    cmd.args(["sizing", "--prometheus-only", "--cluster", cluster, "-n", namespace])
-        .args(["--as-of", "2026-11-23T00:00:00Z", "--plan", plan]);
+    cmd.args(["sizing", "--prometheus-only", "--cluster", cluster, "-n", namespace]).args([
+        "--as-of",
+        "2026-11-23T00:00:00Z",
+        "--plan",
+        plan,
+    ]);
     if plan != "push-down" {
         cmd.args(["--fetch", fetch]);
     }
-    let o = cmd
-        .args(["-o", "json", "--prometheus-url", url])
-        .env("KUBECONFIG", "/nonexistent")
-        .output()
-        .unwrap();
+    let o =
+        cmd.args(["-o", "json", "--prometheus-url", url]).env("KUBECONFIG", "/nonexistent").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -371,7 +378,8 @@ fn rolled_out() -> Vec<GenSeries> {
     };
     let mut out = Vec::new();
     for (p, &(rs, pod, from, to)) in pods.iter().enumerate() {
-        let alive: Vec<i64> = (0..=minutes).map(|i| start + i * MIN).filter(|t| *t >= from && *t < to).collect();
+        let alive: Vec<i64> =
+            (0..=minutes).map(|i| start + i * MIN).filter(|t| *t >= from && *t < to).collect();
         let every = |metric: &str, extra: &[(&str, &str)], v: f64| {
             let mut labels = base(pod);
             labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -388,13 +396,21 @@ fn rolled_out() -> Vec<GenSeries> {
         for c in ["app", "sidecar"] {
             out.push(every("kube_pod_container_info", &[("container", c), ("image", "x")], 1.0));
         }
-        out.push(every("kube_pod_container_resource_requests", &[("container", "app"), ("resource", "cpu")], 0.5));
+        out.push(every(
+            "kube_pod_container_resource_requests",
+            &[("container", "app"), ("resource", "cpu")],
+            0.5,
+        ));
         out.push(every(
             "kube_pod_container_resource_requests",
             &[("container", "app"), ("resource", "memory")],
             268_435_456.0,
         ));
-        out.push(every("kube_pod_container_resource_limits", &[("container", "app"), ("resource", "memory")], 536_870_912.0));
+        out.push(every(
+            "kube_pod_container_resource_limits",
+            &[("container", "app"), ("resource", "memory")],
+            536_870_912.0,
+        ));
         for (c, scale) in [("app", 1.0), ("sidecar", 0.1)] {
             let mut labels = base(pod);
             labels.push(("container".to_string(), c.to_string()));
@@ -408,7 +424,11 @@ fn rolled_out() -> Vec<GenSeries> {
                 let spike = c == "app" && p == 0 && t == END_MS - 7 * 1440 * MIN;
                 mem.push((t, if spike { 4e9 } else { scale * memory(p % 3, i) }));
             }
-            out.push(GenSeries { metric: "container_cpu_usage_seconds_total".into(), labels: labels.clone(), samples: cpu });
+            out.push(GenSeries {
+                metric: "container_cpu_usage_seconds_total".into(),
+                labels: labels.clone(),
+                samples: cpu,
+            });
             out.push(GenSeries { metric: "container_memory_working_set_bytes".into(), labels, samples: mem });
         }
     }
@@ -467,12 +487,20 @@ fn prometheus_only_counts_current_pods_finds_every_container_and_reads_a_half_op
         assert_eq!(app["replicas"], 2, "{fetch}");
         assert_eq!(app["pods"], 4, "{fetch}");
         assert_eq!(app["samples"], ref_mem.len(), "{fetch}");
-        assert!(close(app["memory"]["max"].as_f64().unwrap(), max), "{fetch}: {} vs {max}", app["memory"]["max"]);
+        assert!(
+            close(app["memory"]["max"].as_f64().unwrap(), max),
+            "{fetch}: {} vs {max}",
+            app["memory"]["max"]
+        );
         for (key, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
             let got = app["memory"][key].as_f64().unwrap();
             assert!(close(got, quantile(&ref_mem, q)), "{fetch} memory {key}: {got}");
             let got = app["cpu"][key].as_f64().unwrap();
-            assert!(close(got, quantile(&ref_cpu, q)), "{fetch} cpu {key}: {got} vs {}", quantile(&ref_cpu, q));
+            assert!(
+                close(got, quantile(&ref_cpu, q)),
+                "{fetch} cpu {key}: {got} vs {}",
+                quantile(&ref_cpu, q)
+            );
         }
         // The sidecar sets no requests or limits: found through kube_pod_container_info.
         let sidecar = v["containers"]

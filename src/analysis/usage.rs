@@ -171,11 +171,7 @@ pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out:
 pub fn gauge_samples(s: &Series, w: Window) -> impl Iterator<Item = (i64, f64)> + '_ {
     let lo = s.timestamps.partition_point(|&t| t <= w.start_ms);
     let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
-    s.timestamps[lo..hi]
-        .iter()
-        .zip(&s.values[lo..hi])
-        .filter(|(_, v)| v.is_finite())
-        .map(|(t, v)| (*t, *v))
+    s.timestamps[lo..hi].iter().zip(&s.values[lo..hi]).filter(|(_, v)| v.is_finite()).map(|(t, v)| (*t, *v))
 }
 
 /// Which workload a pod name belongs to when the pod object is gone (its series remain):
@@ -358,14 +354,23 @@ impl<'s> UsagePool<'s> {
         for e in by_key.values_mut() {
             e.stats = Some(PooledStats { cpu: None, memory: None });
         }
-        UsagePool { snap, w, threads: threads.clamp(1, 16), by_key, pod_owner, restarts_seen: BTreeSet::new() }
+        UsagePool {
+            snap,
+            w,
+            threads: threads.clamp(1, 16),
+            by_key,
+            pod_owner,
+            restarts_seen: BTreeSet::new(),
+        }
     }
 
     /// Pools one part (see [`UsagePool`]); series of containers outside the snapshot's
     /// workloads are ignored.
     pub fn add(&mut self, part: &crate::model::MetricStore) {
         let mut series: std::collections::HashMap<Key, Parts<'_>> = std::collections::HashMap::new();
-        for (kind, name) in [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)] {
+        for (kind, name) in
+            [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
+        {
             for s in part.metric(name) {
                 let (Some(ns), Some(pod), Some(container)) =
                     (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
@@ -383,10 +388,8 @@ impl<'s> UsagePool<'s> {
             }
         }
         self.restarts_seen.extend(series.iter().filter(|(_, p)| !p[2].is_empty()).map(|(k, _)| k.clone()));
-        let mut work: Vec<(&Key, &Parts<'_>, ContainerUsage)> = series
-            .iter()
-            .filter_map(|(k, p)| self.by_key.remove(k).map(|e| (k, p, e)))
-            .collect();
+        let mut work: Vec<(&Key, &Parts<'_>, ContainerUsage)> =
+            series.iter().filter_map(|(k, p)| self.by_key.remove(k).map(|e| (k, p, e))).collect();
         let chunk = work.len().div_ceil(self.threads).max(1);
         let w = self.w;
         std::thread::scope(|scope| {
@@ -414,7 +417,13 @@ impl<'s> UsagePool<'s> {
 }
 
 /// Adds one part's series of a container to its usage: statistics of the metrics present.
-fn pool_container(entry: &mut ContainerUsage, parts: &Parts<'_>, w: Window, scratch: &mut RateScratch, buf: &mut Vec<f64>) {
+fn pool_container(
+    entry: &mut ContainerUsage,
+    parts: &Parts<'_>,
+    w: Window,
+    scratch: &mut RateScratch,
+    buf: &mut Vec<f64>,
+) {
     let [cpu, mem, restarts] = parts;
     let stats = entry.stats.get_or_insert(PooledStats { cpu: None, memory: None });
     if !cpu.is_empty() {

@@ -5,8 +5,8 @@ use clap::Args;
 
 use super::output::{emit, note_enqueued, structured};
 use super::{CliError, GlobalArgs, exit, parse_duration_arg};
-use crate::jobs::sizing::FetchMode;
 use crate::config::OutputFormat;
+use crate::jobs::sizing::FetchMode;
 use crate::jobs::sizing::{QueryPlan, SizingOptions, SizingOutcome, SizingRequest};
 use crate::jobs::{self, Ctx};
 use crate::report::text::sizing::{render_backtest, render_sizing};

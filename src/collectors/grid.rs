@@ -31,7 +31,8 @@ impl Grid {
     /// A grid of `step_ms` ending exactly at `end_ms` and starting at or before `from_ms`.
     pub fn ending_at(end_ms: i64, from_ms: i64, step_ms: i64) -> Grid {
         let step_ms = step_ms.max(1);
-        let n = (end_ms - from_ms).max(0).div_euclid(step_ms) + i64::from((end_ms - from_ms).rem_euclid(step_ms) != 0);
+        let n = (end_ms - from_ms).max(0).div_euclid(step_ms)
+            + i64::from((end_ms - from_ms).rem_euclid(step_ms) != 0);
         Grid { start_ms: end_ms - n * step_ms, end_ms, step_ms }
     }
 
@@ -103,7 +104,13 @@ mod tests {
         let g = Grid { start_ms: 0, end_ms: 600_000, step_ms: 60_000 };
         let lb = Lookback { delta_ms: 120_000, closed: true };
         // Samples at 0 and 30 s, a gap, one at 300 s, a stale marker at 420 s, one at 600 s.
-        let raw = vec![(0, 1.0, false), (30_000, 2.0, false), (300_000, 3.0, false), (420_000, f64::NAN, true), (600_000, 4.0, false)];
+        let raw = vec![
+            (0, 1.0, false),
+            (30_000, 2.0, false),
+            (300_000, 3.0, false),
+            (420_000, f64::NAN, true),
+            (600_000, 4.0, false),
+        ];
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
         resample(g, lb, raw.clone(), &mut ts, &mut vs);
         // 0: 1.0; 60 s, 120 s: 2.0 (from 30 s); 180 s: 150 s old, gone; 300 s, 360 s: 3.0;

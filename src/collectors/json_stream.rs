@@ -268,7 +268,11 @@ pub fn decode_matrix_series(text: &[u8]) -> Result<MatrixSeries<'_>, serde_json:
         values: Points,
     }
     let raw: Raw<'_> = serde_json::from_slice(text)?;
-    Ok(MatrixSeries { metric: raw.metric.into_iter().collect(), timestamps: raw.values.0, values: raw.values.1 })
+    Ok(MatrixSeries {
+        metric: raw.metric.into_iter().collect(),
+        timestamps: raw.values.0,
+        values: raw.values.1,
+    })
 }
 
 /// `[[t, "v"], ...]` straight into two vectors.
@@ -289,7 +293,10 @@ impl<'de> serde::Deserialize<'de> for Points {
                 while let Some((t, v)) = seq.next_element::<(f64, Cow<'de, str>)>()? {
                     #[allow(clippy::cast_possible_truncation)]
                     p.0.push((t * 1000.0).round() as i64);
-                    p.1.push(parse_value(&v).ok_or_else(|| de::Error::custom(format!("bad sample value {v:?}")))?);
+                    p.1.push(
+                        parse_value(&v)
+                            .ok_or_else(|| de::Error::custom(format!("bad sample value {v:?}")))?,
+                    );
                 }
                 Ok(p)
             }
@@ -357,21 +364,27 @@ mod tests {
         let env = env.unwrap();
         assert_eq!(env.error_type.as_deref(), Some("execution"));
         assert!(env.error.unwrap().contains("too many samples"));
-        let (items, env) = scan_in_pieces(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#, 4);
+        let (items, env) =
+            scan_in_pieces(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#, 4);
         assert!(items.is_empty());
         assert!(env.is_ok());
         // Cut short: an error, not a partial success.
         let (_, env) = scan_in_pieces(&BODY[..120], 16);
         assert!(env.unwrap_err().contains("ended early"));
         let mut s = ResultScanner::new();
-        assert!(matches!(s.push(b"{]", &mut |_: &[u8]| -> Result<(), ()> { Ok(()) }), Err(ScanError::Syntax { .. })));
+        assert!(matches!(
+            s.push(b"{]", &mut |_: &[u8]| -> Result<(), ()> { Ok(()) }),
+            Err(ScanError::Syntax { .. })
+        ));
         assert!(decode_matrix_series(br#"{"metric":{},"values":[[1,"x"]]}"#).is_err());
     }
 
     #[test]
     fn scalar_elements_of_other_result_types() {
-        let (items, env) =
-            scan_in_pieces(r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#, 3);
+        let (items, env) = scan_in_pieces(
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#,
+            3,
+        );
         assert_eq!(items, vec!["1700000000".to_string(), "\"2\"".to_string()]);
         assert_eq!(env.unwrap().data.unwrap().result_type, "scalar");
     }

@@ -15,8 +15,8 @@ use super::json_stream::parse_value;
 use super::queries;
 use super::usage_fetch::{self, FetchMode, FetchPath, UsageRequest};
 use crate::model::series::{Labels, MetricStore};
-use crate::model::time::ms;
 use crate::model::snapshot::{ClusterSnapshot, CollectionGap, GapReason};
+use crate::model::time::ms;
 
 /// How to reach Prometheus.
 #[derive(Debug, Clone)]
@@ -229,8 +229,12 @@ pub async fn fetch_usage(
 ) -> Result<usage_fetch::FetchSummary> {
     let path = usage_fetch::resolve(opts, mode).await?;
     let grid = Grid::ending_at(as_of.as_millisecond(), as_of.as_millisecond() - ms(window), ms(step));
-    let req =
-        UsageRequest { files, batches: vec![opts.scope_filter(namespace)], grid, lookback: Lookback::default() };
+    let req = UsageRequest {
+        files,
+        batches: vec![opts.scope_filter(namespace)],
+        grid,
+        lookback: Lookback::default(),
+    };
     let metrics = &mut snap.metrics;
     usage_fetch::fetch_usage(opts, path, &req, &mut |part| metrics.absorb(part)).await
 }

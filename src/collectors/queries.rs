@@ -153,7 +153,11 @@ pub fn namespace_filter(label: &str, namespace: Option<&str>) -> String {
 
 /// `,namespace=~"a|b"` (regex-escaped, anchored by PromQL) for several namespaces, plus the
 /// cluster matcher.
-pub fn scope_filter_namespaces(namespace_label: &str, namespaces: &[&str], cluster: Option<(&str, &str)>) -> String {
+pub fn scope_filter_namespaces(
+    namespace_label: &str,
+    namespaces: &[&str],
+    cluster: Option<(&str, &str)>,
+) -> String {
     let alternatives: Vec<String> = namespaces.iter().map(|n| regex_escape(n)).collect();
     let mut out = if namespaces.len() == 1 {
         namespace_filter(namespace_label, namespaces.first().copied())

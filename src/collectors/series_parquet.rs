@@ -35,18 +35,31 @@ const SERIES_COLUMNS: [&str; 5] = ["series", "metric", "axis", "offset", "len"];
 const BATCH_ROWS: usize = 1 << 20;
 
 fn label_column(name: &str) -> String {
-    if SERIES_COLUMNS.contains(&name) || name.starts_with("label_") { format!("label_{name}") } else { name.to_string() }
+    if SERIES_COLUMNS.contains(&name) || name.starts_with("label_") {
+        format!("label_{name}")
+    } else {
+        name.to_string()
+    }
 }
 
 fn label_name(column: &str) -> &str {
     column.strip_prefix("label_").unwrap_or(column)
 }
 
-/// A metric's file name: its name with anything but `[A-Za-z0-9_:]` replaced by `_`.
+/// A metric's values file: `<metric>.parquet` for a Prometheus-style name
+/// (`[A-Za-z0-9_:]`); any other name has those characters replaced by `_` and a hash of
+/// the name appended, so that two names never share a file.
 pub fn values_file(metric: &str) -> String {
-    let safe: String =
-        metric.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' }).collect();
-    format!("{safe}.parquet")
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    if !metric.is_empty() && metric.chars().all(plain) {
+        return format!("{metric}.parquet");
+    }
+    let safe: String = metric.chars().map(|c| if plain(c) { c } else { '_' }).collect();
+    // FNV-1a: stable across versions and platforms, unlike the std hasher.
+    let hash = metric
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{safe}-{hash:016x}.parquet")
 }
 
 fn io_err(e: std::io::Error) -> PolarsError {
@@ -78,7 +91,8 @@ pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
             offset += s.len() as u64;
         }
         let path = values_dir.join(values_file(metric));
-        write_values(store, metric, &path).map_err(|e| CollectError::Parquet { path, reason: e.to_string() })?;
+        write_values(store, metric, &path)
+            .map_err(|e| CollectError::Parquet { path, reason: e.to_string() })?;
     }
     let path = dir.join(SERIES_FILE);
     rows.write(&path).map_err(|e| CollectError::Parquet { path: path.clone(), reason: e.to_string() })?;
@@ -146,7 +160,10 @@ fn write_axes(axes: &[&[i64]], path: &Path) -> PolarsResult<()> {
             let n = ts.len();
             let df = DataFrame::new(
                 n,
-                vec![Column::new("axis".into(), std::mem::take(&mut ids)), Column::new("timestamp".into(), std::mem::take(&mut ts))],
+                vec![
+                    Column::new("axis".into(), std::mem::take(&mut ids)),
+                    Column::new("timestamp".into(), std::mem::take(&mut ts)),
+                ],
             )?;
             writer.write_batch(&df)?;
         }
@@ -227,13 +244,17 @@ pub fn read_metrics(
                 .iter()
                 .map(|m| {
                     let path = values_dir.join(values_file(m));
-                    let of_metric: Vec<&SeriesRow> = wanted.iter().copied().filter(|r| r.metric == *m).collect();
+                    let of_metric: Vec<&SeriesRow> =
+                        wanted.iter().copied().filter(|r| r.metric == *m).collect();
                     scope.spawn(move || read_values(&path, &of_metric))
                 })
                 .collect();
             for (h, m) in handles.into_iter().zip(chunk) {
                 let r = h.join().unwrap_or_else(|_| {
-                    Err(CollectError::Parquet { path: values_dir.join(values_file(m)), reason: "reader thread panicked".into() })
+                    Err(CollectError::Parquet {
+                        path: values_dir.join(values_file(m)),
+                        reason: "reader thread panicked".into(),
+                    })
                 });
                 out.push(((*m).to_string(), r));
             }
@@ -250,10 +271,9 @@ pub fn read_metrics(
             path: axes_path.clone(),
             reason: format!("axis {} of a {} series is not in the file", row.axis, row.metric),
         })?;
-        store.push_shared(row.metric.clone(), row.labels.clone(), axis, values).map_err(|e| CollectError::Parquet {
-            path: series_path.clone(),
-            reason: e.to_string(),
-        })?;
+        store
+            .push_shared(row.metric.clone(), row.labels.clone(), axis, values)
+            .map_err(|e| CollectError::Parquet { path: series_path.clone(), reason: e.to_string() })?;
     }
     Ok(())
 }
@@ -281,7 +301,12 @@ fn read_series(path: &Path) -> Result<Vec<SeriesRow>> {
         .columns()
         .iter()
         .filter(|c| !SERIES_COLUMNS.contains(&c.name().as_str()))
-        .map(|c| Ok((label_name(c.name()).to_string(), c.str().map_err(|e| err(format!("column `{}`: {e}", c.name())))?.clone())))
+        .map(|c| {
+            Ok((
+                label_name(c.name()).to_string(),
+                c.str().map_err(|e| err(format!("column `{}`: {e}", c.name())))?.clone(),
+            ))
+        })
         .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
@@ -317,7 +342,10 @@ fn read_axes(path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i6
     };
     while offset < total {
         let n = BATCH_ROWS.min(total - offset);
-        let df = ParquetReader::new(open(path)?).with_slice(Some((offset, n))).finish().map_err(|e| err(e.to_string()))?;
+        let df = ParquetReader::new(open(path)?)
+            .with_slice(Some((offset, n)))
+            .finish()
+            .map_err(|e| err(e.to_string()))?;
         offset += n;
         let ids = df.column("axis").map_err(|_| err("missing column `axis`".into()))?;
         let ids = ids.u32().map_err(|e| err(format!("column `axis`: {e}")))?.rechunk();
@@ -359,7 +387,10 @@ fn read_values(path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
     let mut batch_start = 0usize;
     while batch_start < total && next < order.len() {
         let n = BATCH_ROWS.min(total - batch_start);
-        let df = ParquetReader::new(open(path)?).with_slice(Some((batch_start, n))).finish().map_err(|e| err(e.to_string()))?;
+        let df = ParquetReader::new(open(path)?)
+            .with_slice(Some((batch_start, n)))
+            .finish()
+            .map_err(|e| err(e.to_string()))?;
         let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
         let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.rechunk();
         let values = col.cont_slice().map_err(|_| err("column `value` must not hold nulls".into()))?;
@@ -368,7 +399,10 @@ fn read_values(path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
         let mut k = next;
         while k < order.len() {
             let r = rows[order[k]];
-            let (a, b) = (usize::try_from(r.offset).unwrap_or(usize::MAX), usize::try_from(r.offset).unwrap_or(usize::MAX).saturating_add(r.len));
+            let (a, b) = (
+                usize::try_from(r.offset).unwrap_or(usize::MAX),
+                usize::try_from(r.offset).unwrap_or(usize::MAX).saturating_add(r.len),
+            );
             if a >= batch_end {
                 break;
             }
@@ -380,14 +414,24 @@ fn read_values(path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
             k += 1;
         }
         // Series finished in this batch are done.
-        while next < order.len() && usize::try_from(rows[order[next]].offset).unwrap_or(usize::MAX).saturating_add(rows[order[next]].len) <= batch_end {
+        while next < order.len()
+            && usize::try_from(rows[order[next]].offset)
+                .unwrap_or(usize::MAX)
+                .saturating_add(rows[order[next]].len)
+                <= batch_end
+        {
             next += 1;
         }
         batch_start = batch_end;
     }
     for (r, v) in rows.iter().zip(&out) {
         if v.len() != r.len {
-            return Err(err(format!("a {} series needs rows {}..{} but the file has {total}", r.metric, r.offset, r.offset as usize + r.len)));
+            return Err(err(format!(
+                "a {} series needs rows {}..{} but the file has {total}",
+                r.metric,
+                r.offset,
+                r.offset as usize + r.len
+            )));
         }
     }
     Ok(out)
@@ -398,4 +442,94 @@ pub fn is_own_file(metrics_dir: &Path, file: &Path) -> bool {
     file == metrics_dir.join(SERIES_FILE)
         || file == metrics_dir.join(AXES_FILE)
         || file.parent() == Some(metrics_dir.join(VALUES_DIR).as_path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> MetricStore {
+        let mut s = MetricStore::new();
+        let grid = vec![1000, 2000, 3000];
+        s.push("m", Labels::new([("namespace", "a"), ("pod", "p1")]), grid.clone(), vec![0.1, f64::NAN, 3.5])
+            .unwrap();
+        s.push(
+            "m",
+            Labels::new([("namespace", "b"), ("pod", "p2"), ("len", "x")]),
+            grid.clone(),
+            vec![1e-300, -2.0, 7.0],
+        )
+        .unwrap();
+        s.push("m", Labels::new([("namespace", "a"), ("pod", "p3")]), vec![5], vec![f64::INFINITY]).unwrap();
+        s.push("other:x", Labels::new([("namespace", "a"), ("le", "+Inf")]), grid, vec![1.0, 2.0, 3.0])
+            .unwrap();
+        s
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_sample_and_shares_axes() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = store();
+        write_metrics(&original, dir.path()).unwrap();
+        assert!(is_layout(dir.path()));
+        assert!(dir.path().join(VALUES_DIR).join("other:x.parquet").is_file());
+        let mut back = MetricStore::new();
+        read_metrics(dir.path(), None, None, 2, &mut back).unwrap();
+        assert_eq!(back.len(), original.len());
+        for (a, b) in original.all().iter().zip(back.all()) {
+            assert_eq!((&a.metric, &a.labels, &a.timestamps), (&b.metric, &b.labels, &b.timestamps));
+            assert_eq!(bits(&a.values), bits(&b.values));
+        }
+        // One axis decoded once: the three series on the same grid share it.
+        let all = back.all();
+        assert!(Arc::ptr_eq(&all[0].timestamps, &all[1].timestamps));
+        let other = back.metric("other:x").next().unwrap();
+        assert!(Arc::ptr_eq(&all[0].timestamps, &other.timestamps));
+    }
+
+    #[test]
+    fn only_the_metrics_and_namespace_asked_for_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(&store(), dir.path()).unwrap();
+        let only: BTreeSet<String> = ["m".to_string()].into();
+        let mut part = MetricStore::new();
+        read_metrics(dir.path(), Some(&only), Some("a"), 1, &mut part).unwrap();
+        let pods: Vec<&str> = part.all().iter().filter_map(|s| s.labels.get("pod")).collect();
+        assert_eq!(pods, ["p1", "p3"]);
+        assert_eq!(part.metric_names(), ["m"]);
+        // A values file that is not asked for is not opened: removing it changes nothing.
+        std::fs::remove_file(dir.path().join(VALUES_DIR).join("other:x.parquet")).unwrap();
+        let mut again = MetricStore::new();
+        read_metrics(dir.path(), Some(&only), None, 1, &mut again).unwrap();
+        assert_eq!(again.len(), 3);
+        let err = read_metrics(dir.path(), None, None, 1, &mut MetricStore::new()).unwrap_err().to_string();
+        assert!(err.contains("other:x.parquet"), "{err}");
+    }
+
+    #[test]
+    fn names_that_differ_get_different_files() {
+        assert_eq!(
+            values_file("container_cpu_usage_seconds_total"),
+            "container_cpu_usage_seconds_total.parquet"
+        );
+        assert_ne!(values_file("http.requests"), values_file("http_requests"));
+        assert_ne!(values_file("a/b"), values_file("a.b"));
+        assert!(values_file("../x").starts_with(".._x-"));
+    }
+
+    #[test]
+    fn a_series_pointing_past_its_values_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(&store(), dir.path()).unwrap();
+        // Replace m's values with a shorter column.
+        let path = dir.path().join(VALUES_DIR).join("m.parquet");
+        let mut df = DataFrame::new(2, vec![Column::new("value".into(), vec![1.0f64, 2.0])]).unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let err = read_metrics(dir.path(), None, None, 1, &mut MetricStore::new()).unwrap_err().to_string();
+        assert!(err.contains("m.parquet") && err.contains("rows"), "{err}");
+    }
 }

@@ -183,9 +183,15 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
 
 /// Reads `metrics/`: the format-2 tables (only the metrics asked for), then any long-format
 /// file (in a snapshot aiops wrote, only those named after a metric asked for).
-fn load_metrics(snap: &mut ClusterSnapshot, metrics_dir: &Path, opts: &LoadOptions, written_by_aiops: bool) -> Result<()> {
+fn load_metrics(
+    snap: &mut ClusterSnapshot,
+    metrics_dir: &Path,
+    opts: &LoadOptions,
+    written_by_aiops: bool,
+) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
-    let only: Option<std::collections::BTreeSet<String>> = opts.metrics.as_ref().map(|m| m.iter().cloned().collect());
+    let only: Option<std::collections::BTreeSet<String>> =
+        opts.metrics.as_ref().map(|m| m.iter().cloned().collect());
     if series_parquet::is_layout(metrics_dir) {
         let r = series_parquet::read_metrics(metrics_dir, only.as_ref(), None, threads, &mut snap.metrics);
         if let Err(e) = r {
@@ -204,7 +210,9 @@ fn load_metrics(snap: &mut ClusterSnapshot, metrics_dir: &Path, opts: &LoadOptio
     }
     let mut pq = Vec::new();
     walk(metrics_dir, &mut pq)?;
-    pq.retain(|p| p.extension().is_some_and(|e| e == "parquet") && !series_parquet::is_own_file(metrics_dir, p));
+    pq.retain(|p| {
+        p.extension().is_some_and(|e| e == "parquet") && !series_parquet::is_own_file(metrics_dir, p)
+    });
     if let (Some(only), true) = (&only, written_by_aiops) {
         let names: Vec<String> = only.iter().map(|m| parquet::file_name(m)).collect();
         pq.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.iter().any(|m| m == n)));
@@ -228,7 +236,10 @@ fn load_metrics(snap: &mut ClusterSnapshot, metrics_dir: &Path, opts: &LoadOptio
                 out.push(h.join().unwrap_or_else(|_| {
                     (
                         file.clone(),
-                        Err(CollectError::Parquet { path: file.clone(), reason: "reader thread panicked".into() }),
+                        Err(CollectError::Parquet {
+                            path: file.clone(),
+                            reason: "reader thread panicked".into(),
+                        }),
                     )
                 }));
             }

@@ -155,11 +155,9 @@ pub async fn resolve(opts: &PromOptions, mode: FetchMode) -> Result<FetchPath> {
 /// A client for long streamed answers: connect and per-read timeouts, not a total one (a
 /// large scope legitimately streams for longer than one query's timeout).
 fn http_client(opts: &PromOptions) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(opts.timeout)
-        .read_timeout(opts.timeout)
-        .build()
-        .map_err(|e| CollectError::Prometheus { url: opts.url.clone(), query: String::new(), reason: e.to_string() })
+    reqwest::Client::builder().connect_timeout(opts.timeout).read_timeout(opts.timeout).build().map_err(|e| {
+        CollectError::Prometheus { url: opts.url.clone(), query: String::new(), reason: e.to_string() }
+    })
 }
 
 /// Fetches every query file of `req` for every batch, by `path`, and hands each query's
@@ -348,15 +346,16 @@ async fn json_job(
         };
         bytes += piece.len() as u64;
         scanner.push(&piece, &mut on_item).map_err(|e| match e {
-            ScanError::Syntax { offset } => {
-                Failure::Final(fail(opts, &job.file, format!("HTTP {status}: malformed JSON at byte {offset}")))
-            }
+            ScanError::Syntax { offset } => Failure::Final(fail(
+                opts,
+                &job.file,
+                format!("HTTP {status}: malformed JSON at byte {offset}"),
+            )),
             ScanError::Callback(reason) => Failure::Final(fail(opts, &job.file, reason)),
         })?;
     }
-    let env = scanner
-        .finish()
-        .map_err(|e| Failure::Final(fail(opts, &job.file, format!("HTTP {status}: {e}"))))?;
+    let env =
+        scanner.finish().map_err(|e| Failure::Final(fail(opts, &job.file, format!("HTTP {status}: {e}"))))?;
     if env.status != "success" {
         return Err(Failure::Final(fail(opts, &job.file, api_error(&env))));
     }

@@ -11,16 +11,16 @@ use tracing::{info, instrument};
 
 use super::Progress;
 use crate::collectors::demo::{DemoOptions, generate};
+use crate::collectors::grid::{Grid, Lookback};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
-use crate::collectors::grid::{Grid, Lookback};
 use crate::collectors::usage_fetch::{self, FetchMode, FetchPath, FetchSummary, UsageRequest};
-use crate::model::time::ms;
 use crate::collectors::{CollectError, prometheus};
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
 use crate::model::scalers::OtherScaler;
 use crate::model::snapshot::ObjectKind;
+use crate::model::time::ms;
 
 /// Where the cluster data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,9 +291,18 @@ pub async fn add_metrics_from_prometheus(
     }
     let popts = prom_options(config);
     let as_of = snap.as_of();
-    prometheus::fetch_usage(&popts, FetchMode::Auto, snap, files, scope.namespace.as_deref(), as_of, window, step)
-        .await
-        .map(|_| ())
+    prometheus::fetch_usage(
+        &popts,
+        FetchMode::Auto,
+        snap,
+        files,
+        scope.namespace.as_deref(),
+        as_of,
+        window,
+        step,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The range-query grid of a usage read: `step` apart, ending at `as_of`, reaching back

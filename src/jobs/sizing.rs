@@ -16,10 +16,10 @@ use crate::approval::store::EnqueueSummary;
 use crate::collectors::prometheus;
 use crate::collectors::snapshot::metrics_by_part;
 pub use crate::collectors::usage_fetch::{FetchMode, FetchPath};
-use crate::model::series::metric;
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
 use crate::model::recommendation::Feature;
+use crate::model::series::metric;
 use crate::model::summary::PushdownUsage;
 use crate::model::time::ms;
 
@@ -238,7 +238,9 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     let path = collect::fetch_path(config, req.fetch)
         .await
         .map_err(JobError::collect("asking Prometheus how it serves raw samples"))?;
-    if req.backtest.is_none() && choose_plan(req.plan, &snap, path, req.window, req.step) == QueryPlan::PushDown {
+    if req.backtest.is_none()
+        && choose_plan(req.plan, &snap, path, req.window, req.step) == QueryPlan::PushDown
+    {
         let data = pushdown_from_prometheus(&snap, config, &req.scope, req.window, req.step)
             .await
             .map_err(JobError::collect("reading usage summaries from Prometheus"))?;
@@ -369,16 +371,18 @@ pub const PUSHDOWN_POINTS_REMOTE_READ: u64 = 400_000_000;
 /// Resolves `auto` from the containers of the snapshot's pods (the series the scope will
 /// have, without asking Prometheus to count them over the window).
 #[must_use]
-pub fn choose_plan(plan: QueryPlan, snap: &ClusterSnapshot, path: FetchPath, window: Duration, step: Duration) -> QueryPlan {
+pub fn choose_plan(
+    plan: QueryPlan,
+    snap: &ClusterSnapshot,
+    path: FetchPath,
+    window: Duration,
+    step: Duration,
+) -> QueryPlan {
     if plan != QueryPlan::Auto {
         return plan;
     }
-    let series: u64 = snap
-        .objects
-        .pods
-        .iter()
-        .map(|p| p.spec.as_ref().map_or(0, |s| s.containers.len() as u64))
-        .sum();
+    let series: u64 =
+        snap.objects.pods.iter().map(|p| p.spec.as_ref().map_or(0, |s| s.containers.len() as u64)).sum();
     let points = window.as_secs() / step.as_secs().max(1) + 1;
     let total = series.saturating_mul(points).saturating_mul(2);
     let limit = match path {

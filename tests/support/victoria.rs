@@ -57,7 +57,9 @@ pub fn start(series: &[GenSeries]) -> VictoriaMetrics {
     let vm = VictoriaMetrics { url: format!("http://127.0.0.1:{port}"), port, child, _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "GET", "/health", b"").0.contains(" 200") {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/health", b"").0.contains(" 200")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "victoria-metrics did not start on {}", vm.url);
@@ -74,7 +76,9 @@ pub fn start(series: &[GenSeries]) -> VictoriaMetrics {
         let values: Vec<serde_json::Value> = s
             .samples
             .iter()
-            .map(|(_, v)| serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+            .map(|(_, v)| {
+                serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            })
             .collect();
         let ts: Vec<i64> = s.samples.iter().map(|(t, _)| *t).collect();
         let line = serde_json::json!({"metric": metric, "values": values, "timestamps": ts});
