@@ -132,8 +132,21 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     files.sort();
     let written_by_aiops = meta.is_some();
     files.retain(|f| !skip_object_file(f, opts, written_by_aiops));
-    for file in &files {
-        if let Err(e) = load_object_file(&mut snap, file) {
+    // Files are read and parsed on all cores, then added in file order.
+    for (file, read) in files.iter().zip(read_object_files(&files, written_by_aiops)) {
+        let added = read.and_then(|r| match r {
+            ObjectFile::Typed(insert) => {
+                insert(&mut snap);
+                Ok(())
+            }
+            ObjectFile::Documents(docs) => {
+                for (i, doc) in docs.into_iter().enumerate() {
+                    manifest::add_document(&mut snap, file, i + 1, doc)?;
+                }
+                Ok(())
+            }
+        });
+        if let Err(e) = added {
             if opts.keep_going {
                 warn!(error = %e, "Skipped a malformed file.");
                 snap.gaps.push(CollectionGap {
@@ -263,6 +276,61 @@ fn load_metrics(
         }
     }
     Ok(())
+}
+
+/// One objects file, read and decoded off the main thread.
+enum ObjectFile {
+    /// A list of one kind as aiops writes it, decoded straight into typed objects.
+    Typed(manifest::Inserts),
+    /// Any other file: its documents, decoded when added.
+    Documents(Vec<serde_json::Value>),
+}
+
+fn read_object_file(file: &Path, written_by_aiops: bool) -> Result<ObjectFile> {
+    let text = read_text(file)?;
+    if written_by_aiops
+        && file.extension().is_some_and(|e| e == "json")
+        && let Some(kind) = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|stem| ObjectKind::ALL.iter().find(|k| k.as_str().eq_ignore_ascii_case(stem)))
+        && let Some(insert) = manifest::decode_kind_list(*kind, &text)
+    {
+        return Ok(ObjectFile::Typed(insert));
+    }
+    Ok(ObjectFile::Documents(manifest::parse_documents(file, &text)?))
+}
+
+/// [`read_object_file`] of every file on all cores (largest first); results in file order.
+fn read_object_files(files: &[PathBuf], written_by_aiops: bool) -> Vec<Result<ObjectFile>> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(fs::metadata(&files[i]).map_or(0, |m| m.len())));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<Result<ObjectFile>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(files.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    let r = read_object_file(&files[i], written_by_aiops);
+                    if let Ok(mut slot) = done[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    done.into_iter()
+        .zip(files)
+        .map(|(slot, f)| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(CollectError::Invalid { path: f.clone(), reason: "reader thread panicked".into() })
+            })
+        })
+        .collect()
 }
 
 /// Reads one manifest file (any kubectl shape) into the snapshot.

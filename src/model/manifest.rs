@@ -95,6 +95,63 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
 }
 
+/// Objects decoded away from the snapshot (on another thread), inserted when called.
+pub type Inserts = Box<dyn FnOnce(&mut ClusterSnapshot) + Send>;
+
+/// A `v1 List` of one kind exactly as aiops writes it (`objects/<kind>.json`), decoded
+/// straight into typed objects without the generic JSON tree: several times faster and a
+/// fraction of the memory on large snapshots. `None` for Events (normalised on the way in)
+/// and for any text that does not decode this way; the caller then takes the generic path
+/// ([`parse_documents`] and [`add_document`]), which names the offending field.
+pub fn decode_kind_list(kind: ObjectKind, text: &str) -> Option<Inserts> {
+    fn typed<K: SnapshotKind + DeserializeOwned + Send + 'static>(text: &str) -> Option<Inserts> {
+        #[derive(serde::Deserialize)]
+        struct List<K> {
+            kind: String,
+            items: Vec<K>,
+        }
+        let list: List<K> = serde_json::from_str(text).ok()?;
+        if list.kind != "List" {
+            return None;
+        }
+        Some(Box::new(move |snap: &mut ClusterSnapshot| {
+            for o in list.items {
+                snap.insert(o);
+            }
+        }))
+    }
+    match kind {
+        ObjectKind::Namespace => typed::<Namespace>(text),
+        ObjectKind::Node => typed::<Node>(text),
+        ObjectKind::Pod => typed::<Pod>(text),
+        ObjectKind::Deployment => typed::<Deployment>(text),
+        ObjectKind::ReplicaSet => typed::<ReplicaSet>(text),
+        ObjectKind::StatefulSet => typed::<StatefulSet>(text),
+        ObjectKind::DaemonSet => typed::<DaemonSet>(text),
+        ObjectKind::Job => typed::<Job>(text),
+        ObjectKind::CronJob => typed::<CronJob>(text),
+        ObjectKind::HorizontalPodAutoscaler => typed::<HorizontalPodAutoscaler>(text),
+        ObjectKind::Event => None,
+        ObjectKind::Service => typed::<Service>(text),
+        ObjectKind::EndpointSlice => typed::<EndpointSlice>(text),
+        ObjectKind::Ingress => typed::<Ingress>(text),
+        ObjectKind::NetworkPolicy => typed::<NetworkPolicy>(text),
+        ObjectKind::Role => typed::<Role>(text),
+        ObjectKind::ClusterRole => typed::<ClusterRole>(text),
+        ObjectKind::RoleBinding => typed::<RoleBinding>(text),
+        ObjectKind::ClusterRoleBinding => typed::<ClusterRoleBinding>(text),
+        ObjectKind::ServiceAccount => typed::<ServiceAccount>(text),
+        ObjectKind::Secret => typed::<SecretMeta>(text),
+        ObjectKind::ConfigMap => typed::<ConfigMap>(text),
+        ObjectKind::PersistentVolumeClaim => typed::<PersistentVolumeClaim>(text),
+        ObjectKind::PersistentVolume => typed::<PersistentVolume>(text),
+        ObjectKind::StorageClass => typed::<StorageClass>(text),
+        ObjectKind::PodDisruptionBudget => typed::<PodDisruptionBudget>(text),
+        ObjectKind::ResourceQuota => typed::<ResourceQuota>(text),
+        ObjectKind::LimitRange => typed::<LimitRange>(text),
+    }
+}
+
 /// Counts of what [`add_document`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeStats {
