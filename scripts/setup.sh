@@ -12,6 +12,9 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 # deploy/ tests render the kustomize overlays offline with `kubectl kustomize`.
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+# TLS tests make certificates with openssl (scripts/dev-cert.sh) and call serve with curl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The benchmark scripts report peak RSS with GNU time.
 [ -x /usr/bin/time ] || need_apt+=(time)
 # The HTML report test opens the reports in headless Chromium through playwright-core (npm).

@@ -54,6 +54,114 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub queue: RawQueue,
+    #[serde(default)]
+    pub analysis: RawAnalysis,
+    #[serde(default)]
+    pub slo: RawSlo,
+}
+
+/// `[analysis]`: the data analyses read besides the cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    /// A baseline file (the schema of `src/analysis/baseline.yaml`) merged onto the shipped
+    /// one: new ids are added, existing ids replaced, `remove:` ids dropped.
+    pub baseline: Option<PathBuf>,
+}
+
+/// `[slo]`: the services' SLO targets and period.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    /// Default availability target: `0.999` or `99.9`.
+    pub availability: Option<f64>,
+    /// The SLO period (`30d`).
+    pub period: Option<String>,
+    #[serde(default)]
+    pub services: Vec<RawSloService>,
+}
+
+/// `[[slo.services]]`: one service's targets (they win over its annotations).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSloService {
+    pub namespace: String,
+    pub service: String,
+    pub availability: Option<f64>,
+    /// p95 latency threshold (`300ms`).
+    pub latency_p95: Option<String>,
+}
+
+/// One service's SLO targets from the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloService {
+    pub namespace: String,
+    pub service: String,
+    /// 0.995.
+    pub availability: Option<f64>,
+    pub latency_p95: Option<Duration>,
+}
+
+/// The SLO settings of the config file (the report's flags override the first two).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SloConfig {
+    /// Default availability target (0.999).
+    pub availability: Option<f64>,
+    /// SLO period.
+    pub period: Option<Duration>,
+    pub services: Vec<SloService>,
+}
+
+/// `0.999` or `99.9` → 0.999, if strictly between 0 and 1.
+fn availability_target(v: f64) -> Option<f64> {
+    let v = if v > 1.0 { v / 100.0 } else { v };
+    let v = (v * 1e9).round() / 1e9;
+    (v > 0.0 && v < 1.0).then_some(v)
+}
+
+fn slo_config(raw: RawSlo, errors: &mut Vec<String>) -> SloConfig {
+    let mut out = SloConfig::default();
+    if let Some(a) = raw.availability {
+        match availability_target(a) {
+            Some(v) => out.availability = Some(v),
+            None => errors.push(format!(
+                "slo.availability: {a} is not a target between 0 and 1 (0.999) or a percentage (99.9)"
+            )),
+        }
+    }
+    if let Some(p) = raw.period {
+        let mut d = Duration::ZERO;
+        set_duration(&mut d, &p, "slo.period", errors);
+        if !d.is_zero() {
+            out.period = Some(d);
+        }
+    }
+    for (i, s) in raw.services.into_iter().enumerate() {
+        let key = format!("slo.services[{i}] ({}/{})", s.namespace, s.service);
+        let availability = s.availability.and_then(|a| {
+            let v = availability_target(a);
+            if v.is_none() {
+                errors
+                    .push(format!("{key}.availability: {a} is not a target between 0 and 1 or a percentage"));
+            }
+            v
+        });
+        let latency_p95 = s.latency_p95.and_then(|l| {
+            let mut d = Duration::ZERO;
+            set_duration(&mut d, &l, &format!("{key}.latency_p95"), errors);
+            (!d.is_zero()).then_some(d)
+        });
+        if s.namespace.is_empty() || s.service.is_empty() {
+            errors.push(format!("{key}: namespace and service are required"));
+        }
+        out.services.push(SloService {
+            namespace: s.namespace,
+            service: s.service,
+            availability,
+            latency_p95,
+        });
+    }
+    out
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +169,11 @@ pub struct RawConfig {
 pub struct RawQueue {
     /// The approval queue's SQLite file.
     pub db: Option<PathBuf>,
+    /// An approved item not applied within this long expires (`24h` by default).
+    pub approved_ttl: Option<String>,
+    /// How long an apply or rollback may hold its target's lock (`10m` by default); a
+    /// crashed holder's lock is taken over after it (at once when the holder is known dead).
+    pub lock_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +245,23 @@ pub struct Config {
     /// The approval queue's SQLite file: `--db`, `AIOPS_DB`, `[queue] db`, else
     /// `$XDG_DATA_HOME/aiops/queue.db`, else `~/.local/share/aiops/queue.db`.
     pub queue_db: PathBuf,
+    /// `[slo]`: SLO targets and period of the health report.
+    pub slo: SloConfig,
+    /// An approved item not applied within this long expires.
+    pub approved_ttl: Duration,
+    /// How long an operation may hold its target's lock.
+    pub lock_ttl: Duration,
+    /// The shipped baseline of well-known components merged with `[analysis] baseline`
+    /// (`AIOPS_BASELINE`); `None`: the shipped one.
+    pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
+}
+
+impl Config {
+    /// The baseline of well-known components in effect.
+    #[must_use]
+    pub fn baseline(&self) -> &crate::analysis::baseline::Baseline {
+        self.baseline.as_deref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin())
+    }
 }
 
 impl Default for Config {
@@ -151,6 +281,10 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "warn".into(),
             queue_db: PathBuf::from("aiops-queue.db"),
+            slo: SloConfig::default(),
+            approved_ttl: Duration::from_secs(24 * 3600),
+            lock_ttl: Duration::from_secs(600),
+            baseline: None,
         }
     }
 }
@@ -282,6 +416,22 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/aiops/queue.db"))
             })
             .unwrap_or_else(|| PathBuf::from("aiops-queue.db"));
+        if let Some(v) = pick(raw.queue.approved_ttl, "AIOPS_APPROVED_TTL") {
+            set_duration(&mut c.approved_ttl, &v, "queue.approved_ttl", &mut errors);
+        }
+        if let Some(v) = pick(raw.queue.lock_ttl, "AIOPS_LOCK_TTL") {
+            set_duration(&mut c.lock_ttl, &v, "queue.lock_ttl", &mut errors);
+        }
+        if let Some(path) = env("AIOPS_BASELINE").map(PathBuf::from).or(raw.analysis.baseline) {
+            use crate::analysis::baseline::Baseline;
+            match std::fs::read_to_string(&path) {
+                Ok(text) => match Baseline::from_yaml(&text) {
+                    Ok(extra) => c.baseline = Some(std::sync::Arc::new(Baseline::builtin().merged(extra))),
+                    Err(e) => errors.push(format!("analysis.baseline: {}: {e}", path.display())),
+                },
+                Err(e) => errors.push(format!("analysis.baseline: {}: {e}", path.display())),
+            }
+        }
         match flags.log_format {
             Some(f) => c.log_format = f,
             None => {
@@ -300,6 +450,7 @@ impl Config {
                 c.log_level = v;
             }
         }
+        c.slo = slo_config(raw.slo, &mut errors);
         if errors.is_empty() { Ok(c) } else { Err(ConfigError { errors }) }
     }
 }
@@ -310,6 +461,21 @@ fn set_duration(slot: &mut Duration, value: &str, key: &str, errors: &mut Vec<St
         Ok(_) => errors.push(format!("{key}: must be longer than zero")),
         Err(e) => errors.push(format!("{key}: {e}")),
     }
+}
+
+/// A duration in the largest whole unit that fits (`90s` → `90s`, `86400s` → `1d`): the
+/// form [`parse_duration`] reads.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in
+        [("w", 604_800_000u128), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+    {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Parses a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d`, `2w`, `500ms`.
@@ -419,6 +585,29 @@ mod tests {
         std::fs::write(&file, "[prometheus]\nurll = \"http://x\"\n").unwrap();
         let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
         assert!(err.contains("aiops.toml") && err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn slo_settings_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aiops.toml");
+        std::fs::write(
+            &file,
+            "[slo]\navailability = 99.5\nperiod = \"28d\"\n[[slo.services]]\nnamespace = \"shop\"\nservice = \"checkout\"\navailability = 0.995\nlatency_p95 = \"300ms\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap();
+        assert_eq!(c.slo.availability, Some(0.995));
+        assert_eq!(c.slo.period, Some(Duration::from_secs(28 * 86_400)));
+        assert_eq!(c.slo.services[0].latency_p95, Some(Duration::from_millis(300)));
+        std::fs::write(
+            &file,
+            "[slo]\navailability = 100\nperiod = \"month\"\n[[slo.services]]\nnamespace = \"shop\"\nservice = \"x\"\nlatency_p95 = \"fast\"\n",
+        )
+        .unwrap();
+        let err = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err();
+        assert_eq!(err.errors.len(), 3, "{err}");
+        assert!(err.to_string().contains("slo.services[0] (shop/x).latency_p95"), "{err}");
     }
 
     #[test]

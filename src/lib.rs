@@ -16,6 +16,7 @@ pub mod collectors;
 pub mod config;
 pub mod jobs;
 pub mod model;
+pub mod redact;
 pub mod report;
 pub mod server;
 pub mod telemetry;

@@ -1,5 +1,6 @@
 //! Logging setup: `tracing` to stderr, text or JSON, level from `-v`/`-q`, the config, or
-//! `RUST_LOG` (which wins when set). Touches only the global subscriber.
+//! `RUST_LOG` (which wins when set); every line passes redaction. Touches only the global
+//! subscriber.
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,7 +12,7 @@ pub fn init(format: LogFormat, level: &str, rust_log: Option<String>) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr);
     let result = match format {
         LogFormat::Text => builder.with_target(false).try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -25,4 +26,19 @@ pub fn init(format: LogFormat, level: &str, rust_log: Option<String>) {
 /// when the first client is built.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// stderr through the one redaction step: every log line aiops writes passes it.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().lock().write_all(crate::redact::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

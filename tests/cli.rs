@@ -1,5 +1,5 @@
 //! Runs the real `aiops` binary on fixture snapshot directories and on the demo.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -254,8 +254,12 @@ fn sizing_on_the_demo() {
     // Static pods are their own workload.
     assert!(containers.iter().any(|c| c["workload"]["kind"] == "Pod" && c["namespace"] == "kube-system"));
     // Each resize is a recommendation with its patch and rollback.
+    // Resizes the queue must not take (static and bare pods, report-only components,
+    // operator- and GitOps-managed workloads) are listed apart, with their manual fix.
     let recs = v["recommendations"].as_array().unwrap();
-    assert_eq!(recs.len() as u64, v["totals"]["resize"].as_u64().unwrap());
+    let held = v["not_queued"].as_array().unwrap();
+    assert_eq!((recs.len() + held.len()) as u64, v["totals"]["resize"].as_u64().unwrap());
+    assert!(held.iter().all(|h| h["code"] == "resize-requests-limits" && h["manual_fix"].is_string()));
     let r = recs.iter().find(|r| r["id"] == over["recommendation"]).unwrap();
     assert_eq!(r["code"], "resize-requests-limits");
     assert_eq!(r["tier"], "medium");
@@ -352,4 +356,72 @@ fn sizing_backtest_on_the_demo() {
     let o = aiops(&["sizing", "--demo", "--backtest", "--window", "7d", "--train", "7d"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--train shorter than --window"), "{}", stderr(&o));
+}
+
+/// A snapshot directory from someone else cannot make aiops read outside it or hang: a
+/// link to a file outside, a link to a parent directory, a FIFO in logs/ (and one as an
+/// object file). Each is refused or skipped with the file named; nothing of the outside
+/// file is printed.
+#[test]
+fn a_snapshot_directory_cannot_read_outside_itself_or_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret.json"), r#"{"kind":"List","items":[],"planted":"do-not-print-me"}"#)
+        .unwrap();
+    let snap = tmp.path().join("snap");
+    let copy = |to: &Path| {
+        let o = Command::new("cp").arg("-r").arg(fixture("basic")).arg(to).output().unwrap();
+        assert!(o.status.success());
+    };
+    copy(&snap);
+    let run = |dir: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["inventory", "--snapshot"])
+            .arg(dir)
+            .env_remove("RUST_LOG")
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("aiops hung reading {}", dir.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+
+    std::os::unix::fs::symlink(outside.join("secret.json"), snap.join("objects/stolen.json")).unwrap();
+    let o = run(&snap);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("stolen.json") && err.contains("outside the directory"), "{err}");
+    assert!(!format!("{}{err}", stdout(&o)).contains("do-not-print-me"));
+    std::fs::remove_file(snap.join("objects/stolen.json")).unwrap();
+
+    // A link to a parent: not walked, no loop.
+    std::os::unix::fs::symlink(&snap, snap.join("objects/again")).unwrap();
+    let o = run(&snap);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A FIFO where a log or an object file should be: refused by name, not read.
+    for (i, place) in ["logs/default/web-1/app.log", "objects/pods-fifo.json"].iter().enumerate() {
+        let p = snap.join(place);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let made = Command::new("mkfifo").arg(&p).status().unwrap();
+        assert!(made.success());
+        let o = run(&snap);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "case {i}: {err}");
+        assert!(
+            err.contains(p.file_name().unwrap().to_str().unwrap()) && err.contains("not a regular file"),
+            "{err}"
+        );
+        std::fs::remove_file(&p).unwrap();
+    }
 }

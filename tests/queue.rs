@@ -402,7 +402,7 @@ fn approved_cart(
 ) -> (Env, String, std::sync::Arc<std::sync::Mutex<apply_api::State>>) {
     let (cart, pods) = demo_cart();
     let mut state = state;
-    state.objects.insert(DEPLOY_PATH.into(), cart);
+    state.seed(DEPLOY_PATH, cart);
     state.pods.insert("shop".into(), pods);
     let (url, mock) = apply_api::start(state);
     let env = Env::new().with_api(&url);
@@ -443,12 +443,12 @@ fn apply_then_rollback_sends_exactly_the_expected_requests() {
     let (env, id, mock) = approved_cart(apply_api::State::default());
     let item = env.item(&id);
     let patch = item["recommendation"]["patch"].clone();
-    let before = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+    let before = mock.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
 
     // Dry run: nothing changes.
     let out = env.ok(&["queue", "apply", &id, "--dry-run", "--by", "oncall"]);
     assert!(out.contains("dry run"), "{out}");
-    assert_eq!(mock.lock().unwrap().objects[DEPLOY_PATH], before);
+    assert_eq!(mock.lock().unwrap().object(DEPLOY_PATH), Some(&before));
     assert_eq!(env.item(&id)["state"], "approved");
     mock.lock().unwrap().requests.clear();
 
@@ -461,7 +461,9 @@ fn apply_then_rollback_sends_exactly_the_expected_requests() {
     for (w, dry) in writes.iter().zip([true, false]) {
         assert_eq!(w.path, DEPLOY_PATH);
         assert!(w.content_type.starts_with("application/apply-patch+yaml"), "{}", w.content_type);
-        assert!(w.query.contains("fieldManager=aiops") && w.query.contains("force=true"), "{}", w.query);
+        // One field manager per item: a second item on this object keeps its own fields.
+        let manager = format!("fieldManager=aiops-{id}");
+        assert!(w.query.contains(&manager) && w.query.contains("force=true"), "{}", w.query);
         assert_eq!(w.query.contains("dryRun=All"), dry, "{}", w.query);
         let body = w.body.as_ref().unwrap();
         assert_eq!(
@@ -477,7 +479,7 @@ fn apply_then_rollback_sends_exactly_the_expected_requests() {
             patch["spec"]["template"]["spec"]["containers"][0]["name"]
         );
     }
-    let after = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+    let after = mock.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
     let want = &patch["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"];
     assert_eq!(&container(&after, "cart")["resources"]["requests"]["cpu"], &want["cpu"]);
     let shown = env.item(&id);
@@ -496,9 +498,10 @@ fn apply_then_rollback_sends_exactly_the_expected_requests() {
     let reqs = mock.lock().unwrap().requests.clone();
     let w: Vec<&apply_api::Request> = reqs.iter().filter(|r| r.method == "PATCH").collect();
     assert_eq!(w.len(), 1, "{reqs:#?}");
-    assert!(w[0].content_type.starts_with("application/strategic-merge-patch+json"));
-    assert!(w[0].query.contains("fieldManager=aiops"));
-    let restored = mock.lock().unwrap().objects[DEPLOY_PATH].clone();
+    // The rollback re-applies the recorded values under the item's own manager.
+    assert!(w[0].content_type.starts_with("application/apply-patch+yaml"), "{}", w[0].content_type);
+    assert!(w[0].query.contains(&format!("fieldManager=aiops-{id}")), "{}", w[0].query);
+    let restored = mock.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
     assert_eq!(container(&restored, "cart")["resources"], container(&before, "cart")["resources"]);
     let stats = env.json(&["queue", "stats"]);
     assert_eq!(stats["rollbacks"]["count"], 1);
@@ -521,9 +524,9 @@ fn conflicts_are_retried_and_a_refused_dry_run_changes_nothing() {
 
     let (env, id, mock2) =
         approved_cart(apply_api::State { refuse_dry_run: Some(422), ..Default::default() });
-    let before = mock2.lock().unwrap().objects[DEPLOY_PATH].clone();
+    let before = mock2.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
     env.fails(&["queue", "apply", &id], 1, "refused the change in its dry run (nothing changed)");
-    assert_eq!(mock2.lock().unwrap().objects[DEPLOY_PATH], before);
+    assert_eq!(mock2.lock().unwrap().object(DEPLOY_PATH), Some(&before));
     assert_eq!(env.item(&id)["state"], "approved");
     assert!(
         mock2
@@ -542,7 +545,7 @@ fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged
     let (env, id, mock) = approved_cart(apply_api::State::default());
     {
         let mut st = mock.lock().unwrap();
-        let obj = st.objects.get_mut(DEPLOY_PATH).unwrap();
+        let mut obj = st.object(DEPLOY_PATH).cloned().unwrap();
         let c = obj["spec"]["template"]["spec"]["containers"]
             .as_array_mut()
             .unwrap()
@@ -550,6 +553,7 @@ fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged
             .find(|c| c["name"] == "cart")
             .unwrap();
         c["resources"]["requests"]["cpu"] = json!("777m");
+        st.seed(DEPLOY_PATH, obj);
         st.requests.clear();
     }
     env.fails(&["queue", "apply", &id], 1, "changed since the recommendation was made (nothing changed)");
@@ -871,13 +875,13 @@ fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
     let out = env.json(&["queue", "apply", &enable.id]);
     assert_eq!(out["state"], "applied", "{out:#}");
     let hpa_path = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart";
-    let created = mock.lock().unwrap().objects.get(hpa_path).cloned().expect("HPA created");
+    let created = mock.lock().unwrap().object(hpa_path).cloned().expect("HPA created");
     assert_eq!(created["spec"]["maxReplicas"], 6);
     assert_eq!(env.item(&enable.id)["pre_state"], json!({"$absent": true}));
     mock.lock().unwrap().requests.clear();
     assert_eq!(env.json(&["queue", "rollback", &enable.id])["state"], "rolled_back");
     let st = mock.lock().unwrap();
-    assert!(!st.objects.contains_key(hpa_path), "HPA deleted");
+    assert!(st.object(hpa_path).is_none(), "HPA deleted");
     let methods: Vec<(String, String)> = st
         .requests
         .iter()
@@ -888,7 +892,7 @@ fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
         methods,
         vec![("DELETE".to_string(), hpa_path.to_string()), ("PATCH".to_string(), DEPLOY_PATH.to_string())]
     );
-    assert_eq!(st.objects[DEPLOY_PATH]["spec"]["replicas"], 3);
+    assert_eq!(st.object(DEPLOY_PATH).unwrap()["spec"]["replicas"], 3);
 }
 
 /// `diagnose --all-unhealthy --enqueue` files one `diagnosis-remediation` per failing

@@ -1,7 +1,9 @@
 //! `aiops report`: golden Markdown/JSON reports and PHRs of the demo at a fixed `--as-of`,
 //! history and trends across two runs, PHR reruns that keep the decision, the webhook
-//! against a loopback server (one that answers, one that fails), and the HTML in headless
-//! Chromium (tests/browser/check.mjs).
+//! against a loopback server (one that answers, one that fails), the HTML in headless
+//! Chromium (tests/browser/check.mjs), and the operations sections (SLOs, backups, GitOps,
+//! deprecated APIs) from the demo, a demo snapshot directory, and live from a mocked API
+//! serving the custom resources with a real Prometheus holding the request series.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod support;
@@ -84,7 +86,7 @@ fn weekly_on_the_demo_matches_the_goldens() {
 
     // Figures traced to the analysis: critical findings come first and the demo's crash loop
     // is among them with its diagnosis.
-    assert_eq!(health_json["schema"], "aiops.report.health/v1");
+    assert_eq!(health_json["schema"], "aiops.report.health/v2");
     assert_eq!(security_json["schema"], "aiops.report.security/v1");
     let crit = health_md.find("## Critical findings").unwrap();
     let appendix = health_md.find("## Appendix: archived findings").unwrap();
@@ -107,6 +109,55 @@ fn weekly_on_the_demo_matches_the_goldens() {
     let services = health_json["services"].as_array().unwrap();
     assert!(!services.is_empty(), "the demo's web apps export request metrics");
     assert!(services.iter().all(|s| s["p95"].as_str().unwrap().ends_with(" ms")));
+    // SLOs: the demo's services mostly meet theirs; checkout burns fast, search slowly.
+    let states: Vec<(String, String)> = services
+        .iter()
+        .map(|s| (s["service"].as_str().unwrap().to_string(), s["slo_state"].as_str().unwrap().to_string()))
+        .collect();
+    for (service, state) in &states {
+        let want = match service.as_str() {
+            "checkout" => "fast-burn",
+            "search" => "slow-burn",
+            _ => "met",
+        };
+        assert_eq!(state, want, "{service}: {states:?}");
+    }
+    let codes = |key: &str| -> Vec<String> {
+        health_json[key].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(
+        codes("critical").iter().filter(|c| c.starts_with("slo-")).collect::<Vec<_>>(),
+        ["slo-fast-burn"]
+    );
+    assert!(codes("archived").contains(&"slo-slow-burn".to_string()));
+    // Backups, GitOps and deprecated APIs, each with its planted problems.
+    for code in [
+        "backup-failed",
+        "backup-partially-failed",
+        "backup-stale",
+        "backup-namespace-uncovered",
+        "backup-ttl-before-next",
+        "backup-restore-untested",
+        "gitops-degraded",
+        "gitops-out-of-sync",
+        "gitops-reconcile-failed",
+        "gitops-suspended",
+        "deprecated-api",
+    ] {
+        assert!(codes("archived").contains(&code.to_string()), "{code} not in {:?}", codes("archived"));
+    }
+    assert_eq!(health_json["backups"]["state"], "installed");
+    let frontend = health_json["gitops"]["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "argocd/shop-frontend");
+    assert_eq!(frontend.map(|a| a["state"].clone()), Some(serde_json::json!("ok")));
+    let rows = health_json["deprecations"]["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["api_version"] == "extensions/v1beta1" && r["source"] == "last kubectl apply")
+    );
+    assert!(rows.iter().any(|r| r["kind"] == "Endpoints" && r["source"] == "API server requests"));
     // Security figures equal `aiops audit` on the same source.
     let audit: serde_json::Value =
         serde_json::from_str(&ok(&aiops(tmp.path(), &["audit", "--demo", "--as-of", AS_OF, "-o", "json"])))
@@ -226,6 +277,339 @@ fn second_run_reports_deltas_new_and_resolved_and_keeps_phr_decisions() {
     assert_eq!(before, again);
 }
 
+/// The operations sections of a health report as JSON: services' SLOs, backups, GitOps,
+/// deprecations (what a source must reproduce).
+fn operations(v: &serde_json::Value) -> serde_json::Value {
+    let services: Vec<serde_json::Value> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            serde_json::json!([
+                s["namespace"],
+                s["service"],
+                s["target"],
+                s["slo"],
+                s["latency_slo"],
+                s["budget_spent"]
+            ])
+        })
+        .collect();
+    serde_json::json!({
+        "services": services,
+        "backups": v["backups"],
+        "gitops": v["gitops"],
+        "deprecations": v["deprecations"]["rows"],
+    })
+}
+
+/// `aiops snapshot demo` writes the demo's Velero, Argo CD and Flux objects under
+/// `objects/`; the health report of that directory has the demo's operations sections.
+#[test]
+fn a_demo_snapshot_gives_the_demos_operations_sections() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&aiops(tmp.path(), &["snapshot", "demo", "--out", "snap", "--as-of", AS_OF]));
+    assert!(tmp.path().join("snap/objects/operations.json").is_file());
+    let run = |source: &[&str], out: &str| {
+        let mut args = vec!["report", "health", "--out", out, "--format", "json", "--as-of", AS_OF];
+        args.extend_from_slice(source);
+        ok(&aiops(tmp.path(), &args));
+        json(&tmp.path().join(out).join("health-2026-11-23.json"))
+    };
+    let demo = run(&["--demo"], "from-demo");
+    let snap = run(&["--snapshot", "snap"], "from-snapshot");
+    assert_eq!(operations(&snap), operations(&demo));
+    assert!(snap["backups"]["schedules"].as_array().unwrap().len() == 2, "{:#}", snap["backups"]);
+}
+
+/// A snapshot directory with documents of removed API versions: the health report's drift
+/// section lists them from the files with the release that removed them against the
+/// cluster's version, and the audit names the one it could not read.
+#[test]
+fn removed_api_versions_in_snapshot_files_are_reported_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&aiops(tmp.path(), &["snapshot", "demo", "--out", "snap", "--as-of", AS_OF]));
+    std::fs::write(
+        tmp.path().join("snap/objects/legacy.yaml"),
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\nspec: {privileged: false}\n---\n\
+         apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\nspec:\n  schedule: \"0 2 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: busybox:1.36}]\n",
+    )
+    .unwrap();
+    ok(&aiops(tmp.path(), &["report", "health", "--snapshot", "snap", "--out", "r", "--format", "json"]));
+    let v = json(&tmp.path().join("r/health-2026-11-23.json"));
+    let rows = v["deprecations"]["rows"].as_array().unwrap();
+    let files: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| r["source"] == "files")
+        .map(|r| {
+            (
+                r["api_version"].as_str().unwrap(),
+                r["removed_in"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("batch/v1beta1", "1.25", "no longer served by this cluster's version"),
+            ("policy/v1beta1", "1.25", "no longer served by this cluster's version"),
+        ],
+        "{rows:#?}"
+    );
+    let audit: serde_json::Value =
+        serde_json::from_str(&ok(&aiops(tmp.path(), &["audit", "--snapshot", "snap", "-o", "json"])))
+            .unwrap();
+    let skipped = audit["not_audited"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|d| d["kind"] == "PodSecurityPolicy" && d["objects"][0] == "restricted"),
+        "{skipped:#?}"
+    );
+    let removed: Vec<String> = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "api-version-removed")
+        .map(|f| {
+            let o = &f["object"];
+            [o["kind"].as_str(), o["namespace"].as_str(), o["name"].as_str()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    for want in ["PodSecurityPolicy/restricted", "CronJob/shop/nightly", "Deployment/legacy/cms"] {
+        assert!(removed.iter().any(|r| r == want), "{want} not in {removed:?}");
+    }
+}
+
+/// SLO targets from the config file win over the annotations and the default; the period
+/// comes from `--slo-period`.
+#[test]
+fn slo_targets_and_period_from_the_config_file_and_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("aiops.toml"),
+        "[slo]\navailability = 99.5\n[[slo.services]]\nnamespace = \"shop\"\nservice = \"checkout\"\navailability = 0.9\nlatency_p95 = \"100ms\"\n",
+    )
+    .unwrap();
+    let args = [
+        "report",
+        "health",
+        "--demo",
+        "--as-of",
+        AS_OF,
+        "--out",
+        "r",
+        "--format",
+        "json",
+        "--config",
+        "aiops.toml",
+        "--slo-period",
+        "28d",
+    ];
+    ok(&aiops(tmp.path(), &args));
+    let v = json(&tmp.path().join("r/health-2026-11-23.json"));
+    let svc =
+        |name: &str| v["services"].as_array().unwrap().iter().find(|s| s["service"] == name).unwrap().clone();
+    let checkout = svc("checkout");
+    assert_eq!(
+        (checkout["target"].as_str(), checkout["target_source"].as_str()),
+        (Some("90%"), Some("config file"))
+    );
+    assert_eq!(checkout["slo"], "met", "a 90% target absorbs the bad rollout: {checkout:#}");
+    assert!(checkout["latency_slo"].as_str().unwrap().starts_with("p95 ≤ 100 ms"), "{checkout:#}");
+    assert_eq!(svc("frontend")["target_source"], "annotation aiops.io/slo-availability");
+    assert_eq!(svc("cart")["target"], "99.5%");
+    assert_eq!(v["slo"]["period"], "28 days");
+    assert_eq!(v["slo"]["default_source"], "config file [slo] availability");
+    // A bad flag is a usage error naming it.
+    let o = aiops(tmp.path(), &["report", "health", "--demo", "--out", "r", "--slo-target", "1.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--slo-target"));
+}
+
+/// Live: the demo's objects from a mocked Kubernetes API that also serves its Velero and
+/// Argo CD objects (paginated), its Flux Kustomizations only at `v1beta2` (the collector
+/// falls back from `v1`), and refuses HelmReleases (403: a named gap, the GitOps section
+/// says "not collected"); the request and deprecated-API series in a real Prometheus. The
+/// report's SLOs, backups and deprecations match the demo's.
+#[test]
+fn live_report_reads_custom_resources_from_the_api_and_slo_totals_from_prometheus() {
+    use aiops::collectors::demo::{DemoOptions, generate, ops_manifest};
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
+    let wanted = [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "apiserver_requested_deprecated_apis",
+    ];
+    let series: Vec<support::prometheus::GenSeries> = snap
+        .metrics
+        .all()
+        .iter()
+        .filter(|s| wanted.contains(&s.metric.as_str()))
+        .map(|s| support::prometheus::GenSeries {
+            metric: s.metric.clone(),
+            labels: s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            samples: s.timestamps.iter().copied().zip(s.values.iter().copied()).collect(),
+        })
+        .collect();
+    let prom = support::prometheus::start(&series);
+    let m = ops_manifest(AS_OF.parse().unwrap());
+    let items = m["items"].as_array().unwrap();
+    let of_kind = |k: &str| items.iter().filter(|i| i["kind"] == k).cloned().collect::<Vec<_>>();
+    let extra = vec![
+        ("/apis/velero.io/v1", "schedules", of_kind("Schedule")),
+        ("/apis/velero.io/v1", "backups", of_kind("Backup")),
+        ("/apis/velero.io/v1", "restores", of_kind("Restore")),
+        ("/apis/argoproj.io/v1alpha1", "applications", of_kind("Application")),
+        ("/apis/kustomize.toolkit.fluxcd.io/v1beta2", "kustomizations", of_kind("Kustomization")),
+        ("/apis/helm.toolkit.fluxcd.io/v2", "helmreleases", vec![serde_json::json!({"__status": 403})]),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, seen) = rt.block_on(support::snapshot_api::start_with(snap, extra));
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kube_mock::kubeconfig(tmp.path(), &url);
+    // Pages of three: the eight Backups take three requests.
+    std::fs::write(tmp.path().join("aiops.toml"), "[kubernetes]\npage_size = 3\n").unwrap();
+    let args = [
+        "report",
+        "health",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--prometheus-url",
+        prom.url.as_str(),
+        "--scrape-interval",
+        "5m",
+        "--as-of",
+        AS_OF,
+        "--out",
+        "live",
+        "--format",
+        "json,md",
+        "--config",
+        "aiops.toml",
+    ];
+    let o = std::thread::scope(|s| s.spawn(|| aiops(tmp.path(), &args)).join().unwrap());
+    ok(&o);
+    let live = json(&tmp.path().join("live/health-2026-11-23.json"));
+    let demo_out = tmp.path().join("demo");
+    ok(&aiops(
+        tmp.path(),
+        &["report", "health", "--demo", "--as-of", AS_OF, "--out", "demo", "--format", "json"],
+    ));
+    let demo = json(&demo_out.join("health-2026-11-23.json"));
+
+    let backup_pages: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/apis/velero.io/v1/backups")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(backup_pages.len(), 3, "{backup_pages:?}");
+    assert!(
+        backup_pages[1].contains("continue=3") && backup_pages[2].contains("continue=6"),
+        "{backup_pages:?}"
+    );
+    // Backups as the demo's.
+    assert_eq!(live["backups"], demo["backups"]);
+    // GitOps: Argo CD and the v1beta2 Kustomizations; HelmReleases refused and said so.
+    let apps: Vec<&str> =
+        live["gitops"]["apps"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        apps,
+        ["argocd/billing", "argocd/shop-frontend", "flux-system/data", "flux-system/monitoring"]
+    );
+    let tools = live["gitops"]["tools"].as_str().unwrap();
+    assert!(tools.contains("Flux: not collected") && tools.contains("403"), "{tools}");
+    // Deprecations: the API server's own version and its deprecated-API gauge.
+    assert_eq!(live["deprecations"]["cluster_version"], "v1.37.1 (API server /version)");
+    assert_eq!(live["deprecations"]["rows"], demo["deprecations"]["rows"]);
+    // SLOs: the same states; the budget from Prometheus' increase() over the 30-day period,
+    // which holds the demo's 8 days.
+    let slo = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["service"].as_str().unwrap().to_string(),
+                    s["slo"].as_str().unwrap().to_string(),
+                    s["latency_slo"].as_str().unwrap().split(',').next().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(slo(&live), slo(&demo));
+    let checkout = live["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
+    assert_eq!(checkout["budget_covers"], "8.0 d", "{checkout:#}");
+    assert_eq!(checkout["budget_basis"], "Prometheus increase() over the period");
+    let demo_checkout =
+        demo["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
+    assert_eq!(demo_checkout["budget_basis"], "samples of the source");
+    let spent = |v: &serde_json::Value| -> f64 {
+        let s = v["services"].as_array().unwrap().iter().find(|s| s["service"] == "checkout").unwrap();
+        s["budget_spent"].as_str().unwrap().trim_end_matches('%').parse().unwrap()
+    };
+    assert!(
+        (spent(&live) - spent(&demo)).abs() <= 0.02 * spent(&demo),
+        "{} vs {}",
+        spent(&live),
+        spent(&demo)
+    );
+    let md = read(&tmp.path().join("live/health-2026-11-23.md"));
+    assert!(md.contains("Prometheus") || md.contains("## Latency"), "{md}");
+}
+
+/// `snapshot capture` keeps the Velero, Argo CD and Flux objects the API serves
+/// (`objects/operations.json`); the health report of the captured directory has the same
+/// backup and GitOps sections as the demo.
+#[test]
+fn capture_keeps_the_operations_objects() {
+    use aiops::collectors::demo::{DemoOptions, generate, ops_manifest};
+    let snap = generate(&DemoOptions { seed: 42, scale: None, as_of: AS_OF.parse().unwrap() });
+    let m = ops_manifest(AS_OF.parse().unwrap());
+    let items = m["items"].as_array().unwrap();
+    let of_kind = |k: &str| items.iter().filter(|i| i["kind"] == k).cloned().collect::<Vec<_>>();
+    let extra = vec![
+        ("/apis/velero.io/v1", "schedules", of_kind("Schedule")),
+        ("/apis/velero.io/v1", "backups", of_kind("Backup")),
+        ("/apis/velero.io/v1", "restores", of_kind("Restore")),
+        ("/apis/argoproj.io/v1alpha1", "applications", of_kind("Application")),
+        ("/apis/kustomize.toolkit.fluxcd.io/v1", "kustomizations", of_kind("Kustomization")),
+        ("/apis/helm.toolkit.fluxcd.io/v2", "helmreleases", of_kind("HelmRelease")),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _seen) = rt.block_on(support::snapshot_api::start_with(snap, extra));
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kube_mock::kubeconfig(tmp.path(), &url);
+    let args = [
+        "snapshot",
+        "capture",
+        "--out",
+        "snap",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ];
+    std::thread::scope(|s| s.spawn(|| ok(&aiops(tmp.path(), &args))).join().unwrap());
+    assert!(tmp.path().join("snap/objects/operations.json").is_file());
+    let run = |source: &[&str], out: &str| {
+        let mut args = vec!["report", "health", "--out", out, "--format", "json", "--as-of", AS_OF];
+        args.extend_from_slice(source);
+        ok(&aiops(tmp.path(), &args));
+        json(&tmp.path().join(out).join("health-2026-11-23.json"))
+    };
+    let captured = run(&["--snapshot", "snap"], "captured");
+    let demo = run(&["--demo"], "demo");
+    assert_eq!(captured["backups"], demo["backups"]);
+    assert_eq!(captured["gitops"], demo["gitops"]);
+}
+
 #[test]
 fn a_malformed_history_file_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -268,20 +652,33 @@ async fn notifies_a_webhook_and_survives_one_that_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let (url, bodies) = serve(200).await;
     let dir = tmp.path().to_path_buf();
-    let u = url.clone();
+    // The URL from a file, as a mounted Secret gives it (deploy/base/cronjob-*.yaml).
+    std::fs::write(tmp.path().join("notify-url"), format!("{url}\n")).unwrap();
     let o = tokio::task::spawn_blocking(move || {
         aiops(
             &dir,
             &[
-                "report", "health", "--demo", "--as-of", AS_OF, "--out", "reports", "--format", "md",
-                "--notify", &u,
+                "report",
+                "health",
+                "--demo",
+                "--as-of",
+                AS_OF,
+                "--out",
+                "reports",
+                "--format",
+                "md",
+                "--notify-file",
+                "notify-url",
             ],
         )
     })
     .await
     .unwrap();
     let stdout = ok(&o);
-    assert!(stdout.contains(&format!("notified {url}")), "{stdout}");
+    let host = url.trim_start_matches("http://").trim_end_matches("/hook");
+    assert!(stdout.contains(&format!("notified the webhook at {host}\n")), "{stdout}");
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("/hook"), "the webhook's path is its secret and is never printed: {all}");
     let got = bodies.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     let text = got[0]["text"].as_str().unwrap();

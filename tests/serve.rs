@@ -339,6 +339,42 @@ async fn forms_need_the_session_csrf_token_and_sessions_end_at_logout() {
     let (_, detail) =
         call(&s, "GET", &format!("/api/v1/recommendations/{}", ids[0]), Some(token("vera")), None).await;
     assert!(detail.contains("\"state\":\"pending\""), "nothing changed: {detail}");
+    // The JSON API with the session cookie: a body-less or bodied POST without the CSRF
+    // header is refused and changes nothing; with the header it is accepted.
+    let api = format!("{}/api/v1/recommendations/{}/approve", s.url, ids[1]);
+    for body in [None, Some(json!({"justification": "cross-site"}))] {
+        let mut req = client().post(&api).header("cookie", &cookie);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::FORBIDDEN,
+            "API with a cookie and no CSRF header, body {body:?}"
+        );
+    }
+    let resp = client()
+        .post(&api)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &wrong)
+        .json(&json!({"justification": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "a wrong CSRF header");
+    let (_, detail) =
+        call(&s, "GET", &format!("/api/v1/recommendations/{}", ids[1]), Some(token("vera")), None).await;
+    assert!(detail.contains("\"state\":\"pending\""), "nothing changed: {detail}");
+    let resp = client()
+        .post(&api)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"justification": "from the page's own script"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the session's CSRF token in the header");
     let (got, _) = post_form(&s, &cookie, &path, &[("justification", "ok"), ("csrf", &csrf)]).await;
     assert_eq!(got, StatusCode::SEE_OTHER);
     let (_, html) = page(&s, &cookie, &format!("/queue/{}?done=approve", ids[0])).await;
@@ -347,16 +383,29 @@ async fn forms_need_the_session_csrf_token_and_sessions_end_at_logout() {
     assert_eq!(got, StatusCode::SEE_OTHER);
     let (got, _) = page(&s, &cookie, "/queue").await;
     assert_eq!(got, StatusCode::SEE_OTHER, "the session ended");
-    // An open redirect is not followed after login.
-    let (login_cookie, login_csrf) = login_form(&s).await;
-    let resp = client()
-        .post(format!("{}/login", s.url))
-        .header("cookie", &login_cookie)
-        .form(&[("token", token("vera")), ("next", "//evil.example/"), ("csrf", login_csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.headers().get("location").unwrap(), "/queue");
+    // An open redirect is not followed after login, in any of the forms browsers normalise
+    // to another host.
+    for next in [
+        "//evil.example/",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/%09/evil.example",
+        "/%2F%2Fevil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%5Cevil.example",
+        " /evil",
+    ] {
+        let (login_cookie, login_csrf) = login_form(&s).await;
+        let resp = client()
+            .post(format!("{}/login", s.url))
+            .header("cookie", &login_cookie)
+            .form(&[("token", token("vera")), ("next", next), ("csrf", login_csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers().get("location").unwrap(), "/queue", "next {next:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -544,7 +593,7 @@ async fn an_approver_approves_in_chromium_and_an_operator_applies_and_rolls_back
     }
     let (cart, pods) = apply_api::demo_deployment("shop", "cart", AS_OF);
     let mut state = apply_api::State::default();
-    state.objects.insert("/apis/apps/v1/namespaces/shop/deployments/cart".into(), cart);
+    state.seed("/apis/apps/v1/namespaces/shop/deployments/cart", cart);
     state.pods.insert("shop".into(), pods);
     let (api, mock) = apply_api::start(state);
     let tmp = seeded();
@@ -611,21 +660,189 @@ async fn an_approver_approves_in_chromium_and_an_operator_applies_and_rolls_back
         "{detail}"
     );
     assert!(by("otto", "applied") && by("otto", "rolled_back"), "{detail}");
-    // The cluster saw the server-side apply and the restoring patch.
+    // The cluster saw the server-side apply and the restoring apply, both under the
+    // item's own field manager.
     let reqs = mock.lock().unwrap().requests.clone();
-    let patches: Vec<_> =
-        reqs.iter().filter(|r| r.method == "PATCH" && r.path.ends_with("/deployments/cart")).collect();
+    let manager = format!("fieldManager=aiops-{id}");
+    let patches: Vec<_> = reqs
+        .iter()
+        .filter(|r| {
+            r.method == "PATCH" && r.path.ends_with("/deployments/cart") && !r.query.contains("dryRun")
+        })
+        .collect();
+    assert_eq!(patches.len(), 2, "the apply and the rollback: {reqs:#?}");
     assert!(
-        patches.iter().any(|r| r.content_type.contains("apply-patch") && !r.query.contains("dryRun")),
+        patches.iter().all(|r| r.content_type.contains("apply-patch") && r.query.contains(&manager)),
         "{reqs:#?}"
-    );
-    assert!(
-        patches.iter().any(|r| r.content_type.contains("strategic-merge")),
-        "a rollback patch: {reqs:#?}"
     );
     // The PHR carries the decision and the rollback.
     let phr = d["phr"].as_str().expect("a PHR path");
     let text = std::fs::read_to_string(phr).unwrap();
     assert!(text.contains("ann") && text.contains("approved in the browser test"), "{text}");
     assert!(text.contains("rollback ok") && text.contains("State: rolled_back"), "{text}");
+}
+
+/// Decisions, audit entries and expiry are stamped with the server's clock, not the wall
+/// clock: with the demo clock started at an instant long ago, an approval made now is
+/// recorded at (about) that instant.
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_are_stamped_with_the_servers_clock() {
+    let origin: jiff::Timestamp = "2026-01-05T10:00:00Z".parse().unwrap();
+    let s = start(
+        seeded(),
+        &[
+            "--schedule",
+            "verify=off",
+            "--as-of",
+            "2026-01-05T10:00:00Z",
+            "--clock-speed",
+            "1",
+            "--no-catch-up",
+        ],
+    );
+    let ids = pending_ids(&s).await;
+    let (got, body) = call(
+        &s,
+        "POST",
+        &format!("/api/v1/recommendations/{}/approve", ids[0]),
+        Some(token("ann")),
+        Some(json!({"justification": "stamped by the server's clock"})),
+    )
+    .await;
+    assert_eq!(got, StatusCode::OK, "{body}");
+    let (_, detail) =
+        call(&s, "GET", &format!("/api/v1/recommendations/{}", ids[0]), Some(token("vera")), None).await;
+    let d: Value = serde_json::from_str(&detail).unwrap();
+    let at: jiff::Timestamp = d["approvals"][0]["at"].as_str().unwrap().parse().unwrap();
+    let approved = d["history"].as_array().unwrap().iter().find(|h| h["action"] == "approve").unwrap();
+    let logged: jiff::Timestamp = approved["at"].as_str().unwrap().parse().unwrap();
+    for t in [at, logged] {
+        let off = t.duration_since(origin).as_secs();
+        assert!((0..300).contains(&off), "stamped {t}, the server's clock started at {origin}");
+    }
+    // The wall clock is months later: a stamp from it would be far outside that window.
+    assert!(jiff::Timestamp::now().duration_since(origin).as_secs() > 86_400 * 30);
+}
+
+fn curl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    (
+        o.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+    )
+}
+
+/// HTTPS from a certificate and key as a mounted `kubernetes.io/tls` Secret gives them,
+/// called with curl as a user would: the CA verifies, plain HTTP and an unknown CA are
+/// refused, cookies are `Secure` with the `__Secure-`/`__Host-` names without being asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_certificate_from_files() {
+    let tmp = seeded();
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let o = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dev-cert.sh"))
+        .arg(&certs)
+        .arg("tls")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cert = certs.join("tls.pem");
+    let key = certs.join("tls.key");
+    let ca = certs.join("tls-ca.pem");
+    let s = start(
+        tmp,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--schedule",
+            "verify=off",
+            "--schedule",
+            "sizing=off",
+            "--schedule",
+            "hpa=off",
+        ],
+    );
+    assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
+    let ca = ca.to_str().unwrap();
+
+    let (ok, out) =
+        curl(&["--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/healthz", s.url)]);
+    assert!(ok && out == "200", "{out}");
+    let (ok, out) = curl(&[
+        "--cacert",
+        ca,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("Authorization: Bearer {}", token("vera")),
+        &format!("{}/api/v1/recommendations?limit=1", s.url),
+    ]);
+    assert!(ok && out == "200", "{out}");
+    let (ok, headers) = curl(&["--cacert", ca, "-D", "-", "-o", "/dev/null", &format!("{}/login", s.url)]);
+    assert!(ok, "{headers}");
+    let set_cookie =
+        headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default();
+    assert!(set_cookie.contains("__Secure-aiops_login=") && set_cookie.contains("; Secure"), "{headers}");
+
+    // Without the CA, curl refuses the certificate; plain HTTP gets no answer.
+    let (ok, out) = curl(&["-o", "/dev/null", &format!("{}/healthz", s.url)]);
+    assert!(!ok && out.contains("certificate"), "{out}");
+    let plain = s.url.replacen("https://", "http://", 1);
+    let (_, out) = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/healthz")]);
+    assert!(!out.starts_with("200"), "{out}");
+}
+
+/// A GET sent as raw bytes (HTTP clients normalise `..` away); the status code.
+fn raw_get(s: &Server, target: &str, bearer: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = s.url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        c,
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Paths that try to leave the reports folder, or reach the queue database or the tokens
+/// file through it: none is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_paths_cannot_leave_the_reports_folder() {
+    let s = start(seeded(), &["--schedule", "verify=off"]);
+    std::fs::create_dir_all(s.dir.join("reports")).unwrap();
+    std::fs::write(s.dir.join("reports/health-2026-11-23.md"), "# report\n").unwrap();
+    let tok = token("vera");
+    assert_eq!(raw_get(&s, "/reports/health-2026-11-23.md", tok), 200, "the control case");
+    let attacks = [
+        "/reports/../queue.db",
+        "/reports/..%2Fqueue.db",
+        "/reports/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/reports/%2e%2e%2ftokens.yaml",
+        "/reports/%2E%2E/tokens.yaml",
+        "/reports/..%5Cqueue.db",
+        "/reports/.%2E/queue.db",
+        "/reports/%252e%252e%252fqueue.db",
+        "/reports/health-2026-11-23.md%00.html",
+        "/reports//etc/passwd",
+        "/reports/%2Fetc%2Fpasswd",
+        "/reports/queue.db",
+        "/reports/tokens.yaml",
+        "/reports/serve.log",
+    ];
+    for a in attacks {
+        let code = raw_get(&s, a, tok);
+        assert!(matches!(code, 400 | 404), "{a}: {code}");
+    }
 }

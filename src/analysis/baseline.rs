@@ -296,6 +296,21 @@ pub enum ScalingModel {
 }
 
 impl ScalingModel {
+    /// The name used in the YAML (`single-writer`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalingModel::LoadSharing => "load-sharing",
+            ScalingModel::SingleWriter => "single-writer",
+            ScalingModel::LeaderElected => "leader-elected",
+            ScalingModel::Sharded => "sharded",
+            ScalingModel::ReplicatedQuorum => "replicated-quorum",
+            ScalingModel::Replicated => "replicated",
+            ScalingModel::Daemon => "daemon",
+            ScalingModel::Static => "static",
+        }
+    }
+
     /// Whether adding replicas, with no other change, spreads the load.
     #[must_use]
     pub fn replicas_share_load(self) -> bool {

@@ -1,15 +1,22 @@
 //! Pure, synchronous analysis: functions from model data to findings and summaries.
 //! No I/O, no async, no clock, no environment.
 
+pub mod applicability;
 pub mod audit;
 pub mod backtest;
+pub mod backups;
 pub mod baseline;
+pub mod deprecations;
 pub mod diagnose;
+pub mod gitops;
 pub mod health;
 pub mod hpa;
 pub mod inventory;
 pub mod pushdown;
-pub mod redact;
+/// Redaction is the output boundary's (`crate::redact`); analyses use it through here.
+pub mod redact {
+    pub use crate::redact::*;
+}
 pub mod resources;
 pub mod rollout;
 pub mod sizing;

@@ -7,13 +7,47 @@ use serde::Serialize;
 use super::usage::{ContainerResources, ContainerUsage, Window};
 use crate::model::{Bytes, Millicores};
 
+/// When sizing proposes a CPU limit. A CPU limit throttles a container even when the node
+/// has idle CPU, so introducing one where none existed trades latency for nothing; the
+/// common practice (and KRR's default) is no CPU limit unless one exists or the namespace
+/// requires it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuLimit {
+    /// A CPU limit where the container has one, or where a ResourceQuota of its namespace
+    /// caps `limits.cpu` (pods without one are refused there); none otherwise.
+    #[default]
+    Keep,
+    /// A CPU limit on every container.
+    Set,
+    /// No CPU limit: existing ones are removed.
+    None,
+}
+
+impl CpuLimit {
+    /// Kebab-case name (the flag's value).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuLimit::Keep => "keep",
+            CpuLimit::Set => "set",
+            CpuLimit::None => "none",
+        }
+    }
+}
+
 /// The sizing policy; every number is configurable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SizingPolicy {
     /// Safety margin added on top of the usage statistics (0.30 = +30%).
     pub margin: f64,
-    /// Recommend a CPU limit (p99 × (1 + margin)); `false` leaves CPU unlimited.
-    pub cpu_limit: bool,
+    /// When to propose a CPU limit; a proposed one is max × (1 + margin), never below the
+    /// observed maximum.
+    pub cpu_limit: CpuLimit,
+    /// Namespaces whose ResourceQuota caps `limits.cpu` (from the snapshot): `keep` sets a
+    /// CPU limit there.
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub cpu_limit_required_in: std::collections::BTreeSet<String>,
     pub min_cpu: Millicores,
     pub min_memory: Bytes,
     /// Recommendations are rounded up to multiples of these.
@@ -34,7 +68,8 @@ impl Default for SizingPolicy {
     fn default() -> Self {
         SizingPolicy {
             margin: 0.30,
-            cpu_limit: true,
+            cpu_limit: CpuLimit::Keep,
+            cpu_limit_required_in: std::collections::BTreeSet::new(),
             min_cpu: Millicores(10),
             min_memory: Bytes(32 << 20),
             cpu_step: Millicores(5),
@@ -112,7 +147,9 @@ pub fn monthly_cost(cpu: Millicores, memory: Bytes, p: &SizingPolicy) -> f64 {
 }
 
 /// Recommends requests and limits for one container:
-/// - CPU request = p95 × (1 + margin); CPU limit = p99 × (1 + margin) (or none);
+/// - CPU request = p95 × (1 + margin); CPU limit = max × (1 + margin) when the policy asks
+///   for one ([`CpuLimit`]: by default only where one exists), so never below the observed
+///   maximum;
 /// - memory request = p99 × (1 + margin); memory limit = max × (1 + margin), never below the
 ///   memory request, and never below `current limit × oom_limit_factor` after an OOM kill;
 /// - floors `min_cpu`/`min_memory`, rounded up to `cpu_step`/`memory_step`;
@@ -162,7 +199,7 @@ pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> Sizi
     }
     let rec = Recommended {
         cpu_request: cpu_of(c.p95 * k, p),
-        cpu_limit: p.cpu_limit.then(|| cpu_of(c.p99 * k, p)),
+        cpu_limit: wants_cpu_limit(u, p).then(|| cpu_of(c.max.max(c.p99) * k, p)),
         memory_request,
         memory_limit,
     };
@@ -176,6 +213,16 @@ pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> Sizi
     let savings =
         if outcome == Outcome::Resize { (current_cost - new_cost) * f64::from(u.replicas) } else { 0.0 };
     SizingResult { outcome, recommended: Some(rec), monthly_savings: savings, ..base }
+}
+
+fn wants_cpu_limit(u: &ContainerUsage, p: &SizingPolicy) -> bool {
+    match p.cpu_limit {
+        CpuLimit::Set => true,
+        CpuLimit::None => false,
+        CpuLimit::Keep => {
+            u.resources.cpu_limit.is_some() || p.cpu_limit_required_in.contains(&u.workload.namespace)
+        }
+    }
 }
 
 fn close(cur: Option<u64>, new: Option<u64>, t: f64) -> bool {
@@ -235,14 +282,43 @@ mod tests {
         let rec = r.recommended.unwrap();
         // p95 = 0.095 → × 1.3 = 0.1235 → 124m → rounded up to 125m.
         assert_eq!(rec.cpu_request, Millicores(125));
-        // p99 = 0.099 × 1.3 = 0.1287 → 129m → 130m.
-        assert_eq!(rec.cpu_limit, Some(Millicores(130)));
+        // The container has no CPU limit: `keep` (the default) introduces none.
+        assert_eq!(rec.cpu_limit, None);
         // memory p99 = 199e6 × 1.3 = 258.7e6 B → rounded up to whole MiB.
         assert_eq!(rec.memory_request, Bytes(247 << 20));
         // max = 200e6 × 1.3 = 260e6 → 248 MiB.
         assert_eq!(rec.memory_limit, Bytes(248 << 20));
         assert!(r.monthly_savings > 0.0);
         assert!((r.confidence - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_cpu_limit_only_where_one_exists_or_is_required_and_never_below_the_maximum() {
+        let cpu: Vec<f64> = (0..=100).map(|i| f64::from(i) / 1000.0).collect(); // max 0.1 cores
+        let mem: Vec<f64> = vec![100e6; 101];
+        let limit =
+            |u: &ContainerUsage, p: &SizingPolicy| recommend_sizing(u, W, p).recommended.unwrap().cpu_limit;
+        let mut u = usage(cpu, mem, 8);
+        let mut p = SizingPolicy::default();
+        assert_eq!(limit(&u, &p), None, "keep: no limit introduced");
+        // max 0.1 × 1.3 = 0.13 → 130m: not p99 × 1.3 (128.7m), which would throttle the peak.
+        p.cpu_limit = CpuLimit::Set;
+        assert_eq!(limit(&u, &p), Some(Millicores(130)));
+        p.cpu_limit = CpuLimit::Keep;
+        u.resources.cpu_limit = Some(Millicores(2000));
+        assert_eq!(limit(&u, &p), Some(Millicores(130)), "keep: an existing limit is resized");
+        p.cpu_limit = CpuLimit::None;
+        assert_eq!(limit(&u, &p), None, "none: removed");
+        u.resources.cpu_limit = None;
+        p.cpu_limit = CpuLimit::Keep;
+        p.cpu_limit_required_in.insert("n".into());
+        assert_eq!(limit(&u, &p), Some(Millicores(130)), "a ResourceQuota on limits.cpu requires one");
+        // A spike far above p99: the limit covers the observed maximum.
+        let mut spiky = usage(vec![0.05; 200], vec![100e6; 200], 8);
+        spiky.cpu.push(0.9);
+        spiky.resources.cpu_limit = Some(Millicores(2000));
+        let l = limit(&spiky, &SizingPolicy::default()).unwrap();
+        assert!(l.cores() >= 0.9 * 1.3 - 1e-9, "{l:?}");
     }
 
     #[test]
@@ -330,6 +406,9 @@ pub struct ContainerSizing {
     /// Id of the recommendation filed for a resize.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<String>,
+    /// Why that resize is reported but not queued (see `not_queued` of the report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_queued: Option<super::applicability::Hold>,
 }
 
 /// Totals over the report (showback per namespace in `namespaces`).
@@ -362,6 +441,42 @@ pub struct SizingReport {
     pub namespaces: std::collections::BTreeMap<String, SizingTotals>,
     pub totals: SizingTotals,
     pub recommendations: Vec<crate::model::recommendation::Recommendation>,
+    /// Resizes that are reported but not queued (static pods, bare pods, operator- or
+    /// GitOps-managed workloads, report-only components), with the manual fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_queued: Vec<super::applicability::Held>,
+}
+
+/// Namespaces whose ResourceQuota caps `limits.cpu`: the API server refuses pods without a
+/// CPU limit there (unless a LimitRange supplies a default), so `keep` sets one.
+#[must_use]
+pub fn cpu_limit_required_in(
+    snap: &crate::model::snapshot::ClusterSnapshot,
+) -> std::collections::BTreeSet<String> {
+    snap.all::<crate::model::objects::ResourceQuota>()
+        .iter()
+        .filter(|q| {
+            q.spec.as_ref().and_then(|s| s.hard.as_ref()).is_some_and(|h| h.contains_key("limits.cpu"))
+        })
+        .filter_map(|q| q.metadata.namespace.clone())
+        .collect()
+}
+
+impl SizingReport {
+    /// Holds back the resizes the queue must not take ([`super::applicability`]).
+    pub fn hold_back(
+        &mut self,
+        snap: &crate::model::snapshot::ClusterSnapshot,
+        baseline: &super::baseline::Baseline,
+    ) {
+        self.not_queued = super::applicability::hold_back(&mut self.recommendations, snap, baseline);
+        for h in &self.not_queued {
+            for c in self.containers.iter_mut().filter(|c| c.recommendation.as_deref() == Some(h.id.as_str()))
+            {
+                c.not_queued = Some(h.hold);
+            }
+        }
+    }
 }
 
 fn add_totals(t: &mut SizingTotals, line: &ContainerSizing, current: f64, recommended: f64) {
@@ -548,6 +663,7 @@ pub fn size_all(
             confidence: r.confidence,
             monthly_savings: r.monthly_savings,
             recommendation,
+            not_queued: None,
         };
         let replicas = f64::from(u.replicas);
         let current =
@@ -572,5 +688,6 @@ pub fn size_all(
         namespaces,
         totals,
         recommendations,
+        not_queued: Vec::new(),
     }
 }

@@ -24,6 +24,7 @@ pub struct HealthSummary {
     pub pods: usize,
     pub problem_pods: usize,
     pub restarts: u64,
+    /// Services burning an SLO budget (fast or slow) or with it exhausted.
     pub services_missing_slo: usize,
     pub posture_gaps: usize,
     pub resize_recommendations: usize,
@@ -92,7 +93,18 @@ pub fn summarize_health(h: &HealthAnalysis, sizing: &SizingReport) -> RunSummary
             pods: h.pods_by_namespace.values().flat_map(BTreeMap::values).sum(),
             problem_pods: h.problem_pods.len(),
             restarts: h.restarts_total,
-            services_missing_slo: h.requests.services.iter().filter(|s| s.slo_met == Some(false)).count(),
+            services_missing_slo: h
+                .requests
+                .services
+                .iter()
+                .filter(|s| {
+                    let burning = |st: super::health::SloState| {
+                        !matches!(st, super::health::SloState::Met | super::health::SloState::NoData)
+                    };
+                    burning(s.availability_slo.state)
+                        || s.latency_slo.as_ref().is_some_and(|l| burning(l.state))
+                })
+                .count(),
             posture_gaps: h.posture.len(),
             resize_recommendations: sizing.totals.resize,
             monthly_savings: sizing.totals.monthly_savings,

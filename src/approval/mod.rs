@@ -13,5 +13,6 @@ pub mod apply;
 pub mod ops;
 pub mod patch;
 pub mod phr_sync;
+pub mod scope;
 pub mod validate;
 pub mod view;

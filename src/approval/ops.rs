@@ -94,6 +94,56 @@ pub async fn reconcile_if_needed(
     Ok(())
 }
 
+/// Expires approved items not applied within `ttl` (the approval is stale: the cluster
+/// and the reasons may have moved on); returns their ids.
+///
+/// # Errors
+/// Store errors.
+pub fn expire_stale_approvals(
+    store: &mut Store,
+    clock: &dyn Clock,
+    ttl: std::time::Duration,
+) -> Result<Vec<String>, QueueError> {
+    let now = clock.now();
+    let window = jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::from_hours(24));
+    let mut out = Vec::new();
+    for (id, since) in store.approved_before(now - window)? {
+        let reason = format!(
+            "approved at {since} and not applied within {}; approve it again if it still holds",
+            crate::config::format_duration(ttl)
+        );
+        match store.transition(&id, &Action::Expire { reason }, &Actor::new("aiops", "policy"), now) {
+            Ok(_) => {
+                sync_phr(store, &id, now);
+                out.push(id);
+            }
+            // Another process moved it on meanwhile (applying it, say): not stale.
+            Err(QueueError::Transition { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Takes back every approval of an item before its apply starts (audited).
+///
+/// # Errors
+/// Unknown id, nothing to revoke, the apply started already, store errors.
+pub fn revoke(
+    store: &mut Store,
+    clock: &dyn Clock,
+    id: &str,
+    by: &str,
+    role: Role,
+    justification: &str,
+) -> Result<Item, QueueError> {
+    let action = Action::Revoke { who: by.into(), role, justification: justification.into() };
+    let now = clock.now();
+    let (item, _) = store.transition(id, &action, &Actor::new(by, role.as_str()), now)?;
+    sync_phr(store, id, now);
+    Ok(item)
+}
+
 /// An approval or a rejection.
 #[derive(Debug, Clone)]
 pub struct DecideRequest {
@@ -197,16 +247,28 @@ pub async fn rollback_item(
 pub enum CheckOutcome {
     Pass,
     Fail,
+    /// The check could not run (no selector, the pods or metrics unreadable): neither a
+    /// pass nor a failure, and never a reason to roll back.
+    Inconclusive,
 }
 
 impl CheckOutcome {
-    /// As stored and shown: `pass`, `fail`.
+    /// As stored and shown: `pass`, `fail`, `inconclusive`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             CheckOutcome::Pass => "pass",
             CheckOutcome::Fail => "fail",
+            CheckOutcome::Inconclusive => "inconclusive",
         }
+    }
+
+    /// Parses [`CheckOutcome::as_str`].
+    #[must_use]
+    pub fn parse(s: &str) -> Option<CheckOutcome> {
+        [CheckOutcome::Pass, CheckOutcome::Fail, CheckOutcome::Inconclusive]
+            .into_iter()
+            .find(|o| o.as_str() == s)
     }
 }
 
@@ -251,15 +313,16 @@ pub fn judge_pods(h: &PodHealth, pre: Option<&PodHealth>) -> (Vec<String>, Strin
     (problems, summary)
 }
 
-/// The state a check moves its item to: a failure fails the item (the rollback is
-/// proposed), the last passing check verifies it. Pure.
+/// What the item's checks so far say, once all are done: verified when none failed and at
+/// least one passed (inconclusive ones do not count against it); `None` while checks are
+/// still due, or when none could run. A failed check fails the item (handled by the caller,
+/// with its reason). Pure.
 #[must_use]
-pub fn after_check(outcome: CheckOutcome, all_checks_passed: bool) -> Option<Action> {
-    match outcome {
-        CheckOutcome::Fail => None,
-        CheckOutcome::Pass if all_checks_passed => Some(Action::Verify),
-        CheckOutcome::Pass => None,
+pub fn after_checks(outcomes: &[Option<CheckOutcome>]) -> Option<Action> {
+    if outcomes.iter().any(Option::is_none) || outcomes.contains(&Some(CheckOutcome::Fail)) {
+        return None;
     }
+    outcomes.contains(&Some(CheckOutcome::Pass)).then_some(Action::Verify)
 }
 
 /// Runs the post-action checks that are due at `as_of` (all items, or one) and updates
@@ -338,23 +401,30 @@ async fn verify(
                     (CheckOutcome::Fail, format!("{}; {summary}", problems.join(", ")))
                 }
             }
-            Err(e) => (CheckOutcome::Fail, format!("could not check: {e}")),
+            Err(e @ ApplyError::Uncheckable { .. }) => {
+                (CheckOutcome::Inconclusive, format!("could not check: {e}"))
+            }
+            Err(e) => (
+                CheckOutcome::Inconclusive,
+                format!("could not check (will not count against the change): {e}"),
+            ),
         };
         let now = clock.now();
         store.record_check(&item.id, &ch.label, outcome.as_str(), &detail, now)?;
         let actor = Actor::new("aiops", "verify");
-        let all_passed = store
+        let outcomes: Vec<Option<CheckOutcome>> = store
             .checks(Some(&item.id), None)?
             .iter()
             .filter(|c| c.label != "pre")
-            .all(|c| c.outcome.as_deref() == Some(CheckOutcome::Pass.as_str()));
+            .map(|c| c.outcome.as_deref().and_then(CheckOutcome::parse))
+            .collect();
         let state = if outcome == CheckOutcome::Fail {
             let reason = format!(
                 "{} check: {detail}; rollback proposed: `aiops queue rollback {}`",
                 ch.label, item.id
             );
             store.transition(&item.id, &Action::FailCheck { reason }, &actor, now)?.0.state
-        } else if let Some(action) = after_check(outcome, all_passed) {
+        } else if let Some(action) = after_checks(&outcomes) {
             store.transition(&item.id, &action, &actor, now)?.0.state
         } else {
             State::Applied
@@ -438,6 +508,12 @@ pub fn enqueue(
         Some(s) => targets_of(s),
         None => (None, HashMap::new()),
     };
+    // A run that could not read everything (a forbidden or failing list) cannot tell a gone
+    // target from an unread one: it expires nothing.
+    let gaps = req.snapshot.is_some_and(|s| !s.gaps.is_empty());
+    if gaps && req.complete {
+        tracing::info!(feature = %req.feature, "The run has collection gaps: no pending item expires.");
+    }
     let ctx = EnqueueContext {
         feature: req.feature.as_str().into(),
         requested_by: "aiops".into(),
@@ -445,15 +521,30 @@ pub fn enqueue(
         present,
         resource_versions,
         phr,
-        complete: req.complete,
+        complete: req.complete && !gaps,
     };
+    // Queue evidence passes redaction before it is stored (it is shown by the CLI, the
+    // page, the API and the PHRs): titles, summaries and evidence can quote logs.
+    let recs: Vec<Recommendation> = req.recommendations.iter().map(redacted).collect();
     let summary = store
-        .enqueue(req.recommendations, &ctx, now)
+        .enqueue(&recs, &ctx, now)
         .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source: Box::new(source) })?;
     for (id, _) in &summary.expired {
         sync_phr(store, id, now);
     }
     Ok(summary)
+}
+
+/// A recommendation with its words redacted (its patch holds no free text).
+fn redacted(r: &Recommendation) -> Recommendation {
+    let red = |s: &str| crate::redact::redact(s).into_owned();
+    let mut r = r.clone();
+    r.title = red(&r.title);
+    r.summary = red(&r.summary);
+    for e in &mut r.evidence {
+        e.text = red(&e.text);
+    }
+    r
 }
 
 /// Targets present in a snapshot (`Kind/ns/name`) and their resourceVersions.

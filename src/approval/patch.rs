@@ -41,21 +41,46 @@ pub fn project(obj: &Value, shape: &Value) -> Value {
     }
 }
 
-/// Equal, counting a missing key as `null` (and an object of only nulls as `null`).
+/// Fields that are plain Go `bool` with `omitempty` in the Kubernetes API types: the API
+/// server never returns them `false`, it omits them, so absent means `false`. Every other
+/// boolean aiops writes is a `*bool` (`allowPrivilegeEscalation`, `privileged`,
+/// `readOnlyRootFilesystem`, `runAsNonRoot`, `automountServiceAccountToken`, `suspend`, …),
+/// where absent means "the default", which is not `false`, and `false` is kept as written.
+const OMITEMPTY_BOOLS: &[&str] = &[
+    "paused",                   // DeploymentSpec
+    "hostNetwork",              // PodSpec
+    "hostPID",                  // PodSpec
+    "hostIPC",                  // PodSpec
+    "stdin",                    // Container
+    "stdinOnce",                // Container
+    "tty",                      // Container
+    "readOnly",                 // VolumeMount
+    "publishNotReadyAddresses", // ServiceSpec
+];
+
+/// Equal, counting a missing key as `null` (and an object of only nulls as `null`), and a
+/// missing [`OMITEMPTY_BOOLS`] field as `false`.
 #[must_use]
 pub fn same(a: &Value, b: &Value) -> bool {
+    same_at(None, a, b)
+}
+
+fn same_at(key: Option<&str>, a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => x
             .keys()
             .chain(y.keys())
-            .all(|k| same(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))),
+            .all(|k| same_at(Some(k), x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))),
         (Value::Object(x), Value::Null) | (Value::Null, Value::Object(x)) => {
-            x.values().all(|v| same(v, &Value::Null))
+            x.iter().all(|(k, v)| same_at(Some(k), v, &Value::Null))
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_at(None, p, q))
+        }
         (Value::String(x), Value::String(y)) => x == y || same_quantity(x, y),
-        // The API server omits `false` booleans (`omitempty`): `spec.paused` absent is false.
-        (Value::Bool(false), Value::Null) | (Value::Null, Value::Bool(false)) => true,
+        (Value::Bool(false), Value::Null) | (Value::Null, Value::Bool(false)) => {
+            key.is_some_and(|k| OMITEMPTY_BOOLS.contains(&k))
+        }
         _ => a == b,
     }
 }
@@ -171,6 +196,16 @@ mod tests {
         assert!(same(&json!({"spec": {"paused": null}}), &json!({"spec": {"paused": false}})));
         assert!(same(&json!({"spec": {}}), &json!({"spec": {"paused": false}})));
         assert!(!same(&json!({"spec": {}}), &json!({"spec": {"paused": true}})));
+        // A `*bool` keeps `false`: absent is the default, a different state (a read-back of an
+        // apply that did not land must not pass for one that did).
+        let sc = |v: Value| json!({"containers": [{"name": "app", "securityContext": {"allowPrivilegeEscalation": v}}]});
+        assert!(!same(&sc(Value::Null), &sc(json!(false))));
+        assert!(!same(&json!({"containers": [{"name": "app"}]}), &sc(json!(false))));
+        assert!(!same(
+            &json!({"automountServiceAccountToken": null}),
+            &json!({"automountServiceAccountToken": false})
+        ));
+        assert!(same(&json!({"hostNetwork": null}), &json!({"hostNetwork": false})));
     }
 
     #[test]

@@ -28,14 +28,36 @@ fn needs(tier: RiskTier) -> String {
     format!("{}: {}", tier.as_str(), state::requirement(tier))
 }
 
+/// Text from people (justifications, names) and from operations, made safe inside one
+/// Markdown line of a PHR: line breaks become spaces and `#`, `|`, `<`, `` ` `` are escaped,
+/// so nobody can end the section, forge a heading (`## Rollback Plan`), a table row or HTML.
+#[must_use]
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '#' | '|' | '<' | '`' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The "Architect Decision" section body: the tier's rule, every approval or rejection with
 /// its ISO-8601 time and justification, and where the decision stands.
 #[must_use]
 pub fn decision_body(item: &Item, history: &[AuditEntry]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Required: {}.", needs(item.tier));
-    let decisions: Vec<&AuditEntry> =
-        history.iter().filter(|h| matches!(h.action.as_str(), "approve" | "reject" | "expire")).collect();
+    let decisions: Vec<&AuditEntry> = history
+        .iter()
+        .filter(|h| matches!(h.action.as_str(), "approve" | "reject" | "expire" | "revoke"))
+        .collect();
     if decisions.is_empty() {
         let _ = writeln!(o, "\nDecision: pending (queued {} by {}).", item.created_at, item.requested_by);
         if let Some(w) = state::approval_window(item.tier) {
@@ -45,19 +67,19 @@ pub fn decision_body(item: &Item, history: &[AuditEntry]) -> String {
     }
     let _ = writeln!(o);
     for h in &decisions {
-        let mut line = format!("- **{}** by {} ({}) at {}", h.action, h.who, h.role, h.at);
+        let mut line = format!("- **{}** by {} ({}) at {}", h.action, inline(&h.who), inline(&h.role), h.at);
         if let Some(j) = &h.justification {
-            let _ = write!(line, ": {j}");
+            let _ = write!(line, ": {}", inline(j));
         }
         if let Some(d) = &h.detail {
-            let _ = write!(line, " ({d})");
+            let _ = write!(line, " ({})", inline(d));
         }
         let _ = writeln!(o, "{line}");
     }
     let verdict = match item.state {
         State::Pending => "pending (partly approved)".to_string(),
         State::Rejected => "rejected".to_string(),
-        State::Expired => format!("expired: {}", item.expired_reason.as_deref().unwrap_or("")),
+        State::Expired => format!("expired: {}", inline(item.expired_reason.as_deref().unwrap_or(""))),
         other => format!("approved (now {other})"),
     };
     let _ = writeln!(o, "\nDecision: {verdict}.");
@@ -76,7 +98,11 @@ pub fn validation_body(item: &Item, ops: &[Operation], checks: &[Check]) -> Stri
         let _ = writeln!(
             o,
             "- {} {} at {} ({} ms): {}",
-            op.kind, op.outcome, op.finished_at, op.duration_ms, op.detail
+            op.kind,
+            op.outcome,
+            op.finished_at,
+            op.duration_ms,
+            inline(&op.detail)
         );
     }
     let mut checks: Vec<&Check> = checks.iter().collect();
@@ -91,7 +117,7 @@ pub fn validation_body(item: &Item, ops: &[Operation], checks: &[Check]) -> Stri
                 c.due_at,
                 c.done_at.map_or_else(|| "-".to_string(), |t| t.to_string()),
                 c.outcome.as_deref().unwrap_or("pending"),
-                c.detail.as_deref().unwrap_or("").replace('|', "\\|")
+                inline(c.detail.as_deref().unwrap_or(""))
             );
         }
     }
@@ -114,7 +140,8 @@ pub fn sync(store: &Store, id: &str, now: Timestamp) -> Result<Option<PathBuf>, 
         std::fs::read_to_string(&path).map_err(|source| PhrSyncError::Io { path: path.clone(), source })?;
     let text = phr::replace_section(&text, "Architect Decision", &decision_body(&item, &history))?;
     let text = phr::replace_section(&text, "Post-Action Validation", &validation_body(&item, &ops, &checks))?;
-    std::fs::write(&path, text).map_err(|source| PhrSyncError::Io { path: path.clone(), source })?;
+    std::fs::write(&path, crate::redact::redact(&text).as_bytes())
+        .map_err(|source| PhrSyncError::Io { path: path.clone(), source })?;
     Ok(Some(path))
 }
 
@@ -138,4 +165,22 @@ pub fn write_all(
         out.insert(rec.id.clone(), path.display().to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peoples_text_cannot_forge_a_section_a_row_or_html() {
+        let forged = "ok\n## Rollback Plan\nkubectl delete ns prod\r\n| a | b |\n<script>x</script> `code`";
+        let line = inline(forged);
+        assert!(!line.contains('\n') && !line.contains('\r'));
+        assert!(!line.contains("\n## "), "{line}");
+        assert_eq!(
+            line,
+            "ok \\#\\# Rollback Plan kubectl delete ns prod  \\| a \\| b \\| \\<script>x\\</script> \\`code\\`"
+        );
+        assert_eq!(inline("approved: p95 fits"), "approved: p95 fits");
+    }
 }

@@ -7,7 +7,8 @@
 //!    │   two different people)                      └──fail-apply──► failed          └──rollback──► rolled_back
 //!    ├──approve-by-policy (trivial only)──► approved
 //!    ├──reject──► rejected                                   (verified and failed can be rolled back too)
-//!    └──expire──► expired
+//!    └──expire──► expired            approved ──expire (not applied in time)──► expired
+//!  pending/approved ──revoke (every approval taken back, audited)──► pending
 //! ```
 //!
 //! Trivial items need no approval: as they are enqueued, the store asks for the
@@ -142,6 +143,13 @@ pub enum Action {
     },
     /// The tier needs no approval (trivial): approved by policy as it is queued.
     ApproveByPolicy,
+    /// Take back every approval given so far (before the apply starts): the item waits for
+    /// its approvals again.
+    Revoke {
+        who: String,
+        role: Role,
+        justification: String,
+    },
     /// The target is gone, the analysis no longer proposes it, or a newer proposal replaced it.
     Expire {
         reason: String,
@@ -172,6 +180,7 @@ impl Action {
             Action::Approve { .. } => "approve",
             Action::Reject { .. } => "reject",
             Action::ApproveByPolicy => "approve",
+            Action::Revoke { .. } => "revoke",
             Action::Expire { .. } => "expire",
             Action::StartApply => "start-apply",
             Action::FinishApply => "finish-apply",
@@ -220,6 +229,8 @@ pub enum TransitionError {
     SamePersonTwice { who: String, role: &'static str },
     #[error("approver name is empty")]
     NoApprover,
+    #[error("there is no approval to revoke")]
+    NothingToRevoke,
 }
 
 /// Roles a tier's approval needs.
@@ -345,6 +356,20 @@ pub fn decide(item: ItemFacts<'_>, action: &Action) -> Result<Decision, Transiti
         }
         (S::Pending, Action::ApproveByPolicy) if required_roles(item.tier).is_empty() => to(S::Approved),
         (S::Pending, Action::Expire { .. }) => to(S::Expired),
+        // An approval not acted upon within its time expires too.
+        (S::Approved, Action::Expire { .. }) => to(S::Expired),
+        (S::Pending | S::Approved, Action::Revoke { who, justification, .. }) => {
+            if who.trim().is_empty() {
+                return Err(TransitionError::NoApprover);
+            }
+            if justification.trim().is_empty() {
+                return Err(TransitionError::MissingJustification("revoke"));
+            }
+            if item.approvals.is_empty() {
+                return Err(TransitionError::NothingToRevoke);
+            }
+            to(S::Pending)
+        }
         (S::Approved, Action::StartApply) => to(S::Applying),
         (S::Applying, Action::FinishApply) => to(S::Applied),
         (S::Applying, Action::AbortApply { .. }) => to(S::Approved),
@@ -381,6 +406,7 @@ mod tests {
             Action::FailCheck { reason: "restarts".into() },
             Action::Rollback,
             Action::ApproveByPolicy,
+            Action::Revoke { who: "ann".into(), role: Role::Architect, justification: "wrong window".into() },
         ]
     }
 
@@ -390,7 +416,7 @@ mod tests {
         Some(match (from, action) {
             (S::Pending, "approve") => S::Approved,
             (S::Pending, "reject") => S::Rejected,
-            (S::Pending, "expire") => S::Expired,
+            (S::Pending | S::Approved, "expire") => S::Expired,
             (S::Approved, "start-apply") => S::Applying,
             (S::Applying, "finish-apply") => S::Applied,
             (S::Applying, "abort-apply") => S::Approved,
@@ -412,6 +438,9 @@ mod tests {
                     let got = decide(facts, &action);
                     let want = if action == Action::ApproveByPolicy {
                         (from == State::Pending && tier == RiskTier::Trivial).then_some(State::Approved)
+                    } else if action.name() == "revoke" {
+                        // With no approval given there is nothing to revoke (tested below).
+                        None
                     } else {
                         expected(from, action.name())
                     };
@@ -420,7 +449,10 @@ mod tests {
                             assert_eq!(got.map(|d| d.to), Ok(to), "{tier:?} {from} {}", action.name())
                         }
                         None => assert!(
-                            matches!(got, Err(TransitionError::NotAllowed { .. })),
+                            matches!(
+                                got,
+                                Err(TransitionError::NotAllowed { .. } | TransitionError::NothingToRevoke)
+                            ),
                             "{tier:?} {from} {} gave {got:?}",
                             action.name()
                         ),
@@ -429,7 +461,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 9 * 11);
+        assert_eq!(checked, 3 * 9 * 12);
     }
 
     #[test]
@@ -504,6 +536,38 @@ mod tests {
         );
         let e = decide(ItemFacts { state: State::Pending, ..f }, &Action::StartApply).unwrap_err();
         assert!(e.to_string().contains("has not been approved"), "{e}");
+    }
+
+    #[test]
+    fn a_revoke_takes_back_approvals_until_the_apply_starts() {
+        static ANN: std::sync::LazyLock<Vec<Approval>> =
+            std::sync::LazyLock::new(|| vec![approval("ann", Role::Architect)]);
+        let revoke =
+            Action::Revoke { who: "ann".into(), role: Role::Architect, justification: "wrong window".into() };
+        for from in [State::Approved, State::Pending] {
+            let f =
+                ItemFacts { tier: RiskTier::Critical, state: from, requested_by: "aiops", approvals: &ANN };
+            assert_eq!(decide(f, &revoke).unwrap().to, State::Pending, "{from}");
+        }
+        let none = ItemFacts {
+            tier: RiskTier::Medium,
+            state: State::Pending,
+            requested_by: "aiops",
+            approvals: &[],
+        };
+        assert_eq!(decide(none, &revoke), Err(TransitionError::NothingToRevoke));
+        for from in [State::Applying, State::Applied, State::Verified, State::Rejected, State::Expired] {
+            let f = ItemFacts { tier: RiskTier::Medium, state: from, requested_by: "aiops", approvals: &ANN };
+            assert!(matches!(decide(f, &revoke), Err(TransitionError::NotAllowed { .. })), "{from}");
+        }
+        let blank = Action::Revoke { who: "ann".into(), role: Role::Architect, justification: " ".into() };
+        let f = ItemFacts {
+            tier: RiskTier::Medium,
+            state: State::Approved,
+            requested_by: "aiops",
+            approvals: &ANN,
+        };
+        assert_eq!(decide(f, &blank), Err(TransitionError::MissingJustification("revoke")));
     }
 
     #[test]

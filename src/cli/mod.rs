@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod diagnose;
+pub mod docs;
 pub mod hpa;
 pub mod output;
 pub mod queue;
@@ -155,6 +156,18 @@ pub enum Command {
     Rollout(rollout::RolloutCommand),
     /// The approval web page and JSON API, /metrics, and the schedules (weekly reports, daily sizing and HPA, post-action checks)
     Serve(serve::ServeArgs),
+    /// Shell completion script (`aiops completions bash > /etc/bash_completion.d/aiops`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout (`aiops man | man -l -`), or one page per command into --out
+    Man {
+        /// Write aiops.1, aiops-report.1, ... into this directory (created)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,6 +321,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<u8, CliError> {
         Command::Hpa(args) => hpa::run(args, g, &ctx).await?,
         Command::Rollout(cmd) => rollout::run(cmd, g, &ctx).await?,
         Command::Serve(args) => serve::run(args, g, &config).await?,
+        Command::Completions { shell } => docs::completions(*shell)?,
+        Command::Man { out } => docs::man(out.as_deref())?,
     };
     Ok(code)
 }
@@ -364,13 +379,62 @@ pub fn main_with(args: Vec<std::ffi::OsString>, env: &dyn Fn(&str) -> Option<Str
             return ExitCode::from(exit::ERROR);
         }
     };
+    let hints = HintCtx::of(&cli);
     match runtime.block_on(run(cli, config)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             output::error(&e);
+            if let Some(h) = hint(&e, &hints) {
+                output::note(&h);
+            }
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// What the hints of a failed command need to know of its flags.
+struct HintCtx {
+    command: &'static str,
+    prometheus: bool,
+    source_given: bool,
+}
+
+impl HintCtx {
+    fn of(cli: &Cli) -> HintCtx {
+        let g = &cli.global;
+        HintCtx {
+            command: match &cli.command {
+                Command::Sizing(_) => "sizing",
+                Command::Snapshot(_) => "snapshot",
+                _ => "other",
+            },
+            prometheus: g.prometheus_url.is_some(),
+            source_given: g.demo || g.snapshot.is_some() || g.kubeconfig.is_some() || g.context.is_some(),
+        }
+    }
+}
+
+/// A hint for a failure a flag would have avoided: no cluster reachable and no source
+/// named (`--kubeconfig`, `--context`, `--snapshot`, `--demo`; for sizing with Prometheus,
+/// `--prometheus-only`).
+fn hint(e: &CliError, ctx: &HintCtx) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut no_cluster = false;
+    while let Some(c) = cause {
+        use crate::collectors::CollectError;
+        let collect =
+            c.downcast_ref::<CollectError>().or_else(|| c.downcast_ref::<Box<CollectError>>().map(|b| &**b));
+        no_cluster |= matches!(collect, Some(CollectError::KubeConfig { .. }));
+        cause = c.source();
+    }
+    if !no_cluster || ctx.source_given {
+        return None;
+    }
+    Some(match (ctx.command, ctx.prometheus) {
+        ("sizing", true) => "hint: no Kubernetes access? `aiops sizing --prometheus-only --prometheus-url URL` reads workloads, requests and limits from kube-state-metrics instead; or name a cluster with --kubeconfig FILE / --context NAME".to_string(),
+        ("snapshot", _) => "hint: `snapshot capture` reads a live cluster: name it with --kubeconfig FILE or --context NAME; `aiops snapshot demo --out DIR` writes the demo instead".to_string(),
+        _ => "hint: name a cluster with --kubeconfig FILE or --context NAME (or run aiops in a pod), read a snapshot directory with --snapshot DIR, or try the built-in demo with --demo".to_string(),
+    })
 }
 
 #[cfg(test)]

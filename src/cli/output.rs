@@ -27,7 +27,7 @@ pub fn error(e: &(dyn std::error::Error + 'static)) {
 
 /// Prints an error message on stderr.
 pub fn error_text(text: &str) {
-    eprintln!("error: {text}");
+    eprintln!("error: {}", crate::redact::redact(text));
 }
 
 /// Printing failed: stdout could not be written, or the data could not be encoded.
@@ -47,7 +47,7 @@ pub type Result<T = ()> = std::result::Result<T, OutputError>;
 /// A one-line note for the person at the terminal (stderr), e.g. what `--enqueue` did.
 pub fn note(msg: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let _ = writeln!(err, "{}", crate::redact::redact(msg));
 }
 
 /// Prints clap's own message (help, version, usage errors).
@@ -71,7 +71,9 @@ pub fn clear_progress(drawn: bool) {
     }
 }
 
+/// Writes data to stdout: every byte passes the one redaction step first.
 pub(crate) fn emit(text: &str) -> Result {
+    let text = crate::redact::redact(text);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

@@ -27,10 +27,14 @@ pub enum QueueCommand {
     Approve(DecideArgs),
     /// Reject, with a justification
     Reject(DecideArgs),
-    /// Apply an approved item to the cluster (server-side apply, field manager `aiops`)
+    /// Apply an approved item to the cluster (server-side apply under the item's own field
+    /// manager `aiops-<id>`, so items on one object compose)
     Apply(ApplyArgs),
-    /// Restore the state recorded before the apply (within 5 minutes)
-    Rollback(ActorArgs),
+    /// Restore the state recorded before the apply (within 5 minutes); refuses when the
+    /// fields changed since the apply unless --force --acknowledge
+    Rollback(RollbackArgs),
+    /// Take back every approval of an item before it is applied (audited)
+    Revoke(DecideArgs),
     /// Run the post-action checks that are due (5 min, 15 min, 1 h after apply)
     Verify {
         /// Only this item
@@ -82,11 +86,17 @@ pub struct DecideArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ActorArgs {
+pub struct RollbackArgs {
     pub id: String,
     /// Who runs it (recorded in the audit log)
     #[arg(long, default_value = "operator")]
     pub by: String,
+    /// Roll back although the fields changed since the apply (needs --acknowledge)
+    #[arg(long, requires = "acknowledge")]
+    pub force: bool,
+    /// Why forcing is right
+    #[arg(long, value_name = "TEXT")]
+    pub acknowledge: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +186,14 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 emit(&msg)?;
             }
         }
+        QueueCommand::Revoke(a) => {
+            let item = jobs::queue::revoke(&mut store, ctx, &a.id, &a.by, a.role, &a.justification)?;
+            if let Some(text) = structured(&item_json(&item), format)? {
+                emit(&text)?;
+            } else {
+                emit(&format!("{}: approvals revoked by {}; it is {} again.\n", item.id, a.by, item.state))?;
+            }
+        }
         QueueCommand::Apply(a) => {
             let req = ApplyRequest {
                 id: a.id.clone(),
@@ -186,7 +204,7 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 } else {
                     None
                 },
-                owner: jobs::queue::process_owner("aiops"),
+                owner: jobs::queue::operation_owner("aiops"),
             };
             let out = jobs::queue::apply(&mut store, ctx, &req).await?;
             if let Some(text) = structured(&out, format)? {
@@ -205,9 +223,15 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
             }
         }
         QueueCommand::Rollback(a) => {
-            let out =
-                jobs::queue::rollback(&mut store, ctx, &a.id, &a.by, &jobs::queue::process_owner("aiops"))
-                    .await?;
+            let out = jobs::queue::rollback(
+                &mut store,
+                ctx,
+                &a.id,
+                &a.by,
+                &jobs::queue::operation_owner("aiops"),
+                if a.force { Some(a.acknowledge.clone().unwrap_or_default()) } else { None },
+            )
+            .await?;
             if let Some(text) = structured(&out, format)? {
                 emit(&text)?;
             } else {
@@ -260,7 +284,7 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 emit(&render_stats(&stats))?;
             }
         }
-        QueueCommand::Unlock { target } => match jobs::queue::unlock(&mut store, target)? {
+        QueueCommand::Unlock { target } => match jobs::queue::unlock(&mut store, ctx, target)? {
             Some(l) => emit(&format!(
                 "Removed the lock of {} ({} of {} by {}).\n",
                 l.target, l.operation, l.item, l.owner

@@ -2,7 +2,7 @@
 //! run wrote, what it queued (stderr), where its PHRs are, and whether the webhook took the
 //! notice.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -41,16 +41,26 @@ pub struct ReportArgs {
     /// Root of the PHR tree `history/prompts/<feature>/` (default: OUT)
     #[arg(long, value_name = "DIR")]
     pub phr_dir: Option<PathBuf>,
-    /// Post a summary with the critical findings to this webhook (Slack-compatible JSON)
-    #[arg(long, value_name = "URL")]
+    /// Post a summary with the critical findings to this webhook (Slack-compatible JSON).
+    /// The URL is itself a secret and is never printed; in a cluster prefer --notify-file
+    #[arg(long, value_name = "URL", conflicts_with = "notify_file")]
     pub notify: Option<String>,
+    /// Read the webhook URL from this file (a mounted Secret key, e.g.
+    /// /etc/aiops/notify/url); when the file does not exist, say so and post nothing
+    #[arg(long, value_name = "FILE")]
+    pub notify_file: Option<PathBuf>,
     /// Put every recommendation of the run (sizing, diagnosis remediations, security) into
     /// the approval queue (`--db`), linked to the PHRs this run wrote
     #[arg(long)]
     pub enqueue: bool,
-    /// Availability target of every service (0.999 = 99.9%)
-    #[arg(long, default_value_t = 0.999)]
-    pub slo_target: f64,
+    /// Default availability target of services (0.999 = 99.9%; default: `[slo] availability`
+    /// of the config file, else 0.999). A Service's `aiops.io/slo-availability` annotation or
+    /// the config file's `[[slo.services]]` set its own
+    #[arg(long, value_name = "RATIO")]
+    pub slo_target: Option<f64>,
+    /// SLO period over which error budgets are counted (default: `[slo] period`, else 30d)
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration_arg)]
+    pub slo_period: Option<Duration>,
     /// Request counter metric (label `code`)
     #[arg(long, default_value = "http_requests_total")]
     pub requests_metric: String,
@@ -88,6 +98,7 @@ impl ReportArgs {
             notify: self.notify.clone(),
             enqueue: self.enqueue,
             slo_target: self.slo_target,
+            slo_period: self.slo_period,
             requests_metric: self.requests_metric.clone(),
             latency_metric: self.latency_metric.clone(),
             window: self.window,
@@ -103,7 +114,11 @@ impl ReportArgs {
 /// # Errors
 /// Usage errors (exit 2), a source that cannot be read, files that cannot be written.
 pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, CliError> {
-    let req = ReportRequest::new(args.options(), g.source()?, g.scope(), ctx.config)?;
+    let mut options = args.options();
+    if let Some(file) = &args.notify_file {
+        options.notify = notify_url_from(file)?;
+    }
+    let req = ReportRequest::new(options, g.source()?, g.scope(), ctx.config)?;
     let out = jobs::report::run(&req, ctx).await;
     output::clear_progress(g.progress_drawn());
     let out = out?;
@@ -112,6 +127,25 @@ pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8,
     }
     output::emit(&render_outcome(&out))?;
     Ok(exit::OK)
+}
+
+/// The webhook URL held in `file` (first line, trimmed); `None` with a note when the file
+/// does not exist (an optional Secret that was not created).
+fn notify_url_from(file: &Path) -> Result<Option<String>, CliError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => match text.lines().map(str::trim).find(|l| !l.is_empty()) {
+            Some(url) => Ok(Some(url.to_string())),
+            None => Err(CliError::Usage(super::UsageError(format!(
+                "--notify-file {}: the file is empty",
+                file.display()
+            )))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            output::note(&format!("not posting to a webhook: {} does not exist", file.display()));
+            Ok(None)
+        }
+        Err(e) => Err(CliError::Usage(super::UsageError(format!("--notify-file {}: {e}", file.display())))),
+    }
 }
 
 /// The lines a report run prints: each file written, the PHR count, the webhook's answer.
@@ -123,7 +157,9 @@ pub fn render_outcome(out: &ReportOutcome) -> String {
     }
     text.push_str(&format!("PHRs under {}: {}\n", out.phr_dir.display(), out.phr_count));
     match &out.notified {
-        Some(Ok(url)) => text.push_str(&format!("notified {url}\n")),
+        Some(Ok(url)) => {
+            text.push_str(&format!("notified the webhook at {}\n", crate::report::notify::webhook_host(url)))
+        }
         Some(Err(e)) => text.push_str(&format!("notification failed: {e}\n")),
         None => {}
     }

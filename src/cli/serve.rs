@@ -35,9 +35,17 @@ pub struct ServeArgs {
     /// then runs again at the next start)
     #[arg(long, default_value = "25s", value_parser = super::parse_duration_arg)]
     pub shutdown_grace: Duration,
-    /// Mark the session cookie `Secure` (when served behind TLS)
+    /// Mark the cookies `Secure` with `__Host-`/`__Secure-` names (behind a TLS-terminating
+    /// ingress; implied by --tls-cert)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Serve HTTPS with this PEM certificate (chain), e.g. `tls.crt` of a mounted
+    /// `kubernetes.io/tls` Secret; reloaded when the file changes. Needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Browser session lifetime
     #[arg(long, default_value = "8h", value_parser = super::parse_duration_arg)]
     pub session_ttl: Duration,
@@ -59,6 +67,12 @@ impl ServeArgs {
             catch_up: !self.no_catch_up,
             shutdown_grace: self.shutdown_grace,
             secure_cookies: self.secure_cookies,
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(server::tls::TlsFiles { cert: cert.clone(), key: key.clone() })
+                }
+                _ => None,
+            },
             session_ttl: self.session_ttl,
             clock_speed: self.clock_speed,
         }
@@ -70,8 +84,9 @@ impl ServeArgs {
 /// # Errors
 /// Bad flags or files, the address cannot be bound.
 pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> Result<u8, CliError> {
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
     let on_listening = |addr: SocketAddr| {
-        let _ = output::emit(&format!("aiops serve listening on http://{addr}\n"));
+        let _ = output::emit(&format!("aiops serve listening on {scheme}://{addr}\n"));
     };
     server::run(&args.options(), config, g.source()?, g.scope(), on_listening)
         .await

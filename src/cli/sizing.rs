@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::output::{emit, note_enqueued, structured};
 use super::{CliError, GlobalArgs, exit, parse_duration_arg};
+use crate::analysis::sizing::CpuLimit;
 use crate::config::OutputFormat;
 use crate::jobs::sizing::FetchMode;
 use crate::jobs::sizing::{QueryPlan, SizingOptions, SizingOutcome, SizingRequest};
@@ -26,8 +27,13 @@ pub struct SizingArgs {
     /// Accept a margin below 0.30
     #[arg(long)]
     pub allow_small_margin: bool,
-    /// Recommend no CPU limit
-    #[arg(long)]
+    /// When to propose a CPU limit: `keep` (only where the container has one, or its
+    /// namespace's ResourceQuota caps limits.cpu), `set` (everywhere), `none` (remove them).
+    /// A proposed limit is the observed maximum × (1 + margin)
+    #[arg(long, value_enum, default_value = "keep")]
+    pub cpu_limit: CpuLimitArg,
+    /// Same as --cpu-limit none (kept for scripts)
+    #[arg(long, hide = true, conflicts_with = "cpu_limit")]
     pub no_cpu_limit: bool,
     /// Less history than this gives `insufficient-history`
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg)]
@@ -73,6 +79,24 @@ pub enum FetchArg {
     RemoteRead,
 }
 
+/// `--cpu-limit` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CpuLimitArg {
+    Keep,
+    Set,
+    None,
+}
+
+impl From<CpuLimitArg> for CpuLimit {
+    fn from(a: CpuLimitArg) -> Self {
+        match a {
+            CpuLimitArg::Keep => CpuLimit::Keep,
+            CpuLimitArg::Set => CpuLimit::Set,
+            CpuLimitArg::None => CpuLimit::None,
+        }
+    }
+}
+
 /// `--plan` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanArg {
@@ -90,7 +114,7 @@ impl SizingArgs {
             step: self.step,
             margin: self.margin,
             allow_small_margin: self.allow_small_margin,
-            no_cpu_limit: self.no_cpu_limit,
+            cpu_limit: if self.no_cpu_limit { CpuLimit::None } else { self.cpu_limit.into() },
             min_history: self.min_history,
             price_vcpu_hour: self.price_vcpu_hour,
             price_gib_hour: self.price_gib_hour,

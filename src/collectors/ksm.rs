@@ -175,7 +175,7 @@ pub async fn discover(
         // Gone by as_of: kube-state-metrics does not say when, only that it was seen in
         // the window and is not there now.
         let phase = current.get(&(ns.clone(), name.clone()));
-        let deleted = phase.is_none().then(|| Time(as_of));
+        let deleted = phase.is_none().then_some(Time(as_of));
         let phase = phase.filter(|p| !p.is_empty()).cloned();
         let status = (!statuses.is_empty() || phase.is_some()).then(|| PodStatus {
             phase,

@@ -126,7 +126,7 @@ where
 }
 
 /// Lists every object of an API, following continue tokens.
-async fn list_paged<K>(
+pub(crate) async fn list_paged<K>(
     api: &Api<K>,
     opts: &KubeOptions,
     what: &str,
@@ -317,7 +317,7 @@ async fn list_secrets(client: &Client, opts: &KubeOptions) -> Listed {
     Listed::Objects(Box::new(move |snap: &mut ClusterSnapshot| {
         for m in metas {
             let type_ = m.uid.as_ref().and_then(|u| types.get(u).cloned());
-            snap.objects_mut().secrets.push(SecretMeta { metadata: m, type_, immutable: None });
+            snap.objects_mut().secrets.push(SecretMeta::new(m, type_, None));
         }
     }))
 }

@@ -156,11 +156,7 @@ async fn pod_context(
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     for name in &secrets {
         match with_retries(opts, "get secret metadata", || secret_api.get_metadata_opt(name)).await {
-            Ok(Some(m)) => snap.objects_mut().secrets.push(SecretMeta {
-                metadata: m.metadata,
-                type_: None,
-                immutable: None,
-            }),
+            Ok(Some(m)) => snap.objects_mut().secrets.push(SecretMeta::new(m.metadata, None, None)),
             Ok(None) => {}
             Err(e) => gap(snap, format!("Secret {name}"), Some(&ns), &e),
         }
@@ -177,11 +173,7 @@ async fn pod_context(
         Ok(l) => {
             for m in l.items {
                 if !snap.objects.secrets.iter().any(|s| s.metadata.name == m.metadata.name) {
-                    snap.objects_mut().secrets.push(SecretMeta {
-                        metadata: m.metadata,
-                        type_: None,
-                        immutable: None,
-                    });
+                    snap.objects_mut().secrets.push(SecretMeta::new(m.metadata, None, None));
                 }
             }
         }

@@ -61,32 +61,18 @@ pub fn read_text(path: &Path) -> Result<String> {
     if path == Path::new("-") {
         let mut s = String::new();
         std::io::stdin()
+            .take(super::files::MAX_OBJECT_FILE_BYTES)
             .read_to_string(&mut s)
             .map_err(|source| CollectError::Io { path: path.into(), source })?;
         return Ok(s);
     }
-    std::fs::read_to_string(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
+    super::files::read_named_text(path, super::files::MAX_OBJECT_FILE_BYTES)
 }
 
 fn is_manifest(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
-    for e in entries {
-        let e = e.map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_manifest(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// The files `paths` name: files as given (any extension), directories walked for
@@ -100,10 +86,7 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if p == Path::new("-") || p.is_file() {
             files.push(p.clone());
         } else if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found)?;
-            found.sort();
-            files.extend(found);
+            files.extend(super::files::walk_inside(p, p, &is_manifest)?);
         } else {
             return Err(CollectError::Invalid {
                 path: p.clone(),
@@ -313,9 +296,7 @@ pub fn read_vulnerability_reports(snapshot_dir: &Path) -> Result<Vec<Vulnerabili
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut files = Vec::new();
-    walk(&dir, &mut files)?;
-    files.sort();
+    let files = super::files::walk_inside(snapshot_dir, &dir, &is_manifest)?;
     let mut out = Vec::new();
     for f in files {
         let text = read_text(&f)?;

@@ -1,9 +1,12 @@
 //! Sources: the only code that reads files or talks to the network. Each returns `model`
 //! types and stamps `as_of`.
 
+pub mod custom;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod grid;
+pub mod health_signals;
 pub mod json_stream;
 pub mod ksm;
 pub mod kube;

@@ -210,8 +210,8 @@ pub async fn capture_usage(
     }
 }
 
-/// Fetches the raw series of the named query files over the window into the snapshot's
-/// metrics (replacing none: the caller decides), by `mode`. Unlike [`capture_usage`], any
+/// Fetches the raw series of the named query files over the window ending at the
+/// snapshot's `as_of` into its metrics (replacing none: the caller decides), by `mode`. Unlike [`capture_usage`], any
 /// failure is an error, since the analysis that asked cannot go on without them.
 ///
 /// # Errors
@@ -223,10 +223,10 @@ pub async fn fetch_usage(
     snap: &mut ClusterSnapshot,
     files: &[&str],
     namespace: Option<&str>,
-    as_of: Timestamp,
     window: Duration,
     step: Duration,
 ) -> Result<usage_fetch::FetchSummary> {
+    let as_of = snap.as_of();
     let path = usage_fetch::resolve(opts, mode).await?;
     let grid = Grid::ending_at(as_of.as_millisecond(), as_of.as_millisecond() - ms(window), ms(step));
     let req = UsageRequest {

@@ -8,8 +8,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use super::error::{CollectError, Result};
-use crate::model::manifest::parse_documents;
+use super::error::Result;
 use crate::model::scalers::OtherScaler;
 
 /// The scaler of one object, if it is a VPA or a ScaledObject with a target.
@@ -38,18 +37,6 @@ pub fn scaler_of(v: &Value) -> Option<OtherScaler> {
     })
 }
 
-fn collect_values(v: Value, out: &mut Vec<OtherScaler>) {
-    if let Some(items) = v.get("items").and_then(Value::as_array) {
-        for item in items {
-            collect_values(item.clone(), out);
-        }
-        return;
-    }
-    if let Some(s) = scaler_of(&v) {
-        out.push(s);
-    }
-}
-
 /// Every VPA and ScaledObject in a snapshot directory's `objects/` (JSON or YAML files,
 /// single objects or Lists). A directory without `objects/` has none.
 ///
@@ -57,38 +44,18 @@ fn collect_values(v: Value, out: &mut Vec<OtherScaler>) {
 /// A file that cannot be read or parsed (names the file).
 pub fn read_dir_scalers(dir: &Path) -> Result<Vec<OtherScaler>> {
     let mut out = Vec::new();
-    let root = dir.join("objects");
-    if !root.is_dir() {
-        return Ok(out);
-    }
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| CollectError::Io { path: d.clone(), source: e })?;
-        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for p in paths {
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !matches!(ext, "json" | "yaml" | "yml") {
-                continue;
-            }
-            let text =
-                std::fs::read_to_string(&p).map_err(|e| CollectError::Io { path: p.clone(), source: e })?;
-            // Cheap pre-filter: most object files hold neither kind.
-            if !text.contains("VerticalPodAutoscaler") && !text.contains("ScaledObject") {
-                continue;
-            }
-            for doc in parse_documents(&p, &text)? {
-                collect_values(doc, &mut out);
-            }
-        }
-    }
+    super::custom::for_each_object(dir, &["VerticalPodAutoscaler", "ScaledObject"], &mut |v| {
+        out.extend(scaler_of(v));
+    })?;
     info!(scalers = out.len(), "Read VPAs and ScaledObjects from the snapshot.");
     Ok(out)
 }
+
+/// The autoscaler kinds read live: (group, version, kind, plural).
+pub const SCALER_KINDS: &[(&str, &str, &str, &str)] = &[
+    ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
+    ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+];
 
 /// Every VPA (`autoscaling.k8s.io/v1`) and KEDA ScaledObject (`keda.sh/v1alpha1`) of the
 /// live cluster. A kind the API server does not serve, or RBAC forbids, is skipped (logged);
@@ -100,10 +67,7 @@ pub async fn fetch_scalers(
     use crate::model::snapshot::{CollectionGap, GapReason};
     let mut out = Vec::new();
     let mut gaps = Vec::new();
-    for (group, version, kind, plural) in [
-        ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers"),
-        ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
-    ] {
+    for &(group, version, kind, plural) in SCALER_KINDS {
         let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),

@@ -212,12 +212,15 @@ pub fn is_layout(dir: &Path) -> bool {
 
 /// Reads the series of the metrics in `only` (all when `None`), of one namespace or all,
 /// into `store`, in the order they were written. The values files are read on `threads`
-/// threads.
+/// threads. Every file is opened under the snapshot directory's rules
+/// ([`super::files::open_inside`] `root`: no link leaving it, no FIFO or device).
 ///
 /// # Errors
-/// A missing or malformed table or values file, a series pointing outside its values or at
-/// an unknown axis; the error names the file.
+/// A missing or malformed table or values file, a file leading outside `root` or not a
+/// regular file, a series pointing outside its values or at an unknown axis; the error
+/// names the file.
 pub fn read_metrics(
+    root: &Path,
     dir: &Path,
     only: Option<&BTreeSet<String>>,
     namespace: Option<&str>,
@@ -225,7 +228,7 @@ pub fn read_metrics(
     store: &mut MetricStore,
 ) -> Result<()> {
     let series_path = dir.join(SERIES_FILE);
-    let rows = read_series(&series_path)?;
+    let rows = read_series(root, &series_path)?;
     let wanted: Vec<&SeriesRow> = rows
         .iter()
         .filter(|r| only.is_none_or(|o| o.contains(&r.metric)))
@@ -233,7 +236,7 @@ pub fn read_metrics(
         .collect();
     let axes_path = dir.join(AXES_FILE);
     let needed_axes: BTreeSet<u32> = wanted.iter().map(|r| r.axis).collect();
-    let axes = read_axes(&axes_path, &needed_axes)?;
+    let axes = read_axes(root, &axes_path, &needed_axes)?;
     // Per metric: its values, read in parallel.
     let mut metrics: Vec<&str> = wanted.iter().map(|r| r.metric.as_str()).collect();
     metrics.sort_unstable();
@@ -248,7 +251,7 @@ pub fn read_metrics(
                     let path = values_dir.join(values_file(m));
                     let of_metric: Vec<&SeriesRow> =
                         wanted.iter().copied().filter(|r| r.metric == *m).collect();
-                    scope.spawn(move || read_values(&path, &of_metric))
+                    scope.spawn(move || read_values(root, &path, &of_metric))
                 })
                 .collect();
             for (h, m) in handles.into_iter().zip(chunk) {
@@ -284,13 +287,13 @@ fn parquet_err(path: &Path) -> impl Fn(String) -> CollectError + '_ {
     move |reason| CollectError::Parquet { path: path.to_path_buf(), reason }
 }
 
-fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
+fn open(root: &Path, path: &Path) -> Result<File> {
+    super::files::open_inside(root, path)
 }
 
-fn read_series(path: &Path) -> Result<Vec<SeriesRow>> {
+fn read_series(root: &Path, path: &Path) -> Result<Vec<SeriesRow>> {
     let err = parquet_err(path);
-    let df = ParquetReader::new(open(path)?).finish().map_err(|e| err(e.to_string()))?;
+    let df = ParquetReader::new(open(root, path)?).finish().map_err(|e| err(e.to_string()))?;
     let col = |name: &str| df.column(name).map_err(|_| err(format!("missing column `{name}`")));
     let int = |name: &str| -> Result<Vec<u64>> {
         let c = col(name)?.cast(&DataType::UInt64).map_err(|e| err(format!("column `{name}`: {e}")))?;
@@ -326,9 +329,9 @@ fn read_series(path: &Path) -> Result<Vec<SeriesRow>> {
 }
 
 /// The axes in `wanted`, each decoded once.
-fn read_axes(path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i64]>>> {
+fn read_axes(root: &Path, path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i64]>>> {
     let err = parquet_err(path);
-    let mut reader = ParquetReader::new(open(path)?);
+    let mut reader = ParquetReader::new(open(root, path)?);
     let total = reader.num_rows().map_err(|e| err(e.to_string()))?;
     let mut out: HashMap<u32, Arc<[i64]>> = HashMap::new();
     let mut current: Option<(u32, Vec<i64>)> = None;
@@ -344,7 +347,7 @@ fn read_axes(path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i6
     };
     while offset < total {
         let n = BATCH_ROWS.min(total - offset);
-        let df = ParquetReader::new(open(path)?)
+        let df = ParquetReader::new(open(root, path)?)
             .with_slice(Some((offset, n)))
             .finish()
             .map_err(|e| err(e.to_string()))?;
@@ -377,9 +380,9 @@ fn read_axes(path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i6
 }
 
 /// The values of `rows` (one metric's series, in file order) from its values file.
-fn read_values(path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
+fn read_values(root: &Path, path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
     let err = parquet_err(path);
-    let mut reader = ParquetReader::new(open(path)?);
+    let mut reader = ParquetReader::new(open(root, path)?);
     let total = reader.num_rows().map_err(|e| err(e.to_string()))?;
     let mut out: Vec<Vec<f64>> = rows.iter().map(|r| Vec::with_capacity(r.len)).collect();
     // Rows sorted by offset: walk the file once in batches.
@@ -389,7 +392,7 @@ fn read_values(path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
     let mut batch_start = 0usize;
     while batch_start < total && next < order.len() {
         let n = BATCH_ROWS.min(total - batch_start);
-        let df = ParquetReader::new(open(path)?)
+        let df = ParquetReader::new(open(root, path)?)
             .with_slice(Some((batch_start, n)))
             .finish()
             .map_err(|e| err(e.to_string()))?;
@@ -480,7 +483,7 @@ mod tests {
         assert!(is_layout(dir.path()));
         assert!(dir.path().join(VALUES_DIR).join("other:x.parquet").is_file());
         let mut back = MetricStore::new();
-        read_metrics(dir.path(), None, None, 2, &mut back).unwrap();
+        read_metrics(dir.path(), dir.path(), None, None, 2, &mut back).unwrap();
         assert_eq!(back.len(), original.len());
         for (a, b) in original.all().iter().zip(back.all()) {
             assert_eq!((&a.metric, &a.labels, &a.timestamps), (&b.metric, &b.labels, &b.timestamps));
@@ -499,16 +502,18 @@ mod tests {
         write_metrics(&store(), dir.path()).unwrap();
         let only: BTreeSet<String> = ["m".to_string()].into();
         let mut part = MetricStore::new();
-        read_metrics(dir.path(), Some(&only), Some("a"), 1, &mut part).unwrap();
+        read_metrics(dir.path(), dir.path(), Some(&only), Some("a"), 1, &mut part).unwrap();
         let pods: Vec<&str> = part.all().iter().filter_map(|s| s.labels.get("pod")).collect();
         assert_eq!(pods, ["p1", "p3"]);
         assert_eq!(part.metric_names(), ["m"]);
         // A values file that is not asked for is not opened: removing it changes nothing.
         std::fs::remove_file(dir.path().join(VALUES_DIR).join("other:x.parquet")).unwrap();
         let mut again = MetricStore::new();
-        read_metrics(dir.path(), Some(&only), None, 1, &mut again).unwrap();
+        read_metrics(dir.path(), dir.path(), Some(&only), None, 1, &mut again).unwrap();
         assert_eq!(again.len(), 3);
-        let err = read_metrics(dir.path(), None, None, 1, &mut MetricStore::new()).unwrap_err().to_string();
+        let err = read_metrics(dir.path(), dir.path(), None, None, 1, &mut MetricStore::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("other:x.parquet"), "{err}");
     }
 
@@ -531,7 +536,9 @@ mod tests {
         let path = dir.path().join(VALUES_DIR).join("m.parquet");
         let mut df = DataFrame::new(2, vec![Column::new("value".into(), vec![1.0f64, 2.0])]).unwrap();
         ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
-        let err = read_metrics(dir.path(), None, None, 1, &mut MetricStore::new()).unwrap_err().to_string();
+        let err = read_metrics(dir.path(), dir.path(), None, None, 1, &mut MetricStore::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m.parquet") && err.contains("rows"), "{err}");
     }
 }

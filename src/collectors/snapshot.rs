@@ -15,14 +15,13 @@
 //! other files are not read at all.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::error::{CollectError, Result};
-use super::{parquet, series_parquet};
+use super::{files, parquet, series_parquet};
 use crate::model::manifest;
 use crate::model::snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SNAPSHOT_FORMAT_VERSION,
@@ -65,7 +64,7 @@ pub fn read_metrics_of(
     let only: std::collections::BTreeSet<String> = metrics.iter().map(|m| (*m).to_string()).collect();
     let mut store = crate::model::MetricStore::new();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    series_parquet::read_metrics(&dir.join("metrics"), Some(&only), namespace, threads, &mut store)?;
+    series_parquet::read_metrics(dir, &dir.join("metrics"), Some(&only), namespace, threads, &mut store)?;
     Ok(store)
 }
 
@@ -98,7 +97,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     }
     let meta_path = dir.join("snapshot.json");
     let meta: Option<SnapshotMeta> = if meta_path.is_file() {
-        let text = read_text(&meta_path)?;
+        let text = files::read_text_capped(&meta_path, files::MAX_META_FILE_BYTES)?;
         let m: SnapshotMeta = serde_json::from_str(&text).map_err(|e| CollectError::Syntax {
             path: meta_path.clone(),
             position: format!("{}:{}", e.line(), e.column()),
@@ -122,14 +121,12 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     let objects_dir = dir.join("objects");
     let mut files = Vec::new();
     if objects_dir.is_dir() {
-        walk(&objects_dir, &mut files)?;
+        files = files::walk_inside(dir, &objects_dir, &|p: &Path| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
+        })?;
     }
-    files.retain(|p| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
-    });
-    files.sort();
     let written_by_aiops = meta.is_some();
     files.retain(|f| !skip_object_file(f, opts, written_by_aiops));
     // Files are read and parsed on all cores, then added in file order.
@@ -167,12 +164,12 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
 
     let logs_dir = dir.join("logs");
     if logs_dir.is_dir() && !opts.skip_logs {
-        load_logs(&mut snap, &logs_dir, opts)?;
+        load_logs(&mut snap, dir, &logs_dir, opts)?;
     }
 
     let metrics_dir = dir.join("metrics");
     if metrics_dir.is_dir() && opts.metrics.as_ref().is_none_or(|m| !m.is_empty()) {
-        load_metrics(&mut snap, &metrics_dir, opts, written_by_aiops)?;
+        load_metrics(&mut snap, dir, &metrics_dir, opts, written_by_aiops)?;
     }
 
     snap.meta = match meta {
@@ -198,6 +195,7 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
 /// file (in a snapshot aiops wrote, only those named after a metric asked for).
 fn load_metrics(
     snap: &mut ClusterSnapshot,
+    root: &Path,
     metrics_dir: &Path,
     opts: &LoadOptions,
     written_by_aiops: bool,
@@ -206,7 +204,8 @@ fn load_metrics(
     let only: Option<std::collections::BTreeSet<String>> =
         opts.metrics.as_ref().map(|m| m.iter().cloned().collect());
     if series_parquet::is_layout(metrics_dir) {
-        let r = series_parquet::read_metrics(metrics_dir, only.as_ref(), None, threads, &mut snap.metrics);
+        let r =
+            series_parquet::read_metrics(root, metrics_dir, only.as_ref(), None, threads, &mut snap.metrics);
         if let Err(e) = r {
             if !opts.keep_going {
                 return Err(e);
@@ -221,16 +220,13 @@ fn load_metrics(
             });
         }
     }
-    let mut pq = Vec::new();
-    walk(metrics_dir, &mut pq)?;
-    pq.retain(|p| {
+    let mut pq = files::walk_inside(root, metrics_dir, &|p: &Path| {
         p.extension().is_some_and(|e| e == "parquet") && !series_parquet::is_own_file(metrics_dir, p)
-    });
+    })?;
     if let (Some(only), true) = (&only, written_by_aiops) {
         let names: Vec<String> = only.iter().map(|m| parquet::file_name(m)).collect();
         pq.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.iter().any(|m| m == n)));
     }
-    pq.sort();
     // Files are independent: read them on all cores, then merge in file order.
     let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
         let mut out = Vec::with_capacity(pq.len());
@@ -369,28 +365,11 @@ fn infer_as_of(snap: &ClusterSnapshot) -> jiff::Timestamp {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })
+    files::read_text_capped(path, files::MAX_OBJECT_FILE_BYTES)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| CollectError::Io { path: dir.to_path_buf(), source })?;
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn load_logs(snap: &mut ClusterSnapshot, logs_dir: &Path, opts: &LoadOptions) -> Result<()> {
-    let mut files = Vec::new();
-    walk(logs_dir, &mut files)?;
-    files.sort();
-    for file in files {
+fn load_logs(snap: &mut ClusterSnapshot, root: &Path, logs_dir: &Path, opts: &LoadOptions) -> Result<()> {
+    for file in files::walk_inside(root, logs_dir, &|_: &Path| true)? {
         let Ok(rel) = file.strip_prefix(logs_dir) else { continue };
         let parts: Vec<&str> = rel.iter().filter_map(|p| p.to_str()).collect();
         let parsed = match parts.as_slice() {
@@ -412,27 +391,10 @@ fn load_logs(snap: &mut ClusterSnapshot, logs_dir: &Path, opts: &LoadOptions) ->
             }
             return Err(e);
         };
-        let (text, truncated) = read_tail(&file, MAX_LOG_BYTES)?;
+        let (text, truncated) = files::read_tail(&file, MAX_LOG_BYTES)?;
         snap.logs.push(ContainerLog { namespace, pod, container, previous, text, truncated });
     }
     Ok(())
-}
-
-/// Reads at most `max` bytes from the end of a file, starting at a line boundary; invalid
-/// UTF-8 is replaced.
-fn read_tail(path: &Path, max: usize) -> Result<(String, bool)> {
-    let mut f =
-        fs::File::open(path).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).map_err(|source| CollectError::Io { path: path.to_path_buf(), source })?;
-    if buf.len() <= max {
-        return Ok((String::from_utf8_lossy(&buf).into_owned(), false));
-    }
-    let mut start = buf.len() - max;
-    if let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
-        start += nl + 1;
-    }
-    Ok((String::from_utf8_lossy(&buf[start..]).into_owned(), true))
 }
 
 /// Writes a snapshot as a directory that [`load_dir`] reads back to an equal snapshot.

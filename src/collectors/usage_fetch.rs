@@ -6,7 +6,7 @@
 //! batches so that no single query approaches Prometheus' sample limit. Network I/O.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
@@ -173,7 +173,7 @@ pub async fn fetch_usage(
     on_part: &mut (dyn FnMut(MetricStore) + Send),
 ) -> Result<FetchSummary> {
     use futures::StreamExt;
-    let started = Instant::now();
+    let started = crate::clock::Stopwatch::start();
     let client = http_client(opts)?;
     let mut jobs = Vec::new();
     for file in req.files {

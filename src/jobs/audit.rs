@@ -94,7 +94,11 @@ pub async fn run(req: &AuditRequest, ctx: &Ctx<'_>) -> Result<AuditOutcome> {
                     },
                     _ => JobError::from(e),
                 })?;
-            let input = AuditInput { vulnerability_reports: reports, vulnerability_problems: problems };
+            let input = AuditInput {
+                vulnerability_reports: reports,
+                vulnerability_problems: problems,
+                baseline: Some(ctx.config.baseline().clone()),
+            };
             let report = audit(&snap, &input, &req.policy);
             let enqueued = if req.enqueue {
                 let er = EnqueueRequest::complete(
@@ -121,6 +125,7 @@ pub async fn run(req: &AuditRequest, ctx: &Ctx<'_>) -> Result<AuditOutcome> {
             }
             let input = AuditInput {
                 vulnerability_reports: Some(std::mem::take(&mut set.vulnerability_reports)),
+                baseline: Some(ctx.config.baseline().clone()),
                 ..AuditInput::default()
             };
             let source_name = format!("{} manifest files, {} documents", set.files, set.documents);

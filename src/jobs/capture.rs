@@ -34,7 +34,8 @@ pub struct CaptureRequest {
 }
 
 /// `aiops snapshot capture`: live cluster (and Prometheus when configured) → snapshot
-/// directory; returns the inventory of what was written.
+/// directory, with the Velero, Argo CD and Flux objects in `objects/operations.json`;
+/// returns the inventory of what was written.
 ///
 /// # Errors
 /// The cluster cannot be reached or the directory written; Prometheus failures become gaps.
@@ -48,6 +49,10 @@ pub async fn capture(req: &CaptureRequest, ctx: &Ctx<'_>) -> Result<Inventory> {
         .await
         .map_err(JobError::collect("capturing the cluster"))?;
     kubesrc::fetch_failing_logs(&client, &mut snap, &kopts, req.max_logs).await;
+    // Velero, Argo CD and Flux objects live in their own namespaces: listed everywhere.
+    let all = kube_options(config, None);
+    let (ops, gaps) = crate::collectors::custom::list_ops_documents(&client, &all).await;
+    snap.gaps.extend(gaps);
     if config.prometheus_url.is_some() {
         let popts = prom_options(config);
         prometheus::capture_usage(
@@ -65,11 +70,14 @@ pub async fn capture(req: &CaptureRequest, ctx: &Ctx<'_>) -> Result<Inventory> {
     let snap = collect::write_snapshot(snap, req.out.clone())
         .await
         .map_err(JobError::collect(format!("writing {}", req.out.display())))?;
+    crate::collectors::custom::write_ops_documents(&req.out, &ops)
+        .map_err(JobError::collect(format!("writing {}", req.out.display())))?;
     Ok(summarize_inventory(&snap))
 }
 
 /// `aiops snapshot demo`: the demo cluster (and its VPAs and ScaledObjects, which
-/// `aiops hpa --snapshot` reads back from `objects/`) as a snapshot directory.
+/// `aiops hpa --snapshot` reads back from `objects/`, and its Velero, Argo CD and Flux
+/// objects, which `aiops report health --snapshot` reads back) as a snapshot directory.
 ///
 /// # Errors
 /// The directory cannot be written.
@@ -91,5 +99,9 @@ pub async fn demo_snapshot(
     let text = serde_json::to_string_pretty(&crate::collectors::demo::other_scalers_manifest())
         .map_err(|e| JobError::Task(format!("encoding {}: {e}", scalers.display())))?;
     std::fs::write(&scalers, text).map_err(JobError::io(format!("writing {}", scalers.display())))?;
+    let ops = out.join("objects").join("operations.json");
+    let text = serde_json::to_string_pretty(&crate::collectors::demo::ops_manifest(snap.as_of()))
+        .map_err(|e| JobError::Task(format!("encoding {}: {e}", ops.display())))?;
+    std::fs::write(&ops, text).map_err(JobError::io(format!("writing {}", ops.display())))?;
     Ok(summarize_inventory(&snap))
 }

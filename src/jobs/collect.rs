@@ -123,12 +123,14 @@ impl Needs {
         Needs::default()
     }
 
-    /// The workload objects sizing reads (pods and their controllers), the given metrics,
-    /// no logs.
+    /// The objects sizing reads (pods and their controllers, and the ResourceQuotas: a quota
+    /// on `limits.cpu` makes it propose CPU limits), the given metrics, no logs.
     #[must_use]
     pub fn workloads(metrics: &[&str]) -> Needs {
+        let mut kinds = WORKLOAD_KINDS.to_vec();
+        kinds.push(ObjectKind::ResourceQuota);
         Needs {
-            kinds: Some(WORKLOAD_KINDS.to_vec()),
+            kinds: Some(kinds),
             metrics: Some(metrics.iter().map(|m| (*m).to_string()).collect()),
             skip_logs: true,
         }
@@ -290,19 +292,9 @@ pub async fn add_metrics_from_prometheus(
         return Ok(());
     }
     let popts = prom_options(config);
-    let as_of = snap.as_of();
-    prometheus::fetch_usage(
-        &popts,
-        FetchMode::Auto,
-        snap,
-        files,
-        scope.namespace.as_deref(),
-        as_of,
-        window,
-        step,
-    )
-    .await
-    .map(|_| ())
+    prometheus::fetch_usage(&popts, FetchMode::Auto, snap, files, scope.namespace.as_deref(), window, step)
+        .await
+        .map(|_| ())
 }
 
 /// The range-query grid of a usage read: `step` apart, ending at `as_of`, reaching back
@@ -419,6 +411,81 @@ pub async fn other_scalers(
         out.retain(|s| &s.namespace == ns);
     }
     Ok(out)
+}
+
+/// The Velero, Argo CD and Flux objects of the source (the health report's backup and
+/// GitOps sections) and, live, the API server's version: from the snapshot directory's
+/// files, the live API (lists that RBAC refuses or that fail become gaps of `snap`; a CRD
+/// that is not installed is said so, not a gap), or the demo's own. With a namespace,
+/// GitOps objects that neither live in nor deploy into it are dropped.
+///
+/// # Errors
+/// A snapshot file that cannot be parsed; no cluster connection.
+pub async fn ops_resources(
+    source: &Source,
+    scope: &Scope,
+    config: &Config,
+    snap: &mut ClusterSnapshot,
+) -> Result<crate::model::operations::OpsResources, CollectError> {
+    use crate::collectors::custom;
+    let mut out = match source {
+        Source::Demo { .. } => crate::collectors::demo::ops_resources(snap.as_of()),
+        Source::Snapshot(dir) => {
+            let dir = dir.clone();
+            blocking_read(move || custom::read_dir_ops(&dir)).await?
+        }
+        Source::Live => {
+            // Velero, Argo CD and Flux keep their objects in their own namespaces.
+            let opts = kube_options(config, None);
+            let client = kubesrc::connect(&opts).await?;
+            let (found, gaps) = custom::fetch_ops(&client, &opts).await;
+            snap.gaps.extend(gaps);
+            found
+        }
+    };
+    if let Some(ns) = &scope.namespace {
+        out.restrict_to_namespace(ns);
+    }
+    Ok(out)
+}
+
+/// What the health report reads from Prometheus beyond the series: the API server's
+/// deprecated API requests (added to `snap`'s metrics) and each service's totals over the
+/// SLO period. Nothing without a Prometheus URL; a failing query becomes a gap of `snap`
+/// (the report then says the figures come from the samples, or that no requests were seen).
+pub async fn health_signals(
+    snap: &mut ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    metrics: crate::collectors::health_signals::RequestMetrics<'_>,
+    window: Duration,
+    step: Duration,
+    slo_period: Duration,
+) -> Option<crate::model::operations::SloPeriodTotals> {
+    use crate::collectors::health_signals as hs;
+    use crate::model::snapshot::{CollectionGap, GapReason};
+    config.prometheus_url.as_ref()?;
+    let popts = prom_options(config);
+    let as_of = snap.as_of();
+    let gap = |what: &str, e: &CollectError| CollectionGap {
+        source: "prometheus".into(),
+        what: what.into(),
+        namespace: scope.namespace.clone(),
+        reason: GapReason::Unavailable,
+        detail: e.to_string(),
+    };
+    if let Err(e) = hs::fetch_deprecated_apis(&popts, snap, as_of, window, step).await {
+        tracing::warn!(error = %e, "The API server's deprecated API requests are not in the report.");
+        snap.gaps.push(gap("queries/health/deprecated_apis.promql", &e));
+    }
+    match hs::fetch_slo_period(&popts, scope.namespace.as_deref(), metrics, as_of, slo_period).await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "SLO budgets come from the report window's samples.");
+            snap.gaps.push(gap("queries/health/slo_period_*.promql", &e));
+            None
+        }
+    }
 }
 
 /// trivy-operator VulnerabilityReports of the source for the security audit: a snapshot's

@@ -148,7 +148,10 @@ fn queue(
     if !req.enqueue {
         return Ok(None);
     }
-    let recs: Vec<_> = ds.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
+    let mut recs: Vec<_> = ds.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
+    // Remediations the queue must not take stay in the diagnosis text (its fix section).
+    let held = crate::analysis::applicability::hold_back(&mut recs, snap, ctx.config.baseline());
+    tracing::info!(held = held.len(), "Held back remediations that cannot be applied.");
     let er = EnqueueRequest {
         feature: Feature::Diagnosis,
         recommendations: &recs,

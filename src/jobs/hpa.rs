@@ -141,7 +141,15 @@ pub async fn run(req: &HpaRequest, ctx: &Ctx<'_>) -> Result<HpaOutcome> {
     let others = collect::other_scalers(&req.source, &req.scope, config, &mut snap)
         .await
         .map_err(JobError::collect("reading VPAs and ScaledObjects"))?;
-    let report = analyse(&snap, req.scope.namespace.as_deref(), &others, req.window, req.step, &req.policy);
+    let report = analyse(
+        &snap,
+        req.scope.namespace.as_deref(),
+        &others,
+        req.window,
+        req.step,
+        &req.policy,
+        ctx.config.baseline(),
+    );
     let enqueued = if req.enqueue {
         Some(enqueue(
             ctx,
@@ -175,6 +183,7 @@ pub fn analyse(
     window: Duration,
     step: Duration,
     policy: &HpaPolicy,
+    baseline: &crate::analysis::baseline::Baseline,
 ) -> HpaReport {
     let grid = grid(snap, window, step);
     // Capacity is cluster-wide: pods of every namespace hold node resources.
@@ -191,7 +200,7 @@ pub fn analyse(
     };
     let loads = workload_loads(snap, grid);
     info!(workloads = loads.len(), points = grid.n, "Built the load of every Deployment and StatefulSet.");
-    let report = recommend_hpa(snap, &loads, others, &capacity, grid, policy);
+    let report = recommend_hpa(snap, &loads, others, &capacity, grid, policy, baseline);
     info!(
         recommendations = report.recommendations.len(),
         findings = report.findings.len(),

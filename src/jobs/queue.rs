@@ -13,7 +13,7 @@ use crate::approval::ops::{self, Cluster, DecideRequest, VerifyResult};
 use crate::approval::state::Decision;
 use crate::approval::store::{EnqueueSummary, ListFilter, Lock, QueueStats};
 use crate::approval::view::ItemDetail;
-use crate::approval::{Item, Store};
+use crate::approval::{Item, Role, Store};
 use crate::config::Config;
 
 pub use crate::approval::ops::EnqueueRequest;
@@ -54,6 +54,7 @@ pub async fn list(
     as_of: Timestamp,
 ) -> Result<Vec<Item>> {
     ops::reconcile_if_needed(store, &cluster(ctx.config), ctx.clock).await?;
+    ops::expire_stale_approvals(store, ctx.clock, ctx.config.approved_ttl)?;
     Ok(store.list(filter, as_of)?)
 }
 
@@ -72,6 +73,21 @@ pub async fn show(store: &mut Store, ctx: &Ctx<'_>, id: &str, as_of: Timestamp) 
 /// Unknown id, a refused transition ([`super::ErrorKind::Refused`]), store errors.
 pub fn decide(store: &mut Store, ctx: &Ctx<'_>, req: &DecideRequest) -> Result<(Item, Decision)> {
     Ok(ops::decide(store, ctx.clock, req)?)
+}
+
+/// Takes back every approval of an item before its apply starts (audited).
+///
+/// # Errors
+/// Unknown id, nothing to revoke ([`super::ErrorKind::Refused`]), store errors.
+pub fn revoke(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    id: &str,
+    by: &str,
+    role: Role,
+    justification: &str,
+) -> Result<Item> {
+    Ok(ops::revoke(store, ctx.clock, id, by, role, justification)?)
 }
 
 /// An apply as asked.
@@ -94,10 +110,12 @@ pub async fn apply(store: &mut Store, ctx: &Ctx<'_>, req: &ApplyRequest) -> Resu
     if req.force_acknowledged.as_deref().is_some_and(|s| s.trim().is_empty()) {
         return Err(JobError::Usage("--force needs --acknowledge \"<why>\"".into()));
     }
+    ops::expire_stale_approvals(store, ctx.clock, ctx.config.approved_ttl)?;
     let opts = ApplyOptions {
         dry_run: req.dry_run,
         force_acknowledged: req.force_acknowledged.clone(),
         owner: req.owner.clone(),
+        lock_ttl: ctx.config.lock_ttl,
         ..ApplyOptions::default()
     };
     Ok(ops::apply_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, &opts).await?)
@@ -113,8 +131,17 @@ pub async fn rollback(
     id: &str,
     by: &str,
     owner: &str,
+    force_acknowledged: Option<String>,
 ) -> Result<RollbackOutcome> {
-    let opts = ApplyOptions { owner: owner.to_string(), ..ApplyOptions::default() };
+    if force_acknowledged.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(JobError::Usage("--force needs --acknowledge \"<why>\"".into()));
+    }
+    let opts = ApplyOptions {
+        owner: owner.to_string(),
+        force_acknowledged,
+        lock_ttl: ctx.config.lock_ttl,
+        ..ApplyOptions::default()
+    };
     Ok(ops::rollback_item(store, &cluster(ctx.config), ctx.clock, id, by, &opts).await?)
 }
 
@@ -128,6 +155,7 @@ pub async fn verify(
     id: Option<&str>,
     as_of: Timestamp,
 ) -> Result<Vec<VerifyResult>> {
+    ops::expire_stale_approvals(store, ctx.clock, ctx.config.approved_ttl)?;
     Ok(ops::verify_due(store, &cluster(ctx.config), ctx.clock, id, as_of).await?)
 }
 
@@ -152,12 +180,12 @@ pub fn stats(store: &Store, as_of: Timestamp) -> Result<QueueStats> {
 ///
 /// # Errors
 /// Store errors.
-pub fn unlock(store: &mut Store, target: &str) -> Result<Option<Lock>> {
-    Ok(store.break_lock(target)?)
+pub fn unlock(store: &mut Store, ctx: &Ctx<'_>, target: &str) -> Result<Option<Lock>> {
+    Ok(store.break_lock(target, ctx.now())?)
 }
 
-/// The lock owner of this process's operations.
+/// A lock owner unique to one operation (host, process, random token).
 #[must_use]
-pub fn process_owner(prefix: &str) -> String {
-    format!("{prefix}:{}", std::process::id())
+pub fn operation_owner(prefix: &str) -> String {
+    crate::approval::apply::operation_owner(prefix)
 }

@@ -357,7 +357,7 @@ async fn on_halt(
                 by: by.into(),
                 dry_run: false,
                 force_acknowledged: None,
-                owner: super::queue::process_owner("aiops"),
+                owner: super::queue::operation_owner("aiops"),
             };
             match super::queue::apply(&mut store, ctx, &req).await {
                 Ok(out) => format!(

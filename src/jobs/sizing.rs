@@ -10,8 +10,11 @@ use super::collect::{self, Needs, Scope, Source, USAGE_QUERIES, prom_options};
 use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::backtest::BacktestReport;
-use crate::analysis::sizing::{SizingPolicy, SizingReport, size_all};
-use crate::analysis::usage::{UsagePool, Window, collect_pushed, collect_usage, collect_usage_stats};
+use crate::analysis::baseline::Baseline;
+use crate::analysis::sizing::{CpuLimit, SizingPolicy, SizingReport, size_all};
+use crate::analysis::usage::{
+    ContainerUsage, UsagePool, Window, collect_pushed, collect_usage, collect_usage_stats,
+};
 use crate::approval::store::EnqueueSummary;
 use crate::collectors::prometheus;
 use crate::collectors::snapshot::metrics_by_part;
@@ -42,7 +45,8 @@ pub struct SizingOptions {
     pub step: Duration,
     pub margin: f64,
     pub allow_small_margin: bool,
-    pub no_cpu_limit: bool,
+    /// When to propose a CPU limit (`--cpu-limit`).
+    pub cpu_limit: CpuLimit,
     pub min_history: Duration,
     pub price_vcpu_hour: f64,
     pub price_gib_hour: f64,
@@ -64,7 +68,7 @@ impl Default for SizingOptions {
             step: Duration::from_secs(300),
             margin: p.margin,
             allow_small_margin: false,
-            no_cpu_limit: !p.cpu_limit,
+            cpu_limit: p.cpu_limit,
             min_history: Duration::from_secs(7 * 86_400),
             price_vcpu_hour: p.price_per_vcpu_hour,
             price_gib_hour: p.price_per_gib_hour,
@@ -140,7 +144,7 @@ impl SizingRequest {
         }
         let mut policy = SizingPolicy {
             margin: o.margin,
-            cpu_limit: !o.no_cpu_limit,
+            cpu_limit: o.cpu_limit,
             min_history_ms: ms(o.min_history),
             price_per_vcpu_hour: o.price_vcpu_hour,
             price_per_gib_hour: o.price_gib_hour,
@@ -216,6 +220,7 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
             .map_err(JobError::collect("collecting the cluster"))?
     };
     let w = sizing_window(&snap, req.window, req.step, config.scrape_interval);
+    let baseline = config.baseline();
     if !from_prometheus {
         if by_part && let Source::Snapshot(dir) = &req.source {
             let mut pool = UsagePool::new(&snap, w, threads());
@@ -225,14 +230,14 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
                     .map_err(JobError::collect("reading the snapshot's metrics"))?;
                 pool.add(&part);
             }
-            let report = size_all(&pool.finish(), w, &req.policy, snap.as_of(), "local");
+            let report = size_pooled(&snap, &pool.finish(), w, &req.policy, baseline);
             return finish(req, ctx, report, snap);
         }
         if let Some(train) = req.backtest {
             let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
             return Ok(SizingOutcome::Backtest(report));
         }
-        let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy);
+        let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, baseline);
         return finish(req, ctx, report, snap);
     }
     let path = collect::fetch_path(config, req.fetch)
@@ -244,7 +249,8 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
         let data = pushdown_from_prometheus(&snap, config, &req.scope, req.window, req.step)
             .await
             .map_err(JobError::collect("reading usage summaries from Prometheus"))?;
-        let report = sizing_pushed(&snap, &data, req.window, req.step, config.scrape_interval, &req.policy);
+        let report =
+            sizing_pushed(&snap, &data, req.window, req.step, config.scrape_interval, &req.policy, baseline);
         return finish(req, ctx, report, snap);
     }
     let lead = crate::model::time::duration_ms(rate_range_ms(req.step, config.scrape_interval));
@@ -263,7 +269,7 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
             let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
             return Ok(SizingOutcome::Backtest(report));
         }
-        let mut report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy);
+        let mut report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, baseline);
         report.fetch = Some(path.as_str());
         return finish(req, ctx, report, snap);
     }
@@ -273,9 +279,7 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     })
     .await
     .map_err(reading)?;
-    let usages = pool.finish();
-    info!(containers = usages.len(), "Pooled usage per workload container.");
-    let mut report = size_all(&usages, w, &req.policy, snap.as_of(), "local");
+    let mut report = size_pooled(&snap, &pool.finish(), w, &req.policy, baseline);
     report.fetch = Some(path.as_str());
     finish(req, ctx, report, snap)
 }
@@ -323,7 +327,16 @@ fn sizing_window(
     }
 }
 
-/// Sizing on a collected snapshot: the window ends at the snapshot's `as_of`.
+/// The policy for one snapshot: namespaces whose ResourceQuota requires CPU limits.
+fn policy_for(snap: &ClusterSnapshot, policy: &SizingPolicy) -> SizingPolicy {
+    SizingPolicy {
+        cpu_limit_required_in: crate::analysis::sizing::cpu_limit_required_in(snap),
+        ..policy.clone()
+    }
+}
+
+/// Sizing on a collected snapshot: the window ends at the snapshot's `as_of`. Resizes the
+/// queue must not take are held back ([`SizingReport::not_queued`]).
 #[must_use]
 pub fn sizing(
     snap: &ClusterSnapshot,
@@ -331,13 +344,30 @@ pub fn sizing(
     step: Duration,
     scrape_interval: Duration,
     policy: &SizingPolicy,
+    baseline: &Baseline,
 ) -> SizingReport {
     let w = sizing_window(snap, window, step, scrape_interval);
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let usages = collect_usage_stats(snap, w, threads);
     info!(containers = usages.len(), "Pooled usage per workload container.");
-    let report = size_all(&usages, w, policy, snap.as_of(), "local");
-    info!(resize = report.totals.resize, "Sized every container.");
+    let mut report = size_all(&usages, w, &policy_for(snap, policy), snap.as_of(), "local");
+    report.hold_back(snap, baseline);
+    info!(resize = report.totals.resize, held = report.not_queued.len(), "Sized every container.");
+    report
+}
+
+/// Sizing on usage pooled a part at a time ([`UsagePool`]); held back like [`sizing`].
+fn size_pooled(
+    snap: &ClusterSnapshot,
+    usages: &[ContainerUsage],
+    w: Window,
+    policy: &SizingPolicy,
+    baseline: &Baseline,
+) -> SizingReport {
+    info!(containers = usages.len(), "Pooled usage per workload container.");
+    let mut report = size_all(usages, w, &policy_for(snap, policy), snap.as_of(), "local");
+    report.hold_back(snap, baseline);
+    info!(resize = report.totals.resize, held = report.not_queued.len(), "Sized every container.");
     report
 }
 
@@ -350,11 +380,14 @@ pub fn sizing_pushed(
     step: Duration,
     scrape_interval: Duration,
     policy: &SizingPolicy,
+    baseline: &Baseline,
 ) -> SizingReport {
     let w = sizing_window(snap, window, step, scrape_interval);
     let usages = collect_pushed(snap, w, data);
     info!(containers = usages.len(), "Pooled push-down summaries per workload container.");
-    size_all(&usages, w, policy, snap.as_of(), "push-down")
+    let mut report = size_all(&usages, w, &policy_for(snap, policy), snap.as_of(), "push-down");
+    report.hold_back(snap, baseline);
+    report
 }
 
 /// Above this many points to fetch (series × points per series × 2 metrics) through the

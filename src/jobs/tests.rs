@@ -3,7 +3,7 @@
 //! `analysis/` does not import the demo source.)
 
 use crate::analysis::audit::Severity;
-use crate::analysis::health::{HealthPolicy, PodProblem, analyse_health};
+use crate::analysis::health::{HealthPolicy, HealthSignals, PodProblem, analyse_health};
 use crate::analysis::usage::{Window, collect_usage, collect_usage_stats};
 use crate::collectors::demo::{DemoOptions, generate};
 
@@ -16,7 +16,7 @@ fn demo_health_names_the_planted_problems() {
         metrics_unavailable: None,
     };
     let diagnoses = crate::analysis::diagnose::diagnose_unhealthy(&snap, None, &opts);
-    let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default());
+    let h = analyse_health(&snap, &diagnoses, &HealthPolicy::default(), &HealthSignals::default());
     let problem = |ns: &str, prefix: &str| {
         h.problem_pods.iter().find(|p| p.namespace == ns && p.pod.starts_with(prefix)).map(|p| p.problem)
     };
@@ -33,7 +33,7 @@ fn demo_health_names_the_planted_problems() {
     // Without request metrics the report says so.
     let mut bare = snap.clone();
     bare.metrics = crate::model::MetricStore::new();
-    let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default());
+    let h = analyse_health(&bare, &diagnoses, &HealthPolicy::default(), &HealthSignals::default());
     assert!(h.requests.note.as_deref().is_some_and(|n| n.starts_with("no request metrics found")));
     assert!(h.nodes.iter().all(|n| n.used_cpu_cores.is_none()));
 }

@@ -3,7 +3,10 @@
 //! Pure: the path it is given is for error messages only; file reading is the caller's
 //! (`collectors/`).
 //!
-//! Rules: unknown kinds are counted and skipped; Secrets lose `data`/`stringData` before
+//! Rules: unknown kinds and API versions aiops does not model are counted, named
+//! ([`ClusterSnapshot::other_versions`]) and skipped, except older versions whose schema the
+//! served one shares (`apps/v1beta2` Deployments, `batch/v1beta1` CronJobs, ...), which are
+//! read as the served version and named too; Secrets lose `data`/`stringData` before
 //! anything else looks at them; both Event APIs are normalised to [`Event`]; hand-written
 //! YAML numbers where Kubernetes expects a quantity or a string map value (`cpu: 1`,
 //! `version: 2` in labels) are turned into strings, as the API server would accept them.
@@ -15,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::objects::*;
-use super::snapshot::{ClusterSnapshot, ObjectKind, SnapshotKind};
+use super::snapshot::{ClusterSnapshot, ObjectKind, OtherVersionDocument, SnapshotKind};
 
 /// A document that is not valid JSON/YAML, or an object that does not decode. The
 /// collectors turn it into their error with the same words.
@@ -231,23 +234,31 @@ fn add_value(
         return Ok(());
     }
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    let Some(known) = ObjectKind::from_kind(&kind).filter(|k| {
-        let want = k.api_version().rsplit_once('/').map_or("", |(g, _)| g);
-        // Accept any version of the group we model (autoscaling/v2 only for HPAs, see below).
-        group == want || (kind == "Event" && group == "events.k8s.io")
-    }) else {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    let Some(known) = ObjectKind::from_kind(&kind) else {
         tracing::debug!(kind = %kind, api_version = %api_version, file = %path.display(), "Skipped an object of a kind aiops does not model.");
-        *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
-        stats.skipped += 1;
+        skip(snap, stats, &api_version, &kind, &value);
         return Ok(());
     };
-    if known == ObjectKind::HorizontalPodAutoscaler && api_version != "autoscaling/v2" {
-        tracing::debug!(api_version = %api_version, file = %path.display(), "Skipped an HPA that is not autoscaling/v2.");
-        *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
-        stats.skipped += 1;
+    let served = known.api_version();
+    let exact = api_version.is_empty()
+        || api_version == served
+        || (known == ObjectKind::Event && api_version == "events.k8s.io/v1");
+    // An older version whose schema the served one shares is decoded as the served one;
+    // any other version (`autoscaling/v1` HPAs, `extensions/v1beta1` Ingresses, ...) is
+    // skipped and named.
+    let read_as = (!exact && SAME_SCHEMA.contains(&(api_version.as_str(), known.as_str()))).then_some(served);
+    if !exact && read_as.is_none() {
+        tracing::debug!(kind = %kind, api_version = %api_version, file = %path.display(), "Skipped an object of an API version aiops does not model.");
+        skip(snap, stats, &api_version, &kind, &value);
         return Ok(());
     }
+    if read_as.is_some()
+        && let Some(o) = value.as_object_mut()
+    {
+        o.insert("apiVersion".into(), Value::String(served.to_string()));
+    }
+    let Some(obj) = value.as_object_mut() else { return Ok(()) };
     if obj.get("kind").is_none() {
         obj.insert("kind".into(), Value::String(kind.clone()));
     }
@@ -259,17 +270,84 @@ fn add_value(
     coerce_scalars(&mut value, None);
     let label = describe(item, &kind, &value);
     let ctx = DecodeCtx { path, item: &label };
+    if read_as.is_some() {
+        // Written for an older version: a field the served version requires may be missing,
+        // which makes it a document aiops cannot read, not a malformed one.
+        let original = value.clone();
+        match decode_into(snap, known, &ctx, &group, value) {
+            Ok(()) => {
+                record(snap, &api_version, &kind, &original, read_as);
+                stats.objects += 1;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "Skipped an object of an older API version that does not decode as the served one.");
+                skip(snap, stats, &api_version, &kind, &original);
+            }
+        }
+        return Ok(());
+    }
+    decode_into(snap, known, &ctx, &group, value)?;
+    stats.objects += 1;
+    Ok(())
+}
+
+/// Older API versions whose objects decode as the version aiops models (the fields aiops
+/// reads did not change; what did is listed in the Kubernetes deprecation guide): the
+/// workload kinds of `extensions/v1beta1`, `apps/v1beta1` and `apps/v1beta2` (removed in
+/// 1.16), `batch/v1beta1` CronJob and `policy/v1beta1` PodDisruptionBudget (removed in 1.25).
+const SAME_SCHEMA: &[(&str, &str)] = &[
+    ("extensions/v1beta1", "Deployment"),
+    ("extensions/v1beta1", "DaemonSet"),
+    ("extensions/v1beta1", "ReplicaSet"),
+    ("apps/v1beta1", "Deployment"),
+    ("apps/v1beta1", "StatefulSet"),
+    ("apps/v1beta1", "ReplicaSet"),
+    ("apps/v1beta2", "Deployment"),
+    ("apps/v1beta2", "StatefulSet"),
+    ("apps/v1beta2", "DaemonSet"),
+    ("apps/v1beta2", "ReplicaSet"),
+    ("batch/v1beta1", "CronJob"),
+    ("policy/v1beta1", "PodDisruptionBudget"),
+];
+
+/// Counts a skipped document and names it.
+fn skip(snap: &mut ClusterSnapshot, stats: &mut DecodeStats, api_version: &str, kind: &str, value: &Value) {
+    *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
+    stats.skipped += 1;
+    record(snap, api_version, kind, value, None);
+}
+
+fn record(snap: &mut ClusterSnapshot, api_version: &str, kind: &str, value: &Value, read_as: Option<&str>) {
+    let meta = value.get("metadata");
+    let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_string);
+    snap.other_versions.push(OtherVersionDocument {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: text("namespace"),
+        name: text("name"),
+        read_as: read_as.map(str::to_string),
+    });
+}
+
+/// Decodes one object of a modelled kind into the snapshot.
+fn decode_into(
+    snap: &mut ClusterSnapshot,
+    known: ObjectKind,
+    ctx: &DecodeCtx<'_>,
+    group: &str,
+    value: Value,
+) -> Result<()> {
     match known {
-        ObjectKind::Namespace => push::<Namespace>(snap, &ctx, value)?,
-        ObjectKind::Node => push::<Node>(snap, &ctx, value)?,
-        ObjectKind::Pod => push::<Pod>(snap, &ctx, value)?,
-        ObjectKind::Deployment => push::<Deployment>(snap, &ctx, value)?,
-        ObjectKind::ReplicaSet => push::<ReplicaSet>(snap, &ctx, value)?,
-        ObjectKind::StatefulSet => push::<StatefulSet>(snap, &ctx, value)?,
-        ObjectKind::DaemonSet => push::<DaemonSet>(snap, &ctx, value)?,
-        ObjectKind::Job => push::<Job>(snap, &ctx, value)?,
-        ObjectKind::CronJob => push::<CronJob>(snap, &ctx, value)?,
-        ObjectKind::HorizontalPodAutoscaler => push::<HorizontalPodAutoscaler>(snap, &ctx, value)?,
+        ObjectKind::Namespace => push::<Namespace>(snap, ctx, value)?,
+        ObjectKind::Node => push::<Node>(snap, ctx, value)?,
+        ObjectKind::Pod => push::<Pod>(snap, ctx, value)?,
+        ObjectKind::Deployment => push::<Deployment>(snap, ctx, value)?,
+        ObjectKind::ReplicaSet => push::<ReplicaSet>(snap, ctx, value)?,
+        ObjectKind::StatefulSet => push::<StatefulSet>(snap, ctx, value)?,
+        ObjectKind::DaemonSet => push::<DaemonSet>(snap, ctx, value)?,
+        ObjectKind::Job => push::<Job>(snap, ctx, value)?,
+        ObjectKind::CronJob => push::<CronJob>(snap, ctx, value)?,
+        ObjectKind::HorizontalPodAutoscaler => push::<HorizontalPodAutoscaler>(snap, ctx, value)?,
         ObjectKind::Event => {
             let ev = if group == "events.k8s.io" {
                 normalise_events_v1(ctx.decode(value)?)
@@ -278,25 +356,24 @@ fn add_value(
             };
             snap.insert(ev);
         }
-        ObjectKind::Service => push::<Service>(snap, &ctx, value)?,
-        ObjectKind::EndpointSlice => push::<EndpointSlice>(snap, &ctx, value)?,
-        ObjectKind::Ingress => push::<Ingress>(snap, &ctx, value)?,
-        ObjectKind::NetworkPolicy => push::<NetworkPolicy>(snap, &ctx, value)?,
-        ObjectKind::Role => push::<Role>(snap, &ctx, value)?,
-        ObjectKind::ClusterRole => push::<ClusterRole>(snap, &ctx, value)?,
-        ObjectKind::RoleBinding => push::<RoleBinding>(snap, &ctx, value)?,
-        ObjectKind::ClusterRoleBinding => push::<ClusterRoleBinding>(snap, &ctx, value)?,
-        ObjectKind::ServiceAccount => push::<ServiceAccount>(snap, &ctx, value)?,
-        ObjectKind::Secret => push::<SecretMeta>(snap, &ctx, value)?,
-        ObjectKind::ConfigMap => push::<ConfigMap>(snap, &ctx, value)?,
-        ObjectKind::PersistentVolumeClaim => push::<PersistentVolumeClaim>(snap, &ctx, value)?,
-        ObjectKind::PersistentVolume => push::<PersistentVolume>(snap, &ctx, value)?,
-        ObjectKind::StorageClass => push::<StorageClass>(snap, &ctx, value)?,
-        ObjectKind::PodDisruptionBudget => push::<PodDisruptionBudget>(snap, &ctx, value)?,
-        ObjectKind::ResourceQuota => push::<ResourceQuota>(snap, &ctx, value)?,
-        ObjectKind::LimitRange => push::<LimitRange>(snap, &ctx, value)?,
+        ObjectKind::Service => push::<Service>(snap, ctx, value)?,
+        ObjectKind::EndpointSlice => push::<EndpointSlice>(snap, ctx, value)?,
+        ObjectKind::Ingress => push::<Ingress>(snap, ctx, value)?,
+        ObjectKind::NetworkPolicy => push::<NetworkPolicy>(snap, ctx, value)?,
+        ObjectKind::Role => push::<Role>(snap, ctx, value)?,
+        ObjectKind::ClusterRole => push::<ClusterRole>(snap, ctx, value)?,
+        ObjectKind::RoleBinding => push::<RoleBinding>(snap, ctx, value)?,
+        ObjectKind::ClusterRoleBinding => push::<ClusterRoleBinding>(snap, ctx, value)?,
+        ObjectKind::ServiceAccount => push::<ServiceAccount>(snap, ctx, value)?,
+        ObjectKind::Secret => push::<SecretMeta>(snap, ctx, value)?,
+        ObjectKind::ConfigMap => push::<ConfigMap>(snap, ctx, value)?,
+        ObjectKind::PersistentVolumeClaim => push::<PersistentVolumeClaim>(snap, ctx, value)?,
+        ObjectKind::PersistentVolume => push::<PersistentVolume>(snap, ctx, value)?,
+        ObjectKind::StorageClass => push::<StorageClass>(snap, ctx, value)?,
+        ObjectKind::PodDisruptionBudget => push::<PodDisruptionBudget>(snap, ctx, value)?,
+        ObjectKind::ResourceQuota => push::<ResourceQuota>(snap, ctx, value)?,
+        ObjectKind::LimitRange => push::<LimitRange>(snap, ctx, value)?,
     }
-    stats.objects += 1;
     Ok(())
 }
 
@@ -596,6 +673,55 @@ mod tests {
         assert_eq!(written["kind"], "Secret");
     }
 
+    /// A Secret created with `kubectl apply` as `kubectl get secret -o yaml` prints it: the
+    /// last-applied annotation repeats `data`, `managedFields` names the keys.
+    #[test]
+    fn secret_metadata_keeps_only_the_allow_list() {
+        let s = load(
+            "s.yaml",
+            r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: shop
+  uid: 5e0c1d2a-0000-4000-8000-000000000001
+  resourceVersion: "4711"
+  creationTimestamp: "2026-11-01T10:00:00Z"
+  labels: {app: shop}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","data":{"password":"aHVudGVyMg=="},"kind":"Secret","metadata":{"annotations":{},"name":"db","namespace":"shop"},"type":"Opaque"}
+    kubernetes.io/service-account.name: builder
+    vault.example.com/secret-path: kv/prod/db
+  managedFields:
+  - apiVersion: v1
+    fieldsType: FieldsV1
+    fieldsV1: {"f:data": {"f:password": {}}}
+    manager: kubectl-client-side-apply
+    operation: Update
+  finalizers: [example.com/keep]
+type: Opaque
+data: {password: aHVudGVyMg==}
+"#,
+        )
+        .unwrap();
+        let kept = &s.all::<SecretMeta>()[0];
+        let written = secret_to_value(kept).to_string();
+        for gone in
+            ["aHVudGVyMg", "last-applied", "managedFields", "f:password", "vault.example.com", "finalizers"]
+        {
+            assert!(!written.contains(gone), "{gone} in {written}");
+        }
+        let m = &kept.metadata;
+        assert_eq!(m.uid.as_deref(), Some("5e0c1d2a-0000-4000-8000-000000000001"));
+        assert_eq!(m.resource_version.as_deref(), Some("4711"));
+        assert!(m.creation_timestamp.is_some());
+        assert_eq!(m.labels.as_ref().and_then(|l| l.get("app")).map(String::as_str), Some("shop"));
+        let ann = m.annotations.as_ref().unwrap();
+        assert_eq!(ann.len(), 1);
+        assert_eq!(ann["kubernetes.io/service-account.name"], "builder");
+    }
+
     #[test]
     fn both_event_apis_normalise() {
         let s = load(
@@ -653,6 +779,40 @@ reportingController: kubelet
         assert_eq!(s.skipped_kinds.get("argoproj.io/v1alpha1 Rollout"), Some(&1));
         assert_eq!(s.skipped_kinds.get("autoscaling/v1 HorizontalPodAutoscaler"), Some(&1));
         assert!(s.all::<HorizontalPodAutoscaler>().is_empty());
+        let names: Vec<_> = s.other_versions.iter().map(|d| (d.kind.as_str(), d.name.as_deref())).collect();
+        assert_eq!(names, [("Rollout", Some("r")), ("HorizontalPodAutoscaler", Some("h"))]);
+    }
+
+    #[test]
+    fn older_versions_are_read_as_the_served_one_or_skipped_and_named() {
+        let s = load(
+            "old.yaml",
+            "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\nspec: {minAvailable: 1, selector: {matchLabels: {app: web}}}\n---\n\
+             apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old, namespace: shop}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n---\n\
+             apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: app, namespace: shop}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      containers: [{name: c, image: x}]\n---\n\
+             apiVersion: networking.k8s.io/v1beta1\nkind: Ingress\nmetadata: {name: i, namespace: shop}\nspec: {backend: {serviceName: web, servicePort: 80}}\n---\n\
+             apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: restricted}\nspec: {privileged: false}\n",
+        )
+        .unwrap();
+        assert_eq!(s.all::<PodDisruptionBudget>().len(), 1);
+        assert_eq!(s.all::<Deployment>().len(), 2);
+        assert!(s.all::<Ingress>().is_empty());
+        let seen: Vec<(&str, &str, Option<&str>)> = s
+            .other_versions
+            .iter()
+            .map(|d| (d.api_version.as_str(), d.name.as_deref().unwrap_or(""), d.read_as.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("policy/v1beta1", "web", Some("policy/v1")),
+                ("extensions/v1beta1", "old", Some("apps/v1")),
+                ("apps/v1beta2", "app", Some("apps/v1")),
+                ("networking.k8s.io/v1beta1", "i", None),
+                ("policy/v1beta1", "restricted", None),
+            ]
+        );
+        assert_eq!(s.skipped_kinds.get("policy/v1beta1 PodSecurityPolicy"), Some(&1));
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! indexes, findings and recommendations, and the pure decoder of kubectl-shaped
 //! documents. No I/O, no clock, no environment.
 
+pub mod backup;
 pub mod finding;
+pub mod gitops;
 pub mod manifest;
 pub mod objects;
+pub mod operations;
 pub mod pod_status;
 pub mod quantity;
 pub mod recommendation;

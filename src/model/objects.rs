@@ -19,7 +19,14 @@ use serde::{Deserialize, Serialize};
 
 /// A Secret as aiops keeps it: metadata and type only. `data` and `stringData` are dropped
 /// when the object is read and never stored, so no secret value can reach a report.
+///
+/// The metadata is cut to an allow-list too ([`secret_metadata`]): the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation of a Secret created with
+/// `kubectl apply` holds its whole `data` in the clear, and `managedFields` names every key.
+/// Deserializing goes through the same cut, so a Secret read from a file or the API is
+/// scrubbed before anything else sees it; build one in code with [`SecretMeta::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SecretMetaRaw")]
 pub struct SecretMeta {
     pub metadata: ObjectMeta,
     /// `type` of the Secret (`Opaque`, `kubernetes.io/service-account-token`, ...); `None`
@@ -28,6 +35,59 @@ pub struct SecretMeta {
     pub type_: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct SecretMetaRaw {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(rename = "type", default)]
+    type_: Option<String>,
+    #[serde(default)]
+    immutable: Option<bool>,
+}
+
+impl From<SecretMetaRaw> for SecretMeta {
+    fn from(raw: SecretMetaRaw) -> Self {
+        SecretMeta::new(raw.metadata, raw.type_, raw.immutable)
+    }
+}
+
+impl SecretMeta {
+    /// A Secret's kept fields, its metadata cut by [`secret_metadata`].
+    #[must_use]
+    pub fn new(metadata: ObjectMeta, type_: Option<String>, immutable: Option<bool>) -> Self {
+        SecretMeta { metadata: secret_metadata(metadata), type_, immutable }
+    }
+}
+
+/// Annotations of a Secret that aiops keeps: which ServiceAccount a token Secret belongs to.
+pub const SECRET_ANNOTATIONS_KEPT: &[&str] =
+    &["kubernetes.io/service-account.name", "kubernetes.io/service-account.uid"];
+
+/// The metadata of a Secret that aiops keeps: identity (name, namespace, uid, resource
+/// version), labels, owners, timestamps and the annotations in [`SECRET_ANNOTATIONS_KEPT`].
+/// Everything else (other annotations, `managedFields`, finalizers) is dropped.
+#[must_use]
+pub fn secret_metadata(m: ObjectMeta) -> ObjectMeta {
+    let annotations = m.annotations.map(|a| {
+        a.into_iter()
+            .filter(|(k, _)| SECRET_ANNOTATIONS_KEPT.contains(&k.as_str()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    });
+    ObjectMeta {
+        name: m.name,
+        generate_name: m.generate_name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        creation_timestamp: m.creation_timestamp,
+        deletion_timestamp: m.deletion_timestamp,
+        labels: m.labels,
+        owner_references: m.owner_references,
+        annotations: annotations.filter(|a| !a.is_empty()),
+        ..ObjectMeta::default()
+    }
 }
 
 /// Which Event API an event came from.

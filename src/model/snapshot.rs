@@ -432,7 +432,25 @@ pub struct ClusterSnapshot {
     pub gaps: Vec<CollectionGap>,
     /// Kinds met in the input that aiops does not model, with how many objects were skipped.
     pub skipped_kinds: BTreeMap<String, usize>,
+    /// Every document of a snapshot or manifest file that was not read at the API version
+    /// aiops models: skipped (an unmodelled kind or version) or read as the served version.
+    pub other_versions: Vec<OtherVersionDocument>,
     index: OnceLock<SnapshotIndex>,
+}
+
+/// A document of a file whose `apiVersion`/`kind` aiops does not model as written: either
+/// skipped (`read_as: None`) or decoded as the served version of the same kind, whose
+/// schema it shares (`read_as: Some("apps/v1")` for an `apps/v1beta2` Deployment).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OtherVersionDocument {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<String>,
 }
 
 impl Clone for ClusterSnapshot {
@@ -446,6 +464,7 @@ impl Clone for ClusterSnapshot {
             metrics: self.metrics.clone(),
             gaps: self.gaps.clone(),
             skipped_kinds: self.skipped_kinds.clone(),
+            other_versions: self.other_versions.clone(),
             index: OnceLock::new(),
         }
     }
@@ -459,6 +478,7 @@ impl PartialEq for ClusterSnapshot {
             && self.metrics == o.metrics
             && self.gaps == o.gaps
             && self.skipped_kinds == o.skipped_kinds
+            && self.other_versions == o.other_versions
     }
 }
 
@@ -491,6 +511,7 @@ impl ClusterSnapshot {
             metrics: MetricStore::new(),
             gaps: Vec::new(),
             skipped_kinds: BTreeMap::new(),
+            other_versions: Vec::new(),
             index: OnceLock::new(),
         }
     }
@@ -618,9 +639,21 @@ impl ClusterSnapshot {
         chain
     }
 
-    /// The top controller of an object (itself when it has no owner).
+    /// The top controller of an object among the kinds Kubernetes itself defines (itself when
+    /// it has no owner). A custom resource above them (an operator's `RabbitmqCluster` owning
+    /// a StatefulSet) is not returned: the workload is the StatefulSet, and the operator shows
+    /// in that StatefulSet's owner references.
     pub fn top_controller<K: SnapshotKind>(&self, obj: &K) -> ObjectRef {
-        self.owner_chain(obj.meta()).pop().unwrap_or_else(|| ObjectRef::of(obj))
+        self.owner_chain(obj.meta())
+            .into_iter()
+            .rev()
+            .find(|o| o.kind.known().is_some())
+            .unwrap_or_else(|| ObjectRef::of(obj))
+    }
+
+    /// The metadata of the object a reference names (by uid, else kind/namespace/name).
+    pub fn meta_of(&self, r: &ObjectRef) -> Option<&ObjectMeta> {
+        self.owner_meta(r)
     }
 
     fn owner_meta(&self, r: &ObjectRef) -> Option<&ObjectMeta> {
@@ -682,6 +715,7 @@ impl ClusterSnapshot {
         self.objects.retain_namespace(namespace);
         self.logs.retain(|l| l.namespace == namespace);
         self.metrics.retain(|s| s.labels.get("namespace").is_none_or(|ns| ns == namespace));
+        self.other_versions.retain(|d| d.namespace.as_deref().is_none_or(|ns| ns == namespace));
     }
 
     /// Logs of one container: `(current, previous)`.

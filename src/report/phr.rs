@@ -350,14 +350,16 @@ pub fn write_phr_at(
         if text == old {
             return Ok((path, PhrOutcome::Unchanged));
         }
-        std::fs::write(&path, text).map_err(|source| PhrError::Io { path: path.clone(), source })?;
+        std::fs::write(&path, crate::redact::redact(&text).as_bytes())
+            .map_err(|source| PhrError::Io { path: path.clone(), source })?;
         return Ok((path, PhrOutcome::Updated));
     }
     let path = root.join(phr_relative_path(input.feature, input.date, input.recommendation));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| PhrError::Io { path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(&path, fresh).map_err(|source| PhrError::Io { path: path.clone(), source })?;
+    std::fs::write(&path, crate::redact::redact(&fresh).as_bytes())
+        .map_err(|source| PhrError::Io { path: path.clone(), source })?;
     Ok((path, PhrOutcome::Created))
 }
 

@@ -87,6 +87,9 @@ pub struct SecurityView {
     pub low: usize,
     pub suppressed_count: usize,
     pub objects_audited: usize,
+    /// Documents of kinds or API versions aiops does not model, named (`policy/v1beta1
+    /// PodSecurityPolicy: restricted`); empty when there are none.
+    pub not_audited: Vec<String>,
     pub vulnerabilities_note: String,
     pub escalations: Vec<SecFindingRow>,
     pub by_category: Vec<GroupCounts>,
@@ -278,6 +281,19 @@ pub fn build_security_view(i: &SecurityInputs<'_>) -> SecurityView {
         low: s.low,
         suppressed_count: a.suppressed,
         objects_audited: a.objects_audited,
+        not_audited: a
+            .not_audited
+            .iter()
+            .map(|d| {
+                let shown: Vec<&str> = d.objects.iter().take(3).map(String::as_str).collect();
+                let more = if d.count > shown.len() {
+                    format!(" (+{} more)", d.count - shown.len())
+                } else {
+                    String::new()
+                };
+                format!("{} {} ×{} ({}{more})", d.api_version, d.kind, d.count, shown.join(", "))
+            })
+            .collect(),
         vulnerabilities_note: a.vulnerabilities.note.clone(),
         escalations: a.open().filter(|f| f.severity == Severity::Critical).map(row).collect(),
         by_category,

@@ -75,6 +75,8 @@ impl From<QueueError> for ApiError {
 pub enum Op {
     Approve,
     Reject,
+    /// Take back the approvals before the apply (approvers).
+    Revoke,
     Apply,
     Rollback,
 }
@@ -85,6 +87,7 @@ impl Op {
         Some(match s {
             "approve" => Op::Approve,
             "reject" => Op::Reject,
+            "revoke" => Op::Revoke,
             "apply" => Op::Apply,
             "rollback" => Op::Rollback,
             _ => return None,
@@ -95,6 +98,7 @@ impl Op {
         match self {
             Op::Approve => "approve",
             Op::Reject => "reject",
+            Op::Revoke => "revoke",
             Op::Apply => "apply",
             Op::Rollback => "rollback",
         }
@@ -189,7 +193,7 @@ pub async fn perform(
 ) -> Result<Value, ApiError> {
     let who = authed.principal.name.clone();
     match op {
-        Op::Approve | Op::Reject => {
+        Op::Approve | Op::Reject | Op::Revoke => {
             let role = match pick_approval_role(authed, body.role.as_deref()) {
                 Ok(r) => r,
                 Err(e) => {
@@ -203,6 +207,16 @@ pub async fn perform(
             if justification.is_empty() {
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, "a justification is required"));
             }
+            let clock = Arc::clone(st.runner.clock());
+            if op == Op::Revoke {
+                let id = id.to_string();
+                let item = st
+                    .db(move |s, _| ops::revoke(s, clock.as_ref(), &id, &who, role, &justification))
+                    .await?;
+                return Ok(
+                    json!({"id": item.id, "state": item.state, "still_needs": [], "item": item_json(&item)}),
+                );
+            }
             let req = DecideRequest {
                 id: id.to_string(),
                 approve: op == Op::Approve,
@@ -210,7 +224,6 @@ pub async fn perform(
                 role,
                 justification,
             };
-            let clock = Arc::clone(st.runner.clock());
             let (item, decision) = st.db(move |s, _| ops::decide(s, clock.as_ref(), &req)).await?;
             if decision.from == ItemState::Pending && decision.to != ItemState::Pending {
                 let secs = st.now().duration_since(item.created_at).as_secs_f64();
@@ -229,10 +242,14 @@ pub async fn perform(
                 audit_denied(st, id, authed, op, &why).await;
                 return Err(ApiError::new(StatusCode::FORBIDDEN, why));
             }
+            let _slot =
+                st.db_slots.acquire().await.map_err(|e| {
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("shutting down: {e}"))
+                })?;
             let mut store = st.pool.take().map_err(ApiError::from)?;
             let clock = Arc::clone(st.runner.clock());
             let ctx = Ctx::new(&st.config, clock.as_ref());
-            let owner = jobs::queue::process_owner("aiops-serve");
+            let owner = jobs::queue::operation_owner("aiops-serve");
             let out = if op == Op::Apply {
                 let req = ApplyRequest {
                     id: id.to_string(),
@@ -245,7 +262,7 @@ pub async fn perform(
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             } else {
-                jobs::queue::rollback(&mut store, &ctx, id, &who, &owner)
+                jobs::queue::rollback(&mut store, &ctx, id, &who, &owner, None)
                     .await
                     .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
             };
@@ -317,7 +334,7 @@ pub async fn act(
     let op = Op::parse(&action).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no action {action:?}: approve, reject, apply or rollback"),
+            format!("no action {action:?}: approve, reject, revoke, apply or rollback"),
         )
     })?;
     let body = body.map(|Json(b)| b).unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod metrics;
 pub mod schedule;
 pub mod tasks;
+pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -51,7 +52,10 @@ pub struct ServeOptions {
     pub catch_up: bool,
     /// How long a running job may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// `Secure` cookies with `__Host-`/`__Secure-` names; always on with `tls`.
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate and key (reloaded when the certificate changes).
+    pub tls: Option<tls::TlsFiles>,
     pub session_ttl: Duration,
     /// Test and demo clock: virtual time from the scope's `as_of` (or now), this many times
     /// faster than real time.
@@ -74,6 +78,8 @@ pub enum ServeError {
     },
     #[error("serving HTTP")]
     Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 impl ServeError {
@@ -81,7 +87,7 @@ impl ServeError {
     #[must_use]
     pub fn kind(&self) -> crate::jobs::ErrorKind {
         match self {
-            ServeError::Usage(_) => crate::jobs::ErrorKind::Usage,
+            ServeError::Usage(_) | ServeError::Tls(_) => crate::jobs::ErrorKind::Usage,
             ServeError::Queue(_) | ServeError::Listen { .. } | ServeError::Serve(_) => {
                 crate::jobs::ErrorKind::Internal
             }
@@ -135,7 +141,13 @@ pub struct AppState {
     pub jobs: Arc<tasks::JobContext>,
     pub out: PathBuf,
     pub ready: AtomicBool,
+    /// Database work in flight at most (each holds a connection): a flood of requests, or of
+    /// `/readyz` probes, waits for a slot instead of opening connections without bound.
+    pub db_slots: tokio::sync::Semaphore,
 }
+
+/// Connections the request handlers use at most.
+pub const DB_SLOTS: usize = 16;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,6 +170,10 @@ impl AppState {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Store, Timestamp) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
+        let _slot = self.db_slots.acquire().await.map_err(|e| QueueError::Open {
+            path: self.pool.path.clone(),
+            reason: format!("the server is shutting down: {e}"),
+        })?;
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut store = me.pool.take()?;
@@ -245,7 +261,16 @@ pub struct Authed {
 /// (empty) favicon browsers ask for.
 const PUBLIC: [&str; 5] = ["/healthz", "/readyz", "/login", "/assets/aiops.css", "/favicon.ico"];
 
-pub(crate) const SESSION_COOKIE: &str = "aiops_session";
+/// The session cookie's name: with `--secure-cookies` the `__Host-` prefix, which browsers
+/// accept only from a secure origin, with `Path=/` and no `Domain` (a sibling host cannot
+/// set or shadow it).
+pub(crate) fn session_cookie(secure: bool) -> &'static str {
+    if secure { "__Host-aiops_session" } else { "aiops_session" }
+}
+
+/// The header a browser session must send with every `/api/` mutation (the page's CSRF
+/// token): a cookie alone never authorises a write.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
@@ -271,7 +296,7 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             .and_then(|t| st.tokens.authenticate(t))
             .map(|principal| Authed { principal, csrf: None, session: None })
     } else {
-        cookie(headers, SESSION_COOKIE).and_then(|id| {
+        cookie(headers, session_cookie(st.secure_cookies)).and_then(|id| {
             st.sessions.get(&id).map(|(principal, csrf)| Authed {
                 principal,
                 csrf: Some(csrf),
@@ -279,6 +304,21 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             })
         })
     };
+    // A browser session may call the API only with its CSRF token in a header: a cross-site
+    // form or fetch carries the cookie but cannot read the token.
+    let mutation = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if let Some(a) = &authed
+        && mutation
+        && path.starts_with("/api/")
+        && let Some(expected) = &a.csrf
+    {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|s| auth::csrf_matches(expected, s)) {
+            tracing::info!(who = %a.principal.name, path = %path, "API mutation with a session cookie and no CSRF header refused.");
+            let body = serde_json::json!({"error": "a browser session must send its CSRF token in the X-CSRF-Token header (or use a bearer token)"});
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+    }
     match authed {
         Some(a) => {
             if req.method() != axum::http::Method::GET {
@@ -303,6 +343,32 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             }
         }
     }
+}
+
+/// Every answer passes the one redaction step: JSON, HTML and text bodies are redacted
+/// before they leave (the stored reports under `/reports/` were redacted when written).
+async fn redact_response(req: Request, next: Next) -> Response {
+    let stored_report = req.uri().path().starts_with("/reports/");
+    let resp = next.run(req).await;
+    if stored_report {
+        return resp;
+    }
+    let textual = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+        ct.starts_with("application/json")
+            || ct.starts_with("text/")
+            || ct.starts_with("application/openmetrics-text")
+    });
+    if !textual {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "response too large to redact\n").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let red = crate::redact::redact(&text);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(red.into_owned()))
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
@@ -386,6 +452,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/jobs/{job}/run", post(api::run_job))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(redact_response))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -449,13 +516,14 @@ pub fn build(
         config: config.clone(),
         tokens,
         sessions: Sessions::new(opts.session_ttl),
-        secure_cookies: opts.secure_cookies,
+        secure_cookies: opts.secure_cookies || opts.tls.is_some(),
         pool,
         metrics,
         runner,
         jobs,
         out: opts.out.clone(),
         ready: AtomicBool::new(false),
+        db_slots: tokio::sync::Semaphore::new(DB_SLOTS),
     });
     let _ = state_slot.set(Arc::downgrade(&state));
     Ok(state)
@@ -501,6 +569,7 @@ pub async fn run(
     if matches!(source, Source::Demo { .. }) && config.prometheus_url.is_some() {
         return Err(ServeError::Usage("--demo carries its own metrics; drop --prometheus-url".into()));
     }
+    let tls_config = opts.tls.as_ref().map(tls::load).transpose()?;
     let state = build(opts, config, source, scope)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -510,17 +579,24 @@ pub async fn run(
         tracing::warn!(addr = %addr, "Listening on a non-loopback address (as configured).");
     }
     on_listening(addr);
-    tracing::info!(addr = %addr, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
+    let scheme = if tls_config.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %addr, scheme, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stopped = async move {
         let _ = http_rx.wait_for(|v| *v).await;
-    });
+    };
     tokio::spawn(shutdown_signal(tx));
-    serve.await.map_err(ServeError::Serve)?;
+    match (tls_config, &opts.tls) {
+        (Some(c), Some(files)) => {
+            let listener = tls::TlsListener::new(listener, files.clone(), c, tls::RELOAD_CHECK);
+            axum::serve(listener, app).with_graceful_shutdown(stopped).await.map_err(ServeError::Serve)?;
+        }
+        _ => axum::serve(listener, app).with_graceful_shutdown(stopped).await.map_err(ServeError::Serve)?,
+    }
     state.ready.store(false, Ordering::Relaxed);
     let _ = scheduler.await;
     tracing::info!("Stopped.");

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::api::{self, ActBody, ApiError, ListQuery, Op};
 use super::auth::{Principal, Role, csrf_matches};
-use super::{AppState, Authed, SESSION_COOKIE};
+use super::{AppState, Authed, session_cookie};
 use crate::approval::State as ItemState;
 use crate::model::recommendation::RiskTier;
 
@@ -107,12 +107,42 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after login (no open redirect).
+/// Only this server's own paths are followed after login (no open redirect): a path that
+/// starts with one `/`, with no scheme, backslash, control character or whitespace, raw or
+/// percent-encoded (browsers drop a tab or newline from `/\t/evil.example` and follow
+/// `//evil.example`).
 fn safe_next(next: Option<&str>) -> String {
+    fn plain(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.contains('\\')
+            && !p.contains("://")
+            && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+    }
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if plain(n) && plain(&percent_decode(n)) && n.len() <= 2048 => n.to_string(),
         _ => "/queue".to_string(),
     }
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are), for checking only.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn ttl_text(st: &AppState) -> String {
@@ -124,8 +154,12 @@ fn ttl_text(st: &AppState) -> String {
     }
 }
 
-/// The login form's CSRF cookie (double submit: the form carries the same value).
-const LOGIN_COOKIE: &str = "aiops_login";
+/// The login form's CSRF cookie (double submit: the form carries the same value); with
+/// `--secure-cookies` the `__Secure-` prefix (sent only over TLS, set only by a secure
+/// origin).
+fn login_cookie(secure: bool) -> &'static str {
+    if secure { "__Secure-aiops_login" } else { "aiops_login" }
+}
 
 /// The login page with a fresh CSRF token, also set as a short-lived cookie.
 fn login_form(st: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -136,8 +170,10 @@ fn login_form(st: &AppState, next: &str, error: Option<&str>, status: StatusCode
     let view = json!({"next": next, "ttl": ttl_text(st), "error": error, "login_csrf": token});
     let mut resp = render("serve/login.html", &view, status);
     let secure = if st.secure_cookies { "; Secure" } else { "" };
-    let cookie =
-        format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=900{secure}");
+    let cookie = format!(
+        "{}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=900{secure}",
+        login_cookie(st.secure_cookies)
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -164,7 +200,7 @@ pub async fn login(
 ) -> Response {
     let next = safe_next(f.next.as_deref());
     // Login CSRF: the form must come from our login page (its cookie and field agree).
-    let expected = super::cookie(&headers, LOGIN_COOKIE);
+    let expected = super::cookie(&headers, login_cookie(st.secure_cookies));
     let fresh = match (expected.as_deref(), f.csrf.as_deref()) {
         (Some(e), Some(s)) => csrf_matches(e, s),
         _ => false,
@@ -186,7 +222,10 @@ pub async fn login(
     match st.sessions.open(principal) {
         Ok((id, _csrf)) => {
             let secure = if st.secure_cookies { "; Secure" } else { "" };
-            let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            let cookie = format!(
+                "{}={id}; Path=/; HttpOnly; SameSite=Strict{secure}",
+                session_cookie(st.secure_cookies)
+            );
             let mut resp = Redirect::to(&next).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -232,10 +271,14 @@ pub async fn logout(
         st.sessions.close(id);
     }
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("aiops_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    let secure = if st.secure_cookies { "; Secure" } else { "" };
+    let gone = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+        session_cookie(st.secure_cookies)
     );
+    if let Ok(v) = HeaderValue::from_str(&gone) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
     resp
 }
 
@@ -413,6 +456,9 @@ pub async fn detail(
         && p.has(Role::Operator)
         && crate::approval::apply::appliable(&item.recommendation.patch);
     let can_rollback = item.state.is_in_effect() && p.has(Role::Operator);
+    let can_revoke = matches!(item.state, ItemState::Approved | ItemState::Pending)
+        && !item.approvals.is_empty()
+        && !approval_roles.is_empty();
     let no_action = match item.state {
         ItemState::Pending => "Approving needs the approver or security-approver role.",
         ItemState::Approved => "Approved: an operator applies it (or `aiops queue apply`).",
@@ -441,6 +487,7 @@ pub async fn detail(
         "reject" => format!("Rejected: {} is now {}.", item.id, item.state),
         "apply" => format!("Applied: {} is now {}.", item.id, item.state),
         "rollback" => format!("Rolled back: {} is now {}.", item.id, item.state),
+        "revoke" => format!("Approvals revoked: {} is now {}.", item.id, item.state),
         _ => String::new(),
     });
     let view = json!({
@@ -458,6 +505,7 @@ pub async fn detail(
         "can_decide": can_decide,
         "can_apply": can_apply,
         "can_rollback": can_rollback,
+        "can_revoke": can_revoke,
         "no_action": no_action,
         "approval_roles": approval_roles,
         "needs": needs,

@@ -1,10 +1,11 @@
-//! A mocked Kubernetes API that accepts writes, for the queue's apply and rollback: GET,
-//! PATCH (server-side apply `application/apply-patch+yaml`, strategic merge
-//! `application/strategic-merge-patch+json`, `dryRun=All`), DELETE of objects held in
-//! memory, and pod lists by label selector. Records every request (method, path, query,
-//! content type, body) so tests can check the exact calls; can answer 409 Conflict a given
-//! number of times, and can "hang" after storing an apply (a client killed then has applied
-//! without knowing it: the crash case).
+//! A mocked Kubernetes API that accepts writes, for the queue's apply and rollback. Object
+//! reads and writes (GET, PATCH of every patch type, PUT, POST, DELETE, dry runs,
+//! resourceVersion conflicts, field ownership in `managedFields`) follow the API server's
+//! documented semantics, modelled in `k8s_patch.rs` and tested against the documentation's
+//! examples in `tests/k8s_patch_semantics.rs`. On top: pod lists by label selector, and
+//! faults a test asks for (409 Conflict a given number of times, a dry run refused, a
+//! request that "hangs" after storing an apply: the crash case). Records every request
+//! (method, path, query, content type, body) so tests can check the exact calls.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::k8s_patch::{ApiRequest, ObjectStore};
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
@@ -22,12 +25,17 @@ pub struct Request {
     pub query: String,
     pub content_type: String,
     pub body: Option<Value>,
+    /// The status answered (0 while the request is being handled).
+    pub status: u16,
+    /// The `fieldManager` query parameter, if any.
+    pub field_manager: Option<String>,
 }
 
 #[derive(Default)]
 pub struct State {
-    /// Object path (e.g. `/apis/apps/v1/namespaces/shop/deployments/web`) → object.
-    pub objects: BTreeMap<String, Value>,
+    /// The objects, by path (e.g. `/apis/apps/v1/namespaces/shop/deployments/web`), with
+    /// the API server's write semantics.
+    pub store: ObjectStore,
     /// Pods by namespace.
     pub pods: BTreeMap<String, Vec<Value>>,
     pub requests: Vec<Request>,
@@ -37,7 +45,22 @@ pub struct State {
     pub hang_after_apply: bool,
     /// Answer this status (e.g. 422) to dry runs.
     pub refuse_dry_run: Option<u16>,
-    pub resource_version: u64,
+    /// Hold every answer to a stored (not dry-run) PATCH this long after storing it: widens
+    /// the window in which a client is killed after its write landed but before it heard so.
+    pub patch_delay: Option<std::time::Duration>,
+}
+
+impl State {
+    /// The stored object at `path`.
+    pub fn object(&self, path: &str) -> Option<&Value> {
+        self.store.objects().get(path)
+    }
+
+    /// Puts an object in place as if created by `kubectl apply` long ago (no managedFields:
+    /// the API server then treats every field as owned by `before-first-apply`).
+    pub fn seed(&mut self, path: &str, obj: Value) {
+        self.store.seed(path, obj);
+    }
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -49,44 +72,6 @@ fn status(code: u16, reason: &str, message: &str) -> Response {
         StatusCode::from_u16(code).unwrap(),
         json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":message,"reason":reason,"code":code}),
     )
-}
-
-/// Strategic-merge-like merge: maps merge, lists of objects with `name` merge by name,
-/// `null` deletes (when `delete_nulls`), other values replace.
-pub fn merge(base: &mut Value, patch: &Value, delete_nulls: bool) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    if delete_nulls {
-                        b.remove(k);
-                    }
-                    continue;
-                }
-                match b.get_mut(k) {
-                    Some(existing) => merge(existing, v, delete_nulls),
-                    None => {
-                        let mut fresh = if v.is_object() { json!({}) } else { Value::Null };
-                        if v.is_object() {
-                            merge(&mut fresh, v, delete_nulls);
-                        } else {
-                            fresh = v.clone();
-                        }
-                        b.insert(k.clone(), fresh);
-                    }
-                }
-            }
-        }
-        (Value::Array(b), Value::Array(p)) if p.iter().all(|i| i.get("name").is_some()) => {
-            for item in p {
-                match b.iter_mut().find(|x| x["name"] == item["name"]) {
-                    Some(existing) => merge(existing, item, delete_nulls),
-                    None => b.push(item.clone()),
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -115,13 +100,17 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let parsed: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(body).ok() };
     let mut st = state.lock().unwrap();
+    let field_manager = query.split('&').find_map(|kv| kv.strip_prefix("fieldManager=")).map(percent_decode);
     st.requests.push(Request {
         method: method.to_string(),
         path: path.clone(),
         query: query.clone(),
         content_type: content_type.clone(),
         body: parsed.clone(),
+        status: 0,
+        field_manager,
     });
+    let seq = st.requests.len() - 1;
     // Pod lists.
     if method == Method::GET && path.ends_with("/pods") {
         let ns = path.split('/').nth(4).unwrap_or("");
@@ -148,56 +137,59 @@ fn respond(state: &Mutex<State>, method: &Method, uri: &Uri, headers: &HeaderMap
             json!({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":items}),
         );
     }
-    let name = path.rsplit('/').next().unwrap_or("").to_string();
-    match *method {
-        Method::GET => match st.objects.get(&path) {
-            Some(o) => reply(StatusCode::OK, o.clone()),
-            None => status(404, "NotFound", &format!("\"{name}\" not found")),
-        },
-        Method::DELETE => match st.objects.remove(&path) {
-            Some(o) => reply(StatusCode::OK, o),
-            None => status(404, "NotFound", &format!("\"{name}\" not found")),
-        },
-        Method::PATCH => {
-            let Some(patch) = parsed else { return status(400, "BadRequest", "body is not JSON") };
-            let dry = query.contains("dryRun=All");
-            let apply = content_type.starts_with("application/apply-patch");
-            if dry && let Some(code) = st.refuse_dry_run {
-                return status(
-                    code,
-                    "Invalid",
-                    "spec.template.spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit",
-                );
-            }
-            if !dry && st.conflicts > 0 {
-                st.conflicts -= 1;
-                return status(
-                    409,
-                    "Conflict",
-                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
-                );
-            }
-            let exists = st.objects.contains_key(&path);
-            if !exists && !apply {
-                return status(404, "NotFound", &format!("\"{name}\" not found"));
-            }
-            let mut obj = st.objects.get(&path).cloned().unwrap_or_else(|| json!({}));
-            merge(&mut obj, &patch, !apply);
-            if dry {
-                return reply(StatusCode::OK, obj);
-            }
-            st.resource_version += 1;
-            obj["metadata"]["resourceVersion"] = json!(st.resource_version.to_string());
-            st.objects.insert(path.clone(), obj.clone());
-            if apply && st.hang_after_apply {
-                st.hang_after_apply = false;
-                drop(st);
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            }
-            reply(StatusCode::OK, obj)
+    if method == Method::PATCH {
+        let dry = query.contains("dryRun=All");
+        if dry && let Some(code) = st.refuse_dry_run {
+            st.requests[seq].status = code;
+            return status(
+                code,
+                "Invalid",
+                "spec.template.spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit",
+            );
         }
-        _ => status(405, "MethodNotAllowed", "method not allowed"),
+        if !dry && st.conflicts > 0 {
+            st.conflicts -= 1;
+            st.requests[seq].status = 409;
+            return status(
+                409,
+                "Conflict",
+                "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
+            );
+        }
     }
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let now = "2026-11-23T00:00:00Z";
+    let req = ApiRequest {
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        content_type: &content_type,
+        user_agent: &agent,
+        body: parsed.as_ref(),
+        now,
+    };
+    let (code, body) = st.store.handle(&req);
+    st.requests[seq].status = code;
+    if method == Method::PATCH
+        && !query.contains("dryRun=All")
+        && code < 300
+        && let Some(d) = st.patch_delay
+    {
+        drop(st);
+        std::thread::sleep(d);
+        return reply(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body);
+    }
+    let hang = method == Method::PATCH
+        && content_type.starts_with("application/apply-patch")
+        && !query.contains("dryRun=All")
+        && code < 300
+        && st.hang_after_apply;
+    if hang {
+        st.hang_after_apply = false;
+        drop(st);
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+    reply(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
 }
 
 /// Starts the mock on a loopback port (its own runtime thread, so a hanging request does

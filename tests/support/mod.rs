@@ -3,6 +3,7 @@
 
 pub mod apply_api;
 pub mod browser;
+pub mod k8s_patch;
 pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;

@@ -1,14 +1,18 @@
 //! A mocked Kubernetes API serving one snapshot directory (tests/fixtures/diagnose/<case>):
 //! GET of single objects, lists with `fieldSelector` (`involvedObject.uid`, `regarding.uid`,
-//! `spec.nodeName`) and `labelSelector` (`k=v,...`, `k in (a,b)`), Secrets as
-//! `PartialObjectMetadata`, pod logs. Every request is recorded, so a test can prove which
-//! reads a command made (and that it never listed every pod of the cluster).
+//! `spec.nodeName`) and `labelSelector` (`k=v,...`, `k in (a,b)`), paginated as the API
+//! server does (`limit` gives at most that many items and a `continue` token in the list
+//! metadata; the token gives the next page), Secrets as `PartialObjectMetadata`, pod logs,
+//! `/version`, and custom resources given by the test (an API group it is not given answers
+//! 404, as a cluster without the CRD does). Every request is recorded, so a test can prove
+//! which reads a command made (and that it never listed every pod of the cluster).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::sync::{Arc, Mutex};
 
 use aiops::model::ClusterSnapshot;
 use aiops::model::manifest::{event_to_value, secret_to_value};
+use aiops::model::objects::Node;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -142,6 +146,8 @@ fn urlencoding_decode(s: &str) -> String {
 pub struct Served {
     snap: ClusterSnapshot,
     by_kind: std::collections::HashMap<(String, String), Vec<Value>>,
+    /// `gitVersion` of `/version`.
+    version: String,
 }
 
 const KINDS: &[(&str, &str)] = &[
@@ -180,6 +186,13 @@ fn respond(
     seen.lock().unwrap().push(Seen { path: path.clone(), query: urlencoding_decode(&query) });
     if method != Method::GET {
         return reply(StatusCode::METHOD_NOT_ALLOWED, json!({}));
+    }
+    if path == "/version" {
+        return reply(
+            StatusCode::OK,
+            json!({"major": "1", "minor": "37", "gitVersion": served.version, "gitCommit": "0000000000000000000000000000000000000000",
+                   "gitTreeState": "clean", "buildDate": "2026-10-01T00:00:00Z", "goVersion": "go1.25.1", "compiler": "gc", "platform": "linux/amd64"}),
+        );
     }
     let (api, rest) = if let Some(r) = path.strip_prefix("/api/v1/") {
         ("/api/v1".to_string(), r.to_string())
@@ -265,10 +278,20 @@ fn respond(
         .map(|v| if meta_only { to_meta(v) } else { v.clone() })
         .collect();
     let kind = if meta_only { "PartialObjectMetadataList" } else { "List" };
-    reply(
-        StatusCode::OK,
-        json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": selected}),
-    )
+    // Pagination: `continue` is the offset of the next page (opaque to clients), `limit`
+    // the page size; the last page has no `continue`.
+    let offset: usize = query_param(&query, "continue").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let limit: usize =
+        query_param(&query, "limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let total = selected.len();
+    let page: Vec<Value> = selected.into_iter().skip(offset).take(limit).collect();
+    let next = offset.saturating_add(limit);
+    let mut metadata = json!({"resourceVersion": "1"});
+    if next < total {
+        metadata["continue"] = json!(next.to_string());
+        metadata["remainingItemCount"] = json!(total - next);
+    }
+    reply(StatusCode::OK, json!({"kind": kind, "apiVersion": "v1", "metadata": metadata, "items": page}))
 }
 
 /// Starts the mock on a loopback port; returns its URL and the request log.
@@ -291,7 +314,13 @@ pub async fn start_with(
     for (api, plural, items) in extra {
         by_kind.insert((api.to_string(), plural.to_string()), items);
     }
-    let snap = Arc::new(Served { snap, by_kind });
+    let version = snap
+        .all::<Node>()
+        .iter()
+        .filter_map(|n| n.status.as_ref()?.node_info.as_ref().map(|i| i.kubelet_version.clone()))
+        .max()
+        .unwrap_or_else(|| "v1.37.1".into());
+    let snap = Arc::new(Served { snap, by_kind, version });
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {

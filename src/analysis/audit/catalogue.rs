@@ -465,6 +465,21 @@ pub static CATALOGUE: &[CheckDef] = &[
         "a Service of type NodePort or LoadBalancer (or with externalIPs) exposes workloads outside the cluster",
     ),
     c("ingress-no-tls", Medium, Network, &[NSA_NET], "an Ingress serves a host without TLS"),
+    // API versions (the deprecation table of analysis/deprecations)
+    c(
+        "api-version-removed",
+        Medium,
+        Hygiene,
+        &[],
+        "a document is written for, or an object was last applied (kubectl.kubernetes.io/last-applied-configuration) with, an API version a Kubernetes release has removed",
+    ),
+    c(
+        "api-version-deprecated",
+        Low,
+        Hygiene,
+        &[],
+        "a document is written for, or an object was last applied with, a deprecated API version with no removal scheduled (v1 Endpoints, v1 ComponentStatus)",
+    ),
     // Vulnerabilities (trivy-operator VulnerabilityReports)
     c(
         "vulnerable-image-critical",

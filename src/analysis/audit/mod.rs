@@ -7,12 +7,14 @@
 //! ([`suppress`]), ranks findings (severity, then blast radius) and scores namespaces
 //! ([`score`]). Each check has a stable kebab-case id in the [`catalogue`].
 
+pub mod api_versions;
 pub mod catalogue;
 pub mod hygiene;
 pub mod network;
 pub mod pod_security;
 pub mod rbac;
 pub mod recommend;
+pub mod required;
 pub mod score;
 pub mod secrets;
 pub mod suppress;
@@ -65,6 +67,10 @@ pub struct Finding {
     pub related: Vec<ObjectRef>,
     /// Why the finding is suppressed, if it is.
     pub suppressed: Option<Suppression>,
+    /// The well-known component whose function needs what the finding reports (then the
+    /// remediation is that component's hardening and nothing is queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_by: Option<required::RequiredBy>,
     /// The patch that fixes it, where one exists.
     #[serde(skip)]
     pub fix: Option<Fix>,
@@ -96,6 +102,7 @@ impl Finding {
             blast_radius: 1,
             related: Vec::new(),
             suppressed: None,
+            required_by: None,
             fix: None,
         }
     }
@@ -177,8 +184,15 @@ pub struct AuditReport {
     pub vulnerabilities: VulnerabilitySource,
     /// Recommendations for every critical and high finding that remains.
     pub recommendations: Vec<Recommendation>,
+    /// Recommendations held back from the queue (no patch to apply, a static or bare pod, an
+    /// operator- or GitOps-managed target), with the manual fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_queued: Vec<crate::analysis::applicability::Held>,
     /// Objects audited (workloads, namespaces, RBAC objects, services, ...).
     pub objects_audited: usize,
+    /// Documents of the source's files the audit could not read (kinds and API versions it
+    /// does not model), by apiVersion and kind.
+    pub not_audited: Vec<api_versions::NotAudited>,
 }
 
 impl AuditReport {
@@ -207,6 +221,8 @@ pub struct AuditInput {
     /// were skipped as undecodable: shown in the vulnerability section so nothing is lost
     /// silently.
     pub vulnerability_problems: Vec<String>,
+    /// The baseline of well-known components (`None`: the shipped one).
+    pub baseline: Option<crate::analysis::baseline::Baseline>,
 }
 
 /// Runs every check on the snapshot and returns the ranked, scored report.
@@ -226,6 +242,7 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
     let rbac_summary = rbac::audit_rbac(&ctx, &mut findings);
     rbac::audit_workload_service_accounts(&ctx, &rbac_summary, &mut findings);
     network::audit_network(&ctx, &mut findings);
+    api_versions::audit_api_versions(snap, &mut findings);
     let vulnerabilities = vulns::audit_vulnerabilities(
         &ctx,
         input.vulnerability_reports.as_deref(),
@@ -233,6 +250,8 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
         &mut findings,
     );
 
+    let baseline = input.baseline.as_ref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin());
+    required::mark(&ctx, baseline, &mut findings);
     suppress::apply(snap, policy, &mut findings);
     rank(&mut findings);
 
@@ -247,7 +266,8 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
     }
     let objects_audited = ctx.objects_audited();
     let score = score::score(&findings, &ctx.objects_per_namespace());
-    let recommendations = recommend::recommend(&findings);
+    let mut recommendations = recommend::recommend(&findings);
+    let not_queued = crate::analysis::applicability::hold_back(&mut recommendations, snap, baseline);
     AuditReport {
         as_of: snap.as_of(),
         findings,
@@ -256,7 +276,9 @@ pub fn audit(snap: &ClusterSnapshot, input: &AuditInput, policy: &AuditPolicy) -
         score,
         vulnerabilities,
         recommendations,
+        not_queued,
         objects_audited,
+        not_audited: api_versions::not_audited(snap),
     }
 }
 

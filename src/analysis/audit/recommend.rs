@@ -1,5 +1,6 @@
 //! Recommendations from findings: every open critical or high finding becomes one, with
-//! its patch where the check knows one. Risk tier: critical for RBAC, Secrets and
+//! its patch where the check knows one, except findings about a privilege a well-known
+//! component requires (`required.rs`: their remediation is the component's hardening). Risk tier: critical for RBAC, Secrets and
 //! namespace-level changes, medium otherwise. Pure.
 
 use crate::model::ObjectKind;
@@ -9,7 +10,7 @@ use super::{Category, Finding, Severity};
 
 /// The recommendation of one finding, if it is open and critical or high.
 pub fn recommendation(f: &Finding) -> Option<Recommendation> {
-    if f.suppressed.is_some() || f.severity < Severity::High {
+    if f.suppressed.is_some() || f.severity < Severity::High || f.required_by.is_some() {
         return None;
     }
     let tier = if matches!(f.category, Category::Rbac | Category::Secrets)

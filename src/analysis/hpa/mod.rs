@@ -158,6 +158,9 @@ pub enum Verdict {
     ManagedByKeda,
     NoCpuRequest,
     InsufficientHistory,
+    /// More replicas would not share the load (single writer, leader election, no Service,
+    /// a baseline component that does not scale out): nothing is proposed.
+    NotLoadSharing,
 }
 
 impl Verdict {
@@ -172,6 +175,7 @@ impl Verdict {
             Verdict::ManagedByKeda => "managed-by-keda",
             Verdict::NoCpuRequest => "no-cpu-request",
             Verdict::InsufficientHistory => "insufficient-history",
+            Verdict::NotLoadSharing => "not-load-sharing",
         }
     }
 }
@@ -222,6 +226,9 @@ pub struct HpaReport {
     pub demand: CapacityDemand,
     pub workloads: Vec<WorkloadScaling>,
     pub recommendations: Vec<Recommendation>,
+    /// Proposals held back from the queue (operator- or GitOps-managed targets, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_queued: Vec<crate::analysis::applicability::Held>,
     pub findings: Vec<Finding>,
     /// What could not be read (e.g. VPAs the API refused to list: their conflicts were not
     /// checked).
@@ -322,6 +329,7 @@ pub fn recommend_hpa(
     capacity: &Capacity,
     grid: Grid,
     policy: &HpaPolicy,
+    baseline: &crate::analysis::baseline::Baseline,
 ) -> HpaReport {
     let ctx = Ctx { snap, policy, capacity, grid };
     let mut hpas: BTreeMap<(String, String, String), &HorizontalPodAutoscaler> = BTreeMap::new();
@@ -356,7 +364,26 @@ pub fn recommend_hpa(
                 o.namespace == w.namespace && o.target_kind == w.kind.as_str() && o.target_name == w.name
             })
             .collect();
-        let (ws, r, f, extra) = analyse_workload(&ctx, load, hpa, &mine);
+        let (mut ws, mut r, mut f, mut extra) = analyse_workload(&ctx, load, hpa, &mine);
+        if matches!(ws.verdict, Verdict::EnableHpa | Verdict::ScaleReplicas)
+            && let Err(why) = crate::analysis::applicability::load_sharing(snap, baseline, &wref_object(w))
+        {
+            r.retain(|x| !matches!(x.code.as_str(), "hpa-enable" | "scale-replicas"));
+            f.push(Finding {
+                code: "replicas-not-load-sharing".into(),
+                severity: Severity::Info,
+                target: wref_object(w).into(),
+                message: format!(
+                    "the load calls for {} ({}), but more replicas would not share it: {why}; size it vertically instead (aiops sizing)",
+                    ws.verdict.as_str(),
+                    ws.reason
+                ),
+                evidence: vec![ev("baseline", why.clone())],
+            });
+            ws.verdict = Verdict::NotLoadSharing;
+            ws.reason = why;
+            extra = None;
+        }
         if let Some((pods, res)) = extra {
             demand.extra_pods += pods;
             demand.extra = demand.extra + res;
@@ -366,6 +393,7 @@ pub fn recommend_hpa(
         findings.extend(f);
     }
     demand.fits = demand.extra.cpu <= capacity.free.cpu && demand.extra.memory <= capacity.free.memory;
+    let not_queued = crate::analysis::applicability::hold_back(&mut recs, snap, baseline);
     HpaReport {
         as_of: snap.as_of(),
         window_seconds: (grid.n.saturating_sub(1)) as i64 * grid.step_ms / 1000,
@@ -375,6 +403,7 @@ pub fn recommend_hpa(
         demand,
         workloads,
         recommendations: recs,
+        not_queued,
         findings,
         gaps: snap.gaps.clone(),
     }

@@ -91,6 +91,15 @@ impl Fx {
             status: None,
         });
         snap.insert(capacity::tests::node("n1", "16", "64Gi", true, false));
+        // A Service in front of the pods: their replicas share load.
+        snap.insert(crate::model::objects::Service {
+            metadata: meta("web"),
+            spec: Some(k8s_openapi::api::core::v1::ServiceSpec {
+                selector: Some(labels()),
+                ..Default::default()
+            }),
+            status: None,
+        });
         let ts = grid.timestamps();
         for pod in 0..replicas {
             let mut counter = 0.0;
@@ -186,7 +195,15 @@ impl Fx {
     fn run(&self) -> HpaReport {
         let loads = workload_loads(&self.snap, self.grid);
         let cap = free_capacity(&self.snap);
-        recommend_hpa(&self.snap, &loads, &self.others, &cap, self.grid, &self.policy)
+        recommend_hpa(
+            &self.snap,
+            &loads,
+            &self.others,
+            &cap,
+            self.grid,
+            &self.policy,
+            crate::analysis::baseline::Baseline::builtin(),
+        )
     }
 }
 
@@ -454,4 +471,25 @@ fn spread_by_selection_equals_the_sorted_quantiles() {
     assert_eq!(s.p99, sorted_quantile(&sorted, 0.99).unwrap());
     assert_eq!(s.max, *sorted.last().unwrap());
     assert!(Spread::of(&[f64::NAN]).is_none());
+}
+
+/// The same varying load without a Service, or with leader election: more replicas would
+/// not share it, so nothing is proposed and a finding says why.
+#[test]
+fn replicas_are_not_proposed_for_a_workload_that_does_not_share_load() {
+    let mut fx = Fx::new(3, Some("250m"), square(0.05, 0.30));
+    fx.snap.objects_mut().services.clear();
+    let r = fx.run();
+    assert!(r.recommendations.is_empty(), "{:?}", r.recommendations);
+    assert_eq!(r.workloads[0].verdict, Verdict::NotLoadSharing);
+    let f = r.findings.iter().find(|f| f.code == "replicas-not-load-sharing").expect("a finding");
+    assert!(f.message.contains("no Service in front of its pods"), "{}", f.message);
+
+    let mut fx = Fx::new(3, Some("250m"), square(0.05, 0.30));
+    let objs = fx.snap.objects_mut();
+    let c = &mut objs.deployments[0].spec.template.spec.as_mut().unwrap().containers[0];
+    c.args = Some(vec!["--leader-elect=true".into()]);
+    let r = fx.run();
+    assert!(r.recommendations.is_empty());
+    assert!(r.workloads[0].reason.contains("leader election"), "{}", r.workloads[0].reason);
 }

@@ -2,9 +2,31 @@
 //! 5 min, 15 min and 1 h after an apply), with the pre-action figures they compare to.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{CHECKS, Check, Operation, Result, Store, ms, ts};
+
+/// Inserts an operation record (inside the caller's transaction).
+pub(super) fn insert_operation(conn: &Connection, op: &Operation) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO operations (item_id, kind, started_ms, finished_ms, outcome, detail) VALUES (?1,?2,?3,?4,?5,?6)",
+        params![op.item_id, op.kind, ms(op.started_at), ms(op.finished_at), op.outcome, op.detail],
+    )?;
+    Ok(())
+}
+
+/// Schedules the post-action checks of an item applied at `applied_at` (inside the
+/// caller's transaction).
+pub(super) fn insert_checks(conn: &Connection, id: &str, applied_at: Timestamp) -> rusqlite::Result<()> {
+    for (label, secs) in CHECKS {
+        conn.execute(
+            "INSERT INTO checks (item_id, label, due_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(item_id, label) DO UPDATE SET due_ms = ?3, done_ms = NULL, outcome = NULL, detail = NULL",
+            params![id, label, ms(applied_at) + secs * 1000],
+        )?;
+    }
+    Ok(())
+}
 
 impl Store {
     /// Records a finished apply or rollback.
@@ -12,13 +34,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn record_operation(&mut self, op: &Operation) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO operations (item_id, kind, started_ms, finished_ms, outcome, detail) VALUES (?1,?2,?3,?4,?5,?6)",
-                params![op.item_id, op.kind, ms(op.started_at), ms(op.finished_at), op.outcome, op.detail],
-            )
-            .map_err(self.db())?;
-        Ok(())
+        insert_operation(&self.conn, op).map_err(self.db())
     }
 
     /// Operations of one item (or all with `None`), oldest first.
@@ -52,16 +68,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn schedule_checks(&mut self, id: &str, applied_at: Timestamp) -> Result<()> {
-        for (label, secs) in CHECKS {
-            self.conn
-                .execute(
-                    "INSERT INTO checks (item_id, label, due_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(item_id, label) DO UPDATE SET due_ms = ?3, done_ms = NULL, outcome = NULL, detail = NULL",
-                    params![id, label, ms(applied_at) + secs * 1000],
-                )
-                .map_err(self.db())?;
-        }
-        Ok(())
+        insert_checks(&self.conn, id, applied_at).map_err(self.db())
     }
 
     /// Checks of one item, or every check of applied items that is due at `now`.

@@ -485,4 +485,19 @@ impl Store {
         self.conn.execute("UPDATE items SET phr = ?2 WHERE id = ?1", params![id, phr]).map_err(self.db())?;
         Ok(())
     }
+
+    /// Items approved (and not yet applied) since before `cutoff`: (id, approved at).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn approved_before(&self, cutoff: Timestamp) -> Result<Vec<(String, Timestamp)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, updated_ms FROM items WHERE state = 'approved' AND updated_ms < ?1 ORDER BY updated_ms")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([ms(cutoff)], |r| Ok((r.get::<_, String>(0)?, ts(r.get(1)?))))
+            .map_err(self.db())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+    }
 }

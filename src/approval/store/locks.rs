@@ -7,6 +7,49 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Lock, QueueError, Result, Store, ms, ts};
 
+/// Whether the process that owns a lock is alive: `Some(false)` only when the owner
+/// (`prefix:host:pid:token`, see `apply::operation_owner`) ran on this host and its process
+/// is gone; `None` when that cannot be known (another host, another owner format). A lock
+/// whose owner is known dead can be taken over before it expires.
+#[must_use]
+pub fn owner_alive(owner: &str) -> Option<bool> {
+    let mut parts = owner.rsplitn(4, ':');
+    let _token = parts.next()?;
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let host = parts.next()?;
+    let here = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    if host != here.trim() {
+        return None;
+    }
+    Some(std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// One entry of the lock log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LockEvent {
+    pub target: String,
+    pub owner: String,
+    /// `acquire`, `take-over-expired`, `take-over-dead`, `release`, `break`.
+    pub event: String,
+    pub previous_owner: Option<String>,
+    pub at: Timestamp,
+}
+
+fn log_lock(
+    conn: &rusqlite::Connection,
+    target: &str,
+    owner: &str,
+    event: &str,
+    previous: Option<&str>,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO lock_log (target, owner, event, previous_owner, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![target, owner, event, previous, ms(now)],
+    )?;
+    Ok(())
+}
+
 fn raw_lock(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lock> {
     Ok(Lock {
         target: r.get(0)?,
@@ -40,18 +83,19 @@ impl Store {
             .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
             .optional()
             .map_err(db)?;
-        if let Some(l) = held
-            && l.expires_at > now
-            && l.owner != owner
-        {
-            return Err(QueueError::Locked {
-                target: l.target,
-                owner: l.owner,
-                operation: l.operation,
-                item: l.item,
-                until: l.expires_at,
-            });
-        }
+        let previous = match held {
+            Some(l) if l.expires_at > now && l.owner != owner && owner_alive(&l.owner) != Some(false) => {
+                return Err(QueueError::Locked {
+                    target: l.target,
+                    owner: l.owner,
+                    operation: l.operation,
+                    item: l.item,
+                    until: l.expires_at,
+                });
+            }
+            Some(l) if l.owner != owner => Some(l.owner),
+            _ => None,
+        };
         let expires =
             now + jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::from_mins(10));
         tx.execute(
@@ -60,6 +104,12 @@ impl Store {
             params![target, owner, operation, item, ms(now), ms(expires)],
         )
         .map_err(db)?;
+        let event = match &previous {
+            None => "acquire",
+            Some(p) if owner_alive(p) == Some(false) => "take-over-dead",
+            Some(_) => "take-over-expired",
+        };
+        log_lock(&tx, target, owner, event, previous.as_deref(), now).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Lock {
             target: target.into(),
@@ -75,24 +125,69 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub fn release_lock(&mut self, target: &str, owner: &str) -> Result<()> {
-        self.conn
+    pub fn release_lock(&mut self, target: &str, owner: &str, now: Timestamp) -> Result<()> {
+        let path = self.path.clone();
+        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let n = tx
             .execute("DELETE FROM locks WHERE target = ?1 AND owner = ?2", params![target, owner])
+            .map_err(db)?;
+        if n > 0 {
+            log_lock(&tx, target, owner, "release", None, now).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// The lock on a target, if any (expired or not).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn lock_of(&self, target: &str) -> Result<Option<Lock>> {
+        self.conn
+            .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
+            .optional()
+            .map_err(self.db())
+    }
+
+    /// The lock log of a target (all targets with `None`), oldest first: (target, owner,
+    /// event, previous owner, at).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn lock_log(&self, target: Option<&str>) -> Result<Vec<LockEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, owner, event, previous_owner, at_ms FROM lock_log WHERE ?1 IS NULL OR target = ?1 ORDER BY seq")
             .map_err(self.db())?;
-        Ok(())
+        let rows = stmt
+            .query_map([target], |r| {
+                Ok(LockEvent {
+                    target: r.get(0)?,
+                    owner: r.get(1)?,
+                    event: r.get(2)?,
+                    previous_owner: r.get(3)?,
+                    at: ts(r.get(4)?),
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
     }
 
     /// Removes a lock whatever its owner (`aiops queue unlock`).
     ///
     /// # Errors
     /// Database errors.
-    pub fn break_lock(&mut self, target: &str) -> Result<Option<Lock>> {
+    pub fn break_lock(&mut self, target: &str, now: Timestamp) -> Result<Option<Lock>> {
         let held = self
             .conn
             .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
             .optional()
             .map_err(self.db())?;
         self.conn.execute("DELETE FROM locks WHERE target = ?1", [target]).map_err(self.db())?;
+        if let Some(l) = &held {
+            log_lock(&self.conn, target, "aiops queue unlock", "break", Some(&l.owner), now)
+                .map_err(self.db())?;
+        }
         Ok(held)
     }
 }

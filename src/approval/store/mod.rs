@@ -28,11 +28,13 @@ use super::state::{Approval, Role, State, TransitionError};
 use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
+pub use locks::{LockEvent, owner_alive};
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
+pub use transitions::With;
 use transitions::append_audit;
 
 /// Schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Errors of the queue.
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +342,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     // 2: the list's order (newest first) served from an index, for paged lists of large queues.
     "CREATE INDEX items_created ON items(created_ms DESC, id);",
+    // 3: every lock taken, taken over (from an expired holder) or released, append-only: an
+    // operation's owner is unique (host, process, random token), so a stolen lock shows.
+    "CREATE TABLE lock_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        event TEXT NOT NULL,
+        previous_owner TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE TRIGGER lock_log_no_update BEFORE UPDATE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
+    CREATE TRIGGER lock_log_no_delete BEFORE DELETE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
+    ALTER TABLE approvals ADD COLUMN revoked_ms INTEGER;",
 ];
 
 fn ms(t: Timestamp) -> i64 {
@@ -356,7 +371,7 @@ fn read_approvals(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Approv
     let db = |source: rusqlite::Error| QueueError::Db { path: path.to_path_buf(), source: Box::new(source) };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1 ORDER BY at_ms, role",
+            "SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1 AND revoked_ms IS NULL ORDER BY at_ms, role",
         )
         .map_err(db)?;
     let rows = stmt
@@ -409,7 +424,8 @@ impl Store {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        // FULL: a committed decision or apply survives a power loss, not only a crash.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let mut store = Store { conn, path: path.to_path_buf() };
         store.migrate()?;

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Actor, AuditEntry, Item, QueueError, Result, Store, ms, read_approvals, ts};
+use super::{Actor, AuditEntry, Item, Operation, QueueError, Result, Store, ms, read_approvals, ts};
 use crate::approval::state::{self, Action, Decision, ItemFacts, State};
 use crate::model::recommendation::RiskTier;
 
@@ -21,11 +21,57 @@ pub(super) fn append_audit(
     justification: Option<&str>,
     detail: Option<&str>,
 ) -> rusqlite::Result<()> {
+    // People's words and operation details can quote a secret: none is stored as given.
+    let red = |s: Option<&str>| s.map(|s| crate::redact::redact(s).into_owned());
     conn.execute(
         "INSERT INTO audit_log (item_id, at_ms, who, role, action, from_state, to_state, justification, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-        params![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), justification, detail],
+        params![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), red(justification), red(detail)],
     )?;
     Ok(())
+}
+
+/// Writes that go with a transition (or an outcome), inside its transaction.
+#[derive(Debug, Default)]
+pub struct With<'a> {
+    /// The rollback plan: the object's fields before the change.
+    pub pre_state: Option<&'a serde_json::Value>,
+    /// Open a journal entry (operation, owner) before touching the cluster.
+    pub open_journal: Option<(&'a str, &'a str)>,
+    /// Close a journal entry (seq, outcome).
+    pub close_journal: Option<(i64, &'a str)>,
+    /// Record a finished apply or rollback.
+    pub operation: Option<&'a Operation>,
+    /// Schedule the post-action checks (5 min, 15 min, 1 h after `now`).
+    pub schedule_checks: bool,
+}
+
+impl With<'_> {
+    fn write(&self, tx: &Connection, id: &str, now: Timestamp) -> rusqlite::Result<Option<i64>> {
+        if let Some(pre) = self.pre_state {
+            tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", params![id, pre.to_string()])?;
+        }
+        let mut seq = None;
+        if let Some((operation, owner)) = self.open_journal {
+            tx.execute(
+                "INSERT INTO journal (item_id, operation, owner, started_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id, operation, owner, ms(now)],
+            )?;
+            seq = Some(tx.last_insert_rowid());
+        }
+        if let Some((s, outcome)) = self.close_journal {
+            tx.execute(
+                "UPDATE journal SET finished_ms = ?2, outcome = ?3 WHERE seq = ?1",
+                params![s, ms(now), outcome],
+            )?;
+        }
+        if let Some(op) = self.operation {
+            super::checks::insert_operation(tx, op)?;
+        }
+        if self.schedule_checks {
+            super::checks::insert_checks(tx, id, now)?;
+        }
+        Ok(seq)
+    }
 }
 
 impl Store {
@@ -41,11 +87,13 @@ impl Store {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<(Item, Decision)> {
-        self.transition_with(id, action, actor, now, None)
+        let (item, decision, _) = self.transition_with(id, action, actor, now, &With::default())?;
+        Ok((item, decision))
     }
 
-    /// The move to `applying` together with the rollback plan read from the cluster (the
-    /// object's fields before the change), in one transaction.
+    /// The move to `applying`, the rollback plan read from the cluster (the object's fields
+    /// before the change) and the journal entry of the operation, in one transaction: a
+    /// crash leaves either none of them or all of them. Returns the journal entry.
     ///
     /// # Errors
     /// As [`Store::transition`].
@@ -55,25 +103,33 @@ impl Store {
         pre_state: &serde_json::Value,
         actor: &Actor,
         now: Timestamp,
-    ) -> Result<(Item, Decision)> {
-        self.transition_with(id, &Action::StartApply, actor, now, Some(pre_state))
+        owner: &str,
+    ) -> Result<i64> {
+        let with =
+            With { pre_state: Some(pre_state), open_journal: Some(("apply", owner)), ..With::default() };
+        let (_, _, seq) = self.transition_with(id, &Action::StartApply, actor, now, &with)?;
+        seq.ok_or_else(|| QueueError::Open {
+            path: self.path.clone(),
+            reason: "journal entry not opened".into(),
+        })
     }
 
-    /// [`Store::transition`], also recording `pre_state` inside the same transaction.
+    /// A transition and the writes that go with it ([`With`]), in one transaction; returns
+    /// the journal entry opened, if one was.
     ///
     /// # Errors
     /// As [`Store::transition`].
-    fn transition_with(
+    pub fn transition_with(
         &mut self,
         id: &str,
         action: &Action,
         actor: &Actor,
         now: Timestamp,
-        pre_state: Option<&serde_json::Value>,
-    ) -> Result<(Item, Decision)> {
+        with: &With<'_>,
+    ) -> Result<(Item, Decision, Option<i64>)> {
         let path = self.path.clone();
         let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let decision = {
+        let decision: (Decision, Option<i64>) = {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
             let row: Option<(String, String, String)> = tx
                 .query_row("SELECT tier, state, requested_by FROM items WHERE id = ?1", [id], |r| {
@@ -102,7 +158,14 @@ impl Store {
             if let Some((who, role, justification)) = &decision.approval {
                 tx.execute(
                     "INSERT INTO approvals (item_id, role, who, at_ms, justification) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, role.as_str(), who, ms(now), justification],
+                    params![id, role.as_str(), who, ms(now), crate::redact::redact(justification).as_ref()],
+                )
+                .map_err(db)?;
+            }
+            if matches!(action, Action::Revoke { .. }) {
+                tx.execute(
+                    "UPDATE approvals SET revoked_ms = ?2 WHERE item_id = ?1 AND revoked_ms IS NULL",
+                    params![id, ms(now)],
                 )
                 .map_err(db)?;
             }
@@ -116,7 +179,9 @@ impl Store {
             )
             .map_err(db)?;
             let (justification, detail) = match action {
-                Action::Approve { justification, .. } | Action::Reject { justification, .. } => {
+                Action::Approve { justification, .. }
+                | Action::Reject { justification, .. }
+                | Action::Revoke { justification, .. } => {
                     let detail = (!decision.still_needs.is_empty()).then(|| {
                         format!(
                             "still needs: {}",
@@ -132,9 +197,9 @@ impl Store {
                 _ => (None, None),
             };
             let actor = match action {
-                Action::Approve { who, role, .. } | Action::Reject { who, role, .. } => {
-                    Actor::new(who.trim(), role.as_str())
-                }
+                Action::Approve { who, role, .. }
+                | Action::Reject { who, role, .. }
+                | Action::Revoke { who, role, .. } => Actor::new(who.trim(), role.as_str()),
                 _ => actor.clone(),
             };
             append_audit(
@@ -149,14 +214,24 @@ impl Store {
                 detail.as_deref(),
             )
             .map_err(db)?;
-            if let Some(pre) = pre_state {
-                tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", params![id, pre.to_string()])
-                    .map_err(db)?;
-            }
+            let seq = with.write(&tx, id, now).map_err(db)?;
             tx.commit().map_err(db)?;
-            decision
+            (decision, seq)
         };
-        Ok((self.get(id, now)?, decision))
+        Ok((self.get(id, now)?, decision.0, decision.1))
+    }
+
+    /// An operation's outcome without a state change (a rollback that failed, an
+    /// interrupted entry closed): the operation record and the journal close together.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_outcome(&mut self, id: &str, now: Timestamp, with: &With<'_>) -> Result<()> {
+        let path = self.path.clone();
+        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        with.write(&tx, id, now).map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     /// The audit log of one item, oldest first.

@@ -84,6 +84,17 @@ fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort { port: Some(IntOrString::Int(port)), protocol: Some("TCP".into()), end_port: None }
 }
 
+/// Services with their own SLOs (`aiops.io/slo-availability`, `aiops.io/slo-latency-p95`,
+/// read by the health report); the others get the default 99.9% availability.
+/// (namespace, service, annotations).
+type ServiceAnnotations = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+const SLO_ANNOTATIONS: &[ServiceAnnotations] = &[
+    ("shop", "frontend", &[("aiops.io/slo-availability", "99.95"), ("aiops.io/slo-latency-p95", "300ms")]),
+    ("shop", "checkout", &[("aiops.io/slo-latency-p95", "500ms")]),
+    ("legacy", "cms", &[("aiops.io/slo-availability", "99.5%")]),
+    ("analytics", "reporting-api", &[("aiops.io/slo-latency-p95", "1s")]),
+];
+
 impl Sim {
     fn cluster_created(&self) -> i64 {
         self.now - 420 * DAY_MS
@@ -222,6 +233,9 @@ impl Sim {
         let ip = if headless { "None".to_string() } else { self.cluster_ip(&ns, svc) };
         let mut meta = self.meta("Service", Some(&ns), svc, created);
         meta.labels = Some(super::workloads::selector_labels(&app));
+        if let Some((_, _, pairs)) = SLO_ANNOTATIONS.iter().find(|(n, s, _)| *n == ns && *s == svc) {
+            meta.annotations = Some(string_map(pairs));
+        }
         let service_ports: Vec<ServicePort> = ports
             .iter()
             .enumerate()
@@ -826,7 +840,7 @@ impl Sim {
                     ("kubernetes.io/service-account.uid", &sa_uid),
                 ]));
             }
-            self.snap.insert(SecretMeta { metadata: meta, type_: Some(type_.into()), immutable: None });
+            self.snap.insert(SecretMeta::new(meta, Some(type_.into()), None));
         }
         let maps: &[(&str, &str, Pairs)] = &[
             (

@@ -151,7 +151,8 @@ fn container_series(ctx: &Ctx<'_>, app: &App, p: &PodPlan) -> (Vec<f64>, Vec<f64
     (cpu, mem)
 }
 
-/// `http_requests_total` for codes 200 and 500 of one pod, plus its requests per step.
+/// `http_requests_total` for codes 200 and 500 of one pod, plus its requests per step; the
+/// 5xx share is the pod's, or the app's recent rise (`errors_since`) for current pods.
 fn http_series(ctx: &Ctx<'_>, app: &App, p: &PodPlan, rps: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = ctx.ts.len();
     let mut rng = Rng::new(hash(ctx.seed, &[&app.ns, &p.name, "http"]));
@@ -161,6 +162,11 @@ fn http_series(ctx: &Ctx<'_>, app: &App, p: &PodPlan, rps: f64) -> (Vec<f64>, Ve
     let pod_rps =
         |l: f64| rps / f64::from(app.replicas.max(1)) * (1.0 + app.amp * (2.0 * l - 1.0)) / (1.0 + app.amp);
     let (mut ri, last_start) = restart_cursor(p, t0);
+    let rise = app.http.and_then(|h| h.errors_since).filter(|_| p.current);
+    let err_at = |t: i64| match rise {
+        Some((minutes, err)) if t > ctx.now - minutes * MINUTE_MS => err,
+        _ => p.err,
+    };
     let since = (t0 - last_start).max(0) as f64 / 1000.0;
     let (mut c_ok, mut c_err) =
         ((pod_rps(0.5) * since * (1.0 - p.err)).round(), (pod_rps(0.5) * since * p.err).round());
@@ -175,7 +181,7 @@ fn http_series(ctx: &Ctx<'_>, app: &App, p: &PodPlan, rps: f64) -> (Vec<f64>, Ve
             c_err = 0.0;
         }
         let reqs = (pod_rps(l) * 300.0 * (1.0 + 0.1 * (rng.unit() - 0.5))).round().max(0.0);
-        let errors = (reqs * p.err * (1.0 + 0.6 * (rng.unit() - 0.5))).round().min(reqs);
+        let errors = (reqs * err_at(t) * (1.0 + 0.6 * (rng.unit() - 0.5))).round().min(reqs);
         c_ok += reqs - errors;
         c_err += errors;
         ok.push(c_ok);
@@ -291,6 +297,17 @@ impl Sim {
             let l = Labels::new([("namespace", &*app.ns), ("horizontalpodautoscaler", &*app.name)]);
             push(&mut store, "kube_horizontalpodautoscaler_status_current_replicas", l, &grid, replicas);
         }
+        // The API server counts requests to deprecated APIs: an old controller still lists
+        // v1 Endpoints (deprecated in 1.33, no removal scheduled).
+        let l = Labels::new([
+            ("job", "apiserver"),
+            ("group", ""),
+            ("version", "v1"),
+            ("resource", "endpoints"),
+            ("subresource", ""),
+            ("removed_release", ""),
+        ]);
+        push(&mut store, "apiserver_requested_deprecated_apis", l, &grid, vec![1.0; POINTS]);
         self.snap.metrics = store;
     }
 }

@@ -18,11 +18,25 @@
 //! | 9 | Namespace with pods and no NetworkPolicy / namespace with default deny | `legacy` / — ; `shop` / NetworkPolicy `default-deny-all`, `billing` / `default-deny-ingress` |
 //! | 10 | Over-provisioned (2 CPU / 4Gi requested, ~0.05 / ~300Mi used; 1 CPU / 2Gi for ~0.03 / 180Mi) and under-provisioned (100m requested, 0.14–0.3 used; memory at ~92% of the limit) | `analytics` / Deployment `reporting-api`, `billing` / Deployment `invoice-worker`; `shop` / Deployment `cart` |
 //! | 11 | Strong daily cycle (afternoon UTC peak, weekend dips), no HPA | `shop` / Deployment `frontend` |
-//! | 12 | HPA pinned at `maxReplicas` 6 (~90% CPU vs 70% target, `ScalingLimited` `TooManyReplicas`); healthy HPA at its minimum (~12% vs 75%) | `shop` / HPA `search`; `ingress-nginx` / HPA `ingress-nginx-controller` |
+//! | 12 | HPA pinned at `maxReplicas` 6 (~90% CPU vs 70% target, `ScalingLimited` `TooManyReplicas`; 0.9% 5xx for the last 8 h: a slowly burning SLO); healthy HPA at its minimum (~12% vs 75%) | `shop` / HPA `search`; `ingress-nginx` / HPA `ingress-nginx-controller` |
 //! | 13 | Slow memory leak (280Mi → 810Mi over 8 days, limit 1Gi, no restart) | `shop` / Deployment `notifications` (container `notifier`) |
-//! | 14 | Good rollout (revision 4 → 5, 20 h ago, 5xx stays ~0.2%); bad rollout (revision 7 → 8, 9 h ago, paused at 2 of 4 pods, new pods ~12% 5xx, old ~0.3%) | `shop` / Deployment `catalog`; `shop` / Deployment `checkout` |
+//! | 14 | Good rollout (revision 4 → 5, 20 h ago, 5xx stays ~0.03%); bad rollout (revision 7 → 8, 9 h ago, paused at 2 of 4 pods, new pods ~12% 5xx, old ~0.03%): the fast-burning SLO of `shop/checkout` | `shop` / Deployment `catalog`; `shop` / Deployment `checkout` |
 //! | 14b | VPA (`Auto`) on the HPA-scaled `search` (conflict), VPA (`Off`) on `reporting-api`, KEDA ScaledObject on `invoice-worker` — returned by [`other_scalers`], not stored in the snapshot | `shop`, `analytics`, `billing` |
 //! | 15 | Healthy workloads, Services + EndpointSlices, Ingresses (`legacy/cms` without TLS), RBAC, Secrets, ConfigMaps, StorageClass/PVC/PV, PDBs, ResourceQuota + LimitRange (`analytics`), PSA labels (`shop`, `billing`, `ingress-nginx`, `monitoring`, `kube-flannel`; none on `legacy`, `data`, `analytics`) | everywhere else |
+//! | 16 | Velero: last night's `data` backup Failed, the night before PartiallyFailed (last success 3 nights ago); a weekly schedule whose 72 h TTL expires 4 days before the next run; the `legacy` PVC in no schedule; the only restore drill failed — returned by [`ops_resources`] (see `ops.rs`), not stored in the snapshot | `velero` / Schedules `data-nightly`, `monitoring-weekly` |
+//! | 17 | Argo CD: `shop-frontend` Synced/Healthy (manages Deployment `shop/frontend`: the GitOps-managed workload), `billing` OutOfSync and Degraded; Flux: Kustomization `data` failing (`BuildFailed`), HelmRelease `ingress-nginx` suspended, Kustomization `monitoring` Ready | `argocd`, `flux-system` |
+//!
+//! # What aiops must not propose
+//! Objects an expert would refuse a change to, each present so the applicability rules
+//! (`analysis/applicability.rs`) and the baseline (`analysis/baseline.yaml`) are exercised:
+//! the control plane's static (mirror) pods `kube-system/etcd-demo-cp-1`, `kube-apiserver-…`,
+//! `kube-controller-manager-…`, `kube-scheduler-…`; the bare pod `legacy/node-debugger`; the
+//! CNI DaemonSet `kube-flannel/kube-flannel-ds` (needs `NET_ADMIN`, `NET_RAW`, `hostNetwork`);
+//! node-exporter (`hostNetwork`, `hostPID`); ingress-nginx (reads Secrets cluster-wide for TLS);
+//! Prometheus as a StatefulSet (replicas are independent copies); the operator-managed
+//! StatefulSet `data/rabbitmq` (controller owner: RabbitmqCluster `rabbitmq`,
+//! `rabbitmq.com/v1beta1`); the GitOps-managed Deployment `shop/frontend` (Argo CD tracking
+//! annotation of Application `shop-frontend`).
 //!
 //! Five nodes: `demo-cp-1` (control plane, `node-role.kubernetes.io/control-plane:NoSchedule`)
 //! and `demo-worker-1` … `demo-worker-4`; the pending pod asks for one core more (in whole
@@ -47,7 +61,11 @@
 //! `http_request_duration_seconds_bucket{namespace,service,le}` for the web apps;
 //! `kube_deployment_status_replicas{namespace,deployment}` and
 //! `kube_horizontalpodautoscaler_status_current_replicas{namespace,horizontalpodautoscaler}`
-//! for HPA targets. Series shorter than 2304 points (only the pod's lifetime): pods created
+//! for HPA targets; `apiserver_requested_deprecated_apis{group,version,resource,...}` (v1
+//! Endpoints, deprecated since 1.33). Web apps answer 0.03% of requests with a 5xx (search
+//! 0.9% for the last 8 hours, checkout's new pods 12%); four Services carry SLO annotations
+//! (`shop/frontend` 99.95% and p95 ≤ 300 ms, `shop/checkout` p95 ≤ 500 ms, `legacy/cms` 99.5%,
+//! `analytics/reporting-api` p95 ≤ 1 s). Series shorter than 2304 points (only the pod's lifetime): pods created
 //! in the window (new rollout pods of `catalog`, `checkout`, `payments`, `billing-api`; the
 //! `ledger-api` pod; CronJob pods), old rollout pods deleted in the window (`catalog`,
 //! `checkout`, `billing-api`; not in the objects any more). No CPU or memory series for
@@ -58,6 +76,7 @@ mod catalog;
 mod cluster;
 mod events;
 mod metrics;
+mod ops;
 mod plan;
 mod rng;
 mod scale;
@@ -161,6 +180,8 @@ pub fn other_scalers_manifest() -> serde_json::Value {
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
 }
 
+pub use ops::{GITOPS_MANAGED_APPLICATION, ops_manifest, ops_resources};
+
 /// Generates the demo cluster.
 pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {
     let mut sim = Sim::new(opts);
@@ -171,15 +192,22 @@ pub fn generate(opts: &DemoOptions) -> ClusterSnapshot {
     sim.emit_metrics();
     let mut snap = sim.snap;
     snap.objects_mut().sort();
-    // The VPAs and ScaledObjects exist in the demo cluster but are not kinds of the model:
-    // counted as skipped, as reading them from a snapshot directory counts them.
-    for item in other_scalers_manifest()["items"].as_array().into_iter().flatten() {
-        let key = format!(
-            "{} {}",
-            item["apiVersion"].as_str().unwrap_or_default(),
-            item["kind"].as_str().unwrap_or_default()
-        );
-        *snap.skipped_kinds.entry(key).or_default() += 1;
+    // The VPAs, ScaledObjects, Velero, Argo CD and Flux objects exist in the demo cluster
+    // but are not kinds of the model: counted and named as skipped, as reading them from a
+    // snapshot directory does.
+    let (scalers, ops) = (other_scalers_manifest(), ops_manifest(opts.as_of));
+    for item in [scalers, ops].iter().flat_map(|m| m["items"].as_array().into_iter().flatten()) {
+        let text = |p: &str| item.pointer(p).and_then(serde_json::Value::as_str).map(str::to_string);
+        let (api_version, kind) =
+            (text("/apiVersion").unwrap_or_default(), text("/kind").unwrap_or_default());
+        *snap.skipped_kinds.entry(format!("{api_version} {kind}")).or_default() += 1;
+        snap.other_versions.push(crate::model::snapshot::OtherVersionDocument {
+            api_version,
+            kind,
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            read_as: None,
+        });
     }
     snap
 }

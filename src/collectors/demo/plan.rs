@@ -286,7 +286,7 @@ impl Sim {
         let app = &self.apps[ai];
         let fault = if current { app.fault } else { Fault::None };
         let host_network = app.host_network;
-        let err = if current { app.http.map_or(0.0, |h| h.err_new) } else { 0.003 };
+        let err = if current { app.http.map_or(0.0, |h| h.err_new) } else { super::catalog::OLD_POD_ERRORS };
         let (cpu, mem) = (app.cpu_req, u64::from(app.mem_req) * 1024);
         let ip = match node {
             Some(n) => self.alloc_ip(n, host_network),

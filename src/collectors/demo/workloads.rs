@@ -889,8 +889,24 @@ impl Sim {
         let selector = LabelSelector { match_labels: Some(selector_labels(&app)), match_expressions: None };
         let mut meta = self.meta("Deployment", Some(&ns), &app.name, app_created);
         meta.labels = Some(object_labels(&app));
-        meta.annotations =
-            Some(string_map(&[("deployment.kubernetes.io/revision", &app.revision.to_string())]));
+        let mut annotations =
+            vec![("deployment.kubernetes.io/revision".to_string(), app.revision.to_string())];
+        if !app.argocd_app.is_empty() {
+            // Argo CD's annotation tracking: `<app>:<group>/<Kind>:<namespace>/<name>`.
+            annotations.push((
+                "argocd.argoproj.io/tracking-id".into(),
+                format!("{}:apps/Deployment:{ns}/{}", app.argocd_app, app.name),
+            ));
+        }
+        meta.annotations = Some(annotations.into_iter().collect());
+        if ns == "legacy" && app.name == "cms" {
+            // Last `kubectl apply`-ed years ago from a manifest written for extensions/v1beta1
+            // (removed in 1.16): the manifest no longer applies.
+            meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+                "kubectl.kubernetes.io/last-applied-configuration".into(),
+                r#"{"apiVersion":"extensions/v1beta1","kind":"Deployment","metadata":{"annotations":{},"name":"cms","namespace":"legacy"},"spec":{"replicas":1,"template":{"metadata":{"labels":{"app.kubernetes.io/name":"cms"}},"spec":{"containers":[{"image":"wordpress:latest","name":"cms"}]}}}}"#.into(),
+            );
+        }
         meta.generation = Some(generation);
         let deployment = Deployment {
             metadata: meta,
@@ -1029,6 +1045,9 @@ impl Sim {
         let mut meta = self.meta("StatefulSet", Some(&ns), &app.name, self.now - app.age_hours * HOUR_MS);
         meta.labels = Some(object_labels(&app));
         meta.generation = Some(1);
+        if let Some((api_version, kind)) = app.operator {
+            meta.owner_references = Some(vec![self.owner(api_version, kind, &ns, &app.name)]);
+        }
         self.snap.insert(StatefulSet {
             metadata: meta,
             spec: StatefulSetSpec {

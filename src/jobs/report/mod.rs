@@ -17,7 +17,8 @@ use super::{Ctx, JobError, Result};
 use crate::analysis::audit::{AuditInput, AuditPolicy, AuditReport, Severity, audit};
 use crate::analysis::diagnose::{DiagnoseOptions, Diagnosis, diagnose_unhealthy};
 use crate::analysis::health::{
-    HealthAnalysis, HealthPolicy, analyse_health, diagnosis_recommendation, usage_trace,
+    HealthAnalysis, HealthPolicy, HealthSignals, SloOverride, SloPolicy, analyse_health,
+    diagnosis_recommendation, usage_trace,
 };
 use crate::analysis::hpa::{HpaPolicy, HpaReport};
 use crate::analysis::sizing::{ContainerSizing, SizingPolicy, SizingReport};
@@ -66,7 +67,10 @@ pub struct ReportOptions {
     pub phr_dir: Option<PathBuf>,
     pub notify: Option<String>,
     pub enqueue: bool,
-    pub slo_target: f64,
+    /// Default availability target (`--slo-target`); the config file's, else 0.999, without.
+    pub slo_target: Option<f64>,
+    /// SLO period (`--slo-period`); the config file's, else 30 days, without.
+    pub slo_period: Option<Duration>,
     pub requests_metric: String,
     pub latency_metric: String,
     pub window: Duration,
@@ -88,7 +92,8 @@ impl ReportOptions {
             phr_dir: None,
             notify: None,
             enqueue: false,
-            slo_target: h.slo_target,
+            slo_target: None,
+            slo_period: None,
             requests_metric: h.requests_metric,
             latency_metric: h.latency_bucket_metric,
             window: Duration::from_secs(7 * 86_400),
@@ -128,11 +133,13 @@ impl ReportRequest {
     /// # Errors
     /// [`JobError::Usage`] naming the flag; an unreadable policy file.
     pub fn new(o: ReportOptions, source: Source, scope: Scope, config: &Config) -> Result<ReportRequest> {
-        if !(o.slo_target > 0.0 && o.slo_target < 1.0) {
-            return Err(JobError::Usage(format!(
-                "--slo-target {} must be between 0 and 1 (e.g. 0.999)",
-                o.slo_target
-            )));
+        if let Some(t) = o.slo_target
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(JobError::Usage(format!("--slo-target {t} must be between 0 and 1 (e.g. 0.999)")));
+        }
+        if o.slo_period.is_some_and(|p| p < Duration::from_secs(3600)) {
+            return Err(JobError::Usage("--slo-period must be at least 1h (30d is usual)".into()));
         }
         if o.step.is_zero() || o.step >= o.window {
             return Err(JobError::Usage("--step must be longer than zero and shorter than --window".into()));
@@ -149,7 +156,7 @@ impl ReportRequest {
             health: o.which.health(),
             security: o.which.security(),
             health_policy: HealthPolicy {
-                slo_target: o.slo_target,
+                slo: slo_policy(&o, config),
                 requests_metric: o.requests_metric.clone(),
                 latency_bucket_metric: o.latency_metric.clone(),
                 window_ms,
@@ -181,6 +188,33 @@ impl ReportRequest {
     }
 }
 
+/// The SLO policy of a run: flags, else the config file's `[slo]`, else the defaults.
+fn slo_policy(o: &ReportOptions, config: &Config) -> SloPolicy {
+    let d = SloPolicy::default();
+    let (default_target, default_source) = match (o.slo_target, config.slo.availability) {
+        (Some(t), _) => (t, "--slo-target".to_string()),
+        (None, Some(t)) => (t, "config file [slo] availability".to_string()),
+        (None, None) => (d.default_target, d.default_source.clone()),
+    };
+    SloPolicy {
+        default_target,
+        default_source,
+        period_ms: o.slo_period.or(config.slo.period).map_or(d.period_ms, ms),
+        overrides: config
+            .slo
+            .services
+            .iter()
+            .map(|s| SloOverride {
+                namespace: s.namespace.clone(),
+                service: s.service.clone(),
+                availability: s.availability,
+                latency_p95_seconds: s.latency_p95.map(|l| l.as_secs_f64()),
+            })
+            .collect(),
+        ..d
+    }
+}
+
 /// What a report run did.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOutcome {
@@ -205,6 +239,10 @@ pub struct ReportAnalyses {
     pub health: Option<HealthAnalysis>,
     pub sizing: Option<SizingReport>,
     pub diagnoses: Vec<Diagnosis>,
+    /// The remediations of the diagnoses the queue may take (the others are in
+    /// `diagnosis_not_queued`, with the manual fix).
+    pub diagnosis_recommendations: Vec<Recommendation>,
+    pub diagnosis_not_queued: Vec<crate::analysis::applicability::Held>,
     pub audit: Option<AuditReport>,
     /// The HPA analysis (health reports).
     pub hpa: Option<HpaReport>,
@@ -239,7 +277,7 @@ pub async fn run(req: &ReportRequest, ctx: &Ctx<'_>) -> Result<ReportOutcome> {
             &names,
             &history_dir,
             &mut phrs,
-            queue.as_ref(),
+            (queue.as_ref(), &ctx.config.queue_db),
             &mut written,
         )?;
     }
@@ -296,14 +334,26 @@ async fn collect_and_analyse(
         .map_err(JobError::collect("reading request metrics from Prometheus"))?;
     }
     let vulns = if plan.security { vulnerability_reports(req, config).await? } else { None };
-    let others = if plan.health {
-        collect::other_scalers(&req.source, &req.scope, config, &mut snap)
+    let (others, signals) = if plan.health {
+        let others = collect::other_scalers(&req.source, &req.scope, config, &mut snap)
             .await
-            .map_err(JobError::collect("reading VPAs and ScaledObjects"))?
+            .map_err(JobError::collect("reading VPAs and ScaledObjects"))?;
+        let ops = collect::ops_resources(&req.source, &req.scope, config, &mut snap)
+            .await
+            .map_err(JobError::collect("reading Velero, Argo CD and Flux objects"))?;
+        let metrics = crate::collectors::health_signals::RequestMetrics {
+            requests: &plan.health_policy.requests_metric,
+            latency_buckets: &plan.health_policy.latency_bucket_metric,
+        };
+        let period = crate::model::time::duration_ms(plan.health_policy.slo.period_ms);
+        let slo_period =
+            collect::health_signals(&mut snap, config, &req.scope, metrics, plan.window, plan.step, period)
+                .await;
+        (others, HealthSignals { ops, slo_period })
     } else {
-        Vec::new()
+        (Vec::new(), HealthSignals::default())
     };
-    let analyses = analyse(&snap, plan, vulns, &others);
+    let analyses = analyse(&snap, plan, vulns, &others, &signals, config.baseline());
     Ok((snap, analyses))
 }
 
@@ -344,6 +394,8 @@ pub fn analyse(
     plan: &ReportPlan,
     vulnerability_reports: Option<Vec<VulnerabilityReport>>,
     other_scalers: &[OtherScaler],
+    signals: &HealthSignals,
+    baseline: &crate::analysis::baseline::Baseline,
 ) -> ReportAnalyses {
     let mut out = ReportAnalyses::default();
     if plan.health {
@@ -357,15 +409,33 @@ pub fn analyse(
         out.diagnoses = diagnose_unhealthy(snap, None, &opts);
         out.diagnosis_time = started.elapsed();
         info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
-        let sizing =
-            super::sizing::sizing(snap, plan.window, plan.step, plan.scrape_interval, &plan.sizing_policy);
-        out.health = Some(analyse_health(snap, &out.diagnoses, &plan.health_policy));
+        let mut recs: Vec<Recommendation> =
+            out.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
+        out.diagnosis_not_queued = crate::analysis::applicability::hold_back(&mut recs, snap, baseline);
+        out.diagnosis_recommendations = recs;
+        let sizing = super::sizing::sizing(
+            snap,
+            plan.window,
+            plan.step,
+            plan.scrape_interval,
+            &plan.sizing_policy,
+            baseline,
+        );
+        out.health = Some(analyse_health(snap, &out.diagnoses, &plan.health_policy, signals));
         out.sizing = Some(sizing);
-        out.hpa =
-            Some(super::hpa::analyse(snap, None, other_scalers, plan.window, plan.step, &plan.hpa_policy));
+        out.hpa = Some(super::hpa::analyse(
+            snap,
+            None,
+            other_scalers,
+            plan.window,
+            plan.step,
+            &plan.hpa_policy,
+            baseline,
+        ));
     }
     if plan.security {
-        let input = AuditInput { vulnerability_reports, ..Default::default() };
+        let input =
+            AuditInput { vulnerability_reports, baseline: Some(baseline.clone()), ..Default::default() };
         out.audit = Some(audit(snap, &input, &plan.audit_policy));
         info!("Audited the cluster.");
     }
@@ -421,6 +491,9 @@ fn health_items(
     }
     for d in &a.diagnoses {
         let Some(rec) = diagnosis_recommendation(snap, d) else { continue };
+        if !a.diagnosis_recommendations.iter().any(|r| r.id == rec.id) {
+            continue;
+        }
         let p = h
             .problem_pods
             .iter()
@@ -463,9 +536,10 @@ fn write_health(
     names: &Names<'_>,
     history_dir: &Path,
     phrs: &mut PhrBatch,
-    queue: Option<&QueueStats>,
+    queue: (Option<&QueueStats>, &Path),
     written: &mut Written,
 ) -> Result<()> {
+    let (queue, queue_db) = queue;
     let as_of = snap.as_of();
     let stats = phrs
         .write(&health_items(snap, a, h, sizing))
@@ -478,6 +552,7 @@ fn write_health(
         Some((p, d))
     });
     let traces = traces(snap, sizing, req.options.sizing_charts);
+    let queue_path = queue_db.display().to_string();
     let view = build_health_view(&HealthInputs {
         cluster: names.cluster,
         source: names.source,
@@ -489,6 +564,7 @@ fn write_health(
         phrs: &stats,
         traces: &traces,
         queue,
+        queue_path: Some(&queue_path),
     });
     write_formats(req, "health", &view, as_of, written)?;
     written
@@ -561,6 +637,7 @@ fn write_formats<V: serde::Serialize>(
 ) -> Result<()> {
     for f in &req.options.formats {
         let text = render_report(kind, view, *f).map_err(report_err("rendering the report"))?;
+        let text = crate::redact::redact(&text).into_owned();
         let path = req.options.out.join(report_file_name(kind, as_of, *f));
         std::fs::write(&path, text).map_err(JobError::io(format!("writing {}", path.display())))?;
         written.files.push(path);
@@ -585,8 +662,7 @@ fn enqueue_all(
         by_feature.push((Feature::Hpa, hr.recommendations.clone()));
     }
     if a.health.is_some() {
-        let diag = a.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
-        by_feature.push((Feature::Diagnosis, diag));
+        by_feature.push((Feature::Diagnosis, a.diagnosis_recommendations.clone()));
     }
     if let Some(au) = &a.audit {
         by_feature.push((Feature::Security, au.recommendations.clone()));

@@ -27,6 +27,22 @@ pub fn render_text(r: &AuditReport, source: &str, md: bool) -> String {
         r.score.cluster, r.objects_audited, s.critical, s.high, s.medium, s.low, r.suppressed
     );
     let _ = writeln!(out, "Image vulnerabilities: {}", r.vulnerabilities.note);
+    if !r.not_audited.is_empty() {
+        let n: usize = r.not_audited.iter().map(|d| d.count).sum();
+        let what: Vec<String> = r
+            .not_audited
+            .iter()
+            .map(|d| {
+                let more = if d.count > d.objects.len() { ", …" } else { "" };
+                format!("{} {} ({}{more})", d.api_version, d.kind, d.objects.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Not audited: {n} document(s) of kinds or API versions aiops does not model: {}",
+            what.join("; ")
+        );
+    }
     out.push('\n');
     let open: Vec<&Finding> = r.open().collect();
     if open.is_empty() {
@@ -75,8 +91,9 @@ pub fn render_text(r: &AuditReport, source: &str, md: bool) -> String {
     out.push_str(&t.render(md));
     let _ = writeln!(
         out,
-        "\n{} recommendations (one per open critical/high finding) in `-o json`.",
+        "\n{} recommendations (one per open critical/high finding that aiops can apply) in `-o json`.",
         r.recommendations.len()
     );
+    out.push_str(&super::held::render_not_queued(&r.not_queued, md));
     out
 }

@@ -155,5 +155,6 @@ pub fn render_hpa_text(r: &HpaReport, md: bool, all: bool) -> String {
             );
         }
     }
+    out.push_str(&super::held::render_not_queued(&r.not_queued, md));
     out
 }

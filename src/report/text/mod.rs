@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod diagnose;
+pub mod held;
 pub mod hpa;
 pub mod inventory;
 pub mod queue;

@@ -77,6 +77,7 @@ pub fn render_sizing(r: &crate::analysis::sizing::SizingReport, md: bool) -> Str
         ]);
     }
     out.push_str(&t.render(md));
+    out.push_str(&super::held::render_not_queued(&r.not_queued, md));
     out
 }
 

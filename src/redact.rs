@@ -930,7 +930,7 @@ mod tests {
     /// must change nothing.
     #[test]
     fn corpus() {
-        let rows = table(include_str!("../../tests/fixtures/secrets/corpus.tsv"), 4);
+        let rows = table(include_str!("../tests/fixtures/secrets/corpus.tsv"), 4);
         assert!(rows.len() >= 100, "{} rows", rows.len());
         let mut failures = Vec::new();
         for row in &rows {
@@ -956,7 +956,7 @@ mod tests {
     /// hashes, metric names, prose about tokens and passwords) come out unchanged.
     #[test]
     fn keep() {
-        let rows = table(include_str!("../../tests/fixtures/secrets/keep.tsv"), 3);
+        let rows = table(include_str!("../tests/fixtures/secrets/keep.tsv"), 3);
         assert!(rows.len() >= 40, "{} rows", rows.len());
         let changed: Vec<String> = rows
             .iter()
