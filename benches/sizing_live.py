@@ -162,7 +162,8 @@ try:
           f"{' (+ kube-state-metrics series)' if ksm else ''}: generate {gen:.0f} s, backfill {backfill:.0f} s", flush=True)
     modes = [("snapshot", ["--snapshot", snap])]
     if args.prometheus_only:
-        modes.append(("prometheus-only", ["--prometheus-only"]))
+        # Without a snapshot the window ends at "now": pin it to the samples' end.
+        modes.append(("prometheus-only", ["--prometheus-only", "--as-of", meta["as_of"]]))
     for mode, source in modes:
         variants = [("json", [args.aiops], source, ["--fetch", "json"]),
                     ("remote-read", [args.aiops], source, ["--fetch", "remote-read"])]
