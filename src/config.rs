@@ -58,6 +58,62 @@ pub struct RawConfig {
     pub analysis: RawAnalysis,
     #[serde(default)]
     pub slo: RawSlo,
+    #[serde(default)]
+    pub maintenance: RawMaintenance,
+}
+
+/// `[maintenance]`: when the queue may apply changes ([`crate::approval::windows`]).
+///
+/// ```toml
+/// [[maintenance.allowed]]
+/// name = "office hours"
+/// cron = "0 0 9 * * Mon-Fri"   # sec min hour day-of-month month day-of-week, UTC
+/// duration = "8h"
+/// [[maintenance.frozen]]
+/// name = "year-end"
+/// cron = "0 0 0 20 Dec *"
+/// duration = "14d"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    #[serde(default)]
+    pub allowed: Vec<RawWindow>,
+    #[serde(default)]
+    pub frozen: Vec<RawWindow>,
+}
+
+/// One `[[maintenance.allowed]]` or `[[maintenance.frozen]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub name: Option<String>,
+    pub cron: String,
+    pub duration: String,
+}
+
+fn maintenance_windows(raw: RawMaintenance, errors: &mut Vec<String>) -> crate::approval::windows::Windows {
+    use crate::approval::windows::{Window, WindowKind, Windows};
+    let mut out = Windows::default();
+    for (kind, list) in [(WindowKind::Allowed, raw.allowed), (WindowKind::Frozen, raw.frozen)] {
+        for (i, w) in list.into_iter().enumerate() {
+            let key = format!("maintenance.{}[{i}]", kind.as_str());
+            let name = w.name.unwrap_or_else(|| w.cron.clone());
+            let duration = match parse_duration(&w.duration) {
+                Ok(d) => d,
+                Err(e) => {
+                    errors.push(format!("{key}.duration: {e}"));
+                    continue;
+                }
+            };
+            match Window::new(kind, &name, &w.cron, duration) {
+                Ok(win) if kind == WindowKind::Allowed => out.allowed.push(win),
+                Ok(win) => out.frozen.push(win),
+                Err(e) => errors.push(format!("{key}: {e}")),
+            }
+        }
+    }
+    out
 }
 
 /// `[analysis]`: the data analyses read besides the cluster.
@@ -254,6 +310,8 @@ pub struct Config {
     /// The shipped baseline of well-known components merged with `[analysis] baseline`
     /// (`AIOPS_BASELINE`); `None`: the shipped one.
     pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
+    /// `[maintenance]`: allowed and frozen windows for applies (none: never refused by time).
+    pub maintenance: crate::approval::windows::Windows,
 }
 
 impl Config {
@@ -285,6 +343,7 @@ impl Default for Config {
             approved_ttl: Duration::from_secs(24 * 3600),
             lock_ttl: Duration::from_secs(600),
             baseline: None,
+            maintenance: crate::approval::windows::Windows::default(),
         }
     }
 }
@@ -451,6 +510,7 @@ impl Config {
             }
         }
         c.slo = slo_config(raw.slo, &mut errors);
+        c.maintenance = maintenance_windows(raw.maintenance, &mut errors);
         if errors.is_empty() { Ok(c) } else { Err(ConfigError { errors }) }
     }
 }

@@ -265,10 +265,10 @@ fn pod_hold(snap: &ClusterSnapshot, m: &ObjectMeta, rec: &Recommendation) -> (Ho
     (
         Hold::BarePod,
         format!(
-            "Pod {name} has no controller, and a running Pod's spec cannot be patched like a template (in-place resize is a separate, version- and feature-gated subresource)"
+            "Pod {name} has no controller, and a running Pod's spec cannot be patched like a template: most of its fields are immutable once created (resources change only through the resize subresource, version- and feature-gated)"
         ),
         format!(
-            "Recreate the pod with the new values (kubectl get pod {name} -o yaml, edit, delete and create), or better, run it under a Deployment or Job so it can be resized. Proposed: {}",
+            "Recreate the pod with the new values (kubectl get pod {name} -o yaml, edit, delete and create), or better, run it under a Deployment or Job so its template can be changed. Proposed: {}",
             rec.summary
         ),
     )
@@ -458,7 +458,3 @@ pub fn load_sharing(snap: &ClusterSnapshot, baseline: &Baseline, w: &ObjectRef) 
         _ => Ok(()),
     }
 }
-
-#[cfg(test)]
-#[path = "applicability_tests.rs"]
-mod tests;

@@ -1,4 +1,5 @@
-//! Apply and rollback: the only code in aiops that writes to a cluster. Needs the `apply`
+//! Apply, and what apply and rollback share ([`super::rollback`], [`super::reconcile`] and
+//! [`super::pod_health`] build on it): the only code in aiops that writes to a cluster. Needs the `apply`
 //! RBAC overlay (patch on the target kinds); every other command is read-only.
 //!
 //! **The write model.** Every queue item writes with a field manager of its own,
@@ -20,22 +21,18 @@
 //! journal entry is opened; the server-side apply runs with retries on conflicts and
 //! transient errors; the object is read back; and, in one transaction, the item becomes
 //! `applied` (checks scheduled), `approved` (nothing changed) or `failed`, with its operation
-//! record and the journal closed. A crash leaves the journal entry open; [`reconcile`]
+//! record and the journal closed. A crash leaves the journal entry open; [`super::reconcile::reconcile`]
 //! settles it once the crashed operation's lock has expired.
 //!
-//! Rollback: first checks drift (the fields it restores still hold what the apply wrote;
+//! Rollback ([`super::rollback`]): first checks drift (the fields it restores still hold what the apply wrote;
 //! otherwise it refuses and names the difference unless forced, audited), then re-applies
 //! the recorded values under the item's manager (or deletes the object the apply created);
 //! bounded by a 5-minute budget, timed and recorded.
 
 use std::time::Duration;
 
-use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
@@ -128,9 +125,15 @@ pub enum ApplyError {
     /// The post-action checks cannot read the pods (no selector to find them by).
     #[error("cannot check {target}: {reason}")]
     Uncheckable { target: String, reason: String },
+    #[error("{id} is {state}: only failed items (and approved ones whose apply did not happen) are retried")]
+    NotRetryable { id: String, state: State },
+    #[error(
+        "{id} is not applied now: {reason} (nothing changed). Rollbacks stay allowed; an emergency apply needs a break-glass nonce (`aiops queue break-glass issue`, then --break-glass)"
+    )]
+    Window { id: String, reason: String },
 }
 
-type Result<T> = std::result::Result<T, ApplyError>;
+pub(super) type Result<T> = std::result::Result<T, ApplyError>;
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -147,6 +150,13 @@ pub struct ApplyOptions {
     /// Who runs it, unique to the operation ([`operation_owner`]), for the lock and the
     /// journal.
     pub owner: String,
+    /// When applies may start (`[maintenance]`); rollbacks and dry runs ignore it.
+    pub windows: super::windows::Windows,
+    /// A break-glass nonce for an apply outside the windows (spent only when needed).
+    pub break_glass: Option<String>,
+    /// A retried failed apply: the object may hold part of this very change, which is not
+    /// a change by someone else; the rollback plan stays the recorded one.
+    pub retry: bool,
 }
 
 impl Default for ApplyOptions {
@@ -158,6 +168,9 @@ impl Default for ApplyOptions {
             backoff: Duration::from_millis(200),
             lock_ttl: Duration::from_secs(600),
             owner: operation_owner("aiops"),
+            windows: super::windows::Windows::default(),
+            break_glass: None,
+            retry: false,
         }
     }
 }
@@ -190,7 +203,7 @@ pub struct RollbackOutcome {
 
 /// The kinds aiops may change (never Secrets, Nodes, Events or storage): apiVersion,
 /// plural and scope come from the model's one kinds table.
-fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
+pub(super) fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
     use crate::model::ObjectKind as K;
     let k = K::from_kind(kind)?;
     let writable = matches!(
@@ -217,11 +230,11 @@ fn resource_of(kind: &str) -> Option<(&'static str, &'static str, bool)> {
     writable.then(|| (k.api_version(), k.plural(), k.is_namespaced()))
 }
 
-fn api_of(client: &Client, item: &Item) -> Result<(Api<DynamicObject>, &'static str)> {
+pub(super) fn api_of(client: &Client, item: &Item) -> Result<(Api<DynamicObject>, &'static str)> {
     api_of_ref(client, &item.target)
 }
 
-fn api_of_ref(
+pub(super) fn api_of_ref(
     client: &Client,
     target: &crate::model::ObjectRef,
 ) -> Result<(Api<DynamicObject>, &'static str)> {
@@ -237,12 +250,12 @@ fn api_of_ref(
     Ok((api, api_version))
 }
 
-fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ApplyError {
+pub(super) fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ApplyError {
     let what = what.into();
     move |source| ApplyError::Kube { what, source: Box::new(source) }
 }
 
-fn retryable(e: &kube::Error) -> bool {
+pub(super) fn retryable(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(s) => s.code == 409 || s.code == 429 || s.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
@@ -250,7 +263,7 @@ fn retryable(e: &kube::Error) -> bool {
     }
 }
 
-async fn with_retries<T, F, Fut>(
+pub(super) async fn with_retries<T, F, Fut>(
     opts: &ApplyOptions,
     what: &str,
     mut f: F,
@@ -274,7 +287,32 @@ where
     }
 }
 
-async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Option<Value>> {
+/// Before a failed item is retried: its target must hold, field by field, either the
+/// recorded values or this change's (part of it may have landed), nothing a person set since.
+///
+/// # Errors
+/// [`ApplyError::Changed`] naming the fields someone else changed (or the object gone),
+/// cluster errors.
+pub async fn retry_precheck(client: &Client, item: &Item) -> Result<()> {
+    let (api, _) = api_of(client, item)?;
+    let key = item.target_key();
+    let rec = &item.recommendation;
+    let Some(obj) = get_opt(&api, &item.target.name, &format!("reading {key}")).await? else {
+        return Err(ApplyError::Changed { target: key, diffs: vec!["the object no longer exists".into()] });
+    };
+    let now = project(&obj, &rec.patch);
+    let off = super::patch::between(&now, &rec.rollback, &rec.patch);
+    if off.is_empty() {
+        return Ok(());
+    }
+    let diffs = differences(&rec.rollback, &now)
+        .into_iter()
+        .filter(|d| off.iter().any(|p| d.starts_with(p.as_str())))
+        .collect::<Vec<_>>();
+    Err(ApplyError::Changed { target: key, diffs: if diffs.is_empty() { off } else { diffs } })
+}
+
+pub(super) async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Option<Value>> {
     match api.get_opt(name).await {
         Ok(Some(o)) => Ok(Some(serde_json::to_value(o).unwrap_or(Value::Null))),
         Ok(None) => Ok(None),
@@ -284,7 +322,7 @@ async fn get_opt(api: &Api<DynamicObject>, name: &str, what: &str) -> Result<Opt
 
 /// A patch without its `null` leaves (server-side apply sets fields; removing one is a
 /// separate strategic-merge step).
-fn prune_nulls(v: &Value) -> Value {
+pub(super) fn prune_nulls(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| (k.clone(), prune_nulls(x))).collect(),
@@ -295,7 +333,7 @@ fn prune_nulls(v: &Value) -> Value {
 }
 
 /// Is the patch a whole manifest (it may create the object: `hpa-enable`)?
-fn is_manifest(patch: &Value) -> bool {
+pub(super) fn is_manifest(patch: &Value) -> bool {
     patch.get("kind").and_then(Value::as_str).is_some()
         && patch.get("apiVersion").and_then(Value::as_str).is_some()
 }
@@ -308,7 +346,7 @@ pub fn appliable(patch: &Value) -> bool {
 /// The second step of a compound rollback (`{"delete": ..., "then": {"target": {kind,
 /// namespace, name}, "patch": {...}}}`, as `hpa-enable` proposes: delete the HPA, then
 /// restore the workload's replica count).
-fn then_step(rollback: &Value) -> Option<(crate::model::ObjectRef, Value)> {
+pub(super) fn then_step(rollback: &Value) -> Option<(crate::model::ObjectRef, Value)> {
     let then = rollback.get("then")?;
     let t = then.get("target")?;
     Some((
@@ -368,7 +406,7 @@ pub async fn apply(
 
 /// The object's fields before the change (the rollback plan), after checking that they
 /// still hold what the recommendation was made against.
-fn before_change(
+pub(super) fn before_change(
     store: &mut Store,
     item: &Item,
     current: Option<&Value>,
@@ -382,6 +420,19 @@ fn before_change(
     match (current, creating) {
         (Some(obj), false) => {
             let before = project(obj, &rec.patch);
+            if opts.retry
+                && !same(&before, &rec.rollback)
+                && super::patch::between(&before, &rec.rollback, &rec.patch).is_empty()
+            {
+                // Part of this change landed in the failed attempt: restore the recorded state
+                // on rollback, not the half-way one.
+                let detail = format!(
+                    "retry: the object holds part of this change ({}); the rollback plan stays the recorded one",
+                    differences(&rec.rollback, &before).join("; ")
+                );
+                store.note(&item.id, actor, "retry", item.state, &detail, clock.now())?;
+                return Ok(rec.rollback.clone());
+            }
             if !same(&before, &rec.rollback) {
                 let diffs = differences(&rec.rollback, &before);
                 match &opts.force_acknowledged {
@@ -409,7 +460,7 @@ fn before_change(
     }
 }
 
-async fn apply_locked(
+pub(super) async fn apply_locked(
     store: &mut Store,
     api: &Api<DynamicObject>,
     api_version: &str,
@@ -530,7 +581,7 @@ async fn apply_locked(
 }
 
 /// The `null` leaves of a patch, as a strategic-merge patch; `None` when there are none.
-fn nulls_only(v: &Value) -> Option<Value> {
+pub(super) fn nulls_only(v: &Value) -> Option<Value> {
     match v {
         Value::Null => Some(Value::Null),
         Value::Object(m) => {
@@ -553,7 +604,7 @@ fn nulls_only(v: &Value) -> Option<Value> {
     }
 }
 
-async fn remove_nulls(
+pub(super) async fn remove_nulls(
     api: &Api<DynamicObject>,
     name: &str,
     patch: &Value,
@@ -565,427 +616,6 @@ async fn remove_nulls(
     let p = Patch::Strategic(&nulls);
     let (res, _) = with_retries(opts, "remove fields", || api.patch(name, &pp, &p)).await;
     res.map(|_| ())
-}
-
-/// Rolls an applied (or verified, or failed) item back to the state recorded before the
-/// apply. Allowed in maintenance mode (it is the way out of a bad change). Refuses when the
-/// fields it restores changed since the apply (a later change would be undone), unless
-/// forced with an acknowledgement (audited).
-///
-/// # Errors
-/// Not rollbackable, drifted, locked, API errors, the 5-minute budget exceeded (recorded).
-pub async fn rollback(
-    store: &mut Store,
-    client: &Client,
-    id: &str,
-    actor: &Actor,
-    opts: &ApplyOptions,
-    clock: &dyn Clock,
-) -> Result<RollbackOutcome> {
-    let item = store.get(id, clock.now())?;
-    if !item.state.is_in_effect() {
-        return Err(ApplyError::NotRollbackable { id: id.into(), state: item.state });
-    }
-    let (api, api_version) = api_of(client, &item)?;
-    let key = item.target_key();
-    store.acquire_lock(&key, &opts.owner, "rollback", id, clock.now(), opts.lock_ttl)?;
-    let res = rollback_locked(store, client, &api, api_version, &item, actor, opts, clock).await;
-    let release = store.release_lock(&key, &opts.owner, clock.now());
-    let out = res?;
-    release?;
-    Ok(out)
-}
-
-/// Refuses a rollback whose fields changed since the apply, unless acknowledged (then
-/// audited).
-async fn check_drift(
-    store: &mut Store,
-    api: &Api<DynamicObject>,
-    item: &Item,
-    actor: &Actor,
-    opts: &ApplyOptions,
-    clock: &dyn Clock,
-) -> Result<()> {
-    let key = item.target_key();
-    let patch = &item.recommendation.patch;
-    let now = get_opt(api, &item.target.name, &format!("reading {key}")).await?;
-    let Some(obj) = now else { return Ok(()) };
-    let got = project(&obj, patch);
-    if same(&got, patch) {
-        return Ok(());
-    }
-    let diffs = differences(patch, &got);
-    match &opts.force_acknowledged {
-        Some(ack) => {
-            let detail = format!(
-                "rolled back although changed since the apply ({}); acknowledged: {ack}",
-                diffs.join("; ")
-            );
-            store.note(&item.id, actor, "force-rollback", item.state, &detail, clock.now())?;
-            Ok(())
-        }
-        None => Err(ApplyError::Drifted { id: item.id.clone(), target: key, diffs }),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn rollback_locked(
-    store: &mut Store,
-    client: &Client,
-    api: &Api<DynamicObject>,
-    api_version: &str,
-    item: &Item,
-    actor: &Actor,
-    opts: &ApplyOptions,
-    clock: &dyn Clock,
-) -> Result<RollbackOutcome> {
-    let id = item.id.as_str();
-    let key = item.target_key();
-    let plan = item.pre_state.clone().unwrap_or_else(|| item.recommendation.rollback.clone());
-    let delete = plan.get("$absent").and_then(Value::as_bool) == Some(true);
-    if !delete {
-        check_drift(store, api, item, actor, opts, clock).await?;
-    }
-    let started = clock.now();
-    let stopwatch = Stopwatch::start();
-    let journal = store.journal_open(id, "rollback", &opts.owner, started)?;
-    let manager = field_manager(id);
-    let name = item.target.name.clone();
-    let work = async {
-        if delete {
-            let dp = DeleteParams::default();
-            let (res, _) = with_retries(opts, "delete", || api.delete(&name, &dp)).await;
-            match res {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => {
-                    return Err(ApplyError::Kube { what: format!("deleting {key}"), source: Box::new(e) });
-                }
-            }
-            if get_opt(api, &name, &format!("reading {key} back")).await?.is_some() {
-                return Err(ApplyError::ReadBack {
-                    what: format!("rollback of {id}"),
-                    diffs: vec![format!("{key} still exists")],
-                });
-            }
-        } else {
-            // The recorded values, re-applied under the item's own manager: its fields get
-            // their old values, the fields it created (null in the plan) are left out and so
-            // removed, and no other item's fields are touched.
-            let body = apply_body(
-                api_version,
-                item.target.kind.as_str(),
-                item.target.namespace.as_deref(),
-                &name,
-                &prune_nulls(&plan),
-            );
-            let pp = PatchParams::apply(&manager).force();
-            let p = Patch::Apply(&body);
-            let (res, _) = with_retries(opts, "rollback", || api.patch(&name, &pp, &p)).await;
-            res.map_err(kube_err(format!("restoring {key}")))?;
-            let after = get_opt(api, &name, &format!("reading {key} back")).await?;
-            let got = after.as_ref().map(|a| project(a, &plan)).unwrap_or(Value::Null);
-            if !same(&got, &plan) {
-                return Err(ApplyError::ReadBack {
-                    what: format!("rollback of {id}"),
-                    diffs: differences(&got, &plan),
-                });
-            }
-        }
-        if let Some((target, patch)) = then_step(&item.recommendation.rollback) {
-            let (api2, _) = api_of_ref(client, &target)?;
-            let key2 = target.key();
-            let pp = PatchParams { field_manager: Some(manager.clone()), ..PatchParams::default() };
-            let p = Patch::Strategic(&patch);
-            let (res, _) =
-                with_retries(opts, "rollback (second step)", || api2.patch(&target.name, &pp, &p)).await;
-            res.map_err(kube_err(format!("restoring {key2}")))?;
-        }
-        Ok(())
-    };
-    let res = match tokio::time::timeout(ROLLBACK_BUDGET, work).await {
-        Ok(r) => r,
-        Err(_) => Err(ApplyError::RollbackTimeout { id: id.into(), secs: ROLLBACK_BUDGET.as_secs() }),
-    };
-    let finished = clock.now();
-    let took = stopwatch.elapsed_ms();
-    let (outcome, detail) = match &res {
-        Ok(()) => ("ok", format!("restored in {took} ms as field manager {manager}")),
-        Err(e) => ("failed", e.to_string()),
-    };
-    let op = Operation {
-        item_id: id.into(),
-        kind: "rollback".into(),
-        started_at: started,
-        finished_at: finished,
-        duration_ms: took,
-        outcome: outcome.into(),
-        detail,
-    };
-    let with = With { close_journal: Some((journal, outcome)), operation: Some(&op), ..With::default() };
-    match res {
-        // The state change, its operation record and the journal close: one transaction.
-        Ok(()) => store.transition_with(id, &Action::Rollback, actor, finished, &with).map(|_| ())?,
-        Err(e) => {
-            store.record_outcome(id, finished, &with)?;
-            return Err(e);
-        }
-    }
-    info!(id, ms = took, "Rolled back.");
-    Ok(RollbackOutcome {
-        id: id.into(),
-        state: State::RolledBack,
-        method: if delete { "delete".into() } else { "patch".into() },
-        body: plan,
-        duration_ms: took,
-        within_budget: u64::try_from(took).unwrap_or(u64::MAX) <= ROLLBACK_BUDGET.as_millis() as u64,
-    })
-}
-
-/// Settles operations a crashed process left open: reads each target back and moves the
-/// item to where the cluster says it is (`applied`, `approved` when nothing changed,
-/// `failed` when the object is in neither state). An entry whose target is locked by a
-/// live operation (its lock has not expired) is left alone: that operation is still running.
-///
-/// # Errors
-/// API errors (the entry stays open for the next attempt), database errors.
-pub async fn reconcile(
-    store: &mut Store,
-    client: &Client,
-    clock: &dyn Clock,
-) -> Result<Vec<(String, State)>> {
-    let mut settled = Vec::new();
-    for j in store.journal_open_entries()? {
-        let item = store.get(&j.item_id, clock.now())?;
-        let key = item.target_key();
-        // A live operation holds the target: it is still running, not crashed.
-        let live = |l: &super::store::Lock| {
-            l.expires_at > clock.now() && super::store::owner_alive(&l.owner) != Some(false)
-        };
-        if store.lock_of(&key)?.is_some_and(|l| live(&l)) {
-            continue;
-        }
-        let owner = operation_owner("aiops-reconcile");
-        match store.acquire_lock(
-            &key,
-            &owner,
-            "reconcile",
-            &item.id,
-            clock.now(),
-            ApplyOptions::default().lock_ttl,
-        ) {
-            Ok(_) => {}
-            Err(QueueError::Locked { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        let res = settle(store, client, &item, &j, clock).await;
-        let release = store.release_lock(&key, &owner, clock.now());
-        settled.push(res?);
-        release?;
-    }
-    Ok(settled)
-}
-
-/// Settles one open journal entry of an item whose operation's lock has expired.
-async fn settle(
-    store: &mut Store,
-    client: &Client,
-    item: &Item,
-    j: &super::store::JournalEntry,
-    clock: &dyn Clock,
-) -> Result<(String, State)> {
-    let actor = Actor::new("aiops", "reconcile");
-    let now = clock.now();
-    if j.operation == "rollback" && item.state.is_in_effect() {
-        return settle_rollback(store, client, item, j, clock).await;
-    }
-    if j.operation != "apply" || item.state != State::Applying {
-        // An entry whose item moved on: close it, noting it.
-        let detail = format!("closed an interrupted {} started {} by {}", j.operation, j.started_at, j.owner);
-        store.note(&item.id, &actor, "reconcile", item.state, &detail, now)?;
-        store.record_outcome(
-            &item.id,
-            now,
-            &With { close_journal: Some((j.seq, "interrupted")), ..With::default() },
-        )?;
-        return Ok((item.id.clone(), item.state));
-    }
-    let (api, _) = api_of(client, item)?;
-    let after = get_opt(&api, &item.target.name, &format!("reading {} back", item.target_key())).await?;
-    let rec = &item.recommendation;
-    let before = item.pre_state.clone().unwrap_or(Value::Null);
-    let action = match &after {
-        Some(a) if same(&project(a, &rec.patch), &rec.patch) => Action::FinishApply,
-        Some(a) if same(&project(a, &rec.patch), &before) => Action::AbortApply {
-            reason: format!(
-                "interrupted apply (started {} by {}) did not change the object",
-                j.started_at, j.owner
-            ),
-        },
-        None if before.get("$absent").is_some() => {
-            Action::AbortApply { reason: "interrupted apply did not create the object".into() }
-        }
-        _ => Action::FailApply {
-            reason: format!(
-                "interrupted apply (started {} by {}) left the object in neither state",
-                j.started_at, j.owner
-            ),
-        },
-    };
-    let applied = action == Action::FinishApply;
-    let op = Operation {
-        item_id: item.id.clone(),
-        kind: "apply".into(),
-        started_at: j.started_at,
-        finished_at: now,
-        duration_ms: now.as_millisecond() - j.started_at.as_millisecond(),
-        outcome: if applied { "ok".into() } else { "interrupted".into() },
-        detail: "reconciled after an interrupted apply".into(),
-    };
-    let with = With {
-        close_journal: Some((j.seq, "reconciled")),
-        operation: applied.then_some(&op),
-        schedule_checks: applied,
-        ..With::default()
-    };
-    let (it, _, _) = store.transition_with(&item.id, &action, &actor, now, &with)?;
-    Ok((item.id.clone(), it.state))
-}
-
-/// Settles an interrupted rollback: the target holds the recorded values (the rollback
-/// landed: the item is `rolled_back`), still the item's values (it did not: the item stays in
-/// effect), or neither (someone else changed it: the item stays, with a note naming that).
-async fn settle_rollback(
-    store: &mut Store,
-    client: &Client,
-    item: &Item,
-    j: &super::store::JournalEntry,
-    clock: &dyn Clock,
-) -> Result<(String, State)> {
-    let actor = Actor::new("aiops", "reconcile");
-    let now = clock.now();
-    let rec = &item.recommendation;
-    let plan = item.pre_state.clone().unwrap_or_else(|| rec.rollback.clone());
-    let (api, _) = api_of(client, item)?;
-    let after = get_opt(&api, &item.target.name, &format!("reading {} back", item.target_key())).await?;
-    let deleted = plan.get("$absent").and_then(Value::as_bool) == Some(true);
-    let landed = match &after {
-        None => deleted,
-        Some(a) => !deleted && same(&project(a, &plan), &plan),
-    };
-    let still = after.as_ref().is_some_and(|a| same(&project(a, &rec.patch), &rec.patch));
-    let started = format!("started {} by {}", j.started_at, j.owner);
-    if landed {
-        let op = Operation {
-            item_id: item.id.clone(),
-            kind: "rollback".into(),
-            started_at: j.started_at,
-            finished_at: now,
-            duration_ms: now.as_millisecond() - j.started_at.as_millisecond(),
-            outcome: "ok".into(),
-            detail: format!(
-                "reconciled after an interrupted rollback ({started}): the recorded values are in place"
-            ),
-        };
-        let with =
-            With { close_journal: Some((j.seq, "reconciled")), operation: Some(&op), ..With::default() };
-        let (it, _, _) = store.transition_with(&item.id, &Action::Rollback, &actor, now, &with)?;
-        return Ok((item.id.clone(), it.state));
-    }
-    let detail = if still {
-        format!("closed an interrupted rollback ({started}): the object still holds this item's values")
-    } else {
-        format!(
-            "closed an interrupted rollback ({started}): the object holds neither this item's values nor the recorded ones; roll back again (with --force if it changed since)"
-        )
-    };
-    store.note(&item.id, &actor, "reconcile", item.state, &detail, now)?;
-    store.record_outcome(
-        &item.id,
-        now,
-        &With { close_journal: Some((j.seq, "interrupted")), ..With::default() },
-    )?;
-    Ok((item.id.clone(), item.state))
-}
-
-/// Pod health of a workload, for the post-action checks.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct PodHealth {
-    /// Names of the pods read.
-    #[serde(default)]
-    pub names: Vec<String>,
-    pub pods: usize,
-    pub ready: usize,
-    pub restarts: i64,
-    /// Containers whose last termination was an OOM kill after `since`.
-    pub oom_kills_since: usize,
-}
-
-/// Reads the pods of a workload (its `spec.selector.matchLabels`) and summarises them.
-///
-/// # Errors
-/// API errors; a target without a selector.
-pub async fn pod_health(client: &Client, item: &Item, since: Timestamp) -> Result<PodHealth> {
-    let (api, _) = api_of(client, item)?;
-    let key = item.target_key();
-    let obj = get_opt(&api, &item.target.name, &format!("reading {key}"))
-        .await?
-        .ok_or_else(|| ApplyError::TargetGone { target: key.clone() })?;
-    // An HPA's pods are its scale target's.
-    let (obj, key) = if item.target.kind == crate::model::ObjectKind::HorizontalPodAutoscaler {
-        let kind = obj.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str).unwrap_or("");
-        let name = obj.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str).unwrap_or("");
-        let target = crate::model::ObjectRef::new(kind, item.target.namespace.as_deref(), name);
-        let (api2, _) = api_of_ref(client, &target).map_err(|_| ApplyError::Uncheckable {
-            target: key.clone(),
-            reason: format!("scaleTargetRef {kind}/{name} is not a kind aiops reads"),
-        })?;
-        let tkey = target.key();
-        let t = get_opt(&api2, name, &format!("reading {tkey}")).await?.ok_or_else(|| {
-            ApplyError::Uncheckable {
-                target: key.clone(),
-                reason: format!("its scaleTargetRef {tkey} does not exist"),
-            }
-        })?;
-        (t, tkey)
-    } else {
-        (obj, key)
-    };
-    let labels =
-        obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
-    let selector: Vec<String> =
-        labels.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect();
-    if selector.is_empty() {
-        return Err(ApplyError::Uncheckable {
-            target: key,
-            reason: "it has no spec.selector.matchLabels to find its pods by".into(),
-        });
-    }
-    let ns = item.target.namespace.as_deref().unwrap_or("default");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let list = pods
-        .list(&ListParams::default().labels(&selector.join(",")))
-        .await
-        .map_err(kube_err(format!("listing pods of {key}")))?;
-    let mut h = PodHealth { pods: list.items.len(), ..PodHealth::default() };
-    for p in &list.items {
-        h.names.extend(p.metadata.name.clone());
-        let Some(st) = &p.status else { continue };
-        if st.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        {
-            h.ready += 1;
-        }
-        for cs in st.container_statuses.iter().flatten() {
-            h.restarts += i64::from(cs.restart_count);
-            if let Some(t) = cs.last_state.as_ref().and_then(|l| l.terminated.as_ref())
-                && t.reason.as_deref() == Some("OOMKilled")
-                && t.finished_at.as_ref().is_some_and(|f| f.0 > since)
-            {
-                h.oom_kills_since += 1;
-            }
-        }
-    }
-    Ok(h)
 }
 
 #[cfg(test)]

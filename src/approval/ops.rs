@@ -13,10 +13,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, PodHealth, RollbackOutcome};
+use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, RollbackOutcome};
+use super::pod_health::{PodHealth, pod_health};
 use super::state::{Action, Decision, Role, State};
 use super::store::{CHECKS, EnqueueContext, EnqueueSummary, Item, QueueError, Store};
 use super::{Actor, phr_sync};
+use super::{reconcile, rollback};
 use crate::clock::Clock;
 use crate::collectors::CollectError;
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
@@ -82,7 +84,7 @@ pub async fn reconcile_if_needed(
     }
     match cluster.client().await {
         Ok(c) => {
-            for (id, state) in apply::reconcile(store, c, clock).await? {
+            for (id, state) in reconcile::reconcile(store, c, clock).await? {
                 tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
                 sync_phr(store, &id, clock.now());
             }
@@ -196,13 +198,22 @@ pub async fn apply_item(
         return Err(ApplyError::NoPatch { id: item.id });
     }
     store.ensure_not_paused()?;
+    if !opts.dry_run && opts.break_glass.is_none() {
+        let gate = opts.windows.gate(clock.now());
+        if !gate.is_open() {
+            return Err(ApplyError::Window { id: item.id, reason: gate.reason() });
+        }
+    }
     let c = cluster.client().await.map_err(ApplyError::Connect)?;
     reconcile_if_needed(store, cluster, clock).await?;
     let actor = Actor::new(by, "operator");
+    if !opts.dry_run {
+        open_window(store, clock, id, &actor, opts)?;
+    }
     // Pre-action pod health, for the post-action checks (best effort).
     let pre = match store.get(id, clock.now()) {
         Ok(item) if !opts.dry_run && item.state == State::Approved => {
-            apply::pod_health(c, &item, clock.now()).await.ok()
+            pod_health(c, &item, clock.now()).await.ok()
         }
         _ => None,
     };
@@ -215,6 +226,116 @@ pub async fn apply_item(
     }
     sync_phr(store, id, clock.now());
     Ok(out)
+}
+
+/// Refuses an apply outside the maintenance windows (`[maintenance]`) unless a break-glass
+/// nonce is spent on it; an open window leaves a nonce unspent.
+fn open_window(
+    store: &mut Store,
+    clock: &dyn Clock,
+    id: &str,
+    actor: &Actor,
+    opts: &ApplyOptions,
+) -> Result<(), ApplyError> {
+    let now = clock.now();
+    let gate = opts.windows.gate(now);
+    if gate.is_open() {
+        return Ok(());
+    }
+    let Some(nonce) = &opts.break_glass else {
+        return Err(ApplyError::Window { id: id.into(), reason: gate.reason() });
+    };
+    let state = store.get(id, now)?.state;
+    let detail = format!("applied outside the maintenance windows ({})", gate.reason());
+    let bg = store.spend_break_glass(&nonce_hash(nonce), actor, id, state, &detail, now)?;
+    tracing::warn!(id, hash = %bg.hash, operator = %bg.operator, security = %bg.security, "Break-glass apply outside the maintenance windows.");
+    Ok(())
+}
+
+/// How long a break-glass nonce stays valid.
+pub const BREAK_GLASS_VALID: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// SHA-256 of a nonce (surrounding spaces ignored), hex: what the store keeps and the audit
+/// log names.
+#[must_use]
+pub fn nonce_hash(nonce: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, nonce.trim().as_bytes());
+    d.as_ref().iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Issues a break-glass nonce (operator and security approver, two people): the nonce is
+/// returned once and only its hash is stored; it lets one apply through a frozen or closed
+/// window within [`BREAK_GLASS_VALID`].
+///
+/// # Errors
+/// The same person twice, no reason, no randomness, store errors.
+pub fn issue_break_glass(
+    store: &mut Store,
+    clock: &dyn Clock,
+    operator: &str,
+    security: &str,
+    reason: &str,
+) -> Result<(String, super::store::BreakGlass), QueueError> {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut b = [0u8; 24];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| QueueError::BreakGlass { reason: "no random numbers from the system".into() })?;
+    let nonce = b.iter().fold(String::from("bg-"), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    });
+    let bg = store.issue_break_glass(
+        &nonce_hash(&nonce),
+        operator,
+        security,
+        reason,
+        clock.now(),
+        BREAK_GLASS_VALID,
+    )?;
+    Ok((nonce, bg))
+}
+
+/// Tries a failed apply again after its cause was fixed: the item goes back to approved
+/// (audited with what was fixed; the approvals stand, the change is the same) and is applied.
+/// An approved item whose apply did not happen is simply applied. A closed window refuses
+/// before anything changes.
+///
+/// # Errors
+/// Not failed or approved, no justification, a closed window, and the apply's errors.
+pub async fn retry_item(
+    store: &mut Store,
+    cluster: &Cluster,
+    clock: &dyn Clock,
+    id: &str,
+    by: &str,
+    justification: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyOutcome, ApplyError> {
+    let now = clock.now();
+    let item = store.get(id, now)?;
+    match item.state {
+        State::Failed => {
+            let gate = opts.windows.gate(now);
+            if !gate.is_open() && opts.break_glass.is_none() {
+                return Err(ApplyError::Window { id: item.id, reason: gate.reason() });
+            }
+            // Refusals that the apply would give come before the item leaves `failed`.
+            store.ensure_not_paused()?;
+            let c = cluster.client().await.map_err(ApplyError::Connect)?;
+            apply::retry_precheck(c, &item).await?;
+            let action = Action::Retry { who: by.to_string(), justification: justification.to_string() };
+            store.transition(id, &action, &Actor::new(by, "operator"), now)?;
+            sync_phr(store, id, now);
+        }
+        State::Approved => {}
+        state => return Err(ApplyError::NotRetryable { id: item.id, state }),
+    }
+    let opts = ApplyOptions { retry: true, dry_run: false, ..opts.clone() };
+    apply_item(store, cluster, clock, id, by, &opts).await
 }
 
 /// Rolls an applied item back and updates its PHR.
@@ -236,7 +357,7 @@ pub async fn rollback_item(
     }
     let c = cluster.client().await.map_err(ApplyError::Connect)?;
     reconcile_if_needed(store, cluster, clock).await?;
-    let out = apply::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
+    let out = rollback::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
     sync_phr(store, id, clock.now());
     out
 }
@@ -376,7 +497,7 @@ async fn verify(
         let offset = CHECKS.iter().find(|(l, _)| *l == ch.label).map_or(0, |(_, s)| *s);
         let applied_at = ch.due_at - jiff::SignedDuration::from_secs(offset);
         let pre: Option<PodHealth> = store.pre_metrics(&item.id)?;
-        let (outcome, detail) = match apply::pod_health(c, &item, applied_at).await {
+        let (outcome, detail) = match pod_health(c, &item, applied_at).await {
             Ok(h) => {
                 let (mut problems, mut summary) = judge_pods(&h, pre.as_ref());
                 if let Some(p) = prom {

@@ -98,6 +98,47 @@ fn same_quantity(x: &str, y: &str) -> bool {
     }
 }
 
+/// The paths where `cur` is neither at `from` nor at `to` (field by field): empty when every
+/// field is at one end or the other, as after a change that landed partly.
+#[must_use]
+pub fn between(cur: &Value, from: &Value, to: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    between_into(cur, from, to, String::new(), &mut out);
+    out
+}
+
+fn between_into(cur: &Value, from: &Value, to: &Value, path: String, out: &mut Vec<String>) {
+    if same(cur, from) || same(cur, to) {
+        return;
+    }
+    let null = Value::Null;
+    match (cur, from, to) {
+        (Value::Object(c), _, _) if from.is_object() || to.is_object() => {
+            let (f, t) = (from.as_object(), to.as_object());
+            let mut keys: Vec<&String> = c
+                .keys()
+                .chain(f.into_iter().flat_map(|m| m.keys()))
+                .chain(t.into_iter().flat_map(|m| m.keys()))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let fv = f.and_then(|m| m.get(k)).unwrap_or(&null);
+                let tv = t.and_then(|m| m.get(k)).unwrap_or(&null);
+                between_into(c.get(k).unwrap_or(&null), fv, tv, p, out);
+            }
+        }
+        (Value::Array(c), Value::Array(f), Value::Array(t)) if c.len() == f.len() && c.len() == t.len() => {
+            for (i, ((p, q), r)) in c.iter().zip(f).zip(t).enumerate() {
+                let key = p.get("name").and_then(Value::as_str).map_or_else(|| i.to_string(), str::to_string);
+                between_into(p, q, r, format!("{path}[{key}]"), out);
+            }
+        }
+        _ => out.push(if path.is_empty() { "(object)".into() } else { path }),
+    }
+}
+
 /// The field paths where `a` and `b` differ (`spec.template.spec.containers[app].resources...`).
 #[must_use]
 pub fn differences(a: &Value, b: &Value) -> Vec<String> {
@@ -164,6 +205,20 @@ mod tests {
             {"name": "sidecar", "image": "envoy", "resources": {"requests": {"cpu": "50m"}}},
             {"name": "app", "image": "web:1", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
         ]}}}})
+    }
+
+    #[test]
+    fn between_accepts_each_field_at_either_end_only() {
+        let from = json!({"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}});
+        let to = json!({"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}}]}});
+        let half = json!({"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}}}]}});
+        assert!(between(&half, &from, &to).is_empty());
+        assert!(between(&from, &from, &to).is_empty());
+        let other = json!({"spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "2", "memory": "512Mi"}}}]}});
+        assert_eq!(
+            between(&other, &from, &to),
+            vec!["spec.containers[app].resources.requests.cpu".to_string()]
+        );
     }
 
     #[test]

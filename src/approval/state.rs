@@ -9,6 +9,7 @@
 //!    ├──reject──► rejected                                   (verified and failed can be rolled back too)
 //!    └──expire──► expired            approved ──expire (not applied in time)──► expired
 //!  pending/approved ──revoke (every approval taken back, audited)──► pending
+//!  failed ──retry (cause fixed; approvals stand)──► approved
 //! ```
 //!
 //! Trivial items need no approval: as they are enqueued, the store asks for the
@@ -171,6 +172,12 @@ pub enum Action {
         reason: String,
     },
     Rollback,
+    /// A failed apply is tried again after its cause was fixed (the approvals stand: the
+    /// change is the same): back to approved, then applied as any approved item.
+    Retry {
+        who: String,
+        justification: String,
+    },
 }
 
 impl Action {
@@ -189,6 +196,7 @@ impl Action {
             Action::Verify => "verify",
             Action::FailCheck { .. } => "fail-check",
             Action::Rollback => "rollback",
+            Action::Retry { .. } => "retry",
         }
     }
 }
@@ -377,6 +385,15 @@ pub fn decide(item: ItemFacts<'_>, action: &Action) -> Result<Decision, Transiti
         (S::Applied, Action::Verify) => to(S::Verified),
         (S::Applied, Action::FailCheck { .. }) => to(S::Failed),
         (S::Applied | S::Verified | S::Failed, Action::Rollback) => to(S::RolledBack),
+        (S::Failed, Action::Retry { who, justification }) => {
+            if who.trim().is_empty() {
+                return Err(TransitionError::NoApprover);
+            }
+            if justification.trim().is_empty() {
+                return Err(TransitionError::MissingJustification("retry"));
+            }
+            to(S::Approved)
+        }
         _ => refuse(),
     }
 }
@@ -407,6 +424,7 @@ mod tests {
             Action::Rollback,
             Action::ApproveByPolicy,
             Action::Revoke { who: "ann".into(), role: Role::Architect, justification: "wrong window".into() },
+            Action::Retry { who: "ann".into(), justification: "quota raised".into() },
         ]
     }
 
@@ -424,6 +442,7 @@ mod tests {
             (S::Applied, "verify") => S::Verified,
             (S::Applied, "fail-check") => S::Failed,
             (S::Applied | S::Verified | S::Failed, "rollback") => S::RolledBack,
+            (S::Failed, "retry") => S::Approved,
             _ => return None,
         })
     }
@@ -461,7 +480,17 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 9 * 12);
+        assert_eq!(checked, 3 * 9 * 13);
+    }
+
+    #[test]
+    fn a_retry_needs_a_name_and_what_was_fixed() {
+        let f =
+            ItemFacts { tier: RiskTier::Medium, state: State::Failed, requested_by: "aiops", approvals: &[] };
+        let retry = |who: &str, why: &str| Action::Retry { who: who.into(), justification: why.into() };
+        assert_eq!(decide(f, &retry("ann", "quota raised")).map(|d| d.to), Ok(State::Approved));
+        assert_eq!(decide(f, &retry("ann", "  ")), Err(TransitionError::MissingJustification("retry")));
+        assert_eq!(decide(f, &retry(" ", "quota raised")), Err(TransitionError::NoApprover));
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8,
 
 /// The webhook URL held in `file` (first line, trimmed); `None` with a note when the file
 /// does not exist (an optional Secret that was not created).
-fn notify_url_from(file: &Path) -> Result<Option<String>, CliError> {
+pub(super) fn notify_url_from(file: &Path) -> Result<Option<String>, CliError> {
     match std::fs::read_to_string(file) {
         Ok(text) => match text.lines().map(str::trim).find(|l| !l.is_empty()) {
             Some(url) => Ok(Some(url.to_string())),

@@ -53,13 +53,28 @@ pub struct ServeArgs {
     /// times faster than real time, so schedules fire in seconds
     #[arg(long, value_name = "FACTOR", hide = true)]
     pub clock_speed: Option<f64>,
+    /// Announce each start and end of a `[maintenance]` window to this webhook
+    /// (Slack-compatible `{"text": ...}`). The URL is a secret and is never printed; in a
+    /// cluster prefer --notify-file
+    #[arg(long, value_name = "URL", conflicts_with = "notify_file")]
+    pub notify: Option<String>,
+    /// Read the webhook URL from this file (a mounted Secret); when it does not exist, say so
+    /// and announce nothing
+    #[arg(long, value_name = "FILE")]
+    pub notify_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
     /// The server's options.
-    #[must_use]
-    pub fn options(&self) -> ServeOptions {
-        ServeOptions {
+    ///
+    /// # Errors
+    /// An unreadable or empty --notify-file.
+    pub fn options(&self) -> Result<ServeOptions, CliError> {
+        let notify = match &self.notify_file {
+            Some(file) => super::report::notify_url_from(file)?,
+            None => self.notify.clone(),
+        };
+        Ok(ServeOptions {
             listen: self.listen,
             tokens: self.tokens.clone(),
             out: self.out.clone(),
@@ -75,7 +90,8 @@ impl ServeArgs {
             },
             session_ttl: self.session_ttl,
             clock_speed: self.clock_speed,
-        }
+            notify,
+        })
     }
 }
 
@@ -88,7 +104,7 @@ pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> Result<u8
     let on_listening = |addr: SocketAddr| {
         let _ = output::emit(&format!("aiops serve listening on {scheme}://{addr}\n"));
     };
-    server::run(&args.options(), config, g.source()?, g.scope(), on_listening)
+    server::run(&args.options()?, config, g.source()?, g.scope(), on_listening)
         .await
         .map_err(CliError::Serve)?;
     Ok(exit::OK)

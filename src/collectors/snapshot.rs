@@ -8,7 +8,9 @@
 //!   values file per metric (see `series_parquet`); any other `*.parquet` there, and every
 //!   file of a format-1 snapshot, is samples in long format (`timestamp`, `metric`,
 //!   labels..., `value`);
-//! - `snapshot.json` (optional): `format_version`, `as_of`, `window_seconds`, `step_seconds`, `cluster`.
+//! - `snapshot.json` (optional): `format_version`, `as_of`, `window_seconds`, `step_seconds`, `cluster`,
+//!   and `gaps` (optional): what the collection could not read (`source`, `what`, `namespace`,
+//!   `reason`, `detail`), so an analysis of the directory knows "not readable" from "absent".
 //!
 //! A command can load only the object kinds and metrics it needs ([`LoadOptions`]): in a
 //! snapshot aiops wrote (one `objects/<kind>.json` per kind, named metrics files), the
@@ -17,6 +19,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
@@ -30,6 +33,17 @@ use crate::model::snapshot::{
 
 /// Largest log kept per container file; longer logs keep their tail.
 pub const MAX_LOG_BYTES: usize = 1 << 20;
+
+/// `snapshot.json`: the snapshot's meta plus the collection gaps. `gaps` is optional, so
+/// directories written before it existed (and hand-made ones) load unchanged, and an older
+/// reader ignores it.
+#[derive(Serialize, Deserialize)]
+struct MetaFile {
+    #[serde(flatten)]
+    meta: SnapshotMeta,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<CollectionGap>,
+}
 
 /// How to load a snapshot directory.
 #[derive(Debug, Clone, Default)]
@@ -96,19 +110,19 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
         });
     }
     let meta_path = dir.join("snapshot.json");
-    let meta: Option<SnapshotMeta> = if meta_path.is_file() {
+    let meta: Option<MetaFile> = if meta_path.is_file() {
         let text = files::read_text_capped(&meta_path, files::MAX_META_FILE_BYTES)?;
-        let m: SnapshotMeta = serde_json::from_str(&text).map_err(|e| CollectError::Syntax {
+        let m: MetaFile = serde_json::from_str(&text).map_err(|e| CollectError::Syntax {
             path: meta_path.clone(),
             position: format!("{}:{}", e.line(), e.column()),
             reason: e.to_string(),
         })?;
-        if m.format_version > SNAPSHOT_FORMAT_VERSION {
+        if m.meta.format_version > SNAPSHOT_FORMAT_VERSION {
             return Err(CollectError::Invalid {
                 path: meta_path,
                 reason: format!(
                     "format_version {} is newer than this aiops understands ({SNAPSHOT_FORMAT_VERSION})",
-                    m.format_version
+                    m.meta.format_version
                 ),
             });
         }
@@ -173,7 +187,11 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     }
 
     snap.meta = match meta {
-        Some(m) => m,
+        Some(m) => {
+            // The collection's own gaps come first, then what this load skipped.
+            snap.gaps.splice(0..0, m.gaps);
+            m.meta
+        }
         None => SnapshotMeta {
             format_version: SNAPSHOT_FORMAT_VERSION,
             as_of: infer_as_of(&snap),
@@ -434,7 +452,7 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
         mkdir(&mdir)?;
         series_parquet::write_metrics(&snap.metrics, &mdir)?;
     }
-    let meta = serde_json::to_value(&snap.meta)
+    let meta = serde_json::to_value(MetaFile { meta: snap.meta.clone(), gaps: snap.gaps.clone() })
         .map_err(|e| CollectError::Invalid { path: dir.join("snapshot.json"), reason: e.to_string() })?;
     write_json(&dir.join("snapshot.json"), &meta)?;
     info!(series = snap.metrics.len(), "Wrote the snapshot directory.");

@@ -128,10 +128,8 @@ async fn live_one(req: &DiagnoseRequest, ctx: &Ctx<'_>, target: &Target) -> Resu
             .map_err(JobError::collect("reading the target from the cluster"))?;
     let metrics_unavailable = add_history(&mut snap, ctx.config, &ns, target, as_of).await;
     let opts = DiagnoseOptions { policy: SizingPolicy::default(), now: as_of, metrics_unavailable };
-    let mut d = diagnose_target(&snap, &ns, target, &opts).map_err(JobError::NotFound)?;
-    for gap in &snap.gaps {
-        d.notes.push(format!("not read: {} ({}): {}", gap.what, gap.reason, gap.detail));
-    }
+    // What could not be read is in the diagnosis' notes (in words, with the missing permission).
+    let d = diagnose_target(&snap, &ns, target, &opts).map_err(JobError::NotFound)?;
     let enqueued = queue(req, ctx, &snap, &[&d], Some(ns), false)?;
     Ok(DiagnoseOutcome::One { diagnosis: Box::new(d), enqueued })
 }

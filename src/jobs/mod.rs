@@ -200,6 +200,7 @@ fn queue_kind(q: &QueueError) -> ErrorKind {
         QueueError::NotFound { .. } => ErrorKind::NotFound,
         QueueError::Transition { .. } => ErrorKind::Refused,
         QueueError::Locked { .. } | QueueError::Paused { .. } => ErrorKind::Conflict,
+        QueueError::BreakGlass { .. } => ErrorKind::Refused,
         _ => ErrorKind::Internal,
     }
 }

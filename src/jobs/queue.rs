@@ -1,6 +1,7 @@
 //! The queue use cases: open the queue database named by the configuration and run the
 //! approval layer's operations on it ([`crate::approval::ops`]): list, show, decide, apply,
-//! rollback, verify, maintenance, statistics, unlock, and the `--enqueue` of every analysis.
+//! rollback, retry, verify, maintenance (the pause switch, windows and break-glass nonces),
+//! statistics, unlock, and the `--enqueue` of every analysis.
 //! The CLI and the server (web page, API, schedules) call these with the same requests; the
 //! server hands in its own clock and a pooled connection.
 
@@ -11,8 +12,9 @@ use super::{Ctx, JobError, Result, default_phr_root};
 use crate::approval::apply::{ApplyOptions, ApplyOutcome, RollbackOutcome};
 use crate::approval::ops::{self, Cluster, DecideRequest, VerifyResult};
 use crate::approval::state::Decision;
-use crate::approval::store::{EnqueueSummary, ListFilter, Lock, QueueStats};
+use crate::approval::store::{BreakGlass, EnqueueSummary, ListFilter, Lock, QueueStats};
 use crate::approval::view::ItemDetail;
+use crate::approval::windows::Gate;
 use crate::approval::{Item, Role, Store};
 use crate::config::Config;
 
@@ -100,6 +102,8 @@ pub struct ApplyRequest {
     pub force_acknowledged: Option<String>,
     /// Who holds the target's lock meanwhile.
     pub owner: String,
+    /// A break-glass nonce, for an apply outside the maintenance windows.
+    pub break_glass: Option<String>,
 }
 
 /// Applies an approved item.
@@ -116,9 +120,67 @@ pub async fn apply(store: &mut Store, ctx: &Ctx<'_>, req: &ApplyRequest) -> Resu
         force_acknowledged: req.force_acknowledged.clone(),
         owner: req.owner.clone(),
         lock_ttl: ctx.config.lock_ttl,
+        windows: ctx.config.maintenance.clone(),
+        break_glass: req.break_glass.clone(),
         ..ApplyOptions::default()
     };
     Ok(ops::apply_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, &opts).await?)
+}
+
+/// Tries a failed apply again after its cause was fixed (`justification`: what was fixed).
+///
+/// # Errors
+/// Not failed (or approved), no justification, outside the maintenance windows, and the
+/// apply's errors.
+pub async fn retry(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    req: &ApplyRequest,
+    justification: &str,
+) -> Result<ApplyOutcome> {
+    if justification.trim().is_empty() {
+        return Err(JobError::Usage("retry needs --justification \"<what was fixed>\"".into()));
+    }
+    if req.dry_run {
+        return Err(JobError::Usage("retry has no dry run: `aiops queue show ID` shows the change".into()));
+    }
+    let opts = ApplyOptions {
+        owner: req.owner.clone(),
+        lock_ttl: ctx.config.lock_ttl,
+        windows: ctx.config.maintenance.clone(),
+        break_glass: req.break_glass.clone(),
+        ..ApplyOptions::default()
+    };
+    Ok(ops::retry_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, justification, &opts)
+        .await?)
+}
+
+/// Issues a break-glass nonce (returned once; only its hash is kept).
+///
+/// # Errors
+/// The same person twice, no reason, store errors.
+pub fn break_glass_issue(
+    store: &mut Store,
+    ctx: &Ctx<'_>,
+    operator: &str,
+    security: &str,
+    reason: &str,
+) -> Result<(String, BreakGlass)> {
+    Ok(ops::issue_break_glass(store, ctx.clock, operator, security, reason)?)
+}
+
+/// Every break-glass nonce issued (hashes), newest first, with where each was used.
+///
+/// # Errors
+/// Store errors.
+pub fn break_glass_log(store: &Store) -> Result<Vec<BreakGlass>> {
+    Ok(store.break_glass_log()?)
+}
+
+/// Whether an apply may start at `at` under the configuration's maintenance windows.
+#[must_use]
+pub fn window_gate(ctx: &Ctx<'_>, at: Timestamp) -> Gate {
+    ctx.config.maintenance.gate(at)
 }
 
 /// Rolls an applied item back.

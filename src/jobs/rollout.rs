@@ -358,6 +358,7 @@ async fn on_halt(
                 dry_run: false,
                 force_acknowledged: None,
                 owner: super::queue::operation_owner("aiops"),
+                break_glass: None,
             };
             match super::queue::apply(&mut store, ctx, &req).await {
                 Ok(out) => format!(

@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod charts;
 pub mod health;
+pub mod held;
 pub mod history;
 pub mod notify;
 pub mod phr;

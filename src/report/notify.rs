@@ -59,10 +59,22 @@ fn causes(e: &dyn std::error::Error) -> String {
 /// See above.
 pub async fn post_notice(url: &str, n: &Notice, timeout: Duration) -> Result<(), String> {
     let body = notice_body(n)?;
-    let body: serde_json::Value = match &body["text"] {
-        serde_json::Value::String(t) => serde_json::json!({"text": crate::redact::redact(t)}),
-        _ => body,
-    };
+    match &body["text"] {
+        serde_json::Value::String(t) => post_text(url, t, timeout).await,
+        _ => post_json(url, &body, timeout).await,
+    }
+}
+
+/// Posts one line of text as `{"text": ...}` (redacted), e.g. a maintenance-window
+/// announcement.
+///
+/// # Errors
+/// As [`post_notice`].
+pub async fn post_text(url: &str, text: &str, timeout: Duration) -> Result<(), String> {
+    post_json(url, &serde_json::json!({"text": crate::redact::redact(text)}), timeout).await
+}
+
+async fn post_json(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
     let host = webhook_host(url);
     let client = reqwest::Client::builder()
         .timeout(timeout)
@@ -70,7 +82,7 @@ pub async fn post_notice(url: &str, n: &Notice, timeout: Duration) -> Result<(),
         .map_err(|e| format!("building the HTTP client: {e}"))?;
     let resp = client
         .post(url)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .map_err(|e| format!("posting to the webhook at {host}: {}", causes(&e.without_url())))?;

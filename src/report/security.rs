@@ -94,6 +94,8 @@ pub struct SecurityView {
     pub escalations: Vec<SecFindingRow>,
     pub by_category: Vec<GroupCounts>,
     pub by_namespace: Vec<GroupCounts>,
+    /// Audit fixes held back from the queue (operator- or GitOps-managed targets, …).
+    pub not_queued: Vec<super::held::HeldRow>,
     pub remediations: Vec<RankedRemediation>,
     pub findings: Vec<SecFindingRow>,
     pub suppressed: Vec<SuppressedRow>,
@@ -299,6 +301,7 @@ pub fn build_security_view(i: &SecurityInputs<'_>) -> SecurityView {
         by_category,
         by_namespace,
         remediations: i.remediations.iter().take(10).cloned().collect(),
+        not_queued: super::held::held_rows("audit", &i.audit.not_queued),
         findings: a.open().map(row).collect(),
         suppressed: a
             .suppressed_findings()

@@ -118,6 +118,9 @@ pub struct ActBody {
     /// Apply: server-side dry run only.
     #[serde(default)]
     pub dry_run: bool,
+    /// Apply: a break-glass nonce for an apply outside the maintenance windows.
+    #[serde(default)]
+    pub break_glass: Option<String>,
     /// Forms' CSRF token (ignored by the API).
     #[serde(default)]
     pub csrf: Option<String>,
@@ -257,6 +260,7 @@ pub async fn perform(
                     dry_run: body.dry_run,
                     force_acknowledged: None,
                     owner,
+                    break_glass: body.break_glass.clone().filter(|n| !n.trim().is_empty()),
                 };
                 jobs::queue::apply(&mut store, &ctx, &req)
                     .await

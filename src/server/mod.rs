@@ -8,6 +8,7 @@
 //! stylesheet: bearer tokens (`Authorization: Bearer …`) or a browser session opened by
 //! logging in with a token. Forms carry a per-session CSRF token; mutations check roles.
 
+pub mod announce;
 pub mod api;
 pub mod auth;
 pub mod metrics;
@@ -60,6 +61,8 @@ pub struct ServeOptions {
     /// Test and demo clock: virtual time from the scope's `as_of` (or now), this many times
     /// faster than real time.
     pub clock_speed: Option<f64>,
+    /// A webhook the starts and ends of the `[maintenance]` windows are announced to.
+    pub notify: Option<String>,
 }
 
 /// Why the server could not start or run.
@@ -583,6 +586,9 @@ pub async fn run(
     tracing::info!(addr = %addr, scheme, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
+    if let Some(url) = opts.notify.clone().filter(|_| !config.maintenance.is_empty()) {
+        tokio::spawn(announce::run(Arc::clone(&state), url, rx.clone()));
+    }
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();

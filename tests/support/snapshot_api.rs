@@ -17,11 +17,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// One recorded request: path and query.
+/// One recorded request: path, query, and whether it asked for metadata only
+/// (`Accept: ...;as=PartialObjectMetadata`).
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub path: String,
     pub query: String,
+    pub metadata_only: bool,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -183,7 +185,11 @@ fn respond(
     let snap = &served.snap;
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    seen.lock().unwrap().push(Seen { path: path.clone(), query: urlencoding_decode(&query) });
+    let metadata_only = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("PartialObjectMetadata"));
+    seen.lock().unwrap().push(Seen { path: path.clone(), query: urlencoding_decode(&query), metadata_only });
     if method != Method::GET {
         return reply(StatusCode::METHOD_NOT_ALLOWED, json!({}));
     }
@@ -243,7 +249,7 @@ fn respond(
         let code = u16::try_from(code).unwrap_or(500);
         return reply(
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            json!({"kind":"Status","apiVersion":"v1","status":"Failure","message":format!("{plural} is forbidden: User \"system:serviceaccount:aiops:aiops\" cannot list resource \"{plural}\""),"reason":"Forbidden","code":code}),
+            json!({"kind":"Status","apiVersion":"v1","status":"Failure","message":forbidden_message(&api, plural, ns),"reason":"Forbidden","code":code}),
         );
     }
     let in_ns: Vec<&Value> = items
@@ -292,6 +298,19 @@ fn respond(
         metadata["remainingItemCount"] = json!(total - next);
     }
     reply(StatusCode::OK, json!({"kind": kind, "apiVersion": "v1", "metadata": metadata, "items": page}))
+}
+
+/// The API server's RBAC denial text for a list (as `kube-apiserver` words it).
+fn forbidden_message(api: &str, plural: &str, ns: Option<&str>) -> String {
+    let group = api.strip_prefix("/apis/").and_then(|g| g.split('/').next()).unwrap_or("");
+    let scope = match ns {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    format!(
+        "{plural}{} is forbidden: User \"system:serviceaccount:aiops:aiops\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
+        if group.is_empty() { String::new() } else { format!(".{group}") }
+    )
 }
 
 /// Starts the mock on a loopback port; returns its URL and the request log.

@@ -1,5 +1,11 @@
 //! The root-cause vocabulary of `aiops diagnose`: exactly one class per diagnosis, the
 //! cause an operator must fix (not the symptom), the most specific one that applies.
+//!
+//! Ids are a stable contract (JSON output, the queue, suppressions): classes are added, never
+//! renamed. Added with issue 19: `sched-node-pressure` (a pending pod kept off every node by
+//! the kubelet's disk/memory/PID pressure), `sched-node-uninitialized` (nodes the cloud
+//! controller manager has not initialised) and `cause-unknown` (the evidence that would name
+//! the cause could not be read, e.g. events forbidden: said so instead of guessing).
 
 use serde::Serialize;
 
@@ -69,6 +75,9 @@ classes! {
     NetworkSandboxFailure => "network-sandbox-failure",
     NodeNotReady => "node-not-ready",
     AdmissionRejected => "admission-rejected",
+    SchedNodePressure => "sched-node-pressure",
+    SchedNodeUninitialized => "sched-node-uninitialized",
+    CauseUnknown => "cause-unknown",
     Healthy => "healthy",
 }
 
@@ -95,6 +104,6 @@ mod tests {
             assert_eq!(Class::from_id(c.id()), Some(*c));
             assert!(seen.insert(c.id()), "duplicate id {}", c.id());
         }
-        assert_eq!(Class::ALL.len(), 43);
+        assert_eq!(Class::ALL.len(), 46);
     }
 }

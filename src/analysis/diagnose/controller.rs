@@ -126,11 +126,26 @@ pub fn diagnose_target(
             if other.class != d.class && !d.secondary.iter().any(|s| s.class == other.class) {
                 d.secondary.push(super::Secondary {
                     class: other.class,
+                    rank: other.rank,
                     summary: format!("{}: {}", other.target, other.summary),
                 });
             }
         }
         return Ok(d);
+    }
+    // No unhealthy pod by status: a running pod may still log that it cannot work (the
+    // same few pods whose logs a live read fetches).
+    let running =
+        pods.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+    for p in running.take(3) {
+        let mut d = diagnose_pod(snap, p, opts);
+        if d.class != Class::Healthy {
+            d.summary =
+                format!("{} (0 of {} pods unhealthy by status; the log says it)", d.summary, pods.len());
+            d.target = label;
+            d.pods = vec![p.name().to_string()];
+            return Ok(d);
+        }
     }
     // No unhealthy pod: the controller's own conditions and FailedCreate events.
     let mut findings = Vec::new();
@@ -184,7 +199,7 @@ pub fn diagnose_target(
             }
         }
     }
-    Ok(conclude(label, ns, findings, Vec::new()))
+    Ok(conclude(label, ns, findings, super::gaps::notes(snap, ns)))
 }
 
 fn not_found(snap: &ClusterSnapshot, ns: &str, target: &Target) -> String {
@@ -257,6 +272,51 @@ fn failed_create(
         .fix(format!("Create it (kubectl create serviceaccount {sa} -n {ns}) or fix serviceAccountName in the pod template"))
         .check(format!("kubectl get serviceaccount {sa} -n {ns}"))
         .risk(RiskTier::Medium)
+    } else if msg.contains("failed quota:") && msg.contains("must specify") {
+        let quota =
+            msg.split("failed quota: ").nth(1).and_then(|s| s.split(':').next()).unwrap_or("?").trim();
+        let fields = msg.split("must specify ").nth(1).unwrap_or("").trim().trim_end_matches('.');
+        Finding::new(
+            Class::AdmissionRejected,
+            96,
+            format!("pods rejected: ResourceQuota {quota} requires {fields}"),
+            format!("The API server rejects {label}'s pods: ResourceQuota \"{quota}\" in namespace {ns} covers {fields}, so every container must declare them, and the pod template does not."),
+        )
+        .fix(format!("Set {fields} on every container (and init container) of {label}'s pod template, or add a LimitRange with defaultRequest/default for them in namespace {ns}"))
+        .check(format!("kubectl describe resourcequota {quota} -n {ns}"))
+        .risk(RiskTier::Medium)
+    } else if let Some((what, limit, asked)) = limit_range(msg) {
+        Finding::new(
+            Class::AdmissionRejected,
+            96,
+            format!("pods rejected by a LimitRange: {what} is {limit}, the pod asks {asked}"),
+            format!("The API server rejects {label}'s pods: the namespace's LimitRange allows {what} {limit}, and the pod template asks for {asked}."),
+        )
+        .fix(format!("Change the pod template's value to fit the LimitRange ({what} {limit}; it asks {asked}: check the unit, m vs Mi), or change the LimitRange (kubectl get limitrange -n {ns} -o yaml)"))
+        .check(format!("kubectl describe limitrange -n {ns}"))
+        .risk(RiskTier::Medium)
+    } else if msg.contains("failed calling webhook") {
+        let hook = quoted_after(msg, "failed calling webhook ").unwrap_or("?");
+        let why = msg.split(&format!("\"{hook}\": ")).nth(1).unwrap_or("").trim();
+        Finding::new(
+            Class::AdmissionRejected,
+            95,
+            format!("pods rejected: admission webhook {hook} cannot be called"),
+            format!("The API server cannot call admission webhook \"{hook}\" for {label}'s pods ({}), and the webhook fails closed, so no pod is created.", clip(why, 200)),
+        )
+        .fix(format!("Make webhook {hook}'s server answer (its Service, endpoints and the path it serves), or, if the webhook's own server runs in namespace {ns}, exclude that namespace from the webhook (namespaceSelector) so it cannot block itself; failurePolicy: Ignore as a last resort"))
+        .check(format!("kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -o wide | grep -i {}", hook.split('.').next().unwrap_or(hook)))
+        .risk(RiskTier::Medium)
+    } else if msg.contains("Timeout: request did not complete within requested timeout") {
+        Finding::new(
+            Class::AdmissionRejected,
+            88,
+            "pod creation times out in the API server".to_string(),
+            format!("Creating {label}'s pods times out in the API server ({}): pod creation waits on something that does not answer, most often an admission webhook whose server is down or not yet running.", clip(msg, 160)),
+        )
+        .fix(format!("Find the admission webhooks that match pods in namespace {ns} and check each one's service answers (kubectl get mutatingwebhookconfigurations,validatingwebhookconfigurations); a webhook that matches its own server's namespace blocks its own deployment: exclude that namespace, or set failurePolicy: Ignore until the server runs"))
+        .check("kubectl get --raw='/readyz?verbose' | grep -v ok")
+        .risk(RiskTier::Medium)
     } else if msg.contains("admission webhook") && msg.contains("denied") {
         let hook = quoted_after(msg, "admission webhook ").unwrap_or("?");
         Finding::new(
@@ -281,6 +341,19 @@ fn failed_create(
     f.ev("event", evidence)
         .check(format!("kubectl describe {} {name} -n {ns}", kind.to_lowercase()))
         .expect("The controller creates its pods on its next sync.")
+}
+
+/// `maximum cpu usage per Container is 16, but request is 17` (and minimum, limit/request
+/// ratio): (what, bound, asked).
+fn limit_range(msg: &str) -> Option<(String, String, String)> {
+    for bound in ["maximum ", "minimum "] {
+        let Some(rest) = msg.split(bound).nth(1) else { continue };
+        let (what, rest) = rest.split_once(" is ")?;
+        let (limit, rest) = rest.split_once(", but ")?;
+        let asked = rest.split(" is ").nth(1).unwrap_or(rest).trim().trim_end_matches('.');
+        return Some((format!("{bound}{what}"), limit.trim().to_string(), asked.to_string()));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -75,13 +75,10 @@ pub fn registry_of(image: &str) -> &str {
     }
 }
 
-/// The finding for a container waiting on an image error.
-pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding {
-    let image = c.image.as_deref().unwrap_or("?");
-    let registry = registry_of(image);
-    // The newest pull-failure event of this container says more than `Back-off pulling`.
-    // Prefer a pull failure whose text says what the registry answered ("Error:
-    // ErrImagePull" events say nothing).
+/// The newest pull-failure event of this container, which says more than `Back-off
+/// pulling`: one whose text says what the registry answered ("Error: ErrImagePull" events
+/// say nothing) is preferred.
+fn pull_event<'a>(ctx: &Ctx<'a>, c: &Container) -> Option<&'a crate::model::objects::Event> {
     let pulls: Vec<&crate::model::objects::Event> = ctx
         .events
         .iter()
@@ -94,18 +91,47 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
                 && e.involved.field_path.as_deref().is_none_or(|p| p.contains(&format!("{{{}}}", c.name)))
         })
         .collect();
-    let pull_event = pulls
+    pulls
         .iter()
         .copied()
         .find(|e| e.message.as_deref().and_then(classify).is_some())
-        .or(pulls.first().copied());
+        .or(pulls.first().copied())
+}
+
+/// What one pull failure says, for the finding of its class.
+struct Pull<'a> {
+    image: &'a str,
+    registry: &'a str,
+    message: &'a str,
+    pull_text: &'a str,
+    pull_secrets: Vec<String>,
+    missing_secrets: Vec<String>,
+    local_build: bool,
+}
+
+/// The finding for a container waiting on an image error.
+pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding {
+    let image = c.image.as_deref().unwrap_or("?");
+    let registry = registry_of(image);
+    let pull_event = pull_event(ctx, c);
     let pull_text = pull_event.and_then(|e| e.message.as_deref()).unwrap_or("");
     let by_reason = match reason {
         "InvalidImageName" => Some(Class::ImageInvalidReference),
         "ErrImageNeverPull" => Some(Class::ImageNotFound),
         _ => None,
     };
-    let class = classify(message).or_else(|| classify(pull_text)).or(by_reason);
+    let mut class = classify(message).or_else(|| classify(pull_text)).or(by_reason);
+    // Docker Hub answers "pull access denied ... may require 'docker login'" for a private
+    // repository and for one that does not exist alike; an image named local/... (or
+    // localhost/... without a port) is the convention for images built on a workstation and
+    // loaded into kind/minikube, never pushed: not found, not a credentials problem.
+    let local_build = locally_built(image);
+    if class == Some(Class::ImageRegistryAuth)
+        && local_build
+        && ctx.pod.spec.as_ref().and_then(|s| s.image_pull_secrets.as_ref()).is_none_or(Vec::is_empty)
+    {
+        class = Some(Class::ImageNotFound);
+    }
     // Pull secrets the pod names but that do not exist.
     let pull_secrets: Vec<String> = ctx
         .pod
@@ -122,13 +148,60 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
         .filter(|n| secrets_known && ctx.snap.get::<SecretMeta>(Some(ctx.ns), n).is_none())
         .collect();
     let retrieve_failed = ctx.events_with(&["FailedToRetrieveImagePullSecret"]);
-    let mut f = match class {
+    let pull = Pull {
+        image,
+        registry,
+        message,
+        pull_text,
+        pull_secrets: pull_secrets.clone(),
+        missing_secrets: missing_secrets.iter().map(|s| s.to_string()).collect(),
+        local_build,
+    };
+    let mut f = class_finding(ctx, c, class, &pull);
+    f = f.ev(format!("status.containerStatuses[{}].state.waiting", c.name), &format!("{reason}: {message}"));
+    if let Some(e) = pull_event {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    if let Some(e) = retrieve_failed.first() {
+        f = f.ev("event", &Ctx::event_text(e));
+    }
+    for s in &missing_secrets {
+        f = f.ev(format!("spec.imagePullSecrets[{s}]"), "Secret not found in the namespace");
+    }
+    if f.class != Class::ImageRegistryAuth && !missing_secrets.is_empty() {
+        f.evidence.push(crate::model::recommendation::Evidence {
+            source: "spec.imagePullSecrets".into(),
+            text: format!(
+                "also missing: {}",
+                missing_secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    if class.is_none() {
+        f.confidence = 0.5;
+        f.root_cause = format!(
+            "Image \"{image}\" cannot be pulled ({}); the registry's exact answer is not in the collected events.",
+            clip(strip_rpc(message), 120)
+        );
+    }
+    f.check(format!("kubectl describe pod {} {} | grep -A3 -i pull", ctx.name, ctx.kns()))
+        .check(format!("crictl pull {image}   # on the node"))
+        .expect("The image is pulled and the container starts.")
+}
+
+/// The finding of a pull failure's class (the image and registry named in its fix).
+fn class_finding(ctx: &Ctx, c: &Container, class: Option<Class>, pull: &Pull) -> Finding {
+    let Pull { image, registry, message, pull_text, pull_secrets, missing_secrets, local_build } = pull;
+    let (image, registry, message, pull_text, local_build) =
+        (*image, *registry, *message, *pull_text, *local_build);
+    match class {
         Some(Class::ImageInvalidReference) => Finding::new(
             Class::ImageInvalidReference,
             97,
             format!("invalid image reference {image}"),
             format!("Container {}'s image \"{image}\" is not a valid image reference, so it can never be pulled.", c.name),
         )
+        .fix(invalid_reference_fix(image))
         .fix(format!("Fix spec.containers[{}].image to a valid reference: [registry/]repository[:tag][@sha256:digest], lowercase, no spaces or trailing ':'", c.name)),
         Some(Class::ImageRegistryRateLimit) => Finding::new(
             Class::ImageRegistryRateLimit,
@@ -164,12 +237,16 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
                     ctx.ns
                 )
             };
-            Finding::new(
+            let mut f = Finding::new(
                 Class::ImageRegistryAuth,
                 96,
                 format!("{registry} denies access to {image}"),
                 format!("Registry {registry} refuses to let this node pull \"{image}\" ({who}); the repository is private or the name is wrong."),
-            )
+            );
+            if let Some(step) = ecr_region_fix(ctx, registry) {
+                f = f.fix(step);
+            }
+            f
             .fix(format!(
                 "Create a docker-registry Secret for {registry} and reference it: kubectl create secret docker-registry regcred --docker-server={registry} --docker-username=... --docker-password=... {} ; then add imagePullSecrets: [{{name: regcred}}] to the pod template (or its ServiceAccount)",
                 ctx.kns()
@@ -183,46 +260,119 @@ pub fn finding(ctx: &Ctx, c: &Container, reason: &str, message: &str) -> Finding
             format!("node cannot reach registry {registry}"),
             format!("The node cannot reach registry {registry} to pull \"{image}\" (DNS, network, proxy or TLS failure)."),
         )
-        .fix(format!("From the node, check DNS and connectivity to {registry} (crictl pull {image}); check egress firewall/proxy settings and the registry's certificate"))
+        .fix(format!(
+            "From node {}, check DNS and connectivity to {} (the host the runtime contacted; crictl pull {image}); check egress firewall/proxy settings and the registry's certificate",
+            ctx.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("<node>"),
+            contacted_host(pull_text).or_else(|| contacted_host(message)).unwrap_or_else(|| registry.to_string())
+        ))
         .fix("If the registry is internal, make sure nodes trust its CA and can resolve its name"),
         _ => Finding::new(
             Class::ImageNotFound,
             95,
             format!("image {image} not found"),
-            format!("Image \"{image}\" does not exist in {registry}: the tag or repository is not there."),
+            if local_build {
+                format!("Image \"{image}\" does not exist in {registry}: its name is that of a locally built image (kind/minikube load) that was never pushed to a registry; the registry's \"pull access denied\" means \"no such repository\" here.")
+            } else {
+                format!("Image \"{image}\" does not exist in {registry}: the tag or repository is not there.")
+            },
         )
-        .fix(format!("Fix the tag in spec.containers[{}].image to one that exists (list tags: crane ls {}), or push the missing tag", c.name, image.split(['@', ':']).next().unwrap_or(image)))
-        .fix("Roll back to the previous working revision: kubectl rollout undo deploy/<name>"),
-    };
-    f = f.ev(format!("status.containerStatuses[{}].state.waiting", c.name), &format!("{reason}: {message}"));
-    if let Some(e) = pull_event {
-        f = f.ev("event", &Ctx::event_text(e));
+        .fix(not_found_fix(c, image))
+        .fix(rollback_fix(ctx)),
     }
-    if let Some(e) = retrieve_failed.first() {
-        f = f.ev("event", &Ctx::event_text(e));
+}
+
+/// `local/app` or `localhost/app` (no port): the naming of a locally built image.
+fn locally_built(image: &str) -> bool {
+    matches!(image.split_once('/'), Some(("local" | "localhost", _)))
+}
+
+/// The host a pull error says the runtime contacted (`Head "https://registry-1.docker.io/v2/…"`,
+/// `Get https://x/v2/`, `lookup x on …`).
+fn contacted_host(message: &str) -> Option<String> {
+    if let Some(rest) = message.split("https://").nth(1).or_else(|| message.split("http://").nth(1)) {
+        let host: String = rest.chars().take_while(|c| !matches!(c, '/' | '"' | ' ' | ':')).collect();
+        if !host.is_empty() {
+            return Some(host);
+        }
     }
-    for s in &missing_secrets {
-        f = f.ev(format!("spec.imagePullSecrets[{s}]"), "Secret not found in the namespace");
+    let rest = message.split("lookup ").nth(1)?;
+    Some(rest.split_whitespace().next()?.trim_end_matches(':').to_string())
+}
+
+/// What is wrong with an unparsable reference, in the fix.
+fn invalid_reference_fix(image: &str) -> String {
+    if let Some((scheme, rest)) = image.split_once("://") {
+        return format!("Remove the {scheme}:// scheme: an image reference has none (use \"{rest}\")");
     }
-    if f.class != Class::ImageRegistryAuth && !missing_secrets.is_empty() {
-        f.evidence.push(crate::model::recommendation::Evidence {
-            source: "spec.imagePullSecrets".into(),
-            text: format!(
-                "also missing: {}",
-                missing_secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
-    if class.is_none() {
-        f.confidence = 0.5;
-        f.root_cause = format!(
-            "Image \"{image}\" cannot be pulled ({}); the registry's exact answer is not in the collected events.",
-            clip(strip_rpc(message), 120)
+    if image.contains('<') || image.contains("{{") || image.contains("${") {
+        return format!(
+            "\"{image}\" is an unreplaced template placeholder: set the chart/config values the template reads for this image (the keys it expects, not similar ones)"
         );
     }
-    f.check(format!("kubectl describe pod {} {} | grep -A3 -i pull", ctx.name, ctx.kns()))
-        .check(format!("crictl pull {image}   # on the node"))
-        .expect("The image is pulled and the container starts.")
+    let parts: Vec<&str> = image.split([':', '/', '@']).collect();
+    if parts.iter().any(|p| matches!(*p, "None" | "null" | "nil" | "undefined" | "")) {
+        return format!(
+            "\"{image}\" is rendered from unset values (None/null): set the image name and tag in the configuration that renders it"
+        );
+    }
+    if image.chars().any(|c| c.is_ascii_uppercase()) {
+        return format!("Lower-case the repository in \"{image}\" (only the tag may contain capitals)");
+    }
+    format!("\"{image}\" is not a valid reference: check for spaces, a trailing ':' or a stray character")
+}
+
+/// Name the missing tag or repository in the fix.
+fn not_found_fix(c: &Container, image: &str) -> String {
+    let repo = image.split('@').next().unwrap_or(image);
+    let (repo, tag) = match repo.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (repo, "latest"),
+    };
+    format!(
+        "Tag {tag} of {repo} does not exist: set spec.containers[{}].image to a tag that exists (list tags: crane ls {repo}), or publish {repo}:{tag} (push it, or finish the release that builds it)",
+        c.name
+    )
+}
+
+/// `kubectl rollout undo` on the pod's own controller.
+fn rollback_fix(ctx: &Ctx) -> String {
+    let top = ctx.snap.top_controller(ctx.pod);
+    match top.kind.known() {
+        Some(crate::model::snapshot::ObjectKind::Deployment) => format!(
+            "Or roll back to the previous working revision: kubectl rollout undo deployment/{} {}",
+            top.name,
+            ctx.kns()
+        ),
+        Some(
+            crate::model::snapshot::ObjectKind::StatefulSet | crate::model::snapshot::ObjectKind::DaemonSet,
+        ) => format!(
+            "Or roll back to the previous working revision: kubectl rollout undo {}/{} {}",
+            top.kind.as_str().to_lowercase(),
+            top.name,
+            ctx.kns()
+        ),
+        _ => "Or revert the image change in the workload's manifest".to_string(),
+    }
+}
+
+/// An ECR registry in another region (or partition) than the node: node credentials do not
+/// authenticate there.
+fn ecr_region_fix(ctx: &Ctx, registry: &str) -> Option<String> {
+    let rest = registry.split(".dkr.ecr.").nth(1)?;
+    let image_region = rest.split('.').next()?;
+    let account = registry.split('.').next()?;
+    let node =
+        super::facts::node_of(ctx).or_else(|| ctx.snap.all::<k8s_openapi::api::core::v1::Node>().first())?;
+    let labels = node.metadata.labels.as_ref()?;
+    let region = labels
+        .get("topology.kubernetes.io/region")
+        .or_else(|| labels.get("failure-domain.beta.kubernetes.io/region"))?;
+    if region == image_region {
+        return None;
+    }
+    Some(format!(
+        "The image is in ECR region {image_region} (account {account}) but the nodes run in {region}: their credentials do not authenticate to another region's (or partition's) registry; use the image from the registry of {region} (the chart documents one registry account per region; for GovCloud it differs from the commercial account)"
+    ))
 }
 
 #[cfg(test)]

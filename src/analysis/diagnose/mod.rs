@@ -12,15 +12,21 @@
 //! completed), never guessed at.
 
 pub mod class;
+mod container;
 pub mod controller;
 pub mod facts;
+pub mod gaps;
 pub mod image;
+mod logfix;
+mod logs;
 pub mod logsig;
+mod mount;
 pub mod oom;
 pub mod pod;
 pub mod probe;
 pub mod sched;
 pub mod text;
+mod volume;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
@@ -50,6 +56,8 @@ pub struct DiagnoseOptions {
 pub struct Secondary {
     pub class: Class,
     pub summary: String,
+    /// Its rank (see [`Finding::rank`]): why it lost to the root cause.
+    pub rank: u8,
 }
 
 /// The diagnosis of one target.
@@ -69,6 +77,11 @@ pub struct Diagnosis {
     pub expected_outcome: String,
     pub confidence: f64,
     pub risk: RiskTier,
+    /// The root cause's rank, 0–100 (see [`Finding::rank`]).
+    pub rank: u8,
+    /// Why this cause won, in one sentence: its rank and the kind of signal behind it,
+    /// against the runners-up.
+    pub why: String,
     pub secondary: Vec<Secondary>,
     /// For a controller target: the pods diagnosed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -189,8 +202,20 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The kind of signal a rank stands for, in words.
+pub fn rank_basis(rank: u8) -> &'static str {
+    match rank {
+        90.. => "named by a Kubernetes message or proven against the cluster's objects",
+        70..=89 => "named by a log signature or a specific message",
+        40..=69 => "a specific but weaker signal",
+        20..=39 => "a guess from an exit code, or evidence that could not be read",
+        _ => "no recognised signal",
+    }
+}
+
 /// Turns findings into a diagnosis: the best finding is the root cause, the others (one
-/// per class) secondary.
+/// per class) secondary. Ties in rank go to the higher confidence, then to the class
+/// vocabulary order (deterministic).
 pub fn conclude(
     target: String,
     namespace: &str,
@@ -214,6 +239,8 @@ pub fn conclude(
             expected_outcome: "No action needed.".into(),
             confidence: 0.9,
             risk: RiskTier::Trivial,
+            rank: 0,
+            why: "No check found a problem.".into(),
             secondary: Vec::new(),
             pods: Vec::new(),
             notes,
@@ -222,9 +249,22 @@ pub fn conclude(
     let mut secondary: Vec<Secondary> = Vec::new();
     for f in it {
         if f.class != best.class && !secondary.iter().any(|s| s.class == f.class) {
-            secondary.push(Secondary { class: f.class, summary: f.summary });
+            secondary.push(Secondary { class: f.class, summary: f.summary, rank: f.rank });
         }
     }
+    let runners: Vec<String> =
+        secondary.iter().take(3).map(|s| format!("{} (rank {})", s.class, s.rank)).collect();
+    let why = format!(
+        "{} has rank {} ({}){}.",
+        best.class,
+        best.rank,
+        rank_basis(best.rank),
+        if runners.is_empty() {
+            ", the only cause found".to_string()
+        } else {
+            format!(", above {}", runners.join(", "))
+        }
+    );
     Diagnosis {
         target,
         namespace: namespace.to_string(),
@@ -237,6 +277,8 @@ pub fn conclude(
         expected_outcome: best.expected,
         confidence: (best.confidence * 100.0).round() / 100.0,
         risk: best.risk,
+        rank: best.rank,
+        why,
         secondary,
         pods: Vec::new(),
         notes,
@@ -247,7 +289,7 @@ pub fn conclude(
 pub fn diagnose_pod(snap: &ClusterSnapshot, pod: &Pod, opts: &DiagnoseOptions) -> Diagnosis {
     let ctx = Ctx::new(snap, pod, opts);
     let findings = pod::findings(&ctx);
-    let mut notes = Vec::new();
+    let mut notes = gaps::notes(snap, ctx.ns);
     if let Some(m) = &opts.metrics_unavailable {
         notes.push(format!("metrics unavailable: {m}"));
     }

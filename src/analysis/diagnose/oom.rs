@@ -21,6 +21,17 @@ pub enum Pattern {
     Steady,
 }
 
+impl Pattern {
+    /// The word the evidence uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::Leak => "leak",
+            Pattern::Spike => "spike",
+            Pattern::Steady => "steady",
+        }
+    }
+}
+
 /// Classifies memory samples (bytes, in time order) against the limit.
 pub fn pattern(samples: &[f64], limit: f64) -> Option<Pattern> {
     if samples.len() < 6 || limit <= 0.0 {
@@ -119,6 +130,13 @@ pub fn finding(
         .and_then(|q| Bytes::parse(&q.0).ok());
     let limit_text =
         limit.map_or_else(|| "no memory limit (the node ran out)".to_string(), |l| l.to_string());
+    // The limit as the spec writes it (`90Mi`, `9148093649`), for the fix.
+    let current = c
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .map_or_else(|| "no limit".to_string(), |q| q.0.clone());
     // Memory history of this pod's container, all runs, in time order.
     let mut samples: Vec<(i64, f64)> = ctx
         .snap
@@ -187,7 +205,7 @@ pub fn finding(
                 "{} samples, max {:.0}Mi{}",
                 values.len(),
                 max.max(0.0) / f64::from(1u32 << 20),
-                pat.map_or(String::new(), |p| format!(", pattern {p:?}").to_lowercase())
+                pat.map_or(String::new(), |p| format!(", pattern {}", p.as_str()))
             ),
         );
     } else if let Some(m) = &ctx.opts.metrics_unavailable {
@@ -202,16 +220,17 @@ pub fn finding(
         Some(Pattern::Leak) => {
             f = f
                 .fix("Memory grows steadily until the kill: a leak. Raising the limit only delays it; take a heap profile / dump before the limit and fix the leak")
-                .fix(format!("Meanwhile raise the memory limit to {proposed} (max seen + {:.0}%, at least the current limit × {}) to space the kills out", p.margin * 100.0, p.oom_limit_factor));
+                .fix(format!("Meanwhile raise the memory limit of container {} from {current} to {proposed} (max seen + {:.0}%, at least the current limit × {}) to space the kills out", c.name, p.margin * 100.0, p.oom_limit_factor));
         }
         Some(Pattern::Spike) => {
             f = f.fix(format!(
-                "Memory is usually well below the limit and jumps on some requests: bound the work per request (batch sizes, uploads, caches) or raise the limit to {proposed}"
+                "Memory is usually well below the limit and jumps on some requests: bound the work per request (batch sizes, uploads, caches) or raise the limit of container {} from {current} to {proposed}", c.name
             ));
         }
         _ => {
             f = f.fix(format!(
-                "Raise the memory limit (and request) to {proposed}: the policy's max-seen + {:.0}%, never below the current limit × {}",
+                "Raise the memory limit (and request) of container {} from {current} to {proposed}: the policy's max-seen + {:.0}%, never below the current limit × {}",
+                c.name,
                 p.margin * 100.0,
                 p.oom_limit_factor
             ));

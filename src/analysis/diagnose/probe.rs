@@ -9,9 +9,12 @@ use k8s_openapi::api::core::v1::{Container, ContainerStatus, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use regex::Regex;
 
+use super::facts::terminated_text;
+use super::logsig;
 use super::text::clip;
 use super::{Class, Ctx, Finding};
 use crate::model::objects::Event;
+use crate::model::pod_status::last_terminated;
 use crate::model::recommendation::RiskTier;
 
 #[allow(clippy::expect_used)] // a literal pattern
@@ -110,193 +113,431 @@ pub fn findings(ctx: &Ctx, c: &Container, st: &ContainerStatus, out: &mut Vec<Fi
             continue;
         }
         let Some(p) = probe_of(c, kind) else { continue };
-        if let Some(f) = analyse(ctx, c, st, kind, p, &events, kills, &listening, &log_text) {
-            out.push(f);
-        }
+        let pc =
+            ProbeCheck { ctx, c, st, kind, p, events: &events, kills, listening: &listening, log: &log_text };
+        out.push(pc.analyse());
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn analyse(
-    ctx: &Ctx,
-    c: &Container,
-    st: &ContainerStatus,
-    kind: &str,
-    p: &Probe,
-    events: &[&Event],
+/// One probe of one container with the signals about it.
+struct ProbeCheck<'a, 'b> {
+    ctx: &'a Ctx<'b>,
+    c: &'a Container,
+    st: &'a ContainerStatus,
+    kind: &'a str,
+    p: &'a Probe,
+    events: &'a [&'a Event],
     kills: usize,
-    listening: &[u16],
-    log: &str,
-) -> Option<Finding> {
-    let field = format!("spec.containers[{}].{}", c.name, field_of(kind));
-    let msg = events.first().and_then(|e| e.message.as_deref()).unwrap_or("");
-    let declared: Vec<u16> =
-        c.ports.iter().flatten().filter_map(|cp| u16::try_from(cp.container_port).ok()).collect();
-    let target = probe_port(p, c);
-    let path = p.http_get.as_ref().and_then(|h| h.path.clone()).unwrap_or_else(|| "/".into());
-    let restarts = st.restart_count;
-    let consequence = match kind {
-        "Readiness" => "the pod is never Ready and receives no traffic".to_string(),
-        _ => format!("the kubelet kills the container ({restarts} restarts)"),
-    };
-    let base = |class: Class, rank: u8, summary: String, cause: String| {
-        let mut f = Finding::new(class, rank, summary, cause).ev(&field, &probe_text(p));
-        for e in events.iter().take(2) {
+    listening: &'a [u16],
+    log: &'a str,
+}
+
+/// Signatures that are start-up progress in the container's own log, not an error of it.
+const STARTUP_PROGRESS: &[&str] = &["postgres-starting-up"];
+
+impl ProbeCheck<'_, '_> {
+    fn field(&self) -> String {
+        format!("spec.containers[{}].{}", self.c.name, field_of(self.kind))
+    }
+
+    fn msg(&self) -> &str {
+        self.events.first().and_then(|e| e.message.as_deref()).unwrap_or("")
+    }
+
+    fn consequence(&self) -> String {
+        match self.kind {
+            "Readiness" => "the pod is never Ready and receives no traffic".to_string(),
+            _ => format!("the kubelet kills the container ({} restarts)", self.st.restart_count),
+        }
+    }
+
+    fn declared(&self) -> Vec<u16> {
+        self.c.ports.iter().flatten().filter_map(|cp| u16::try_from(cp.container_port).ok()).collect()
+    }
+
+    /// A finding with the probe and its newest events as evidence.
+    fn base(&self, class: Class, rank: u8, summary: String, cause: String) -> Finding {
+        let mut f = Finding::new(class, rank, summary, cause).ev(self.field(), &probe_text(self.p));
+        for e in self.events.iter().take(2) {
             f = f.ev("event", &Ctx::event_text(e));
         }
         f.check(format!(
             "kubectl describe pod {} {} | grep -A4 -i '{} probe'",
-            ctx.name,
-            ctx.kns(),
-            kind.to_lowercase()
+            self.ctx.name,
+            self.ctx.kns(),
+            self.kind.to_lowercase()
         ))
         .risk(RiskTier::Medium)
-    };
-    // Wrong port name.
-    if let Some(Err(name)) = &target {
-        return Some(
-            base(
-                Class::ProbeMisconfigured,
-                92,
-                format!("{} {kind} probe uses undeclared port name {name}", c.name),
-                format!("The {kind} probe of container {} targets port name \"{name}\", which the container does not declare, so {consequence}.", c.name),
-            )
-            .fix(format!("Point {field} at a declared port (declared: {})", port_list(c)))
-            .expect(format!("The {kind} probe succeeds and the container stays Running/Ready.")),
-        );
     }
-    let port = target.and_then(Result::ok);
-    // The logs say the app listens elsewhere.
-    if let Some(port) = port
-        && let Some(actual) = listening.iter().rev().find(|l| **l != port).copied()
-        && !listening.contains(&port)
-    {
-        return Some(
-            base(
+
+    /// The probe is wrong (port, port name, path) or too impatient; else the app fails it.
+    fn analyse(&self) -> Finding {
+        let target = probe_port(self.p, self.c);
+        if let Some(Err(name)) = &target {
+            return self.undeclared_name(name);
+        }
+        let port = target.and_then(Result::ok);
+        self.listens_elsewhere(port)
+            .or_else(|| self.undeclared_port(port))
+            .or_else(|| self.exec_port())
+            .or_else(|| self.wrong_path(port))
+            .or_else(|| self.too_aggressive(port))
+            .unwrap_or_else(|| self.app_unhealthy(port))
+    }
+
+    fn undeclared_name(&self, name: &str) -> Finding {
+        let (c, kind, field) = (self.c, self.kind, self.field());
+        self.base(
+            Class::ProbeMisconfigured,
+            92,
+            format!("{} {kind} probe uses undeclared port name {name}", c.name),
+            format!("The {kind} probe of container {} targets port name \"{name}\", which the container does not declare, so {}.", c.name, self.consequence()),
+        )
+        .fix(format!("Point {field} at a declared port (declared: {})", port_list(c)))
+        .expect(format!("The {kind} probe succeeds and the container stays Running/Ready."))
+    }
+
+    /// The logs say the app listens on another port than the probe checks.
+    fn listens_elsewhere(&self, port: Option<u16>) -> Option<Finding> {
+        let port = port?;
+        let actual = self.listening.iter().rev().find(|l| **l != port).copied()?;
+        if self.listening.contains(&port) {
+            return None;
+        }
+        let (c, kind, field) = (self.c, self.kind, self.field());
+        Some(
+            self.base(
                 Class::ProbeMisconfigured,
                 93,
                 format!("{} {kind} probe checks port {port}, the app listens on {actual}", c.name),
                 format!(
-                    "The {kind} probe of container {} checks port {port}, but the application listens on port {actual} (its log says so), so {consequence}.",
-                    c.name
+                    "The {kind} probe of container {} checks port {port}, but the application listens on port {actual} (its log says so), so {}.",
+                    c.name,
+                    self.consequence()
                 ),
             )
-            .ev("log", &listening_line(log, actual))
-            .fix(format!("Set {field} port to {actual} (or to the named port of the container){}", if declared.contains(&actual) { "" } else { "; also declare containerPort {actual}" }))
-            .fix(patch_command(ctx, c, kind, if p.http_get.is_some() { "httpGet" } else { "tcpSocket" }, actual))
+            .ev("log", &listening_line(self.log, actual))
+            .fix(format!(
+                "Set {field} port to {actual} instead of {port} (nothing listens on {port}), or to the named port of the container{}",
+                if self.declared().contains(&actual) { String::new() } else { format!("; also declare containerPort {actual}") }
+            ))
+            .fix(patch_command(self.ctx, c, kind, if self.p.http_get.is_some() { "httpGet" } else { "tcpSocket" }, actual))
             .expect(format!("The {kind} probe succeeds on port {actual}; restarts stop.")),
-        );
+        )
     }
-    // Declared ports exist and the probe targets none of them.
-    if let Some(port) = port
-        && !declared.is_empty()
-        && !declared.contains(&port)
-        && (msg.contains("connection refused") || msg.contains("connect:"))
-    {
+
+    /// Declared ports exist, the probe targets none of them and is refused.
+    fn undeclared_port(&self, port: Option<u16>) -> Option<Finding> {
+        let port = port?;
+        let declared = self.declared();
+        let msg = self.msg();
+        if declared.is_empty()
+            || declared.contains(&port)
+            || !(msg.contains("connection refused") || msg.contains("connect:"))
+        {
+            return None;
+        }
+        let (c, kind, field) = (self.c, self.kind, self.field());
         let actual = declared[0];
-        return Some(
-            base(
+        Some(
+            self.base(
                 Class::ProbeMisconfigured,
                 90,
                 format!("{} {kind} probe checks port {port}, the container declares {}", c.name, port_list(c)),
                 format!(
-                    "The {kind} probe of container {} checks port {port}, which the container does not declare (it declares {}), and the connection is refused, so {consequence}.",
+                    "The {kind} probe of container {} checks port {port}, which the container does not declare (it declares {}), and the connection is refused, so {}.",
                     c.name,
-                    port_list(c)
+                    port_list(c),
+                    self.consequence()
                 ),
             )
-            .fix(format!("Set {field} port to {actual} (or the port name)"))
+            .fix(format!("Set {field} port to {actual} (or the port name) instead of {port}"))
             .expect(format!("The {kind} probe succeeds on port {actual}; restarts stop.")),
-        );
+        )
     }
-    // Wrong path.
-    if let Some(code) = status_code(msg)
-        && (code == 404 || code == 405 || code == 401 || code == 403)
-    {
-        return Some(
-            base(
+
+    /// An exec probe whose command connects to a local port the container does not serve
+    /// (e.g. a CLI's default port after the server was moved to another one).
+    fn exec_port(&self) -> Option<Finding> {
+        let exec = self.p.exec.as_ref()?;
+        let msg = self.msg();
+        if !(msg.contains("connection refused") || msg.contains("connect:")) {
+            return None;
+        }
+        let port = local_port(msg)?;
+        let declared = self.declared();
+        if declared.is_empty() || declared.contains(&port) {
+            return None;
+        }
+        let (c, kind, field) = (self.c, self.kind, self.field());
+        let cmd = exec.command.clone().unwrap_or_default().join(" ");
+        let args =
+            [c.command.clone().unwrap_or_default(), c.args.clone().unwrap_or_default()].concat().join(" ");
+        let named: Vec<u16> = declared.iter().copied().filter(|d| args.contains(&d.to_string())).collect();
+        let actual = named.first().copied().unwrap_or(declared[0]);
+        Some(
+            self.base(
                 Class::ProbeMisconfigured,
-                88,
-                format!("{} {kind} probe path {path} answers HTTP {code}", c.name),
+                90,
+                format!("{} {kind} probe command `{cmd}` connects to port {port}, the container serves {}", c.name, port_list(c)),
                 format!(
-                    "The {kind} probe of container {} requests {path} on port {}, which answers HTTP {code}: the path is wrong{} — so {consequence}.",
+                    "The {kind} probe of container {} runs `{cmd}`, which connects to 127.0.0.1:{port}; the container does not serve {port} (it declares {}{}), so the probe is refused and {}.",
                     c.name,
-                    port.map_or("?".into(), |p| p.to_string()),
-                    if code == 401 || code == 403 { " or needs authentication" } else { "" }
+                    port_list(c),
+                    if named.is_empty() { String::new() } else { format!("; its command sets port {actual}") },
+                    self.consequence()
                 ),
             )
-            .fix(format!("Set {field}.httpGet.path to the application's health endpoint (e.g. /healthz, /actuator/health, /health) — one that answers 200 without authentication"))
-            .expect(format!("The {kind} probe answers 200 and the pod becomes Ready.")),
-        );
+            .fix(format!("Make {field}'s command use port {actual} instead of the default {port} (e.g. pass the address 127.0.0.1:{actual} or the matching flag/environment variable of `{cmd}`)"))
+            .expect(format!("The {kind} probe succeeds; restarts stop.")),
+        )
     }
-    // Too impatient: slow start or slow answers.
-    let delay = p.initial_delay_seconds.unwrap_or(0);
-    let period = p.period_seconds.unwrap_or(10);
-    let threshold = p.failure_threshold.unwrap_or(3);
-    let timeout = p.timeout_seconds.unwrap_or(1);
-    let budget = i64::from(delay) + i64::from(period) * i64::from(threshold);
-    let startup_secs = STARTED_IN
-        .captures_iter(log)
-        .filter_map(|c| c.get(1)?.as_str().parse::<f64>().ok())
-        .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
-    let timeouts = msg.contains("context deadline exceeded")
-        || msg.contains("Client.Timeout")
-        || msg.contains("timed out")
-        || msg.contains("timeout");
-    #[allow(clippy::cast_precision_loss)]
-    let slow_start = startup_secs.is_some_and(|s| s > budget as f64) && kind != "Readiness";
-    let starts_then_killed = kind != "Readiness"
-        && kills > 0
-        && c.startup_probe.is_none()
-        && listening.is_empty()
-        && !log.is_empty()
-        && (msg.contains("connection refused") || timeouts);
-    if slow_start || starts_then_killed {
-        let needs = startup_secs.map_or_else(|| "longer than that".to_string(), |s| format!("{s:.0}s"));
-        let kind = kind.to_lowercase();
-        return Some(
-            base(
-                Class::ProbeTooAggressive,
-                84,
-                format!("{} {kind} probe kills a slow start ({needs} > {budget}s)", c.name),
-                format!(
-                    "Container {} needs {needs} to start, but its {kind} probe gives it {budget}s (initialDelaySeconds {delay} + periodSeconds {period} × failureThreshold {threshold}) before {consequence}.",
-                    c.name
+
+    /// HTTP 404/405/401/403: the path (or authentication) is wrong.
+    fn wrong_path(&self, port: Option<u16>) -> Option<Finding> {
+        let code = status_code(self.msg()).filter(|c| matches!(c, 404 | 405 | 401 | 403))?;
+        let (c, kind, field) = (self.c, self.kind, self.field());
+        let path = self.p.http_get.as_ref().and_then(|h| h.path.clone()).unwrap_or_else(|| "/".into());
+        let mut f = self.base(
+            Class::ProbeMisconfigured,
+            88,
+            format!("{} {kind} probe path {path} answers HTTP {code}", c.name),
+            format!(
+                "The {kind} probe of container {} requests {path} on port {}, which answers HTTP {code}: the path is wrong{} — so {}.",
+                c.name,
+                port.map_or("?".into(), |p| p.to_string()),
+                if code == 401 || code == 403 { " or needs authentication" } else { "" },
+                self.consequence()
+            ),
+        );
+        // Another probe of the container on another path that does not answer 4xx: likely
+        // the real health endpoint.
+        let sibling =
+            ["Liveness", "Readiness", "Startup"].into_iter().filter(|k| *k != self.kind).find_map(|k| {
+                let other = probe_of(self.c, k)?.http_get.as_ref()?.path.clone()?;
+                let failing_4xx = self.ctx.events_with(&["Unhealthy"]).iter().any(|e| {
+                    e.message
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with(k) && status_code(m).is_some_and(|c| c >= 400))
+                });
+                (other != path && !failing_4xx).then_some((k, other))
+            });
+        if let Some((k, other)) = sibling {
+            f = f.fix(format!("The container's {} probe uses {other}: point {field}.httpGet.path there too (instead of {path}) if that is its health endpoint", k.to_lowercase()));
+        }
+        if let Some((app, known)) = known_health_path(self.c.image.as_deref().unwrap_or("")) {
+            f = f.fix(format!("{app} serves its health check on {known}: set {field}.httpGet.path to {known} instead of {path}"));
+        }
+        Some(
+            f.fix(format!("Set {field}.httpGet.path (now {path}) to the application's health endpoint (e.g. /healthz, /actuator/health, /health) — one that answers 200 without authentication"))
+                .expect(format!("The {kind} probe answers 200 and the pod becomes Ready.")),
+        )
+    }
+
+    /// Too impatient: the app was still starting (a measured start longer than the probe's
+    /// budget, a run killed right at the budget with nothing wrong in its log) or answers
+    /// slower than the timeout.
+    fn too_aggressive(&self, _port: Option<u16>) -> Option<Finding> {
+        let p = self.p;
+        let (delay, period) =
+            (i64::from(p.initial_delay_seconds.unwrap_or(0)), i64::from(p.period_seconds.unwrap_or(10)));
+        let (threshold, timeout) =
+            (i64::from(p.failure_threshold.unwrap_or(3)), i64::from(p.timeout_seconds.unwrap_or(1)));
+        // The kubelet kills after the threshold-th failure: at delay + period × (threshold − 1).
+        let budget = delay + period * (threshold - 1).max(0);
+        let msg = self.msg();
+        let timeouts = msg.contains("context deadline exceeded")
+            || msg.contains("Client.Timeout")
+            || msg.contains("timed out")
+            || msg.contains("timeout");
+        let refused = msg.contains("connection refused")
+            || msg.contains("rejecting connections")
+            || msg.contains("no response");
+        let startup_secs = STARTED_IN
+            .captures_iter(self.log)
+            .filter_map(|c| c.get(1)?.as_str().parse::<f64>().ok())
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+        let last = last_terminated(self.st);
+        let run = last
+            .and_then(|t| Some(t.finished_at.as_ref()?.0.as_second() - t.started_at.as_ref()?.0.as_second()));
+        let starting = self.kind != "Readiness" && self.c.startup_probe.is_none() || self.kind == "Startup";
+        #[allow(clippy::cast_precision_loss)]
+        let slow_start = self.kind != "Readiness" && startup_secs.is_some_and(|s| s > budget as f64);
+        let killed_at_budget = starting
+            && self.kills > 0
+            && (refused || timeouts)
+            && run.is_some_and(|r| (r - budget).abs() <= period + timeout + 5);
+        let starts_then_killed = starting
+            && self.kills > 0
+            && self.listening.is_empty()
+            && !self.log.is_empty()
+            && (refused || timeouts);
+        if slow_start || killed_at_budget || starts_then_killed {
+            return Some(self.killed_while_starting(budget, startup_secs, run, slow_start));
+        }
+        if timeouts && timeout <= 2 {
+            let (c, kind, field) = (self.c, self.kind, self.field());
+            return Some(
+                self.base(
+                    Class::ProbeTooAggressive,
+                    78,
+                    format!("{} {kind} probe times out after {timeout}s", c.name),
+                    format!(
+                        "The {kind} probe of container {} gives the endpoint {timeout}s (timeoutSeconds) and it answers slower under load, so {}.",
+                        c.name,
+                        self.consequence()
+                    ),
+                )
+                .fix(format!("Raise {field}.timeoutSeconds (e.g. 5) and failureThreshold; make the health endpoint cheap (no dependency calls in liveness)"))
+                .expect("The probe stops timing out."),
+            );
+        }
+        None
+    }
+
+    /// The probe kills a container that is still starting: the measured time against the
+    /// budget, what the log last said, and the startupProbe to add.
+    fn killed_while_starting(
+        &self,
+        budget: i64,
+        startup_secs: Option<f64>,
+        run: Option<i64>,
+        slow_start: bool,
+    ) -> Finding {
+        let (c, p) = (self.c, self.p);
+        let kind = self.kind.to_lowercase();
+        let (delay, period, threshold) = (
+            p.initial_delay_seconds.unwrap_or(0),
+            p.period_seconds.unwrap_or(10),
+            p.failure_threshold.unwrap_or(3),
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let needs = match (startup_secs, run) {
+            (Some(s), _) => format!("{s:.0}s"),
+            (None, Some(r)) => format!("more than the {r}s its last run lived"),
+            _ => "longer than that".to_string(),
+        };
+        // A specific cause in the log (not start-up progress) outranks the probe: the app may
+        // be stuck on it rather than slow.
+        let blames = logsig::best(self.log)
+            .is_some_and(|m| m.class != Class::AppError && !STARTUP_PROGRESS.contains(&m.signature));
+        let rank = if blames && !slow_start { 75 } else { 84 };
+        let mut f = self.base(
+            Class::ProbeTooAggressive,
+            rank,
+            match (startup_secs, run) {
+                (Some(s), _) => format!("{} {kind} probe kills a slow start (starts in {s:.0}s, budget {budget}s)", c.name),
+                (None, Some(r)) => format!("{} {kind} probe kills it while starting (killed {r}s in, budget {budget}s)", c.name),
+                _ => format!("{} {kind} probe kills it while starting (budget {budget}s)", c.name),
+            },
+            format!(
+                "Container {} needs {needs} to start, but its {kind} probe gives it {budget}s (initialDelaySeconds {delay} + periodSeconds {period} × (failureThreshold {threshold} − 1)) before {}; its log shows start-up, not a crash.",
+                c.name,
+                self.consequence()
+            ),
+        );
+        if let Some(t) = last_terminated(self.st) {
+            f = f.ev(
+                format!("status.containerStatuses[{}].lastState.terminated", c.name),
+                &format!(
+                    "{}{}",
+                    terminated_text(t),
+                    run.map_or(String::new(), |r| format!(
+                        ", ran {r}s (killed at the {kind} budget of {budget}s)"
+                    ))
                 ),
-            )
-            .fix(format!(
-                "Add a startupProbe on the same endpoint with failureThreshold × periodSeconds above the start time (e.g. periodSeconds: 10, failureThreshold: {}), and keep the {kind} probe for steady state",
-                (startup_secs.unwrap_or(120.0) * 1.5 / 10.0).ceil().max(6.0)
-            ))
-            .expect("The container finishes starting before any liveness check; restarts stop."),
-        );
+            );
+        }
+        // What the app was doing when it was killed: its last lines (start-up progress, or
+        // the state an earlier kill left behind).
+        let mut tail: Vec<&str> =
+            self.log.lines().rev().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
+        tail.reverse();
+        let last_words =
+            (!tail.is_empty()).then(|| tail.iter().map(|l| clip(l, 200)).collect::<Vec<_>>().join(" ⏎ "));
+        if let Some(line) = &last_words {
+            f = f.ev("log (last lines before the kill)", line);
+        }
+        let needed = startup_secs.unwrap_or_else(|| run.map_or(120.0, |r| (r * 3) as f64).max(120.0));
+        f = f.fix(format!(
+            "Add a startupProbe on the same endpoint with failureThreshold × periodSeconds above the start time (e.g. periodSeconds: 10, failureThreshold: {}), and keep the {kind} probe for steady state",
+            (needed * 1.5 / 10.0).ceil().max(6.0)
+        ));
+        if let Some(line) = last_words.filter(|l| {
+            let l = l.to_lowercase();
+            ["error", "fatal", "lock", "dirty", "cannot", "failed"].iter().any(|w| l.contains(w))
+        }) {
+            f = f.fix(format!(
+                "The kills interrupted the start and may have left state behind; once the probe is fixed, clear it if the next start still fails (the log's last words: {})",
+                clip(&line, 160)
+            ));
+        }
+        f.expect("The container finishes starting before any liveness check; restarts stop.")
     }
-    if timeouts && timeout <= 2 {
-        return Some(
-            base(
-                Class::ProbeTooAggressive,
-                78,
-                format!("{} {kind} probe times out after {timeout}s", c.name),
-                format!(
-                    "The {kind} probe of container {} gives the endpoint {timeout}s (timeoutSeconds) and it answers slower under load, so {consequence}.",
-                    c.name
-                ),
-            )
-            .fix(format!("Raise {field}.timeoutSeconds (e.g. 5) and failureThreshold; make the health endpoint cheap (no dependency calls in liveness)"))
-            .expect("The probe stops timing out."),
-        );
-    }
-    // The probe reaches the app and the app is unhealthy: the app's problem, unless logs say.
-    Some(
-        base(
+
+    /// The probe reaches the app and the app is unhealthy: the app's problem.
+    fn app_unhealthy(&self, port: Option<u16>) -> Finding {
+        let (c, kind) = (self.c, self.kind);
+        let path = self.p.http_get.as_ref().and_then(|h| h.path.clone()).unwrap_or_else(|| "/".into());
+        self.base(
             Class::AppError,
             45,
             format!("{} fails its {kind} probe", c.name),
-            format!("Container {}'s {kind} probe fails ({}), so {consequence}; the probe target matches the container, so the application itself is unhealthy.", c.name, clip(msg, 140)),
+            format!(
+                "Container {}'s {kind} probe fails ({}), so {}; the probe target matches the container, so the application itself is unhealthy.",
+                c.name,
+                clip(self.msg(), 140),
+                self.consequence()
+            ),
         )
-        .fix(format!("Check why {path} fails: kubectl exec {} {} -c {} -- wget -qO- localhost:{}{path}", ctx.name, ctx.kns(), c.name, port.map_or("?".into(), |p| p.to_string())))
-        .expect("The probe succeeds."),
-    )
+        .fix(format!(
+            "Check why {path} fails: kubectl exec {} {} -c {} -- wget -qO- localhost:{}{path}",
+            self.ctx.name,
+            self.ctx.kns(),
+            c.name,
+            port.map_or("?".into(), |p| p.to_string())
+        ))
+        .expect("The probe succeeds.")
+    }
+}
+
+/// How many times the kubelet killed this container for failing its liveness (or startup)
+/// probe, by its Killing events.
+pub fn probe_kills(ctx: &Ctx, c: &Container) -> usize {
+    ctx.events_with(&["Killing"])
+        .into_iter()
+        .filter(|e| for_container(e, &c.name))
+        .filter(|e| {
+            e.message.as_deref().is_some_and(|m| m.contains("liveness probe") || m.contains("startup probe"))
+        })
+        .count()
+}
+
+/// The local port an exec probe's error names (`127.0.0.1:8500`, `localhost:8500`).
+fn local_port(msg: &str) -> Option<u16> {
+    for host in ["127.0.0.1:", "localhost:", "[::1]:"] {
+        if let Some(rest) = msg.split(host).nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(p) = digits.parse() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Health endpoints of widely used images whose default path is not `/healthz`.
+fn known_health_path(image: &str) -> Option<(&'static str, &'static str)> {
+    let repo = image.split(['@', ':']).next().unwrap_or(image).rsplit('/').next().unwrap_or(image);
+    Some(match repo {
+        "prometheus" => ("Prometheus", "/-/healthy"),
+        "alertmanager" => ("Alertmanager", "/-/healthy"),
+        "pushgateway" => ("Pushgateway", "/-/healthy"),
+        "statsd-exporter" | "statsd_exporter" => ("statsd_exporter", "/-/healthy"),
+        "grafana" => ("Grafana", "/api/health"),
+        "vault" => ("Vault", "/v1/sys/health"),
+        _ => return None,
+    })
 }
 
 /// The `kubectl patch` that points a probe at another port, on the pod's controller.
@@ -352,7 +593,7 @@ fn probe_text(p: &Probe) -> String {
     } else if let Some(g) = &p.grpc {
         format!("grpc :{}", g.port)
     } else if let Some(e) = &p.exec {
-        format!("exec {:?}", e.command.clone().unwrap_or_default())
+        format!("exec {}", super::text::json_list(&e.command.clone().unwrap_or_default()))
     } else {
         "no handler".into()
     };

@@ -75,6 +75,26 @@ pub fn did_you_mean<'a, I: IntoIterator<Item = &'a str>>(wanted: &str, existing:
     best.map(|(_, n)| n)
 }
 
+/// A list of strings as JSON (`["a", "b"]`), for commands and args in evidence; `(none)`
+/// when empty.
+pub fn json_list(v: &[String]) -> String {
+    if v.is_empty() {
+        return "(none)".to_string();
+    }
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// `command ["x"] args ["y"]` of a container (`(image default)` for an unset command).
+pub fn command_text(c: &k8s_openapi::api::core::v1::Container) -> String {
+    let cmd = c.command.clone().unwrap_or_default();
+    let args = c.args.clone().unwrap_or_default();
+    format!(
+        "command {} args {}",
+        if cmd.is_empty() { "(image default)".to_string() } else { json_list(&cmd) },
+        if args.is_empty() { "(image default)".to_string() } else { json_list(&args) }
+    )
+}
+
 /// Shortens a verbatim text for a one-line summary (on a char boundary).
 pub fn clip(s: &str, max: usize) -> String {
     let s = s.trim();

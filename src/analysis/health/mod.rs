@@ -18,6 +18,7 @@ pub mod posture;
 pub mod remediation;
 pub mod requests;
 pub mod slo;
+pub mod slo_status;
 pub mod usage;
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::HealthPolicy;
-use super::slo::SloStatus;
+use super::slo_status::SloStatus;
 use crate::model::series::Series;
 use crate::model::snapshot::ClusterSnapshot;
 

@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use super::requests::{ServiceSeries, share_at_or_below};
+pub use super::slo_status::{BurnRates, SloState, SloStatus};
 use crate::model::finding::{Finding, Severity};
 use crate::model::objects::Service;
 use crate::model::operations::ServiceTotals;
@@ -66,65 +67,6 @@ impl Default for SloPolicy {
             slow_burn: 6.0,
         }
     }
-}
-
-/// Where an SLO stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SloState {
-    Met,
-    SlowBurn,
-    BudgetExhausted,
-    FastBurn,
-    NoData,
-}
-
-impl SloState {
-    /// Words for the reports.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SloState::Met => "met",
-            SloState::SlowBurn => "slow burn",
-            SloState::BudgetExhausted => "budget exhausted",
-            SloState::FastBurn => "fast burn",
-            SloState::NoData => "no data",
-        }
-    }
-}
-
-/// Burn rates over the four windows ending at `as_of` (`None`: fewer than two samples or no
-/// requests in the window).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct BurnRates {
-    pub m5: Option<f64>,
-    pub m30: Option<f64>,
-    pub h1: Option<f64>,
-    pub h6: Option<f64>,
-}
-
-/// One SLO of one service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SloStatus {
-    /// `availability` or `latency`.
-    pub sli: &'static str,
-    /// The share of good requests asked for (0.999; 0.95 for latency).
-    pub target: f64,
-    /// Latency: the p95 threshold in seconds.
-    pub threshold_seconds: Option<f64>,
-    /// Where the target comes from (`annotation aiops.io/slo-availability`, `config file`, ...).
-    pub target_source: String,
-    pub period_days: f64,
-    /// Days of the period the figures cover (less than the period when the data is shorter).
-    pub covered_days: Option<f64>,
-    /// `Prometheus increase() over the period` or `samples of the source`.
-    pub period_basis: &'static str,
-    /// Good requests / requests over the covered period.
-    pub good_ratio: Option<f64>,
-    /// Bad / ((1 − target) × requests) over the covered period.
-    pub budget_spent: Option<f64>,
-    pub burn: BurnRates,
-    pub state: SloState,
 }
 
 /// `99.9`, `99.9%`, `0.999` → 0.999; `None` unless strictly between 0 and 1.

@@ -8,6 +8,7 @@
 //! together: two processes approving or applying the same item serialise on the database
 //! and exactly one wins.
 
+mod break_glass;
 mod checks;
 mod items;
 mod journal;
@@ -28,13 +29,14 @@ use super::state::{Approval, Role, State, TransitionError};
 use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
+pub use break_glass::BreakGlass;
 pub use locks::{LockEvent, owner_alive};
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
 pub use transitions::With;
 use transitions::append_audit;
 
 /// Schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Errors of the queue.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,8 @@ pub enum QueueError {
         "the queue is paused (maintenance mode) since {since} by {by}: {reason}; `aiops queue resume` ends it"
     )]
     Paused { since: Timestamp, by: String, reason: String },
+    #[error("break-glass nonce refused: {reason}")]
+    BreakGlass { reason: String },
     #[error("queue item {id}: stored {field} is unreadable: {reason}")]
     Corrupt { id: String, field: &'static str, reason: String },
 }
@@ -355,6 +359,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER lock_log_no_update BEFORE UPDATE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
     CREATE TRIGGER lock_log_no_delete BEFORE DELETE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
     ALTER TABLE approvals ADD COLUMN revoked_ms INTEGER;",
+    // 4: break-glass nonces (only their SHA-256 is stored), each usable once before it expires.
+    "CREATE TABLE break_glass (
+        hash TEXT PRIMARY KEY,
+        operator TEXT NOT NULL,
+        security TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        issued_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        used_ms INTEGER,
+        used_by TEXT,
+        used_for TEXT
+    );",
 ];
 
 fn ms(t: Timestamp) -> i64 {

@@ -190,6 +190,7 @@ impl Store {
                     });
                     (Some(justification.trim().to_string()), detail)
                 }
+                Action::Retry { justification, .. } => (Some(justification.trim().to_string()), None),
                 Action::Expire { reason }
                 | Action::AbortApply { reason }
                 | Action::FailApply { reason }
@@ -200,6 +201,7 @@ impl Store {
                 Action::Approve { who, role, .. }
                 | Action::Reject { who, role, .. }
                 | Action::Revoke { who, role, .. } => Actor::new(who.trim(), role.as_str()),
+                Action::Retry { who, .. } => Actor::new(who.trim(), "operator"),
                 _ => actor.clone(),
             };
             append_audit(

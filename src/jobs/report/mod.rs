@@ -525,6 +525,17 @@ fn traces(snap: &ClusterSnapshot, sizing: &SizingReport, count: usize) -> Vec<Us
         .collect()
 }
 
+/// The proposals the health report's analyses held back from the queue.
+fn health_held(a: &ReportAnalyses, sizing: &SizingReport) -> Vec<crate::report::held::HeldRow> {
+    use crate::report::held::held_rows;
+    let mut rows = held_rows("sizing", &sizing.not_queued);
+    if let Some(hpa) = &a.hpa {
+        rows.extend(held_rows("hpa", &hpa.not_queued));
+    }
+    rows.extend(held_rows("diagnosis", &a.diagnosis_not_queued));
+    rows
+}
+
 /// Writes the health report in every format, its run summary and its PHRs.
 #[allow(clippy::too_many_arguments)]
 fn write_health(
@@ -565,6 +576,7 @@ fn write_health(
         traces: &traces,
         queue,
         queue_path: Some(&queue_path),
+        not_queued: health_held(a, sizing),
     });
     write_formats(req, "health", &view, as_of, written)?;
     written

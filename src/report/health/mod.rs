@@ -42,6 +42,8 @@ pub struct HealthInputs<'a> {
     pub queue: Option<&'a crate::approval::store::QueueStats>,
     /// The queue database the run looked for (named when it does not exist).
     pub queue_path: Option<&'a str>,
+    /// Proposals held back from the queue (sizing, HPA, diagnosis), with their manual fix.
+    pub not_queued: Vec<super::held::HeldRow>,
 }
 
 /// A finding row.
@@ -150,6 +152,8 @@ pub struct HealthView {
     pub sizing_top: Vec<SizingRow>,
     pub hpa: Option<HpaSection>,
     pub hpa_note: String,
+    /// Proposals aiops reports but will not queue, with the reason and the manual fix.
+    pub not_queued: Vec<super::held::HeldRow>,
     pub backups: BackupView,
     pub gitops: GitOpsView,
     pub deprecations: DeprecationView,
@@ -268,6 +272,7 @@ pub fn build_health_view(i: &HealthInputs<'_>) -> HealthView {
         sizing_top: rows::sizing_rows(sz),
         hpa_note: if i.hpa.is_some() { String::new() } else { "HPA analysis: not run".into() },
         hpa: i.hpa.clone(),
+        not_queued: i.not_queued.clone(),
         backups: ops::backup_view(&h.backups, h.as_of),
         gitops: ops::gitops_view(&h.gitops),
         deprecations: ops::deprecation_view(&h.drift),

@@ -87,6 +87,8 @@ pub struct SizingRow {
     pub memory_limit: String,
     pub monthly_savings: String,
     pub recommendation: String,
+    /// The hold when the resize is reported but not queued (`operator`, `mirror-pod`, …).
+    pub held: Option<&'static str>,
 }
 
 /// The node table.
@@ -240,6 +242,7 @@ pub(super) fn sizing_rows(sz: &SizingReport) -> Vec<SizingRow> {
                 ),
                 monthly_savings: fmt_money(c.monthly_savings),
                 recommendation: c.recommendation.clone().unwrap_or_default(),
+                held: c.not_queued.map(crate::analysis::applicability::Hold::as_str),
             }
         })
         .collect()

@@ -61,8 +61,11 @@ pub fn render_one(d: &Diagnosis, md: bool, colour: bool) -> String {
     section(
         &mut out,
         "Also seen",
-        d.secondary.iter().map(|s| format!("{}: {}", s.class, s.summary)).collect(),
+        d.secondary.iter().map(|s| format!("{}: {} (rank {})", s.class, s.summary, s.rank)).collect(),
     );
+    if d.rank > 0 {
+        section(&mut out, "Why this cause", vec![d.why.clone()]);
+    }
     section(&mut out, "Notes", d.notes.clone());
     out
 }
