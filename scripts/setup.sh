@@ -8,6 +8,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 # Tests of the Prometheus paths run a real Prometheus over backfilled data.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# ... and a real VictoriaMetrics (the second metrics engine: JSON and push-down paths).
+command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 # deploy/ tests render the kustomize overlays offline with `kubectl kustomize`.
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 # TLS tests make certificates with openssl (scripts/dev-cert.sh) and call serve with curl.

@@ -191,7 +191,9 @@ fn reference_p95_cpu(snapshot_dir: &std::path::Path, ns: &str, pod_prefix: &str,
         let pts: Vec<(i64, f64)> = s.timestamps.iter().copied().zip(s.values.iter().copied()).collect();
         for w in pts.windows(2) {
             let ((t0, v0), (t1, v1)) = (w[0], w[1]);
-            if t1 < start || t0 < start - 300_000 || t1 > as_of_ms || t1 - t0 > 600_000 {
+            // The window is (as_of - 7d, as_of]: an interval ending exactly at its start
+            // belongs to the week before (issue 18).
+            if t1 <= start || t0 < start - 300_000 || t1 > as_of_ms || t1 - t0 > 600_000 {
                 continue;
             }
             let inc = if v1 >= v0 { v1 - v0 } else { v1 };
@@ -326,7 +328,8 @@ fn demo_snapshot_directory_is_byte_identical_for_a_seed() {
     for ((name, x), (_, y)) in fa.iter().zip(&fb) {
         assert!(x == y, "{} differs between two runs with the same seed", name.display());
     }
-    let metrics = PathBuf::from("metrics/container_cpu_usage_seconds_total.parquet");
+    // Format 2: one values file per metric.
+    let metrics = PathBuf::from("metrics/values/container_cpu_usage_seconds_total.parquet");
     let get = |f: &[(PathBuf, Vec<u8>)]| f.iter().find(|x| x.0 == metrics).map(|x| x.1.clone());
     assert_ne!(get(&fa), get(&fc), "another seed gives other data");
 }

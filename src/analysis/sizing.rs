@@ -162,7 +162,8 @@ pub fn recommend_sizing(u: &ContainerUsage, w: Window, p: &SizingPolicy) -> Sizi
         None => (UsageStats::of(&u.cpu), UsageStats::of(&u.memory)),
     };
     let history_ms = u.span_ms.map_or(0, |(a, b)| b - a);
-    let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1) + 1).max(1);
+    // The window is (start, end]: one sample per step ending in it.
+    let expected = ((w.end_ms - w.start_ms) / w.step_ms.max(1)).max(1);
     #[allow(clippy::cast_precision_loss)]
     let coverage = {
         let pods = u.pods.len().max(1) as f64;
@@ -432,6 +433,9 @@ pub struct SizingReport {
     /// How the statistics were computed: `local` (raw samples pooled here) or `push-down`
     /// (per-series summaries from Prometheus, pooled here).
     pub plan: &'static str,
+    /// How raw samples came from Prometheus (`remote-read` or `json`), when they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<&'static str>,
     pub policy: SizingPolicy,
     pub containers: Vec<ContainerSizing>,
     pub namespaces: std::collections::BTreeMap<String, SizingTotals>,
@@ -678,6 +682,7 @@ pub fn size_all(
         window_seconds: (w.end_ms - w.start_ms) / 1000,
         step_seconds: w.step_ms / 1000,
         plan,
+        fetch: None,
         policy: p.clone(),
         containers,
         namespaces,

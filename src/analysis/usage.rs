@@ -68,7 +68,8 @@ pub struct ContainerUsage {
     pub container: String,
     /// Pods whose samples were pooled (including pods gone since, known from series).
     pub pods: BTreeSet<String>,
-    /// Current replicas (pods of the workload in the snapshot that are not finished).
+    /// Current replicas (pods of the workload in the snapshot that are neither finished nor
+    /// being deleted).
     pub replicas: u32,
     pub resources: ContainerResources,
     /// CPU usage in cores, one value per interval between consecutive counter samples.
@@ -91,7 +92,8 @@ pub struct PooledStats {
     pub memory: Option<UsageStats>,
 }
 
-/// The window analysed: `[start_ms, end_ms]` and the sampling step.
+/// The window analysed: `(start_ms, end_ms]` (a sample exactly at `start_ms` belongs to the
+/// window before: 7 days of 1-minute samples are 10,080, not 10,081) and the sampling step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub start_ms: i64,
@@ -153,7 +155,7 @@ pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out:
         while j + 1 < i && t - pts[j + 1].0 >= range {
             j += 1;
         }
-        if t < w.start_ms || j >= i {
+        if t <= w.start_ms || j >= i {
             continue;
         }
         let dt = t - pts[j].0;
@@ -165,13 +167,11 @@ pub fn counter_rates_into(s: &Series, w: Window, scratch: &mut RateScratch, out:
     }
 }
 
-/// Finite samples of a gauge inside the window.
+/// Finite samples of a gauge inside the window `(start_ms, end_ms]`.
 pub fn gauge_samples(s: &Series, w: Window) -> impl Iterator<Item = (i64, f64)> + '_ {
-    s.timestamps
-        .iter()
-        .zip(&s.values)
-        .filter(move |(t, v)| **t >= w.start_ms && **t <= w.end_ms && v.is_finite())
-        .map(|(t, v)| (*t, *v))
+    let lo = s.timestamps.partition_point(|&t| t <= w.start_ms);
+    let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
+    s.timestamps[lo..hi].iter().zip(&s.values[lo..hi]).filter(|(_, v)| v.is_finite()).map(|(t, v)| (*t, *v))
 }
 
 /// Which workload a pod name belongs to when the pod object is gone (its series remain):
@@ -194,8 +194,10 @@ fn workload_of_pod_name(snap: &ClusterSnapshot, namespace: &str, pod: &str) -> O
     None
 }
 
+/// A replica now: not finished, and not being deleted (a pod of a rolled-out ReplicaSet
+/// on its way out, or, in Prometheus-only mode, one that is gone by `as_of`).
 fn active(p: &Pod) -> bool {
-    super::resources::pod_is_active(p)
+    super::resources::pod_is_active(p) && p.metadata.deletion_timestamp.is_none()
 }
 
 /// The workload of a pod: its top controller, or the pod itself when it has none or is a
@@ -250,12 +252,7 @@ pub fn collect_usage(snap: &ClusterSnapshot, w: Window) -> Vec<ContainerUsage> {
                 }
             }
             _ => {
-                let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
-                let mut inc = 0.0;
-                for pair in vals.windows(2) {
-                    inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
-                }
-                entry.restarts += round_count(inc);
+                entry.restarts += round_count(counter_increase(s, w));
                 restarts_seen.insert((owner, container.to_string()));
             }
         }
@@ -326,86 +323,157 @@ pub fn collect_pushed(snap: &ClusterSnapshot, w: Window, data: &PushdownUsage) -
 /// containers split across `threads`. Same results as `collect_usage` + `UsageStats::of`,
 /// a fraction of the memory.
 pub fn collect_usage_stats(snap: &ClusterSnapshot, w: Window, threads: usize) -> Vec<ContainerUsage> {
-    let Skeleton { by_key, pod_owner } = skeleton(snap, w);
-    type Key = (WorkloadRef, String);
-    let mut series: std::collections::HashMap<Key, [Vec<&Series>; 3]> = std::collections::HashMap::new();
-    for (kind, name) in [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
-    {
-        for s in snap.metrics.metric(name) {
-            let (Some(ns), Some(pod), Some(container)) =
-                (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
-            else {
-                continue;
-            };
-            if container == "POD" {
-                continue;
-            }
-            let Some(owner) = owner_of(snap, &pod_owner, ns, pod) else { continue };
-            let key = (owner, container.to_string());
-            if by_key.contains_key(&key) {
-                series.entry(key).or_default()[kind].push(s);
-            }
+    let mut pool = UsagePool::new(snap, w, threads);
+    pool.add(&snap.metrics);
+    pool.finish()
+}
+
+type Key = (WorkloadRef, String);
+
+/// Usage statistics pooled from the metrics in parts, so that the samples of only one part
+/// are in memory at a time: a part is any set of series in which every series of a
+/// container and metric is present (one metric, one batch of namespaces, or everything).
+/// Each part's containers get their statistics as the part is added; the part can then be
+/// dropped. Same results as [`collect_usage_stats`] over all parts at once.
+pub struct UsagePool<'s> {
+    snap: &'s ClusterSnapshot,
+    w: Window,
+    threads: usize,
+    by_key: BTreeMap<Key, ContainerUsage>,
+    pod_owner: BTreeMap<(String, String), WorkloadRef>,
+    restarts_seen: BTreeSet<Key>,
+}
+
+/// The series of one container in one part: CPU, memory, restarts.
+type Parts<'a> = [Vec<&'a Series>; 3];
+
+impl<'s> UsagePool<'s> {
+    /// An empty pool over the snapshot's workload containers.
+    pub fn new(snap: &'s ClusterSnapshot, w: Window, threads: usize) -> Self {
+        let Skeleton { mut by_key, pod_owner } = skeleton(snap, w);
+        for e in by_key.values_mut() {
+            e.stats = Some(PooledStats { cpu: None, memory: None });
+        }
+        UsagePool {
+            snap,
+            w,
+            threads: threads.clamp(1, 16),
+            by_key,
+            pod_owner,
+            restarts_seen: BTreeSet::new(),
         }
     }
-    let mut entries: Vec<(Key, ContainerUsage)> = by_key.into_iter().collect();
-    let threads = threads.clamp(1, 16);
-    let chunk = entries.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for part in entries.chunks_mut(chunk) {
-            let series = &series;
-            scope.spawn(move || {
-                let mut scratch = RateScratch::default();
-                let mut buf: Vec<f64> = Vec::new();
-                for (key, entry) in part.iter_mut() {
-                    let Some([cpu, mem, restarts]) = series.get(key) else {
-                        entry.stats = Some(PooledStats { cpu: None, memory: None });
-                        continue;
-                    };
-                    buf.clear();
-                    for s in cpu {
-                        let before = buf.len();
-                        counter_rates_into(s, w, &mut scratch, &mut buf);
-                        if buf.len() > before
-                            && let Some(pod) = s.labels.get("pod")
-                        {
-                            entry.pods.insert(pod.to_string());
-                        }
-                    }
-                    let cpu_stats = UsageStats::of_finite(&mut buf);
-                    buf.clear();
-                    for s in mem {
-                        for (t, v) in gauge_samples(s, w) {
-                            buf.push(v);
-                            entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-                        }
-                        if gauge_samples(s, w).next().is_some()
-                            && let Some(pod) = s.labels.get("pod")
-                        {
-                            entry.pods.insert(pod.to_string());
-                        }
-                    }
-                    let mem_stats = UsageStats::of_finite(&mut buf);
-                    for s in restarts {
-                        let vals: Vec<f64> = gauge_samples(s, w).map(|(_, v)| v).collect();
-                        let mut inc = 0.0;
-                        for pair in vals.windows(2) {
-                            inc += if pair[1] >= pair[0] { pair[1] - pair[0] } else { pair[1] };
-                        }
-                        entry.restarts += round_count(inc);
-                    }
-                    entry.stats = Some(PooledStats { cpu: cpu_stats, memory: mem_stats });
+
+    /// Pools one part (see [`UsagePool`]); series of containers outside the snapshot's
+    /// workloads are ignored.
+    pub fn add(&mut self, part: &crate::model::MetricStore) {
+        let mut series: std::collections::HashMap<Key, Parts<'_>> = std::collections::HashMap::new();
+        for (kind, name) in
+            [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
+        {
+            for s in part.metric(name) {
+                let (Some(ns), Some(pod), Some(container)) =
+                    (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
+                else {
+                    continue;
+                };
+                if container == "POD" {
+                    continue;
                 }
-            });
+                let Some(owner) = owner_of(self.snap, &self.pod_owner, ns, pod) else { continue };
+                let key = (owner, container.to_string());
+                if self.by_key.contains_key(&key) {
+                    series.entry(key).or_default()[kind].push(s);
+                }
+            }
         }
-    });
-    let seen: BTreeSet<Key> = entries
-        .iter()
-        .filter(|(k, _)| series.get(k).is_some_and(|s| !s[2].is_empty()))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut by_key: BTreeMap<Key, ContainerUsage> = entries.into_iter().collect();
-    restarts_from_status(snap, &mut by_key, &seen);
-    by_key.into_values().collect()
+        self.restarts_seen.extend(series.iter().filter(|(_, p)| !p[2].is_empty()).map(|(k, _)| k.clone()));
+        let mut work: Vec<(&Key, &Parts<'_>, ContainerUsage)> =
+            series.iter().filter_map(|(k, p)| self.by_key.remove(k).map(|e| (k, p, e))).collect();
+        let chunk = work.len().div_ceil(self.threads).max(1);
+        let w = self.w;
+        std::thread::scope(|scope| {
+            for slice in work.chunks_mut(chunk) {
+                scope.spawn(move || {
+                    let mut scratch = RateScratch::default();
+                    let mut buf: Vec<f64> = Vec::new();
+                    for (_, parts, entry) in slice.iter_mut() {
+                        pool_container(entry, parts, w, &mut scratch, &mut buf);
+                    }
+                });
+            }
+        });
+        for (k, _, e) in work {
+            self.by_key.insert(k.clone(), e);
+        }
+    }
+
+    /// The pooled usage of every workload container (restarts from pod statuses where no
+    /// restart series was seen).
+    pub fn finish(mut self) -> Vec<ContainerUsage> {
+        restarts_from_status(self.snap, &mut self.by_key, &self.restarts_seen);
+        self.by_key.into_values().collect()
+    }
+}
+
+/// Adds one part's series of a container to its usage: statistics of the metrics present.
+fn pool_container(
+    entry: &mut ContainerUsage,
+    parts: &Parts<'_>,
+    w: Window,
+    scratch: &mut RateScratch,
+    buf: &mut Vec<f64>,
+) {
+    let [cpu, mem, restarts] = parts;
+    let stats = entry.stats.get_or_insert(PooledStats { cpu: None, memory: None });
+    if !cpu.is_empty() {
+        buf.clear();
+        for s in cpu {
+            let before = buf.len();
+            counter_rates_into(s, w, scratch, buf);
+            if buf.len() > before
+                && let Some(pod) = s.labels.get("pod")
+            {
+                entry.pods.insert(pod.to_string());
+            }
+        }
+        stats.cpu = UsageStats::of_finite(buf);
+    }
+    if !mem.is_empty() {
+        buf.clear();
+        for s in mem {
+            let before = buf.len();
+            for (t, v) in gauge_samples(s, w) {
+                buf.push(v);
+                entry.span_ms = Some(entry.span_ms.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+            }
+            if buf.len() > before
+                && let Some(pod) = s.labels.get("pod")
+            {
+                entry.pods.insert(pod.to_string());
+            }
+        }
+        stats.memory = UsageStats::of_finite(buf);
+    }
+    for s in restarts {
+        entry.restarts += round_count(counter_increase(s, w));
+    }
+}
+
+/// Increase of a counter over the window `(start, end]`: from the last sample at or before
+/// the start (or the first inside) to the last inside, a decrease counting as a reset to 0.
+pub fn counter_increase(s: &Series, w: Window) -> f64 {
+    let lo = s.timestamps.partition_point(|&t| t <= w.start_ms).saturating_sub(1);
+    let hi = s.timestamps.partition_point(|&t| t <= w.end_ms);
+    let mut inc = 0.0;
+    let mut prev: Option<f64> = None;
+    for &v in s.values[lo..hi].iter().filter(|v| v.is_finite()) {
+        if let Some(p) = prev {
+            inc += if v >= p { v - p } else { v };
+        }
+        prev = Some(v);
+    }
+    inc
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -514,9 +582,10 @@ mod tests {
             vec![0.0, 30.0, 60.0, 90.0, 15.0, 105.0, 195.0, 225.0],
         );
         let r = counter_rates(&s, w);
-        // Intervals ending inside the window: 60 s (0→30), 120 s, 180 s, 240 s (reset: 15/60).
+        // Intervals ending inside the window (60 s, 600 s]: 120 s, 180 s, 240 s (reset: 15/60).
+        // The one ending at 60 s (0→30) ends on the window's open start: the window before.
         // 240→420 and 420→600 are 180 s apart, longer than 2 steps: gaps. 660 s is outside.
-        assert_eq!(r, vec![0.5, 0.5, 0.5, 0.25]);
+        assert_eq!(r, vec![0.5, 0.5, 0.25]);
     }
 
     #[test]
@@ -525,7 +594,7 @@ mod tests {
         let s =
             series(vec![0, 30_000, 60_000, 90_000, 120_000, 150_000], vec![0.0, 0.0, 30.0, 30.0, 60.0, 60.0]);
         let per_step = Window { start_ms: 30_000, end_ms: 150_000, step_ms: 30_000, rate_range_ms: 30_000 };
-        assert_eq!(counter_rates(&s, per_step), vec![0.0, 1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
+        assert_eq!(counter_rates(&s, per_step), vec![1.0, 0.0, 1.0, 0.0], "flat steps read as idle");
         let ranged = Window { rate_range_ms: 60_000, ..per_step };
         assert_eq!(counter_rates(&s, ranged), vec![0.5, 0.5, 0.5, 0.5]);
     }
@@ -533,8 +602,9 @@ mod tests {
     #[test]
     fn gauge_samples_skip_nan_and_outside() {
         let w = Window { start_ms: 10, end_ms: 30, step_ms: 10, rate_range_ms: 10 };
-        let s = series(vec![0, 10, 20, 30, 40], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
+        let s = series(vec![0, 10, 15, 20, 30, 40], vec![1.0, 2.0, 3.0, f64::NAN, 4.0, 5.0]);
         let got: Vec<(i64, f64)> = gauge_samples(&s, w).collect();
-        assert_eq!(got, vec![(10, 2.0), (30, 4.0)]);
+        // (10, 30]: the sample at 10 is the previous window's, 20 is NaN, 40 is after.
+        assert_eq!(got, vec![(15, 3.0), (30, 4.0)]);
     }
 }

@@ -7,6 +7,7 @@ use super::output::{emit, note_enqueued, structured};
 use super::{CliError, GlobalArgs, exit, parse_duration_arg};
 use crate::analysis::sizing::CpuLimit;
 use crate::config::OutputFormat;
+use crate::jobs::sizing::FetchMode;
 use crate::jobs::sizing::{QueryPlan, SizingOptions, SizingOutcome, SizingRequest};
 use crate::jobs::{self, Ctx};
 use crate::report::text::sizing::{render_backtest, render_sizing};
@@ -57,12 +58,25 @@ pub struct SizingArgs {
     /// (push-down above 80 M samples to fetch)
     #[arg(long, value_enum, default_value_t = PlanArg::Auto)]
     pub plan: PlanArg,
+    /// How raw samples are read from Prometheus: `remote-read` (streamed chunks from
+    /// /api/v1/read: Prometheus, Mimir, Cortex), `json` (the range query API: anything that
+    /// speaks the Prometheus HTTP API), or `auto` (remote read when the server answers it)
+    #[arg(long, value_enum, default_value_t = FetchArg::Auto)]
+    pub fetch: FetchArg,
     /// Put the recommendations into the approval queue (`--db`)
     #[arg(long, conflicts_with = "backtest")]
     pub enqueue: bool,
     /// Training part of the window for --backtest
     #[arg(long, default_value = "7d", value_parser = parse_duration_arg, requires = "backtest")]
     pub train: std::time::Duration,
+}
+
+/// `--fetch` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FetchArg {
+    Auto,
+    Json,
+    RemoteRead,
 }
 
 /// `--cpu-limit` values.
@@ -110,6 +124,11 @@ impl SizingArgs {
                 PlanArg::Auto => QueryPlan::Auto,
                 PlanArg::Local => QueryPlan::Local,
                 PlanArg::PushDown => QueryPlan::PushDown,
+            },
+            fetch: match self.fetch {
+                FetchArg::Auto => FetchMode::Auto,
+                FetchArg::Json => FetchMode::Json,
+                FetchArg::RemoteRead => FetchMode::RemoteRead,
             },
             enqueue: self.enqueue,
         }

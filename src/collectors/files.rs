@@ -82,6 +82,38 @@ fn walk(root: &Path, dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<Pat
     Ok(())
 }
 
+/// Opens a file that a directory's layout names (not found by [`walk_inside`]) under the
+/// same rules: a symbolic link only to a regular file inside `root`, no FIFO, socket or
+/// device (checked before opening, so a FIFO cannot block the open).
+///
+/// # Errors
+/// The file is missing or unreadable, leads outside `root`, or is not a regular file; the
+/// error names it.
+pub fn open_inside(root: &Path, path: &Path) -> Result<fs::File> {
+    let io = |source| CollectError::Io { path: path.to_path_buf(), source };
+    let root_real =
+        fs::canonicalize(root).map_err(|source| CollectError::Io { path: root.to_path_buf(), source })?;
+    let real = fs::canonicalize(path).map_err(io)?;
+    if !real.starts_with(&root_real) {
+        return Err(CollectError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!(
+                "leads to {}, outside the directory being read ({}); aiops reads only files inside it",
+                real.display(),
+                root_real.display()
+            ),
+        });
+    }
+    if !fs::metadata(&real).map_err(io)?.is_file() {
+        return Err(not_regular(path.to_path_buf()));
+    }
+    let f = fs::File::open(&real).map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(not_regular(path.to_path_buf()));
+    }
+    Ok(f)
+}
+
 fn not_regular(path: PathBuf) -> CollectError {
     CollectError::Invalid {
         path,
@@ -211,6 +243,27 @@ mod tests {
         assert!(status.success());
         let e = walk_inside(root.path(), root.path(), &any).unwrap_err().to_string();
         assert!(e.contains("pods.json") && e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_named_file_is_opened_only_when_regular_and_inside() {
+        let outside = tmp();
+        let secret = outside.path().join("secret.parquet");
+        fs::write(&secret, "x").unwrap();
+        let root = tmp();
+        let m = root.path().join("metrics");
+        fs::create_dir(&m).unwrap();
+        fs::write(m.join("series.parquet"), "ok").unwrap();
+        assert!(open_inside(root.path(), &m.join("series.parquet")).is_ok());
+        std::os::unix::fs::symlink(m.join("series.parquet"), m.join("inside.parquet")).unwrap();
+        assert!(open_inside(root.path(), &m.join("inside.parquet")).is_ok());
+        std::os::unix::fs::symlink(&secret, m.join("axes.parquet")).unwrap();
+        let e = open_inside(root.path(), &m.join("axes.parquet")).unwrap_err().to_string();
+        assert!(e.contains("axes.parquet") && e.contains("outside the directory"), "{e}");
+        let fifo = m.join("fifo.parquet");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = open_inside(root.path(), &fifo).unwrap_err().to_string();
+        assert!(e.contains("fifo.parquet") && e.contains("not a regular file"), "{e}");
     }
 
     #[test]

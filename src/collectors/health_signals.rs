@@ -126,14 +126,15 @@ pub async fn fetch_deprecated_apis(
             opts.cluster.as_ref().map(|(l, v)| (l.as_str(), v.as_str())),
         ),
     );
-    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
-    let series = prometheus::fetch_range(opts, "health/deprecated_apis", &b, start, as_of, step).await?;
+    let end_ms = as_of.as_millisecond();
+    let grid = super::grid::Grid::ending_at(
+        end_ms,
+        end_ms - crate::model::time::ms(window),
+        crate::model::time::ms(step),
+    );
+    let series = super::usage_fetch::fetch_range_json(opts, "health/deprecated_apis", &b, grid).await?;
     let n = series.len();
-    for (name, labels, ts, vs) in series {
-        if let Err(e) = snap.metrics.push(name, labels, ts, vs) {
-            tracing::warn!(error = %e, "Dropped a malformed series.");
-        }
-    }
+    snap.metrics.absorb(series);
     info!(series = n, "Read the API server's deprecated API requests.");
     Ok(n)
 }

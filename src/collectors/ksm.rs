@@ -3,9 +3,12 @@
 //! Kubernetes API access. Network I/O (through `prometheus.rs`); builds model objects.
 //!
 //! What it can know is what kube-state-metrics exports: pods seen in the window with their
-//! controller (`kube_pod_owner`), ReplicaSets' Deployments (`kube_replicaset_owner`),
-//! container requests and limits, and OOM kills. Pod phases are not fetched, so every pod
-//! seen in the window counts as a replica.
+//! controller (`kube_pod_owner`), ReplicaSets' Deployments (`kube_replicaset_owner`), every
+//! container (`kube_pod_container_info`, so containers without requests or limits are
+//! sized too), requests and limits, OOM kills, and which pods exist at `as_of` with their
+//! phase (`kube_pod_status_phase`, `kube_pod_info`). Pods seen in the window but gone by
+//! `as_of` (those of a rolled-out ReplicaSet) keep their usage but carry a deletion
+//! timestamp, so they do not count as replicas, as in live mode.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,6 +19,7 @@ use k8s_openapi::api::core::v1::{
     ResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tracing::{info, instrument};
 
 use super::error::Result;
@@ -69,12 +73,16 @@ pub async fn discover(
     b.insert("namespace_filter", opts.scope_filter(namespace));
     b.insert("window", queries::promql_duration(window));
     b.insert("namespace_label", opts.namespace_label.clone());
-    let (owners, rs_owners, requests, limits, ooms) = futures::try_join!(
+    let mut now_b = b.clone();
+    now_b.remove("window");
+    let (owners, rs_owners, requests, limits, ooms, infos, current) = futures::try_join!(
         fetch_instant(opts, "discovery/pod_owner", &b, as_of),
         fetch_instant(opts, "discovery/replicaset_owner", &b, as_of),
         fetch_instant(opts, "discovery/requests", &b, as_of),
         fetch_instant(opts, "discovery/limits", &b, as_of),
         fetch_instant(opts, "discovery/oom_killed", &b, as_of),
+        fetch_instant(opts, "discovery/containers", &b, as_of),
+        fetch_instant(opts, "discovery/pods_current", &now_b, as_of),
     )?;
     let ns_label = opts.namespace_label.clone();
     let get = |m: &HashMap<String, String>, k: &str| {
@@ -97,6 +105,16 @@ pub async fn discover(
             };
         }
     }
+    // Containers that set neither requests nor limits exist only in kube_pod_container_info.
+    for (m, _) in &infos {
+        let (ns, pod, c) = (get(m, "namespace"), get(m, "pod"), get(m, "container"));
+        if !c.is_empty() {
+            containers.entry((ns, pod)).or_default().entry(c).or_default();
+        }
+    }
+    // Pods that exist at as_of, with their phase where kube-state-metrics says it.
+    let current: HashMap<(String, String), String> =
+        current.iter().map(|(m, _)| ((get(m, "namespace"), get(m, "pod")), get(m, "phase"))).collect();
     let oom: std::collections::BTreeSet<(String, String, String)> =
         ooms.iter().map(|(m, _)| (get(m, "namespace"), get(m, "pod"), get(m, "container"))).collect();
     let mut snap = ClusterSnapshot::new(SourceKind::Live, as_of);
@@ -154,21 +172,32 @@ pub async fn discover(
                 ..Default::default()
             })
             .collect();
+        // Gone by as_of: kube-state-metrics does not say when, only that it was seen in
+        // the window and is not there now.
+        let phase = current.get(&(ns.clone(), name.clone()));
+        let deleted = phase.is_none().then_some(Time(as_of));
+        let phase = phase.filter(|p| !p.is_empty()).cloned();
+        let status = (!statuses.is_empty() || phase.is_some()).then(|| PodStatus {
+            phase,
+            container_statuses: (!statuses.is_empty()).then_some(statuses),
+            ..Default::default()
+        });
         snap.insert(Pod {
             metadata: ObjectMeta {
                 namespace: Some(ns.clone()),
                 name: Some(name.clone()),
                 uid: Some(format!("ksm:Pod/{ns}/{name}")),
                 owner_references: controller.map(|(k, n)| vec![owner(&k, &n, &ns)]),
+                deletion_timestamp: deleted,
                 ..Default::default()
             },
             spec: Some(PodSpec { containers: spec_containers, ..Default::default() }),
-            status: (!statuses.is_empty())
-                .then(|| PodStatus { container_statuses: Some(statuses), ..Default::default() }),
+            status,
         });
     }
     info!(
         pods = snap.objects.pods.len(),
+        current = current.len(),
         replica_sets = snap.objects.replica_sets.len(),
         "Discovered workloads from kube-state-metrics."
     );

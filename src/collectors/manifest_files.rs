@@ -156,7 +156,85 @@ fn vuln_report(path: &Path, doc_index: usize, v: Value) -> Result<VulnerabilityR
     })
 }
 
-/// Reads manifests into a snapshot stamped `as_of`, with their source locations.
+/// One file read and parsed: its text and its documents as `(start, end, line, value)`.
+struct ParsedFile {
+    text: String,
+    json: bool,
+    docs: Vec<(usize, usize, usize, Value)>,
+}
+
+/// Reads and parses one file (syntax errors with file:line).
+fn parse_file(path: &Path) -> Result<ParsedFile> {
+    let text = read_text(path)?;
+    let json = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let mut docs: Vec<(usize, usize, usize, Value)> = Vec::new();
+    if json {
+        let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+        let mut prev = 0;
+        let mut line = 1;
+        while let Some(item) = stream.next() {
+            let v = item.map_err(|e| CollectError::Syntax {
+                path: path.to_path_buf(),
+                position: format!("{}:{}", e.line(), e.column()),
+                reason: e.to_string(),
+            })?;
+            let end = stream.byte_offset();
+            let start = prev + text[prev..end].len() - text[prev..end].trim_start().len();
+            line += text[prev..start].matches('\n').count();
+            docs.push((start, end, line, v));
+            line += text[start..end].matches('\n').count();
+            prev = end;
+        }
+    } else {
+        for (start, end, line) in yaml_documents(&text) {
+            let chunk = &text[start..end];
+            if chunk.trim().is_empty() {
+                continue;
+            }
+            let parsed = parse_documents(path, chunk).map_err(|e| shift_syntax(e.into(), line - 1))?;
+            for v in parsed {
+                docs.push((start, end, line, v));
+            }
+        }
+    }
+    Ok(ParsedFile { text, json, docs })
+}
+
+/// [`parse_file`] of every file, on all cores; the results in file order.
+fn parse_files(files: &[PathBuf]) -> Vec<Result<ParsedFile>> {
+    let threads =
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(files.len());
+    if threads <= 1 || files.iter().any(|f| f == Path::new("-")) {
+        return files.iter().map(|f| parse_file(f)).collect();
+    }
+    let per = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(|f| parse_file(f)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .zip(files.chunks(per))
+            .flat_map(|(h, chunk)| {
+                h.join().unwrap_or_else(|_| {
+                    chunk
+                        .iter()
+                        .map(|f| {
+                            Err(CollectError::Invalid {
+                                path: f.clone(),
+                                reason: "reader thread panicked".into(),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+/// Reads manifests into a snapshot stamped `as_of`, with their source locations. Files are
+/// read and parsed on all cores; objects are decoded in file order.
 ///
 /// # Errors
 /// Unreadable files, syntax errors (with file:line) and objects whose fields do not decode
@@ -167,38 +245,9 @@ pub fn load_manifests(paths: &[PathBuf], as_of: Timestamp) -> Result<ManifestSet
     let mut sources = SourceMap::default();
     let mut reports = Vec::new();
     let mut documents = 0;
-    for path in &files {
-        let text = read_text(path)?;
+    for (path, parsed) in files.iter().zip(parse_files(&files)) {
+        let ParsedFile { text, json, docs } = parsed?;
         let file = sources.files.len();
-        let json = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let mut docs: Vec<(usize, usize, usize, Value)> = Vec::new();
-        if json {
-            let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-            let mut prev = 0;
-            while let Some(item) = stream.next() {
-                let v = item.map_err(|e| CollectError::Syntax {
-                    path: path.clone(),
-                    position: format!("{}:{}", e.line(), e.column()),
-                    reason: e.to_string(),
-                })?;
-                let end = stream.byte_offset();
-                let start = prev + text[prev..end].len() - text[prev..end].trim_start().len();
-                let line = 1 + text[..start].matches('\n').count();
-                docs.push((start, end, line, v));
-                prev = end;
-            }
-        } else {
-            for (start, end, line) in yaml_documents(&text) {
-                let chunk = &text[start..end];
-                if chunk.trim().is_empty() {
-                    continue;
-                }
-                let parsed = parse_documents(path, chunk).map_err(|e| shift_syntax(e.into(), line - 1))?;
-                for v in parsed {
-                    docs.push((start, end, line, v));
-                }
-            }
-        }
         for (doc_in_file, (start, end, line, mut v)) in docs.into_iter().enumerate() {
             documents += 1;
             let doc_index = doc_in_file + 1;

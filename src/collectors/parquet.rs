@@ -1,9 +1,11 @@
 //! Metric samples on disk: Parquet in long format (`timestamp`, `metric`, one column per
 //! label, `value`), read and written with polars in bounded batches. File I/O only.
 //!
-//! Writing puts each metric in `metrics/<metric>.parquet`, rows grouped by series and
-//! ordered by time. Reading accepts any such file: extra columns are labels, `timestamp`
-//! may be a datetime of any unit or integer Unix milliseconds, rows may come in any order.
+//! This is the layout of snapshot format 1 and of hand-made files; aiops now writes format 2
+//! (`series_parquet`). Writing puts each metric in `metrics/<metric>.parquet`, rows grouped
+//! by series and ordered by time. Reading accepts any such file: extra columns are labels,
+//! `timestamp` may be a datetime of any unit or integer Unix milliseconds, rows may come in
+//! any order.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,6 +46,11 @@ pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
 
 fn sanitize(metric: &str) -> String {
     metric.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// The file name [`write_metrics`] gives a metric (format-1 snapshots).
+pub fn file_name(metric: &str) -> String {
+    format!("{}.parquet", sanitize(metric))
 }
 
 fn write_metric(store: &MetricStore, metric: &str, path: &Path) -> PolarsResult<()> {

@@ -1,5 +1,7 @@
 //! The Prometheus HTTP API source (works against anything that speaks it: Thanos, Mimir,
-//! VictoriaMetrics). Network I/O. Queries come from `queries/` through `queries.rs`.
+//! VictoriaMetrics). Network I/O. Queries come from `queries/` through `queries.rs`. Range
+//! queries (raw series) go through [`super::usage_fetch`], which streams them by remote read
+//! or the JSON API; this file has the instant queries and what is built on both.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,9 +10,13 @@ use jiff::Timestamp;
 use tracing::{info, instrument, warn};
 
 use super::error::{CollectError, Result};
+use super::grid::{Grid, Lookback};
+use super::json_stream::parse_value;
 use super::queries;
-use crate::model::series::Labels;
+use super::usage_fetch::{self, FetchMode, FetchPath, UsageRequest};
+use crate::model::series::{Labels, MetricStore};
 use crate::model::snapshot::{ClusterSnapshot, CollectionGap, GapReason};
+use crate::model::time::ms;
 
 /// How to reach Prometheus.
 #[derive(Debug, Clone)]
@@ -34,10 +40,19 @@ impl PromOptions {
             self.cluster.as_ref().map(|(l, v)| (l.as_str(), v.as_str())),
         )
     }
+
+    /// The matchers that scope a query to several namespaces (and the cluster).
+    pub fn scope_filter_namespaces(&self, namespaces: &[&str]) -> String {
+        queries::scope_filter_namespaces(
+            &self.namespace_label,
+            namespaces,
+            self.cluster.as_ref().map(|(l, v)| (l.as_str(), v.as_str())),
+        )
+    }
 }
 
 /// Labels that cAdvisor attaches and that only bloat a snapshot.
-const DROPPED_LABELS: &[&str] =
+pub const DROPPED_LABELS: &[&str] =
     &["__name__", "id", "image", "name", "endpoint", "metrics_path", "service_monitor"];
 
 fn client(opts: &PromOptions) -> Result<prometheus_http_query::Client> {
@@ -49,60 +64,6 @@ fn client(opts: &PromOptions) -> Result<prometheus_http_query::Client> {
         query: String::new(),
         reason: e.to_string(),
     })
-}
-
-/// Runs a range query from a query file and returns `(metric, labels, timestamps_ms, values)`
-/// per series. Retries transport errors with backoff.
-///
-/// # Errors
-/// Transport failure after retries, or an error answer from Prometheus; names the query
-/// file and the URL.
-pub async fn fetch_range(
-    opts: &PromOptions,
-    file: &str,
-    bindings: &BTreeMap<&str, String>,
-    start: Timestamp,
-    end: Timestamp,
-    step: Duration,
-) -> Result<Vec<(String, Labels, Vec<i64>, Vec<f64>)>> {
-    let promql = queries::render(file, bindings)?;
-    let client = client(opts)?;
-    let data = send(opts, file, || {
-        client.query_range(&promql, start.as_second(), end.as_second(), step.as_secs_f64()).get_raw()
-    })
-    .await?;
-    let query_name = format!("queries/{file}.promql");
-    let fail = |reason: String| CollectError::Prometheus {
-        url: opts.url.clone(),
-        query: query_name.clone(),
-        reason,
-    };
-    if data.result_type != "matrix" {
-        return Err(fail(format!("expected a range vector (matrix) result, got {}", data.result_type)));
-    }
-    let mut out = Vec::with_capacity(data.result.len());
-    for rs in data.result {
-        let name = rs
-            .metric
-            .get("__name__")
-            .cloned()
-            .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
-        let labels = Labels::new(
-            rs.metric
-                .into_iter()
-                .filter(|(k, _)| !DROPPED_LABELS.contains(&k.as_str()))
-                .map(|(k, v)| if k == opts.namespace_label { ("namespace".to_string(), v) } else { (k, v) }),
-        );
-        let mut ts = Vec::with_capacity(rs.values.len());
-        let mut vs = Vec::with_capacity(rs.values.len());
-        for (t, v) in rs.values {
-            #[allow(clippy::cast_possible_truncation)]
-            ts.push((t * 1000.0).round() as i64);
-            vs.push(parse_value(&v));
-        }
-        out.push((name, labels, ts, vs));
-    }
-    Ok(out)
 }
 
 /// Sends a query built by `make` with retries on transport errors and 5xx, and decodes the
@@ -181,16 +142,11 @@ pub async fn fetch_instant(
             reason: format!("expected an instant vector result, got {}", data.result_type),
         });
     }
-    Ok(data.result.into_iter().filter_map(|r| r.value.map(|(_, v)| (r.metric, parse_value(&v)))).collect())
-}
-
-/// Prometheus sends sample values as strings (`"1.5"`, `"NaN"`, `"+Inf"`).
-fn parse_value(v: &str) -> f64 {
-    match v {
-        "+Inf" | "Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        other => other.parse().unwrap_or(f64::NAN),
-    }
+    Ok(data
+        .result
+        .into_iter()
+        .filter_map(|r| r.value.map(|(_, v)| (r.metric, parse_value(&v).unwrap_or(f64::NAN))))
+        .collect())
 }
 
 #[derive(serde::Deserialize)]
@@ -213,13 +169,11 @@ struct ApiData {
 struct RawSeries {
     metric: std::collections::HashMap<String, String>,
     #[serde(default)]
-    values: Vec<(f64, String)>,
-    #[serde(default)]
     value: Option<(f64, String)>,
 }
 
-/// Captures the raw usage series of the `capture/` queries into the snapshot; each failing
-/// query becomes a gap.
+/// Captures the raw usage series of the `capture/` queries into the snapshot, by remote
+/// read where the server offers it; each failing query becomes a gap.
 #[instrument(skip(opts, snap))]
 pub async fn capture_usage(
     opts: &PromOptions,
@@ -229,14 +183,21 @@ pub async fn capture_usage(
     window: Duration,
     step: Duration,
 ) {
-    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
-    let mut bindings = BTreeMap::new();
-    bindings.insert("namespace_filter", opts.scope_filter(namespace));
+    let path = usage_fetch::resolve(opts, FetchMode::Auto).await.unwrap_or(FetchPath::Json);
+    let grid = Grid::ending_at(as_of.as_millisecond(), as_of.as_millisecond() - ms(window), ms(step));
     for q in queries::QUERY_FILES.iter().filter(|q| q.name.starts_with("capture/")) {
-        match fetch_range(opts, q.name, &bindings, start, as_of, step).await {
-            Ok(series) => {
-                info!(query = q.name, series = series.len(), "Captured series.");
-                push_all(snap, series);
+        let files = [q.name];
+        let req = UsageRequest {
+            files: &files,
+            batches: vec![opts.scope_filter(namespace)],
+            grid,
+            lookback: Lookback::default(),
+        };
+        let mut part = MetricStore::new();
+        match usage_fetch::fetch_usage(opts, path, &req, &mut |p| part.absorb(p)).await {
+            Ok(summary) => {
+                info!(query = q.name, series = summary.series, "Captured series.");
+                snap.metrics.absorb(part);
             }
             Err(e) => snap.gaps.push(CollectionGap {
                 source: "prometheus".into(),
@@ -249,44 +210,33 @@ pub async fn capture_usage(
     }
 }
 
-/// Fetches the raw series of the named query files over the window into the snapshot's
-/// metrics (replacing none: the caller decides). Unlike [`capture_usage`], any failure is
-/// an error, since the analysis that asked cannot go on without them.
+/// Fetches the raw series of the named query files over the window ending at the
+/// snapshot's `as_of` into its metrics (replacing none: the caller decides), by `mode`. Unlike [`capture_usage`], any
+/// failure is an error, since the analysis that asked cannot go on without them.
 ///
 /// # Errors
 /// The first query that fails, naming the query file and the URL.
 #[instrument(skip(opts, snap))]
 pub async fn fetch_usage(
     opts: &PromOptions,
+    mode: FetchMode,
     snap: &mut ClusterSnapshot,
     files: &[&str],
     namespace: Option<&str>,
-    as_of: Timestamp,
     window: Duration,
     step: Duration,
-) -> Result<()> {
-    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
-    let mut bindings = BTreeMap::new();
-    bindings.insert("namespace_filter", opts.scope_filter(namespace));
-    // One query per metric for the whole scope, all at once.
-    let results =
-        futures::future::join_all(files.iter().map(|f| fetch_range(opts, f, &bindings, start, as_of, step)))
-            .await;
-    for (file, r) in files.iter().zip(results) {
-        let series = r?;
-        info!(query = file, series = series.len(), "Fetched usage series.");
-        push_all(snap, series);
-    }
-    Ok(())
-}
-
-/// Stores fetched series; a malformed one (unordered timestamps) is dropped with a warning.
-fn push_all(snap: &mut ClusterSnapshot, series: Vec<(String, Labels, Vec<i64>, Vec<f64>)>) {
-    for (metric, labels, ts, vs) in series {
-        if let Err(e) = snap.metrics.push(metric, labels, ts, vs) {
-            warn!(error = %e, "Dropped a malformed series.");
-        }
-    }
+) -> Result<usage_fetch::FetchSummary> {
+    let as_of = snap.as_of();
+    let path = usage_fetch::resolve(opts, mode).await?;
+    let grid = Grid::ending_at(as_of.as_millisecond(), as_of.as_millisecond() - ms(window), ms(step));
+    let req = UsageRequest {
+        files,
+        batches: vec![opts.scope_filter(namespace)],
+        grid,
+        lookback: Lookback::default(),
+    };
+    let metrics = &mut snap.metrics;
+    usage_fetch::fetch_usage(opts, path, &req, &mut |part| metrics.absorb(part)).await
 }
 
 /// The labels of an instant-query result as our `Labels` (namespace label renamed).
@@ -296,24 +246,6 @@ fn labels_of(opts: &PromOptions, metric: std::collections::HashMap<String, Strin
             .into_iter()
             .map(|(k, v)| if k == opts.namespace_label { ("namespace".to_string(), v) } else { (k, v) }),
     )
-}
-
-/// How many container memory series the scope has over the window (query planning).
-///
-/// # Errors
-/// As [`fetch_instant`].
-pub async fn count_series(
-    opts: &PromOptions,
-    namespace: Option<&str>,
-    as_of: Timestamp,
-    window: Duration,
-) -> Result<u64> {
-    let mut b = BTreeMap::new();
-    b.insert("namespace_filter", opts.scope_filter(namespace));
-    b.insert("window", queries::promql_duration(window));
-    let rows = fetch_instant(opts, "pushdown/series_count", &b, as_of).await?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Ok(rows.first().map_or(0, |(_, v)| if v.is_finite() { v.max(0.0) as u64 } else { 0 }))
 }
 
 /// The push-down plan: Prometheus summarises every container series over the window
@@ -345,7 +277,9 @@ pub async fn fetch_pushdown(
     }
     let mut base = BTreeMap::new();
     base.insert("namespace_filter", opts.scope_filter(namespace));
-    base.insert("window", queries::promql_duration(window));
+    // The window is (as_of - window, as_of]: a subquery range 1 ms short leaves out the
+    // instant at its start, which Prometheus 2 includes.
+    base.insert("window", queries::promql_window(window));
     base.insert("step", queries::promql_duration(step));
     let mut jobs: Vec<(bool, &str, Part, BTreeMap<&str, String>)> = Vec::new();
     for is_cpu in [true, false] {
@@ -467,22 +401,24 @@ pub async fn fetch_pod_history(
     as_of: Timestamp,
     window: Duration,
 ) -> Result<()> {
-    let start = as_of - jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::ZERO);
     let mut b = BTreeMap::new();
     b.insert("pod", queries::escape_label_value(pod));
     b.insert("namespace_filter", opts.scope_filter(Some(namespace)));
-    let step = Duration::from_secs(60);
+    let grid = Grid::ending_at(as_of.as_millisecond(), as_of.as_millisecond() - ms(window), 60_000);
     let (mem, thr) = futures::join!(
-        fetch_range(opts, "diagnose/memory", &b, start, as_of, step),
-        fetch_range(opts, "diagnose/cpu_throttling", &b, start, as_of, step)
+        usage_fetch::fetch_range_json(opts, "diagnose/memory", &b, grid),
+        usage_fetch::fetch_range_json(opts, "diagnose/cpu_throttling", &b, grid)
     );
-    push_all(snap, mem?);
-    let thr: Vec<_> = thr?
-        .into_iter()
-        .map(|(_, labels, ts, vs)| {
-            (crate::model::series::metric::CPU_THROTTLED_RATIO.to_string(), labels, ts, vs)
-        })
-        .collect();
-    push_all(snap, thr);
+    snap.metrics.absorb(mem?);
+    let mut renamed = MetricStore::new();
+    for s in thr?.all() {
+        let _ = renamed.push_shared(
+            crate::model::series::metric::CPU_THROTTLED_RATIO,
+            s.labels.clone(),
+            std::sync::Arc::clone(&s.timestamps),
+            s.values.clone(),
+        );
+    }
+    snap.metrics.absorb(renamed);
     Ok(())
 }

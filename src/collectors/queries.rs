@@ -33,6 +33,8 @@ query_files! {
     "discovery/requests" => ["namespace_filter", "namespace_label", "window"],
     "discovery/limits" => ["namespace_filter", "namespace_label", "window"],
     "discovery/oom_killed" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/containers" => ["namespace_filter", "namespace_label", "window"],
+    "discovery/pods_current" => ["namespace_filter", "namespace_label"],
     "pushdown/cpu_quantile" => ["quantile", "namespace_filter", "rate_range", "window", "step"],
     "pushdown/cpu_max" => ["namespace_filter", "rate_range", "window", "step"],
     "pushdown/cpu_min" => ["namespace_filter", "rate_range", "window", "step"],
@@ -44,7 +46,6 @@ query_files! {
     "pushdown/memory_first" => ["namespace_filter", "window", "step"],
     "pushdown/memory_last" => ["namespace_filter", "window", "step"],
     "pushdown/restarts" => ["namespace_filter", "window"],
-    "pushdown/series_count" => ["namespace_filter", "window"],
     "diagnose/memory" => ["pod", "namespace_filter"],
     "diagnose/cpu_throttling" => ["pod", "namespace_filter"],
     "validate/memory_max" => ["pods", "namespace_filter", "window"],
@@ -132,6 +133,14 @@ pub fn promql_duration(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs().max(1))
 }
 
+/// A range of `window` minus one millisecond (`604799999ms`): a range selector or subquery
+/// over it leaves out the instant exactly `window` ago, which Prometheus 2 includes
+/// (Prometheus 3 and VictoriaMetrics do not), so every engine reads `(t - window, t]`.
+pub fn promql_window(window: std::time::Duration) -> String {
+    let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    format!("{}ms", (ms - 1).max(1))
+}
+
 /// Matchers that scope every query: `,<namespace_label>="x"` for a namespace and
 /// `,<cluster_label>="y"` for a cluster (values escaped); empty for "everything".
 pub fn scope_filter(namespace_label: &str, namespace: Option<&str>, cluster: Option<(&str, &str)>) -> String {
@@ -145,6 +154,56 @@ pub fn scope_filter(namespace_label: &str, namespace: Option<&str>, cluster: Opt
 /// `,namespace="x"` (escaped) for a namespace, or empty for all namespaces.
 pub fn namespace_filter(label: &str, namespace: Option<&str>) -> String {
     namespace.map_or_else(String::new, |ns| format!(",{label}=\"{}\"", escape_label_value(ns)))
+}
+
+/// `,namespace=~"a|b"` (regex-escaped, anchored by PromQL) for several namespaces, plus the
+/// cluster matcher.
+pub fn scope_filter_namespaces(
+    namespace_label: &str,
+    namespaces: &[&str],
+    cluster: Option<(&str, &str)>,
+) -> String {
+    let alternatives: Vec<String> = namespaces.iter().map(|n| regex_escape(n)).collect();
+    let mut out = if namespaces.len() == 1 {
+        namespace_filter(namespace_label, namespaces.first().copied())
+    } else {
+        format!(",{namespace_label}=~\"{}\"", escape_label_value(&alternatives.join("|")))
+    };
+    if let Some((label, value)) = cluster {
+        out.push_str(&format!(",{label}=\"{}\"", escape_label_value(value)));
+    }
+    out
+}
+
+/// Escapes the regular-expression metacharacters of a literal (RE2 syntax).
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `n` pod matchers (`,pod=~"[0-9a-c].*"`, ...) that split the pod names of a namespace by
+/// their first character into disjoint classes covering every name; the last class is
+/// everything the others leave (names starting with anything else).
+pub fn pod_name_classes(n: usize) -> Vec<String> {
+    const FIRST: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let n = n.clamp(1, FIRST.len());
+    if n == 1 {
+        return vec![String::new()];
+    }
+    let per = FIRST.len().div_ceil(n);
+    let groups: Vec<&[u8]> = FIRST.chunks(per).collect();
+    let class = |g: &[u8]| -> String { g.iter().map(|&b| b as char).collect() };
+    let mut out: Vec<String> =
+        groups[..groups.len() - 1].iter().map(|g| format!(",pod=~\"[{}].*\"", class(g))).collect();
+    let taken: String = groups[..groups.len() - 1].iter().map(|g| class(g)).collect();
+    out.push(format!(",pod!~\"[{taken}].*\""));
+    out
 }
 
 #[cfg(test)]

@@ -4,10 +4,17 @@
 //! Layout (see ARCHITECTURE.md):
 //! - `objects/**/*.{json,yaml,yml}`: Kubernetes objects as `kubectl get -o json|yaml` prints them;
 //! - `logs/<namespace>/<pod>/<container>.log` and `<container>.previous.log`;
-//! - `metrics/*.parquet`: samples in long format (`timestamp`, `metric`, labels..., `value`);
+//! - `metrics/`: format 2 (what aiops writes) has a series table, shared time axes and one
+//!   values file per metric (see `series_parquet`); any other `*.parquet` there, and every
+//!   file of a format-1 snapshot, is samples in long format (`timestamp`, `metric`,
+//!   labels..., `value`);
 //! - `snapshot.json` (optional): `format_version`, `as_of`, `window_seconds`, `step_seconds`, `cluster`,
 //!   and `gaps` (optional): what the collection could not read (`source`, `what`, `namespace`,
 //!   `reason`, `detail`), so an analysis of the directory knows "not readable" from "absent".
+//!
+//! A command can load only the object kinds and metrics it needs ([`LoadOptions`]): in a
+//! snapshot aiops wrote (one `objects/<kind>.json` per kind, named metrics files), the
+//! other files are not read at all.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +24,7 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use super::error::{CollectError, Result};
-use super::{files, parquet};
+use super::{files, parquet, series_parquet};
 use crate::model::manifest;
 use crate::model::snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, ObjectKind, SNAPSHOT_FORMAT_VERSION,
@@ -43,6 +50,50 @@ struct MetaFile {
 pub struct LoadOptions {
     /// Turn a malformed file into a warning and a recorded gap instead of an error.
     pub keep_going: bool,
+    /// Object kinds needed (`None`: all). Honoured for the files aiops names after a kind
+    /// in a snapshot it wrote; any other file is read whole.
+    pub kinds: Option<Vec<ObjectKind>>,
+    /// Metrics needed (`None`: all; empty: none). Honoured in snapshots aiops wrote.
+    pub metrics: Option<Vec<String>>,
+    /// Leave container logs out.
+    pub skip_logs: bool,
+}
+
+/// True when the snapshot directory was written by aiops in format 2 or later, so its
+/// metrics can be read a metric at a time with [`read_metrics_of`].
+pub fn metrics_by_part(dir: &Path) -> bool {
+    let meta = dir.join("snapshot.json");
+    meta.is_file() && series_parquet::is_layout(&dir.join("metrics"))
+}
+
+/// The series of some metrics (of one namespace, or all) of a format-2 snapshot directory.
+///
+/// # Errors
+/// A missing or malformed metrics table or values file; the error names it.
+pub fn read_metrics_of(
+    dir: &Path,
+    metrics: &[&str],
+    namespace: Option<&str>,
+) -> Result<crate::model::MetricStore> {
+    let only: std::collections::BTreeSet<String> = metrics.iter().map(|m| (*m).to_string()).collect();
+    let mut store = crate::model::MetricStore::new();
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    series_parquet::read_metrics(dir, &dir.join("metrics"), Some(&only), namespace, threads, &mut store)?;
+    Ok(store)
+}
+
+/// Whether an aiops-written file is one the load can skip: `objects/<kind>.json` of a kind
+/// not needed (only when `snapshot.json` says aiops wrote the directory).
+fn skip_object_file(file: &Path, opts: &LoadOptions, written_by_aiops: bool) -> bool {
+    let Some(kinds) = &opts.kinds else { return false };
+    if !written_by_aiops {
+        return false;
+    }
+    let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else { return false };
+    match ObjectKind::ALL.iter().find(|k| k.as_str().eq_ignore_ascii_case(stem)) {
+        Some(k) => !kinds.contains(k),
+        None => false,
+    }
 }
 
 /// Loads a snapshot directory.
@@ -90,8 +141,23 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
                 .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "json" | "yaml" | "yml"))
         })?;
     }
-    for file in &files {
-        if let Err(e) = load_object_file(&mut snap, file) {
+    let written_by_aiops = meta.is_some();
+    files.retain(|f| !skip_object_file(f, opts, written_by_aiops));
+    // Files are read and parsed on all cores, then added in file order.
+    for (file, read) in files.iter().zip(read_object_files(&files, written_by_aiops)) {
+        let added = read.and_then(|r| match r {
+            ObjectFile::Typed(insert) => {
+                insert(&mut snap);
+                Ok(())
+            }
+            ObjectFile::Documents(docs) => {
+                for (i, doc) in docs.into_iter().enumerate() {
+                    manifest::add_document(&mut snap, file, i + 1, doc)?;
+                }
+                Ok(())
+            }
+        });
+        if let Err(e) = added {
             if opts.keep_going {
                 warn!(error = %e, "Skipped a malformed file.");
                 snap.gaps.push(CollectionGap {
@@ -111,59 +177,13 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
     snap.dedupe_events();
 
     let logs_dir = dir.join("logs");
-    if logs_dir.is_dir() {
+    if logs_dir.is_dir() && !opts.skip_logs {
         load_logs(&mut snap, dir, &logs_dir, opts)?;
     }
 
     let metrics_dir = dir.join("metrics");
-    if metrics_dir.is_dir() {
-        let pq =
-            files::walk_inside(dir, &metrics_dir, &|p: &Path| p.extension().is_some_and(|e| e == "parquet"))?;
-        // Files are independent: read them on all cores, then merge in file order.
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
-        let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
-            let mut out = Vec::with_capacity(pq.len());
-            for chunk in pq.chunks(threads) {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|file| {
-                        scope.spawn(move || {
-                            let mut store = crate::model::MetricStore::new();
-                            let r = parquet::read_metrics(file, &mut store).map(|()| store);
-                            (file.clone(), r)
-                        })
-                    })
-                    .collect();
-                for (h, file) in handles.into_iter().zip(chunk) {
-                    out.push(h.join().unwrap_or_else(|_| {
-                        (
-                            file.clone(),
-                            Err(CollectError::Parquet {
-                                path: file.clone(),
-                                reason: "reader thread panicked".into(),
-                            }),
-                        )
-                    }));
-                }
-            }
-            out
-        });
-        for (file, result) in results {
-            match result {
-                Ok(store) => snap.metrics.absorb(store),
-                Err(e) if opts.keep_going => {
-                    warn!(error = %e, "Skipped a malformed metrics file.");
-                    snap.gaps.push(CollectionGap {
-                        source: "snapshot".into(),
-                        what: file.display().to_string(),
-                        namespace: None,
-                        reason: GapReason::Malformed,
-                        detail: e.to_string(),
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    if metrics_dir.is_dir() && opts.metrics.as_ref().is_none_or(|m| !m.is_empty()) {
+        load_metrics(&mut snap, dir, &metrics_dir, opts, written_by_aiops)?;
     }
 
     snap.meta = match meta {
@@ -187,6 +207,144 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ClusterSnapshot> {
         "Loaded the snapshot directory."
     );
     Ok(snap)
+}
+
+/// Reads `metrics/`: the format-2 tables (only the metrics asked for), then any long-format
+/// file (in a snapshot aiops wrote, only those named after a metric asked for).
+fn load_metrics(
+    snap: &mut ClusterSnapshot,
+    root: &Path,
+    metrics_dir: &Path,
+    opts: &LoadOptions,
+    written_by_aiops: bool,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
+    let only: Option<std::collections::BTreeSet<String>> =
+        opts.metrics.as_ref().map(|m| m.iter().cloned().collect());
+    if series_parquet::is_layout(metrics_dir) {
+        let r =
+            series_parquet::read_metrics(root, metrics_dir, only.as_ref(), None, threads, &mut snap.metrics);
+        if let Err(e) = r {
+            if !opts.keep_going {
+                return Err(e);
+            }
+            warn!(error = %e, "Skipped the malformed metrics tables.");
+            snap.gaps.push(CollectionGap {
+                source: "snapshot".into(),
+                what: metrics_dir.display().to_string(),
+                namespace: None,
+                reason: GapReason::Malformed,
+                detail: e.to_string(),
+            });
+        }
+    }
+    let mut pq = files::walk_inside(root, metrics_dir, &|p: &Path| {
+        p.extension().is_some_and(|e| e == "parquet") && !series_parquet::is_own_file(metrics_dir, p)
+    })?;
+    if let (Some(only), true) = (&only, written_by_aiops) {
+        let names: Vec<String> = only.iter().map(|m| parquet::file_name(m)).collect();
+        pq.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.iter().any(|m| m == n)));
+    }
+    // Files are independent: read them on all cores, then merge in file order.
+    let results: Vec<(PathBuf, Result<crate::model::MetricStore>)> = std::thread::scope(|scope| {
+        let mut out = Vec::with_capacity(pq.len());
+        for chunk in pq.chunks(threads) {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|file| {
+                    scope.spawn(move || {
+                        let mut store = crate::model::MetricStore::new();
+                        let r = parquet::read_metrics(file, &mut store).map(|()| store);
+                        (file.clone(), r)
+                    })
+                })
+                .collect();
+            for (h, file) in handles.into_iter().zip(chunk) {
+                out.push(h.join().unwrap_or_else(|_| {
+                    (
+                        file.clone(),
+                        Err(CollectError::Parquet {
+                            path: file.clone(),
+                            reason: "reader thread panicked".into(),
+                        }),
+                    )
+                }));
+            }
+        }
+        out
+    });
+    for (file, result) in results {
+        match result {
+            Ok(store) => snap.metrics.absorb(store),
+            Err(e) if opts.keep_going => {
+                warn!(error = %e, "Skipped a malformed metrics file.");
+                snap.gaps.push(CollectionGap {
+                    source: "snapshot".into(),
+                    what: file.display().to_string(),
+                    namespace: None,
+                    reason: GapReason::Malformed,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One objects file, read and decoded off the main thread.
+enum ObjectFile {
+    /// A list of one kind as aiops writes it, decoded straight into typed objects.
+    Typed(manifest::Inserts),
+    /// Any other file: its documents, decoded when added.
+    Documents(Vec<serde_json::Value>),
+}
+
+fn read_object_file(file: &Path, written_by_aiops: bool) -> Result<ObjectFile> {
+    let text = read_text(file)?;
+    if written_by_aiops
+        && file.extension().is_some_and(|e| e == "json")
+        && let Some(kind) = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|stem| ObjectKind::ALL.iter().find(|k| k.as_str().eq_ignore_ascii_case(stem)))
+        && let Some(insert) = manifest::decode_kind_list(*kind, &text)
+    {
+        return Ok(ObjectFile::Typed(insert));
+    }
+    Ok(ObjectFile::Documents(manifest::parse_documents(file, &text)?))
+}
+
+/// [`read_object_file`] of every file on all cores (largest first); results in file order.
+fn read_object_files(files: &[PathBuf], written_by_aiops: bool) -> Vec<Result<ObjectFile>> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1);
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(fs::metadata(&files[i]).map_or(0, |m| m.len())));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<Result<ObjectFile>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(files.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    let r = read_object_file(&files[i], written_by_aiops);
+                    if let Ok(mut slot) = done[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    done.into_iter()
+        .zip(files)
+        .map(|(slot, f)| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(CollectError::Invalid { path: f.clone(), reason: "reader thread panicked".into() })
+            })
+        })
+        .collect()
 }
 
 /// Reads one manifest file (any kubectl shape) into the snapshot.
@@ -292,7 +450,7 @@ pub fn write_dir(snap: &ClusterSnapshot, dir: &Path) -> Result<()> {
     if !snap.metrics.is_empty() {
         let mdir = dir.join("metrics");
         mkdir(&mdir)?;
-        parquet::write_metrics(&snap.metrics, &mdir)?;
+        series_parquet::write_metrics(&snap.metrics, &mdir)?;
     }
     let meta = serde_json::to_value(MetaFile { meta: snap.meta.clone(), gaps: snap.gaps.clone() })
         .map_err(|e| CollectError::Invalid { path: dir.join("snapshot.json"), reason: e.to_string() })?;

@@ -11,12 +11,16 @@ use tracing::{info, instrument};
 
 use super::Progress;
 use crate::collectors::demo::{DemoOptions, generate};
+use crate::collectors::grid::{Grid, Lookback};
 use crate::collectors::kube::{self as kubesrc, KubeOptions};
 use crate::collectors::snapshot::{self as snapdir, LoadOptions};
+use crate::collectors::usage_fetch::{self, FetchMode, FetchPath, FetchSummary, UsageRequest};
 use crate::collectors::{CollectError, prometheus};
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
 use crate::model::scalers::OtherScaler;
+use crate::model::snapshot::ObjectKind;
+use crate::model::time::ms;
 
 /// Where the cluster data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,18 +105,76 @@ pub async fn live_vulnerability_reports(
     Ok(kubesrc::list_vulnerability_reports(&client, &opts).await)
 }
 
+/// What a use case reads of a snapshot directory: the object kinds and metrics it needs and
+/// whether it reads logs (the demo and a live cluster give everything).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `None`: every kind.
+    pub kinds: Option<Vec<ObjectKind>>,
+    /// `None`: every metric; empty: none.
+    pub metrics: Option<Vec<String>>,
+    pub skip_logs: bool,
+}
+
+impl Needs {
+    /// Everything.
+    #[must_use]
+    pub fn all() -> Needs {
+        Needs::default()
+    }
+
+    /// The objects sizing reads (pods and their controllers, and the ResourceQuotas: a quota
+    /// on `limits.cpu` makes it propose CPU limits), the given metrics, no logs.
+    #[must_use]
+    pub fn workloads(metrics: &[&str]) -> Needs {
+        let mut kinds = WORKLOAD_KINDS.to_vec();
+        kinds.push(ObjectKind::ResourceQuota);
+        Needs {
+            kinds: Some(kinds),
+            metrics: Some(metrics.iter().map(|m| (*m).to_string()).collect()),
+            skip_logs: true,
+        }
+    }
+}
+
+/// Pods and every kind that can own one (a pod's workload is its top controller).
+pub const WORKLOAD_KINDS: &[ObjectKind] = &[
+    ObjectKind::Pod,
+    ObjectKind::ReplicaSet,
+    ObjectKind::Deployment,
+    ObjectKind::StatefulSet,
+    ObjectKind::DaemonSet,
+    ObjectKind::Job,
+    ObjectKind::CronJob,
+];
+
 /// Collects a snapshot from the source, restricted to the scope; a live cluster is read as
 /// of `now` unless the scope says otherwise.
 ///
 /// # Errors
 /// The source cannot be read (see [`CollectError`]).
-#[instrument(skip(config, progress))]
 pub async fn collect(
     source: &Source,
     scope: &Scope,
     config: &Config,
     now: Timestamp,
     progress: Progress<'_>,
+) -> Result<ClusterSnapshot, CollectError> {
+    collect_with(source, scope, config, now, progress, &Needs::all()).await
+}
+
+/// [`collect`] reading only what `needs` says of a snapshot directory.
+///
+/// # Errors
+/// The source cannot be read (see [`CollectError`]).
+#[instrument(skip(config, progress))]
+pub async fn collect_with(
+    source: &Source,
+    scope: &Scope,
+    config: &Config,
+    now: Timestamp,
+    progress: Progress<'_>,
+    needs: &Needs,
 ) -> Result<ClusterSnapshot, CollectError> {
     let mut snap = match source {
         Source::Demo { seed, scale } => generate(&DemoOptions {
@@ -122,7 +184,12 @@ pub async fn collect(
         }),
         Source::Snapshot(dir) => {
             let dir = dir.clone();
-            let opts = LoadOptions { keep_going: scope.keep_going };
+            let opts = LoadOptions {
+                keep_going: scope.keep_going,
+                kinds: needs.kinds.clone(),
+                metrics: needs.metrics.clone(),
+                skip_logs: needs.skip_logs,
+            };
             let mut snap = blocking_read(move || snapdir::load_dir(&dir, &opts)).await?;
             if let Some(t) = scope.as_of {
                 snap.meta.as_of = t;
@@ -225,7 +292,67 @@ pub async fn add_metrics_from_prometheus(
         return Ok(());
     }
     let popts = prom_options(config);
-    prometheus::fetch_usage(&popts, snap, files, scope.namespace.as_deref(), snap.as_of(), window, step).await
+    prometheus::fetch_usage(&popts, FetchMode::Auto, snap, files, scope.namespace.as_deref(), window, step)
+        .await
+        .map(|_| ())
+}
+
+/// The range-query grid of a usage read: `step` apart, ending at `as_of`, reaching back
+/// `window` plus `lead` (the CPU rate's range: the first rate in the window needs a sample
+/// before it).
+#[must_use]
+pub fn usage_grid(as_of: Timestamp, window: Duration, step: Duration, lead: Duration) -> Grid {
+    let end = as_of.as_millisecond();
+    Grid::ending_at(end, end - ms(window) - ms(lead), ms(step))
+}
+
+/// Reads the raw usage series `files` for the scope's workloads by `path`, handing each
+/// part (one metric of one batch of namespaces, see `usage_fetch::batches`) to `on_part`
+/// as it arrives. Batches are planned from the containers of the snapshot's pods.
+///
+/// # Errors
+/// A failing query (names the query file and the URL).
+pub async fn usage_from_prometheus(
+    snap: &ClusterSnapshot,
+    config: &Config,
+    scope: &Scope,
+    path: FetchPath,
+    files: &[&str],
+    grid: Grid,
+    on_part: &mut (dyn FnMut(crate::model::MetricStore) + Send),
+) -> Result<FetchSummary, CollectError> {
+    let popts = prom_options(config);
+    let mut per_namespace: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for pod in &snap.objects.pods {
+        let containers = pod.spec.as_ref().map_or(1, |s| s.containers.len().max(1)) as u64;
+        *per_namespace.entry(pod.metadata.namespace.clone().unwrap_or_default()).or_default() += containers;
+    }
+    let points = u64::try_from(grid.len()).unwrap_or(u64::MAX);
+    let batches = usage_fetch::batches(&popts, scope.namespace.as_deref(), &per_namespace, points);
+    let req = UsageRequest { files, batches, grid, lookback: Lookback::default() };
+    usage_fetch::fetch_usage(&popts, path, &req, on_part).await
+}
+
+/// Which raw-sample path `mode` takes against the configured Prometheus.
+///
+/// # Errors
+/// `remote-read` asked of a server that does not offer it.
+pub async fn fetch_path(config: &Config, mode: FetchMode) -> Result<FetchPath, CollectError> {
+    usage_fetch::resolve(&prom_options(config), mode).await
+}
+
+/// Some metrics of a format-2 snapshot directory (of one namespace, or all), off the async
+/// runtime.
+///
+/// # Errors
+/// A missing or malformed metrics file.
+pub async fn snapshot_metrics(
+    dir: &std::path::Path,
+    metrics: &[&'static str],
+    namespace: Option<&str>,
+) -> Result<crate::model::MetricStore, CollectError> {
+    let (dir, metrics, ns) = (dir.to_path_buf(), metrics.to_vec(), namespace.map(str::to_string));
+    blocking_read(move || snapdir::read_metrics_of(&dir, &metrics, ns.as_deref())).await
 }
 
 /// Prometheus-only mode: workloads, pods, requests and limits from kube-state-metrics.

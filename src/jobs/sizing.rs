@@ -4,21 +4,25 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tracing::info;
 
-use super::collect::{self, Scope, Source, USAGE_QUERIES, prom_options};
+use super::collect::{self, Needs, Scope, Source, USAGE_QUERIES, prom_options};
 use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::backtest::BacktestReport;
 use crate::analysis::baseline::Baseline;
 use crate::analysis::sizing::{CpuLimit, SizingPolicy, SizingReport, size_all};
-use crate::analysis::usage::{Window, collect_pushed, collect_usage, collect_usage_stats};
+use crate::analysis::usage::{
+    ContainerUsage, UsagePool, Window, collect_pushed, collect_usage, collect_usage_stats,
+};
 use crate::approval::store::EnqueueSummary;
 use crate::collectors::prometheus;
+use crate::collectors::snapshot::metrics_by_part;
+pub use crate::collectors::usage_fetch::{FetchMode, FetchPath};
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
 use crate::model::recommendation::Feature;
+use crate::model::series::metric;
 use crate::model::summary::PushdownUsage;
 use crate::model::time::ms;
 
@@ -50,6 +54,8 @@ pub struct SizingOptions {
     pub backtest: Option<Duration>,
     pub prometheus_only: bool,
     pub plan: QueryPlan,
+    /// How raw samples are read from Prometheus.
+    pub fetch: FetchMode,
     pub enqueue: bool,
 }
 
@@ -69,6 +75,7 @@ impl Default for SizingOptions {
             backtest: None,
             prometheus_only: false,
             plan: QueryPlan::Auto,
+            fetch: FetchMode::Auto,
             enqueue: false,
         }
     }
@@ -85,6 +92,7 @@ pub struct SizingRequest {
     pub backtest: Option<Duration>,
     pub prometheus_only: bool,
     pub plan: QueryPlan,
+    pub fetch: FetchMode,
     pub enqueue: bool,
 }
 
@@ -117,6 +125,12 @@ impl SizingRequest {
         if o.plan == QueryPlan::PushDown && config.prometheus_url.is_none() {
             return usage("--plan push-down needs --prometheus-url");
         }
+        if o.fetch != FetchMode::Auto && config.prometheus_url.is_none() {
+            return usage("--fetch needs --prometheus-url (it says how raw samples are read from it)");
+        }
+        if o.fetch != FetchMode::Auto && o.plan == QueryPlan::PushDown {
+            return usage("--plan push-down reads summaries, not raw samples; drop --fetch");
+        }
         if let Some(train) = o.backtest {
             if o.plan == QueryPlan::PushDown {
                 return usage("--backtest replays raw samples; it cannot use --plan push-down");
@@ -148,6 +162,7 @@ impl SizingRequest {
             backtest: o.backtest,
             prometheus_only: o.prometheus_only,
             plan: o.plan,
+            fetch: o.fetch,
             enqueue: o.enqueue,
         })
     }
@@ -174,50 +189,103 @@ pub enum SizingOutcome {
     Backtest(BacktestReport),
 }
 
+/// The metrics sizing reads.
+const USAGE_METRICS: &[&str] = &[metric::CPU_USAGE, metric::MEMORY_WORKING_SET, metric::RESTARTS];
+
 /// Runs sizing.
+///
+/// Memory stays proportional to the statistics, not the samples, where nothing reads the
+/// samples afterwards: usage from Prometheus is pooled one part (one metric of one batch of
+/// namespaces) at a time as it arrives, and a format-2 snapshot directory is read one metric
+/// at a time. The series are kept in the outcome's snapshot only for the backtest (it
+/// replays them) and with `enqueue` (the approval page draws the queued containers' usage).
 ///
 /// # Errors
 /// Collection, Prometheus and queue failures.
 pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     let config = ctx.config;
+    let from_prometheus = config.prometheus_url.is_some();
+    let keep_series = req.enqueue || req.backtest.is_some();
+    let by_part = !from_prometheus
+        && !keep_series
+        && matches!(&req.source, Source::Snapshot(dir) if metrics_by_part(dir));
+    let needs = Needs::workloads(if from_prometheus || by_part { &[] } else { USAGE_METRICS });
     let mut snap = if req.prometheus_only {
         collect::discover_from_prometheus(config, &req.scope, ctx.now(), req.window)
             .await
             .map_err(JobError::collect("discovering workloads from kube-state-metrics"))?
     } else {
-        collect::collect(&req.source, &req.scope, config, ctx.now(), ctx.progress)
+        collect::collect_with(&req.source, &req.scope, config, ctx.now(), ctx.progress, &needs)
             .await
             .map_err(JobError::collect("collecting the cluster"))?
     };
-    if config.prometheus_url.is_some() && req.backtest.is_none() {
-        let plan = choose_plan(req.plan, config, &req.scope, snap.as_of(), req.window, req.step)
-            .await
-            .map_err(JobError::collect("planning the Prometheus queries"))?;
-        if plan == QueryPlan::PushDown {
-            let data = pushdown_from_prometheus(&snap, config, &req.scope, req.window, req.step)
-                .await
-                .map_err(JobError::collect("reading usage summaries from Prometheus"))?;
-            let report = sizing_pushed(
-                &snap,
-                &data,
-                req.window,
-                req.step,
-                config.scrape_interval,
-                &req.policy,
-                config.baseline(),
-            );
+    let w = sizing_window(&snap, req.window, req.step, config.scrape_interval);
+    let baseline = config.baseline();
+    if !from_prometheus {
+        if by_part && let Source::Snapshot(dir) = &req.source {
+            let mut pool = UsagePool::new(&snap, w, threads());
+            for m in USAGE_METRICS {
+                let part = collect::snapshot_metrics(dir, &[m], req.scope.namespace.as_deref())
+                    .await
+                    .map_err(JobError::collect("reading the snapshot's metrics"))?;
+                pool.add(&part);
+            }
+            let report = size_pooled(&snap, &pool.finish(), w, &req.policy, baseline);
             return finish(req, ctx, report, snap);
         }
+        if let Some(train) = req.backtest {
+            let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
+            return Ok(SizingOutcome::Backtest(report));
+        }
+        let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, baseline);
+        return finish(req, ctx, report, snap);
     }
-    collect::metrics_from_prometheus(&mut snap, config, &req.scope, USAGE_QUERIES, req.window, req.step)
+    let path = collect::fetch_path(config, req.fetch)
         .await
-        .map_err(JobError::collect("reading usage from Prometheus"))?;
-    if let Some(train) = req.backtest {
-        let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
-        return Ok(SizingOutcome::Backtest(report));
+        .map_err(JobError::collect("asking Prometheus how it serves raw samples"))?;
+    if req.backtest.is_none()
+        && choose_plan(req.plan, &snap, path, req.window, req.step) == QueryPlan::PushDown
+    {
+        let data = pushdown_from_prometheus(&snap, config, &req.scope, req.window, req.step)
+            .await
+            .map_err(JobError::collect("reading usage summaries from Prometheus"))?;
+        let report =
+            sizing_pushed(&snap, &data, req.window, req.step, config.scrape_interval, &req.policy, baseline);
+        return finish(req, ctx, report, snap);
     }
-    let report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, config.baseline());
+    let lead = crate::model::time::duration_ms(rate_range_ms(req.step, config.scrape_interval));
+    let grid = collect::usage_grid(snap.as_of(), req.window, req.step, lead);
+    let reading = JobError::collect("reading usage from Prometheus");
+    if keep_series {
+        snap.metrics = crate::model::MetricStore::new();
+        let mut parts = crate::model::MetricStore::new();
+        collect::usage_from_prometheus(&snap, config, &req.scope, path, USAGE_QUERIES, grid, &mut |p| {
+            parts.absorb(p);
+        })
+        .await
+        .map_err(reading)?;
+        snap.metrics = parts;
+        if let Some(train) = req.backtest {
+            let report = backtest(&snap, req.window, train, req.step, config.scrape_interval, &req.policy);
+            return Ok(SizingOutcome::Backtest(report));
+        }
+        let mut report = sizing(&snap, req.window, req.step, config.scrape_interval, &req.policy, baseline);
+        report.fetch = Some(path.as_str());
+        return finish(req, ctx, report, snap);
+    }
+    let mut pool = UsagePool::new(&snap, w, threads());
+    collect::usage_from_prometheus(&snap, config, &req.scope, path, USAGE_QUERIES, grid, &mut |part| {
+        pool.add(&part);
+    })
+    .await
+    .map_err(reading)?;
+    let mut report = size_pooled(&snap, &pool.finish(), w, &req.policy, baseline);
+    report.fetch = Some(path.as_str());
     finish(req, ctx, report, snap)
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 /// Both query plans end here: queue with `enqueue`, hand back report and snapshot.
@@ -288,6 +356,21 @@ pub fn sizing(
     report
 }
 
+/// Sizing on usage pooled a part at a time ([`UsagePool`]); held back like [`sizing`].
+fn size_pooled(
+    snap: &ClusterSnapshot,
+    usages: &[ContainerUsage],
+    w: Window,
+    policy: &SizingPolicy,
+    baseline: &Baseline,
+) -> SizingReport {
+    info!(containers = usages.len(), "Pooled usage per workload container.");
+    let mut report = size_all(usages, w, &policy_for(snap, policy), snap.as_of(), "local");
+    report.hold_back(snap, baseline);
+    info!(resize = report.totals.resize, held = report.not_queued.len(), "Sized every container.");
+    report
+}
+
 /// Sizing on push-down summaries from Prometheus (objects from `snap`).
 #[must_use]
 pub fn sizing_pushed(
@@ -307,35 +390,41 @@ pub fn sizing_pushed(
     report
 }
 
-/// Above this many samples to fetch (series × points × 2 metrics), `auto` pushes the
-/// aggregation down: each range query would then approach Prometheus' default
-/// `--query.max-samples` (50 M) and ship gigabytes of JSON. Below it the local plan is
-/// much cheaper for Prometheus: measured here at 700 containers, 6.5–8.3 s local against
-/// 30–54 s push-down (35 subqueries).
+/// Above this many points to fetch (series × points per series × 2 metrics) through the
+/// JSON API, `auto` pushes the aggregation down: each range query would then approach
+/// Prometheus' default `--query.max-samples` (50 M) and ship gigabytes of JSON. Below it the
+/// local plan is much cheaper for Prometheus: measured here at 700 containers, 6.5–8.3 s
+/// local against 30–54 s push-down (35 subqueries).
 pub const PUSHDOWN_POINTS: u64 = 80_000_000;
 
-/// Resolves `auto` by counting the scope's series (one small query).
-///
-/// # Errors
-/// The counting query fails.
-pub async fn choose_plan(
+/// The same through remote read, which ships compressed chunks in batches and is pooled a
+/// part at a time: five times more before the push-down's 35 subqueries are cheaper.
+pub const PUSHDOWN_POINTS_REMOTE_READ: u64 = 400_000_000;
+
+/// Resolves `auto` from the containers of the snapshot's pods (the series the scope will
+/// have, without asking Prometheus to count them over the window).
+#[must_use]
+pub fn choose_plan(
     plan: QueryPlan,
-    config: &Config,
-    scope: &Scope,
-    as_of: Timestamp,
+    snap: &ClusterSnapshot,
+    path: FetchPath,
     window: Duration,
     step: Duration,
-) -> Result<QueryPlan, crate::collectors::CollectError> {
+) -> QueryPlan {
     if plan != QueryPlan::Auto {
-        return Ok(plan);
+        return plan;
     }
-    let popts = prom_options(config);
-    let series = prometheus::count_series(&popts, scope.namespace.as_deref(), as_of, window).await?;
+    let series: u64 =
+        snap.objects.pods.iter().map(|p| p.spec.as_ref().map_or(0, |s| s.containers.len() as u64)).sum();
     let points = window.as_secs() / step.as_secs().max(1) + 1;
     let total = series.saturating_mul(points).saturating_mul(2);
-    let chosen = if total > PUSHDOWN_POINTS { QueryPlan::PushDown } else { QueryPlan::Local };
-    info!(series, samples = total, plan = ?chosen, "Chose the query plan.");
-    Ok(chosen)
+    let limit = match path {
+        FetchPath::Json => PUSHDOWN_POINTS,
+        FetchPath::RemoteRead => PUSHDOWN_POINTS_REMOTE_READ,
+    };
+    let chosen = if total > limit { QueryPlan::PushDown } else { QueryPlan::Local };
+    info!(series, samples = total, fetch = path.as_str(), plan = ?chosen, "Chose the query plan.");
+    chosen
 }
 
 /// The push-down summaries of the scope from Prometheus.
@@ -378,7 +467,8 @@ pub fn backtest(
     let step_ms = ms(step).max(1);
     let rate_range_ms = rate_range_ms(step, scrape_interval);
     let train_w = Window { start_ms, end_ms: start_ms + ms(train), step_ms, rate_range_ms };
-    let test_w = Window { start_ms: train_w.end_ms + 1, end_ms, step_ms, rate_range_ms };
+    // Windows are (start, end]: the replay starts where training ends.
+    let test_w = Window { start_ms: train_w.end_ms, end_ms, step_ms, rate_range_ms };
     let train_usage = collect_usage(snap, train_w);
     let test_usage = collect_usage(snap, test_w);
     crate::analysis::backtest::backtest(&train_usage, &test_usage, train_w, test_w, policy)

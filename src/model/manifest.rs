@@ -60,6 +60,17 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
         }
         Ok(docs)
     } else {
+        // A document in JSON syntax (JSON is YAML, and generators often write it) is parsed
+        // as JSON, several times faster; anything JSON refuses (flow YAML with bare keys,
+        // comments, `---`) goes to the YAML parser below.
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            let docs: std::result::Result<Vec<Value>, _> =
+                serde_json::Deserializer::from_str(text).into_iter::<Value>().collect();
+            if let Ok(docs) = docs {
+                return Ok(docs.into_iter().filter(|d| !d.is_null()).collect());
+            }
+        }
         // YAML as Kubernetes reads it: only true/false are booleans (`n`, `on`, `yes` stay
         // strings), 0644-style octal modes are numbers, and budgets sized for large
         // rendered manifests rather than for config files.
@@ -85,6 +96,63 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>> {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// Objects decoded away from the snapshot (on another thread), inserted when called.
+pub type Inserts = Box<dyn FnOnce(&mut ClusterSnapshot) + Send>;
+
+/// A `v1 List` of one kind exactly as aiops writes it (`objects/<kind>.json`), decoded
+/// straight into typed objects without the generic JSON tree: several times faster and a
+/// fraction of the memory on large snapshots. `None` for Events (normalised on the way in)
+/// and for any text that does not decode this way; the caller then takes the generic path
+/// ([`parse_documents`] and [`add_document`]), which names the offending field.
+pub fn decode_kind_list(kind: ObjectKind, text: &str) -> Option<Inserts> {
+    fn typed<K: SnapshotKind + DeserializeOwned + Send + 'static>(text: &str) -> Option<Inserts> {
+        #[derive(serde::Deserialize)]
+        struct List<K> {
+            kind: String,
+            items: Vec<K>,
+        }
+        let list: List<K> = serde_json::from_str(text).ok()?;
+        if list.kind != "List" {
+            return None;
+        }
+        Some(Box::new(move |snap: &mut ClusterSnapshot| {
+            for o in list.items {
+                snap.insert(o);
+            }
+        }))
+    }
+    match kind {
+        ObjectKind::Namespace => typed::<Namespace>(text),
+        ObjectKind::Node => typed::<Node>(text),
+        ObjectKind::Pod => typed::<Pod>(text),
+        ObjectKind::Deployment => typed::<Deployment>(text),
+        ObjectKind::ReplicaSet => typed::<ReplicaSet>(text),
+        ObjectKind::StatefulSet => typed::<StatefulSet>(text),
+        ObjectKind::DaemonSet => typed::<DaemonSet>(text),
+        ObjectKind::Job => typed::<Job>(text),
+        ObjectKind::CronJob => typed::<CronJob>(text),
+        ObjectKind::HorizontalPodAutoscaler => typed::<HorizontalPodAutoscaler>(text),
+        ObjectKind::Event => None,
+        ObjectKind::Service => typed::<Service>(text),
+        ObjectKind::EndpointSlice => typed::<EndpointSlice>(text),
+        ObjectKind::Ingress => typed::<Ingress>(text),
+        ObjectKind::NetworkPolicy => typed::<NetworkPolicy>(text),
+        ObjectKind::Role => typed::<Role>(text),
+        ObjectKind::ClusterRole => typed::<ClusterRole>(text),
+        ObjectKind::RoleBinding => typed::<RoleBinding>(text),
+        ObjectKind::ClusterRoleBinding => typed::<ClusterRoleBinding>(text),
+        ObjectKind::ServiceAccount => typed::<ServiceAccount>(text),
+        ObjectKind::Secret => typed::<SecretMeta>(text),
+        ObjectKind::ConfigMap => typed::<ConfigMap>(text),
+        ObjectKind::PersistentVolumeClaim => typed::<PersistentVolumeClaim>(text),
+        ObjectKind::PersistentVolume => typed::<PersistentVolume>(text),
+        ObjectKind::StorageClass => typed::<StorageClass>(text),
+        ObjectKind::PodDisruptionBudget => typed::<PodDisruptionBudget>(text),
+        ObjectKind::ResourceQuota => typed::<ResourceQuota>(text),
+        ObjectKind::LimitRange => typed::<LimitRange>(text),
+    }
 }
 
 /// Counts of what [`add_document`] did.
@@ -564,6 +632,20 @@ mod tests {
         assert_eq!(Millicores::parse(&req["cpu"].0).unwrap(), Millicores(1000));
         assert_eq!(Bytes::parse(&req["memory"].0).unwrap(), Bytes(512 << 20));
         assert_eq!(pod.meta().labels.as_ref().unwrap()["version"], "2");
+    }
+
+    #[test]
+    fn json_in_a_yaml_file_reads_as_the_yaml_parser_reads_it() {
+        let p = Path::new("x.yaml");
+        let json = r#"{"kind": "Pod", "metadata": {"name": "a", "labels": {"v": "2"}}, "spec": {"n": 1.5, "b": true, "z": null, "u": "\u00e9"}}"#;
+        // The same document as YAML (block style) parses to the same value.
+        let yaml = "kind: Pod\nmetadata:\n  name: a\n  labels:\n    v: \"2\"\nspec:\n  n: 1.5\n  b: true\n  z: null\n  u: \"\\u00e9\"\n";
+        assert_eq!(parse_documents(p, json).unwrap(), parse_documents(p, yaml).unwrap());
+        // Flow YAML that is not JSON still goes to the YAML parser.
+        let flow = parse_documents(p, "{kind: Pod, metadata: {name: b}} # a comment").unwrap();
+        assert_eq!(flow[0]["metadata"]["name"], "b");
+        // So does JSON with a YAML-only ending.
+        assert_eq!(parse_documents(p, "{\"kind\": \"Pod\"}\n---\n{\"kind\": \"Pod\"}\n").unwrap().len(), 2);
     }
 
     #[test]

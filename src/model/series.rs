@@ -191,18 +191,35 @@ impl MetricStore {
     }
 
     /// Moves every series of `other` into this store (after its own), sharing time axes
-    /// with identical ones already here.
+    /// with identical ones already here (an axis new to this store is moved, not copied).
     pub fn absorb(&mut self, other: MetricStore) {
         for s in other.series {
-            let axis = if self.last_axis.as_ref().is_some_and(|a| a[..] == s.timestamps[..]) {
-                self.last_axis.clone().unwrap_or(s.timestamps)
-            } else {
-                self.intern_axis(s.timestamps.to_vec())
-            };
+            let axis = self.intern_arc(s.timestamps);
             let idx = self.series.len();
             self.by_metric.entry(s.metric.clone()).or_default().push(idx);
             self.series.push(Series { timestamps: axis, ..s });
         }
+    }
+
+    /// The stored axis identical to `axis`, or `axis` itself, now stored.
+    fn intern_arc(&mut self, axis: Arc<[i64]>) -> Arc<[i64]> {
+        if let Some(last) = &self.last_axis
+            && (Arc::ptr_eq(last, &axis) || last[..] == axis[..])
+        {
+            return Arc::clone(last);
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        axis[..].hash(&mut h);
+        let bucket = self.axes.entry(h.finish()).or_default();
+        let shared = match bucket.iter().find(|a| a[..] == axis[..]) {
+            Some(existing) => Arc::clone(existing),
+            None => {
+                bucket.push(Arc::clone(&axis));
+                axis
+            }
+        };
+        self.last_axis = Some(Arc::clone(&shared));
+        shared
     }
 
     /// Returns a shared copy of a time axis: an identical axis already stored is reused.
@@ -227,6 +244,35 @@ impl MetricStore {
         bucket.push(Arc::clone(&axis));
         self.last_axis = Some(Arc::clone(&axis));
         axis
+    }
+
+    /// [`MetricStore::intern_axis`] for a borrowed axis: allocates only when no identical
+    /// axis is stored yet.
+    pub fn intern_axis_slice(&mut self, ts: &[i64]) -> Arc<[i64]> {
+        if let Some(last) = &self.last_axis
+            && last[..] == *ts
+        {
+            return Arc::clone(last);
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ts.hash(&mut h);
+        let key = h.finish();
+        let bucket = self.axes.entry(key).or_default();
+        let axis = match bucket.iter().find(|a| a[..] == *ts) {
+            Some(existing) => Arc::clone(existing),
+            None => {
+                let axis: Arc<[i64]> = ts.into();
+                bucket.push(Arc::clone(&axis));
+                axis
+            }
+        };
+        self.last_axis = Some(Arc::clone(&axis));
+        axis
+    }
+
+    /// Total number of samples.
+    pub fn samples(&self) -> usize {
+        self.series.iter().map(Series::len).sum()
     }
 
     /// Keeps the series for which `keep` is true (rebuilds the index).

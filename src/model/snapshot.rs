@@ -365,8 +365,9 @@ pub struct SnapshotMeta {
     pub cluster: Option<String>,
 }
 
-/// The current snapshot directory format version.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// The current snapshot directory format version: 2 keeps metrics as a series table, shared
+/// time axes and one values file per metric; 1 (still read) kept samples in long format.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 
 /// Why something was not collected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -7,3 +7,4 @@ pub mod k8s_patch;
 pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;
+pub mod victoria;

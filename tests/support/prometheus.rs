@@ -31,16 +31,22 @@ impl Drop for Prometheus {
 }
 
 fn find(bin: &str) -> PathBuf {
+    find_bin(bin, "prometheus")
+}
+
+/// A program on the PATH (or in /usr/bin, /usr/local/bin), else a panic naming the Debian
+/// package that has it.
+pub fn find_bin(bin: &str, package: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/bin", "/usr/local/bin"]) {
         let p = Path::new(dir).join(bin);
         if p.is_file() {
             return p;
         }
     }
-    panic!("`{bin}` not found: install Debian's `prometheus` package (bash scripts/setup.sh does)");
+    panic!("`{bin}` not found: install Debian's `{package}` package (bash scripts/setup.sh does)");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

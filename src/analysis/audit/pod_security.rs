@@ -311,7 +311,17 @@ fn probe_hosts(p: Option<&Probe>) -> Option<(&'static str, &str)> {
         .map(|h| ("tcpSocket.host", h))
 }
 
+/// Every per-container control of the Pod Security Standards, in catalogue order.
 fn container_checks(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
+    privileged_and_host_ports(w, c, out);
+    capabilities(w, c, out);
+    security_context_options(w, c, out);
+    host_fields(w, c, out);
+    privilege_escalation(w, c, out);
+}
+
+/// `privileged: true` and host ports.
+fn privileged_and_host_ports(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
     let sc = c.security_context;
     let push = |out: &mut Vec<Finding>, f: Finding| out.push(f.container(c.name));
     if sc.and_then(|s| s.privileged) == Some(true) {
@@ -346,6 +356,12 @@ fn container_checks(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Findi
             );
         }
     }
+}
+
+/// Capabilities added (dangerous, beyond baseline, beyond restricted) and `drop: [ALL]`.
+fn capabilities(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
+    let sc = c.security_context;
+    let push = |out: &mut Vec<Finding>, f: Finding| out.push(f.container(c.name));
     // Capabilities.
     let caps = sc.and_then(|s| s.capabilities.as_ref());
     let added: Vec<(String, &str)> =
@@ -432,6 +448,12 @@ fn container_checks(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Findi
             ),
         );
     }
+}
+
+/// procMount, SELinux options, Windows host process, AppArmor (field or annotation).
+fn security_context_options(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
+    let sc = c.security_context;
+    let push = |out: &mut Vec<Finding>, f: Finding| out.push(f.container(c.name));
     if let Some(pm) = sc.and_then(|s| s.proc_mount.as_deref()).filter(|p| *p != "Default")
         && !w.user_namespaced()
     {
@@ -502,6 +524,11 @@ fn container_checks(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Findi
             ),
         );
     }
+}
+
+/// Probes and lifecycle handlers that point the kubelet at another host.
+fn host_fields(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
+    let push = |out: &mut Vec<Finding>, f: Finding| out.push(f.container(c.name));
     // Probe and lifecycle host fields.
     for (name, p) in [
         ("livenessProbe", c.liveness_probe),
@@ -548,6 +575,12 @@ fn container_checks(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Findi
             );
         }
     }
+}
+
+/// allowPrivilegeEscalation: a container-only field; Windows pods are exempt.
+fn privilege_escalation(w: &Workload<'_>, c: &ContainerView<'_>, out: &mut Vec<Finding>) {
+    let sc = c.security_context;
+    let push = |out: &mut Vec<Finding>, f: Finding| out.push(f.container(c.name));
     // allowPrivilegeEscalation: container-only field; Windows pods are exempt.
     if !w.is_windows() && sc.and_then(|s| s.allow_privilege_escalation) != Some(false) {
         let field = w.cpath(c, "securityContext.allowPrivilegeEscalation");

@@ -1,0 +1,544 @@
+//! The metrics layout of snapshot format 2: a series is found by an integer, never by
+//! comparing label strings row by row. File I/O (Parquet through polars).
+//!
+//! - `metrics/series.parquet`: one row per series: `series` (id, the row's position),
+//!   `metric`, `axis` (id of its time axis), `offset` and `len` (its values' rows in the
+//!   metric's values file), then one column per label name (null where a series lacks it;
+//!   a label named like one of these columns is stored as `label_<name>`);
+//! - `metrics/axes.parquet`: the distinct time axes, `axis` and `timestamp` (Unix ms), rows
+//!   grouped by axis in time order: series sampled on the same grid share one;
+//! - `metrics/values/<metric>.parquet`: one column `value`, the series of that metric one
+//!   after another in series order.
+//!
+//! Reading decodes each axis once and hands every series its shared axis; only the metrics
+//! asked for are read.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::error::{CollectError, Result};
+use crate::model::series::{Labels, MetricStore};
+
+/// The series table.
+pub const SERIES_FILE: &str = "series.parquet";
+/// The axes table.
+pub const AXES_FILE: &str = "axes.parquet";
+/// The folder of per-metric values.
+pub const VALUES_DIR: &str = "values";
+
+const SERIES_COLUMNS: [&str; 5] = ["series", "metric", "axis", "offset", "len"];
+/// Rows per row group (and per read) of the large files.
+const BATCH_ROWS: usize = 1 << 20;
+
+fn label_column(name: &str) -> String {
+    if SERIES_COLUMNS.contains(&name) || name.starts_with("label_") {
+        format!("label_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+fn label_name(column: &str) -> &str {
+    column.strip_prefix("label_").unwrap_or(column)
+}
+
+/// A metric's values file: `<metric>.parquet` for a Prometheus-style name
+/// (`[A-Za-z0-9_:]`); any other name has those characters replaced by `_` and a hash of
+/// the name appended, so that two names never share a file.
+pub fn values_file(metric: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    if !metric.is_empty() && metric.chars().all(plain) {
+        return format!("{metric}.parquet");
+    }
+    let safe: String = metric.chars().map(|c| if plain(c) { c } else { '_' }).collect();
+    // FNV-1a: stable across versions and platforms, unlike the std hasher.
+    let hash = metric
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{safe}-{hash:016x}.parquet")
+}
+
+fn io_err(e: std::io::Error) -> PolarsError {
+    PolarsError::IO { error: Arc::new(e), msg: None }
+}
+
+/// Writes the store in the format-2 layout under `dir` (the snapshot's `metrics/`).
+///
+/// # Errors
+/// A file cannot be created or written; the error names it.
+pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
+    let values_dir = dir.join(VALUES_DIR);
+    std::fs::create_dir_all(&values_dir)
+        .map_err(|source| CollectError::Io { path: values_dir.clone(), source })?;
+    // Axes by identity: series that share an `Arc` share an id.
+    let mut axis_ids: HashMap<*const i64, u32> = HashMap::new();
+    let mut axes: Vec<&[i64]> = Vec::new();
+    let names = store.metric_names();
+    let mut rows = SeriesRows::default();
+    for metric in &names {
+        let mut offset = 0u64;
+        for s in store.metric(metric) {
+            let next = u32::try_from(axes.len()).unwrap_or(u32::MAX);
+            let id = *axis_ids.entry(s.timestamps.as_ptr()).or_insert_with(|| {
+                axes.push(&s.timestamps);
+                next
+            });
+            rows.push(metric, id, offset, s.len(), &s.labels);
+            offset += s.len() as u64;
+        }
+        let path = values_dir.join(values_file(metric));
+        write_values(store, metric, &path)
+            .map_err(|e| CollectError::Parquet { path, reason: e.to_string() })?;
+    }
+    let path = dir.join(SERIES_FILE);
+    rows.write(&path).map_err(|e| CollectError::Parquet { path: path.clone(), reason: e.to_string() })?;
+    let path = dir.join(AXES_FILE);
+    write_axes(&axes, &path).map_err(|e| CollectError::Parquet { path: path.clone(), reason: e.to_string() })
+}
+
+#[derive(Default)]
+struct SeriesRows<'a> {
+    metric: Vec<&'a str>,
+    axis: Vec<u32>,
+    offset: Vec<u64>,
+    len: Vec<u32>,
+    labels: Vec<&'a Labels>,
+}
+
+impl<'a> SeriesRows<'a> {
+    fn push(&mut self, metric: &'a str, axis: u32, offset: u64, len: usize, labels: &'a Labels) {
+        self.metric.push(metric);
+        self.axis.push(axis);
+        self.offset.push(offset);
+        self.len.push(u32::try_from(len).unwrap_or(u32::MAX));
+        self.labels.push(labels);
+    }
+
+    fn write(self, path: &Path) -> PolarsResult<()> {
+        let height = self.metric.len();
+        let mut names: Vec<&str> = self.labels.iter().flat_map(|l| l.iter().map(|(k, _)| k)).collect();
+        names.sort_unstable();
+        names.dedup();
+        let ids: Vec<u32> = (0..u32::try_from(height).unwrap_or(u32::MAX)).collect();
+        let mut cols = vec![
+            Column::new("series".into(), ids),
+            Column::new("metric".into(), self.metric),
+            Column::new("axis".into(), self.axis),
+            Column::new("offset".into(), self.offset),
+            Column::new("len".into(), self.len),
+        ];
+        for n in &names {
+            let values: Vec<Option<&str>> = self.labels.iter().map(|l| l.get(n)).collect();
+            cols.push(Column::new(label_column(n).into(), values));
+        }
+        let mut df = DataFrame::new(height, cols)?;
+        ParquetWriter::new(File::create(path).map_err(io_err)?)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(&mut df)?;
+        Ok(())
+    }
+}
+
+fn write_axes(axes: &[&[i64]], path: &Path) -> PolarsResult<()> {
+    let schema = Schema::from_iter([
+        Field::new("axis".into(), DataType::UInt32),
+        Field::new("timestamp".into(), DataType::Int64),
+    ]);
+    let mut writer = ParquetWriter::new(File::create(path).map_err(io_err)?)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_row_group_size(Some(BATCH_ROWS))
+        .batched(&schema)?;
+    let (mut ids, mut ts): (Vec<u32>, Vec<i64>) = (Vec::new(), Vec::new());
+    for (id, axis) in axes.iter().enumerate() {
+        ids.extend(std::iter::repeat_n(u32::try_from(id).unwrap_or(u32::MAX), axis.len()));
+        ts.extend_from_slice(axis);
+        if ts.len() >= BATCH_ROWS {
+            let n = ts.len();
+            let df = DataFrame::new(
+                n,
+                vec![
+                    Column::new("axis".into(), std::mem::take(&mut ids)),
+                    Column::new("timestamp".into(), std::mem::take(&mut ts)),
+                ],
+            )?;
+            writer.write_batch(&df)?;
+        }
+    }
+    let n = ts.len();
+    let df = DataFrame::new(n, vec![Column::new("axis".into(), ids), Column::new("timestamp".into(), ts)])?;
+    writer.write_batch(&df)?;
+    writer.finish()?;
+    Ok(())
+}
+
+fn write_values(store: &MetricStore, metric: &str, path: &Path) -> PolarsResult<()> {
+    let schema = Schema::from_iter([Field::new("value".into(), DataType::Float64)]);
+    // LZ4: float samples (counters above all) barely compress, and LZ4 decompresses several
+    // times faster than zstd: loading is what a snapshot is for.
+    let mut writer = ParquetWriter::new(File::create(path).map_err(io_err)?)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .with_row_group_size(Some(BATCH_ROWS))
+        .batched(&schema)?;
+    let mut batch: Vec<f64> = Vec::with_capacity(BATCH_ROWS);
+    for s in store.metric(metric) {
+        batch.extend_from_slice(&s.values);
+        if batch.len() >= BATCH_ROWS {
+            let v = std::mem::take(&mut batch);
+            writer.write_batch(&DataFrame::new(v.len(), vec![Column::new("value".into(), v)])?)?;
+        }
+    }
+    writer.write_batch(&DataFrame::new(batch.len(), vec![Column::new("value".into(), batch)])?)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// One row of the series table.
+struct SeriesRow {
+    metric: String,
+    axis: u32,
+    offset: u64,
+    len: usize,
+    labels: Labels,
+}
+
+/// True when `dir` (a snapshot's `metrics/`) holds the format-2 tables.
+pub fn is_layout(dir: &Path) -> bool {
+    dir.join(SERIES_FILE).is_file() && dir.join(AXES_FILE).is_file()
+}
+
+/// Reads the series of the metrics in `only` (all when `None`), of one namespace or all,
+/// into `store`, in the order they were written. The values files are read on `threads`
+/// threads. Every file is opened under the snapshot directory's rules
+/// ([`super::files::open_inside`] `root`: no link leaving it, no FIFO or device).
+///
+/// # Errors
+/// A missing or malformed table or values file, a file leading outside `root` or not a
+/// regular file, a series pointing outside its values or at an unknown axis; the error
+/// names the file.
+pub fn read_metrics(
+    root: &Path,
+    dir: &Path,
+    only: Option<&BTreeSet<String>>,
+    namespace: Option<&str>,
+    threads: usize,
+    store: &mut MetricStore,
+) -> Result<()> {
+    let series_path = dir.join(SERIES_FILE);
+    let rows = read_series(root, &series_path)?;
+    let wanted: Vec<&SeriesRow> = rows
+        .iter()
+        .filter(|r| only.is_none_or(|o| o.contains(&r.metric)))
+        .filter(|r| namespace.is_none_or(|ns| r.labels.get("namespace") == Some(ns)))
+        .collect();
+    let axes_path = dir.join(AXES_FILE);
+    let needed_axes: BTreeSet<u32> = wanted.iter().map(|r| r.axis).collect();
+    let axes = read_axes(root, &axes_path, &needed_axes)?;
+    // Per metric: its values, read in parallel.
+    let mut metrics: Vec<&str> = wanted.iter().map(|r| r.metric.as_str()).collect();
+    metrics.sort_unstable();
+    metrics.dedup();
+    let values_dir = dir.join(VALUES_DIR);
+    let read: Vec<(String, Result<Vec<Vec<f64>>>)> = std::thread::scope(|scope| {
+        let mut out = Vec::new();
+        for chunk in metrics.chunks(threads.max(1)) {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|m| {
+                    let path = values_dir.join(values_file(m));
+                    let of_metric: Vec<&SeriesRow> =
+                        wanted.iter().copied().filter(|r| r.metric == *m).collect();
+                    scope.spawn(move || read_values(root, &path, &of_metric))
+                })
+                .collect();
+            for (h, m) in handles.into_iter().zip(chunk) {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(CollectError::Parquet {
+                        path: values_dir.join(values_file(m)),
+                        reason: "reader thread panicked".into(),
+                    })
+                });
+                out.push(((*m).to_string(), r));
+            }
+        }
+        out
+    });
+    let mut by_metric: HashMap<String, std::vec::IntoIter<Vec<f64>>> = HashMap::new();
+    for (m, r) in read {
+        by_metric.insert(m, r?.into_iter());
+    }
+    for row in wanted {
+        let values = by_metric.get_mut(&row.metric).and_then(Iterator::next).unwrap_or_default();
+        let axis = axes.get(&row.axis).cloned().ok_or_else(|| CollectError::Parquet {
+            path: axes_path.clone(),
+            reason: format!("axis {} of a {} series is not in the file", row.axis, row.metric),
+        })?;
+        store
+            .push_shared(row.metric.clone(), row.labels.clone(), axis, values)
+            .map_err(|e| CollectError::Parquet { path: series_path.clone(), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
+fn parquet_err(path: &Path) -> impl Fn(String) -> CollectError + '_ {
+    move |reason| CollectError::Parquet { path: path.to_path_buf(), reason }
+}
+
+fn open(root: &Path, path: &Path) -> Result<File> {
+    super::files::open_inside(root, path)
+}
+
+fn read_series(root: &Path, path: &Path) -> Result<Vec<SeriesRow>> {
+    let err = parquet_err(path);
+    let df = ParquetReader::new(open(root, path)?).finish().map_err(|e| err(e.to_string()))?;
+    let col = |name: &str| df.column(name).map_err(|_| err(format!("missing column `{name}`")));
+    let int = |name: &str| -> Result<Vec<u64>> {
+        let c = col(name)?.cast(&DataType::UInt64).map_err(|e| err(format!("column `{name}`: {e}")))?;
+        let c = c.u64().map_err(|e| err(format!("column `{name}`: {e}")))?;
+        c.iter().map(|v| v.ok_or_else(|| err(format!("column `{name}` has a null")))).collect()
+    };
+    let metric = col("metric")?.str().map_err(|e| err(format!("column `metric`: {e}")))?.clone();
+    let (axis, offset, len) = (int("axis")?, int("offset")?, int("len")?);
+    let label_cols: Vec<(String, StringChunked)> = df
+        .columns()
+        .iter()
+        .filter(|c| !SERIES_COLUMNS.contains(&c.name().as_str()))
+        .map(|c| {
+            Ok((
+                label_name(c.name()).to_string(),
+                c.str().map_err(|e| err(format!("column `{}`: {e}", c.name())))?.clone(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let m = metric.get(i).ok_or_else(|| err("column `metric` has a null".into()))?;
+        let labels = Labels::new(label_cols.iter().filter_map(|(n, c)| c.get(i).map(|v| (n.as_str(), v))));
+        out.push(SeriesRow {
+            metric: m.to_string(),
+            axis: u32::try_from(axis[i]).map_err(|e| err(format!("column `axis`: {e}")))?,
+            offset: offset[i],
+            len: usize::try_from(len[i]).map_err(|e| err(format!("column `len`: {e}")))?,
+            labels,
+        });
+    }
+    Ok(out)
+}
+
+/// The axes in `wanted`, each decoded once.
+fn read_axes(root: &Path, path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap<u32, Arc<[i64]>>> {
+    let err = parquet_err(path);
+    let mut reader = ParquetReader::new(open(root, path)?);
+    let total = reader.num_rows().map_err(|e| err(e.to_string()))?;
+    let mut out: HashMap<u32, Arc<[i64]>> = HashMap::new();
+    let mut current: Option<(u32, Vec<i64>)> = None;
+    let mut offset = 0;
+    let finish = |cur: Option<(u32, Vec<i64>)>, out: &mut HashMap<u32, Arc<[i64]>>| -> Result<()> {
+        if let Some((id, ts)) = cur {
+            if let Some(w) = ts.windows(2).position(|w| w[1] <= w[0]) {
+                return Err(err(format!("axis {id}: timestamp {} is not after the one before it", w + 1)));
+            }
+            out.insert(id, ts.into());
+        }
+        Ok(())
+    };
+    while offset < total {
+        let n = BATCH_ROWS.min(total - offset);
+        let df = ParquetReader::new(open(root, path)?)
+            .with_slice(Some((offset, n)))
+            .finish()
+            .map_err(|e| err(e.to_string()))?;
+        offset += n;
+        let ids = df.column("axis").map_err(|_| err("missing column `axis`".into()))?;
+        let ids = ids.u32().map_err(|e| err(format!("column `axis`: {e}")))?.rechunk();
+        let ts = df.column("timestamp").map_err(|_| err("missing column `timestamp`".into()))?;
+        let ts = ts.i64().map_err(|e| err(format!("column `timestamp`: {e}")))?.rechunk();
+        let (Ok(ids), Ok(ts)) = (ids.cont_slice(), ts.cont_slice()) else {
+            return Err(err("columns `axis` and `timestamp` must not hold nulls".into()));
+        };
+        let mut start = 0;
+        while start < ids.len() {
+            let id = ids[start];
+            let end = start + ids[start..].iter().position(|&x| x != id).unwrap_or(ids.len() - start);
+            if wanted.contains(&id) {
+                match &mut current {
+                    Some((cid, buf)) if *cid == id => buf.extend_from_slice(&ts[start..end]),
+                    _ => {
+                        finish(current.take(), &mut out)?;
+                        current = Some((id, ts[start..end].to_vec()));
+                    }
+                }
+            }
+            start = end;
+        }
+    }
+    finish(current, &mut out)?;
+    Ok(out)
+}
+
+/// The values of `rows` (one metric's series, in file order) from its values file.
+fn read_values(root: &Path, path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
+    let err = parquet_err(path);
+    let mut reader = ParquetReader::new(open(root, path)?);
+    let total = reader.num_rows().map_err(|e| err(e.to_string()))?;
+    let mut out: Vec<Vec<f64>> = rows.iter().map(|r| Vec::with_capacity(r.len)).collect();
+    // Rows sorted by offset: walk the file once in batches.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| rows[i].offset);
+    let mut next = 0usize;
+    let mut batch_start = 0usize;
+    while batch_start < total && next < order.len() {
+        let n = BATCH_ROWS.min(total - batch_start);
+        let df = ParquetReader::new(open(root, path)?)
+            .with_slice(Some((batch_start, n)))
+            .finish()
+            .map_err(|e| err(e.to_string()))?;
+        let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
+        let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.rechunk();
+        let values = col.cont_slice().map_err(|_| err("column `value` must not hold nulls".into()))?;
+        let batch_end = batch_start + n;
+        // Every series overlapping this batch takes its part.
+        let mut k = next;
+        while k < order.len() {
+            let r = rows[order[k]];
+            let (a, b) = (
+                usize::try_from(r.offset).unwrap_or(usize::MAX),
+                usize::try_from(r.offset).unwrap_or(usize::MAX).saturating_add(r.len),
+            );
+            if a >= batch_end {
+                break;
+            }
+            let from = a.max(batch_start);
+            let to = b.min(batch_end);
+            if from < to {
+                out[order[k]].extend_from_slice(&values[from - batch_start..to - batch_start]);
+            }
+            k += 1;
+        }
+        // Series finished in this batch are done.
+        while next < order.len()
+            && usize::try_from(rows[order[next]].offset)
+                .unwrap_or(usize::MAX)
+                .saturating_add(rows[order[next]].len)
+                <= batch_end
+        {
+            next += 1;
+        }
+        batch_start = batch_end;
+    }
+    for (r, v) in rows.iter().zip(&out) {
+        if v.len() != r.len {
+            return Err(err(format!(
+                "a {} series needs rows {}..{} but the file has {total}",
+                r.metric,
+                r.offset,
+                r.offset as usize + r.len
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// True for the files of this layout (the long-format reader leaves them alone).
+pub fn is_own_file(metrics_dir: &Path, file: &Path) -> bool {
+    file == metrics_dir.join(SERIES_FILE)
+        || file == metrics_dir.join(AXES_FILE)
+        || file.parent() == Some(metrics_dir.join(VALUES_DIR).as_path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> MetricStore {
+        let mut s = MetricStore::new();
+        let grid = vec![1000, 2000, 3000];
+        s.push("m", Labels::new([("namespace", "a"), ("pod", "p1")]), grid.clone(), vec![0.1, f64::NAN, 3.5])
+            .unwrap();
+        s.push(
+            "m",
+            Labels::new([("namespace", "b"), ("pod", "p2"), ("len", "x")]),
+            grid.clone(),
+            vec![1e-300, -2.0, 7.0],
+        )
+        .unwrap();
+        s.push("m", Labels::new([("namespace", "a"), ("pod", "p3")]), vec![5], vec![f64::INFINITY]).unwrap();
+        s.push("other:x", Labels::new([("namespace", "a"), ("le", "+Inf")]), grid, vec![1.0, 2.0, 3.0])
+            .unwrap();
+        s
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_sample_and_shares_axes() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = store();
+        write_metrics(&original, dir.path()).unwrap();
+        assert!(is_layout(dir.path()));
+        assert!(dir.path().join(VALUES_DIR).join("other:x.parquet").is_file());
+        let mut back = MetricStore::new();
+        read_metrics(dir.path(), dir.path(), None, None, 2, &mut back).unwrap();
+        assert_eq!(back.len(), original.len());
+        for (a, b) in original.all().iter().zip(back.all()) {
+            assert_eq!((&a.metric, &a.labels, &a.timestamps), (&b.metric, &b.labels, &b.timestamps));
+            assert_eq!(bits(&a.values), bits(&b.values));
+        }
+        // One axis decoded once: the three series on the same grid share it.
+        let all = back.all();
+        assert!(Arc::ptr_eq(&all[0].timestamps, &all[1].timestamps));
+        let other = back.metric("other:x").next().unwrap();
+        assert!(Arc::ptr_eq(&all[0].timestamps, &other.timestamps));
+    }
+
+    #[test]
+    fn only_the_metrics_and_namespace_asked_for_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(&store(), dir.path()).unwrap();
+        let only: BTreeSet<String> = ["m".to_string()].into();
+        let mut part = MetricStore::new();
+        read_metrics(dir.path(), dir.path(), Some(&only), Some("a"), 1, &mut part).unwrap();
+        let pods: Vec<&str> = part.all().iter().filter_map(|s| s.labels.get("pod")).collect();
+        assert_eq!(pods, ["p1", "p3"]);
+        assert_eq!(part.metric_names(), ["m"]);
+        // A values file that is not asked for is not opened: removing it changes nothing.
+        std::fs::remove_file(dir.path().join(VALUES_DIR).join("other:x.parquet")).unwrap();
+        let mut again = MetricStore::new();
+        read_metrics(dir.path(), dir.path(), Some(&only), None, 1, &mut again).unwrap();
+        assert_eq!(again.len(), 3);
+        let err = read_metrics(dir.path(), dir.path(), None, None, 1, &mut MetricStore::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("other:x.parquet"), "{err}");
+    }
+
+    #[test]
+    fn names_that_differ_get_different_files() {
+        assert_eq!(
+            values_file("container_cpu_usage_seconds_total"),
+            "container_cpu_usage_seconds_total.parquet"
+        );
+        assert_ne!(values_file("http.requests"), values_file("http_requests"));
+        assert_ne!(values_file("a/b"), values_file("a.b"));
+        assert!(values_file("../x").starts_with("___x-"), "no path of its own");
+    }
+
+    #[test]
+    fn a_series_pointing_past_its_values_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(&store(), dir.path()).unwrap();
+        // Replace m's values with a shorter column.
+        let path = dir.path().join(VALUES_DIR).join("m.parquet");
+        let mut df = DataFrame::new(2, vec![Column::new("value".into(), vec![1.0f64, 2.0])]).unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let err = read_metrics(dir.path(), dir.path(), None, None, 1, &mut MetricStore::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("m.parquet") && err.contains("rows"), "{err}");
+    }
+}
