@@ -409,6 +409,9 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
     }
 
     // 2. Nothing applied twice: per item manager, stored writes are apply then rollback.
+    // An operation's write is its server-side apply; a rollback that deletes an object the
+    // item created follows its apply with a strategic-merge removal, part of the same
+    // operation, which must come right after a rollback's apply.
     let mut writes = 0;
     for r in &recs {
         let manager = format!("aiops-{}", r.id);
@@ -420,6 +423,7 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
                     && !q.query.contains("dryRun=All")
                     && (200..300).contains(&q.status)
                     && q.field_manager.as_deref() == Some(manager.as_str())
+                    && q.content_type.contains("apply-patch")
             })
             .map(|q| {
                 let body = q.body.clone().unwrap_or(Value::Null);
@@ -427,6 +431,24 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
             })
             .collect();
         writes += seq.len();
+        let kinds: Vec<&str> = st
+            .requests
+            .iter()
+            .filter(|q| {
+                q.method == "PATCH"
+                    && !q.query.contains("dryRun=All")
+                    && (200..300).contains(&q.status)
+                    && q.field_manager.as_deref() == Some(manager.as_str())
+            })
+            .map(|q| if q.content_type.contains("apply-patch") { "apply" } else { "removal" })
+            .collect();
+        for (i, k) in kinds.iter().enumerate() {
+            assert!(
+                *k != "removal" || (i > 0 && kinds[i - 1] == "apply"),
+                "{}: a removal without its apply: {kinds:?} (seed {seed})",
+                r.title
+            );
+        }
         assert!(
             seq.is_empty() || seq == ["apply"] || seq == ["apply", "rollback"],
             "{}: stored writes {seq:?} (seed {seed})",

@@ -163,3 +163,67 @@ fn a_probe_on_a_port_nothing_listens_on_is_pointed_at_the_apps_port_and_back() {
     assert_eq!(ok_json(d, &kc, &["queue", "rollback", &id])["state"], "rolled_back");
     assert_eq!(probe(mock.lock().unwrap().object(PATH).unwrap()), before);
 }
+
+#[test]
+fn a_liveness_probe_that_kills_a_slow_start_gets_a_startup_probe_removed_on_rollback() {
+    // A public incident from the diagnosis fixtures: Spring Boot needs ~70 s, the liveness
+    // probe kills it at 60 s.
+    const PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/pricing-engine";
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose/probe-too-aggressive");
+    let text = std::fs::read_to_string(fixture.join("objects/workload.yaml")).unwrap();
+    let deploy: Value = serde_saphyr::from_str(text.split("\n---\n").next().unwrap()).unwrap();
+    assert_eq!(deploy["kind"], "Deployment");
+    let mut state = apply_api::State::default();
+    state.seed(PATH, deploy);
+    let (url, mock) = apply_api::start(state);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = support::kube_mock::kubeconfig(dir.path(), &url);
+    let d = dir.path();
+    let snapshot = fixture.to_str().unwrap();
+    let o = run(d, &kc, &["diagnose", "--all-unhealthy", "-n", "shop", "--snapshot", snapshot, "--enqueue"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let items = ok_json(d, &kc, &["queue", "list"])["items"].as_array().unwrap().clone();
+    let item = items
+        .iter()
+        .find(|i| i["code"] == "diagnosis-startup-probe")
+        .expect("an appliable startup-probe item");
+    let id = item["id"].as_str().unwrap().to_string();
+    let container = |obj: &Value| {
+        obj["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "pricing")
+            .unwrap()
+            .clone()
+    };
+    let before = container(mock.lock().unwrap().object(PATH).unwrap());
+    assert!(before.get("startupProbe").is_none());
+    ok_json(
+        d,
+        &kc,
+        &[
+            "queue",
+            "approve",
+            &id,
+            "--by",
+            "ann",
+            "--role",
+            "architect",
+            "--justification",
+            "start takes 70s",
+        ],
+    );
+    assert_eq!(ok_json(d, &kc, &["queue", "apply", &id])["state"], "applied");
+    let after = container(mock.lock().unwrap().object(PATH).unwrap());
+    let sp = &after["startupProbe"];
+    assert_eq!(sp["httpGet"]["path"], before["livenessProbe"]["httpGet"]["path"], "{after:#}");
+    assert_eq!(sp["httpGet"]["port"], before["livenessProbe"]["httpGet"]["port"], "{after:#}");
+    // The budget covers the measured start (~70 s) with margin.
+    assert!(sp["periodSeconds"].as_i64().unwrap() * sp["failureThreshold"].as_i64().unwrap() >= 90, "{sp:#}");
+    assert_eq!(after["livenessProbe"], before["livenessProbe"]);
+    // Rollback deletes the probe whole (the API server defaulted members the item never sent).
+    assert_eq!(ok_json(d, &kc, &["queue", "rollback", &id])["state"], "rolled_back");
+    assert_eq!(container(mock.lock().unwrap().object(PATH).unwrap()), before);
+}

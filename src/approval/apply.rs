@@ -447,7 +447,8 @@ pub(super) fn before_change(
                     None => return Err(ApplyError::Changed { target: key, diffs }),
                 }
             }
-            Ok(before)
+            // The plan records an absent object as absent (see `project_absent`).
+            Ok(super::patch::project_absent(obj, &rec.patch))
         }
         (None, false) => {
             let reason = format!("target {key} no longer exists");

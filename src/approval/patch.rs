@@ -41,6 +41,73 @@ pub fn project(obj: &Value, shape: &Value) -> Value {
     }
 }
 
+/// [`project`], except that an object field the object does not have at all is `null`
+/// rather than an object of `null`s: the rollback plan then says "absent" for an object the
+/// change creates (a `startupProbe`), and the rollback deletes it whole instead of leaving it
+/// with the members the API server defaulted.
+#[must_use]
+pub fn project_absent(obj: &Value, shape: &Value) -> Value {
+    match shape {
+        Value::Object(fields) => {
+            let mut out = Map::new();
+            for (k, sub) in fields {
+                let v = obj.get(k).unwrap_or(&Value::Null);
+                let p = if v.is_null() && sub.is_object() { Value::Null } else { project_absent(v, sub) };
+                out.insert(k.clone(), p);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) if items.iter().all(|i| i.get("name").is_some()) && !items.is_empty() => {
+            let have = obj.as_array();
+            Value::Array(
+                items
+                    .iter()
+                    .map(|want| {
+                        let name = &want["name"];
+                        let found =
+                            have.and_then(|h| h.iter().find(|o| &o["name"] == name)).unwrap_or(&Value::Null);
+                        let mut p = project_absent(found, want);
+                        if let Value::Object(m) = &mut p {
+                            m.insert("name".into(), name.clone());
+                        }
+                        p
+                    })
+                    .collect(),
+            )
+        }
+        _ => obj.clone(),
+    }
+}
+
+/// The objects a plan says were absent (`null` where the change sets an object), as a
+/// strategic-merge patch deleting each whole; `None` when there is none. Leaf fields absent
+/// before are left to the server-side apply, which removes the ones the item owned.
+#[must_use]
+pub fn absent_objects(plan: &Value, change: &Value) -> Option<Value> {
+    match (plan, change) {
+        (Value::Null, Value::Object(_)) => Some(Value::Null),
+        (Value::Object(p), Value::Object(c)) => {
+            let kept: Map<String, Value> =
+                p.iter().filter_map(|(k, v)| absent_objects(v, c.get(k)?).map(|n| (k.clone(), n))).collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        (Value::Array(p), Value::Array(c)) => {
+            let kept: Vec<Value> = p
+                .iter()
+                .filter_map(|item| {
+                    let name = item.get("name")?;
+                    let want = c.iter().find(|w| w.get("name") == Some(name))?;
+                    let mut n = absent_objects(item, want)?;
+                    n.as_object_mut()?.insert("name".into(), name.clone());
+                    Some(n)
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        _ => None,
+    }
+}
+
 /// Fields that are plain Go `bool` with `omitempty` in the Kubernetes API types: the API
 /// server never returns them `false`, it omits them, so absent means `false`. Every other
 /// boolean aiops writes is a `*bool` (`allowPrivilegeEscalation`, `privileged`,
@@ -205,6 +272,26 @@ mod tests {
             {"name": "sidecar", "image": "envoy", "resources": {"requests": {"cpu": "50m"}}},
             {"name": "app", "image": "web:1", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
         ]}}}})
+    }
+
+    #[test]
+    fn absent_objects_are_deleted_whole_and_absent_leaves_left_to_the_apply() {
+        let patch = json!({"spec": {"containers": [{"name": "app", "startupProbe": {"httpGet": {"port": 8080}}, "resources": {"limits": {"cpu": "1"}}}]}});
+        let live =
+            json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}}]}});
+        let plan = project_absent(&live, &patch);
+        assert_eq!(
+            plan,
+            json!({"spec": {"containers": [{"name": "app", "startupProbe": null, "resources": {"limits": {"cpu": null}}}]}})
+        );
+        assert!(same(&plan, &project(&live, &patch)));
+        assert_eq!(
+            absent_objects(&plan, &patch),
+            Some(json!({"spec": {"containers": [{"name": "app", "startupProbe": null}]}}))
+        );
+        let sized =
+            json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": null}}}]}});
+        assert_eq!(absent_objects(&sized, &patch), None);
     }
 
     #[test]

@@ -130,6 +130,16 @@ async fn rollback_locked(
             let p = Patch::Apply(&body);
             let (res, _) = with_retries(opts, "rollback", || api.patch(&name, &pp, &p)).await;
             res.map_err(kube_err(format!("restoring {key}")))?;
+            // Objects the item created (absent in the plan) are deleted whole: the apply above
+            // only gives up the item's leaves, which would leave such an object behind with
+            // the members the API server defaulted. No second write otherwise.
+            if let Some(gone) = super::patch::absent_objects(&plan, &item.recommendation.patch) {
+                let pp = PatchParams { field_manager: Some(manager.clone()), ..PatchParams::default() };
+                let p = Patch::Strategic(&gone);
+                let (res, _) =
+                    with_retries(opts, "remove created objects", || api.patch(&name, &pp, &p)).await;
+                res.map_err(kube_err(format!("removing what {id} created on {key}")))?;
+            }
             let after = get_opt(api, &name, &format!("reading {key} back")).await?;
             let got = after.as_ref().map(|a| project(a, &plan)).unwrap_or(Value::Null);
             if !same(&got, &plan) {

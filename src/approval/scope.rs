@@ -50,6 +50,8 @@ pub fn declared_paths(rec: &Recommendation) -> Vec<String> {
         (Feature::Rollout, "rollout-pause") => vec!["spec.paused".into()],
         // A diagnosed OOM kill: the container's memory limit and request.
         (Feature::Diagnosis, "diagnosis-oom-memory") => under(&["containers[].resources"]),
+        // A liveness probe that kills a slow start: a startupProbe added (removed on rollback).
+        (Feature::Diagnosis, "diagnosis-startup-probe") => under(&["containers[].startupProbe"]),
         // A probe aimed at a port nothing listens on: the probes' ports only.
         (Feature::Diagnosis, "diagnosis-probe-port") => under(&[
             "containers[].livenessProbe.httpGet.port",

@@ -227,6 +227,33 @@ impl ProbeCheck<'_, '_> {
         )
     }
 
+    /// A startupProbe on the liveness probe's own endpoint, with a failure budget above the
+    /// measured start (`failures` × 10 s), when the container has none; removed on rollback.
+    fn startup_change(&self, failures: f64) -> Option<super::Change> {
+        if self.kind != "Liveness" || self.c.startup_probe.is_some() {
+            return None;
+        }
+        let handler = serde_json::to_value(self.p).ok()?;
+        let mut probe = serde_json::Map::new();
+        for key in ["httpGet", "tcpSocket", "grpc", "exec"] {
+            if let Some(v) = handler.get(key).filter(|v| !v.is_null()) {
+                probe.insert(key.into(), v.clone());
+            }
+        }
+        if probe.is_empty() {
+            return None;
+        }
+        probe.insert("periodSeconds".into(), serde_json::json!(10));
+        #[allow(clippy::cast_possible_truncation)]
+        probe.insert("failureThreshold".into(), serde_json::json!(failures as i64));
+        Some(super::Change {
+            kind: "startup-probe",
+            container: self.c.name.clone(),
+            set: serde_json::json!({ "startupProbe": probe }),
+            before: serde_json::json!({ "startupProbe": null }),
+        })
+    }
+
     /// The probe's port set to the one the app listens on (the handler's other fields are
     /// kept: a server-side apply of the port alone).
     fn port_change(&self, actual: u16) -> super::Change {
@@ -483,10 +510,13 @@ impl ProbeCheck<'_, '_> {
             f = f.ev("log (last lines before the kill)", line);
         }
         let needed = startup_secs.unwrap_or_else(|| run.map_or(120.0, |r| (r * 3) as f64).max(120.0));
+        let failures = (needed * 1.5 / 10.0).ceil().max(6.0);
         f = f.fix(format!(
-            "Add a startupProbe on the same endpoint with failureThreshold × periodSeconds above the start time (e.g. periodSeconds: 10, failureThreshold: {}), and keep the {kind} probe for steady state",
-            (needed * 1.5 / 10.0).ceil().max(6.0)
+            "Add a startupProbe on the same endpoint with failureThreshold × periodSeconds above the start time (e.g. periodSeconds: 10, failureThreshold: {failures}), and keep the {kind} probe for steady state"
         ));
+        if let Some(change) = self.startup_change(failures) {
+            f = f.change(change);
+        }
         if let Some(line) = last_words.filter(|l| {
             let l = l.to_lowercase();
             ["error", "fatal", "lock", "dirty", "cannot", "failed"].iter().any(|w| l.contains(w))

@@ -130,6 +130,22 @@ fn change_recommendation(
                 ),
             )
         }
+        "startup-probe" => {
+            let p = &ch.set["startupProbe"];
+            let budget =
+                p["periodSeconds"].as_i64().unwrap_or(10) * p["failureThreshold"].as_i64().unwrap_or(0);
+            (
+                "diagnosis-startup-probe",
+                format!(
+                    "Add a startupProbe ({budget}s to start) to container {} of {}/{}",
+                    ch.container, target.kind, target.name
+                ),
+                format!(
+                    "{} A startupProbe on the liveness probe's endpoint gives the start {budget}s; the liveness probe then only checks a started container.",
+                    d.root_cause
+                ),
+            )
+        }
         _ => return None,
     };
     let id = recommendation_id(code, target, Some(&ch.container), &patch);
