@@ -13,6 +13,7 @@ pub mod kube;
 pub mod kube_diagnose;
 pub mod manifest_files;
 pub mod parquet;
+pub mod prom_options;
 pub mod prometheus;
 pub mod queries;
 pub mod remote_read;

@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 use super::error::{CollectError, Result};
 use super::grid::{Grid, Lookback, resample};
 use super::json_stream::{ResultScanner, ScanError, decode_matrix_series};
-use super::prometheus::{DROPPED_LABELS, PromOptions};
+use super::prom_options::{DROPPED_LABELS, PromOptions};
 use super::remote_read::{self, Query, RemoteReadError};
 use super::selector::selector_matchers;
 use super::{queries, remote_read::Series as RrSeries};
