@@ -10,35 +10,7 @@ use serde_json::{Map, Value};
 /// The values of `obj` at every path `shape` sets (`null` where `obj` has nothing).
 #[must_use]
 pub fn project(obj: &Value, shape: &Value) -> Value {
-    match shape {
-        Value::Object(fields) => {
-            let mut out = Map::new();
-            for (k, sub) in fields {
-                let v = obj.get(k).unwrap_or(&Value::Null);
-                out.insert(k.clone(), project(v, sub));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) if items.iter().all(|i| i.get("name").is_some()) && !items.is_empty() => {
-            let have = obj.as_array();
-            Value::Array(
-                items
-                    .iter()
-                    .map(|want| {
-                        let name = &want["name"];
-                        let found =
-                            have.and_then(|h| h.iter().find(|o| &o["name"] == name)).unwrap_or(&Value::Null);
-                        let mut p = project(found, want);
-                        if let Value::Object(m) = &mut p {
-                            m.insert("name".into(), name.clone());
-                        }
-                        p
-                    })
-                    .collect(),
-            )
-        }
-        _ => obj.clone(),
-    }
+    project_with(obj, shape, false)
 }
 
 /// [`project`], except that an object field the object does not have at all is `null`
@@ -47,12 +19,20 @@ pub fn project(obj: &Value, shape: &Value) -> Value {
 /// with the members the API server defaulted.
 #[must_use]
 pub fn project_absent(obj: &Value, shape: &Value) -> Value {
+    project_with(obj, shape, true)
+}
+
+fn project_with(obj: &Value, shape: &Value, absent_as_null: bool) -> Value {
     match shape {
         Value::Object(fields) => {
             let mut out = Map::new();
             for (k, sub) in fields {
                 let v = obj.get(k).unwrap_or(&Value::Null);
-                let p = if v.is_null() && sub.is_object() { Value::Null } else { project_absent(v, sub) };
+                let p = if absent_as_null && v.is_null() && sub.is_object() {
+                    Value::Null
+                } else {
+                    project_with(v, sub, absent_as_null)
+                };
                 out.insert(k.clone(), p);
             }
             Value::Object(out)
@@ -66,7 +46,7 @@ pub fn project_absent(obj: &Value, shape: &Value) -> Value {
                         let name = &want["name"];
                         let found =
                             have.and_then(|h| h.iter().find(|o| &o["name"] == name)).unwrap_or(&Value::Null);
-                        let mut p = project_absent(found, want);
+                        let mut p = project_with(found, want, absent_as_null);
                         if let Value::Object(m) = &mut p {
                             m.insert("name".into(), name.clone());
                         }

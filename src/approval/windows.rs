@@ -58,7 +58,7 @@ impl Window {
     pub fn new(kind: WindowKind, name: &str, cron: &str, duration: Duration) -> Result<Window, String> {
         let schedule = cron::Schedule::from_str(cron).map_err(|e| {
             format!(
-                "cron {cron:?} is not a cron expression (sec min hour day-of-month month day-of-week): {e}"
+                "cron \"{cron}\" is not a cron expression (sec min hour day-of-month month day-of-week): {e}"
             )
         })?;
         if duration.is_zero() {
@@ -133,7 +133,7 @@ impl Gate {
     pub fn reason(&self) -> String {
         match self {
             Gate::Open { .. } => String::new(),
-            Gate::Frozen { window, until } => format!("inside the frozen window {window:?} until {until}"),
+            Gate::Frozen { window, until } => format!("inside the frozen window \"{window}\" until {until}"),
             Gate::Closed { next: Some(next), next_window } => format!(
                 "outside every allowed maintenance window; the next ({}) opens at {next}",
                 next_window.as_deref().unwrap_or("-")
@@ -162,22 +162,22 @@ impl Edge {
         match (self.kind, self.starts) {
             (WindowKind::Frozen, true) => {
                 format!(
-                    "aiops: change freeze {:?} started at {}: applies are refused until it ends (rollbacks stay allowed)",
+                    "aiops: change freeze \"{}\" started at {}: applies are refused until it ends (rollbacks stay allowed)",
                     self.name, self.at
                 )
             }
             (WindowKind::Frozen, false) => {
-                format!("aiops: change freeze {:?} ended at {}", self.name, self.at)
+                format!("aiops: change freeze \"{}\" ended at {}", self.name, self.at)
             }
             (WindowKind::Allowed, true) => {
                 format!(
-                    "aiops: maintenance window {:?} opened at {}: approved changes may be applied",
+                    "aiops: maintenance window \"{}\" opened at {}: approved changes may be applied",
                     self.name, self.at
                 )
             }
             (WindowKind::Allowed, false) => {
                 format!(
-                    "aiops: maintenance window {:?} closed at {}: applies wait for the next window",
+                    "aiops: maintenance window \"{}\" closed at {}: applies wait for the next window",
                     self.name, self.at
                 )
             }
