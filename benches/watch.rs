@@ -74,7 +74,8 @@ fn main() {
     let mut st = watch_api::State::default();
     let burst = 500;
     for d in 0..=deployments {
-        let (name, per) = if d == deployments { ("big".to_string(), burst) } else { (format!("app{d:03}"), per) };
+        let (name, per) =
+            if d == deployments { ("big".to_string(), burst) } else { (format!("app{d:03}"), per) };
         st.put(
             &format!("/apis/apps/v1/namespaces/shop/deployments/{name}"),
             json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "shop", "uid": format!("d-{name}")},
@@ -124,7 +125,11 @@ fn main() {
     };
     let synced = wait(&|v| v["event"] == "synced");
     let pods = deployments * per + burst;
-    println!("pods watched {pods:>6}   first list done after {:>8.3} s   watcher peak RSS {} MiB", (synced - started).as_secs_f64(), peak_rss_mib(pid));
+    println!(
+        "pods watched {pods:>6}   first list done after {:>8.3} s   watcher peak RSS {} MiB",
+        (synced - started).as_secs_f64(),
+        peak_rss_mib(pid)
+    );
 
     let mut lat = Vec::new();
     for r in 0..rounds.min(deployments - 1) {
@@ -171,7 +176,10 @@ fn main() {
             opened += 1;
         }
     }
-    println!("burst of {burst} failing pods of one Deployment: {opened} incident(s) opened, all {burst} joined after {:>8.1} ms", ms(done - t0));
+    println!(
+        "burst of {burst} failing pods of one Deployment: {opened} incident(s) opened, all {burst} joined after {:>8.1} ms",
+        ms(done - t0)
+    );
     println!("watcher peak RSS at the end: {} MiB (VmHWM of the aiops watch process)", peak_rss_mib(pid));
     let _ = child.kill();
     let _ = child.wait();

@@ -135,7 +135,13 @@ fn the_mock_lists_in_chunks_and_watches_from_the_lists_version() {
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["kind"], "PodList");
         assert!(v["items"].as_array().unwrap().len() <= 2);
-        names.extend(v["items"].as_array().unwrap().iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()));
+        names.extend(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["metadata"]["name"].as_str().unwrap().to_string()),
+        );
         if list_rv.is_empty() {
             list_rv = v["metadata"]["resourceVersion"].as_str().unwrap().to_string();
         }
@@ -153,38 +159,49 @@ fn the_mock_lists_in_chunks_and_watches_from_the_lists_version() {
         set_status(&mut m, "shop", "web", 1, crash_looping(Timestamp::now(), 1));
         m.remove(&pod_path("shop", "web-5d8f7b9c4-00002"));
     }
-    let ev = watch_events(&format!("{url}/api/v1/namespaces/shop/pods?watch=1&resourceVersion={list_rv}"), Duration::from_millis(300));
+    let ev = watch_events(
+        &format!("{url}/api/v1/namespaces/shop/pods?watch=1&resourceVersion={list_rv}"),
+        Duration::from_millis(300),
+    );
     let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["MODIFIED", "DELETED"], "{ev:#?}");
-    let rvs: Vec<u64> = ev.iter().map(|e| e["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()).collect();
+    let rvs: Vec<u64> = ev
+        .iter()
+        .map(|e| e["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(rvs[0] < rvs[1] && rvs[0] > list_rv.parse().unwrap());
     // Without a version: synthetic ADDED events for what is there ("Get State and Start at Most Recent").
-    let ev = watch_events(&format!("{url}/api/v1/namespaces/shop/pods?watch=true"), Duration::from_millis(300));
+    let ev =
+        watch_events(&format!("{url}/api/v1/namespaces/shop/pods?watch=true"), Duration::from_millis(300));
     assert_eq!(ev.len(), 4);
     assert!(ev.iter().all(|e| e["type"] == "ADDED"));
 }
 
 #[test]
 fn the_mock_answers_an_expired_version_with_410_and_sends_bookmarks_only_when_asked() {
-    let mut st = watch_api::State::default();
-    st.bookmark_every = Duration::from_millis(50);
+    let mut st = watch_api::State { bookmark_every: Duration::from_millis(50), ..Default::default() };
     seed_deployment(&mut st, "shop", "web", 1);
     let (url, mock) = watch_api::start(st);
     mock.lock().unwrap().compact();
     // The watch cache's answer to a version it no longer has: 200, then one ERROR event
     // with a Status of code 410, reason Expired.
-    let ev = watch_events(&format!("{url}/api/v1/pods?watch=1&resourceVersion=1"), Duration::from_millis(300));
+    let ev =
+        watch_events(&format!("{url}/api/v1/pods?watch=1&resourceVersion=1"), Duration::from_millis(300));
     assert_eq!(ev.len(), 1, "{ev:#?}");
     assert_eq!(ev[0]["type"], "ERROR");
     assert_eq!(ev[0]["object"]["code"], 410);
     assert_eq!(ev[0]["object"]["reason"], "Expired");
     assert!(ev[0]["object"]["message"].as_str().unwrap().starts_with("too old resource version"));
     let rv = mock.lock().unwrap().store.resource_version();
-    let ev = watch_events(&format!("{url}/api/v1/pods?watch=1&resourceVersion={rv}&allowWatchBookmarks=true"), Duration::from_millis(300));
+    let ev = watch_events(
+        &format!("{url}/api/v1/pods?watch=1&resourceVersion={rv}&allowWatchBookmarks=true"),
+        Duration::from_millis(300),
+    );
     assert!(!ev.is_empty() && ev.iter().all(|e| e["type"] == "BOOKMARK"), "{ev:#?}");
     assert_eq!(ev[0]["object"]["metadata"]["resourceVersion"], rv.to_string());
     assert_eq!(ev[0]["object"]["kind"], "Pod");
-    let ev = watch_events(&format!("{url}/api/v1/pods?watch=1&resourceVersion={rv}"), Duration::from_millis(300));
+    let ev =
+        watch_events(&format!("{url}/api/v1/pods?watch=1&resourceVersion={rv}"), Duration::from_millis(300));
     assert!(ev.is_empty(), "no bookmarks unless asked: {ev:#?}");
     // 429 comes with Retry-After.
     mock.lock().unwrap().fail_next(429, 1);
@@ -306,7 +323,9 @@ fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and
     assert_eq!(opened["pod"], "web-5d8f7b9c4-00001");
     assert_eq!(opened["pre_existing"], false);
     let id = opened["id"].as_str().unwrap().to_string();
-    let diagnosed = w.wait("the diagnosis", Duration::from_secs(30), |v| v["event"] == "diagnosed" || v["event"] == "diagnosis-failed");
+    let diagnosed = w.wait("the diagnosis", Duration::from_secs(30), |v| {
+        v["event"] == "diagnosed" || v["event"] == "diagnosis-failed"
+    });
     assert_eq!(diagnosed["event"], "diagnosed", "{diagnosed:#}");
     assert_eq!(diagnosed["id"], id.as_str());
     let item = diagnosed["item"].as_str().expect("the remediation was queued").to_string();
@@ -429,7 +448,9 @@ fn dropped_streams_an_api_restart_and_429s_lose_no_incident() {
     }
     assert!(w.count(|v| v["event"] == "stream-error") >= 2, "the faults were seen: {:#?}", w.seen);
     assert!(
-        w.count(|v| v["event"] == "stream-error" && v["message"].as_str().unwrap_or("").contains("too old resource version")) >= 1,
+        w.count(|v| v["event"] == "stream-error"
+            && v["message"].as_str().unwrap_or("").contains("too old resource version"))
+            >= 1,
         "410 Expired was seen: {:#?}",
         w.seen
     );
@@ -482,11 +503,13 @@ fn api_path(obj: &Value) -> String {
 /// Boot start), moved in time so that it is happening now, in the mock.
 fn seed_fixture(st: &mut watch_api::State) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(root.join("snapshot.json")).unwrap()).unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("snapshot.json")).unwrap()).unwrap();
     let as_of: Timestamp = meta["as_of"].as_str().unwrap().parse().unwrap();
     let delta = jiff::SignedDuration::from_secs(Timestamp::now().as_second() - as_of.as_second());
     let mut all = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(root.join("objects")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(root.join("objects")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
@@ -498,7 +521,9 @@ fn seed_fixture(st: &mut watch_api::State) -> Vec<Value> {
         }
     }
     let pod = all.iter().find(|o| o["kind"] == "Pod").unwrap().clone();
-    let log = std::fs::read_to_string(root.join("logs/shop/pricing-engine-8rzcg7px6z-nf8pp/pricing.previous.log")).unwrap();
+    let log =
+        std::fs::read_to_string(root.join("logs/shop/pricing-engine-8rzcg7px6z-nf8pp/pricing.previous.log"))
+            .unwrap();
     st.logs.insert(api_path(&pod), log);
     all
 }
@@ -519,7 +544,17 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(["serve", "--watch", "--settle", "2s", "--listen", "127.0.0.1:0", "--schedule", "verify=off", "--tokens"])
+        .args([
+            "serve",
+            "--watch",
+            "--settle",
+            "2s",
+            "--listen",
+            "127.0.0.1:0",
+            "--schedule",
+            "verify=off",
+            "--tokens",
+        ])
         .arg(d.join("tokens.yaml"))
         .arg("--out")
         .arg(d.join("reports"))
@@ -550,7 +585,10 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let incident = incident.unwrap_or_else(|| panic!("no diagnosed incident; server log:\n{}", log()));
-    assert_eq!((incident.kind.as_str(), incident.name.as_str(), incident.cause.as_str()), ("Deployment", "pricing-engine", "crash-loop"));
+    assert_eq!(
+        (incident.kind.as_str(), incident.name.as_str(), incident.cause.as_str()),
+        ("Deployment", "pricing-engine", "crash-loop")
+    );
     assert!(incident.pre_existing, "failing for 17 minutes before the server started");
     let item = incident.item_id.clone().unwrap();
     let store = Store::open(&db).unwrap();
@@ -566,7 +604,16 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
         let url = url.clone();
         async move {
             let resp = client.get(format!("{url}/login")).send().await.unwrap();
-            let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+            let cookie = resp
+                .headers()
+                .get("set-cookie")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
             let html = resp.text().await.unwrap();
             let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
             let csrf = html[at..at + 64].to_string();
@@ -585,16 +632,35 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
         let url = url.clone();
         let item = item.clone();
         async move {
-            let html = client.get(format!("{url}/queue/{item}")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+            let html = client
+                .get(format!("{url}/queue/{item}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
             let mut form = form;
             form.push(("csrf", html[at..at + 64].to_string()));
-            let resp = client.post(format!("{url}/queue/{item}/{action}")).header("cookie", &cookie).form(&form).send().await.unwrap();
+            let resp = client
+                .post(format!("{url}/queue/{item}/{action}"))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
             (resp.status().as_u16(), resp.text().await.unwrap())
         }
     };
     let ann = login("approver-token-0123456789abcdef").await;
-    let (code, body) = act(ann, "approve", vec![("justification", "startup takes 70 s; the probe kills it at 60 s".to_string())]).await;
+    let (code, body) = act(
+        ann,
+        "approve",
+        vec![("justification", "startup takes 70 s; the probe kills it at 60 s".to_string())],
+    )
+    .await;
     assert!(code < 400, "approve: {code} {body}");
     let otto = login("operator-token-0123456789abcdef").await;
     let (code, body) = act(otto, "apply", vec![]).await;
@@ -654,7 +720,19 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
 fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(["watch", "--demo", "-o", "json", "--replay-pace", "100ms", "--settle", "1s", "--stop-after", "20s", "--db"])
+        .args([
+            "watch",
+            "--demo",
+            "-o",
+            "json",
+            "--replay-pace",
+            "100ms",
+            "--settle",
+            "1s",
+            "--stop-after",
+            "20s",
+            "--db",
+        ])
         .arg(dir.path().join("queue.db"))
         .env_remove("AIOPS_CONFIG")
         .env_remove("AIOPS_DB")
@@ -670,10 +748,7 @@ fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_reso
     assert_eq!(count("diagnosed"), opened, "each diagnosed: {events:#?}");
     assert_eq!(count("resolved"), opened, "each resolved after its recovery: {events:#?}");
     // The OOM-killed demo Deployment is diagnosed with a patch aiops can apply.
-    assert!(
-        events.iter().any(|v| v["event"] == "diagnosed" && v["appliable"] == true),
-        "{events:#?}"
-    );
+    assert!(events.iter().any(|v| v["event"] == "diagnosed" && v["appliable"] == true), "{events:#?}");
     let store = Store::open(&dir.path().join("queue.db")).unwrap();
     let stats = store.stats(Timestamp::now()).unwrap();
     assert_eq!(stats.incidents.resolved, opened);

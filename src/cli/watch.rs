@@ -11,8 +11,8 @@ use clap::Args;
 use super::{CliError, GlobalArgs, exit, output, parse_duration_arg};
 use crate::analysis::incidents::Thresholds;
 use crate::config::OutputFormat;
-use crate::jobs::watch::{WatchEvent, WatchRequest};
 use crate::jobs::Ctx;
+use crate::jobs::watch::{WatchEvent, WatchRequest};
 use crate::report::text::watch::{line, summary};
 
 /// The watcher's thresholds (`aiops watch` and `aiops serve --watch`).

@@ -14,8 +14,8 @@ use kube::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher as start_watcher};
 
-use super::kube::{KubeOptions, connect};
 use super::CollectError;
+use super::kube::{KubeOptions, connect};
 
 /// A change the watcher saw.
 #[derive(Debug, Clone)]
@@ -91,6 +91,8 @@ fn describe(e: &watcher::Error) -> String {
             format!("the pod watch ended with an error: {} ({} {})", s.message, s.code, s.reason)
         }
         watcher::Error::WatchFailed(e) => format!("the pod watch failed: {}", client(e)),
-        watcher::Error::NoResourceVersion => "the pod watch answered an object without a resourceVersion".into(),
+        watcher::Error::NoResourceVersion => {
+            "the pod watch answered an object without a resourceVersion".into()
+        }
     }
 }

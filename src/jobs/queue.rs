@@ -241,7 +241,11 @@ pub fn stats(store: &Store, as_of: Timestamp) -> Result<QueueStats> {
 ///
 /// # Errors
 /// Store errors.
-pub fn incidents(store: &Store, open_only: bool, limit: usize) -> Result<Vec<crate::approval::store::Incident>> {
+pub fn incidents(
+    store: &Store,
+    open_only: bool,
+    limit: usize,
+) -> Result<Vec<crate::approval::store::Incident>> {
     Ok(store.incidents(open_only, limit)?)
 }
 

@@ -29,7 +29,7 @@ use super::{Ctx, JobError, Result, queue};
 use crate::analysis::diagnose::controller::Target;
 use crate::analysis::incidents::{Cause, Change, IncidentKey, Thresholds, Tracker, controller_of, signal};
 use crate::approval::Store;
-use crate::approval::store::NewIncident;
+use crate::approval::store::{Diagnosed, NewIncident};
 use crate::collectors::watch::PodUpdate;
 use crate::model::ObjectKind;
 
@@ -73,7 +73,10 @@ impl Default for WatchRequest {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum WatchEvent {
     /// The first (re-)list finished: the loop sees the cluster.
-    Synced { at: Timestamp, pods: usize },
+    Synced {
+        at: Timestamp,
+        pods: usize,
+    },
     Opened {
         id: String,
         at: Timestamp,
@@ -95,12 +98,28 @@ pub enum WatchEvent {
         /// Detection → diagnosis.
         seconds: f64,
     },
-    DiagnosisFailed { id: String, at: Timestamp, error: String },
+    DiagnosisFailed {
+        id: String,
+        at: Timestamp,
+        error: String,
+    },
     /// More pods joined (reported at 2, 5, 10, 20, 50, ... pods).
-    Grew { id: String, at: Timestamp, pods: usize },
-    Resolved { id: String, at: Timestamp, recovered_at: Timestamp, mttr_seconds: f64 },
+    Grew {
+        id: String,
+        at: Timestamp,
+        pods: usize,
+    },
+    Resolved {
+        id: String,
+        at: Timestamp,
+        recovered_at: Timestamp,
+        mttr_seconds: f64,
+    },
     /// The watch failed and retries by itself.
-    StreamError { at: Timestamp, message: String },
+    StreamError {
+        at: Timestamp,
+        message: String,
+    },
 }
 
 /// What a finished run saw.
@@ -304,7 +323,8 @@ impl Loop<'_> {
                 out.extend(self.gone(&k.0, &k.1, &p, now)?);
             }
             PodUpdate::Relisted(all) => {
-                let fresh: HashMap<(String, String), Pod> = all.into_iter().map(|p| (Self::key_of(&p), p)).collect();
+                let fresh: HashMap<(String, String), Pod> =
+                    all.into_iter().map(|p| (Self::key_of(&p), p)).collect();
                 let old = std::mem::take(&mut self.pods);
                 for (k, p) in &old {
                     if !fresh.contains_key(k) {
@@ -349,7 +369,13 @@ impl Loop<'_> {
         self.apply(changes, now)
     }
 
-    fn gone(&mut self, ns: &str, name: &str, pod: &Pod, now: Timestamp) -> Result<Vec<(String, String, String)>> {
+    fn gone(
+        &mut self,
+        ns: &str,
+        name: &str,
+        pod: &Pod,
+        now: Timestamp,
+    ) -> Result<Vec<(String, String, String)>> {
         let (kind, cname) = controller_of(pod);
         let changes = self.tracker.observe(ns, name, (&kind, &cname), None, now);
         self.apply(changes, now)
@@ -406,9 +432,16 @@ impl Loop<'_> {
                     let mttr = inc.and_then(|i| i.mttr_seconds).unwrap_or(0.0);
                     self.summary.resolved += 1;
                     tracing::info!(incident = %o.id, target = %key, mttr_seconds = mttr, "Incident resolved.");
-                    (self.emit)(&WatchEvent::Resolved { id: o.id, at: now, recovered_at, mttr_seconds: mttr });
+                    (self.emit)(&WatchEvent::Resolved {
+                        id: o.id,
+                        at: now,
+                        recovered_at,
+                        mttr_seconds: mttr,
+                    });
                 }
-                Change::Quiet { key, .. } => tracing::debug!(target = %key, "No pod shows the cause any more."),
+                Change::Quiet { key, .. } => {
+                    tracing::debug!(target = %key, "No pod shows the cause any more.")
+                }
                 Change::Resumed { key, .. } => tracing::debug!(target = %key, "A pod shows the cause again."),
             }
         }
@@ -419,14 +452,21 @@ impl Loop<'_> {
         let now = self.ctx.now();
         match res {
             Ok(live) => {
-                let item = live.enqueued.as_ref().and_then(|e| {
-                    e.added.iter().chain(&e.refreshed).chain(&e.kept_decided).next().cloned()
-                });
+                let item = live
+                    .enqueued
+                    .as_ref()
+                    .and_then(|e| e.added.iter().chain(&e.refreshed).chain(&e.kept_decided).next().cloned());
                 let d = &live.diagnosis;
                 let json = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
-                self.store
-                    .incident_diagnosed(id, now, &d.summary, item.as_deref(), &json, live.first_warning, self.started)
-                    .map_err(db)?;
+                let diagnosed = Diagnosed {
+                    at: now,
+                    summary: &d.summary,
+                    item_id: item.as_deref(),
+                    diagnosis: &json,
+                    first_signal: live.first_warning,
+                    watch_started: self.started,
+                };
+                self.store.incident_diagnosed(id, &diagnosed).map_err(db)?;
                 let seconds = (now.as_millisecond() - detected.as_millisecond()) as f64 / 1000.0;
                 tracing::info!(incident = %id, class = d.class.id(), item = item.as_deref().unwrap_or(""), "Incident diagnosed.");
                 (self.emit)(&WatchEvent::Diagnosed {

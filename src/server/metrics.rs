@@ -215,8 +215,9 @@ mod tests {
         m.job_finished("sizing", "success", 1.5, Some(2), None);
         m.job_finished("health-report", "failure", 0.2, None, Some(0.01));
         m.decided("low", 42.0);
-        let text =
-            m.render(&[("pending".into(), "low".into(), 3), ("applied".into(), "medium".into(), 1)], None).unwrap();
+        let text = m
+            .render(&[("pending".into(), "low".into(), 3), ("applied".into(), "medium".into(), 1)], None)
+            .unwrap();
         for want in [
             "aiops_recommendations{state=\"pending\",tier=\"low\"} 3",
             "aiops_recommendations{state=\"applied\",tier=\"medium\"} 1",

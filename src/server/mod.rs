@@ -599,7 +599,9 @@ pub async fn run(
             req.source = source;
             tokio::spawn(watcher::run(Arc::clone(&state), req, opts.notify.clone(), rx.clone()));
         } else {
-            tracing::warn!("--watch follows a live cluster (or the demo, replayed); a snapshot is not watched.");
+            tracing::warn!(
+                "--watch follows a live cluster (or the demo, replayed); a snapshot is not watched."
+            );
         }
     }
     state.ready.store(true, Ordering::Relaxed);

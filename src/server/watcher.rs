@@ -7,7 +7,9 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use tokio::sync::{mpsc, watch};
 
@@ -21,16 +23,22 @@ pub const PER_MINUTE: usize = 20;
 
 /// Runs the watcher until `stop` turns true. A watcher that cannot start is logged; the
 /// server goes on serving the queue.
-pub async fn run(state: Arc<AppState>, req: WatchRequest, notify: Option<String>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    state: Arc<AppState>,
+    req: WatchRequest,
+    notify: Option<String>,
+    mut stop: watch::Receiver<bool>,
+) {
     let (tx, rx) = mpsc::unbounded_channel::<WatchEvent>();
     if let Some(url) = notify {
-        tokio::spawn(post(url, rx));
+        tokio::spawn(post(url, rx, Arc::clone(state.runner.clock())));
     }
     let clock = state.runner.clock();
     let ctx = Ctx::new(&state.config, clock.as_ref());
     let emit = move |e: &WatchEvent| {
         tracing::info!(event = %line(e), "Watch.");
-        if matches!(e, WatchEvent::Opened { .. } | WatchEvent::Diagnosed { .. } | WatchEvent::Resolved { .. }) {
+        if matches!(e, WatchEvent::Opened { .. } | WatchEvent::Diagnosed { .. } | WatchEvent::Resolved { .. })
+        {
             let _ = tx.send(e.clone());
         }
     };
@@ -38,8 +46,15 @@ pub async fn run(state: Arc<AppState>, req: WatchRequest, notify: Option<String>
         let _ = stop.wait_for(|v| *v).await;
     };
     match jobs::watch::run_source(&req, &ctx, &emit, stopped).await {
-        Ok(s) => tracing::info!(opened = s.opened, resolved = s.resolved, errors = s.stream_errors, "The watcher stopped."),
-        Err(e) => tracing::error!(error = %jobs::error_chain(&e), "The watcher stopped; incidents are not detected until a restart."),
+        Ok(s) => tracing::info!(
+            opened = s.opened,
+            resolved = s.resolved,
+            errors = s.stream_errors,
+            "The watcher stopped."
+        ),
+        Err(e) => {
+            tracing::error!(error = %jobs::error_chain(&e), "The watcher stopped; incidents are not detected until a restart.")
+        }
     }
 }
 
@@ -48,7 +63,7 @@ pub async fn run(state: Arc<AppState>, req: WatchRequest, notify: Option<String>
 #[derive(Debug)]
 pub struct Limiter {
     sent: HashSet<(String, &'static str)>,
-    window: Vec<Instant>,
+    window: Vec<Timestamp>,
     per_minute: usize,
     /// Held back since the last post.
     pub held: usize,
@@ -61,7 +76,7 @@ impl Limiter {
     }
 
     /// Should this event be posted at `now`?
-    pub fn admit(&mut self, e: &WatchEvent, now: Instant) -> bool {
+    pub fn admit(&mut self, e: &WatchEvent, now: Timestamp) -> bool {
         let key = match e {
             WatchEvent::Opened { id, .. } => (id.clone(), "opened"),
             WatchEvent::Diagnosed { id, .. } => (id.clone(), "diagnosed"),
@@ -71,7 +86,7 @@ impl Limiter {
         if self.sent.contains(&key) {
             return false;
         }
-        self.window.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        self.window.retain(|t| now.duration_since(*t) < jiff::SignedDuration::from_secs(60));
         if self.window.len() >= self.per_minute {
             self.held += 1;
             return false;
@@ -82,15 +97,18 @@ impl Limiter {
     }
 }
 
-async fn post(url: String, mut rx: mpsc::UnboundedReceiver<WatchEvent>) {
+async fn post(url: String, mut rx: mpsc::UnboundedReceiver<WatchEvent>, clock: Arc<dyn crate::clock::Clock>) {
     let mut limiter = Limiter::new(PER_MINUTE);
     while let Some(e) = rx.recv().await {
-        if !limiter.admit(&e, Instant::now()) {
+        if !limiter.admit(&e, clock.now()) {
             continue;
         }
         let mut text = format!("aiops: {}", line(&e));
         if limiter.held > 0 {
-            text.push_str(&format!(" ({} more notifications held back by the rate limit; see the queue)", limiter.held));
+            text.push_str(&format!(
+                " ({} more notifications held back by the rate limit; see the queue)",
+                limiter.held
+            ));
             limiter.held = 0;
         }
         if let Err(err) = crate::report::notify::post_text(&url, &text, Duration::from_secs(10)).await {
@@ -102,23 +120,27 @@ async fn post(url: String, mut rx: mpsc::UnboundedReceiver<WatchEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::Timestamp;
 
     fn resolved(id: &str) -> WatchEvent {
-        WatchEvent::Resolved { id: id.into(), at: Timestamp::UNIX_EPOCH, recovered_at: Timestamp::UNIX_EPOCH, mttr_seconds: 1.0 }
+        WatchEvent::Resolved {
+            id: id.into(),
+            at: Timestamp::UNIX_EPOCH,
+            recovered_at: Timestamp::UNIX_EPOCH,
+            mttr_seconds: 1.0,
+        }
     }
 
     #[test]
     fn each_incident_event_is_posted_once_and_at_most_the_limit_a_minute() {
         let mut l = Limiter::new(3);
-        let t0 = Instant::now();
+        let t0 = Timestamp::UNIX_EPOCH;
         assert!(l.admit(&resolved("a"), t0));
         assert!(!l.admit(&resolved("a"), t0), "a repeat is not posted");
         assert!(l.admit(&resolved("b"), t0));
         assert!(l.admit(&resolved("c"), t0));
         assert!(!l.admit(&resolved("d"), t0), "the fourth in a minute waits");
         assert_eq!(l.held, 1);
-        assert!(l.admit(&resolved("e"), t0 + Duration::from_secs(61)));
+        assert!(l.admit(&resolved("e"), t0 + jiff::SignedDuration::from_secs(61)));
         let synced = WatchEvent::Synced { at: Timestamp::UNIX_EPOCH, pods: 3 };
         assert!(!l.admit(&synced, t0), "only incident events are posted");
     }

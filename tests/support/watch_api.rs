@@ -282,7 +282,10 @@ impl Watch {
         let st = self.state.lock().unwrap();
         if st.epoch != self.epoch {
             self.done = true;
-            return Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "watch cut by the test")));
+            return Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "watch cut by the test",
+            )));
         }
         while self.next < st.log.len() {
             let ch = &st.log[self.next];
@@ -307,7 +310,11 @@ impl Watch {
     }
 }
 
-fn watch(state: &Arc<Mutex<State>>, c: (String, Option<String>, String), q: BTreeMap<String, String>) -> Response {
+fn watch(
+    state: &Arc<Mutex<State>>,
+    c: (String, Option<String>, String),
+    q: BTreeMap<String, String>,
+) -> Response {
     let st = state.lock().unwrap();
     let from = q.get("resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
     let mut pending = VecDeque::new();
@@ -363,17 +370,32 @@ fn watch(state: &Arc<Mutex<State>>, c: (String, Option<String>, String), q: BTre
         .unwrap()
 }
 
-fn respond(state: &Arc<Mutex<State>>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+fn respond(
+    state: &Arc<Mutex<State>>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let q = query_map(&query);
     let mut st = state.lock().unwrap();
     let seq = st.requests.len();
-    st.requests.push(Seen { method: method.to_string(), path: path.clone(), query: query.clone(), status: 0, at: Instant::now() });
+    st.requests.push(Seen {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        status: 0,
+        at: Instant::now(),
+    });
     if let Some(code) = st.failures.pop_front() {
         st.requests[seq].status = code;
         let (reason, msg) = match code {
-            429 => ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
+            429 => (
+                "TooManyRequests",
+                "the server has received too many requests and has asked us to try again later",
+            ),
             503 => ("ServiceUnavailable", "the server is currently unable to handle the request"),
             _ => ("InternalError", "an error on the server (\"\") has prevented the request from succeeding"),
         };
@@ -404,11 +426,14 @@ fn respond(state: &Arc<Mutex<State>>, method: &Method, uri: &Uri, headers: &Head
         return list(&st, &c, &q);
     }
     // Object requests: the store's write semantics; the change log records what changed.
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let parsed: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(body).ok() };
     let target = match (method, collection(&path), parsed.as_ref()) {
-        (&Method::POST, Some(_), Some(b)) => format!("{path}/{}", b["metadata"]["name"].as_str().unwrap_or("")),
+        (&Method::POST, Some(_), Some(b)) => {
+            format!("{path}/{}", b["metadata"]["name"].as_str().unwrap_or(""))
+        }
         _ => path.clone(),
     };
     let before = st.store.objects().get(&target).cloned();

@@ -178,7 +178,8 @@ pub fn signal(pod: &Pod, now: Timestamp, th: &Thresholds) -> Option<Signal> {
     let scheduled_at = condition(pod, "PodScheduled")
         .filter(|c| c.status == "True")
         .and_then(|c| ts(c.last_transition_time.as_ref()));
-    let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+    let containers =
+        status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
     let mut best: Option<Signal> = None;
     for st in containers {
         if let Some(s) = container_signal(st, now, th, scheduled_at.unwrap_or(created))
@@ -193,7 +194,12 @@ pub fn signal(pod: &Pod, now: Timestamp, th: &Thresholds) -> Option<Signal> {
     waiting_signal(pod, phase, now, th, created, scheduled_at)
 }
 
-fn container_signal(st: &ContainerStatus, now: Timestamp, th: &Thresholds, start: Timestamp) -> Option<Signal> {
+fn container_signal(
+    st: &ContainerStatus,
+    now: Timestamp,
+    th: &Thresholds,
+    start: Timestamp,
+) -> Option<Signal> {
     let last = st.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     let current = st.state.as_ref().and_then(|s| s.terminated.as_ref());
     let wait = waiting(st);
@@ -224,10 +230,19 @@ fn container_signal(st: &ContainerStatus, now: Timestamp, th: &Thresholds, start
     let (reason, message) = wait?;
     let cause = match reason {
         "CrashLoopBackOff" => Cause::CrashLoop,
-        "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" | "ImageInspectError"
-        | "RegistryUnavailable" | "SignatureValidationFailed" => Cause::ImagePull,
-        "CreateContainerConfigError" | "CreateContainerError" | "RunContainerError" | "PreCreateHookError"
-        | "PreStartHookError" | "PostStartHookError" => Cause::StartError,
+        "ErrImagePull"
+        | "ImagePullBackOff"
+        | "InvalidImageName"
+        | "ErrImageNeverPull"
+        | "ImageInspectError"
+        | "RegistryUnavailable"
+        | "SignatureValidationFailed" => Cause::ImagePull,
+        "CreateContainerConfigError"
+        | "CreateContainerError"
+        | "RunContainerError"
+        | "PreCreateHookError"
+        | "PreStartHookError"
+        | "PostStartHookError" => Cause::StartError,
         _ => return None,
     };
     let detail = if message.is_empty() { reason.to_string() } else { format!("{reason}: {message}") };
@@ -257,7 +272,12 @@ fn waiting_signal(
             })
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "not scheduled".into());
-        return (secs(since, now) > th.pending).then(|| Signal { cause: Cause::Pending, since, container: None, detail });
+        return (secs(since, now) > th.pending).then_some(Signal {
+            cause: Cause::Pending,
+            since,
+            container: None,
+            detail,
+        });
     }
     if phase == "Pending" {
         let since = scheduled_at.unwrap_or(created);
@@ -283,7 +303,12 @@ fn waiting_signal(
         let since = ts(ready.last_transition_time.as_ref()).unwrap_or(created);
         let container = status.container_statuses.iter().flatten().find(|c| !c.ready).map(|c| c.name.clone());
         let detail = ready.reason.clone().unwrap_or_else(|| "ContainersNotReady".into());
-        return (secs(since, now) > th.not_ready).then(|| Signal { cause: Cause::NotReady, since, container, detail });
+        return (secs(since, now) > th.not_ready).then_some(Signal {
+            cause: Cause::NotReady,
+            since,
+            container,
+            detail,
+        });
     }
     None
 }
@@ -310,7 +335,8 @@ pub fn time_sensitive(pod: &Pod) -> bool {
 #[must_use]
 pub fn controller_of(pod: &Pod) -> (String, String) {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let Some(owner) = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true)) else {
+    let Some(owner) = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true))
+    else {
         return ("Pod".into(), name);
     };
     if owner.kind == "ReplicaSet"
@@ -449,7 +475,11 @@ impl Tracker {
                     out.push(Change::Resumed { key: key.clone(), pod: pod.to_string() });
                 }
                 if fresh || earlier {
-                    out.push(Change::Joined { key: key.clone(), pod: pod.to_string(), first_signal: t.first_signal });
+                    out.push(Change::Joined {
+                        key: key.clone(),
+                        pod: pod.to_string(),
+                        first_signal: t.first_signal,
+                    });
                 }
             }
         }
@@ -462,7 +492,9 @@ impl Tracker {
         let done: Vec<(IncidentKey, Timestamp)> = self
             .open
             .iter()
-            .filter_map(|(k, t)| t.quiet_since.filter(|q| secs(*q, now) >= self.settle).map(|q| (k.clone(), q)))
+            .filter_map(|(k, t)| {
+                t.quiet_since.filter(|q| secs(*q, now) >= self.settle).map(|q| (k.clone(), q))
+            })
             .collect();
         done.into_iter()
             .map(|(key, recovered_at)| {

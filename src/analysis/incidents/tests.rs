@@ -71,7 +71,6 @@ fn one_restart_that_recovered_is_not_a_crash_loop() {
     // Ready in between, but restarted again and again (a liveness probe that kills it): it is.
     p.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0].restart_count = 3;
     assert_eq!(signal(&p, t(NOW), &th).unwrap().cause, Cause::CrashLoop);
-    let p = crash("Error", 1, "2026-12-07T11:58:00Z", None, true);
     // Not ready again after the exit: it is.
     let p = crash("Error", 1, "2026-12-07T11:58:00Z", None, false);
     assert_eq!(signal(&p, t(NOW), &th).unwrap().cause, Cause::CrashLoop);
@@ -195,7 +194,10 @@ fn a_burst_of_failing_pods_is_one_incident_resolved_when_the_last_recovers() {
     let key = tr.open().next().unwrap().clone();
     assert_eq!(tr.active_pods(&key), 500);
     // Seen again with the same signal: nothing new.
-    assert!(tr.observe("shop", "web-3", web, Some(&sig(Cause::CrashLoop, "2026-12-07T11:55:00Z")), t(NOW)).is_empty());
+    assert!(
+        tr.observe("shop", "web-3", web, Some(&sig(Cause::CrashLoop, "2026-12-07T11:55:00Z")), t(NOW))
+            .is_empty()
+    );
     // All recover (or are deleted) one by one; the last one makes it quiet.
     let mut quiet = Vec::new();
     for i in 0..500 {
@@ -235,7 +237,13 @@ fn a_pod_failing_again_within_the_settle_time_resumes_the_incident() {
     tr.observe("shop", "web-1", web, Some(&sig(Cause::CrashLoop, NOW)), t(NOW));
     tr.observe("shop", "web-1", web, None, t("2026-12-07T12:00:10Z"));
     // The replacement pod crashes 30 s later: same incident.
-    let c = tr.observe("shop", "web-2", web, Some(&sig(Cause::CrashLoop, "2026-12-07T12:00:40Z")), t("2026-12-07T12:00:41Z"));
+    let c = tr.observe(
+        "shop",
+        "web-2",
+        web,
+        Some(&sig(Cause::CrashLoop, "2026-12-07T12:00:40Z")),
+        t("2026-12-07T12:00:41Z"),
+    );
     assert!(matches!(&c[0], Change::Resumed { .. }));
     assert!(tr.tick(t("2026-12-07T12:05:00Z")).is_empty());
     assert_eq!(tr.open().count(), 1);
@@ -244,11 +252,24 @@ fn a_pod_failing_again_within_the_settle_time_resumes_the_incident() {
 #[test]
 fn a_restored_incident_resolves_unless_its_pods_come_back() {
     let mut tr = Tracker::new(60);
-    let key = IncidentKey { namespace: "shop".into(), kind: "Deployment".into(), name: "web".into(), cause: Cause::CrashLoop };
+    let key = IncidentKey {
+        namespace: "shop".into(),
+        kind: "Deployment".into(),
+        name: "web".into(),
+        cause: Cause::CrashLoop,
+    };
     tr.restore(key.clone(), t("2026-12-07T11:50:00Z"), t(NOW));
-    let c = tr.observe("shop", "web-1", ("Deployment", "web"), Some(&sig(Cause::CrashLoop, "2026-12-07T11:52:00Z")), t(NOW));
+    let c = tr.observe(
+        "shop",
+        "web-1",
+        ("Deployment", "web"),
+        Some(&sig(Cause::CrashLoop, "2026-12-07T11:52:00Z")),
+        t(NOW),
+    );
     assert!(matches!(&c[0], Change::Resumed { .. }));
-    assert!(matches!(&c[1], Change::Joined { first_signal, .. } if *first_signal == t("2026-12-07T11:50:00Z")));
+    assert!(
+        matches!(&c[1], Change::Joined { first_signal, .. } if *first_signal == t("2026-12-07T11:50:00Z"))
+    );
     let mut other = Tracker::new(60);
     other.restore(key.clone(), t("2026-12-07T11:50:00Z"), t(NOW));
     assert!(matches!(&other.tick(t("2026-12-07T12:01:00Z"))[0], Change::Resolved { .. }));

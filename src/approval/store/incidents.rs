@@ -63,6 +63,19 @@ pub struct NewIncident<'a> {
     pub detected_at: Timestamp,
 }
 
+/// A diagnosis for an incident: its line, the queue item it proposed, the whole as JSON,
+/// and an earlier first signal if its events tell one (before `watch_started`: the incident
+/// was failing before the watch began).
+#[derive(Debug, Clone)]
+pub struct Diagnosed<'a> {
+    pub at: Timestamp,
+    pub summary: &'a str,
+    pub item_id: Option<&'a str>,
+    pub diagnosis: &'a serde_json::Value,
+    pub first_signal: Option<Timestamp>,
+    pub watch_started: Timestamp,
+}
+
 /// A measured time against its target.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measured {
@@ -176,22 +189,11 @@ impl Store {
         Ok(())
     }
 
-    /// The diagnosis arrived: its line, the queue item it proposed, the whole as JSON, and
-    /// an earlier first signal if its events tell one (before `watch_started`: the
-    /// incident was failing before the watch began).
+    /// The diagnosis arrived (see [`Diagnosed`]).
     ///
     /// # Errors
     /// Database errors.
-    pub fn incident_diagnosed(
-        &mut self,
-        id: &str,
-        at: Timestamp,
-        summary: &str,
-        item_id: Option<&str>,
-        diagnosis: &serde_json::Value,
-        first_signal: Option<Timestamp>,
-        watch_started: Timestamp,
-    ) -> Result<()> {
+    pub fn incident_diagnosed(&mut self, id: &str, d: &Diagnosed<'_>) -> Result<()> {
         // An earlier first signal from before the watch began makes the incident pre-existing.
         self.conn
             .execute(
@@ -199,7 +201,15 @@ impl Store {
                     first_signal_ms = MIN(first_signal_ms, COALESCE(?6, first_signal_ms)),
                     pre_existing = CASE WHEN MIN(first_signal_ms, COALESCE(?6, first_signal_ms)) < ?7 THEN 1 ELSE pre_existing END
                  WHERE id = ?1",
-                params![id, ms(at), summary, item_id, diagnosis.to_string(), first_signal.map(ms), ms(watch_started)],
+                params![
+                    id,
+                    ms(d.at),
+                    d.summary,
+                    d.item_id,
+                    d.diagnosis.to_string(),
+                    d.first_signal.map(ms),
+                    ms(d.watch_started)
+                ],
             )
             .map_err(self.db())?;
         Ok(())
@@ -209,7 +219,12 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub fn resolve_incident(&mut self, id: &str, recovered_at: Timestamp, resolved_at: Timestamp) -> Result<()> {
+    pub fn resolve_incident(
+        &mut self,
+        id: &str,
+        recovered_at: Timestamp,
+        resolved_at: Timestamp,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE incidents SET state = 'resolved', recovered_ms = ?2, resolved_ms = ?3 WHERE id = ?1 AND state = 'open'",

@@ -31,7 +31,9 @@ use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
 pub use break_glass::BreakGlass;
-pub use incidents::{Incident, IncidentStats, MTTD_TARGET_SECONDS, MTTR_TARGET_SECONDS, Measured, NewIncident};
+pub use incidents::{
+    Diagnosed, Incident, IncidentStats, MTTD_TARGET_SECONDS, MTTR_TARGET_SECONDS, Measured, NewIncident,
+};
 pub use locks::{LockEvent, owner_alive};
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
 pub use transitions::With;

@@ -15,10 +15,10 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
 use crate::analysis::incidents::{Cause, Thresholds, signal};
-use crate::model::pod_status::is_unhealthy;
 use crate::clock::Clock;
 use crate::collectors::watch::PodUpdate;
 use crate::model::ClusterSnapshot;
+use crate::model::pod_status::is_unhealthy;
 
 /// Moves every RFC 3339 timestamp in a JSON value by `delta`.
 fn shift(v: &mut Value, delta: SignedDuration) {
@@ -125,7 +125,9 @@ pub fn replay<'a>(
         if let Some(all) = r.start.take() {
             return Some((PodUpdate::Relisted(all), r));
         }
-        let wait = |d: Duration| r.clock.sleep_until(r.clock.now() + SignedDuration::try_from(d).unwrap_or_default());
+        let wait = |d: Duration| {
+            r.clock.sleep_until(r.clock.now() + SignedDuration::try_from(d).unwrap_or_default())
+        };
         if let Some(p) = r.failing.pop_front() {
             wait(r.pace).await;
             let delta = r.clock.now().duration_since(anchor(&p, r.as_of));

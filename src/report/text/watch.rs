@@ -22,7 +22,11 @@ pub fn line(e: &WatchEvent) -> String {
             let when = if *pre_existing {
                 format!("failing since {} (before the watch began)", hms(*first_signal))
             } else {
-                format!("first signal {}, detected after {}", hms(*first_signal), fmt_duration(secs(*first_signal, *at)))
+                format!(
+                    "first signal {}, detected after {}",
+                    hms(*first_signal),
+                    fmt_duration(secs(*first_signal, *at))
+                )
             };
             format!(
                 "{}  incident   {id}  {}/{}/{} {}  pod {pod}: {detail}; {when}",
