@@ -22,90 +22,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use serde::Serialize;
 
+pub use crate::model::incident::{Cause, IncidentKey, Signal};
 use crate::model::pod_status::{condition, waiting};
 
 #[cfg(test)]
 mod tests;
-
-/// What a pod shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cause {
-    /// A container killed for exceeding its memory limit (and restarted, or waiting to).
-    OomKilled,
-    /// A container that keeps exiting: `CrashLoopBackOff`, or a recent non-zero exit.
-    CrashLoop,
-    /// The image cannot be pulled.
-    ImagePull,
-    /// The container cannot be created or started (a missing ConfigMap key, a bad command).
-    StartError,
-    /// Not scheduled past the threshold.
-    Pending,
-    /// Scheduled, containers not created past the threshold (volumes, sandbox, CNI).
-    ContainerCreating,
-    /// Running, not ready past the threshold.
-    NotReady,
-    /// Evicted by the kubelet (node pressure).
-    Evicted,
-}
-
-impl Cause {
-    /// All causes, in order.
-    pub const ALL: [Cause; 8] = [
-        Cause::OomKilled,
-        Cause::CrashLoop,
-        Cause::ImagePull,
-        Cause::StartError,
-        Cause::Pending,
-        Cause::ContainerCreating,
-        Cause::NotReady,
-        Cause::Evicted,
-    ];
-
-    /// The stable name (database, JSON, metrics label).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::OomKilled => "oom-killed",
-            Cause::CrashLoop => "crash-loop",
-            Cause::ImagePull => "image-pull",
-            Cause::StartError => "start-error",
-            Cause::Pending => "pending",
-            Cause::ContainerCreating => "container-creating",
-            Cause::NotReady => "not-ready",
-            Cause::Evicted => "evicted",
-        }
-    }
-
-    /// The cause named by [`Cause::as_str`].
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Cause> {
-        Cause::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// In words, for a person.
-    #[must_use]
-    pub fn words(self) -> &'static str {
-        match self {
-            Cause::OomKilled => "OOM-killed",
-            Cause::CrashLoop => "crash-looping",
-            Cause::ImagePull => "cannot pull its image",
-            Cause::StartError => "cannot start its container",
-            Cause::Pending => "not scheduled",
-            Cause::ContainerCreating => "stuck creating containers",
-            Cause::NotReady => "running but not ready",
-            Cause::Evicted => "evicted",
-        }
-    }
-}
-
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How long a state must last before it is a failure, and how long a past failure counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,18 +48,6 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds { pending: 120, creating: 120, not_ready: 120, recent: 600 }
     }
-}
-
-/// A failure a pod shows now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signal {
-    pub cause: Cause,
-    /// When the failure began, as far as the status tells: the first signal.
-    pub since: Timestamp,
-    /// The container, for container failures.
-    pub container: Option<String>,
-    /// The status' own words (`OOMKilled, exit 137`, `ImagePullBackOff: ...`).
-    pub detail: String,
 }
 
 fn ts(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<Timestamp> {
@@ -347,29 +257,6 @@ pub fn controller_of(pod: &Pod) -> (String, String) {
         return ("Deployment".into(), deploy.to_string());
     }
     (owner.kind.clone(), owner.name.clone())
-}
-
-/// One incident's identity: a controller and a cause.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct IncidentKey {
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
-    pub cause: Cause,
-}
-
-impl IncidentKey {
-    /// `namespace/Kind/name cause`.
-    #[must_use]
-    pub fn display(&self) -> String {
-        format!("{}/{}/{} {}", self.namespace, self.kind, self.name, self.cause)
-    }
-}
-
-impl std::fmt::Display for IncidentKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.display())
-    }
 }
 
 /// What changed in the tracker.

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::jobs::watch::{WatchEvent, WatchSummary};
+use crate::model::incident::{WatchEvent, WatchSummary};
 use crate::report::fmt_duration;
 
 fn hms(t: Timestamp) -> String {

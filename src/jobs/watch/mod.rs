@@ -13,6 +13,8 @@
 //! An incident whose first signal is older than the watch itself was failing before aiops
 //! looked: it is recorded as pre-existing and left out of MTTD.
 
+mod replay;
+
 use std::collections::{BTreeSet, HashMap};
 use std::pin::pin;
 use std::time::Duration;
@@ -21,7 +23,6 @@ use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
-use serde::Serialize;
 
 use super::collect::{Scope, Source};
 use super::diagnose::{DiagnoseRequest, DiagnoseTarget, LiveDiagnosis, live};
@@ -32,6 +33,7 @@ use crate::approval::Store;
 use crate::approval::store::{Diagnosed, NewIncident};
 use crate::collectors::watch::PodUpdate;
 use crate::model::ObjectKind;
+pub use crate::model::incident::{WatchEvent, WatchSummary};
 
 /// A watch run.
 #[derive(Debug, Clone)]
@@ -66,69 +68,6 @@ impl Default for WatchRequest {
             pace: Duration::from_secs(3),
         }
     }
-}
-
-/// What the loop tells its edge (the terminal, the server's log and notifications).
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum WatchEvent {
-    /// The first (re-)list finished: the loop sees the cluster.
-    Synced {
-        at: Timestamp,
-        pods: usize,
-    },
-    Opened {
-        id: String,
-        at: Timestamp,
-        incident: IncidentKey,
-        pod: String,
-        detail: String,
-        first_signal: Timestamp,
-        pre_existing: bool,
-    },
-    Diagnosed {
-        id: String,
-        at: Timestamp,
-        summary: String,
-        class: String,
-        /// The queue item proposed (none: nothing to queue, or `--no-enqueue`).
-        item: Option<String>,
-        /// Whether that item carries a patch aiops can apply.
-        appliable: bool,
-        /// Detection → diagnosis.
-        seconds: f64,
-    },
-    DiagnosisFailed {
-        id: String,
-        at: Timestamp,
-        error: String,
-    },
-    /// More pods joined (reported at 2, 5, 10, 20, 50, ... pods).
-    Grew {
-        id: String,
-        at: Timestamp,
-        pods: usize,
-    },
-    Resolved {
-        id: String,
-        at: Timestamp,
-        recovered_at: Timestamp,
-        mttr_seconds: f64,
-    },
-    /// The watch failed and retries by itself.
-    StreamError {
-        at: Timestamp,
-        message: String,
-    },
-}
-
-/// What a finished run saw.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WatchSummary {
-    pub opened: usize,
-    pub resolved: usize,
-    pub stream_errors: usize,
-    pub updates: usize,
 }
 
 struct Open {
@@ -231,7 +170,7 @@ pub async fn run_source(
                 scale: *scale,
                 as_of: req.scope.as_of.unwrap_or_else(|| crate::collectors::demo::DemoOptions::default().as_of),
             });
-            let updates = crate::collectors::demo::replay(&snap, ctx.clock, req.pace, req.pace * 4);
+            let updates = replay::replay(&snap, ctx.clock, req.pace, req.pace * 4);
             run(req, ctx, updates, emit, stop).await
         }
         Source::Snapshot(_) => Err(JobError::Usage(

@@ -4,7 +4,8 @@
 //! status), then, one every `pace`, each pod that fails in the demo turns failing — its
 //! timestamps moved so that its failure begins as it is replayed — and after `hold` they
 //! recover in the same order. Time comes from the caller's clock (sped up with
-//! `--clock-speed` in `serve`). No I/O.
+//! `--clock-speed` in `serve`). No I/O: here rather than in `collectors/` because choosing
+//! and timing the failures is analysis (`analysis::incidents`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
