@@ -130,7 +130,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Incident> {
     let detected_at = ts(r.get(11)?);
     let opt = |i: usize| -> rusqlite::Result<Option<Timestamp>> { Ok(r.get::<_, Option<i64>>(i)?.map(ts)) };
     let recovered_at = opt(13)?;
-    let pre_existing: bool = r.get(9)?;
+    let pre_existing = r.get::<_, i64>(9)? != 0;
     let diagnosis: Option<String> = r.get(17)?;
     Ok(Incident {
         id: r.get(0)?,
@@ -169,7 +169,18 @@ impl Store {
             .execute(
                 "INSERT INTO incidents (id, namespace, kind, name, cause, state, first_pod, detail, pods, pre_existing, first_signal_ms, detected_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, 1, ?8, ?9, ?10)",
-                params![id, n.namespace, n.kind, n.name, n.cause, n.first_pod, n.detail, n.pre_existing, ms(n.first_signal), ms(n.detected_at)],
+                params![
+                    id,
+                    n.namespace,
+                    n.kind,
+                    n.name,
+                    n.cause,
+                    n.first_pod,
+                    n.detail,
+                    i64::from(n.pre_existing),
+                    ms(n.first_signal),
+                    ms(n.detected_at)
+                ],
             )
             .map_err(self.db())?;
         Ok(id)
@@ -182,7 +193,8 @@ impl Store {
     pub fn incident_joined(&mut self, id: &str, pods: usize, first_signal: Timestamp) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE incidents SET pods = MAX(pods, ?2), first_signal_ms = MIN(first_signal_ms, ?3) WHERE id = ?1",
+                "UPDATE incidents SET pods = CASE WHEN pods > ?2 THEN pods ELSE ?2 END,
+                    first_signal_ms = CASE WHEN ?3 < first_signal_ms THEN ?3 ELSE first_signal_ms END WHERE id = ?1",
                 params![id, i64::try_from(pods).unwrap_or(i64::MAX), ms(first_signal)],
             )
             .map_err(self.db())?;
@@ -198,8 +210,8 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE incidents SET diagnosed_ms = ?2, summary = ?3, item_id = ?4, diagnosis = ?5,
-                    first_signal_ms = MIN(first_signal_ms, COALESCE(?6, first_signal_ms)),
-                    pre_existing = CASE WHEN MIN(first_signal_ms, COALESCE(?6, first_signal_ms)) < ?7 THEN 1 ELSE pre_existing END
+                    first_signal_ms = CASE WHEN CAST(?6 AS BIGINT) < first_signal_ms THEN ?6 ELSE first_signal_ms END,
+                    pre_existing = CASE WHEN CAST(?6 AS BIGINT) < ?7 OR first_signal_ms < ?7 THEN 1 ELSE pre_existing END
                  WHERE id = ?1",
                 params![
                     id,
@@ -257,7 +269,7 @@ impl Store {
             ))
             .map_err(self.db())?;
         let rows = stmt
-            .query_map(params![open_only, i64::try_from(limit).unwrap_or(i64::MAX)], row)
+            .query_map(params![i64::from(open_only), i64::try_from(limit).unwrap_or(i64::MAX)], row)
             .map_err(self.db())?;
         rows.collect::<std::result::Result<_, _>>().map_err(self.db())
     }
