@@ -756,3 +756,27 @@ fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_reso
     // so it counts as failing before the watch).
     assert_eq!(stats.incidents.mttd_seconds.count + stats.incidents.pre_existing, opened);
 }
+
+#[test]
+fn a_changed_pod_template_is_a_rollout_reported_as_it_starts() {
+    let mut st = watch_api::State::default();
+    seed_deployment(&mut st, "shop", "web", 2);
+    let (url, mock) = watch_api::start(st);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = support::kube_mock::kubeconfig(dir.path(), &url);
+    let mut w = Watcher::start(dir.path(), &kc, &["-n", "shop"]);
+    w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
+    let path = "/apis/apps/v1/namespaces/shop/deployments/web";
+    // Scaling is not a rollout; a new image in the pod template is.
+    let mut d = deployment("shop", "web");
+    d["spec"]["replicas"] = json!(5);
+    mock.lock().unwrap().put(path, d.clone());
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example.com/web:1.1");
+    mock.lock().unwrap().put(path, d);
+    let started = w.wait("the rollout", Duration::from_secs(20), |v| v["event"] == "rollout-started");
+    assert_eq!((started["namespace"].as_str(), started["name"].as_str()), (Some("shop"), Some("web")));
+    // Without a Prometheus there are no error rates: said, not guessed.
+    assert!(started["note"].as_str().unwrap().contains("--prometheus-url"), "{started:#}");
+    w.drain(Duration::from_millis(500));
+    assert_eq!(w.count(|v| v["event"] == "rollout-started"), 1, "{:#?}", w.seen);
+}

@@ -41,6 +41,9 @@ pub struct WatchArgs {
     /// Record incidents and diagnoses in --db, but put nothing into the approval queue
     #[arg(long)]
     pub no_enqueue: bool,
+    /// Do not watch Deployments for rollouts as they start
+    #[arg(long)]
+    pub no_rollouts: bool,
     #[command(flatten)]
     pub tuning: WatchTuning,
     /// Stop after this long (default: until Ctrl-C or SIGTERM)
@@ -83,6 +86,7 @@ pub async fn run(args: &WatchArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, 
     req.pace = args.replay_pace;
     req.diagnose = !args.no_diagnose;
     req.enqueue = !args.no_enqueue;
+    req.rollouts = !args.no_rollouts;
     let json = ctx.config.output == OutputFormat::Json;
     let emit = move |e: &WatchEvent| {
         let text = if json { serde_json::to_string(e).unwrap_or_default() } else { line(e) };

@@ -1,14 +1,15 @@
-//! Watch streams of the cluster's pods (issue 17), on kube-runtime's watcher: a paginated
-//! list, then a watch from the list's `resourceVersion` with bookmarks; on `410 Gone` (the
+//! Watch streams of the cluster's pods and Deployments (issue 17), on kube-runtime's
+//! watcher: a paginated list, then a watch from the list's `resourceVersion` with bookmarks; on `410 Gone` (the
 //! version fell out of the server's history) a re-list; on errors (429, 5xx, a dropped
 //! connection, an API server restart) an exponential backoff and a resume from the last
-//! version seen. What a caller gets is [`PodUpdate`]s: one pod changed or deleted, or the
-//! whole set after each (re-)list, so pods deleted while the stream was down are known as
+//! version seen. What a caller gets is [`Update`]s: one object changed or deleted, or the
+//! whole set after each (re-)list, so objects deleted while the stream was down are known as
 //! gone. Does I/O (the Kubernetes API).
 
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::watcher::{self, Event};
@@ -19,16 +20,21 @@ use super::kube::{KubeOptions, connect};
 
 /// A change the watcher saw.
 #[derive(Debug, Clone)]
-pub enum PodUpdate {
-    /// A pod was added or changed.
-    Applied(Box<Pod>),
-    /// A pod was deleted.
-    Deleted(Box<Pod>),
-    /// The stream (re)started: every pod there is now (pods not in it are gone).
-    Relisted(Vec<Pod>),
+pub enum Update<K> {
+    /// An object was added or changed.
+    Applied(Box<K>),
+    /// An object was deleted.
+    Deleted(Box<K>),
+    /// The stream (re)started: every object there is now (objects not in it are gone).
+    Relisted(Vec<K>),
     /// The watch failed; it goes on by itself after a backoff. The message names the request.
     Error(String),
 }
+
+/// Pod changes.
+pub type PodUpdate = Update<Pod>;
+/// Deployment changes (a changed pod template starts a rollout).
+pub type DeploymentUpdate = Update<Deployment>;
 
 /// Long enough for a watch request: the watcher asks the server to end each watch after
 /// 290 s, and bookmarks keep a quiet stream alive in between.
@@ -38,37 +44,63 @@ const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(295);
 ///
 /// # Errors
 /// The kubeconfig cannot be read or the client cannot be built. Later failures arrive in
-/// the stream as [`PodUpdate::Error`].
+/// the stream as [`Update::Error`].
 pub async fn pods(opts: &KubeOptions) -> Result<impl Stream<Item = PodUpdate> + Send + use<>, CollectError> {
+    objects::<Pod>(opts, "pod").await
+}
+
+/// Starts watching Deployments, as [`pods`].
+///
+/// # Errors
+/// As [`pods`].
+pub async fn deployments(
+    opts: &KubeOptions,
+) -> Result<impl Stream<Item = DeploymentUpdate> + Send + use<>, CollectError> {
+    objects::<Deployment>(opts, "Deployment").await
+}
+
+async fn objects<K>(
+    opts: &KubeOptions,
+    what: &'static str,
+) -> Result<impl Stream<Item = Update<K>> + Send + use<K>, CollectError>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
     let mut o = opts.clone();
     o.request_timeout = WATCH_READ_TIMEOUT;
     let client = connect(&o).await?;
-    let api: Api<Pod> = match &opts.namespace {
+    let api: Api<K> = match &opts.namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
     };
     let config = watcher::Config::default().page_size(opts.page_size.max(1));
-    let mut buffer: Option<Vec<Pod>> = None;
+    let mut buffer: Option<Vec<K>> = None;
     let stream = start_watcher(api, config)
         .default_backoff()
-        .modify(|p: &mut Pod| {
-            // Field ownership is not read here, and is a third of a pod's size.
-            p.metadata.managed_fields = None;
+        .modify(|o: &mut K| {
+            // Field ownership is not read here, and is a third of an object's size.
+            o.meta_mut().managed_fields = None;
         })
         .filter_map(move |ev| {
             let out = match ev {
-                Ok(Event::Apply(p)) => Some(PodUpdate::Applied(Box::new(p))),
-                Ok(Event::Delete(p)) => Some(PodUpdate::Deleted(Box::new(p))),
+                Ok(Event::Apply(o)) => Some(Update::Applied(Box::new(o))),
+                Ok(Event::Delete(o)) => Some(Update::Deleted(Box::new(o))),
                 Ok(Event::Init) => {
                     buffer = Some(Vec::new());
                     None
                 }
-                Ok(Event::InitApply(p)) => {
-                    buffer.get_or_insert_with(Vec::new).push(p);
+                Ok(Event::InitApply(o)) => {
+                    buffer.get_or_insert_with(Vec::new).push(o);
                     None
                 }
-                Ok(Event::InitDone) => Some(PodUpdate::Relisted(buffer.take().unwrap_or_default())),
-                Err(e) => Some(PodUpdate::Error(describe(&e))),
+                Ok(Event::InitDone) => Some(Update::Relisted(buffer.take().unwrap_or_default())),
+                Err(e) => Some(Update::Error(describe(&e, what))),
             };
             futures::future::ready(out)
         });
@@ -77,7 +109,7 @@ pub async fn pods(opts: &KubeOptions) -> Result<impl Stream<Item = PodUpdate> + 
 
 /// A watcher error in words (the request and what the server said), without the client's
 /// debug dump of the API's `Status`.
-fn describe(e: &watcher::Error) -> String {
+fn describe(e: &watcher::Error, what: &str) -> String {
     fn client(e: &kube::Error) -> String {
         match e {
             kube::Error::Api(s) => format!("the API answered {} {}: {}", s.code, s.reason, s.message),
@@ -85,14 +117,14 @@ fn describe(e: &watcher::Error) -> String {
         }
     }
     match e {
-        watcher::Error::InitialListFailed(e) => format!("listing pods failed: {}", client(e)),
-        watcher::Error::WatchStartFailed(e) => format!("starting the pod watch failed: {}", client(e)),
+        watcher::Error::InitialListFailed(e) => format!("listing {what}s failed: {}", client(e)),
+        watcher::Error::WatchStartFailed(e) => format!("starting the {what} watch failed: {}", client(e)),
         watcher::Error::WatchError(s) => {
-            format!("the pod watch ended with an error: {} ({} {})", s.message, s.code, s.reason)
+            format!("the {what} watch ended with an error: {} ({} {})", s.message, s.code, s.reason)
         }
-        watcher::Error::WatchFailed(e) => format!("the pod watch failed: {}", client(e)),
+        watcher::Error::WatchFailed(e) => format!("the {what} watch failed: {}", client(e)),
         watcher::Error::NoResourceVersion => {
-            "the pod watch answered an object without a resourceVersion".into()
+            format!("the {what} watch answered an object without a resourceVersion")
         }
     }
 }

@@ -171,6 +171,31 @@ pub enum WatchEvent {
         at: Timestamp,
         message: String,
     },
+    /// A Deployment's pod template changed: a rollout started (`note`: why it is not analysed).
+    RolloutStarted {
+        at: Timestamp,
+        namespace: String,
+        name: String,
+        note: Option<String>,
+    },
+    /// The rollout analysis decided: `halt`, `continue`, or `done` (finished first).
+    RolloutDecided {
+        at: Timestamp,
+        namespace: String,
+        name: String,
+        decision: String,
+        reasons: Vec<String>,
+        /// The PHR filed for a halt, or why none was.
+        phr: String,
+        /// The pause queued for a person, for a halt.
+        queued: Option<String>,
+    },
+    RolloutFailed {
+        at: Timestamp,
+        namespace: String,
+        name: String,
+        error: String,
+    },
 }
 
 /// What a finished run saw.

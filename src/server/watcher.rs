@@ -37,8 +37,13 @@ pub async fn run(
     let ctx = Ctx::new(&state.config, clock.as_ref());
     let emit = move |e: &WatchEvent| {
         tracing::info!(event = %line(e), "Watch.");
-        if matches!(e, WatchEvent::Opened { .. } | WatchEvent::Diagnosed { .. } | WatchEvent::Resolved { .. })
-        {
+        if matches!(
+            e,
+            WatchEvent::Opened { .. }
+                | WatchEvent::Diagnosed { .. }
+                | WatchEvent::Resolved { .. }
+                | WatchEvent::RolloutDecided { .. }
+        ) {
             let _ = tx.send(e.clone());
         }
     };
@@ -81,6 +86,9 @@ impl Limiter {
             WatchEvent::Opened { id, .. } => (id.clone(), "opened"),
             WatchEvent::Diagnosed { id, .. } => (id.clone(), "diagnosed"),
             WatchEvent::Resolved { id, .. } => (id.clone(), "resolved"),
+            WatchEvent::RolloutDecided { namespace, name, at, .. } => {
+                (format!("{namespace}/{name}@{at}"), "rollout")
+            }
             _ => return false,
         };
         if self.sent.contains(&key) {

@@ -14,6 +14,7 @@
 //! looked: it is recorded as pre-existing and left out of MTTD.
 
 mod replay;
+mod rollouts;
 
 use std::collections::{BTreeSet, HashMap};
 use std::pin::pin;
@@ -31,7 +32,7 @@ use crate::analysis::diagnose::controller::Target;
 use crate::analysis::incidents::{Cause, Change, IncidentKey, Thresholds, Tracker, controller_of, signal};
 use crate::approval::Store;
 use crate::approval::store::{Diagnosed, NewIncident};
-use crate::collectors::watch::PodUpdate;
+use crate::collectors::watch::{DeploymentUpdate, PodUpdate};
 use crate::model::ObjectKind;
 pub use crate::model::incident::{WatchEvent, WatchSummary};
 
@@ -53,6 +54,8 @@ pub struct WatchRequest {
     pub tick: Duration,
     /// The demo replay's pace: one failure (and later one recovery) this often.
     pub pace: Duration,
+    /// Watch Deployments too, and follow each rollout as it starts (live only).
+    pub rollouts: bool,
 }
 
 impl Default for WatchRequest {
@@ -66,6 +69,7 @@ impl Default for WatchRequest {
             tick: Duration::from_secs(1),
             source: Source::Live,
             pace: Duration::from_secs(3),
+            rollouts: true,
         }
     }
 }
@@ -92,6 +96,14 @@ fn db(e: crate::approval::QueueError) -> JobError {
     JobError::Queue(Box::new(e))
 }
 
+/// What the loop is fed.
+#[derive(Debug)]
+pub enum Input {
+    Pod(PodUpdate),
+    /// Deployments (live only): a changed pod template starts a rollout.
+    Deployment(DeploymentUpdate),
+}
+
 /// Runs the loop over `updates` until they end or `stop` resolves.
 ///
 /// # Errors
@@ -100,11 +112,13 @@ fn db(e: crate::approval::QueueError) -> JobError {
 pub async fn run(
     req: &WatchRequest,
     ctx: &Ctx<'_>,
-    updates: impl Stream<Item = PodUpdate>,
+    updates: impl Stream<Item = Input>,
     emit: &(dyn Fn(&WatchEvent) + Sync),
     stop: impl Future<Output = ()>,
 ) -> Result<WatchSummary> {
     let store = queue::open(ctx.config)?;
+    let mut templates = rollouts::Templates::default();
+    let mut followed = FuturesUnordered::new();
     let now = ctx.now();
     let mut lp = Loop {
         req,
@@ -129,10 +143,20 @@ pub async fn run(
             u = updates.next() => {
                 let Some(u) = u else { break };
                 lp.summary.updates += 1;
-                for (id, ns, pod) in lp.update(u)? {
-                    diagnoses.push(diagnose(req, ctx, id, ns, pod));
+                match u {
+                    Input::Pod(u) => {
+                        for (id, ns, pod) in lp.update(u)? {
+                            diagnoses.push(diagnose(req, ctx, id, ns, pod));
+                        }
+                    }
+                    Input::Deployment(u) => {
+                        for (ns, name) in lp.rollouts_seen(templates.update(u)) {
+                            followed.push(rollouts::follow(ctx, ns, name));
+                        }
+                    }
                 }
             }
+            Some((ns, name, out)) = followed.next(), if !followed.is_empty() => lp.rollout_done(&ns, &name, out)?,
             Some((id, detected, res)) = diagnoses.next(), if !diagnoses.is_empty() => lp.diagnosed(&id, detected, res)?,
             _ = tick.tick() => {
                 for (id, ns, pod) in lp.tick()? {
@@ -159,10 +183,18 @@ pub async fn run_source(
     match &req.source {
         Source::Live => {
             let opts = super::collect::kube_options(ctx.config, req.scope.namespace.clone());
-            let updates = crate::collectors::watch::pods(&opts)
+            let pods = crate::collectors::watch::pods(&opts)
                 .await
-                .map_err(JobError::collect("starting the pod watch"))?;
-            run(req, ctx, updates, emit, stop).await
+                .map_err(JobError::collect("starting the pod watch"))?
+                .map(Input::Pod);
+            if !req.rollouts {
+                return run(req, ctx, pods, emit, stop).await;
+            }
+            let deployments = crate::collectors::watch::deployments(&opts)
+                .await
+                .map_err(JobError::collect("starting the Deployment watch"))?
+                .map(Input::Deployment);
+            run(req, ctx, futures::stream::select(pods, deployments), emit, stop).await
         }
         Source::Demo { seed, scale } => {
             let snap = crate::collectors::demo::generate(&crate::collectors::demo::DemoOptions {
@@ -170,7 +202,7 @@ pub async fn run_source(
                 scale: *scale,
                 as_of: req.scope.as_of.unwrap_or_else(|| crate::collectors::demo::DemoOptions::default().as_of),
             });
-            let updates = replay::replay(&snap, ctx.clock, req.pace, req.pace * 4);
+            let updates = replay::replay(&snap, ctx.clock, req.pace, req.pace * 4).map(Input::Pod);
             run(req, ctx, updates, emit, stop).await
         }
         Source::Snapshot(_) => Err(JobError::Usage(
@@ -385,6 +417,90 @@ impl Loop<'_> {
             }
         }
         Ok(diagnose)
+    }
+
+    /// Rollouts that started: reported, and followed when Prometheus can tell error rates.
+    fn rollouts_seen(&mut self, seen: rollouts::Seen) -> Vec<(String, String)> {
+        let now = self.ctx.now();
+        match seen {
+            rollouts::Seen::Error(message) => {
+                self.summary.stream_errors += 1;
+                tracing::warn!(error = %message, "The Deployment watch failed; it retries after a backoff.");
+                (self.emit)(&WatchEvent::StreamError { at: now, message });
+                Vec::new()
+            }
+            rollouts::Seen::Started(started) => {
+                let analysed = self.ctx.config.prometheus_url.is_some();
+                for (namespace, name) in &started {
+                    tracing::info!(namespace = %namespace, deployment = %name, analysed, "A rollout started.");
+                    (self.emit)(&WatchEvent::RolloutStarted {
+                        at: now,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        note: (!analysed).then(|| {
+                            "not analysed: the halt-or-continue decision needs --prometheus-url for the pods' error rates"
+                                .to_string()
+                        }),
+                    });
+                }
+                if analysed { started } else { Vec::new() }
+            }
+        }
+    }
+
+    /// A followed rollout decided (or could not be followed). A halt's pause is queued for a
+    /// person (its PHR was filed by the rollout analysis).
+    fn rollout_done(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        out: Result<super::rollout::WatchOutcome>,
+    ) -> Result<()> {
+        use super::rollout::WatchOutcome;
+        let now = self.ctx.now();
+        let event = match out {
+            Ok(WatchOutcome::Decided(o)) => {
+                let mut queued = None;
+                if let Some(rec) = o.recommendation.as_ref().filter(|_| self.req.enqueue) {
+                    let er = crate::approval::ops::EnqueueRequest {
+                        feature: crate::model::recommendation::Feature::Rollout,
+                        recommendations: std::slice::from_ref(rec),
+                        snapshot: None,
+                        namespace: Some(namespace.to_string()),
+                        phr: std::collections::HashMap::from([(rec.id.clone(), o.phr.clone())]),
+                        complete: false,
+                    };
+                    queue::enqueue(self.ctx, &er)?;
+                    queued = Some(rec.id.clone());
+                }
+                WatchEvent::RolloutDecided {
+                    at: now,
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    decision: format!("{:?}", o.decision.decision).to_lowercase(),
+                    reasons: o.decision.reasons.clone(),
+                    phr: o.phr.clone(),
+                    queued,
+                }
+            }
+            Ok(WatchOutcome::Idle { .. }) => WatchEvent::RolloutDecided {
+                at: now,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                decision: "done".into(),
+                reasons: vec!["the rollout finished before a decision was needed".into()],
+                phr: String::new(),
+                queued: None,
+            },
+            Err(e) => WatchEvent::RolloutFailed {
+                at: now,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                error: crate::jobs::error_chain(&e),
+            },
+        };
+        (self.emit)(&event);
+        Ok(())
     }
 
     fn diagnosed(&mut self, id: &str, detected: Timestamp, res: Result<LiveDiagnosis>) -> Result<()> {
