@@ -33,7 +33,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::approval::Store;
-use crate::approval::store::QueueError;
+use crate::approval::store::{DbPassword, QueueError};
 use crate::config::Config;
 use crate::jobs::{Scope, Source};
 use auth::{Principal, Sessions, Tokens};
@@ -101,6 +101,7 @@ impl ServeError {
 /// A pool of queue connections (SQLite in WAL mode: readers run in parallel).
 pub struct Pool {
     path: PathBuf,
+    password: Option<DbPassword>,
     idle: Mutex<Vec<Store>>,
 }
 
@@ -111,15 +112,19 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// Takes a connection (opens one when none is idle).
+    /// Takes a connection (opens one when none is idle; drops idle ones a PostgreSQL
+    /// server closed).
     ///
     /// # Errors
     /// The database cannot be opened.
     pub fn take(&self) -> Result<Store, QueueError> {
-        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        match idle {
-            Some(s) => Ok(s),
-            None => Store::open(&self.path),
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            match idle {
+                Some(s) if s.usable() => return Ok(s),
+                Some(_) => {}
+                None => return Store::open_with(&self.path, self.password.as_ref()),
+            }
         }
     }
 
@@ -198,13 +203,15 @@ impl AppState {
 /// written through (the scheduler never waits on the database to decide).
 struct DbScheduleState {
     path: PathBuf,
+    password: Option<DbPassword>,
     first: Mutex<Option<Timestamp>>,
     last: Mutex<std::collections::BTreeMap<Job, Timestamp>>,
 }
 
 impl DbScheduleState {
-    fn load(path: PathBuf) -> DbScheduleState {
-        let me = DbScheduleState { path, first: Mutex::new(None), last: Mutex::new(Default::default()) };
+    fn load(path: PathBuf, password: Option<DbPassword>) -> DbScheduleState {
+        let me =
+            DbScheduleState { path, password, first: Mutex::new(None), last: Mutex::new(Default::default()) };
         let first = me.with(|s| s.setting("schedule.first_seen")).flatten().and_then(|v| v.parse().ok());
         *me.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = first;
         for job in Job::ALL {
@@ -220,7 +227,7 @@ impl DbScheduleState {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, QueueError>) -> Option<T> {
-        match Store::open(&self.path).and_then(|mut s| f(&mut s)) {
+        match Store::open_with(&self.path, self.password.as_ref()).and_then(|mut s| f(&mut s)) {
             Ok(v) => Some(v),
             Err(e) => {
                 tracing::error!(error = %e, "Could not read or write the schedule state.");
@@ -473,7 +480,7 @@ pub fn build(
     let tokens = Tokens::load(&opts.tokens).map_err(|e| ServeError::Usage(e.to_string()))?;
     let schedules = schedule::schedules(&opts.schedules).map_err(|e| ServeError::Usage(e.to_string()))?;
     // Open (and migrate) the queue now: a bad --db fails at start, not at the first request.
-    let store = Store::open(&config.queue_db)?;
+    let store = Store::open_with(&config.queue_db, config.queue_db_password.as_ref())?;
     let clock: Arc<dyn Clock> = match opts.clock_speed {
         Some(speed) => {
             Arc::new(schedule::ScaledClock::new(scope.as_of.unwrap_or_else(|| SystemClock.now()), speed))
@@ -508,13 +515,17 @@ pub fn build(
     let run: schedule::JobFn = Arc::new(move |job, due| Box::pin(tasks::run(Arc::clone(&ctx), job, due)));
     let runner = Runner::new(
         schedules,
-        Arc::new(DbScheduleState::load(config.queue_db.clone())),
+        Arc::new(DbScheduleState::load(config.queue_db.clone(), config.queue_db_password.clone())),
         clock,
         opts.catch_up,
         run,
         Some(observer),
     );
-    let pool = Pool { path: config.queue_db.clone(), idle: Mutex::new(vec![store]) };
+    let pool = Pool {
+        path: config.queue_db.clone(),
+        password: config.queue_db_password.clone(),
+        idle: Mutex::new(vec![store]),
+    };
     let state = Arc::new(AppState {
         config: config.clone(),
         tokens,
@@ -583,7 +594,7 @@ pub async fn run(
     }
     on_listening(addr);
     let scheme = if tls_config.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %addr, scheme, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
+    tracing::info!(addr = %addr, scheme, db = %crate::approval::store::shown(&config.queue_db), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     if let Some(url) = opts.notify.clone().filter(|_| !config.maintenance.is_empty()) {

@@ -62,13 +62,10 @@ pub struct QueueStats {
 impl Store {
     /// Every audit entry (for the metrics).
     fn all_audit(&self) -> Result<Vec<(String, i64, String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT item_id, at_ms, action, to_state FROM audit_log ORDER BY seq")
-            .map_err(self.db())?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+        self.conn
+            .query("SELECT item_id, at_ms, action, to_state FROM audit_log ORDER BY seq", &[])
+            .and_then(|rows| rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect())
+            .map_err(self.db())
     }
 
     /// The queue's own metrics (PRODUCT.md success metrics the queue has data for).
