@@ -24,6 +24,17 @@ impl Backend {
     }
 }
 
+/// Everything the database holds, as bytes: the SQLite file, or PostgreSQL's data dump (to
+/// check what is never stored).
+pub fn contents(db: &Path) -> Vec<u8> {
+    let text = db.to_string_lossy();
+    if text.starts_with("postgres://") {
+        super::postgres::server().dump(super::postgres::database_of(&text)).into_bytes()
+    } else {
+        std::fs::read(db).unwrap_or_default()
+    }
+}
+
 /// Runs one SQL statement on the database (no parameters); the first column of each row
 /// returned as text, or the database's error message.
 pub fn sql(db: &Path, statement: &str) -> Result<Vec<String>, String> {

@@ -161,6 +161,19 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Every row of database `name` as `pg_dump --data-only` writes it.
+    pub fn dump(&self, name: &str) -> String {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["--data-only", "-h", "127.0.0.1", "-U", "postgres", "-p", &self.port.to_string(), name])
+            .stdin(Stdio::null())
+            .output()
+            .expect("pg_dump");
+        assert!(out.status.success(), "pg_dump {name}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 /// A new empty database on the test binary's server; its URL.
 pub fn fresh_database() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
