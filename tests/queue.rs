@@ -1031,3 +1031,112 @@ both_backends! {
     assert!(text.contains("medium p50"), "approval latency from the queue");
 }
 }
+
+both_backends! {
+    /// Replicas starting together on a new database migrate it once: the others wait for
+    /// the migration lock and find the schema current.
+    fn replicas_starting_together_migrate_once(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = backend.database(dir.path());
+        let opened: Vec<_> = (0..6)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || Store::open(&db).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for o in opened {
+            o.join().unwrap().unwrap();
+        }
+        let version = match backend {
+            Backend::Sqlite => sql(&db, "PRAGMA user_version").unwrap(),
+            Backend::Postgres => sql(&db, "SELECT version FROM aiops_schema").unwrap(),
+        };
+        assert_eq!(version, [aiops::approval::store::SCHEMA_VERSION.to_string()]);
+        assert_eq!(sql(&db, "SELECT COUNT(*) FROM items").unwrap(), ["0"]);
+    }
+}
+
+both_backends! {
+    /// A lock owner on another host cannot be checked by its PID: its lock holds until its
+    /// lease ends, then it is taken over (and the lock log says so).
+    fn a_lock_of_another_host_holds_until_its_lease_ends(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&backend.database(dir.path())).unwrap();
+        let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+        let ttl = std::time::Duration::from_secs(60);
+        let elsewhere = "apply:another-host.example:1:0a0b0c";
+        assert_eq!(aiops::approval::store::owner_alive(elsewhere), None);
+        store.acquire_lock("Deployment/shop/cart", elsewhere, "apply", "x", t0, ttl).unwrap();
+        let here = aiops::approval::apply::operation_owner("apply");
+        let during = t0 + jiff::SignedDuration::from_secs(59);
+        let e = store.acquire_lock("Deployment/shop/cart", &here, "apply", "y", during, ttl).unwrap_err();
+        assert!(e.to_string().contains("another-host.example"), "{e}");
+        let after = t0 + jiff::SignedDuration::from_secs(61);
+        store.acquire_lock("Deployment/shop/cart", &here, "apply", "y", after, ttl).unwrap();
+        let events: Vec<(String, Option<String>)> = store
+            .lock_log(Some("Deployment/shop/cart"))
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event, e.previous_owner))
+            .collect();
+        assert_eq!(
+            events,
+            [("acquire".to_string(), None), ("take-over-expired".to_string(), Some(elsewhere.to_string()))]
+        );
+    }
+}
+
+/// The PostgreSQL password comes from `AIOPS_DB_PASSWORD_FILE` or `PGPASSWORD` (or the URL),
+/// never shows in a message, and a missing or wrong one is a clear error.
+#[test]
+fn the_postgres_password_comes_from_a_file_or_the_environment_and_never_shows() {
+    let server = support::postgres::server();
+    let url = support::postgres::fresh_database();
+    let name = support::postgres::database_of(&url).to_string();
+    let role = format!("{name}_app");
+    let secret = "s3cret-Pa55word-for-tests";
+    let out = server.psql(
+        &name,
+        &format!("CREATE ROLE {role} LOGIN PASSWORD '{secret}'; GRANT ALL ON SCHEMA public TO {role}"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = format!("postgres://{role}@127.0.0.1:{}/{name}", server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |db: &str, env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+        c.args(["queue", "list", "-o", "json", "--db", db])
+            .current_dir(dir.path())
+            .env_remove("PGPASSWORD")
+            .env_remove("AIOPS_DB_PASSWORD_FILE")
+            .env_remove("AIOPS_DB")
+            .env_remove("AIOPS_CONFIG")
+            .env("RUST_LOG", "debug");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!all.contains(secret), "the password shows: {all}");
+        (o.status.code(), all)
+    };
+    let (code, all) = run(&db, &[]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("password") && all.contains(&db), "{all}");
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let (code, all) = run(&db, &[("AIOPS_DB_PASSWORD_FILE", file.to_str().unwrap())]);
+    assert_eq!(code, Some(0), "{all}");
+    let (code, all) = run(&db, &[("PGPASSWORD", secret)]);
+    assert_eq!(code, Some(0), "{all}");
+    let in_url = format!("postgres://{role}:{secret}@127.0.0.1:{}/{name}", server.port);
+    let (code, all) = run(&in_url, &[]);
+    assert_eq!(code, Some(0), "{all}");
+    let wrong = format!("postgres://{role}:not-{secret}@127.0.0.1:{}/{name}", server.port);
+    let (code, all) = run(&wrong, &[]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains(&format!("postgres://{role}:[REDACTED]@127.0.0.1")), "{all}");
+    assert!(all.contains("password authentication failed"), "{all}");
+    let (code, all) = run(&db, &[("AIOPS_DB_PASSWORD_FILE", "/nonexistent/password")]);
+    assert_eq!(code, Some(2), "{all}");
+    assert!(all.contains("AIOPS_DB_PASSWORD_FILE: /nonexistent/password"), "{all}");
+}

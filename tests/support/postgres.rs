@@ -93,6 +93,13 @@ fn start() -> Server {
         ]),
         "initdb",
     );
+    // The superuser connects without a password; every other role with one (SCRAM), so the
+    // tests of the password's sources mean something.
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .expect("pg_hba.conf");
     // Stop the server when this process ends (a panic, a kill, or the normal end): a
     // watchdog outside it, with no handle on the test's output.
     let pid = std::process::id();
