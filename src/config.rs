@@ -583,6 +583,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(total))
 }
 
+/// The PostgreSQL password from `AIOPS_DB_PASSWORD_FILE` (its first line) or `PGPASSWORD`;
+/// never from a flag, whose value shows in process lists and logs.
+fn db_password(
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> Option<crate::approval::store::DbPassword> {
+    use crate::approval::store::DbPassword;
+    if let Some(file) = env("AIOPS_DB_PASSWORD_FILE").filter(|f| !f.is_empty()) {
+        return match std::fs::read_to_string(&file) {
+            Ok(text) => Some(DbPassword::new(text.lines().next().unwrap_or(""))),
+            Err(e) => {
+                errors.push(format!("AIOPS_DB_PASSWORD_FILE: {file}: {e}"));
+                None
+            }
+        };
+    }
+    env("PGPASSWORD").filter(|p| !p.is_empty()).map(|p| DbPassword::new(&p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,23 +706,4 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// The PostgreSQL password from `AIOPS_DB_PASSWORD_FILE` (its first line) or `PGPASSWORD`;
-/// never from a flag, whose value shows in process lists and logs.
-fn db_password(
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut Vec<String>,
-) -> Option<crate::approval::store::DbPassword> {
-    use crate::approval::store::DbPassword;
-    if let Some(file) = env("AIOPS_DB_PASSWORD_FILE").filter(|f| !f.is_empty()) {
-        return match std::fs::read_to_string(&file) {
-            Ok(text) => Some(DbPassword::new(text.lines().next().unwrap_or(""))),
-            Err(e) => {
-                errors.push(format!("AIOPS_DB_PASSWORD_FILE: {file}: {e}"));
-                None
-            }
-        };
-    }
-    env("PGPASSWORD").filter(|p| !p.is_empty()).map(|p| DbPassword::new(&p))
 }

@@ -111,6 +111,8 @@ fn start() -> Server {
         data = data.display(),
         dir = dir.display(),
     );
+    // Never waited for: it outlives this process on purpose.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &stop])
         .stdin(Stdio::null())
