@@ -1140,3 +1140,24 @@ fn the_postgres_password_comes_from_a_file_or_the_environment_and_never_shows() 
     assert_eq!(code, Some(2), "{all}");
     assert!(all.contains("AIOPS_DB_PASSWORD_FILE: /nonexistent/password"), "{all}");
 }
+
+both_backends! {
+    /// `serve`'s sessions in the database: found while live, gone once ended or expired.
+    fn sessions_are_stored_by_hash_until_they_end(backend) {
+        use aiops::approval::store::StoredSession;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&backend.database(dir.path())).unwrap();
+        let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let s = StoredSession { who: "ann".into(), roles: vec!["approver".into(), "operator".into()], csrf: "c".into() };
+        store.save_session("k1", &s, t0, t0 + hour).unwrap();
+        assert_eq!(store.session("k1", t0).unwrap(), Some(s.clone()));
+        assert_eq!(store.session("k1", t0 + hour).unwrap(), None, "expired at its end");
+        assert_eq!(store.session("k2", t0).unwrap(), None);
+        // Saving another deletes the ended ones.
+        store.save_session("k2", &s, t0 + hour, t0 + hour + hour).unwrap();
+        assert_eq!(sql(store.path(), "SELECT id_hash FROM sessions").unwrap(), ["k2"]);
+        store.drop_session("k2").unwrap();
+        assert_eq!(store.session("k2", t0 + hour).unwrap(), None);
+    }
+}

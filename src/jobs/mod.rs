@@ -221,7 +221,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// Where PHRs go by default: `history/prompts/<feature>/` next to the queue database (under
 /// the working directory when the queue is a PostgreSQL database: there is no file to be next
-/// to; `--phr-dir` chooses).
+/// to).
 #[must_use]
 pub fn default_phr_root(config: &Config) -> PathBuf {
     if crate::approval::store::is_url(&config.queue_db) {

@@ -296,9 +296,8 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
     if PUBLIC.contains(&path.as_str()) {
         return next.run(req).await;
     }
-    let headers = req.headers();
-    let bearer = headers.get(header::AUTHORIZATION);
-    let authed = if let Some(v) = bearer {
+    let bearer = req.headers().get(header::AUTHORIZATION).cloned();
+    let authed = if let Some(v) = &bearer {
         // A bad bearer token never falls back to a session cookie.
         v.to_str()
             .ok()
@@ -306,13 +305,10 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             .and_then(|t| st.tokens.authenticate(t))
             .map(|principal| Authed { principal, csrf: None, session: None })
     } else {
-        cookie(headers, session_cookie(st.secure_cookies)).and_then(|id| {
-            st.sessions.get(&id).map(|(principal, csrf)| Authed {
-                principal,
-                csrf: Some(csrf),
-                session: Some(id),
-            })
-        })
+        match cookie(req.headers(), session_cookie(st.secure_cookies)) {
+            Some(id) => session_of(&st, id).await,
+            None => None,
+        }
     };
     // A browser session may call the API only with its CSRF token in a header: a cross-site
     // form or fetch carries the cookie but cannot read the token.
@@ -351,6 +347,23 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
                 let next = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
                 Redirect::to(&format!("/login?next={}", web::url_encode(&next))).into_response()
             }
+        }
+    }
+}
+
+/// The caller of a browser session, looked up in the queue database (any replica opened it).
+async fn session_of(st: &Arc<AppState>, id: String) -> Option<Authed> {
+    let key = auth::session_key(&id);
+    match st.db(move |s, _| s.session(&key, SystemClock.now())).await {
+        Ok(Some(stored)) => auth::principal_of(&stored).map(|principal| Authed {
+            principal,
+            csrf: Some(stored.csrf),
+            session: Some(id),
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "Could not read a session from the queue database.");
+            None
         }
     }
 }

@@ -31,7 +31,11 @@ pub fn contents(db: &Path) -> Vec<u8> {
     if text.starts_with("postgres://") {
         super::postgres::server().dump(super::postgres::database_of(&text)).into_bytes()
     } else {
-        std::fs::read(db).unwrap_or_default()
+        // With the write-ahead log: what live processes committed may still be only there.
+        let mut bytes = std::fs::read(db).unwrap_or_default();
+        let wal = PathBuf::from(format!("{}-wal", db.display()));
+        bytes.extend(std::fs::read(wal).unwrap_or_default());
+        bytes
     }
 }
 

@@ -18,6 +18,7 @@ mod items;
 mod journal;
 mod location;
 mod locks;
+mod sessions;
 mod settings;
 mod stats;
 mod transitions;
@@ -39,6 +40,7 @@ pub use break_glass::BreakGlass;
 pub use conn::DbError as StoreDbError;
 pub use location::{DbPassword, is_url, shown};
 pub use locks::{LockEvent, owner_alive};
+pub use sessions::StoredSession;
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
 pub use transitions::With;
 use transitions::append_audit;
@@ -405,6 +407,21 @@ const MIGRATIONS: &[Migration] = &[
         used_by TEXT,
         used_for TEXT
     );",
+        sqlite: "",
+        postgres: "",
+    },
+    // 5: the browser sessions of `aiops serve` (the SHA-256 of each id), so that they survive
+    // a restart and every replica knows them.
+    Migration {
+        sql: "CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        who TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        opened_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_expires ON sessions(expires_ms);",
         sqlite: "",
         postgres: "",
     },
