@@ -10,3 +10,4 @@ pub mod postgres;
 pub mod prometheus;
 pub mod snapshot_api;
 pub mod victoria;
+pub mod watch_api;

@@ -144,6 +144,11 @@ impl FromValue for String {
         }
     }
 }
+impl FromValue for bool {
+    fn from_value(v: &Value, column: usize) -> Result<bool, DbError> {
+        i64::from_value(v, column).map(|i| i != 0)
+    }
+}
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(v: &Value, column: usize) -> Result<Option<T>, DbError> {
         match v {

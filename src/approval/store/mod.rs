@@ -14,6 +14,7 @@
 mod break_glass;
 mod checks;
 mod conn;
+mod incidents;
 mod items;
 mod journal;
 mod location;
@@ -38,6 +39,9 @@ use crate::model::snapshot::ObjectRef;
 
 pub use break_glass::BreakGlass;
 pub use conn::DbError as StoreDbError;
+pub use incidents::{
+    Diagnosed, Incident, IncidentStats, MTTD_TARGET_SECONDS, MTTR_TARGET_SECONDS, Measured, NewIncident,
+};
 pub use location::{DbPassword, is_url, shown};
 pub use locks::{LockEvent, owner_alive};
 pub use sessions::StoredSession;
@@ -410,7 +414,34 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
-    // 5: the browser sessions of `aiops serve` (the SHA-256 of each id), so that they survive
+    // 5: incidents the watcher opened (issue 17): one per controller and cause, with the
+    // times MTTD and MTTR are measured from, its diagnosis and the queue item it proposed.
+    Migration {
+        sql: "CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        state TEXT NOT NULL,
+        first_pod TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        pods INTEGER NOT NULL,
+        pre_existing INTEGER NOT NULL,
+        first_signal_ms INTEGER NOT NULL,
+        detected_ms INTEGER NOT NULL,
+        diagnosed_ms INTEGER,
+        recovered_ms INTEGER,
+        resolved_ms INTEGER,
+        summary TEXT,
+        item_id TEXT,
+        diagnosis TEXT
+    );
+    CREATE INDEX incidents_state ON incidents(state, detected_ms);",
+        sqlite: "",
+        postgres: "",
+    },
+    // 6: the browser sessions of `aiops serve` (the SHA-256 of each id), so that they survive
     // a restart and every replica knows them.
     Migration {
         sql: "CREATE TABLE sessions (

@@ -78,6 +78,7 @@ mod events;
 mod metrics;
 mod ops;
 mod plan;
+mod replay;
 mod rng;
 mod scale;
 mod workloads;
@@ -98,6 +99,8 @@ use plan::{JobPlan, NodePlan, PodPlan};
 use rng::{hash, uuid};
 
 /// The instant the demo describes unless told otherwise (a Monday, 00:00 UTC).
+pub use replay::replay;
+
 pub const DEFAULT_DEMO_AS_OF: &str = "2026-11-23T00:00:00Z";
 
 /// How to generate the demo.
