@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use aiops::approval::Store;
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use support::backend::Backend;
 use support::watch_api::{self, pod_path};
 
 // ---------------------------------------------------------------------------------------
