@@ -10,6 +10,9 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # ... and a real VictoriaMetrics (the second metrics engine: JSON and push-down paths).
 command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
+# The queue tests run every queue test on PostgreSQL too (tests/support/postgres.rs starts
+# Debian's server in a temporary directory; the package's own cluster is not used).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # deploy/ tests render the kustomize overlays offline with `kubectl kustomize`.
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 # TLS tests make certificates with openssl (scripts/dev-cert.sh) and call serve with curl.

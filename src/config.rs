@@ -298,9 +298,13 @@ pub struct Config {
     pub output: OutputFormat,
     pub log_format: LogFormat,
     pub log_level: String,
-    /// The approval queue's SQLite file: `--db`, `AIOPS_DB`, `[queue] db`, else
-    /// `$XDG_DATA_HOME/aiops/queue.db`, else `~/.local/share/aiops/queue.db`.
+    /// The approval queue's database: `--db`, `AIOPS_DB`, `[queue] db`, else
+    /// `$XDG_DATA_HOME/aiops/queue.db`, else `~/.local/share/aiops/queue.db`. A path is a
+    /// SQLite file; a `postgres://` or `postgresql://` URL is a PostgreSQL database.
     pub queue_db: PathBuf,
+    /// The PostgreSQL password when the URL has none: the first line of the file
+    /// `AIOPS_DB_PASSWORD_FILE` (a mounted Secret), else `PGPASSWORD`.
+    pub queue_db_password: Option<crate::approval::store::DbPassword>,
     /// `[slo]`: SLO targets and period of the health report.
     pub slo: SloConfig,
     /// An approved item not applied within this long expires.
@@ -339,6 +343,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "warn".into(),
             queue_db: PathBuf::from("aiops-queue.db"),
+            queue_db_password: None,
             slo: SloConfig::default(),
             approved_ttl: Duration::from_secs(24 * 3600),
             lock_ttl: Duration::from_secs(600),
@@ -475,6 +480,9 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/aiops/queue.db"))
             })
             .unwrap_or_else(|| PathBuf::from("aiops-queue.db"));
+        if crate::approval::store::is_url(&c.queue_db) {
+            c.queue_db_password = db_password(env, &mut errors);
+        }
         if let Some(v) = pick(raw.queue.approved_ttl, "AIOPS_APPROVED_TTL") {
             set_duration(&mut c.approved_ttl, &v, "queue.approved_ttl", &mut errors);
         }
@@ -573,6 +581,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             n.checked_mul(ms).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("{s:?}: too long"))?;
     }
     Ok(Duration::from_millis(total))
+}
+
+/// The PostgreSQL password from `AIOPS_DB_PASSWORD_FILE` (its first line) or `PGPASSWORD`;
+/// never from a flag, whose value shows in process lists and logs.
+fn db_password(
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> Option<crate::approval::store::DbPassword> {
+    use crate::approval::store::DbPassword;
+    if let Some(file) = env("AIOPS_DB_PASSWORD_FILE").filter(|f| !f.is_empty()) {
+        return match std::fs::read_to_string(&file) {
+            Ok(text) => Some(DbPassword::new(text.lines().next().unwrap_or(""))),
+            Err(e) => {
+                errors.push(format!("AIOPS_DB_PASSWORD_FILE: {file}: {e}"));
+                None
+            }
+        };
+    }
+    env("PGPASSWORD").filter(|p| !p.is_empty()).map(|p| DbPassword::new(&p))
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use support::apply_api;
+use support::backend::{Backend, contents};
 
 const AS_OF: &str = "2026-11-23T00:00:00Z";
 const DEPLOY_PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/cart";
 
 struct Env {
     dir: tempfile::TempDir,
+    db: PathBuf,
     kubeconfig: PathBuf,
     config: PathBuf,
 }
@@ -28,8 +30,9 @@ impl Env {
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_aiops"))
             .args(args)
+            .current_dir(self.dir.path())
             .arg("--db")
-            .arg(self.dir.path().join("queue.db"))
+            .arg(&self.db)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("AIOPS_CONFIG", &self.config)
             .env_remove("RUST_LOG")
@@ -64,7 +67,7 @@ impl Env {
 }
 
 /// The demo's sizing items queued, the shop/cart one approved; the mock serves shop/cart.
-fn approved_cart(config: &str) -> (Env, String, Arc<Mutex<apply_api::State>>) {
+fn approved_cart(backend: Backend, config: &str) -> (Env, String, Arc<Mutex<apply_api::State>>) {
     let (cart, pods) = apply_api::demo_deployment("shop", "cart", AS_OF);
     let mut state = apply_api::State::default();
     state.seed(DEPLOY_PATH, cart);
@@ -72,7 +75,8 @@ fn approved_cart(config: &str) -> (Env, String, Arc<Mutex<apply_api::State>>) {
     let (url, mock) = apply_api::start(state);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
-    let env = Env { config: dir.path().join("aiops.toml"), dir, kubeconfig };
+    let env =
+        Env { config: dir.path().join("aiops.toml"), db: backend.database(dir.path()), dir, kubeconfig };
     env.write_config(config);
     env.ok(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
     let list = env.json(&["queue", "list"]);
@@ -129,9 +133,9 @@ cron = "0 0 0 * * *"
 duration = "24h"
 "#;
 
-#[test]
-fn a_freeze_refuses_applies_and_one_break_glass_nonce_lets_one_through() {
-    let (env, id, mock) = approved_cart(ALWAYS_FROZEN);
+both_backends! {
+    fn a_freeze_refuses_applies_and_one_break_glass_nonce_lets_one_through(backend) {
+    let (env, id, mock) = approved_cart(backend, ALWAYS_FROZEN);
     let before = app(mock.lock().unwrap().object(DEPLOY_PATH).unwrap());
 
     let err = env.fails(&["queue", "apply", &id], 1, "is not applied now");
@@ -177,7 +181,8 @@ fn a_freeze_refuses_applies_and_one_break_glass_nonce_lets_one_through() {
     assert!(detail.contains(&format!("sha256:{hash}")), "{detail}");
     assert!(detail.contains("ann (operator) and sam (security)"), "{detail}");
     assert!(!detail.contains(&nonce), "the nonce itself is never stored: {detail}");
-    let db = std::fs::read(env.dir.path().join("queue.db")).unwrap();
+    let db = contents(&env.db);
+    assert!(db.windows(hash.len()).any(|w| w == hash.as_bytes()), "the database holds the hash");
     assert!(!db.windows(nonce.len()).any(|w| w == nonce.as_bytes()), "the database holds the nonce");
 
     // Rollbacks stay allowed inside the freeze, and the nonce is spent.
@@ -187,12 +192,12 @@ fn a_freeze_refuses_applies_and_one_break_glass_nonce_lets_one_through() {
     assert_eq!(log["break_glass"][0]["used_for"], id.as_str());
     assert_eq!(log["break_glass"][0]["used_by"], "ann");
 }
+}
 
-#[test]
-fn outside_the_allowed_windows_applies_wait_for_the_next_and_bad_windows_are_named() {
+both_backends! {
+    fn outside_the_allowed_windows_applies_wait_for_the_next_and_bad_windows_are_named(backend) {
     // One second a year.
-    let (env, id, mock) = approved_cart(
-        r#"
+    let (env, id, mock) = approved_cart(backend, r#"
 [[maintenance.allowed]]
 name = "new year"
 cron = "0 0 0 1 Jan *"
@@ -217,10 +222,11 @@ duration = "forever"
     assert!(err.contains("maintenance.allowed[0]") && err.contains("\"every monday\""), "{err}");
     assert!(err.contains("maintenance.frozen[0].duration"), "{err}");
 }
+}
 
-#[test]
-fn a_failed_apply_is_retried_after_its_cause_is_fixed() {
-    let (env, id, mock) = approved_cart("");
+both_backends! {
+    fn a_failed_apply_is_retried_after_its_cause_is_fixed(backend) {
+    let (env, id, mock) = approved_cart(backend, "");
     let original = app(mock.lock().unwrap().object(DEPLOY_PATH).unwrap());
     env.json(&["queue", "apply", &id]);
     let applied = app(mock.lock().unwrap().object(DEPLOY_PATH).unwrap());
@@ -261,10 +267,11 @@ fn a_failed_apply_is_retried_after_its_cause_is_fixed() {
     assert_eq!(app(mock.lock().unwrap().object(DEPLOY_PATH).unwrap()), original);
     env.fails(&["queue", "retry", &id, "--justification", "again"], 1, "only failed items");
 }
+}
 
-#[test]
-fn a_retry_refuses_when_someone_else_changed_the_object() {
-    let (env, id, mock) = approved_cart("");
+both_backends! {
+    fn a_retry_refuses_when_someone_else_changed_the_object(backend) {
+    let (env, id, mock) = approved_cart(backend, "");
     env.json(&["queue", "apply", &id]);
     for p in mock.lock().unwrap().pods.get_mut("shop").unwrap() {
         p["status"]["containerStatuses"][0]["restartCount"] = json!(4);
@@ -286,6 +293,7 @@ fn a_retry_refuses_when_someone_else_changed_the_object() {
     assert!(err.contains("cpu"), "{err}");
     assert_eq!(stored_patches(&mock), 0);
     assert_eq!(env.item(&id)["state"], "failed", "a refused retry leaves the item failed");
+}
 }
 
 /// A webhook that keeps what it is sent.
@@ -320,8 +328,8 @@ fn capture_webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
     (url, got)
 }
 
-#[test]
-fn serve_announces_each_window_start_and_end_once() {
+both_backends! {
+    fn serve_announces_each_window_start_and_end_once(backend) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("tokens.yaml"),
@@ -352,7 +360,7 @@ fn serve_announces_each_window_start_and_end_once() {
         .arg("--notify-file")
         .arg(dir.path().join("notify-url"))
         .arg("--db")
-        .arg(dir.path().join("queue.db"))
+        .arg(backend.database(dir.path()))
         .arg("--out")
         .arg(dir.path().join("reports"))
         .env("AIOPS_CONFIG", dir.path().join("aiops.toml"))
@@ -384,4 +392,5 @@ fn serve_announces_each_window_start_and_end_once() {
         "{texts:#?}"
     );
     assert!(!log.contains("secret-path"), "the webhook URL was printed: {log}");
+}
 }

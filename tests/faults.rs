@@ -141,6 +141,7 @@ struct Run {
 
 struct World {
     dir: PathBuf,
+    db: PathBuf,
     kubeconfig: PathBuf,
     recs: Vec<Recommendation>,
 }
@@ -149,8 +150,9 @@ impl World {
     fn cli(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
         c.args(args)
+            .current_dir(&self.dir)
             .arg("--db")
-            .arg(self.dir.join("queue.db"))
+            .arg(&self.db)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", &self.dir)
             .env_remove("RUST_LOG")
@@ -246,7 +248,7 @@ fn start_serve(w: &World) -> Serve {
         ])
         .args(["--schedule", "hpa=off", "--schedule", "verify=off"])
         .arg("--db")
-        .arg(w.dir.join("queue.db"))
+        .arg(&w.db)
         .env("KUBECONFIG", &w.kubeconfig)
         .env_remove("RUST_LOG")
         .env_remove("AIOPS_CONFIG")
@@ -324,8 +326,8 @@ fn seed() -> u64 {
     std::env::var("AIOPS_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0016)
 }
 
-#[test]
-fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
+both_backends! {
+    fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster(backend) {
     let seed = seed();
     let mut state = apply_api::State::default();
     for name in TARGETS {
@@ -343,8 +345,9 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
     )
     .unwrap();
     let recs = items();
+    let db = backend.database(&dir);
     {
-        let mut store = Store::open(&dir.join("queue.db")).unwrap();
+        let mut store = Store::open(&db).unwrap();
         for r in &recs {
             let ctx = EnqueueContext {
                 feature: r.feature.as_str().into(),
@@ -354,7 +357,7 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
             store.enqueue(std::slice::from_ref(r), &ctx, jiff::Timestamp::now()).unwrap();
         }
     }
-    let w = Arc::new(World { dir: dir.clone(), kubeconfig, recs: recs.clone() });
+    let w = Arc::new(World { dir: dir.clone(), db: db.clone(), kubeconfig, recs: recs.clone() });
     let log = Arc::new(Mutex::new(Vec::new()));
     let server_kills = Arc::new(Mutex::new(0));
     let started = Instant::now();
@@ -376,7 +379,7 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let runs = log.lock().unwrap().clone();
-    let store = Store::open(&dir.join("queue.db")).unwrap();
+    let store = Store::open(&db).unwrap();
     let now = jiff::Timestamp::now();
 
     // 1. Every item's state matches the cluster; nothing open.
@@ -529,7 +532,7 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
     #[allow(clippy::disallowed_macros)]
     {
         eprintln!(
-            "faults (seed {seed}): {} CLI processes + 1 server on {} items over {} targets in {:.1} s; \
+            "faults ({backend:?}, seed {seed}): {} CLI processes + 1 server on {} items over {} targets in {:.1} s; \
              {killed} killed ({killed_writers} while applying or rolling back; server {}); successful CLI applies took {full_apply_ms:?} ms; {take_overs} locks taken over from dead owners, {writes} stored writes; \
              successes {done:?}; final states {states:?}; decisions lost 0, double applies 0, stolen locks 0",
             CLI_ACTORS * OPS_PER_ACTOR,
@@ -539,4 +542,5 @@ fn concurrent_processes_and_kills_leave_the_queue_matching_the_cluster() {
             server_kills.lock().unwrap(),
         );
     }
+}
 }

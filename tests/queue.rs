@@ -16,20 +16,26 @@ use aiops::model::ObjectRef;
 use aiops::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
 use serde_json::{Value, json};
 use support::apply_api;
+use support::backend::{Backend, sql};
 
 const AS_OF: &str = "2026-11-23T00:00:00Z";
 
 struct Env {
     dir: tempfile::TempDir,
+    db: PathBuf,
     kubeconfig: Option<PathBuf>,
 }
 
 impl Env {
     fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap(), kubeconfig: None }
+        Env::on(Backend::Sqlite)
+    }
+    fn on(backend: Backend) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        Env { db: backend.database(dir.path()), dir, kubeconfig: None }
     }
     fn db(&self) -> PathBuf {
-        self.dir.path().join("queue.db")
+        self.db.clone()
     }
     fn with_api(mut self, url: &str) -> Env {
         self.kubeconfig = Some(support::kube_mock::kubeconfig(self.dir.path(), url));
@@ -37,7 +43,9 @@ impl Env {
     }
     fn run(&self, args: &[&str]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+        // PHRs of a PostgreSQL queue go under the working directory.
         c.args(args)
+            .current_dir(self.dir.path())
             .arg("--db")
             .arg(self.db())
             .env_remove("RUST_LOG")
@@ -88,9 +96,9 @@ fn demo_queue(env: &Env) -> Value {
     env.json(&["queue", "list"])
 }
 
-#[test]
-fn list_carries_the_contract_fields_and_filters() {
-    let env = Env::new();
+both_backends! {
+    fn list_carries_the_contract_fields_and_filters(backend) {
+    let env = Env::on(backend);
     let v = demo_queue(&env);
     let all = items(&v);
     assert!(all.len() >= 5, "{v:#}");
@@ -116,10 +124,11 @@ fn list_carries_the_contract_fields_and_filters() {
     assert!(err.contains(&format!("0 added, {} refreshed", all.len())), "{err}");
     assert_eq!(items(&env.json(&["queue", "list"])).len(), all.len());
 }
+}
 
-#[test]
-fn medium_needs_one_approval_and_refusals_change_nothing() {
-    let env = Env::new();
+both_backends! {
+    fn medium_needs_one_approval_and_refusals_change_nothing(backend) {
+    let env = Env::on(backend);
     let v = demo_queue(&env);
     let id = items(&v)[0]["id"].as_str().unwrap().to_string();
     env.fails(&["queue", "apply", &id], 1, "only approved items are applied");
@@ -185,10 +194,11 @@ fn medium_needs_one_approval_and_refusals_change_nothing() {
     );
     assert_eq!(last["justification"], "batch job: peaks are monthly");
 }
+}
 
-#[test]
-fn critical_needs_two_different_people() {
-    let env = Env::new();
+both_backends! {
+    fn critical_needs_two_different_people(backend) {
+    let env = Env::on(backend);
     let o = env.run(&["audit", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let crit = env.json(&["queue", "list", "--tier", "critical"]);
@@ -233,15 +243,17 @@ fn critical_needs_two_different_people() {
         item["approvals"].as_array().unwrap().iter().map(|a| a["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["architect", "security"]);
 }
+}
 
-#[test]
-fn parallel_processes_approving_one_item_exactly_one_wins() {
-    let env = Env::new();
+both_backends! {
+    fn parallel_processes_approving_one_item_exactly_one_wins(backend) {
+    let env = Env::on(backend);
     let v = demo_queue(&env);
     let id = items(&v)[0]["id"].as_str().unwrap().to_string();
     let children: Vec<_> = (0..8)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_aiops"))
+                .current_dir(env.dir.path())
                 .args([
                     "queue",
                     "approve",
@@ -279,6 +291,7 @@ fn parallel_processes_approving_one_item_exactly_one_wins() {
     let approvals = item["history"].as_array().unwrap().iter().filter(|h| h["action"] == "approve").count();
     assert_eq!(approvals, 1);
 }
+}
 
 fn rec(name: &str, cpu: &str, evidence: &str) -> Recommendation {
     let target =
@@ -299,10 +312,10 @@ fn rec(name: &str, cpu: &str, evidence: &str) -> Recommendation {
     }
 }
 
-#[test]
-fn enqueue_refreshes_pending_never_resurrects_decided_and_expires_what_is_gone() {
+both_backends! {
+    fn enqueue_refreshes_pending_never_resurrects_decided_and_expires_what_is_gone(backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("q.db")).unwrap();
+    let mut store = Store::open(&backend.database(dir.path())).unwrap();
     let t0: jiff::Timestamp = AS_OF.parse().unwrap();
     let ctx = |present: &[&str]| EnqueueContext {
         feature: "sizing".into(),
@@ -356,11 +369,12 @@ fn enqueue_refreshes_pending_never_resurrects_decided_and_expires_what_is_gone()
         1
     );
 }
+}
 
-#[test]
-fn the_audit_log_is_append_only() {
+both_backends! {
+    fn the_audit_log_is_append_only(backend) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("q.db");
+    let path = backend.database(dir.path());
     let mut store = Store::open(&path).unwrap();
     let t0: jiff::Timestamp = AS_OF.parse().unwrap();
     store
@@ -375,16 +389,24 @@ fn the_audit_log_is_append_only() {
         )
         .unwrap();
     drop(store);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let e = conn.execute("UPDATE audit_log SET who = 'mallory'", []).unwrap_err();
-    assert!(e.to_string().contains("append-only"), "{e}");
-    let e = conn.execute("DELETE FROM audit_log", []).unwrap_err();
-    assert!(e.to_string().contains("append-only"), "{e}");
+    // Written straight to the database, past the store, the audit log still refuses.
+    let e = sql(&path, "UPDATE audit_log SET who = 'mallory'").unwrap_err();
+    assert!(e.contains("append-only"), "{e}");
+    let e = sql(&path, "DELETE FROM audit_log").unwrap_err();
+    assert!(e.contains("append-only"), "{e}");
+    if backend == Backend::Postgres {
+        let e = sql(&path, "TRUNCATE audit_log").unwrap_err();
+        assert!(e.contains("append-only"), "{e}");
+    }
+    assert_eq!(sql(&path, "SELECT who FROM audit_log").unwrap(), ["aiops"]);
     // A newer schema is refused rather than misread.
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
+    match backend {
+        Backend::Sqlite => sql(&path, "PRAGMA user_version = 99").map(drop).unwrap(),
+        Backend::Postgres => sql(&path, "UPDATE aiops_schema SET version = 99").map(drop).unwrap(),
+    }
     let e = Store::open(&path).unwrap_err().to_string();
     assert!(e.contains("schema version 99"), "{e}");
+}
 }
 
 // ---- apply / rollback against the mocked API ----
@@ -398,6 +420,7 @@ fn demo_cart() -> (Value, Vec<Value>) {
 /// A queue holding the demo's sizing items with the one for shop/cart approved, and a
 /// mock API serving shop/cart.
 fn approved_cart(
+    backend: Backend,
     state: apply_api::State,
 ) -> (Env, String, std::sync::Arc<std::sync::Mutex<apply_api::State>>) {
     let (cart, pods) = demo_cart();
@@ -405,7 +428,7 @@ fn approved_cart(
     state.seed(DEPLOY_PATH, cart);
     state.pods.insert("shop".into(), pods);
     let (url, mock) = apply_api::start(state);
-    let env = Env::new().with_api(&url);
+    let env = Env::on(backend).with_api(&url);
     let v = demo_queue(&env);
     let id = items(&v)
         .iter()
@@ -438,9 +461,9 @@ fn container<'a>(obj: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
-#[test]
-fn apply_then_rollback_sends_exactly_the_expected_requests() {
-    let (env, id, mock) = approved_cart(apply_api::State::default());
+both_backends! {
+    fn apply_then_rollback_sends_exactly_the_expected_requests(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State::default());
     let item = env.item(&id);
     let patch = item["recommendation"]["patch"].clone();
     let before = mock.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
@@ -514,16 +537,17 @@ fn apply_then_rollback_sends_exactly_the_expected_requests() {
     // Rolled back: cannot be applied or rolled back again.
     env.fails(&["queue", "rollback", &id], 1, "only applied, verified or failed items can be rolled back");
 }
+}
 
-#[test]
-fn conflicts_are_retried_and_a_refused_dry_run_changes_nothing() {
-    let (env, id, mock) = approved_cart(apply_api::State { conflicts: 2, ..Default::default() });
+both_backends! {
+    fn conflicts_are_retried_and_a_refused_dry_run_changes_nothing(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State { conflicts: 2, ..Default::default() });
     let out = env.json(&["queue", "apply", &id]);
     assert_eq!(out["state"], "applied");
     assert_eq!(out["attempts"], 3);
 
     let (env, id, mock2) =
-        approved_cart(apply_api::State { refuse_dry_run: Some(422), ..Default::default() });
+        approved_cart(backend, apply_api::State { refuse_dry_run: Some(422), ..Default::default() });
     let before = mock2.lock().unwrap().object(DEPLOY_PATH).cloned().unwrap();
     env.fails(&["queue", "apply", &id], 1, "refused the change in its dry run (nothing changed)");
     assert_eq!(mock2.lock().unwrap().object(DEPLOY_PATH), Some(&before));
@@ -539,10 +563,11 @@ fn conflicts_are_retried_and_a_refused_dry_run_changes_nothing() {
     );
     drop(mock);
 }
+}
 
-#[test]
-fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged() {
-    let (env, id, mock) = approved_cart(apply_api::State::default());
+both_backends! {
+    fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State::default());
     {
         let mut st = mock.lock().unwrap();
         let mut obj = st.object(DEPLOY_PATH).cloned().unwrap();
@@ -575,10 +600,11 @@ fn an_object_changed_since_the_recommendation_is_not_applied_unless_acknowledged
         "{h:#?}"
     );
 }
+}
 
-#[test]
-fn maintenance_mode_refuses_applies() {
-    let (env, id, _mock) = approved_cart(apply_api::State::default());
+both_backends! {
+    fn maintenance_mode_refuses_applies(backend) {
+    let (env, id, _mock) = approved_cart(backend, apply_api::State::default());
     env.ok(&["queue", "pause", "--by", "ann", "--reason", "cluster upgrade"]);
     env.fails(&["queue", "apply", &id], 1, "the queue is paused (maintenance mode)");
     assert_eq!(env.item(&id)["state"], "approved");
@@ -586,11 +612,13 @@ fn maintenance_mode_refuses_applies() {
     env.ok(&["queue", "resume", "--by", "ann"]);
     assert_eq!(env.json(&["queue", "apply", &id])["state"], "applied");
 }
+}
 
-#[test]
-fn a_crash_mid_apply_is_reconciled_by_the_next_command() {
-    let (env, id, mock) = approved_cart(apply_api::State { hang_after_apply: true, ..Default::default() });
+both_backends! {
+    fn a_crash_mid_apply_is_reconciled_by_the_next_command(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State { hang_after_apply: true, ..Default::default() });
     let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+                .current_dir(env.dir.path())
         .args(["queue", "apply", &id, "--by", "oncall"])
         .arg("--db")
         .arg(env.db())
@@ -615,10 +643,8 @@ fn a_crash_mid_apply_is_reconciled_by_the_next_command() {
     child.kill().unwrap();
     child.wait().unwrap();
     // The database says applying; the next command reads the object back and settles it.
-    let conn = rusqlite::Connection::open(env.db()).unwrap();
-    let st: String = conn.query_row("SELECT state FROM items WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
-    assert_eq!(st, "applying");
-    drop(conn);
+    let st = sql(&env.db(), &format!("SELECT state FROM items WHERE id = '{id}'")).unwrap();
+    assert_eq!(st, ["applying"]);
     let listed = env.json(&["queue", "list"]);
     let item = items(&listed).iter().find(|i| i["id"] == id.as_str()).unwrap().clone();
     assert_eq!(item["state"], "applied", "{item:#}");
@@ -628,10 +654,11 @@ fn a_crash_mid_apply_is_reconciled_by_the_next_command() {
     // The lock of the dead process does not block a rollback.
     assert_eq!(env.json(&["queue", "rollback", &id])["state"], "rolled_back");
 }
+}
 
-#[test]
-fn post_action_checks_verify_or_fail_and_propose_the_rollback() {
-    let (env, id, mock) = approved_cart(apply_api::State::default());
+both_backends! {
+    fn post_action_checks_verify_or_fail_and_propose_the_rollback(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State::default());
     env.json(&["queue", "apply", &id]);
     let applied_at: jiff::Timestamp =
         env.item(&id)["checks"].as_array().unwrap().iter().find(|c| c["label"] == "5m").unwrap()["due_at"]
@@ -658,7 +685,7 @@ fn post_action_checks_verify_or_fail_and_propose_the_rollback() {
     assert_eq!(env.item(&id)["state"], "verified");
 
     // A second item whose pods start restarting after the apply fails its first check.
-    let (env, id, mock2) = approved_cart(apply_api::State::default());
+    let (env, id, mock2) = approved_cart(backend, apply_api::State::default());
     env.json(&["queue", "apply", &id]);
     for p in mock2.lock().unwrap().pods.get_mut("shop").unwrap() {
         p["status"]["containerStatuses"][0]["restartCount"] = json!(4);
@@ -673,6 +700,7 @@ fn post_action_checks_verify_or_fail_and_propose_the_rollback() {
     assert!(last["detail"].as_str().unwrap().contains(&format!("aiops queue rollback {id}")));
     assert_eq!(env.json(&["queue", "rollback", &id])["state"], "rolled_back");
     drop(mock);
+}
 }
 
 #[test]
@@ -690,12 +718,13 @@ fn unknown_database_paths_and_files_get_clear_errors() {
     assert!(err.contains("notes.txt"), "{err}");
 }
 
-#[test]
-fn parallel_processes_applying_one_item_exactly_one_wins() {
-    let (env, id, mock) = approved_cart(apply_api::State::default());
+both_backends! {
+    fn parallel_processes_applying_one_item_exactly_one_wins(backend) {
+    let (env, id, mock) = approved_cart(backend, apply_api::State::default());
     let children: Vec<_> = (0..4)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_aiops"))
+                .current_dir(env.dir.path())
                 .args(["queue", "apply", &id, "--by", &format!("operator{i}")])
                 .arg("--db")
                 .arg(env.db())
@@ -726,15 +755,16 @@ fn parallel_processes_applying_one_item_exactly_one_wins() {
     assert_eq!(real, 1, "exactly one apply reached the API");
     assert_eq!(env.item(&id)["state"], "applied");
 }
+}
 
+both_backends! {
 /// With --prometheus-url, the post-action checks also read the containers' memory since the
 /// apply (real Prometheus over backfilled samples) and fail one that runs near its new limit.
-#[test]
-fn prometheus_checks_fail_a_container_near_its_new_memory_limit() {
+    fn prometheus_checks_fail_a_container_near_its_new_memory_limit(backend) {
     use support::prometheus::{GenSeries, start};
     let t0: jiff::Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
     for (share, expect) in [(0.95, "fail"), (0.5, "pass")] {
-        let (env, id, _mock) = approved_cart(apply_api::State::default());
+        let (env, id, _mock) = approved_cart(backend, apply_api::State::default());
         let item = env.item(&id);
         let limit = item["recommendation"]["patch"]["spec"]["template"]["spec"]["containers"][0]["resources"]
             ["limits"]["memory"]
@@ -779,13 +809,14 @@ fn prometheus_checks_fail_a_container_near_its_new_memory_limit() {
         }
     }
 }
+}
 
+both_backends! {
 /// The PHR of a demo recommendation tells the whole story: written at enqueue, then the
 /// decision, the apply, the checks and the rollback filled in by the queue (golden file,
 /// with times and durations masked).
-#[test]
-fn the_phr_tells_the_whole_story() {
-    let (env, id, _mock) = approved_cart(apply_api::State::default());
+    fn the_phr_tells_the_whole_story(backend) {
+    let (env, id, _mock) = approved_cart(backend, apply_api::State::default());
     let phr_path = env.item(&id)["phr"].as_str().expect("enqueue wrote a PHR").to_string();
     assert!(phr_path.starts_with(env.dir.path().to_str().unwrap()), "{phr_path}");
     assert!(phr_path.contains("/history/prompts/sizing/"), "{phr_path}");
@@ -806,20 +837,24 @@ fn the_phr_tells_the_whole_story() {
     let masked = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z").unwrap().replace_all(&text, "<time>");
     let masked = regex::Regex::new(r"\d+ ms").unwrap().replace_all(&masked, "<n> ms");
     let masked = regex::Regex::new(r"date: \d{4}-\d{2}-\d{2}").unwrap().replace_all(&masked, "date: <date>");
-    insta::assert_snapshot!("phr_whole_story", masked);
+    // One golden for both backends (the module the macro adds is not in its name).
+    insta::with_settings!({ prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("queue__phr_whole_story", masked);
+    });
     // The report writer's sections are untouched by the queue; a rerun keeps the decision.
     let o = env.run(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "-o", "json"]);
     assert_eq!(o.status.code(), Some(0));
     let rerun = std::fs::read_to_string(&phr_path).unwrap();
     assert!(rerun.contains("**approve** by ann (architect)") && rerun.contains("rollback ok"), "{rerun}");
 }
+}
 
+both_backends! {
 /// A recommendation that creates an object (an HPA) is applied with server-side apply to
 /// a path that does not exist yet; its compound rollback deletes it, then restores the
 /// workload's replica count. A recommendation without a patch is refused.
-#[test]
-fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
-    let (env, _cart_id, mock) = approved_cart(apply_api::State::default());
+    fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused(backend) {
+    let (env, _cart_id, mock) = approved_cart(backend, apply_api::State::default());
     let hpa = ObjectRef {
         kind: "HorizontalPodAutoscaler".into(),
         namespace: Some("shop".into()),
@@ -894,13 +929,14 @@ fn creating_an_hpa_and_rolling_it_back_and_patchless_items_are_refused() {
     );
     assert_eq!(st.object(DEPLOY_PATH).unwrap()["spec"]["replicas"], 3);
 }
+}
 
+both_backends! {
 /// `diagnose --all-unhealthy --enqueue` files one `diagnosis-remediation` per failing
 /// controller (steps for a person: decided in the queue, never applied by aiops); a
 /// one-target run expires nothing.
-#[test]
-fn diagnose_enqueue_files_remediations_for_people() {
-    let env = Env::new();
+    fn diagnose_enqueue_files_remediations_for_people(backend) {
+    let env = Env::on(backend);
     let o = env.run(&[
         "diagnose",
         "--demo",
@@ -944,12 +980,13 @@ fn diagnose_enqueue_files_remediations_for_people() {
     assert_ne!(o.status.code(), Some(0));
     assert_eq!(items(&env.json(&["queue", "list", "--feature", "diagnosis", "--state", "expired"])).len(), 0);
 }
+}
 
+both_backends! {
 /// `report weekly --enqueue` queues every recommendation of the run linked to the PHRs the
 /// report wrote, and the next report's success metrics come from the queue.
-#[test]
-fn report_weekly_enqueues_and_reports_the_queue_metrics() {
-    let env = Env::new();
+    fn report_weekly_enqueues_and_reports_the_queue_metrics(backend) {
+    let env = Env::on(backend);
     let out = env.dir.path().join("reports");
     let o = env.run(&[
         "report",
@@ -992,4 +1029,135 @@ fn report_weekly_enqueues_and_reports_the_queue_metrics() {
     let text = health.to_string();
     assert!(text.contains("non-trivial items approved or rejected by a person"), "{text}");
     assert!(text.contains("medium p50"), "approval latency from the queue");
+}
+}
+
+both_backends! {
+    /// Replicas starting together on a new database migrate it once: the others wait for
+    /// the migration lock and find the schema current.
+    fn replicas_starting_together_migrate_once(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = backend.database(dir.path());
+        let opened: Vec<_> = (0..6)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || Store::open(&db).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for o in opened {
+            o.join().unwrap().unwrap();
+        }
+        let version = match backend {
+            Backend::Sqlite => sql(&db, "PRAGMA user_version").unwrap(),
+            Backend::Postgres => sql(&db, "SELECT version FROM aiops_schema").unwrap(),
+        };
+        assert_eq!(version, [aiops::approval::store::SCHEMA_VERSION.to_string()]);
+        assert_eq!(sql(&db, "SELECT COUNT(*) FROM items").unwrap(), ["0"]);
+    }
+}
+
+both_backends! {
+    /// A lock owner on another host cannot be checked by its PID: its lock holds until its
+    /// lease ends, then it is taken over (and the lock log says so).
+    fn a_lock_of_another_host_holds_until_its_lease_ends(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&backend.database(dir.path())).unwrap();
+        let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+        let ttl = std::time::Duration::from_secs(60);
+        let elsewhere = "apply:another-host.example:1:0a0b0c";
+        assert_eq!(aiops::approval::store::owner_alive(elsewhere), None);
+        store.acquire_lock("Deployment/shop/cart", elsewhere, "apply", "x", t0, ttl).unwrap();
+        let here = aiops::approval::apply::operation_owner("apply");
+        let during = t0 + jiff::SignedDuration::from_secs(59);
+        let e = store.acquire_lock("Deployment/shop/cart", &here, "apply", "y", during, ttl).unwrap_err();
+        assert!(e.to_string().contains("another-host.example"), "{e}");
+        let after = t0 + jiff::SignedDuration::from_secs(61);
+        store.acquire_lock("Deployment/shop/cart", &here, "apply", "y", after, ttl).unwrap();
+        let events: Vec<(String, Option<String>)> = store
+            .lock_log(Some("Deployment/shop/cart"))
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event, e.previous_owner))
+            .collect();
+        assert_eq!(
+            events,
+            [("acquire".to_string(), None), ("take-over-expired".to_string(), Some(elsewhere.to_string()))]
+        );
+    }
+}
+
+/// The PostgreSQL password comes from `AIOPS_DB_PASSWORD_FILE` or `PGPASSWORD` (or the URL),
+/// never shows in a message, and a missing or wrong one is a clear error.
+#[test]
+fn the_postgres_password_comes_from_a_file_or_the_environment_and_never_shows() {
+    let server = support::postgres::server();
+    let url = support::postgres::fresh_database();
+    let name = support::postgres::database_of(&url).to_string();
+    let role = format!("{name}_app");
+    let secret = "s3cret-Pa55word-for-tests";
+    let out = server.psql(
+        &name,
+        &format!("CREATE ROLE {role} LOGIN PASSWORD '{secret}'; GRANT ALL ON SCHEMA public TO {role}"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = format!("postgres://{role}@127.0.0.1:{}/{name}", server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |db: &str, env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+        c.args(["queue", "list", "-o", "json", "--db", db])
+            .current_dir(dir.path())
+            .env_remove("PGPASSWORD")
+            .env_remove("AIOPS_DB_PASSWORD_FILE")
+            .env_remove("AIOPS_DB")
+            .env_remove("AIOPS_CONFIG")
+            .env("RUST_LOG", "debug");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!all.contains(secret), "the password shows: {all}");
+        (o.status.code(), all)
+    };
+    let (code, all) = run(&db, &[]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("password") && all.contains(&db), "{all}");
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let (code, all) = run(&db, &[("AIOPS_DB_PASSWORD_FILE", file.to_str().unwrap())]);
+    assert_eq!(code, Some(0), "{all}");
+    let (code, all) = run(&db, &[("PGPASSWORD", secret)]);
+    assert_eq!(code, Some(0), "{all}");
+    let in_url = format!("postgres://{role}:{secret}@127.0.0.1:{}/{name}", server.port);
+    let (code, all) = run(&in_url, &[]);
+    assert_eq!(code, Some(0), "{all}");
+    let wrong = format!("postgres://{role}:not-{secret}@127.0.0.1:{}/{name}", server.port);
+    let (code, all) = run(&wrong, &[]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains(&format!("postgres://{role}:[REDACTED]@127.0.0.1")), "{all}");
+    assert!(all.contains("password authentication failed"), "{all}");
+    let (code, all) = run(&db, &[("AIOPS_DB_PASSWORD_FILE", "/nonexistent/password")]);
+    assert_eq!(code, Some(2), "{all}");
+    assert!(all.contains("AIOPS_DB_PASSWORD_FILE: /nonexistent/password"), "{all}");
+}
+
+both_backends! {
+    /// `serve`'s sessions in the database: found while live, gone once ended or expired.
+    fn sessions_are_stored_by_hash_until_they_end(backend) {
+        use aiops::approval::store::StoredSession;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&backend.database(dir.path())).unwrap();
+        let t0: jiff::Timestamp = AS_OF.parse().unwrap();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let s = StoredSession { who: "ann".into(), roles: vec!["approver".into(), "operator".into()], csrf: "c".into() };
+        store.save_session("k1", &s, t0, t0 + hour).unwrap();
+        assert_eq!(store.session("k1", t0).unwrap(), Some(s.clone()));
+        assert_eq!(store.session("k1", t0 + hour).unwrap(), None, "expired at its end");
+        assert_eq!(store.session("k2", t0).unwrap(), None);
+        // Saving another deletes the ended ones.
+        store.save_session("k2", &s, t0 + hour, t0 + hour + hour).unwrap();
+        assert_eq!(sql(store.path(), "SELECT id_hash FROM sessions").unwrap(), ["k2"]);
+        store.drop_session("k2").unwrap();
+        assert_eq!(store.session("k2", t0 + hour).unwrap(), None);
+    }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::backend::{Backend, contents};
 
 const AS_OF: &str = "2026-11-23T00:00:00Z";
 
@@ -43,10 +44,20 @@ impl Drop for Server {
     }
 }
 
+/// The queue of a test directory: `queue.db` in it, or the database `queue-db.txt` names
+/// (a test on PostgreSQL).
+fn db_of(dir: &Path) -> PathBuf {
+    match std::fs::read_to_string(dir.join("queue-db.txt")) {
+        Ok(url) => PathBuf::from(url.trim()),
+        Err(_) => dir.join("queue.db"),
+    }
+}
+
 fn aiops(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
     c.arg("--db")
-        .arg(dir.join("queue.db"))
+        .arg(db_of(dir))
+        .current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("AIOPS_CONFIG")
         .env_remove("AIOPS_DB")
@@ -56,7 +67,15 @@ fn aiops(dir: &Path) -> Command {
 
 /// A directory with the tokens file and a queue holding the demo's sizing items.
 fn seeded() -> tempfile::TempDir {
+    seeded_on(Backend::Sqlite)
+}
+
+fn seeded_on(backend: Backend) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
+    if backend == Backend::Postgres {
+        let db = backend.database(tmp.path());
+        std::fs::write(tmp.path().join("queue-db.txt"), db.to_str().unwrap()).unwrap();
+    }
     let mut yaml = String::from("tokens:\n");
     for (name, roles, tok) in TOKENS {
         yaml.push_str(&format!("  - name: {name}\n    roles: [{roles}]\n    token: {tok}\n"));
@@ -844,5 +863,51 @@ async fn report_paths_cannot_leave_the_reports_folder() {
     for a in attacks {
         let code = raw_get(&s, a, tok);
         assert!(matches!(code, 400 | 404), "{a}: {code}");
+    }
+}
+
+/// Every schedule off: two servers on one queue in a test do nothing on their own.
+const QUIET: [&str; 10] = [
+    "--schedule",
+    "verify=off",
+    "--schedule",
+    "sizing=off",
+    "--schedule",
+    "hpa=off",
+    "--schedule",
+    "health-report=off",
+    "--schedule",
+    "security-report=off",
+];
+
+both_backends! {
+    /// Sessions live in the queue database (the SHA-256 of their id): one opened on a
+    /// replica works on another, survives the restart of the replica that opened it, and a
+    /// logout on any replica ends it on all.
+    fn sessions_survive_a_restart_and_end_on_every_replica(backend) {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let tmp = seeded_on(backend);
+            let dir = tmp.path().to_path_buf();
+            let a = start_in(&dir, &QUIET);
+            let cookie = login(&a, "ann").await;
+            assert_eq!(page(&a, &cookie, "/queue").await.0, StatusCode::OK);
+            let b = start_in(&dir, &QUIET);
+            assert_eq!(page(&b, &cookie, "/queue").await.0, StatusCode::OK, "another replica knows it");
+            drop(a);
+            let c = start_in(&dir, &QUIET);
+            let (got, html) = page(&c, &cookie, "/queue").await;
+            assert_eq!(got, StatusCode::OK, "it survived the restart");
+            let id = cookie.split_once('=').unwrap().1;
+            let stored = contents(&db_of(&dir));
+            assert!(!stored.windows(id.len()).any(|w| w == id.as_bytes()), "the session id is stored");
+            let key = aiops::server::auth::sha256_hex(id);
+            assert!(stored.windows(key.len()).any(|w| w == key.as_bytes()), "its hash is not stored");
+            let (got, _) = post_form(&c, &cookie, "/logout", &[("csrf", &csrf_of(&html))]).await;
+            assert_eq!(got, StatusCode::SEE_OTHER);
+            assert_eq!(page(&b, &cookie, "/queue").await.0, StatusCode::SEE_OTHER, "ended on every replica");
+            assert_eq!(page(&c, &cookie, "/queue").await.0, StatusCode::SEE_OTHER);
+            drop((b, c));
+        });
     }
 }

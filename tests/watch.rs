@@ -222,11 +222,15 @@ struct Watcher {
 
 impl Watcher {
     fn start(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Watcher {
+        Watcher::start_on(dir, &dir.join("queue.db"), kubeconfig, args)
+    }
+
+    fn start_on(dir: &Path, db: &Path, kubeconfig: &Path, args: &[&str]) -> Watcher {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
             .args(["watch", "-o", "json", "--settle", "2s"])
             .args(args)
             .arg("--db")
-            .arg(dir.join("queue.db"))
+            .arg(db)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")
             .env_remove("AIOPS_CONFIG")
@@ -295,8 +299,8 @@ fn opened_for(name: &'static str) -> impl Fn(&Value) -> bool {
     move |v: &Value| v["event"] == "opened" && v["incident"]["name"] == name
 }
 
-#[test]
-fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and_mttr() {
+both_backends! {
+    fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and_mttr(backend) {
     let mut st = watch_api::State::default();
     seed_deployment(&mut st, "shop", "web", 3);
     seed_deployment(&mut st, "shop", "api", 2);
@@ -307,7 +311,8 @@ fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and
     let (url, mock) = watch_api::start(st);
     let dir = tempfile::tempdir().unwrap();
     let kc = support::kube_mock::kubeconfig(dir.path(), &url);
-    let mut w = Watcher::start(dir.path(), &kc, &["-n", "shop"]);
+    let db = backend.database(dir.path());
+    let mut w = Watcher::start_on(dir.path(), &db, &kc, &["-n", "shop"]);
     let synced = w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
     assert_eq!(synced["pods"], 5);
     assert_eq!(w.count(|v| v["event"] == "opened"), 0, "healthy pods open nothing");
@@ -347,7 +352,7 @@ fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and
     assert_eq!(resolved["id"], id.as_str());
     assert_eq!(w.count(|v| v["event"] == "opened"), 1);
 
-    let store = Store::open(&dir.path().join("queue.db")).unwrap();
+    let store = Store::open(&db).unwrap();
     let inc = store.incident(&id).unwrap().unwrap();
     assert_eq!(inc.state, "resolved");
     assert_eq!(inc.pods, 2);
@@ -367,6 +372,7 @@ fn a_crash_loop_becomes_one_incident_diagnosed_queued_and_resolved_with_mttd_and
     assert_eq!(stats.incidents.incidents, 1);
     assert_eq!(stats.incidents.mttd_seconds.count, 1);
     assert_eq!(stats.incidents.mttd_seconds.pass, Some(true));
+}
 }
 
 #[test]
@@ -716,9 +722,10 @@ async fn serve_watches_diagnoses_and_the_approved_fix_resolves_the_incident() {
     let _ = child.wait();
 }
 
-#[test]
-fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_resolved() {
+both_backends! {
+    fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_resolved(backend) {
     let dir = tempfile::tempdir().unwrap();
+    let db = backend.database(dir.path());
     let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args([
             "watch",
@@ -733,7 +740,8 @@ fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_reso
             "20s",
             "--db",
         ])
-        .arg(dir.path().join("queue.db"))
+        .arg(&db)
+        .current_dir(dir.path())
         .env_remove("AIOPS_CONFIG")
         .env_remove("AIOPS_DB")
         .env_remove("RUST_LOG")
@@ -749,7 +757,7 @@ fn the_demo_replays_its_failures_as_incidents_that_are_diagnosed_queued_and_reso
     assert_eq!(count("resolved"), opened, "each resolved after its recovery: {events:#?}");
     // The OOM-killed demo Deployment is diagnosed with a patch aiops can apply.
     assert!(events.iter().any(|v| v["event"] == "diagnosed" && v["appliable"] == true), "{events:#?}");
-    let store = Store::open(&dir.path().join("queue.db")).unwrap();
+    let store = Store::open(&db).unwrap();
     let stats = store.stats(Timestamp::now()).unwrap();
     assert_eq!(stats.incidents.resolved, opened);
     // Replayed failures begin as they are replayed (a waiting state one threshold earlier,

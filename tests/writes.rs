@@ -20,6 +20,7 @@ use aiops::model::recommendation::{Feature, Recommendation, RiskTier, recommenda
 use aiops::model::{ObjectKind, ObjectRef};
 use serde_json::{Value, json};
 use support::apply_api;
+use support::backend::Backend;
 
 const PATH: &str = "/apis/apps/v1/namespaces/shop/deployments/web";
 
@@ -84,19 +85,21 @@ fn items() -> Vec<Recommendation> {
 
 struct World {
     dir: tempfile::TempDir,
+    db: std::path::PathBuf,
     kubeconfig: std::path::PathBuf,
     mock: std::sync::Arc<std::sync::Mutex<apply_api::State>>,
     ids: Vec<String>,
 }
 
 impl World {
-    fn new(recs: &[Recommendation]) -> World {
+    fn new(backend: Backend, recs: &[Recommendation]) -> World {
         let mut state = apply_api::State::default();
         state.seed(PATH, base());
         let (url, mock) = apply_api::start(state);
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = support::kube_mock::kubeconfig(dir.path(), &url);
-        let mut store = Store::open(&dir.path().join("queue.db")).unwrap();
+        let db = backend.database(dir.path());
+        let mut store = Store::open(&db).unwrap();
         let now = jiff::Timestamp::now();
         for r in recs {
             let ctx = EnqueueContext {
@@ -109,14 +112,15 @@ impl World {
                 Action::Approve { who: "ann".into(), role: Role::Architect, justification: "ok".into() };
             store.transition(&r.id, &approve, &Actor::new("ann", "architect"), now).unwrap();
         }
-        World { dir, kubeconfig, mock, ids: recs.iter().map(|r| r.id.clone()).collect() }
+        World { dir, db, kubeconfig, mock, ids: recs.iter().map(|r| r.id.clone()).collect() }
     }
 
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_aiops"))
             .args(args)
+            .current_dir(self.dir.path())
             .arg("--db")
-            .arg(self.dir.path().join("queue.db"))
+            .arg(&self.db)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.dir.path())
             .env_remove("RUST_LOG")
@@ -183,14 +187,14 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     out
 }
 
-#[test]
-fn items_applied_and_rolled_back_in_every_order_keep_each_others_fields() {
+both_backends! {
+    fn items_applied_and_rolled_back_in_every_order_keep_each_others_fields(backend) {
     let recs = items();
     let orders = permutations(recs.len());
     let mut steps = 0;
     for apply_order in &orders {
         for rollback_order in &orders {
-            let w = World::new(&recs);
+            let w = World::new(backend, &recs);
             let mut on = vec![false; recs.len()];
             check(&w, &recs, &on, "start");
             for &i in apply_order {
@@ -223,6 +227,7 @@ fn items_applied_and_rolled_back_in_every_order_keep_each_others_fields() {
         );
     }
 }
+}
 
 #[test]
 fn with_one_manager_for_every_item_a_second_apply_would_undo_the_first() {
@@ -244,8 +249,8 @@ fn with_one_manager_for_every_item_a_second_apply_would_undo_the_first() {
     assert!(!same(&project(&obj, &recs[0].patch), &recs[0].patch), "the first item's fields were removed");
 }
 
-#[test]
-fn a_patch_outside_its_declared_fields_is_refused() {
+both_backends! {
+    fn a_patch_outside_its_declared_fields_is_refused(backend) {
     let target = ObjectRef::new(ObjectKind::Deployment, Some("shop"), "web");
     let patch =
         containers(json!([{"name": "app", "image": "evil:1", "resources": {"requests": {"cpu": "200m"}}}]));
@@ -262,7 +267,7 @@ fn a_patch_outside_its_declared_fields_is_refused() {
         rollback: project(&base(), &patch),
         patch,
     };
-    let w = World::new(std::slice::from_ref(&rec));
+    let w = World::new(backend, std::slice::from_ref(&rec));
     let o = w.run(&["queue", "apply", &w.ids[0]]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -272,11 +277,12 @@ fn a_patch_outside_its_declared_fields_is_refused() {
     );
     assert!(w.mock.lock().unwrap().requests.iter().all(|r| r.method == "GET"), "no write was sent");
 }
+}
 
-#[test]
-fn a_rollback_over_a_later_change_is_refused_unless_forced() {
+both_backends! {
+    fn a_rollback_over_a_later_change_is_refused_unless_forced(backend) {
     let recs = items();
-    let w = World::new(&recs[..1]);
+    let w = World::new(backend, &recs[..1]);
     w.ok(&["queue", "apply", &w.ids[0]]);
     // Someone changes the same field after the apply.
     {
@@ -298,6 +304,7 @@ fn a_rollback_over_a_later_change_is_refused_unless_forced() {
     let actions: Vec<&str> =
         v["history"].as_array().unwrap().iter().filter_map(|h| h["action"].as_str()).collect();
     assert!(actions.contains(&"force-rollback") && actions.last() == Some(&"rollback"), "{actions:?}");
+}
 }
 
 /// A server-side apply PATCH over a plain socket; returns the status line.

@@ -93,9 +93,10 @@ pub struct GlobalArgs {
     /// Load what can be loaded from a snapshot with malformed files (they become gaps)
     #[arg(long, global = true)]
     pub keep_going: bool,
-    /// The approval queue's SQLite file (default: $AIOPS_DB, else
+    /// The approval queue: a SQLite file, or a postgres:// URL (password from
+    /// $AIOPS_DB_PASSWORD_FILE or $PGPASSWORD) (default: $AIOPS_DB, else
     /// $XDG_DATA_HOME/aiops/queue.db or ~/.local/share/aiops/queue.db)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 

@@ -96,7 +96,7 @@ pub(crate) fn structured<T: Serialize>(value: &T, format: OutputFormat) -> Resul
 pub fn note_enqueued(db: &Path, s: &crate::approval::store::EnqueueSummary) {
     note(&format!(
         "queue {}: {} added, {} refreshed, {} already decided (kept), {} expired",
-        db.display(),
+        crate::approval::store::shown(db),
         s.added.len(),
         s.refreshed.len(),
         s.kept_decided.len(),

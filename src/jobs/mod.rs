@@ -233,9 +233,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| JobError::Task(format!("{what} task failed: {e}")))
 }
 
-/// Where PHRs go by default: `history/prompts/<feature>/` next to the queue database.
+/// Where PHRs go by default: `history/prompts/<feature>/` next to the queue database (under
+/// the working directory when the queue is a PostgreSQL database: there is no file to be next
+/// to).
 #[must_use]
 pub fn default_phr_root(config: &Config) -> PathBuf {
+    if crate::approval::store::is_url(&config.queue_db) {
+        return std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    }
     config.queue_db.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
 }
 

@@ -25,7 +25,7 @@ pub use crate::approval::ops::EnqueueRequest;
 /// # Errors
 /// The database cannot be opened.
 pub fn open(config: &Config) -> Result<Store> {
-    Ok(Store::open(&config.queue_db)?)
+    Ok(Store::open_with(&config.queue_db, config.queue_db_password.as_ref())?)
 }
 
 /// The cluster the queue applies to, from the configuration (connected on first use).

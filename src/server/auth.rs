@@ -3,12 +3,10 @@
 //! CSRF token per session. Tokens are kept only as SHA-256 digests and compared in
 //! constant time; neither tokens nor session ids are ever logged.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::clock::Stopwatch;
+use crate::approval::store::StoredSession;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
@@ -212,19 +210,23 @@ impl Tokens {
     }
 }
 
-struct Session {
-    principal: Principal,
-    csrf: String,
-    /// Sessions age in real time (not the server's virtual demo clock).
-    opened: Stopwatch,
-}
-
-/// Browser sessions: a random id in an HttpOnly, SameSite=Strict cookie; kept here as its
-/// digest, with the CSRF token every form must carry.
+/// Browser sessions: a random id in an HttpOnly, SameSite=Strict cookie, with the CSRF token
+/// every form must carry. They live in the queue database (only the id's SHA-256), so a
+/// session survives a restart and every replica knows it; they age in real time, not on the
+/// server's virtual demo clock.
 pub struct Sessions {
-    inner: Mutex<HashMap<[u8; 32], Session>>,
     rng: SystemRandom,
     ttl: Duration,
+}
+
+/// A session just opened: the cookie's value, and what the database keeps of it.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The cookie's value (never stored, never logged).
+    pub id: String,
+    /// [`session_key`] of the id.
+    pub key: String,
+    pub stored: StoredSession,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -233,10 +235,27 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
+/// The key a session is stored under: the SHA-256 of its id, hex.
+#[must_use]
+pub fn session_key(id: &str) -> String {
+    sha256_hex(id)
+}
+
+/// The caller of a stored session; `None` when a stored role is not one this build knows.
+#[must_use]
+pub fn principal_of(stored: &StoredSession) -> Option<Principal> {
+    let roles = stored
+        .roles
+        .iter()
+        .map(|r| Role::ALL.into_iter().find(|x| x.as_str() == r))
+        .collect::<Option<Vec<Role>>>()?;
+    Some(Principal { name: stored.who.clone(), roles })
+}
+
 impl Sessions {
     #[must_use]
     pub fn new(ttl: Duration) -> Sessions {
-        Sessions { inner: Mutex::new(HashMap::new()), rng: SystemRandom::new(), ttl }
+        Sessions { rng: SystemRandom::new(), ttl }
     }
 
     /// 32 random bytes as hex: session ids and CSRF tokens (the login form's too).
@@ -255,39 +274,19 @@ impl Sessions {
         self.ttl
     }
 
-    /// Opens a session: (cookie value, CSRF token).
+    /// A new session for `principal` (the caller stores it).
     ///
     /// # Errors
     /// The random number generator failed.
-    pub fn open(&self, principal: Principal) -> Result<(String, String), AuthError> {
+    pub fn open(&self, principal: &Principal) -> Result<NewSession, AuthError> {
         let id = self.random_token()?;
         let csrf = self.random_token()?;
-        let ttl = self.ttl;
-        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, s| s.opened.elapsed() < ttl);
-        map.insert(sha256(&id), Session { principal, csrf: csrf.clone(), opened: Stopwatch::start() });
-        Ok((id, csrf))
-    }
-
-    /// The caller and CSRF token of a live session.
-    #[must_use]
-    pub fn get(&self, id: &str) -> Option<(Principal, String)> {
-        let key = sha256(id);
-        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match map.get(&key) {
-            Some(s) if s.opened.elapsed() < self.ttl => Some((s.principal.clone(), s.csrf.clone())),
-            Some(_) => {
-                map.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Ends a session.
-    pub fn close(&self, id: &str) {
-        let mut map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.remove(&sha256(id));
+        let stored = StoredSession {
+            who: principal.name.clone(),
+            roles: principal.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            csrf,
+        };
+        Ok(NewSession { key: session_key(&id), id, stored })
     }
 }
 
@@ -344,21 +343,18 @@ mod tests {
     }
 
     #[test]
-    fn sessions_open_find_and_close() {
+    fn sessions_are_minted_with_a_hashed_key_and_their_roles_read_back() {
         let s = Sessions::new(Duration::from_secs(60));
-        let p = Principal { name: "a".into(), roles: vec![Role::Viewer] };
-        let (id, csrf) = s.open(p.clone()).unwrap();
-        assert_eq!(id.len(), 64);
-        let (got, got_csrf) = s.get(&id).unwrap();
-        assert_eq!(got, p);
-        assert_eq!(got_csrf, csrf);
-        assert!(csrf_matches(&csrf, &got_csrf));
-        assert!(!csrf_matches(&csrf, "x"));
-        assert!(s.get("nope").is_none());
-        s.close(&id);
-        assert!(s.get(&id).is_none());
-        let short = Sessions::new(Duration::ZERO);
-        let (id, _) = short.open(p).unwrap();
-        assert!(short.get(&id).is_none(), "an expired session is gone");
+        let p = Principal { name: "a".into(), roles: vec![Role::Viewer, Role::SecurityApprover] };
+        let new = s.open(&p).unwrap();
+        assert_eq!(new.id.len(), 64);
+        assert_eq!(new.key, sha256_hex(&new.id));
+        assert_ne!(new.key, new.id);
+        assert_eq!(principal_of(&new.stored), Some(p.clone()));
+        assert!(csrf_matches(&new.stored.csrf, &new.stored.csrf.clone()));
+        assert!(!csrf_matches(&new.stored.csrf, "x"));
+        assert_ne!(s.open(&p).unwrap().id, new.id);
+        let unknown = StoredSession { roles: vec!["root".into()], ..new.stored };
+        assert_eq!(principal_of(&unknown), None);
     }
 }

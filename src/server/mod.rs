@@ -34,7 +34,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::approval::Store;
-use crate::approval::store::QueueError;
+use crate::approval::store::{DbPassword, QueueError};
 use crate::config::Config;
 use crate::jobs::{Scope, Source};
 use auth::{Principal, Sessions, Tokens};
@@ -105,6 +105,7 @@ impl ServeError {
 /// A pool of queue connections (SQLite in WAL mode: readers run in parallel).
 pub struct Pool {
     path: PathBuf,
+    password: Option<DbPassword>,
     idle: Mutex<Vec<Store>>,
 }
 
@@ -115,15 +116,19 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// Takes a connection (opens one when none is idle).
+    /// Takes a connection (opens one when none is idle; drops idle ones a PostgreSQL
+    /// server closed).
     ///
     /// # Errors
     /// The database cannot be opened.
     pub fn take(&self) -> Result<Store, QueueError> {
-        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        match idle {
-            Some(s) => Ok(s),
-            None => Store::open(&self.path),
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            match idle {
+                Some(s) if s.usable() => return Ok(s),
+                Some(_) => {}
+                None => return Store::open_with(&self.path, self.password.as_ref()),
+            }
         }
     }
 
@@ -202,13 +207,15 @@ impl AppState {
 /// written through (the scheduler never waits on the database to decide).
 struct DbScheduleState {
     path: PathBuf,
+    password: Option<DbPassword>,
     first: Mutex<Option<Timestamp>>,
     last: Mutex<std::collections::BTreeMap<Job, Timestamp>>,
 }
 
 impl DbScheduleState {
-    fn load(path: PathBuf) -> DbScheduleState {
-        let me = DbScheduleState { path, first: Mutex::new(None), last: Mutex::new(Default::default()) };
+    fn load(path: PathBuf, password: Option<DbPassword>) -> DbScheduleState {
+        let me =
+            DbScheduleState { path, password, first: Mutex::new(None), last: Mutex::new(Default::default()) };
         let first = me.with(|s| s.setting("schedule.first_seen")).flatten().and_then(|v| v.parse().ok());
         *me.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = first;
         for job in Job::ALL {
@@ -224,7 +231,7 @@ impl DbScheduleState {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, QueueError>) -> Option<T> {
-        match Store::open(&self.path).and_then(|mut s| f(&mut s)) {
+        match Store::open_with(&self.path, self.password.as_ref()).and_then(|mut s| f(&mut s)) {
             Ok(v) => Some(v),
             Err(e) => {
                 tracing::error!(error = %e, "Could not read or write the schedule state.");
@@ -293,9 +300,8 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
     if PUBLIC.contains(&path.as_str()) {
         return next.run(req).await;
     }
-    let headers = req.headers();
-    let bearer = headers.get(header::AUTHORIZATION);
-    let authed = if let Some(v) = bearer {
+    let bearer = req.headers().get(header::AUTHORIZATION).cloned();
+    let authed = if let Some(v) = &bearer {
         // A bad bearer token never falls back to a session cookie.
         v.to_str()
             .ok()
@@ -303,13 +309,10 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
             .and_then(|t| st.tokens.authenticate(t))
             .map(|principal| Authed { principal, csrf: None, session: None })
     } else {
-        cookie(headers, session_cookie(st.secure_cookies)).and_then(|id| {
-            st.sessions.get(&id).map(|(principal, csrf)| Authed {
-                principal,
-                csrf: Some(csrf),
-                session: Some(id),
-            })
-        })
+        match cookie(req.headers(), session_cookie(st.secure_cookies)) {
+            Some(id) => session_of(&st, id).await,
+            None => None,
+        }
     };
     // A browser session may call the API only with its CSRF token in a header: a cross-site
     // form or fetch carries the cookie but cannot read the token.
@@ -348,6 +351,23 @@ async fn authenticate(State(st): State<Arc<AppState>>, mut req: Request, next: N
                 let next = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
                 Redirect::to(&format!("/login?next={}", web::url_encode(&next))).into_response()
             }
+        }
+    }
+}
+
+/// The caller of a browser session, looked up in the queue database (any replica opened it).
+async fn session_of(st: &Arc<AppState>, id: String) -> Option<Authed> {
+    let key = auth::session_key(&id);
+    match st.db(move |s, _| s.session(&key, SystemClock.now())).await {
+        Ok(Some(stored)) => auth::principal_of(&stored).map(|principal| Authed {
+            principal,
+            csrf: Some(stored.csrf),
+            session: Some(id),
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "Could not read a session from the queue database.");
+            None
         }
     }
 }
@@ -477,7 +497,7 @@ pub fn build(
     let tokens = Tokens::load(&opts.tokens).map_err(|e| ServeError::Usage(e.to_string()))?;
     let schedules = schedule::schedules(&opts.schedules).map_err(|e| ServeError::Usage(e.to_string()))?;
     // Open (and migrate) the queue now: a bad --db fails at start, not at the first request.
-    let store = Store::open(&config.queue_db)?;
+    let store = Store::open_with(&config.queue_db, config.queue_db_password.as_ref())?;
     let clock: Arc<dyn Clock> = match opts.clock_speed {
         Some(speed) => {
             Arc::new(schedule::ScaledClock::new(scope.as_of.unwrap_or_else(|| SystemClock.now()), speed))
@@ -512,13 +532,17 @@ pub fn build(
     let run: schedule::JobFn = Arc::new(move |job, due| Box::pin(tasks::run(Arc::clone(&ctx), job, due)));
     let runner = Runner::new(
         schedules,
-        Arc::new(DbScheduleState::load(config.queue_db.clone())),
+        Arc::new(DbScheduleState::load(config.queue_db.clone(), config.queue_db_password.clone())),
         clock,
         opts.catch_up,
         run,
         Some(observer),
     );
-    let pool = Pool { path: config.queue_db.clone(), idle: Mutex::new(vec![store]) };
+    let pool = Pool {
+        path: config.queue_db.clone(),
+        password: config.queue_db_password.clone(),
+        idle: Mutex::new(vec![store]),
+    };
     let state = Arc::new(AppState {
         config: config.clone(),
         tokens,
@@ -588,7 +612,7 @@ pub async fn run(
     }
     on_listening(addr);
     let scheme = if tls_config.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %addr, scheme, db = %config.queue_db.display(), out = %opts.out.display(), "Serving.");
+    tracing::info!(addr = %addr, scheme, db = %crate::approval::store::shown(&config.queue_db), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     if let Some(url) = opts.notify.clone().filter(|_| !config.maintenance.is_empty()) {

@@ -219,8 +219,20 @@ pub async fn login(
         return login_form(&st, &next, Some("That token is not valid."), StatusCode::UNAUTHORIZED);
     };
     tracing::info!(who = %principal.name, "Logged in.");
-    match st.sessions.open(principal) {
-        Ok((id, _csrf)) => {
+    let new = match st.sessions.open(&principal) {
+        Ok(new) => new,
+        Err(e) => {
+            return message(None, StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string(), Some("/login"));
+        }
+    };
+    // Sessions age in real time, whatever the server's (demo) clock says.
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let expires = now
+        .checked_add(jiff::SignedDuration::try_from(st.sessions.ttl()).unwrap_or(jiff::SignedDuration::MAX))
+        .unwrap_or(jiff::Timestamp::MAX);
+    let (key, stored, id) = (new.key, new.stored, new.id);
+    match st.db(move |s, _| s.save_session(&key, &stored, now, expires)).await {
+        Ok(()) => {
             let secure = if st.secure_cookies { "; Secure" } else { "" };
             let cookie = format!(
                 "{}={id}; Path=/; HttpOnly; SameSite=Strict{secure}",
@@ -268,7 +280,17 @@ pub async fn logout(
         return *r;
     }
     if let Some(id) = &authed.session {
-        st.sessions.close(id);
+        let key = super::auth::session_key(id);
+        if let Err(e) = st.db(move |s, _| s.drop_session(&key)).await {
+            tracing::error!(error = %e, "Could not end a session in the queue database.");
+            return message(
+                Some(&authed),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error",
+                "The session could not be ended: try again.",
+                Some("/queue"),
+            );
+        }
     }
     let mut resp = Redirect::to("/login").into_response();
     let secure = if st.secure_cookies { "; Secure" } else { "" };

@@ -2,9 +2,11 @@
 #![allow(dead_code)]
 
 pub mod apply_api;
+pub mod backend;
 pub mod browser;
 pub mod k8s_patch;
 pub mod kube_mock;
+pub mod postgres;
 pub mod prometheus;
 pub mod snapshot_api;
 pub mod victoria;

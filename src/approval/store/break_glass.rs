@@ -4,9 +4,9 @@
 //! same transaction, so a nonce is never spent without a trace nor used twice.
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
+use super::conn::{DbError, Row, Serial, args};
 use super::{Actor, QueueError, Result, Store, ms, ts};
 use crate::approval::state::State;
 
@@ -28,7 +28,7 @@ pub struct BreakGlass {
     pub used_for: Option<String>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BreakGlass> {
+fn row(r: &Row) -> std::result::Result<BreakGlass, DbError> {
     Ok(BreakGlass {
         hash: r.get(0)?,
         operator: r.get(1)?,
@@ -36,7 +36,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BreakGlass> {
         reason: r.get(3)?,
         issued_at: ts(r.get(4)?),
         expires_at: ts(r.get(5)?),
-        used_at: r.get::<_, Option<i64>>(6)?.map(ts),
+        used_at: r.get::<Option<i64>>(6)?.map(ts),
         used_by: r.get(7)?,
         used_for: r.get(8)?,
     })
@@ -75,7 +75,7 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO break_glass (hash, operator, security, reason, issued_ms, expires_ms) VALUES (?1,?2,?3,?4,?5,?6)",
-                params![hash, operator, security, reason, ms(now), ms(expires)],
+                args![hash, operator, security, reason, ms(now), ms(expires)],
             )
             .map_err(self.db())?;
         Ok(BreakGlass {
@@ -107,11 +107,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<BreakGlass> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Nonce(hash)).map_err(db)?;
         let found: Option<BreakGlass> = tx
-            .query_row(&format!("SELECT {COLUMNS} FROM break_glass WHERE hash = ?1"), [hash], row)
-            .optional()
+            .query_opt(&format!("SELECT {COLUMNS} FROM break_glass WHERE hash = ?1"), args![hash])
+            .and_then(|r| r.as_ref().map(row).transpose())
             .map_err(db)?;
         let refuse = |reason: String| Err(QueueError::BreakGlass { reason });
         let Some(mut bg) = found else {
@@ -126,11 +126,15 @@ impl Store {
         if bg.expires_at <= now {
             return refuse(format!("it expired at {} (issued {})", bg.expires_at, bg.issued_at));
         }
-        tx.execute(
-            "UPDATE break_glass SET used_ms = ?2, used_by = ?3, used_for = ?4 WHERE hash = ?1 AND used_ms IS NULL",
-            params![hash, ms(now), actor.who, item_id],
-        )
-        .map_err(db)?;
+        let spent = tx
+            .execute(
+                "UPDATE break_glass SET used_ms = ?2, used_by = ?3, used_for = ?4 WHERE hash = ?1 AND used_ms IS NULL",
+                args![hash, ms(now), actor.who, item_id],
+            )
+            .map_err(db)?;
+        if spent != 1 {
+            return refuse("it was used by another apply at the same moment".into());
+        }
         let detail = format!(
             "{detail}; break-glass nonce sha256:{hash} issued {} by {} (operator) and {} (security): {}",
             bg.issued_at, bg.operator, bg.security, bg.reason
@@ -149,11 +153,9 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn break_glass_log(&self) -> Result<Vec<BreakGlass>> {
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM break_glass ORDER BY issued_ms DESC"))
-            .map_err(self.db())?;
-        let rows = st.query_map([], row).map_err(self.db())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.db())
+        self.conn
+            .query(&format!("SELECT {COLUMNS} FROM break_glass ORDER BY issued_ms DESC"), &[])
+            .and_then(|rows| rows.iter().map(row).collect())
+            .map_err(self.db())
     }
 }

@@ -3,9 +3,9 @@
 //! the diagnosis and the queue item it proposed. Does I/O (the queue database).
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::conn::{DbError, Row, args};
 use super::{Result, Store, ms, ts};
 
 /// The brief's targets (PRODUCT.md success metrics).
@@ -125,12 +125,14 @@ fn secs(a: Timestamp, b: Timestamp) -> f64 {
     (b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0
 }
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Incident> {
+fn row(r: &Row) -> std::result::Result<Incident, DbError> {
     let first_signal = ts(r.get(10)?);
     let detected_at = ts(r.get(11)?);
-    let opt = |i: usize| -> rusqlite::Result<Option<Timestamp>> { Ok(r.get::<_, Option<i64>>(i)?.map(ts)) };
+    let opt = |i: usize| -> std::result::Result<Option<Timestamp>, DbError> {
+        Ok(r.get::<Option<i64>>(i)?.map(ts))
+    };
     let recovered_at = opt(13)?;
-    let pre_existing = r.get::<_, i64>(9)? != 0;
+    let pre_existing: bool = r.get(9)?;
     let diagnosis: Option<String> = r.get(17)?;
     Ok(Incident {
         id: r.get(0)?,
@@ -141,7 +143,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         state: r.get(5)?,
         first_pod: r.get(6)?,
         detail: r.get(7)?,
-        pods: usize::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+        pods: usize::try_from(r.get::<i64>(8)?).unwrap_or(0),
         pre_existing,
         first_signal,
         detected_at,
@@ -169,18 +171,7 @@ impl Store {
             .execute(
                 "INSERT INTO incidents (id, namespace, kind, name, cause, state, first_pod, detail, pods, pre_existing, first_signal_ms, detected_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, 1, ?8, ?9, ?10)",
-                params![
-                    id,
-                    n.namespace,
-                    n.kind,
-                    n.name,
-                    n.cause,
-                    n.first_pod,
-                    n.detail,
-                    i64::from(n.pre_existing),
-                    ms(n.first_signal),
-                    ms(n.detected_at)
-                ],
+                args![id, n.namespace, n.kind, n.name, n.cause, n.first_pod, n.detail, i64::from(n.pre_existing), ms(n.first_signal), ms(n.detected_at)],
             )
             .map_err(self.db())?;
         Ok(id)
@@ -193,9 +184,9 @@ impl Store {
     pub fn incident_joined(&mut self, id: &str, pods: usize, first_signal: Timestamp) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE incidents SET pods = CASE WHEN pods > ?2 THEN pods ELSE ?2 END,
+                "UPDATE incidents SET pods = CASE WHEN ?2 > pods THEN ?2 ELSE pods END,
                     first_signal_ms = CASE WHEN ?3 < first_signal_ms THEN ?3 ELSE first_signal_ms END WHERE id = ?1",
-                params![id, i64::try_from(pods).unwrap_or(i64::MAX), ms(first_signal)],
+                args![id, i64::try_from(pods).unwrap_or(i64::MAX), ms(first_signal)],
             )
             .map_err(self.db())?;
         Ok(())
@@ -210,10 +201,10 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE incidents SET diagnosed_ms = ?2, summary = ?3, item_id = ?4, diagnosis = ?5,
-                    first_signal_ms = CASE WHEN CAST(?6 AS BIGINT) < first_signal_ms THEN ?6 ELSE first_signal_ms END,
-                    pre_existing = CASE WHEN CAST(?6 AS BIGINT) < ?7 OR first_signal_ms < ?7 THEN 1 ELSE pre_existing END
+                    first_signal_ms = CASE WHEN ?6 < first_signal_ms THEN ?6 ELSE first_signal_ms END,
+                    pre_existing = CASE WHEN ?6 < ?7 OR first_signal_ms < ?7 THEN 1 ELSE pre_existing END
                  WHERE id = ?1",
-                params![
+                args![
                     id,
                     ms(d.at),
                     d.summary,
@@ -240,7 +231,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE incidents SET state = 'resolved', recovered_ms = ?2, resolved_ms = ?3 WHERE id = ?1 AND state = 'open'",
-                params![id, ms(recovered_at), ms(resolved_at)],
+                args![id, ms(recovered_at), ms(resolved_at)],
             )
             .map_err(self.db())?;
         Ok(())
@@ -252,8 +243,8 @@ impl Store {
     /// Database errors.
     pub fn incident(&self, id: &str) -> Result<Option<Incident>> {
         self.conn
-            .query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"), [id], row)
-            .optional()
+            .query_opt(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"), args![id])
+            .and_then(|r| r.as_ref().map(row).transpose())
             .map_err(self.db())
     }
 
@@ -262,16 +253,13 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn incidents(&self, open_only: bool, limit: usize) -> Result<Vec<Incident>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM incidents WHERE (?1 = 0 OR state = 'open') ORDER BY detected_ms DESC, id LIMIT ?2"
-            ))
-            .map_err(self.db())?;
-        let rows = stmt
-            .query_map(params![i64::from(open_only), i64::try_from(limit).unwrap_or(i64::MAX)], row)
-            .map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+        self.conn
+            .query(
+                &format!("SELECT {COLUMNS} FROM incidents WHERE (?1 = 0 OR state = 'open') ORDER BY detected_ms DESC, id LIMIT ?2"),
+                args![i64::from(open_only), i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .and_then(|rows| rows.iter().map(row).collect())
+            .map_err(self.db())
     }
 
     /// MTTD, MTTR and approval → recovery over every incident.
@@ -287,11 +275,11 @@ impl Store {
             let (Some(item), Some(rec)) = (i.item_id.as_deref(), i.recovered_at) else { continue };
             let approved: Option<i64> = self
                 .conn
-                .query_row(
+                .query_one(
                     "SELECT MIN(at_ms) FROM audit_log WHERE item_id = ?1 AND action = 'approve' AND to_state = 'approved'",
-                    [item],
-                    |r| r.get(0),
+                    args![item],
                 )
+                .and_then(|r| r.get(0))
                 .map_err(self.db())?;
             if let Some(a) = approved.map(ts).filter(|a| *a <= rec) {
                 after_approval.push(secs(a, rec));

@@ -3,9 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use jiff::Timestamp;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
-
+use super::conn::{DbError, Row, Serial, Value, args};
 use super::{
     Actor, EnqueueContext, EnqueueSummary, ITEM_COLUMNS, Item, ListFilter, Page, QueueError, Result,
     StaleRow, Store, append_audit, ms, read_approvals, ts,
@@ -13,8 +11,9 @@ use super::{
 use crate::approval::state::{self, Action, Approval, ItemFacts, Role, State};
 use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
+use jiff::Timestamp;
 
-fn raw_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawItem> {
+fn raw_item(r: &Row) -> std::result::Result<RawItem, DbError> {
     Ok(RawItem {
         id: r.get(0)?,
         code: r.get(1)?,
@@ -61,10 +60,10 @@ struct RawItem {
 }
 
 /// The `WHERE` clause of a list filter and its parameters (`list` and `list_page`).
-fn filter_clause(filter: &ListFilter, now: Timestamp) -> (String, Vec<rusqlite::types::Value>) {
+fn filter_clause(filter: &ListFilter, now: Timestamp) -> (String, Vec<Value>) {
     let mut clause = String::from(" WHERE 1=1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let mut arg = |clause: &mut String, sql: &str, v: rusqlite::types::Value| {
+    let mut args: Vec<Value> = Vec::new();
+    let mut arg = |clause: &mut String, sql: &str, v: Value| {
         args.push(v);
         clause.push_str(&sql.replace('?', &format!("?{}", args.len())));
     };
@@ -110,8 +109,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<EnqueueSummary> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Queue).map_err(db)?;
         let mut summary = EnqueueSummary::default();
         let ids: HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
         let mut seen: HashSet<&str> = HashSet::new();
@@ -121,8 +120,8 @@ impl Store {
                 continue;
             }
             let existing: Option<String> = tx
-                .query_row("SELECT state FROM items WHERE id = ?1", [&r.id], |row| row.get(0))
-                .optional()
+                .query_opt("SELECT state FROM items WHERE id = ?1", args![r.id])
+                .and_then(|row| row.map(|row| row.get(0)).transpose())
                 .map_err(db)?;
             let key = r.target.key();
             let json = serde_json::to_string(r).unwrap_or_default();
@@ -133,13 +132,13 @@ impl Store {
                     tx.execute(
                         "UPDATE items SET recommendation = ?2, title = ?3, last_seen_ms = ?4, updated_ms = ?4,
                          resource_version = COALESCE(?5, resource_version), phr = COALESCE(?6, phr) WHERE id = ?1",
-                        params![r.id, json, r.title, ms(now), rv, phr],
+                        args![r.id, json, r.title, ms(now), rv, phr],
                     )
                     .map_err(db)?;
                     summary.refreshed.push(r.id.clone());
                 }
                 Some(_) => {
-                    tx.execute("UPDATE items SET last_seen_ms = ?2 WHERE id = ?1", params![r.id, ms(now)])
+                    tx.execute("UPDATE items SET last_seen_ms = ?2 WHERE id = ?1", args![r.id, ms(now)])
                         .map_err(db)?;
                     summary.kept_decided.push(r.id.clone());
                 }
@@ -159,7 +158,7 @@ impl Store {
                     let st = by_policy.as_ref().map_or(State::Pending, |d| d.to);
                     tx.execute(
                         &format!("INSERT INTO items ({ITEM_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?12,?12,?13,?14,NULL,NULL,?15)"),
-                        params![
+                        args![
                             r.id,
                             r.code,
                             ctx.feature,
@@ -211,16 +210,17 @@ impl Store {
         // Expire what this run no longer proposes.
         let mut stale: Vec<StaleRow> = Vec::new();
         if ctx.complete {
-            let mut stmt = tx
-                .prepare("SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1")
-                .map_err(db)?;
-            let rows = stmt
-                .query_map([&ctx.feature], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
-                })
+            let rows = tx
+                .query(
+                    "SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1",
+                    args![ctx.feature],
+                )
                 .map_err(db)?;
             for row in rows {
-                let row: StaleRow = row.map_err(db)?;
+                let row: StaleRow =
+                    (|| Ok::<_, DbError>((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))(
+                    )
+                    .map_err(db)?;
                 if ids.contains(row.0.as_str()) {
                     continue;
                 }
@@ -246,7 +246,7 @@ impl Store {
                 .map_err(|source| QueueError::Transition { id: id.clone(), source })?;
             tx.execute(
                 "UPDATE items SET state = 'expired', expired_reason = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![id, reason, ms(now)],
+                args![id, reason, ms(now)],
             )
             .map_err(db)?;
             append_audit(
@@ -274,8 +274,8 @@ impl Store {
     pub fn get(&self, id: &str, now: Timestamp) -> Result<Item> {
         let found = self
             .conn
-            .query_row(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"), [id], raw_item)
-            .optional()
+            .query_opt(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"), args![id])
+            .and_then(|row| row.as_ref().map(raw_item).transpose())
             .map_err(self.db())?;
         match found {
             Some(raw) => {
@@ -288,14 +288,13 @@ impl Store {
 
     pub(super) fn suggest(&self, id: &str) -> Result<String> {
         let prefix: String = id.chars().take(12).collect();
-        let mut stmt = self
+        let close: Vec<String> = self
             .conn
-            .prepare("SELECT id FROM items WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 3")
-            .map_err(self.db())?;
-        let close: Vec<String> = stmt
-            .query_map([&prefix], |r| r.get(0))
-            .map_err(self.db())?
-            .collect::<std::result::Result<_, _>>()
+            .query(
+                "SELECT id FROM items WHERE id LIKE CAST(?1 AS TEXT) || '%' ORDER BY id LIMIT 3",
+                args![prefix],
+            )
+            .and_then(|rows| rows.iter().map(|r| r.get(0)).collect())
             .map_err(self.db())?;
         Ok(if close.is_empty() {
             " (`aiops queue list` shows the ids)".to_string()
@@ -375,24 +374,17 @@ impl Store {
         // Every approval in one query (a list of 10,000 items is not 10,000 queries).
         let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
         {
-            let mut stmt = self
+            let rows = self
                 .conn
-                .prepare(
-                    "SELECT item_id, who, role, at_ms, justification FROM approvals ORDER BY at_ms, role",
+                .query(
+                    "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL ORDER BY at_ms, role",
+                    &[],
                 )
                 .map_err(self.db())?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                })
-                .map_err(self.db())?;
-            for row in rows {
+            for r in rows {
+                let row = (|| -> std::result::Result<(String, String, String, i64, String), DbError> {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })();
                 let (id, who, role, at, justification) = row.map_err(self.db())?;
                 let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
                     id: id.clone(),
@@ -414,12 +406,8 @@ impl Store {
     }
 
     /// The items a `SELECT {ITEM_COLUMNS} …` returns.
-    fn raw_items(&self, sql: &str, args: &[rusqlite::types::Value]) -> Result<Vec<RawItem>> {
-        let mut stmt = self.conn.prepare(sql).map_err(self.db())?;
-        stmt.query_map(rusqlite::params_from_iter(args.iter()), raw_item)
-            .map_err(self.db())?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(self.db())
+    fn raw_items(&self, sql: &str, args: &[Value]) -> Result<Vec<RawItem>> {
+        self.conn.query(sql, args).and_then(|rows| rows.iter().map(raw_item).collect()).map_err(self.db())
     }
 
     /// One page of the items matching the filter, newest first, and how many match in all.
@@ -438,11 +426,8 @@ impl Store {
         let (clause, args) = filter_clause(filter, now);
         let total: i64 = self
             .conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM items{clause}"),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
+            .query_one(&format!("SELECT COUNT(*) FROM items{clause}"), &args)
+            .and_then(|r| r.get(0))
             .map_err(self.db())?;
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items{clause} ORDER BY created_ms DESC, id LIMIT {} OFFSET {}",
@@ -467,14 +452,10 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn counts(&self) -> Result<Vec<(String, String, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT state, tier, COUNT(*) FROM items GROUP BY state, tier ORDER BY state, tier",
-            )
-            .map_err(self.db())?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+        self.conn
+            .query("SELECT state, tier, COUNT(*) FROM items GROUP BY state, tier ORDER BY state, tier", &[])
+            .and_then(|rows| rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect())
+            .map_err(self.db())
     }
 
     /// Records the PHR path of an item.
@@ -482,7 +463,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn set_phr(&mut self, id: &str, phr: &str) -> Result<()> {
-        self.conn.execute("UPDATE items SET phr = ?2 WHERE id = ?1", params![id, phr]).map_err(self.db())?;
+        self.conn.execute("UPDATE items SET phr = ?2 WHERE id = ?1", args![id, phr]).map_err(self.db())?;
         Ok(())
     }
 
@@ -491,13 +472,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn approved_before(&self, cutoff: Timestamp) -> Result<Vec<(String, Timestamp)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, updated_ms FROM items WHERE state = 'approved' AND updated_ms < ?1 ORDER BY updated_ms")
-            .map_err(self.db())?;
-        let rows = stmt
-            .query_map([ms(cutoff)], |r| Ok((r.get::<_, String>(0)?, ts(r.get(1)?))))
-            .map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+        self.conn
+            .query(
+                "SELECT id, updated_ms FROM items WHERE state = 'approved' AND updated_ms < ?1 ORDER BY updated_ms",
+                args![ms(cutoff)],
+            )
+            .and_then(|rows| rows.iter().map(|r| Ok((r.get::<String>(0)?, ts(r.get(1)?)))).collect())
+            .map_err(self.db())
     }
 }

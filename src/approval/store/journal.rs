@@ -1,10 +1,9 @@
 //! The apply journal: an entry opened before a write to the cluster and closed after it;
 //! an entry left open is a crashed operation for reconcile.
 
-use jiff::Timestamp;
-use rusqlite::params;
-
+use super::conn::{DbError, args};
 use super::{JournalEntry, Result, Store, ms, ts};
+use jiff::Timestamp;
 
 impl Store {
     /// Opens a journal entry before touching the cluster.
@@ -13,12 +12,12 @@ impl Store {
     /// Database errors.
     pub fn journal_open(&mut self, item: &str, operation: &str, owner: &str, now: Timestamp) -> Result<i64> {
         self.conn
-            .execute(
-                "INSERT INTO journal (item_id, operation, owner, started_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![item, operation, owner, ms(now)],
+            .query_one(
+                "INSERT INTO journal (item_id, operation, owner, started_ms) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
+                args![item, operation, owner, ms(now)],
             )
-            .map_err(self.db())?;
-        Ok(self.conn.last_insert_rowid())
+            .and_then(|r| r.get(0))
+            .map_err(self.db())
     }
 
     /// Closes a journal entry.
@@ -29,7 +28,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE journal SET finished_ms = ?2, outcome = ?3 WHERE seq = ?1",
-                params![seq, ms(now), outcome],
+                args![seq, ms(now), outcome],
             )
             .map_err(self.db())?;
         Ok(())
@@ -40,12 +39,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn journal_open_entries(&self) -> Result<Vec<JournalEntry>> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT seq, item_id, operation, started_ms, owner FROM journal WHERE finished_ms IS NULL ORDER BY seq")
+            .query("SELECT seq, item_id, operation, started_ms, owner FROM journal WHERE finished_ms IS NULL ORDER BY seq", &[])
             .map_err(self.db())?;
-        let rows = stmt
-            .query_map([], |r| {
+        rows.iter()
+            .map(|r| {
                 Ok(JournalEntry {
                     seq: r.get(0)?,
                     item_id: r.get(1)?,
@@ -54,8 +53,8 @@ impl Store {
                     owner: r.get(4)?,
                 })
             })
-            .map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+            .collect::<std::result::Result<_, DbError>>()
+            .map_err(self.db())
     }
 
     /// Stores the object's fields as read before the apply (the rollback plan used).
@@ -64,7 +63,7 @@ impl Store {
     /// Database errors.
     pub fn set_pre_state(&mut self, id: &str, pre: &serde_json::Value) -> Result<()> {
         self.conn
-            .execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", params![id, pre.to_string()])
+            .execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", args![id, pre.to_string()])
             .map_err(self.db())?;
         Ok(())
     }

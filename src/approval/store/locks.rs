@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
-
+use super::conn::{Conn, DbError, Row, Serial, args};
 use super::{Lock, QueueError, Result, Store, ms, ts};
+use jiff::Timestamp;
+
+const SELECT_LOCK: &str =
+    "SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1";
 
 /// Whether the process that owns a lock is alive: `Some(false)` only when the owner
 /// (`prefix:host:pid:token`, see `apply::operation_owner`) ran on this host and its process
@@ -36,21 +38,21 @@ pub struct LockEvent {
 }
 
 fn log_lock(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     target: &str,
     owner: &str,
     event: &str,
     previous: Option<&str>,
     now: Timestamp,
-) -> rusqlite::Result<()> {
+) -> std::result::Result<(), DbError> {
     conn.execute(
         "INSERT INTO lock_log (target, owner, event, previous_owner, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![target, owner, event, previous, ms(now)],
+        args![target, owner, event, previous, ms(now)],
     )?;
     Ok(())
 }
 
-fn raw_lock(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lock> {
+fn raw_lock(r: &Row) -> std::result::Result<Lock, DbError> {
     Ok(Lock {
         target: r.get(0)?,
         owner: r.get(1)?,
@@ -77,11 +79,11 @@ impl Store {
         ttl: Duration,
     ) -> Result<Lock> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Target(target)).map_err(db)?;
         let held: Option<Lock> = tx
-            .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
-            .optional()
+            .query_opt(SELECT_LOCK, args![target])
+            .and_then(|r| r.as_ref().map(raw_lock).transpose())
             .map_err(db)?;
         let previous = match held {
             Some(l) if l.expires_at > now && l.owner != owner && owner_alive(&l.owner) != Some(false) => {
@@ -101,7 +103,7 @@ impl Store {
         tx.execute(
             "INSERT INTO locks (target, owner, operation, item_id, acquired_ms, expires_ms) VALUES (?1,?2,?3,?4,?5,?6)
              ON CONFLICT(target) DO UPDATE SET owner = ?2, operation = ?3, item_id = ?4, acquired_ms = ?5, expires_ms = ?6",
-            params![target, owner, operation, item, ms(now), ms(expires)],
+            args![target, owner, operation, item, ms(now), ms(expires)],
         )
         .map_err(db)?;
         let event = match &previous {
@@ -127,10 +129,10 @@ impl Store {
     /// Database errors.
     pub fn release_lock(&mut self, target: &str, owner: &str, now: Timestamp) -> Result<()> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Target(target)).map_err(db)?;
         let n = tx
-            .execute("DELETE FROM locks WHERE target = ?1 AND owner = ?2", params![target, owner])
+            .execute("DELETE FROM locks WHERE target = ?1 AND owner = ?2", args![target, owner])
             .map_err(db)?;
         if n > 0 {
             log_lock(&tx, target, owner, "release", None, now).map_err(db)?;
@@ -144,8 +146,8 @@ impl Store {
     /// Database errors.
     pub fn lock_of(&self, target: &str) -> Result<Option<Lock>> {
         self.conn
-            .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
-            .optional()
+            .query_opt(SELECT_LOCK, args![target])
+            .and_then(|r| r.as_ref().map(raw_lock).transpose())
             .map_err(self.db())
     }
 
@@ -155,12 +157,15 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn lock_log(&self, target: Option<&str>) -> Result<Vec<LockEvent>> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT target, owner, event, previous_owner, at_ms FROM lock_log WHERE ?1 IS NULL OR target = ?1 ORDER BY seq")
+            .query(
+                "SELECT target, owner, event, previous_owner, at_ms FROM lock_log WHERE CAST(?1 AS TEXT) IS NULL OR target = ?1 ORDER BY seq",
+                args![target],
+            )
             .map_err(self.db())?;
-        let rows = stmt
-            .query_map([target], |r| {
+        rows.iter()
+            .map(|r| {
                 Ok(LockEvent {
                     target: r.get(0)?,
                     owner: r.get(1)?,
@@ -169,8 +174,8 @@ impl Store {
                     at: ts(r.get(4)?),
                 })
             })
-            .map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+            .collect::<std::result::Result<_, DbError>>()
+            .map_err(self.db())
     }
 
     /// Removes a lock whatever its owner (`aiops queue unlock`).
@@ -178,16 +183,16 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn break_lock(&mut self, target: &str, now: Timestamp) -> Result<Option<Lock>> {
-        let held = self
-            .conn
-            .query_row("SELECT target, owner, operation, item_id, acquired_ms, expires_ms FROM locks WHERE target = ?1", [target], raw_lock)
-            .optional()
+        let tx = self.conn.begin(Serial::Target(target)).map_err(self.db())?;
+        let held = tx
+            .query_opt(SELECT_LOCK, args![target])
+            .and_then(|r| r.as_ref().map(raw_lock).transpose())
             .map_err(self.db())?;
-        self.conn.execute("DELETE FROM locks WHERE target = ?1", [target]).map_err(self.db())?;
+        tx.execute("DELETE FROM locks WHERE target = ?1", args![target]).map_err(self.db())?;
         if let Some(l) = &held {
-            log_lock(&self.conn, target, "aiops queue unlock", "break", Some(&l.owner), now)
-                .map_err(self.db())?;
+            log_lock(&tx, target, "aiops queue unlock", "break", Some(&l.owner), now).map_err(self.db())?;
         }
+        tx.commit().map_err(self.db())?;
         Ok(held)
     }
 }

@@ -1,19 +1,25 @@
-//! The queue store: embedded SQLite (bundled, WAL), with schema migrations. Items keyed by
-//! the recommendation's stable id, approvals, an append-only audit log (triggers refuse
-//! UPDATE and DELETE on it), per-target operation locks, the apply journal, operations
-//! (apply/rollback with durations), post-action checks and the maintenance switch.
+//! The queue store: embedded SQLite (bundled, WAL; `--db PATH`, the default) or PostgreSQL
+//! (`--db postgres://...`, for several replicas and hosts), with the same schema versions and
+//! migrations. Items keyed by the recommendation's stable id, approvals, an append-only audit
+//! log (triggers refuse UPDATE and DELETE on it), per-target operation locks, the apply
+//! journal, operations (apply/rollback with durations), post-action checks and the
+//! maintenance switch. I/O: the database ([`conn`] is the one place that talks to it).
 //!
-//! Every state change runs in a `BEGIN IMMEDIATE` transaction that re-reads the item, asks
+//! Every state change runs in a write transaction ([`conn::Conn::begin`]: `BEGIN IMMEDIATE`
+//! on SQLite, advisory locks on PostgreSQL) that re-reads the item, asks
 //! [`super::state::decide`] and writes the new state, the approval and the audit entry
-//! together: two processes approving or applying the same item serialise on the database
-//! and exactly one wins.
+//! together: two processes (on one host or on several) approving or applying the same item
+//! serialise on the database and exactly one wins.
 
 mod break_glass;
 mod checks;
+mod conn;
 mod incidents;
 mod items;
 mod journal;
+mod location;
 mod locks;
+mod sessions;
 mod settings;
 mod stats;
 mod transitions;
@@ -23,18 +29,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
+
+use conn::{Conn, DbError, Serial, args};
 
 use super::state::{Approval, Role, State, TransitionError};
 use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
 pub use break_glass::BreakGlass;
+pub use conn::DbError as StoreDbError;
 pub use incidents::{
     Diagnosed, Incident, IncidentStats, MTTD_TARGET_SECONDS, MTTR_TARGET_SECONDS, Measured, NewIncident,
 };
+pub use location::{DbPassword, is_url, shown};
 pub use locks::{LockEvent, owner_alive};
+pub use sessions::StoredSession;
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
 pub use transitions::With;
 use transitions::append_audit;
@@ -262,9 +272,23 @@ pub struct Maintenance {
 /// When the post-action checks fall due after an apply.
 pub const CHECKS: [(&str, i64); 3] = [("5m", 5 * 60), ("15m", 15 * 60), ("1h", 3600)];
 
-const MIGRATIONS: &[&str] = &[
+/// One schema version: `sql` for both backends (types translated for PostgreSQL by
+/// [`postgres_ddl`]), then what only one of them needs (triggers are written per dialect).
+struct Migration {
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// PostgreSQL's trigger function refusing UPDATE, DELETE and TRUNCATE on a table.
+const PG_APPEND_ONLY: &str =
+    "CREATE OR REPLACE FUNCTION aiops_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;";
+
+const MIGRATIONS: &[Migration] = &[
     // 1: the first schema.
-    "CREATE TABLE items (
+    Migration {
+        sql: "CREATE TABLE items (
         id TEXT PRIMARY KEY,
         code TEXT NOT NULL,
         feature TEXT NOT NULL,
@@ -308,10 +332,6 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT
     );
     CREATE INDEX audit_item ON audit_log(item_id);
-    CREATE TRIGGER audit_log_append_only_u BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-    CREATE TRIGGER audit_log_append_only_d BEFORE DELETE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TABLE locks (
         target TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
@@ -348,11 +368,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (item_id, label)
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        sqlite: "CREATE TRIGGER audit_log_append_only_u BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_append_only_d BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+        postgres: "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION aiops_append_only();
+    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION aiops_append_only();",
+    },
     // 2: the list's order (newest first) served from an index, for paged lists of large queues.
-    "CREATE INDEX items_created ON items(created_ms DESC, id);",
+    Migration { sql: "CREATE INDEX items_created ON items(created_ms DESC, id);", sqlite: "", postgres: "" },
     // 3: every lock taken, taken over (from an expired holder) or released, append-only: an
     // operation's owner is unique (host, process, random token), so a stolen lock shows.
-    "CREATE TABLE lock_log (
+    Migration {
+        sql: "CREATE TABLE lock_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         target TEXT NOT NULL,
         owner TEXT NOT NULL,
@@ -360,11 +390,17 @@ const MIGRATIONS: &[&str] = &[
         previous_owner TEXT,
         at_ms INTEGER NOT NULL
     );
-    CREATE TRIGGER lock_log_no_update BEFORE UPDATE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
-    CREATE TRIGGER lock_log_no_delete BEFORE DELETE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
     ALTER TABLE approvals ADD COLUMN revoked_ms INTEGER;",
+        sqlite: "CREATE TRIGGER lock_log_no_update BEFORE UPDATE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;
+    CREATE TRIGGER lock_log_no_delete BEFORE DELETE ON lock_log BEGIN SELECT RAISE(ABORT, 'lock_log is append-only'); END;",
+        postgres: "CREATE TRIGGER lock_log_append_only BEFORE UPDATE OR DELETE ON lock_log
+        FOR EACH ROW EXECUTE FUNCTION aiops_append_only();
+    CREATE TRIGGER lock_log_no_truncate BEFORE TRUNCATE ON lock_log
+        FOR EACH STATEMENT EXECUTE FUNCTION aiops_append_only();",
+    },
     // 4: break-glass nonces (only their SHA-256 is stored), each usable once before it expires.
-    "CREATE TABLE break_glass (
+    Migration {
+        sql: "CREATE TABLE break_glass (
         hash TEXT PRIMARY KEY,
         operator TEXT NOT NULL,
         security TEXT NOT NULL,
@@ -375,9 +411,13 @@ const MIGRATIONS: &[&str] = &[
         used_by TEXT,
         used_for TEXT
     );",
+        sqlite: "",
+        postgres: "",
+    },
     // 5: incidents the watcher opened (issue 17): one per controller and cause, with the
     // times MTTD and MTTR are measured from, its diagnosis and the queue item it proposed.
-    "CREATE TABLE incidents (
+    Migration {
+        sql: "CREATE TABLE incidents (
         id TEXT PRIMARY KEY,
         namespace TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -398,7 +438,34 @@ const MIGRATIONS: &[&str] = &[
         diagnosis TEXT
     );
     CREATE INDEX incidents_state ON incidents(state, detected_ms);",
+        sqlite: "",
+        postgres: "",
+    },
+    // 6: the browser sessions of `aiops serve` (the SHA-256 of each id), so that they survive
+    // a restart and every replica knows them.
+    Migration {
+        sql: "CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        who TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        opened_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_expires ON sessions(expires_ms);",
+        sqlite: "",
+        postgres: "",
+    },
 ];
+
+/// The shared DDL in PostgreSQL's words: 64-bit integers (SQLite's INTEGER is 64-bit),
+/// identity columns for AUTOINCREMENT, and text compared byte by byte (`COLLATE "C"`, as
+/// SQLite does), so both backends list in the same order whatever the server's locale.
+fn postgres_ddl(sql: &str) -> String {
+    sql.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+        .replace("INTEGER", "BIGINT")
+        .replace(" TEXT", " TEXT COLLATE \"C\"")
+}
 
 fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
@@ -410,21 +477,18 @@ fn ts(ms: i64) -> Timestamp {
 
 /// An item's approvals, oldest first (the store's reads and the transition's re-read inside
 /// its transaction).
-fn read_approvals(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Approval>> {
-    let db = |source: rusqlite::Error| QueueError::Db { path: path.to_path_buf(), source: Box::new(source) };
-    let mut stmt = conn
-        .prepare_cached(
+fn read_approvals(conn: &Conn, path: &Path, id: &str) -> Result<Vec<Approval>> {
+    let db = |source: DbError| QueueError::Db { path: path.to_path_buf(), source: Box::new(source) };
+    let rows = conn
+        .query(
             "SELECT who, role, at_ms, justification FROM approvals WHERE item_id = ?1 AND revoked_ms IS NULL ORDER BY at_ms, role",
+            args![id],
         )
         .map_err(db)?;
-    let rows = stmt
-        .query_map([id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
-        })
-        .map_err(db)?;
     let mut out = Vec::new();
-    for row in rows {
-        let (who, role, at, justification) = row.map_err(db)?;
+    for r in rows {
+        let (who, role, at, justification): (String, String, i64, String) =
+            (r.get(0).map_err(db)?, r.get(1).map_err(db)?, r.get(2).map_err(db)?, r.get(3).map_err(db)?);
         let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
             id: id.to_string(),
             field: "approvals.role",
@@ -437,7 +501,8 @@ fn read_approvals(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Approv
 
 /// The queue database.
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
+    /// The SQLite file, or the PostgreSQL URL as messages show it (without its password).
     path: PathBuf,
 }
 
@@ -451,52 +516,107 @@ const ITEM_COLUMNS: &str = "id, code, feature, kind, namespace, name, container,
      created_ms, updated_ms, last_seen_ms, phr, resource_version, expired_reason, pre_state, recommendation";
 
 impl Store {
-    /// Opens (creating it and its directory if needed) and migrates the database.
+    /// Opens (creating it and its directory if needed) and migrates the database: a SQLite
+    /// file, or a PostgreSQL database when `path` is a `postgres://` URL (the password in
+    /// the URL, if any).
     ///
     /// # Errors
-    /// Unwritable path, not a SQLite file, or a schema newer than this build.
+    /// Unwritable path, not a SQLite file, an unreachable database, or a schema newer than
+    /// this build.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, None)
+    }
+
+    /// [`Store::open`] with a PostgreSQL password given outside the URL (used when the URL
+    /// has none).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(path: &Path, password: Option<&DbPassword>) -> Result<Store> {
+        if is_url(path) {
+            let shown = PathBuf::from(shown(path));
+            let client = location::connect(path, password)
+                .map_err(|reason| QueueError::Open { path: shown.clone(), reason })?;
+            let mut store = Store { conn: Conn::Postgres(Box::new(conn::PgConn::new(client))), path: shown };
+            store.migrate()?;
+            return Ok(store);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| QueueError::Open {
                 path: path.to_path_buf(),
                 reason: format!("creating {}: {e}", dir.display()),
             })?;
         }
-        let db =
-            |source: rusqlite::Error| QueueError::Db { path: path.to_path_buf(), source: Box::new(source) };
-        let conn = Connection::open(path).map_err(db)?;
+        let db = |source: rusqlite::Error| QueueError::Db {
+            path: path.to_path_buf(),
+            source: Box::new(DbError::from(source)),
+        };
+        let conn = rusqlite::Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         // FULL: a committed decision or apply survives a power loss, not only a crash.
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = Store { conn: Conn::Sqlite(conn), path: path.to_path_buf() };
         store.migrate()?;
         Ok(store)
     }
 
-    /// The database file.
+    /// The database file, or the PostgreSQL URL without its password.
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn db(&self) -> impl Fn(rusqlite::Error) -> QueueError + '_ {
+    /// Whether this connection can still be used (a pool drops one a PostgreSQL server
+    /// closed).
+    #[must_use]
+    pub fn usable(&self) -> bool {
+        self.conn.usable()
+    }
+
+    fn db(&self) -> impl Fn(DbError) -> QueueError + '_ {
         |source| QueueError::Db { path: self.path.clone(), source: Box::new(source) }
     }
 
+    /// Applies the migrations this database lacks, under the migration lock: replicas that
+    /// start together migrate once, the others wait and find the schema current.
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Migrate).map_err(db)?;
+        let postgres = tx.is_postgres();
+        let version: i64 = if postgres {
+            tx.batch("CREATE TABLE IF NOT EXISTS aiops_schema (version BIGINT NOT NULL)").map_err(db)?;
+            match tx.query_opt("SELECT version FROM aiops_schema", &[]).map_err(db)? {
+                Some(r) => r.get(0).map_err(db)?,
+                None => {
+                    tx.execute("INSERT INTO aiops_schema (version) VALUES (0)", &[]).map_err(db)?;
+                    0
+                }
+            }
+        } else {
+            tx.query_one("PRAGMA user_version", &[]).and_then(|r| r.get(0)).map_err(db)?
+        };
         if version > SCHEMA_VERSION {
             return Err(QueueError::NewerSchema { path, found: version, supported: SCHEMA_VERSION });
         }
+        if postgres && version < SCHEMA_VERSION {
+            tx.batch(PG_APPEND_ONLY).map_err(db)?;
+        }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
-            tx.execute_batch(m).map_err(db)?;
-            tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX)).map_err(db)?;
-            tracing::info!(version = i + 1, path = %path.display(), "Migrated the queue database.");
+            let to = i64::try_from(i + 1).unwrap_or(i64::MAX);
+            if postgres {
+                tx.batch(&postgres_ddl(m.sql)).map_err(db)?;
+                tx.batch(m.postgres).map_err(db)?;
+                tx.execute("UPDATE aiops_schema SET version = ?1", args![to]).map_err(db)?;
+            } else {
+                tx.batch(m.sql).map_err(db)?;
+                tx.batch(m.sqlite).map_err(db)?;
+                tx.batch(&format!("PRAGMA user_version = {to}")).map_err(db)?;
+            }
+            tracing::info!(version = to, path = %path.display(), "Migrated the queue database.");
         }
         tx.commit().map_err(db)
     }

@@ -1,9 +1,8 @@
 //! Settings (the server's schedule state) and the maintenance switch.
 
-use jiff::Timestamp;
-use rusqlite::OptionalExtension;
-
+use super::conn::args;
 use super::{Maintenance, QueueError, Result, Store, ms, ts};
+use jiff::Timestamp;
 
 impl Store {
     /// A value of the settings table (the server keeps its schedule state there).
@@ -12,8 +11,8 @@ impl Store {
     /// Database errors.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
+            .query_opt("SELECT value FROM settings WHERE key = ?1", args![key])
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
             .map_err(self.db())
     }
 
@@ -25,7 +24,7 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
-                [key, value],
+                args![key, value],
             )
             .map_err(self.db())?;
         Ok(())
@@ -38,8 +37,8 @@ impl Store {
     pub fn maintenance(&self) -> Result<Option<Maintenance>> {
         let v: Option<String> = self
             .conn
-            .query_row("SELECT value FROM settings WHERE key = 'maintenance'", [], |r| r.get(0))
-            .optional()
+            .query_opt("SELECT value FROM settings WHERE key = 'maintenance'", &[])
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
             .map_err(self.db())?;
         Ok(v.and_then(|v| {
             let j: serde_json::Value = serde_json::from_str(&v).ok()?;
@@ -71,11 +70,13 @@ impl Store {
             Some(reason) => {
                 let v = serde_json::json!({"since_ms": ms(now), "by": by, "reason": reason}).to_string();
                 self.conn
-                    .execute("INSERT INTO settings (key, value) VALUES ('maintenance', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1", [v])
+                    .execute("INSERT INTO settings (key, value) VALUES ('maintenance', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1", args![v])
                     .map_err(self.db())?;
             }
             None => {
-                self.conn.execute("DELETE FROM settings WHERE key = 'maintenance'", []).map_err(self.db())?;
+                self.conn
+                    .execute("DELETE FROM settings WHERE key = 'maintenance'", &[])
+                    .map_err(self.db())?;
             }
         }
         Ok(())

@@ -72,27 +72,24 @@ impl Store {
     pub fn change_failure_rate(&self) -> Result<Share> {
         let (failed, applied): (i64, i64) = self
             .conn
-            .query_row(
+            .query_one(
                 "SELECT COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM operations r WHERE r.item_id = a.item_id AND r.kind = 'rollback')
                                           OR EXISTS (SELECT 1 FROM checks c WHERE c.item_id = a.item_id AND c.outcome = 'fail')),
                         COUNT(*)
                  FROM (SELECT DISTINCT item_id FROM operations WHERE kind = 'apply' AND outcome = 'ok') a",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                &[],
             )
+            .and_then(|r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.db())?;
         Ok(Share::of(usize::try_from(failed).unwrap_or(0), usize::try_from(applied).unwrap_or(0)))
     }
 
     /// Every audit entry (for the metrics).
     fn all_audit(&self) -> Result<Vec<(String, i64, String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT item_id, at_ms, action, to_state FROM audit_log ORDER BY seq")
-            .map_err(self.db())?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+        self.conn
+            .query("SELECT item_id, at_ms, action, to_state FROM audit_log ORDER BY seq", &[])
+            .and_then(|rows| rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect())
+            .map_err(self.db())
     }
 
     /// The queue's own metrics (PRODUCT.md success metrics the queue has data for).

@@ -3,15 +3,15 @@
 //! audit entry together; the audit log and notes.
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::conn::{Conn, DbError, Serial, args};
 use super::{Actor, AuditEntry, Item, Operation, QueueError, Result, Store, ms, read_approvals, ts};
 use crate::approval::state::{self, Action, Decision, ItemFacts, State};
 use crate::model::recommendation::RiskTier;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn append_audit(
-    conn: &Connection,
+    conn: &Conn,
     id: &str,
     now: Timestamp,
     actor: &Actor,
@@ -20,12 +20,12 @@ pub(super) fn append_audit(
     to: State,
     justification: Option<&str>,
     detail: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> std::result::Result<(), DbError> {
     // People's words and operation details can quote a secret: none is stored as given.
     let red = |s: Option<&str>| s.map(|s| crate::redact::redact(s).into_owned());
     conn.execute(
         "INSERT INTO audit_log (item_id, at_ms, who, role, action, from_state, to_state, justification, detail) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-        params![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), red(justification), red(detail)],
+        args![id, ms(now), actor.who, actor.role, action, from.map(State::as_str), to.as_str(), red(justification), red(detail)],
     )?;
     Ok(())
 }
@@ -46,22 +46,22 @@ pub struct With<'a> {
 }
 
 impl With<'_> {
-    fn write(&self, tx: &Connection, id: &str, now: Timestamp) -> rusqlite::Result<Option<i64>> {
+    fn write(&self, tx: &Conn, id: &str, now: Timestamp) -> std::result::Result<Option<i64>, DbError> {
         if let Some(pre) = self.pre_state {
-            tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", params![id, pre.to_string()])?;
+            tx.execute("UPDATE items SET pre_state = ?2 WHERE id = ?1", args![id, pre.to_string()])?;
         }
         let mut seq = None;
         if let Some((operation, owner)) = self.open_journal {
-            tx.execute(
-                "INSERT INTO journal (item_id, operation, owner, started_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![id, operation, owner, ms(now)],
+            let row = tx.query_one(
+                "INSERT INTO journal (item_id, operation, owner, started_ms) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
+                args![id, operation, owner, ms(now)],
             )?;
-            seq = Some(tx.last_insert_rowid());
+            seq = Some(row.get(0)?);
         }
         if let Some((s, outcome)) = self.close_journal {
             tx.execute(
                 "UPDATE journal SET finished_ms = ?2, outcome = ?3 WHERE seq = ?1",
-                params![s, ms(now), outcome],
+                args![s, ms(now), outcome],
             )?;
         }
         if let Some(op) = self.operation {
@@ -128,14 +128,12 @@ impl Store {
         with: &With<'_>,
     ) -> Result<(Item, Decision, Option<i64>)> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
         let decision: (Decision, Option<i64>) = {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+            let tx = self.conn.begin(Serial::Item(id)).map_err(db)?;
             let row: Option<(String, String, String)> = tx
-                .query_row("SELECT tier, state, requested_by FROM items WHERE id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()
+                .query_opt("SELECT tier, state, requested_by FROM items WHERE id = ?1", args![id])
+                .and_then(|r| r.map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).transpose())
                 .map_err(db)?;
             let Some((tier, st, requested_by)) = row else {
                 drop(tx);
@@ -158,14 +156,14 @@ impl Store {
             if let Some((who, role, justification)) = &decision.approval {
                 tx.execute(
                     "INSERT INTO approvals (item_id, role, who, at_ms, justification) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, role.as_str(), who, ms(now), crate::redact::redact(justification).as_ref()],
+                    args![id, role.as_str(), who, ms(now), crate::redact::redact(justification).as_ref()],
                 )
                 .map_err(db)?;
             }
             if matches!(action, Action::Revoke { .. }) {
                 tx.execute(
                     "UPDATE approvals SET revoked_ms = ?2 WHERE item_id = ?1 AND revoked_ms IS NULL",
-                    params![id, ms(now)],
+                    args![id, ms(now)],
                 )
                 .map_err(db)?;
             }
@@ -175,7 +173,7 @@ impl Store {
             };
             tx.execute(
                 "UPDATE items SET state = ?2, updated_ms = ?3, expired_reason = COALESCE(?4, expired_reason) WHERE id = ?1",
-                params![id, decision.to.as_str(), ms(now), reason],
+                args![id, decision.to.as_str(), ms(now), reason],
             )
             .map_err(db)?;
             let (justification, detail) = match action {
@@ -230,8 +228,8 @@ impl Store {
     /// Database errors.
     pub fn record_outcome(&mut self, id: &str, now: Timestamp, with: &With<'_>) -> Result<()> {
         let path = self.path.clone();
-        let db = |source: rusqlite::Error| QueueError::Db { path: path.clone(), source: Box::new(source) };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let db = |source: DbError| QueueError::Db { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.begin(Serial::Item(id)).map_err(db)?;
         with.write(&tx, id, now).map_err(db)?;
         tx.commit().map_err(db)
     }
@@ -241,12 +239,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn history(&self, id: &str) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT seq, item_id, at_ms, who, role, action, from_state, to_state, justification, detail FROM audit_log WHERE item_id = ?1 ORDER BY seq")
+            .query("SELECT seq, item_id, at_ms, who, role, action, from_state, to_state, justification, detail FROM audit_log WHERE item_id = ?1 ORDER BY seq", args![id])
             .map_err(self.db())?;
-        let rows = stmt
-            .query_map([id], |r| {
+        rows.iter()
+            .map(|r| {
                 Ok(AuditEntry {
                     seq: r.get(0)?,
                     item_id: r.get(1)?,
@@ -254,14 +252,14 @@ impl Store {
                     who: r.get(3)?,
                     role: r.get(4)?,
                     action: r.get(5)?,
-                    from: r.get::<_, Option<String>>(6)?.as_deref().and_then(State::parse),
-                    to: State::parse(&r.get::<_, String>(7)?).unwrap_or(State::Failed),
+                    from: r.get::<Option<String>>(6)?.as_deref().and_then(State::parse),
+                    to: State::parse(&r.get::<String>(7)?).unwrap_or(State::Failed),
                     justification: r.get(8)?,
                     detail: r.get(9)?,
                 })
             })
-            .map_err(self.db())?;
-        rows.collect::<std::result::Result<_, _>>().map_err(self.db())
+            .collect::<std::result::Result<_, DbError>>()
+            .map_err(self.db())
     }
 
     /// Adds a note to the audit log without a state change (from = to = the current state).

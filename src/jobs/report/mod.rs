@@ -444,10 +444,12 @@ pub fn analyse(
 
 /// The queue's own metrics for the success-metrics section, when a queue exists.
 fn queue_stats(config: &Config, as_of: jiff::Timestamp) -> Option<QueueStats> {
-    if !config.queue_db.is_file() {
+    if !config.queue_db.is_file() && !crate::approval::store::is_url(&config.queue_db) {
         return None;
     }
-    match crate::approval::Store::open(&config.queue_db).and_then(|s| s.stats(as_of)) {
+    match crate::approval::Store::open_with(&config.queue_db, config.queue_db_password.as_ref())
+        .and_then(|s| s.stats(as_of))
+    {
         Ok(q) => Some(q),
         Err(e) => {
             warn!(error = %e, "The approval queue's metrics are not in the report.");
@@ -563,7 +565,7 @@ fn write_health(
         Some((p, d))
     });
     let traces = traces(snap, sizing, req.options.sizing_charts);
-    let queue_path = queue_db.display().to_string();
+    let queue_path = crate::approval::store::shown(queue_db);
     let view = build_health_view(&HealthInputs {
         cluster: names.cluster,
         source: names.source,
