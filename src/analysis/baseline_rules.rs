@@ -188,9 +188,7 @@ pub(super) fn image_matches(pattern: &str, path: &str) -> bool {
     };
     let want = segments_of(&lower);
     let have = path.split('/').count();
-    !want.is_empty()
-        && have >= want.len()
-        && want.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
+    !want.is_empty() && have >= want.len() && want.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
 }
 
 /// `*` (any run) and `?` (one character) glob.

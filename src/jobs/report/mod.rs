@@ -653,7 +653,8 @@ fn write_formats<V: serde::Serialize + Sync>(
         let text = render_report(kind, view, f).map_err(report_err("rendering the report"))?;
         let text = crate::redact::redact(&text);
         let path = req.options.out.join(report_file_name(kind, as_of, f));
-        std::fs::write(&path, text.as_bytes()).map_err(JobError::io(format!("writing {}", path.display())))?;
+        std::fs::write(&path, text.as_bytes())
+            .map_err(JobError::io(format!("writing {}", path.display())))?;
         Ok(path)
     };
     let one = &one;
@@ -661,7 +662,11 @@ fn write_formats<V: serde::Serialize + Sync>(
         let handles: Vec<_> = req.options.formats.iter().map(|f| s.spawn(move || one(*f))).collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(JobError::Task(format!("rendering the {kind} report stopped with a panic")))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(JobError::Task(format!("rendering the {kind} report stopped with a panic")))
+                })
+            })
             .collect()
     });
     for r in results {
