@@ -118,7 +118,11 @@ fn the_read_only_roles_list_exactly_what_the_collectors_read() {
         let groups = r.api_groups.clone().unwrap_or_default();
         let resources = r.resources.clone().unwrap_or_default();
         for v in &r.verbs {
-            assert!(["get", "list"].contains(&v.as_str()), "write or wildcard verb {v} in {r:?}");
+            // `watch` on pods and Deployments only: the incident watcher (`serve --watch`).
+            let watch_ok = v == "watch"
+                && ((resources == ["pods"] && groups == [""])
+                    || (resources == ["deployments"] && groups == ["apps"]));
+            assert!(["get", "list"].contains(&v.as_str()) || watch_ok, "write or wildcard verb {v} in {r:?}");
         }
         for g in &groups {
             assert_ne!(g, "*");
@@ -151,6 +155,11 @@ fn the_read_only_roles_list_exactly_what_the_collectors_read() {
     assert!(rules.iter().any(
         |r| r.resources.as_ref().is_some_and(|x| x.iter().any(|s| s == "pods/log")) && r.verbs == ["get"]
     ));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.resources.as_deref() == Some(&["pods".to_string()][..]) && r.verbs == ["watch"])
+    );
 }
 
 #[test]
@@ -456,7 +465,7 @@ fn every_dashboard_query_parses_and_names_exported_metrics() {
     let m = aiops::server::metrics::Metrics::new();
     m.job_finished("sizing", "success", 1.0, Some(0), Some(0.1));
     m.decided("low", 1.0);
-    let exposition = m.render(&[("pending".into(), "low".into(), 1)]).unwrap();
+    let exposition = m.render(&[("pending".into(), "low".into(), 1)], None).unwrap();
     let rule_exprs: Vec<String> = yaml(&mon.join("aiops.rules.yaml"))["groups"][0]["rules"]
         .as_array()
         .unwrap()

@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod gitops;
 pub mod health;
 pub mod hpa;
+pub mod incidents;
 pub mod inventory;
 pub mod pushdown;
 /// Redaction is the output boundary's (`crate::redact`); analyses use it through here.

@@ -12,6 +12,7 @@ pub mod report;
 pub mod rollout;
 pub mod serve;
 pub mod sizing;
+pub mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -154,6 +155,8 @@ pub enum Command {
     /// Rolling-update monitoring: halt or continue a Deployment rollout (watch live, analyze past)
     #[command(subcommand)]
     Rollout(rollout::RolloutCommand),
+    /// Watch pods as they fail: one incident per controller and cause, diagnosed live, its fix queued, resolved on recovery (MTTD/MTTR recorded)
+    Watch(watch::WatchArgs),
     /// The approval web page and JSON API, /metrics, and the schedules (weekly reports, daily sizing and HPA, post-action checks)
     Serve(serve::ServeArgs),
     /// Shell completion script (`aiops completions bash > /etc/bash_completion.d/aiops`)
@@ -201,6 +204,21 @@ pub enum SnapshotCommand {
 /// Not a duration.
 pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     config::parse_duration(s)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (a long-running command's end).
+pub(crate) async fn shutdown_requested() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Exit codes (ARCHITECTURE.md): 0 ok, 1 error, 2 usage or configuration, 3 findings.
@@ -316,6 +334,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<u8, CliError> {
         Command::Sizing(args) => sizing::run(args, g, &ctx).await?,
         Command::Audit(args) => audit::run(args, g, &ctx).await?,
         Command::Diagnose(args) => diagnose::run(args, g, &ctx).await?,
+        Command::Watch(args) => watch::run(args, g, &ctx).await?,
         Command::Queue(cmd) => queue::run(cmd, g, &ctx).await?,
         Command::Report(args) => report::run(args, g, &ctx).await?,
         Command::Hpa(args) => hpa::run(args, g, &ctx).await?,

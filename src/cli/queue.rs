@@ -52,8 +52,17 @@ pub enum QueueCommand {
         #[arg(long)]
         by: String,
     },
-    /// Queue metrics: approval latency per tier, share acted upon, rollbacks, PHR compliance, overdue
+    /// Queue metrics: approval latency per tier, share acted upon, rollbacks, change failure rate, PHR compliance, overdue, incidents' MTTD and MTTR
     Stats,
+    /// Incidents the watcher recorded (`aiops watch`, `aiops serve --watch`), newest first, with MTTD and MTTR
+    Incidents {
+        /// Only the open ones
+        #[arg(long)]
+        open: bool,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Remove an operation lock left by a process that is gone (`Kind/namespace/name`)
     Unlock { target: String },
     /// Apply a failed item again after its cause was fixed (audited; the approvals stand)
@@ -226,6 +235,14 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 emit(&text)?;
             } else {
                 emit(&render_stats(&stats))?;
+            }
+        }
+        QueueCommand::Incidents { open, limit } => {
+            let list = jobs::queue::incidents(&store, *open, *limit)?;
+            if let Some(text) = structured(&serde_json::json!({ "incidents": list }), format)? {
+                emit(&text)?;
+            } else {
+                emit(&crate::report::text::queue::render_incidents(&list))?;
             }
         }
         QueueCommand::Unlock { target } => match jobs::queue::unlock(&mut store, ctx, target)? {

@@ -62,6 +62,12 @@ pub struct ServeArgs {
     /// and announce nothing
     #[arg(long, value_name = "FILE")]
     pub notify_file: Option<PathBuf>,
+    /// Watch the cluster's pods (as `aiops watch` does): incidents, live diagnoses and their
+    /// remediations in the queue, posted to the webhook when one is given
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub watch_tuning: super::watch::WatchTuning,
 }
 
 impl ServeArgs {
@@ -69,7 +75,7 @@ impl ServeArgs {
     ///
     /// # Errors
     /// An unreadable or empty --notify-file.
-    pub fn options(&self) -> Result<ServeOptions, CliError> {
+    pub fn options(&self, g: &GlobalArgs) -> Result<ServeOptions, CliError> {
         let notify = match &self.notify_file {
             Some(file) => super::report::notify_url_from(file)?,
             None => self.notify.clone(),
@@ -91,6 +97,7 @@ impl ServeArgs {
             session_ttl: self.session_ttl,
             clock_speed: self.clock_speed,
             notify,
+            watch: self.watch.then(|| self.watch_tuning.request(g)),
         })
     }
 }
@@ -104,7 +111,7 @@ pub async fn run(args: &ServeArgs, g: &GlobalArgs, config: &Config) -> Result<u8
     let on_listening = |addr: SocketAddr| {
         let _ = output::emit(&format!("aiops serve listening on {scheme}://{addr}\n"));
     };
-    server::run(&args.options()?, config, g.source()?, g.scope(), on_listening)
+    server::run(&args.options(g)?, config, g.source()?, g.scope(), on_listening)
         .await
         .map_err(CliError::Serve)?;
     Ok(exit::OK)

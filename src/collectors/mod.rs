@@ -23,4 +23,5 @@ pub mod selector;
 pub mod series_parquet;
 pub mod snapshot;
 pub mod usage_fetch;
+pub mod watch;
 pub use error::{CollectError, Result};

@@ -116,6 +116,26 @@ pub async fn run(req: &DiagnoseRequest, ctx: &Ctx<'_>) -> Result<DiagnoseOutcome
 
 /// Live, one target: targeted reads for this one target, never a full-cluster list.
 async fn live_one(req: &DiagnoseRequest, ctx: &Ctx<'_>, target: &Target) -> Result<DiagnoseOutcome> {
+    let live = live(req, ctx, target).await?;
+    Ok(DiagnoseOutcome::One { diagnosis: Box::new(live.diagnosis), enqueued: live.enqueued })
+}
+
+/// A live diagnosis of one target, with what its reads told beyond the diagnosis.
+#[derive(Debug)]
+pub struct LiveDiagnosis {
+    pub diagnosis: Diagnosis,
+    pub enqueued: Option<EnqueueSummary>,
+    /// The earliest warning event about the target's pods (`firstTimestamp`): when the
+    /// failure was first reported, as far as the cluster still remembers.
+    pub first_warning: Option<Timestamp>,
+}
+
+/// Diagnoses one target live (the watcher's entry: `aiops diagnose pod/x -n ns` without
+/// the printing).
+///
+/// # Errors
+/// As [`run`].
+pub async fn live(req: &DiagnoseRequest, ctx: &Ctx<'_>, target: &Target) -> Result<LiveDiagnosis> {
     let ns = req.scope.namespace.clone().unwrap_or_else(|| "default".to_string());
     let kopts = kube_options(ctx.config, Some(ns.clone()));
     let client = crate::collectors::kube::connect(&kopts)
@@ -130,8 +150,15 @@ async fn live_one(req: &DiagnoseRequest, ctx: &Ctx<'_>, target: &Target) -> Resu
     let opts = DiagnoseOptions { policy: SizingPolicy::default(), now: as_of, metrics_unavailable };
     // What could not be read is in the diagnosis' notes (in words, with the missing permission).
     let d = diagnose_target(&snap, &ns, target, &opts).map_err(JobError::NotFound)?;
+    let first_warning = snap
+        .all::<Pod>()
+        .iter()
+        .flat_map(|p| snap.events_for("Pod", &p.metadata))
+        .filter(|e| e.is_warning())
+        .filter_map(|e| e.first_seen)
+        .min();
     let enqueued = queue(req, ctx, &snap, &[&d], Some(ns), false)?;
-    Ok(DiagnoseOutcome::One { diagnosis: Box::new(d), enqueued })
+    Ok(LiveDiagnosis { diagnosis: d, enqueued, first_warning })
 }
 
 /// `--enqueue`: one `diagnosis-remediation` per failing pod's controller.

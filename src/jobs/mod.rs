@@ -20,6 +20,7 @@ pub mod queue;
 pub mod report;
 pub mod rollout;
 pub mod sizing;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,19 @@ pub use collect::{Scope, Source};
 
 /// A progress callback (done, total, what); the CLI draws it on a terminal.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
+
+/// `a: b: c`, the way `{:#}` prints an error chain (for messages that are stored or sent).
+#[must_use]
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
 
 /// No progress display.
 pub fn no_progress(_: usize, _: usize, _: &str) {}

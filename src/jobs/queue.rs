@@ -237,6 +237,18 @@ pub fn stats(store: &Store, as_of: Timestamp) -> Result<QueueStats> {
     Ok(store.stats(as_of)?)
 }
 
+/// The watcher's incidents, newest first.
+///
+/// # Errors
+/// Store errors.
+pub fn incidents(
+    store: &Store,
+    open_only: bool,
+    limit: usize,
+) -> Result<Vec<crate::approval::store::Incident>> {
+    Ok(store.incidents(open_only, limit)?)
+}
+
 /// Removes the operation lock of a target (`Kind/namespace/name`) left by a process that is
 /// gone; `None` when it was not locked.
 ///

@@ -365,24 +365,12 @@ async fn on_halt(
                     "paused the Deployment ({} applied in {} ms); resume with `aiops queue rollback {}`",
                     out.id, out.duration_ms, out.id
                 ),
-                Err(e) => format!("could not pause: {}", error_chain(&e)),
+                Err(e) => format!("could not pause: {}", super::error_chain(&e)),
             }
         }
         Err(e) => format!("could not approve the pause: {e}"),
     };
     Ok(outcome(d, Some(rec), phr, Some(done)))
-}
-
-/// `a: b: c`, the way `{:#}` prints an error chain.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
 }
 
 /// Files the PHR of a halt: its pause recommendation with the decision's evidence as the

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod finding;
 pub mod gitops;
+pub mod incident;
 pub mod manifest;
 pub mod objects;
 pub mod operations;

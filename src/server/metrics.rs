@@ -30,6 +30,11 @@ struct JobLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TierLabel {
     tier: String,
 }
@@ -53,6 +58,10 @@ pub struct Metrics {
     job_duration: Family<JobLabel, Histogram, fn() -> Histogram>,
     diagnosis_duration: Histogram,
     collection_gaps: Family<JobLabel, Gauge>,
+    incidents: Family<StateLabel, Gauge>,
+    mttd: Gauge<f64, std::sync::atomic::AtomicU64>,
+    mttr: Gauge<f64, std::sync::atomic::AtomicU64>,
+    change_failure: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Serialises scrapes (the recommendations family is cleared and refilled).
     scrape: Mutex<()>,
 }
@@ -103,7 +112,31 @@ impl Metrics {
             "Collection gaps (kinds, namespaces or metrics that could not be read) of the last run of each job",
             collection_gaps.clone(),
         );
+        let incidents = Family::<StateLabel, Gauge>::default();
+        registry.register("aiops_incidents", "Incidents the watcher recorded, by state", incidents.clone());
+        let mttd = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "aiops_mttd_seconds",
+            "Mean time to detect over the watcher's incidents (first signal to detection; target 300)",
+            mttd.clone(),
+        );
+        let mttr = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "aiops_mttr_seconds",
+            "Mean time to recover over the resolved incidents (first signal to recovery; target 900)",
+            mttr.clone(),
+        );
+        let change_failure = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "aiops_change_failure_ratio",
+            "Applied changes later rolled back or failing a post-action check, of all applied",
+            change_failure.clone(),
+        );
         Metrics {
+            incidents,
+            mttd,
+            mttr,
+            change_failure,
             registry,
             recommendations,
             approval_latency,
@@ -145,8 +178,21 @@ impl Metrics {
     ///
     /// # Errors
     /// Formatting failed.
-    pub fn render(&self, counts: &[(String, String, i64)]) -> Result<String, std::fmt::Error> {
+    pub fn render(
+        &self,
+        counts: &[(String, String, i64)],
+        outcomes: Option<(&crate::approval::store::IncidentStats, &crate::approval::store::Share)>,
+    ) -> Result<String, std::fmt::Error> {
         let _guard = self.scrape.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((i, cfr)) = outcomes {
+            let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            self.incidents.get_or_create(&StateLabel { state: "open".into() }).set(as_i64(i.open));
+            self.incidents.get_or_create(&StateLabel { state: "resolved".into() }).set(as_i64(i.resolved));
+            // NaN until something was measured: "no value yet", not zero.
+            self.mttd.set(i.mttd_seconds.mean.unwrap_or(f64::NAN));
+            self.mttr.set(i.mttr_seconds.mean.unwrap_or(f64::NAN));
+            self.change_failure.set(cfr.ratio.unwrap_or(f64::NAN));
+        }
         self.recommendations.clear();
         for (state, tier, n) in counts {
             self.recommendations
@@ -169,8 +215,9 @@ mod tests {
         m.job_finished("sizing", "success", 1.5, Some(2), None);
         m.job_finished("health-report", "failure", 0.2, None, Some(0.01));
         m.decided("low", 42.0);
-        let text =
-            m.render(&[("pending".into(), "low".into(), 3), ("applied".into(), "medium".into(), 1)]).unwrap();
+        let text = m
+            .render(&[("pending".into(), "low".into(), 3), ("applied".into(), "medium".into(), 1)], None)
+            .unwrap();
         for want in [
             "aiops_recommendations{state=\"pending\",tier=\"low\"} 3",
             "aiops_recommendations{state=\"applied\",tier=\"medium\"} 1",
@@ -184,7 +231,7 @@ mod tests {
             assert!(text.contains(want), "missing {want}:\n{text}");
         }
         // A state that emptied disappears at the next scrape.
-        let text = m.render(&[("pending".into(), "low".into(), 2)]).unwrap();
+        let text = m.render(&[("pending".into(), "low".into(), 2)], None).unwrap();
         assert!(!text.contains("state=\"applied\""), "{text}");
     }
 }

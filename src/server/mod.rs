@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod schedule;
 pub mod tasks;
 pub mod tls;
+pub mod watcher;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -61,8 +62,11 @@ pub struct ServeOptions {
     /// Test and demo clock: virtual time from the scope's `as_of` (or now), this many times
     /// faster than real time.
     pub clock_speed: Option<f64>,
-    /// A webhook the starts and ends of the `[maintenance]` windows are announced to.
+    /// A webhook the starts and ends of the `[maintenance]` windows, and the watcher's
+    /// incidents, are announced to.
     pub notify: Option<String>,
+    /// Run the watcher (`--watch`) with this request.
+    pub watch: Option<crate::jobs::watch::WatchRequest>,
 }
 
 /// Why the server could not start or run.
@@ -414,8 +418,8 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics_page(State(st): State<Arc<AppState>>) -> Response {
-    match st.db(|s, _| s.counts()).await {
-        Ok(counts) => match st.metrics.render(&counts) {
+    match st.db(|s, _| Ok((s.counts()?, s.incident_stats()?, s.change_failure_rate()?))).await {
+        Ok((counts, incidents, cfr)) => match st.metrics.render(&counts, Some((&incidents, &cfr))) {
             Ok(text) => {
                 ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
                     .into_response()
@@ -573,6 +577,7 @@ pub async fn run(
         return Err(ServeError::Usage("--demo carries its own metrics; drop --prometheus-url".into()));
     }
     let tls_config = opts.tls.as_ref().map(tls::load).transpose()?;
+    let watch_source = (!matches!(source, Source::Snapshot(_))).then(|| source.clone());
     let state = build(opts, config, source, scope)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -588,6 +593,16 @@ pub async fn run(
     let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
     if let Some(url) = opts.notify.clone().filter(|_| !config.maintenance.is_empty()) {
         tokio::spawn(announce::run(Arc::clone(&state), url, rx.clone()));
+    }
+    if let Some(mut req) = opts.watch.clone() {
+        if let Some(source) = watch_source {
+            req.source = source;
+            tokio::spawn(watcher::run(Arc::clone(&state), req, opts.notify.clone(), rx.clone()));
+        } else {
+            tracing::warn!(
+                "--watch follows a live cluster (or the demo, replayed); a snapshot is not watched."
+            );
+        }
     }
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));

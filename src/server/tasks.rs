@@ -61,19 +61,7 @@ pub async fn run(ctx: Arc<JobContext>, job: Job, due: Timestamp) -> Result<JobRe
     tokio::task::spawn_blocking(move || handle.block_on(execute(&ctx, job, due)))
         .await
         .map_err(|e| format!("{job}: the job task failed: {e}"))?
-        .map_err(|e| chain(&e))
-}
-
-/// `a: b: c`, as the CLI prints an error.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
+        .map_err(|e| jobs::error_chain(&e))
 }
 
 async fn execute(jc: &JobContext, job: Job, due: Timestamp) -> Result<JobReport, jobs::JobError> {

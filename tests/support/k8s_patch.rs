@@ -2244,6 +2244,12 @@ impl ObjectStore {
         self.resource_version
     }
 
+    /// Hands out the next resourceVersion (a deletion is a change with its own version).
+    pub fn next_resource_version(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+
     pub fn objects(&self) -> &BTreeMap<String, Value> {
         &self.objects
     }
@@ -2606,7 +2612,7 @@ impl ObjectStore {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

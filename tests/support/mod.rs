@@ -8,3 +8,4 @@ pub mod kube_mock;
 pub mod prometheus;
 pub mod snapshot_api;
 pub mod victoria;
+pub mod watch_api;

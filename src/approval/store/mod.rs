@@ -10,6 +10,7 @@
 
 mod break_glass;
 mod checks;
+mod incidents;
 mod items;
 mod journal;
 mod locks;
@@ -30,6 +31,9 @@ use crate::model::recommendation::{Recommendation, RiskTier};
 use crate::model::snapshot::ObjectRef;
 
 pub use break_glass::BreakGlass;
+pub use incidents::{
+    Diagnosed, Incident, IncidentStats, MTTD_TARGET_SECONDS, MTTR_TARGET_SECONDS, Measured, NewIncident,
+};
 pub use locks::{LockEvent, owner_alive};
 pub use stats::{LatencySummary, QueueStats, RollbackStats, Share};
 pub use transitions::With;
@@ -371,6 +375,29 @@ const MIGRATIONS: &[&str] = &[
         used_by TEXT,
         used_for TEXT
     );",
+    // 5: incidents the watcher opened (issue 17): one per controller and cause, with the
+    // times MTTD and MTTR are measured from, its diagnosis and the queue item it proposed.
+    "CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        state TEXT NOT NULL,
+        first_pod TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        pods INTEGER NOT NULL,
+        pre_existing INTEGER NOT NULL,
+        first_signal_ms INTEGER NOT NULL,
+        detected_ms INTEGER NOT NULL,
+        diagnosed_ms INTEGER,
+        recovered_ms INTEGER,
+        resolved_ms INTEGER,
+        summary TEXT,
+        item_id TEXT,
+        diagnosis TEXT
+    );
+    CREATE INDEX incidents_state ON incidents(state, detected_ms);",
 ];
 
 fn ms(t: Timestamp) -> i64 {

@@ -56,10 +56,34 @@ pub struct QueueStats {
     pub rollbacks: RollbackStats,
     /// Applied medium/critical items whose PHR file exists.
     pub phr_compliance: Share,
+    /// Applied changes later rolled back or failing a post-action check, of all applied.
+    pub change_failure_rate: Share,
+    /// The watcher's incidents: MTTD, MTTR against the brief's targets.
+    pub incidents: super::IncidentStats,
     pub maintenance: Option<Maintenance>,
 }
 
 impl Store {
+    /// Applied changes (an apply that succeeded) later rolled back or failing a post-action
+    /// check, of all applied: the change failure rate.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn change_failure_rate(&self) -> Result<Share> {
+        let (failed, applied): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM operations r WHERE r.item_id = a.item_id AND r.kind = 'rollback')
+                                          OR EXISTS (SELECT 1 FROM checks c WHERE c.item_id = a.item_id AND c.outcome = 'fail')),
+                        COUNT(*)
+                 FROM (SELECT DISTINCT item_id FROM operations WHERE kind = 'apply' AND outcome = 'ok') a",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.db())?;
+        Ok(Share::of(usize::try_from(failed).unwrap_or(0), usize::try_from(applied).unwrap_or(0)))
+    }
+
     /// Every audit entry (for the metrics).
     fn all_audit(&self) -> Result<Vec<(String, i64, String, String)>> {
         let mut stmt = self
@@ -115,6 +139,7 @@ impl Store {
             .collect();
         let with_phr =
             needs_phr.iter().filter(|i| i.phr.as_deref().is_some_and(|p| Path::new(p).is_file())).count();
+
         Ok(QueueStats {
             as_of: now,
             items: items.len(),
@@ -139,6 +164,8 @@ impl Store {
                 max_duration_ms: rollbacks.iter().map(|o| o.duration_ms).max(),
             },
             phr_compliance: Share::of(with_phr, needs_phr.len()),
+            change_failure_rate: self.change_failure_rate()?,
+            incidents: self.incident_stats()?,
             maintenance: self.maintenance()?,
         })
     }

@@ -8,32 +8,15 @@ use crate::report::{fmt_duration, fmt_money, pct};
 /// The success metrics of a run.
 #[allow(clippy::cast_precision_loss, clippy::too_many_lines)]
 pub(super) fn self_metrics(i: &HealthInputs<'_>) -> Vec<SelfMetric> {
-    let (h, sz) = (i.health, i.sizing);
+    let sz = i.sizing;
     let savings_pct = (sz.totals.current_monthly_cost > 0.0)
         .then_some(sz.totals.monthly_savings / sz.totals.current_monthly_cost);
     let no_queue = format!(
         "no approval queue database found (`--db`){}",
         i.queue_path.map_or_else(String::new, |p| format!(": {p} does not exist"))
     );
-    vec![
-        SelfMetric {
-            name: "MTTD (proxy)",
-            target: "< 5 min",
-            value: h.oldest_open_failure_seconds.map(fmt_duration),
-            basis:
-                "age of the oldest open failure at report time (its first Warning event → as-of): how long a \
-                failure waits when only this weekly report sees it; live detection needs `aiops serve`"
-                    .into(),
-        },
-        SelfMetric {
-            name: "MTTR (proxy)",
-            target: "< 15 min",
-            value: h.mttr_proxy_seconds.map(fmt_duration),
-            basis:
-                "median container recovery: lastState.terminated.finishedAt → state.running.startedAt over \
-                restarted containers now running"
-                    .into(),
-        },
+    let mut out = detection_metrics(i);
+    out.extend(vec![
         SelfMetric {
             name: "cost savings",
             target: "≥ 20%",
@@ -107,6 +90,71 @@ pub(super) fn self_metrics(i: &HealthInputs<'_>) -> Vec<SelfMetric> {
             target: "< 2 s",
             value: None,
             basis: "measured by `benches/diagnose_latency.rs`, not by the report".into(),
+        },
+    ]);
+    out
+}
+
+/// MTTD and MTTR: measured from the watcher's incidents when the queue has any (against the
+/// targets, pass or FAIL), else the proxies a weekly report can compute on its own.
+fn detection_metrics(i: &HealthInputs<'_>) -> Vec<SelfMetric> {
+    let h = i.health;
+    let watched = i.queue.map(|q| &q.incidents).filter(|s| s.incidents > 0);
+    if let Some(s) = watched {
+        let show = |m: &crate::approval::store::Measured| {
+            m.mean.map(|mean| {
+                let verdict = if m.pass == Some(true) { "pass" } else { "FAIL" };
+                format!("{} ({verdict})", fmt_duration(mean))
+            })
+        };
+        let p95 = |m: &crate::approval::store::Measured| m.p95.map_or_else(|| "n/a".into(), fmt_duration);
+        return vec![
+            SelfMetric {
+                name: "MTTD",
+                target: "< 5 min",
+                value: show(&s.mttd_seconds),
+                basis: format!(
+                    "watcher incidents: first signal (pod status, earliest warning event) → detection; mean over {} \
+                     incidents, p95 {}; {} failing before the watch began are left out",
+                    s.mttd_seconds.count,
+                    p95(&s.mttd_seconds),
+                    s.pre_existing
+                ),
+            },
+            SelfMetric {
+                name: "MTTR",
+                target: "< 15 min",
+                value: show(&s.mttr_seconds),
+                basis: format!(
+                    "watcher incidents: first signal → recovery (no pod shows the cause); mean over {} resolved, \
+                     p95 {}; approval → recovery {} over {}; {} still open",
+                    s.mttr_seconds.count,
+                    p95(&s.mttr_seconds),
+                    s.approval_to_recovery_seconds.mean.map_or_else(|| "n/a".into(), fmt_duration),
+                    s.approval_to_recovery_seconds.count,
+                    s.open
+                ),
+            },
+        ];
+    }
+    vec![
+        SelfMetric {
+            name: "MTTD (proxy)",
+            target: "< 5 min",
+            value: h.oldest_open_failure_seconds.map(fmt_duration),
+            basis:
+                "age of the oldest open failure at report time (its first Warning event → as-of): how long a \
+                failure waits when only this weekly report sees it; live detection needs `aiops serve`"
+                    .into(),
+        },
+        SelfMetric {
+            name: "MTTR (proxy)",
+            target: "< 15 min",
+            value: h.mttr_proxy_seconds.map(fmt_duration),
+            basis:
+                "median container recovery: lastState.terminated.finishedAt → state.running.startedAt over \
+                restarted containers now running"
+                    .into(),
         },
     ]
 }

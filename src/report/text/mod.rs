@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod queue;
 pub mod rollout;
 pub mod sizing;
+pub mod watch;
 
 use std::fmt::Write as _;
 

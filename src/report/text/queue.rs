@@ -119,6 +119,21 @@ pub fn render_show(d: &ItemDetail) -> String {
     o
 }
 
+/// `mean 40 s, p95 1 m 10 s over 3 incidents; target < 5 m 0 s: pass`.
+fn measured(m: &crate::approval::store::Measured) -> String {
+    let Some(mean) = m.mean else {
+        return format!("n/a (nothing measured yet; target < {})", crate::report::fmt_duration(m.target));
+    };
+    let verdict = if m.pass == Some(true) { "pass" } else { "FAIL" };
+    format!(
+        "mean {}, p95 {} over {}; target < {}: {verdict}",
+        crate::report::fmt_duration(mean),
+        m.p95.map_or_else(|| "n/a".into(), crate::report::fmt_duration),
+        m.count,
+        crate::report::fmt_duration(m.target)
+    )
+}
+
 pub fn render_stats(s: &QueueStats) -> String {
     let mut o = String::new();
     let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), |r| format!("{:.0}%", 100.0 * r));
@@ -157,8 +172,59 @@ pub fn render_stats(s: &QueueStats) -> String {
         s.phr_compliance.of,
         pct(s.phr_compliance.ratio)
     );
+    let _ = writeln!(
+        o,
+        "  change failure rate: {} of {} applied changes rolled back or failing a check ({})",
+        s.change_failure_rate.count,
+        s.change_failure_rate.of,
+        pct(s.change_failure_rate.ratio)
+    );
+    let i = &s.incidents;
+    let _ = writeln!(
+        o,
+        "  incidents: {} ({} open, {} resolved, {} failing before the watch began)",
+        i.incidents, i.open, i.resolved, i.pre_existing
+    );
+    for (name, m) in [
+        ("MTTD (first signal -> detection)", &i.mttd_seconds),
+        ("MTTR (first signal -> recovery)", &i.mttr_seconds),
+        ("approval -> recovery", &i.approval_to_recovery_seconds),
+    ] {
+        let _ = writeln!(o, "  {name}: {}", measured(m));
+    }
     if let Some(m) = &s.maintenance {
         let _ = writeln!(o, "  PAUSED since {} by {}: {}", m.since, m.by, m.reason);
+    }
+    o
+}
+
+/// `aiops queue incidents`: one line each.
+#[must_use]
+pub fn render_incidents(list: &[crate::approval::store::Incident]) -> String {
+    if list.is_empty() {
+        return "No incidents recorded (they come from `aiops watch` or `aiops serve --watch`).\n".into();
+    }
+    let secs = |x: Option<f64>| x.map_or_else(|| "-".to_string(), crate::report::fmt_duration);
+    let mut o = String::new();
+    for i in list {
+        let _ = writeln!(
+            o,
+            "{}  {:<8} {}/{}/{} {}  {} pods  detected {}  MTTD {}  MTTR {}{}",
+            i.id,
+            i.state,
+            i.namespace,
+            i.kind,
+            i.name,
+            i.cause,
+            i.pods,
+            i.detected_at,
+            if i.pre_existing { "- (failing before the watch)".to_string() } else { secs(i.mttd_seconds) },
+            secs(i.mttr_seconds),
+            i.item_id.as_deref().map(|it| format!("  item {it}")).unwrap_or_default()
+        );
+        if let Some(s) = &i.summary {
+            let _ = writeln!(o, "    {s}");
+        }
     }
     o
 }
