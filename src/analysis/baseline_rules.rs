@@ -156,6 +156,11 @@ pub(super) fn is_registry(segment: &str) -> bool {
 /// dropped (the match is anchored at the end anyway).
 pub(super) fn pattern_segments(pattern: &str) -> Vec<String> {
     let lower = pattern.trim().to_ascii_lowercase();
+    segments_of(&lower).into_iter().map(str::to_string).collect()
+}
+
+/// [`pattern_segments`] of an already lower-cased, trimmed pattern, borrowed from it.
+fn segments_of(lower: &str) -> Vec<&str> {
     let no_digest = lower.split('@').next().unwrap_or("");
     let last_slash = no_digest.rfind('/');
     let repo = match no_digest.rfind(':') {
@@ -167,27 +172,44 @@ pub(super) fn pattern_segments(pattern: &str) -> Vec<String> {
         segments.remove(0);
     }
     let first = segments.iter().position(|s| *s != "*" && *s != "**").unwrap_or(segments.len());
-    segments[first..].iter().map(|s| (*s).to_string()).collect()
+    segments.drain(..first);
+    segments
 }
 
+/// Whether an image path (see [`image_path`]) matches a pattern, anchored at the end.
+/// Runs for every baseline entry on every workload recognised: it allocates only when the
+/// pattern has capitals or spaces to remove.
 pub(super) fn image_matches(pattern: &str, path: &str) -> bool {
-    let want = pattern_segments(pattern);
-    let have: Vec<&str> = path.split('/').collect();
-    !want.is_empty()
-        && have.len() >= want.len()
-        && want.iter().zip(&have[have.len() - want.len()..]).all(|(p, s)| glob(p, s))
+    let trimmed = pattern.trim();
+    let lower: std::borrow::Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(trimmed)
+    };
+    let want = segments_of(&lower);
+    let have = path.split('/').count();
+    !want.is_empty() && have >= want.len() && want.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
 }
 
 /// `*` (any run) and `?` (one character) glob.
 pub(super) fn glob(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob_units(pattern.as_bytes(), text.as_bytes());
+    }
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    glob_units(&p, &t)
+}
+
+/// [`glob`] over bytes (ASCII) or characters.
+fn glob_units<C: Copy + PartialEq + From<u8>>(p: &[C], t: &[C]) -> bool {
+    let (any, one) = (C::from(b'*'), C::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -198,5 +220,5 @@ pub(super) fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == any)
 }

@@ -19,6 +19,8 @@
 //! | `rbac-secrets-read-cluster`, `rbac-secrets-read` (on the workload's ServiceAccount) | to read Secrets cluster-wide |
 //! | `dangerous-service-account` | cluster-wide RBAC |
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::Finding;
@@ -39,10 +41,49 @@ pub struct RequiredBy {
     pub source: String,
 }
 
+/// The checks [`requirement`] can answer for; other findings never need their component.
+const CHECKS: &[&str] = &[
+    "privileged-container",
+    "host-network",
+    "host-pid",
+    "host-ipc",
+    "host-port",
+    "host-path-runtime-socket",
+    "host-path-sensitive",
+    "host-path-writable",
+    "host-path-volume",
+    "capabilities-dangerous",
+    "capabilities-beyond-baseline",
+    "capabilities-added-restricted",
+    "run-as-root",
+    "run-as-non-root-unset",
+    "writable-root-filesystem",
+    "automount-token",
+    "rbac-secrets-read-cluster",
+    "rbac-secrets-read",
+    "dangerous-service-account",
+];
+
 /// Marks every finding about a privilege its workload's component requires.
+///
+/// Cost: a workload's component is recognised once (a cluster has many findings per
+/// workload, and recognition matches every baseline entry's image and label patterns), and
+/// only for findings whose check a component can require.
 pub fn mark(ctx: &AuditContext<'_>, baseline: &Baseline, findings: &mut [Finding]) {
+    let mut known: HashMap<ObjectRef, Option<&Component>> = HashMap::new();
     for f in findings.iter_mut() {
-        let Some(c) = component_for(ctx, baseline, f) else { continue };
+        if !CHECKS.contains(&f.check) {
+            continue;
+        }
+        let c = match known.get(&f.object) {
+            Some(c) => *c,
+            None => {
+                let c = component_for(ctx, baseline, f);
+                known.insert(f.object.clone(), c);
+                c
+            }
+        };
+        let Some(c) = c else { continue };
         let Some((why, source, needs)) = requirement(c, f) else { continue };
         f.message = format!("{} (required by {}: {why})", f.message, c.name);
         let hardening: Vec<String> = c

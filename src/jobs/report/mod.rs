@@ -641,20 +641,38 @@ fn report_err(context: &str) -> impl FnOnce(crate::report::ReportError) -> JobEr
     move |source| JobError::Report { context: context.to_string(), source }
 }
 
-/// Renders a report view in each requested format and writes the files.
-fn write_formats<V: serde::Serialize>(
+/// Renders a report view in each requested format and writes the files. The formats are
+/// rendered, redacted and written on threads of their own (at 10,000 workloads the
+/// security report is ~140 MB of text in three formats); files are listed in format order.
+fn write_formats<V: serde::Serialize + Sync>(
     req: &ReportRequest,
     kind: &str,
     view: &V,
     as_of: jiff::Timestamp,
     written: &mut Written,
 ) -> Result<()> {
-    for f in &req.options.formats {
-        let text = render_report(kind, view, *f).map_err(report_err("rendering the report"))?;
-        let text = crate::redact::redact(&text).into_owned();
-        let path = req.options.out.join(report_file_name(kind, as_of, *f));
-        std::fs::write(&path, text).map_err(JobError::io(format!("writing {}", path.display())))?;
-        written.files.push(path);
+    let one = |f: ReportFormat| -> Result<PathBuf> {
+        let text = render_report(kind, view, f).map_err(report_err("rendering the report"))?;
+        let text = crate::redact::redact(&text);
+        let path = req.options.out.join(report_file_name(kind, as_of, f));
+        std::fs::write(&path, text.as_bytes())
+            .map_err(JobError::io(format!("writing {}", path.display())))?;
+        Ok(path)
+    };
+    let one = &one;
+    let results: Vec<Result<PathBuf>> = std::thread::scope(|s| {
+        let handles: Vec<_> = req.options.formats.iter().map(|f| s.spawn(move || one(*f))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(JobError::Task(format!("rendering the {kind} report stopped with a panic")))
+                })
+            })
+            .collect()
+    });
+    for r in results {
+        written.files.push(r?);
     }
     Ok(())
 }
