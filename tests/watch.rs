@@ -764,6 +764,7 @@ both_backends! {
     // so it counts as failing before the watch).
     assert_eq!(stats.incidents.mttd_seconds.count + stats.incidents.pre_existing, opened);
 }
+}
 
 #[test]
 fn a_changed_pod_template_is_a_rollout_reported_as_it_starts() {
