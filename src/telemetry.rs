@@ -10,7 +10,10 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, level: &str, rust_log: Option<String>) {
     let filter = rust_log
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .or_else(|| EnvFilter::try_new(level).ok())
+        // kube-client logs a dropped watch stream or a retried 503 with its own debug dumps;
+        // aiops reports the same failures in words (the watcher's stream errors, the
+        // collectors' gaps), so they are off unless RUST_LOG asks for them.
+        .or_else(|| EnvFilter::try_new(format!("{level},kube_client=off")).ok())
         .unwrap_or_else(|| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr);
     let result = match format {

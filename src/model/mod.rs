@@ -26,3 +26,10 @@ pub use snapshot::{
     ClusterSnapshot, CollectionGap, ContainerLog, GapReason, HasMeta, Kind, ObjectKind, ObjectRef,
     SnapshotKind, SnapshotMeta, SourceKind,
 };
+
+/// FNV-1a (64 bit) of a string: stable ids and change hashes (no randomness, same value in
+/// every process and run).
+#[must_use]
+pub fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}

@@ -115,12 +115,6 @@ pub struct IncidentStats {
 const COLUMNS: &str = "id, namespace, kind, name, cause, state, first_pod, detail, pods, pre_existing, \
     first_signal_ms, detected_ms, diagnosed_ms, recovered_ms, resolved_ms, summary, item_id, diagnosis";
 
-/// FNV-1a: a stable id from the incident's identity (no randomness, same id for the same
-/// incident across restarts of the same detection).
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 fn secs(a: Timestamp, b: Timestamp) -> f64 {
     (b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0
 }
@@ -166,7 +160,7 @@ impl Store {
     /// Database errors.
     pub fn open_incident(&mut self, n: &NewIncident<'_>) -> Result<String> {
         let key = format!("{}/{}/{}/{}/{}", n.namespace, n.kind, n.name, n.cause, ms(n.detected_at));
-        let id = format!("inc-{:012x}", fnv(&key) & 0xffff_ffff_ffff);
+        let id = format!("inc-{:012x}", crate::model::fnv1a(&key) & 0xffff_ffff_ffff);
         self.conn
             .execute(
                 "INSERT INTO incidents (id, namespace, kind, name, cause, state, first_pod, detail, pods, pre_existing, first_signal_ms, detected_ms)

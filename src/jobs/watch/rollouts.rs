@@ -18,16 +18,12 @@ use crate::collectors::watch::DeploymentUpdate;
 const FOLLOW_FOR: Duration = Duration::from_secs(600);
 const LOOK_EVERY: Duration = Duration::from_secs(15);
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 fn key(d: &Deployment) -> (String, String) {
     (d.metadata.namespace.clone().unwrap_or_default(), d.metadata.name.clone().unwrap_or_default())
 }
 
 fn template_hash(d: &Deployment) -> u64 {
-    fnv(&serde_json::to_string(&d.spec.template).unwrap_or_default())
+    crate::model::fnv1a(&serde_json::to_string(&d.spec.template).unwrap_or_default())
 }
 
 /// Each Deployment's pod template, as last seen.
