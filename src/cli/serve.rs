@@ -68,6 +68,26 @@ pub struct ServeArgs {
     pub watch: bool,
     #[command(flatten)]
     pub watch_tuning: super::watch::WatchTuning,
+    /// Several replicas: elect a leader through a `coordination.k8s.io/v1` Lease; every
+    /// replica serves the page and the API, only the leader runs the schedules and --watch
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// The Lease's name
+    #[arg(long, value_name = "NAME", default_value = "aiops-serve", requires = "leader_elect")]
+    pub lease_name: String,
+    /// The Lease's namespace (default: the pod's own, or the kubeconfig context's)
+    #[arg(long, value_name = "NS", requires = "leader_elect")]
+    pub lease_namespace: Option<String>,
+    /// How long followers wait, after the last renewal they saw, before taking the lease over
+    /// (whole seconds)
+    #[arg(long, default_value = "15s", value_parser = super::parse_duration_arg, requires = "leader_elect")]
+    pub lease_duration: Duration,
+    /// How long the leader keeps leading without renewing (shorter than --lease-duration)
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration_arg, requires = "leader_elect")]
+    pub lease_renew_deadline: Duration,
+    /// How often each replica reads the lease and the leader renews it
+    #[arg(long, default_value = "2s", value_parser = super::parse_duration_arg, requires = "leader_elect")]
+    pub lease_retry_period: Duration,
 }
 
 impl ServeArgs {
@@ -98,6 +118,15 @@ impl ServeArgs {
             clock_speed: self.clock_speed,
             notify,
             watch: self.watch.then(|| self.watch_tuning.request(g)),
+            leader: self.leader_elect.then(|| crate::jobs::leader::LeaderOptions {
+                lease_name: self.lease_name.clone(),
+                lease_namespace: self.lease_namespace.clone(),
+                timing: crate::analysis::election::Timing {
+                    lease_duration: self.lease_duration,
+                    renew_deadline: self.lease_renew_deadline,
+                    retry_period: self.lease_retry_period,
+                },
+            }),
         })
     }
 }

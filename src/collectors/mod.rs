@@ -11,6 +11,7 @@ pub mod json_stream;
 pub mod ksm;
 pub mod kube;
 pub mod kube_diagnose;
+pub mod lease;
 pub mod manifest_files;
 pub mod parquet;
 pub mod prom_options;

@@ -16,6 +16,7 @@ pub mod capture;
 pub mod collect;
 pub mod diagnose;
 pub mod hpa;
+pub mod leader;
 pub mod queue;
 pub mod report;
 pub mod rollout;

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod finding;
 pub mod gitops;
 pub mod incident;
+pub mod lease;
 pub mod manifest;
 pub mod objects;
 pub mod operations;

@@ -11,6 +11,7 @@
 pub mod announce;
 pub mod api;
 pub mod auth;
+pub mod ha;
 pub mod metrics;
 pub mod schedule;
 pub mod tasks;
@@ -67,6 +68,9 @@ pub struct ServeOptions {
     pub notify: Option<String>,
     /// Run the watcher (`--watch`) with this request.
     pub watch: Option<crate::jobs::watch::WatchRequest>,
+    /// Several replicas (`--leader-elect`): only the holder of this Lease runs the schedules
+    /// and the watcher.
+    pub leader: Option<crate::jobs::leader::LeaderOptions>,
 }
 
 /// Why the server could not start or run.
@@ -156,6 +160,8 @@ pub struct AppState {
     /// Database work in flight at most (each holds a connection): a flood of requests, or of
     /// `/readyz` probes, waits for a slot instead of opening connections without bound.
     pub db_slots: tokio::sync::Semaphore,
+    /// The leader election, with `--leader-elect`.
+    pub leadership: std::sync::OnceLock<watch::Receiver<crate::jobs::leader::Leadership>>,
 }
 
 /// Connections the request handlers use at most.
@@ -258,6 +264,50 @@ impl ScheduleState for DbScheduleState {
     fn set_last_due(&self, job: Job, due: Timestamp) {
         self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job, due);
         self.with(|s| s.set_setting(&format!("schedule.{job}.last_due"), &due.to_string()));
+    }
+    fn claim(&self, job: Job, previous: Option<Timestamp>, due: Timestamp) -> bool {
+        let won = self.swap(job, previous, Some(due));
+        if !won {
+            tracing::debug!(job = %job, due = %due, "Schedule claim lost: another replica moved the run on.");
+        }
+        won
+    }
+    fn unclaim(&self, job: Job, due: Timestamp, previous: Option<Timestamp>) {
+        if self.swap(job, Some(due), previous) {
+            tracing::info!(job = %job, due = %due, "Gave back the claim of a cancelled run.");
+        }
+    }
+    fn reload(&self) {
+        let fresh = DbScheduleState::load(self.path.clone(), self.password.clone());
+        let first = *fresh.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last = std::mem::take(&mut *fresh.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        *self.first.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = first;
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = last;
+    }
+}
+
+impl DbScheduleState {
+    /// Compare-and-set of `schedule.<job>.last_due` from `from` to `to` in the database. The
+    /// stored text is compared as stored: it is read first and must parse to `from`. Either
+    /// way the cache ends up with what the database holds.
+    fn swap(&self, job: Job, from: Option<Timestamp>, to: Option<Timestamp>) -> bool {
+        let key = format!("schedule.{job}.last_due");
+        let outcome = self.with(|s| {
+            let raw = s.setting(&key)?;
+            if raw.as_deref().and_then(|v| v.parse::<Timestamp>().ok()) != from {
+                return Ok((false, raw));
+            }
+            let to_text = to.map(|t| t.to_string());
+            let won = s.swap_setting(&key, raw.as_deref(), to_text.as_deref())?;
+            Ok(if won { (true, to_text) } else { (false, s.setting(&key)?) })
+        });
+        let Some((won, stored)) = outcome else { return false };
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match stored.and_then(|v| v.parse().ok()) {
+            Some(t) => last.insert(job, t),
+            None => last.remove(&job),
+        };
+        won
     }
 }
 
@@ -423,8 +473,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok`; with `--leader-elect` also which replica leads.
+async fn healthz(State(st): State<Arc<AppState>>) -> String {
+    let Some(rx) = st.leadership.get() else { return "ok\n".into() };
+    let l = rx.borrow().clone();
+    let role = if l.leading { "leader" } else { "follower" };
+    let holder = l.holder.as_deref().unwrap_or("none");
+    format!("ok\nleader: {holder}\nthis replica: {} ({role}); lease {}\n", l.identity, l.lease)
 }
 
 async fn readyz(State(st): State<Arc<AppState>>) -> Response {
@@ -555,6 +610,7 @@ pub fn build(
         out: opts.out.clone(),
         ready: AtomicBool::new(false),
         db_slots: tokio::sync::Semaphore::new(DB_SLOTS),
+        leadership: std::sync::OnceLock::new(),
     });
     let _ = state_slot.set(Arc::downgrade(&state));
     Ok(state)
@@ -602,6 +658,19 @@ pub async fn run(
     }
     let tls_config = opts.tls.as_ref().map(tls::load).transpose()?;
     let watch_source = (!matches!(source, Source::Snapshot(_))).then(|| source.clone());
+    let election = match &opts.leader {
+        Some(lo) => {
+            lo.timing.check().map_err(ServeError::Usage)?;
+            let lease = crate::jobs::leader::lease_client(config, lo).await.map_err(|e| {
+                ServeError::Usage(format!(
+                    "--leader-elect needs the Kubernetes API: {}",
+                    crate::jobs::error_chain(&e)
+                ))
+            })?;
+            Some((lease, lo.timing))
+        }
+        None => None,
+    };
     let state = build(opts, config, source, scope)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -614,20 +683,42 @@ pub async fn run(
     let scheme = if tls_config.is_some() { "https" } else { "http" };
     tracing::info!(addr = %addr, scheme, db = %crate::approval::store::shown(&config.queue_db), out = %opts.out.display(), "Serving.");
     let (tx, rx) = watch::channel(false);
-    let scheduler = tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace));
-    if let Some(url) = opts.notify.clone().filter(|_| !config.maintenance.is_empty()) {
-        tokio::spawn(announce::run(Arc::clone(&state), url, rx.clone()));
-    }
+    let mut work = ha::LeaderWork {
+        watch: None,
+        notify: opts.notify.clone(),
+        announce: opts.notify.clone().filter(|_| !config.maintenance.is_empty()),
+    };
     if let Some(mut req) = opts.watch.clone() {
         if let Some(source) = watch_source {
             req.source = source;
-            tokio::spawn(watcher::run(Arc::clone(&state), req, opts.notify.clone(), rx.clone()));
+            work.watch = Some(req);
         } else {
             tracing::warn!(
                 "--watch follows a live cluster (or the demo, replayed); a snapshot is not watched."
             );
         }
     }
+    let (elect_stop, scheduler) = match election {
+        Some((lease, timing)) => {
+            let me = crate::jobs::leader::identity(std::env::var("HOSTNAME").ok().as_deref());
+            let (lead_tx, lead_rx) = watch::channel(crate::jobs::leader::Leadership {
+                identity: me.clone(),
+                lease: lease.describe(),
+                leading: false,
+                holder: None,
+            });
+            let _ = state.leadership.set(lead_rx.clone());
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let elector = tokio::spawn(crate::jobs::leader::run(lease, me, timing, clock, lead_tx, stop_rx));
+            let sup = ha::supervise(Arc::clone(&state), work, lead_rx, rx.clone(), opts.shutdown_grace);
+            (Some((stop_tx, elector)), tokio::spawn(sup))
+        }
+        None => {
+            let _ = ha::start_work(&state, &work, &rx);
+            (None, tokio::spawn(Arc::clone(&state.runner).run(rx.clone(), opts.shutdown_grace)))
+        }
+    };
     state.ready.store(true, Ordering::Relaxed);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();
@@ -644,6 +735,11 @@ pub async fn run(
     }
     state.ready.store(false, Ordering::Relaxed);
     let _ = scheduler.await;
+    // Only now, with no job of ours running, hand the lease over.
+    if let Some((stop, elector)) = elect_stop {
+        stop.send_replace(true);
+        let _ = elector.await;
+    }
     tracing::info!("Stopped.");
     Ok(())
 }

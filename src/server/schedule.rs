@@ -182,6 +182,21 @@ pub trait ScheduleState: Send + Sync {
     fn first_seen(&self, now: Timestamp) -> Timestamp;
     fn last_due(&self, job: Job) -> Option<Timestamp>;
     fn set_last_due(&self, job: Job, due: Timestamp);
+    /// Claims the run of `job` for `due` before it starts: moves its last due instant from
+    /// `previous` to `due` unless another replica moved it first (then false, and
+    /// [`ScheduleState::last_due`] holds what the other wrote). One process alone always wins.
+    fn claim(&self, job: Job, previous: Option<Timestamp>, due: Timestamp) -> bool {
+        let _ = previous;
+        self.set_last_due(job, due);
+        true
+    }
+    /// Gives back the claim of a run that was cancelled before it finished: `due` back to
+    /// `previous`, unless another replica claimed a later instant since.
+    fn unclaim(&self, job: Job, due: Timestamp, previous: Option<Timestamp>) {
+        let _ = (job, due, previous);
+    }
+    /// Reads the state again (a replica that has just become leader).
+    fn reload(&self) {}
 }
 
 /// An in-memory [`ScheduleState`].
@@ -200,6 +215,23 @@ impl ScheduleState for MemoryState {
     }
     fn set_last_due(&self, job: Job, due: Timestamp) {
         self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job, due);
+    }
+    fn claim(&self, job: Job, previous: Option<Timestamp>, due: Timestamp) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.get(&job).copied() != previous {
+            return false;
+        }
+        last.insert(job, due);
+        true
+    }
+    fn unclaim(&self, job: Job, due: Timestamp, previous: Option<Timestamp>) {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.get(&job) == Some(&due) {
+            match previous {
+                Some(p) => last.insert(job, p),
+                None => last.remove(&job),
+            };
+        }
     }
 }
 
@@ -249,7 +281,20 @@ pub struct Runner {
     started: Timestamp,
     changed: Notify,
     /// Jobs running now (the runner's and those started by hand).
-    running: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    running: Mutex<Vec<Running>>,
+    /// Several replicas share the schedule state (`serve --leader-elect`): a run is claimed
+    /// in the state before it starts, and a cancelled run gives its claim back.
+    claims: std::sync::atomic::AtomicBool,
+    /// The next stop cancels running jobs at once instead of waiting (leadership lost).
+    hurry: std::sync::atomic::AtomicBool,
+}
+
+/// A run in progress.
+struct Running {
+    job: Job,
+    /// The schedule's instant and the one before it (claimed runs), `None` for hand runs.
+    claimed: Option<(Timestamp, Option<Timestamp>)>,
+    handle: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -301,7 +346,35 @@ impl Runner {
             status: Mutex::new(status),
             changed: Notify::new(),
             running: Mutex::new(Vec::new()),
+            claims: std::sync::atomic::AtomicBool::new(false),
+            hurry: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// From now on, claim each scheduled run in the shared state before starting it (several
+    /// replicas, one leader at a time, and never the same due instant twice).
+    pub fn claim_runs(&self) {
+        self.claims.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The next stop cancels the running jobs at once (this replica no longer leads).
+    pub fn cancel_at_stop(&self) {
+        self.hurry.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn claiming(&self) -> bool {
+        self.claims.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reads the schedule state again (this replica has just become leader: the previous
+    /// leader moved it on).
+    pub fn reload(&self) {
+        self.state.reload();
+        self.status_mut(|m| {
+            for (job, st) in m.iter_mut() {
+                st.last_due = self.state.last_due(*job);
+            }
+        });
     }
 
     fn status_mut<T>(&self, f: impl FnOnce(&mut BTreeMap<Job, JobStatus>) -> T) -> T {
@@ -327,8 +400,19 @@ impl Runner {
     /// # Errors
     /// [`AlreadyRunning`].
     pub fn start(self: &Arc<Self>, job: Job, due: Option<Timestamp>) -> Result<(), AlreadyRunning> {
+        self.start_run(job, due.map(|d| (d, None)))
+    }
+
+    /// Starts `job`; `claimed`: its due instant and, for a run claimed in the shared state,
+    /// the instant before it (given back when the run is cancelled).
+    fn start_run(
+        self: &Arc<Self>,
+        job: Job,
+        claimed: Option<(Timestamp, Option<Timestamp>)>,
+    ) -> Result<(), AlreadyRunning> {
+        let due = claimed.map(|c| c.0);
         let started = self.clock.now();
-        let claimed = self.status_mut(|m| {
+        let free = self.status_mut(|m| {
             let s = m.entry(job).or_default();
             if s.running {
                 return false;
@@ -337,7 +421,7 @@ impl Runner {
             s.last_started = Some(started);
             true
         });
-        if !claimed {
+        if !free {
             return Err(AlreadyRunning(job));
         }
         let me = Arc::clone(self);
@@ -353,7 +437,10 @@ impl Runner {
             if let Some(o) = &me.observer {
                 o(job, outcome, secs, result.as_ref().ok());
             }
-            if let Some(d) = due {
+            // A claimed run recorded its instant before it started.
+            if let Some(d) = due
+                && !me.claiming()
+            {
                 me.state.set_last_due(job, d);
             }
             let finished = me.clock.now();
@@ -377,8 +464,8 @@ impl Runner {
             me.changed.notify_one();
         });
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        running.retain(|h| !h.is_finished());
-        running.push(handle);
+        running.retain(|r| !r.handle.is_finished());
+        running.push(Running { job, claimed, handle });
         Ok(())
     }
 
@@ -404,11 +491,28 @@ impl Runner {
                     if due < started {
                         tracing::info!(job = %s.job, due = %due, "Catching up a run missed while the server was down.");
                     }
-                    let _ = self.start(s.job, Some(due));
+                    let previous = self.state.last_due(s.job);
+                    if self.claiming() && !self.state.claim(s.job, previous, due) {
+                        self.claimed_elsewhere(s.job, due);
+                        wake = now;
+                        continue;
+                    }
+                    if self.start_run(s.job, Some((due, previous))).is_err() && self.claiming() {
+                        // Started by hand meanwhile: give the instant back for the next tick.
+                        self.state.unclaim(s.job, due, previous);
+                    }
                 }
                 Plan::Skip { due } => {
                     tracing::info!(job = %s.job, due = %due, "Skipping a run missed while the server was down (catch-up is off).");
-                    self.state.set_last_due(s.job, due);
+                    if self.claiming() {
+                        if !self.state.claim(s.job, self.state.last_due(s.job), due) {
+                            self.claimed_elsewhere(s.job, due);
+                            wake = now;
+                            continue;
+                        }
+                    } else {
+                        self.state.set_last_due(s.job, due);
+                    }
                     self.status_mut(|m| {
                         let st = m.entry(s.job).or_default();
                         st.skipped += 1;
@@ -425,9 +529,15 @@ impl Runner {
         wake
     }
 
+    fn claimed_elsewhere(&self, job: Job, due: Timestamp) {
+        let now_at = self.state.last_due(job);
+        tracing::warn!(job = %job, due = %due, recorded = ?now_at.map(|t| t.to_string()), "Another replica claimed this run first; not running it here.");
+        self.status_mut(|m| m.entry(job).or_default().last_due = now_at);
+    }
+
     /// Runs the schedules until `shutdown` turns true; then waits up to `grace` for the
-    /// running jobs and abandons the rest (their due instants stay unrecorded, so they run
-    /// again at the next start when catch-up is on).
+    /// running jobs and abandons the rest (their due instants stay unrecorded, or with
+    /// claims are given back, so they run again at the next start when catch-up is on).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
         let started = self.started;
         loop {
@@ -441,25 +551,54 @@ impl Runner {
                 _ = shutdown.changed() => {}
             }
         }
-        let handles: Vec<_> =
+        self.stop_runs(grace).await;
+    }
+
+    /// Waits up to `grace` for the running jobs, then cancels the rest: a cancelled run is
+    /// marked not running and, when claimed, gives its due instant back.
+    pub async fn stop_runs(&self, grace: Duration) {
+        let runs: Vec<Running> =
             std::mem::take(&mut *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let mut pending: Vec<_> = handles.into_iter().filter(|h| !h.is_finished()).collect();
+        let mut pending: Vec<Running> = runs.into_iter().filter(|r| !r.handle.is_finished()).collect();
+        let grace =
+            if self.hurry.swap(false, std::sync::atomic::Ordering::Relaxed) { Duration::ZERO } else { grace };
         if pending.is_empty() {
             return;
         }
-        tracing::info!(
-            jobs = pending.len(),
-            grace_s = grace.as_secs(),
-            "Waiting for running jobs before stopping."
-        );
-        let all = futures::future::join_all(pending.iter_mut());
-        if tokio::time::timeout(grace, all).await.is_err() {
-            for h in &pending {
-                h.abort();
+        if !grace.is_zero() {
+            tracing::info!(
+                jobs = pending.len(),
+                grace_s = grace.as_secs(),
+                "Waiting for running jobs before stopping."
+            );
+        }
+        let all = futures::future::join_all(pending.iter_mut().map(|r| &mut r.handle));
+        if tokio::time::timeout(grace, all).await.is_ok() {
+            return;
+        }
+        let mut names = Vec::new();
+        for r in pending {
+            r.handle.abort();
+            // Cancelled while the job ran (it has no await after the job returns): not done.
+            let cancelled = r.handle.await.err().is_some_and(|e| e.is_cancelled());
+            if !cancelled {
+                continue;
             }
-            let names: Vec<String> =
-                self.statuses().into_iter().filter(|s| s.running).map(|s| s.job).collect();
-            tracing::warn!(jobs = ?names, "Abandoned running jobs at shutdown; they run again at the next start.");
+            names.push(r.job.as_str());
+            if let Some((due, previous)) = r.claimed
+                && self.claiming()
+            {
+                self.state.unclaim(r.job, due, previous);
+            }
+            self.status_mut(|m| {
+                let st = m.entry(r.job).or_default();
+                st.running = false;
+                st.last_outcome = Some("cancelled".into());
+                st.last_due = self.state.last_due(r.job);
+            });
+        }
+        if !names.is_empty() {
+            tracing::warn!(jobs = %names.join(", "), "Cancelled running jobs; their runs are not recorded and run again on the next leader or at the next start.");
         }
     }
 }

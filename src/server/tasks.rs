@@ -56,12 +56,28 @@ impl JobContext {
 }
 
 /// Runs one job on the blocking pool; the error is the job's message chain.
+///
+/// Dropping the returned future (the runner cancels a run when this replica stops leading)
+/// cancels the job at its next await point (a request, a file write), not only the wait
+/// for it.
 pub async fn run(ctx: Arc<JobContext>, job: Job, due: Timestamp) -> Result<JobReport, String> {
     let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(execute(&ctx, job, due)))
-        .await
-        .map_err(|e| format!("{job}: the job task failed: {e}"))?
-        .map_err(|e| jobs::error_chain(&e))
+    // Dropped with this future: the job, on its blocking thread, hears it.
+    let (_alive, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let outcome = tokio::task::spawn_blocking(move || {
+        handle.block_on(async move {
+            tokio::select! {
+                r = execute(&ctx, job, due) => Some(r),
+                _ = cancelled => None,
+            }
+        })
+    })
+    .await
+    .map_err(|e| format!("{job}: the job task failed: {e}"))?;
+    match outcome {
+        Some(r) => r.map_err(|e| jobs::error_chain(&e)),
+        None => Err(format!("{job}: cancelled")),
+    }
 }
 
 async fn execute(jc: &JobContext, job: Job, due: Timestamp) -> Result<JobReport, jobs::JobError> {

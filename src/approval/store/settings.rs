@@ -30,6 +30,32 @@ impl Store {
         Ok(())
     }
 
+    /// Compare-and-set of a setting: sets `key` to `new` only if its value is still `old`
+    /// (`None`: the key is absent; a `new` of `None` deletes it). True when this call changed
+    /// it; false when another writer got there first. One statement, atomic on both
+    /// backends: of two replicas that claim the same schedule run, exactly one sees true.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn swap_setting(&mut self, key: &str, old: Option<&str>, new: Option<&str>) -> Result<bool> {
+        let changed = match (old, new) {
+            (Some(old), Some(new)) => self.conn.execute(
+                "UPDATE settings SET value = ?1 WHERE key = ?2 AND value = ?3",
+                args![new, key, old],
+            ),
+            (None, Some(new)) => self.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                args![key, new],
+            ),
+            (Some(old), None) => {
+                self.conn.execute("DELETE FROM settings WHERE key = ?1 AND value = ?2", args![key, old])
+            }
+            (None, None) => return Ok(self.setting(key)?.is_none()),
+        }
+        .map_err(self.db())?;
+        Ok(changed == 1)
+    }
+
     /// Maintenance mode, when on.
     ///
     /// # Errors

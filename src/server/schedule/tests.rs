@@ -235,3 +235,107 @@ async fn shutdown_waits_for_the_grace_then_abandons_and_the_run_is_owed_again() 
     tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
     assert_eq!(state.last_due(Job::HealthReport), None, "an abandoned run is not recorded as done");
 }
+
+fn verify_only(expr: &str) -> Vec<Schedule> {
+    schedules(&[
+        "health-report=off".into(),
+        "security-report=off".into(),
+        "sizing=off".into(),
+        "hpa=off".into(),
+        format!("verify={expr}"),
+    ])
+    .unwrap()
+}
+
+#[tokio::test]
+async fn two_runners_that_both_believe_they_lead_never_run_a_due_instant_twice() {
+    // A split brain: both replicas tick over one shared state with claims on. Every due
+    // instant runs exactly once across the two, none is skipped.
+    let clock = Arc::new(ManualClock::new(t("2026-11-23T00:00:30Z")));
+    let state = Arc::new(MemoryState::default());
+    let (c, f) = counter(None);
+    let a = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, Arc::clone(&f), None);
+    let b = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, f, None);
+    a.claim_runs();
+    b.claim_runs();
+    let started = clock.now();
+    for i in 0..=600 {
+        // Alternate who looks first.
+        let (x, y) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        x.tick(started);
+        y.tick(started);
+        settle(x).await;
+        settle(y).await;
+        clock.advance(SignedDuration::from_mins(1));
+    }
+    let runs = c.runs.lock().unwrap().clone();
+    let mut dues: Vec<Timestamp> = runs.iter().map(|(_, d)| *d).collect();
+    dues.sort();
+    let before = dues.len();
+    dues.dedup();
+    assert_eq!(before, dues.len(), "a due instant ran twice");
+    assert_eq!(dues.len(), 600, "one run per minute, none lost");
+    assert_eq!(dues[0], t("2026-11-23T00:01:00Z"));
+    for w in dues.windows(2) {
+        assert_eq!(w[1].duration_since(w[0]), SignedDuration::from_mins(1), "no gap");
+    }
+    let ran_on_a = a.statuses().iter().find(|s| s.job == "verify").unwrap().runs;
+    let ran_on_b = b.statuses().iter().find(|s| s.job == "verify").unwrap().runs;
+    assert_eq!(ran_on_a + ran_on_b, 600);
+    assert!(ran_on_a > 0 && ran_on_b > 0, "both raced: {ran_on_a} / {ran_on_b}");
+}
+
+#[tokio::test]
+async fn without_claims_two_runners_do_run_the_same_instant_twice() {
+    // The same race without claims: shows the test above can fail.
+    let clock = Arc::new(ManualClock::new(t("2026-11-23T00:00:30Z")));
+    let state = Arc::new(MemoryState::default());
+    let (c, f) = counter(None);
+    let a = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, Arc::clone(&f), None);
+    let b = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, f, None);
+    let started = clock.now();
+    clock.advance(SignedDuration::from_mins(1));
+    a.tick(started);
+    b.tick(started);
+    settle(&a).await;
+    settle(&b).await;
+    assert_eq!(count(&c, Job::Verify), 2);
+}
+
+#[tokio::test]
+async fn a_run_cancelled_when_leadership_is_lost_gives_its_instant_back_to_the_next_leader() {
+    let clock = Arc::new(ManualClock::new(t("2026-11-23T00:00:30Z")));
+    let state = Arc::new(MemoryState::default());
+    state.first_seen(clock.now());
+    state.set_last_due(Job::Verify, t("2026-11-23T00:00:00Z"));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (c, f) = counter(Some(Arc::clone(&gate)));
+    let old = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, f, None);
+    old.claim_runs();
+    let started = clock.now();
+    clock.advance(SignedDuration::from_secs(30)); // 00:01:00 due
+    old.tick(started);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(old.statuses().iter().any(|s| s.running));
+    assert_eq!(state.last_due(Job::Verify), Some(t("2026-11-23T00:01:00Z")), "claimed before it ran");
+    // Leadership lost: cancelled at once even with a long grace.
+    old.cancel_at_stop();
+    tokio::time::timeout(Duration::from_secs(2), old.stop_runs(Duration::from_secs(3600))).await.unwrap();
+    let st = old.statuses().into_iter().find(|s| s.job == "verify").unwrap();
+    assert!(!st.running);
+    assert_eq!(st.last_outcome.as_deref(), Some("cancelled"));
+    assert_eq!(state.last_due(Job::Verify), Some(t("2026-11-23T00:00:00Z")), "the claim is given back");
+    assert_eq!(count(&c, Job::Verify), 0);
+    // The next leader runs that instant, once.
+    let (c2, f2) = counter(None);
+    let new = Runner::new(verify_only("0 * * * * *"), state.clone(), clock.clone(), true, f2, None);
+    new.claim_runs();
+    new.tick(started);
+    settle(&new).await;
+    new.tick(started);
+    settle(&new).await;
+    assert_eq!(c2.runs.lock().unwrap().clone(), vec![(Job::Verify, t("2026-11-23T00:01:00Z"))]);
+    gate.add_permits(10);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(count(&c, Job::Verify), 0, "the cancelled run never completes");
+}
