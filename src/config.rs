@@ -316,6 +316,8 @@ pub struct Config {
     pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
     /// `[maintenance]`: allowed and frozen windows for applies (none: never refused by time).
     pub maintenance: crate::approval::windows::Windows,
+    /// `HOSTNAME` (the pod's name in a cluster): the start of the leader election's identity.
+    pub hostname: Option<String>,
 }
 
 impl Config {
@@ -349,6 +351,7 @@ impl Default for Config {
             lock_ttl: Duration::from_secs(600),
             baseline: None,
             maintenance: crate::approval::windows::Windows::default(),
+            hostname: None,
         }
     }
 }
@@ -483,6 +486,7 @@ impl Config {
         if crate::approval::store::is_url(&c.queue_db) {
             c.queue_db_password = db_password(env, &mut errors);
         }
+        c.hostname = env("HOSTNAME").filter(|h| !h.trim().is_empty());
         if let Some(v) = pick(raw.queue.approved_ttl, "AIOPS_APPROVED_TTL") {
             set_duration(&mut c.approved_ttl, &v, "queue.approved_ttl", &mut errors);
         }

@@ -700,7 +700,7 @@ pub async fn run(
     }
     let (elect_stop, scheduler) = match election {
         Some((lease, timing)) => {
-            let me = crate::jobs::leader::identity(std::env::var("HOSTNAME").ok().as_deref());
+            let me = crate::jobs::leader::identity(config.hostname.as_deref());
             let (lead_tx, lead_rx) = watch::channel(crate::jobs::leader::Leadership {
                 identity: me.clone(),
                 lease: lease.describe(),

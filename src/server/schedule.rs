@@ -427,12 +427,17 @@ impl Runner {
         let me = Arc::clone(self);
         let handle = tokio::spawn(async move {
             let stopwatch = crate::clock::Stopwatch::start();
-            let result = (me.run)(job, due.unwrap_or(started)).await;
+            let for_instant = due.unwrap_or(started);
+            let result = (me.run)(job, for_instant).await;
             let secs = stopwatch.elapsed().as_secs_f64();
             let outcome = if result.is_ok() { "success" } else { "failure" };
             match &result {
-                Ok(r) => tracing::info!(job = %job, seconds = secs, summary = %r.summary, "Job finished."),
-                Err(e) => tracing::error!(job = %job, seconds = secs, error = %e, "Job failed."),
+                Ok(r) => {
+                    tracing::info!(job = %job, due = %for_instant, seconds = secs, summary = %r.summary, "Job finished.")
+                }
+                Err(e) => {
+                    tracing::error!(job = %job, due = %for_instant, seconds = secs, error = %e, "Job failed.")
+                }
             }
             if let Some(o) = &me.observer {
                 o(job, outcome, secs, result.as_ref().ok());
