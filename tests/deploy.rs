@@ -8,7 +8,9 @@
 //! the CronJobs queue into the database the server serves, and running their command lines
 //! fills that queue and makes the reports' success metrics read it; the alert rules pass
 //! `promtool check rules` and their `promtool test rules` cases; every dashboard query
-//! parses (promtool) and names only metrics aiops exports.
+//! parses (promtool) and names only metrics aiops exports. The ha overlay runs two
+//! leader-elected replicas on PostgreSQL (the URL and the password file from a Secret), with
+//! no volume claim, a PodDisruptionBudget, anti-affinity, and Lease rights for the one Lease.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
@@ -70,7 +72,8 @@ fn plural(kind: &str) -> String {
 #[test]
 fn every_overlay_renders_parses_and_passes_our_own_audit() {
     let dir = tempfile::tempdir().unwrap();
-    for overlay in ["base", "overlays/apply", "overlays/apply-cluster-wide", "overlays/notify"] {
+    for overlay in ["base", "overlays/apply", "overlays/apply-cluster-wide", "overlays/notify", "overlays/ha"]
+    {
         let path = render(overlay, dir.path());
         let set = load_manifests(std::slice::from_ref(&path), "2026-11-23T00:00:00Z".parse().unwrap())
             .unwrap_or_else(|e| panic!("{overlay}: {e}"));
@@ -575,4 +578,113 @@ fn serve_speaks_https_and_the_webhook_url_stays_in_a_secret_file() {
         assert_eq!((secret.secret_name.as_deref(), secret.optional), (Some("aiops-notify"), Some(true)));
         assert!(c.env.clone().unwrap_or_default().iter().all(|e| e.value_from.is_none()), "no Secret in env");
     }
+}
+
+/// overlays/ha: two replicas with `--leader-elect`, never on one node, one down at a time; the
+/// queue in PostgreSQL from the Secret `aiops-db` (the URL in AIOPS_DB, the password as a
+/// mounted file named by AIOPS_DB_PASSWORD_FILE, which is how the configuration reads them);
+/// no volume claim and no CronJob left; a PodDisruptionBudget; the Lease rights are get and
+/// update on the one Lease the server uses (its --lease-name default) plus create, bound to
+/// the server's ServiceAccount; egress to PostgreSQL.
+#[test]
+fn the_ha_overlay_runs_two_leader_elected_replicas_on_postgres_without_claims() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let path = render("overlays/ha", dir.path());
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind}/{name} not rendered"))
+    };
+    for d in &docs {
+        assert!(
+            !["PersistentVolumeClaim", "CronJob"].contains(&d["kind"].as_str().unwrap()),
+            "{}",
+            d["kind"]
+        );
+    }
+    let deploy = find("Deployment", "aiops-serve");
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    assert_eq!(deploy["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(deploy["spec"]["strategy"]["rollingUpdate"]["maxSurge"], 0);
+    let labels = &deploy["spec"]["template"]["metadata"]["labels"];
+    let pod = &deploy["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let args: Vec<String> = serde_json::from_value(c["args"].clone()).unwrap();
+    assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(flag(&args, "--db").is_none(), "the URL comes from the Secret, not the command line: {args:?}");
+    assert!(!args.contains(&"--schedule".to_string()), "the leader writes the weekly reports: {args:?}");
+    let argv = std::iter::once("aiops".to_string()).chain(args.iter().cloned());
+    let cli =
+        aiops::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("`aiops {}`: {e}", args.join(" ")));
+    let aiops::cli::Command::Serve(serve) = &cli.command else { panic!("not serve: {args:?}") };
+    assert!(serve.leader_elect);
+    // The database: URL and password file, as the configuration reads them.
+    let env = c["env"].as_array().unwrap();
+    let var = |n: &str| env.iter().find(|e| e["name"] == n).unwrap_or_else(|| panic!("env {n}"));
+    assert_eq!(
+        var("AIOPS_DB")["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "aiops-db", "key": "url"})
+    );
+    let pw_file = var("AIOPS_DB_PASSWORD_FILE")["value"].as_str().unwrap();
+    let (pw_dir, pw_name) = pw_file.rsplit_once('/').unwrap();
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == pw_dir)
+        .expect("password mount");
+    assert_eq!(mount["readOnly"], true);
+    let vol = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == mount["name"]).unwrap();
+    assert_eq!(vol["secret"]["secretName"], "aiops-db");
+    assert_eq!(vol["secret"]["items"][0], serde_json::json!({"key": "password", "path": pw_name}));
+    let pw_local = dir.path().join("password");
+    std::fs::write(&pw_local, "s3cret\n").unwrap();
+    let env_of = |k: &str| match k {
+        "AIOPS_DB" => Some("postgres://aiops@db.example.internal:5432/aiops".to_string()),
+        "AIOPS_DB_PASSWORD_FILE" => Some(pw_local.display().to_string()),
+        _ => None,
+    };
+    let config = aiops::cli::resolve_config(&cli, &env_of).unwrap();
+    assert!(config.queue_db.to_string_lossy().starts_with("postgres://"), "{}", config.queue_db.display());
+    assert!(config.queue_db_password.is_some(), "the password file is read");
+    // No claim, nothing shared.
+    for v in pod["volumes"].as_array().unwrap() {
+        assert!(v["persistentVolumeClaim"].is_null(), "{v}");
+    }
+    // Never two replicas on one node.
+    let anti = &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(&anti["labelSelector"]["matchLabels"], labels);
+    let pdb = find("PodDisruptionBudget", "aiops-serve");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(&pdb["spec"]["selector"]["matchLabels"], labels);
+    // The Lease rights: exactly what jobs::leader does (get, create, update), named where RBAC allows.
+    let role = find("Role", "aiops-leader-election");
+    let mut rules: Vec<String> = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["apiGroups"], serde_json::json!(["coordination.k8s.io"]));
+            assert_eq!(r["resources"], serde_json::json!(["leases"]));
+            format!("{} {}", r["verbs"], r["resourceNames"])
+        })
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [format!("[\"create\"] null"), format!("[\"get\",\"update\"] [\"{}\"]", serve.lease_name)],
+        "{rules:?}"
+    );
+    let binding = find("RoleBinding", "aiops-leader-election");
+    assert_eq!(binding["roleRef"]["name"], "aiops-leader-election");
+    assert_eq!(binding["subjects"][0]["name"], pod["serviceAccountName"]);
+    assert_eq!(binding["metadata"]["namespace"], deploy["metadata"]["namespace"]);
+    // Egress to the database.
+    let np = find("NetworkPolicy", "aiops-egress-postgres");
+    assert_eq!(np["spec"]["egress"][0]["ports"][0]["port"], 5432);
+    assert_eq!(&np["spec"]["podSelector"]["matchLabels"], labels);
 }
