@@ -399,6 +399,7 @@ fn a_killed_leader_is_replaced_within_the_lease_duration_and_no_run_is_lost_or_d
     );
     // Two more runs on the new leader.
     wait_until("two runs on b", Duration::from_secs(30), &[&b], || b.verify_runs().len() >= 2);
+    eprintln!("b /healthz after the takeover:\n{}", b.healthz());
     let first_b: jiff::Timestamp = b.verify_runs()[0].parse().unwrap();
     assert_eq!(first_b, gap_instant, "the instant that fell due during the failover runs on the new leader");
     eprintln!(
@@ -427,6 +428,17 @@ fn a_killed_leader_is_replaced_within_the_lease_duration_and_no_run_is_lost_or_d
     }
     assert!(a_runs.iter().all(|r| !b_runs.contains(r)), "a due instant ran on both: {a_runs:?} {b_runs:?}");
     eprintln!("claims: {}; runs on a: {a_runs:?}; runs on b: {b_runs:?}", claims.len());
+    let election_lines = |log: &str| -> String {
+        log.lines()
+            .filter(|l| {
+                ["Became leader", "Stopped leading", "Released", "Leading:", "Job finished."]
+                    .iter()
+                    .any(|k| l.contains(k))
+            })
+            .map(|l| format!("  {l}\n"))
+            .collect()
+    };
+    eprintln!("a:\n{}b:\n{}", election_lines(&a.log()), election_lines(&b_log));
 }
 
 #[test]
@@ -445,6 +457,47 @@ fn a_terminated_leader_hands_over_faster_than_the_lease_duration() {
     assert!(a.log().contains("Released the leader lease."), "{}", a.log());
     assert!(took < Duration::from_secs(LEASE_S), "took {took:?}: the release was not used");
     wait_until("a run on b", Duration::from_secs(20), &[&b], || !b.verify_runs().is_empty());
+    drop(b);
+    check_chain(&f.claims());
+}
+
+#[test]
+fn a_leader_that_finds_another_holder_stops_at_once_and_the_schedules_go_on_elsewhere() {
+    let f = fleet();
+    let a = f.start("a");
+    wait_or("a to lead", Duration::from_secs(20), &mut || a.leads(), || a.log());
+    let b = f.start("b");
+    wait_until("a verify run", Duration::from_secs(20), &[&a, &b], || !a.verify_runs().is_empty());
+    // Someone else writes the Lease (as another candidate that won a race would): a new
+    // resourceVersion naming another holder, freshly renewed.
+    {
+        let mut st = f.api_state.lock().unwrap();
+        let mut lease = st.object(LEASE).cloned().unwrap();
+        lease["spec"]["holderIdentity"] = json!("intruder");
+        lease["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        st.seed(LEASE, lease);
+    }
+    let took = wait_until("a to stop leading", Duration::from_secs(10), &[&a], || {
+        a.log().contains("Stopped leading")
+    });
+    eprintln!("a stopped leading {} ms after the lease named another holder", took.as_millis());
+    assert!(
+        a.log().contains("Not leading any more: schedules and watchers stopped on this replica."),
+        "{}",
+        a.log()
+    );
+    // The intruder never renews: after the lease duration a replica takes over and the
+    // schedule goes on from where the database says it is.
+    let runs_before = a.verify_runs().len() + b.verify_runs().len();
+    wait_until("a new leader", Duration::from_secs(20), &[&a, &b], || {
+        b.leads() || a.log().matches("Became leader").count() >= 2
+    });
+    wait_until("two more runs", Duration::from_secs(30), &[&a, &b], || {
+        a.verify_runs().len() + b.verify_runs().len() >= runs_before + 2
+    });
+    let lease = f.lease();
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+    drop(a);
     drop(b);
     check_chain(&f.claims());
 }
