@@ -676,7 +676,7 @@ fn the_ha_overlay_runs_two_leader_elected_replicas_on_postgres_without_claims() 
     rules.sort();
     assert_eq!(
         rules,
-        [format!("[\"create\"] null"), format!("[\"get\",\"update\"] [\"{}\"]", serve.lease_name)],
+        ["[\"create\"] null".to_string(), format!("[\"get\",\"update\"] [\"{}\"]", serve.lease_name)],
         "{rules:?}"
     );
     let binding = find("RoleBinding", "aiops-leader-election");
