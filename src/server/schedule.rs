@@ -536,7 +536,7 @@ impl Runner {
 
     fn claimed_elsewhere(&self, job: Job, due: Timestamp) {
         let now_at = self.state.last_due(job);
-        tracing::warn!(job = %job, due = %due, recorded = ?now_at.map(|t| t.to_string()), "Another replica claimed this run first; not running it here.");
+        tracing::warn!(job = %job, due = %due, recorded = %now_at.map_or_else(|| "none".to_string(), |t| t.to_string()), "Another replica claimed this run first; not running it here.");
         self.status_mut(|m| m.entry(job).or_default().last_due = now_at);
     }
 
