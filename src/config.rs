@@ -60,6 +60,36 @@ pub struct RawConfig {
     pub slo: RawSlo,
     #[serde(default)]
     pub maintenance: RawMaintenance,
+    #[serde(default)]
+    pub cluster: RawCluster,
+    /// `[[clusters]]`: per kubeconfig context, its value of the Prometheus cluster label.
+    #[serde(default)]
+    pub clusters: Vec<RawClusterEntry>,
+}
+
+/// `[cluster]`: this configuration's own cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// The name queue items found in this cluster carry (an in-cluster run has no
+    /// kubeconfig context to name it by).
+    pub name: Option<String>,
+}
+
+/// One `[[clusters]]` entry:
+///
+/// ```toml
+/// [[clusters]]
+/// context = "prod-eu-admin"
+/// prometheus_cluster = "prod-eu"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterEntry {
+    pub context: String,
+    /// The value of `prometheus.cluster_label` that selects this context's series in a
+    /// Prometheus shared by several clusters.
+    pub prometheus_cluster: Option<String>,
 }
 
 /// `[maintenance]`: when the queue may apply changes ([`crate::approval::windows`]).
@@ -316,6 +346,13 @@ pub struct Config {
     pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
     /// `[maintenance]`: allowed and frozen windows for applies (none: never refused by time).
     pub maintenance: crate::approval::windows::Windows,
+    /// `[cluster] name` / `AIOPS_CLUSTER_NAME`: the name of this configuration's own
+    /// cluster (items found in it carry it; an in-cluster run has no context name).
+    pub cluster_name: Option<String>,
+    /// `prometheus.cluster_label`: the label naming a cluster in a shared Prometheus.
+    pub cluster_label: String,
+    /// `[[clusters]]`: kubeconfig context → its value of the cluster label.
+    pub prometheus_clusters: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {
@@ -323,6 +360,27 @@ impl Config {
     #[must_use]
     pub fn baseline(&self) -> &crate::analysis::baseline::Baseline {
         self.baseline.as_deref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin())
+    }
+
+    /// This configuration for one kubeconfig context of a fleet run (`--context a,b`): that
+    /// context, and, with a Prometheus, the cluster label matcher selecting its series (its
+    /// `[[clusters]]` value, else the context's name), since one Prometheus serves them all.
+    #[must_use]
+    pub fn for_context(&self, context: &str) -> Config {
+        let mut c = self.clone();
+        c.context = Some(context.to_string());
+        if c.prometheus_url.is_some() {
+            let value = self.prometheus_clusters.get(context).cloned().unwrap_or_else(|| context.to_string());
+            c.cluster = Some((self.cluster_label.clone(), value));
+        }
+        c
+    }
+
+    /// The name queue items found through this configuration carry: `[cluster] name`, else
+    /// the kubeconfig context given; `None`: the kubeconfig's current context, if any.
+    #[must_use]
+    pub fn own_cluster_name(&self) -> Option<&str> {
+        self.cluster_name.as_deref().or(self.context.as_deref())
     }
 }
 
@@ -349,6 +407,9 @@ impl Default for Config {
             lock_ttl: Duration::from_secs(600),
             baseline: None,
             maintenance: crate::approval::windows::Windows::default(),
+            cluster_name: None,
+            cluster_label: "cluster".into(),
+            prometheus_clusters: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -442,7 +503,24 @@ impl Config {
                 .push(format!("prometheus.cluster_label: {cluster_label:?} is not a Prometheus label name"));
         }
         if let Some(v) = flags.cluster.clone().or(env("AIOPS_CLUSTER")).or(raw.prometheus.cluster) {
-            c.cluster = Some((cluster_label, v));
+            c.cluster = Some((cluster_label.clone(), v));
+        }
+        c.cluster_label = cluster_label;
+        c.cluster_name = env("AIOPS_CLUSTER_NAME").or(raw.cluster.name).filter(|n| !n.trim().is_empty());
+        for (i, e) in raw.clusters.into_iter().enumerate() {
+            if e.context.trim().is_empty() {
+                errors.push(format!("clusters[{i}].context: must name a kubeconfig context"));
+            } else if c.prometheus_clusters.contains_key(&e.context) {
+                errors.push(format!("clusters[{i}].context: {:?} is listed twice", e.context));
+            } else if let Some(p) = e.prometheus_cluster {
+                c.prometheus_clusters.insert(e.context, p);
+            }
+        }
+        // `--context a` alone selects its `[[clusters]]` series too.
+        if c.cluster.is_none()
+            && let Some(v) = c.context.as_ref().and_then(|ctx| c.prometheus_clusters.get(ctx))
+        {
+            c.cluster = Some((c.cluster_label.clone(), v.clone()));
         }
         if let Some(v) = pick(raw.prometheus.timeout, "AIOPS_PROMETHEUS_TIMEOUT") {
             set_duration(&mut c.prometheus_timeout, &v, "prometheus.timeout", &mut errors);
