@@ -247,3 +247,79 @@ both_backends! {
     assert_eq!((page.total, page.items[0].cluster.as_str()), (1, "b"));
 }
 }
+
+/// A running `aiops serve` over `env`'s queue (killed on drop).
+struct Serve(std::process::Child, String);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const VIEWER: &str = "viewer-token-0123456789abcdef";
+
+fn serve(env: &Env) -> Serve {
+    use std::io::BufRead;
+    let tokens = env.dir.path().join("tokens.yaml");
+    std::fs::write(&tokens, format!("tokens:\n  - name: vera\n    roles: [viewer]\n    token: {VIEWER}\n")).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
+    c.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--schedule", "verify=off", "--tokens"])
+        .arg(&tokens)
+        .arg("--db")
+        .arg(&env.db)
+        .current_dir(env.dir.path())
+        .env_remove("RUST_LOG")
+        .env_remove("AIOPS_CONFIG")
+        .env_remove("AIOPS_DB")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("aiops serve listening on ").map(str::to_string);
+    let url = url.unwrap_or_else(|| panic!("serve did not start: {line:?}"));
+    Serve(child, url)
+}
+
+/// GET with the viewer's token, from a runtime of its own.
+fn get(s: &Serve, path: &str) -> (u16, String) {
+    let url = format!("{}{path}", s.1);
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async move {
+        let r = reqwest::Client::new().get(url).bearer_auth(VIEWER).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+}
+
+#[test]
+fn the_page_and_the_api_filter_by_cluster_and_show_it_when_there_are_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig(dir.path(), &[("east", "http://127.0.0.1:9"), ("west", "http://127.0.0.1:9")]);
+    let env = Env { db: dir.path().join("queue.db"), kubeconfig, dir };
+    // Items from a snapshot without a cluster name: one cluster, no cluster column.
+    env.ok(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue"]);
+    let s = serve(&env);
+    let (st, html) = get(&s, "/queue");
+    assert_eq!(st, 200, "{html}");
+    assert!(!html.contains("<th>Cluster</th>") && !html.contains("name=\"cluster\""), "{html}");
+    env.ok(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue", "--context", "west"]);
+    let (_, html) = get(&s, "/queue");
+    assert!(html.contains("<th>Cluster</th>") && html.contains("<select name=\"cluster\">"), "{html}");
+    assert!(html.contains("<option value=\"west\">") && html.contains("<option value=\"-\">"), "{html}");
+    let (_, west) = get(&s, "/queue?cluster=west");
+    assert!(west.contains("<td class=\"cluster\">west</td>") && !west.contains("<td class=\"cluster\">-</td>"));
+    assert!(west.contains("<option value=\"west\" selected>"), "{west}");
+    let count = |q: &str| -> Vec<String> {
+        let (st, body) = get(&s, &format!("/api/v1/recommendations?limit=500{q}"));
+        assert_eq!(st, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["items"].as_array().unwrap().iter().map(|i| i["cluster"].as_str().unwrap().to_string()).collect()
+    };
+    let all = count("");
+    let (w, unnamed) = (count("&cluster=west"), count("&cluster=-"));
+    assert!(!w.is_empty() && w.iter().all(|c| c == "west"));
+    assert!(!unnamed.is_empty() && unnamed.iter().all(String::is_empty));
+    assert_eq!(w.len() + unnamed.len(), all.len());
+}
