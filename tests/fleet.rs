@@ -323,3 +323,64 @@ fn the_page_and_the_api_filter_by_cluster_and_show_it_when_there_are_several() {
     assert!(!unnamed.is_empty() && unnamed.iter().all(String::is_empty));
     assert_eq!(w.len() + unnamed.len(), all.len());
 }
+
+#[test]
+fn a_fleet_run_labels_each_cluster_and_a_cluster_that_fails_is_a_gap() {
+    use aiops::collectors::demo::{DemoOptions, generate};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let snap = |seed| generate(&DemoOptions { seed, scale: None, as_of: AS_OF.parse().unwrap() });
+    let (a, _) = rt.block_on(support::snapshot_api::start(snap(42)));
+    // Cluster b holds only the shop namespace: its analyses differ from a's.
+    let mut only_shop = snap(42);
+    only_shop.restrict_to_namespace("shop");
+    let (b, _) = rt.block_on(support::snapshot_api::start(only_shop));
+    let dir = tempfile::tempdir().unwrap();
+    // `gone` answers nothing: its run fails, the others still run.
+    let kubeconfig = kubeconfig(dir.path(), &[("prod-a", &a), ("gone", "http://127.0.0.1:9"), ("prod-b", &b)]);
+    let env = Env { db: dir.path().join("queue.db"), kubeconfig, dir };
+    let fleet = ["--context", "prod-a,gone,prod-b", "--as-of", AS_OF];
+
+    let mut args = vec!["audit", "-o", "json"];
+    args.extend(fleet);
+    let o = env.run(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cluster gone: ") && err.contains("1 of 3 clusters failed"), "{err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap()).collect();
+    assert_eq!(names, ["prod-a", "prod-b"]);
+    assert_eq!(v["gaps"][0]["cluster"], "gone");
+    assert!(v["gaps"][0]["error"].as_str().unwrap().contains("could not be reached"), "{v:#}");
+    // Each cluster's own analysis: two different demo clusters, two different results.
+    let (ra, rb) = (&v["clusters"][0]["output"], &v["clusters"][1]["output"]);
+    assert!(ra.is_object() && rb.is_object(), "{v:#}");
+    let audited = |r: &Value| r["objects_audited"].as_u64().unwrap();
+    assert!(audited(ra) > audited(rb), "{} vs {}", audited(ra), audited(rb));
+
+    // Text: one heading per cluster, then the gaps.
+    let mut args = vec!["sizing"];
+    args.extend(fleet);
+    let o = env.run(&args);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let (ia, ib, ig) =
+        (out.find("=== cluster prod-a ===").unwrap(), out.find("=== cluster prod-b ===").unwrap(), out.find("=== gaps ===").unwrap());
+    assert!(ia < ib && ib < ig, "{out}");
+
+    // Reports: one folder per cluster; the failing one has none.
+    let mut args = vec!["report", "weekly", "--out", "out", "--format", "json"];
+    args.extend(fleet);
+    let o = env.run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = env.dir.path().join("out");
+    for c in ["prod-a", "prod-b"] {
+        let files: Vec<_> = std::fs::read_dir(out.join(c)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(files.iter().any(|f| f.to_string_lossy().ends_with(".json")), "{c}: {files:?}");
+    }
+    assert!(!out.join("gone").exists());
+
+    // Several contexts are for the analyses; the queue takes one.
+    let o = env.run(&["queue", "list", "--context", "prod-a,prod-b"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = env.run(&["audit", "--demo", "--context", "prod-a,prod-b"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -77,6 +77,14 @@ pub fn prom_options(config: &Config) -> prometheus::PromOptions {
     }
 }
 
+/// Every context of the configuration's kubeconfig, in its order (`--all-contexts`).
+///
+/// # Errors
+/// No kubeconfig, or one that cannot be read.
+pub fn kubeconfig_contexts(config: &Config) -> Result<Vec<String>, CollectError> {
+    Ok(kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref())?.0)
+}
+
 /// Kubernetes client options from the configuration.
 #[must_use]
 pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
