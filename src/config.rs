@@ -784,4 +784,32 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn each_context_of_a_fleet_gets_its_own_prometheus_cluster_matcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aiops.toml");
+        std::fs::write(
+            &file,
+            "[prometheus]\nurl = \"http://prom:9090\"\ncluster_label = \"k8s_cluster\"\n[cluster]\nname = \"ops\"\n[[clusters]]\ncontext = \"eu-admin\"\nprometheus_cluster = \"prod-eu\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap();
+        assert_eq!(c.cluster, None);
+        assert_eq!(c.own_cluster_name(), Some("ops"));
+        let eu = c.for_context("eu-admin");
+        assert_eq!((eu.context.as_deref(), eu.cluster.clone()), (Some("eu-admin"), Some(("k8s_cluster".into(), "prod-eu".into()))));
+        let us = c.for_context("us");
+        assert_eq!(us.cluster, Some(("k8s_cluster".to_string(), "us".to_string())));
+        // `--context eu-admin` alone selects its mapped series; AIOPS_CLUSTER_NAME names it.
+        let flags = Overrides { context: Some("eu-admin".into()), ..Overrides::default() };
+        let c = Config::resolve(Some(&file), &flags, &env_of(&[("AIOPS_CLUSTER_NAME", "in-cluster")])).unwrap();
+        assert_eq!(c.cluster, Some(("k8s_cluster".to_string(), "prod-eu".to_string())));
+        assert_eq!(c.own_cluster_name(), Some("in-cluster"));
+        // Without a Prometheus there is no matcher to set.
+        assert_eq!(Config::default().for_context("x").cluster, None);
+        std::fs::write(&file, "[[clusters]]\ncontext = \"\"\n").unwrap();
+        let e = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("clusters[0].context"), "{e}");
+    }
 }
