@@ -507,10 +507,11 @@ impl Config {
         }
         c.cluster_label = cluster_label;
         c.cluster_name = env("AIOPS_CLUSTER_NAME").or(raw.cluster.name).filter(|n| !n.trim().is_empty());
+        let mut listed = std::collections::HashSet::new();
         for (i, e) in raw.clusters.into_iter().enumerate() {
             if e.context.trim().is_empty() {
                 errors.push(format!("clusters[{i}].context: must name a kubeconfig context"));
-            } else if c.prometheus_clusters.contains_key(&e.context) {
+            } else if !listed.insert(e.context.clone()) {
                 errors.push(format!("clusters[{i}].context: {:?} is listed twice", e.context));
             } else if let Some(p) = e.prometheus_cluster {
                 c.prometheus_clusters.insert(e.context, p);
@@ -798,12 +799,16 @@ mod tests {
         assert_eq!(c.cluster, None);
         assert_eq!(c.own_cluster_name(), Some("ops"));
         let eu = c.for_context("eu-admin");
-        assert_eq!((eu.context.as_deref(), eu.cluster.clone()), (Some("eu-admin"), Some(("k8s_cluster".into(), "prod-eu".into()))));
+        assert_eq!(
+            (eu.context.as_deref(), eu.cluster.clone()),
+            (Some("eu-admin"), Some(("k8s_cluster".into(), "prod-eu".into())))
+        );
         let us = c.for_context("us");
         assert_eq!(us.cluster, Some(("k8s_cluster".to_string(), "us".to_string())));
         // `--context eu-admin` alone selects its mapped series; AIOPS_CLUSTER_NAME names it.
         let flags = Overrides { context: Some("eu-admin".into()), ..Overrides::default() };
-        let c = Config::resolve(Some(&file), &flags, &env_of(&[("AIOPS_CLUSTER_NAME", "in-cluster")])).unwrap();
+        let c =
+            Config::resolve(Some(&file), &flags, &env_of(&[("AIOPS_CLUSTER_NAME", "in-cluster")])).unwrap();
         assert_eq!(c.cluster, Some(("k8s_cluster".to_string(), "prod-eu".to_string())));
         assert_eq!(c.own_cluster_name(), Some("in-cluster"));
         // Without a Prometheus there is no matcher to set.

@@ -102,7 +102,9 @@ fn patches(mock: &Arc<Mutex<apply_api::State>>) -> usize {
 fn cart_item<'a>(items: &'a [Value], cluster: &str) -> &'a Value {
     items
         .iter()
-        .find(|i| i["target"]["name"] == "cart" && i["target"]["kind"] == "Deployment" && i["cluster"] == cluster)
+        .find(|i| {
+            i["target"]["name"] == "cart" && i["target"]["kind"] == "Deployment" && i["cluster"] == cluster
+        })
         .unwrap_or_else(|| panic!("a sizing item for shop/cart in {cluster:?}: {items:#?}"))
 }
 
@@ -263,7 +265,8 @@ const VIEWER: &str = "viewer-token-0123456789abcdef";
 fn serve(env: &Env) -> Serve {
     use std::io::BufRead;
     let tokens = env.dir.path().join("tokens.yaml");
-    std::fs::write(&tokens, format!("tokens:\n  - name: vera\n    roles: [viewer]\n    token: {VIEWER}\n")).unwrap();
+    std::fs::write(&tokens, format!("tokens:\n  - name: vera\n    roles: [viewer]\n    token: {VIEWER}\n"))
+        .unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_aiops"));
     c.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--schedule", "verify=off", "--tokens"])
         .arg(&tokens)
@@ -296,7 +299,8 @@ fn get(s: &Serve, path: &str) -> (u16, String) {
 #[test]
 fn the_page_and_the_api_filter_by_cluster_and_show_it_when_there_are_several() {
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(dir.path(), &[("east", "http://127.0.0.1:9"), ("west", "http://127.0.0.1:9")]);
+    let kubeconfig =
+        kubeconfig(dir.path(), &[("east", "http://127.0.0.1:9"), ("west", "http://127.0.0.1:9")]);
     let env = Env { db: dir.path().join("queue.db"), kubeconfig, dir };
     // Items from a snapshot without a cluster name: one cluster, no cluster column.
     env.ok(&["sizing", "--demo", "--as-of", AS_OF, "--enqueue"]);
@@ -309,7 +313,9 @@ fn the_page_and_the_api_filter_by_cluster_and_show_it_when_there_are_several() {
     assert!(html.contains("<th>Cluster</th>") && html.contains("<select name=\"cluster\">"), "{html}");
     assert!(html.contains("<option value=\"west\">") && html.contains("<option value=\"-\">"), "{html}");
     let (_, west) = get(&s, "/queue?cluster=west");
-    assert!(west.contains("<td class=\"cluster\">west</td>") && !west.contains("<td class=\"cluster\">-</td>"));
+    assert!(
+        west.contains("<td class=\"cluster\">west</td>") && !west.contains("<td class=\"cluster\">-</td>")
+    );
     assert!(west.contains("<option value=\"west\" selected>"), "{west}");
     let count = |q: &str| -> Vec<String> {
         let (st, body) = get(&s, &format!("/api/v1/recommendations?limit=500{q}"));
@@ -336,7 +342,8 @@ fn a_fleet_run_labels_each_cluster_and_a_cluster_that_fails_is_a_gap() {
     let (b, _) = rt.block_on(support::snapshot_api::start(only_shop));
     let dir = tempfile::tempdir().unwrap();
     // `gone` answers nothing: its run fails, the others still run.
-    let kubeconfig = kubeconfig(dir.path(), &[("prod-a", &a), ("gone", "http://127.0.0.1:9"), ("prod-b", &b)]);
+    let kubeconfig =
+        kubeconfig(dir.path(), &[("prod-a", &a), ("gone", "http://127.0.0.1:9"), ("prod-b", &b)]);
     let env = Env { db: dir.path().join("queue.db"), kubeconfig, dir };
     let fleet = ["--context", "prod-a,gone,prod-b", "--as-of", AS_OF];
 
@@ -347,7 +354,8 @@ fn a_fleet_run_labels_each_cluster_and_a_cluster_that_fails_is_a_gap() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("cluster gone: ") && err.contains("1 of 3 clusters failed"), "{err}");
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        v["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap()).collect();
     assert_eq!(names, ["prod-a", "prod-b"]);
     assert_eq!(v["gaps"][0]["cluster"], "gone");
     assert!(v["gaps"][0]["error"].as_str().unwrap().contains("could not be reached"), "{v:#}");
@@ -362,8 +370,11 @@ fn a_fleet_run_labels_each_cluster_and_a_cluster_that_fails_is_a_gap() {
     args.extend(fleet);
     let o = env.run(&args);
     let out = String::from_utf8_lossy(&o.stdout);
-    let (ia, ib, ig) =
-        (out.find("=== cluster prod-a ===").unwrap(), out.find("=== cluster prod-b ===").unwrap(), out.find("=== gaps ===").unwrap());
+    let (ia, ib, ig) = (
+        out.find("=== cluster prod-a ===").unwrap(),
+        out.find("=== cluster prod-b ===").unwrap(),
+        out.find("=== gaps ===").unwrap(),
+    );
     assert!(ia < ib && ib < ig, "{out}");
 
     // Reports: one folder per cluster; the failing one has none.

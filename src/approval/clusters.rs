@@ -109,7 +109,11 @@ impl Clusters {
     ///
     /// # Errors
     /// An unreachable cluster name, no connection.
-    pub async fn client_of(&self, id: &str, cluster: &str) -> Result<(Arc<Cluster>, kube::Client), ApplyError> {
+    pub async fn client_of(
+        &self,
+        id: &str,
+        cluster: &str,
+    ) -> Result<(Arc<Cluster>, kube::Client), ApplyError> {
         let c = self.of(id, cluster)?;
         let client = c.client().await.map_err(ApplyError::Connect)?.clone();
         Ok((c, client))

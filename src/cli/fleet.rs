@@ -58,8 +58,10 @@ pub fn contexts(cli: &Cli, config: &Config) -> Result<Option<Vec<String>>, CliEr
 /// path must not carry).
 #[must_use]
 pub fn folder_of(context: &str) -> String {
-    let safe: String =
-        context.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let safe: String = context
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
     // Never `.` or `..` (nor a hidden folder).
     match safe.strip_prefix('.') {
         Some(rest) => format!("_{rest}"),
@@ -141,7 +143,8 @@ fn print(outcomes: &[Outcome], format: OutputFormat) -> Result<(), CliError> {
         for o in outcomes {
             match &o.result {
                 Ok((_, text)) => {
-                    let value = serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.clone()));
+                    let value =
+                        serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.clone()));
                     clusters.push(json!({"cluster": o.context, "output": value}));
                 }
                 Err(e) => gaps.push(json!({"cluster": o.context, "error": e})),
@@ -156,7 +159,11 @@ fn print(outcomes: &[Outcome], format: OutputFormat) -> Result<(), CliError> {
     let md = format == OutputFormat::Markdown;
     let mut text = String::new();
     for o in outcomes {
-        text.push_str(&if md { format!("## Cluster {}\n\n", o.context) } else { format!("=== cluster {} ===\n", o.context) });
+        text.push_str(&if md {
+            format!("## Cluster {}\n\n", o.context)
+        } else {
+            format!("=== cluster {} ===\n", o.context)
+        });
         match &o.result {
             Ok((_, out)) => text.push_str(out),
             Err(e) => text.push_str(&format!("not analysed: {e}\n")),

@@ -122,7 +122,12 @@ pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8,
 ///
 /// # Errors
 /// As [`run`].
-pub async fn run_in(args: &ReportArgs, cluster: Option<&str>, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, CliError> {
+pub async fn run_in(
+    args: &ReportArgs,
+    cluster: Option<&str>,
+    g: &GlobalArgs,
+    ctx: &Ctx<'_>,
+) -> Result<u8, CliError> {
     let mut options = args.options();
     if let Some(c) = cluster {
         options.out = options.out.join(c);

@@ -207,10 +207,13 @@ pub async fn collect_with(
         Source::Live => {
             let opts = kube_options(config, scope.namespace.clone());
             let client = kubesrc::connect(&opts).await?;
-            let mut snap = kubesrc::list_cluster(&client, &opts, scope.as_of.unwrap_or(now), progress).await?;
+            let mut snap =
+                kubesrc::list_cluster(&client, &opts, scope.as_of.unwrap_or(now), progress).await?;
             // The cluster's name: configured, the context given, else the current context.
             snap.meta.cluster = config.own_cluster_name().map(str::to_string).or_else(|| {
-                kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref()).ok().and_then(|(_, current)| current)
+                kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref())
+                    .ok()
+                    .and_then(|(_, current)| current)
             });
             snap
         }

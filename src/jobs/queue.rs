@@ -12,15 +12,15 @@ use super::{Ctx, JobError, Result, default_phr_root};
 use crate::approval::apply::{ApplyOptions, ApplyOutcome, RollbackOutcome};
 use crate::approval::clusters::{Cluster, Clusters, Resolve};
 use crate::approval::ops::{self, DecideRequest, VerifyResult};
-use crate::collectors::kube as kubesrc;
-use crate::model::ClusterSnapshot;
-use crate::model::snapshot::SourceKind;
 use crate::approval::state::Decision;
 use crate::approval::store::{BreakGlass, EnqueueSummary, ListFilter, Lock, QueueStats};
 use crate::approval::view::ItemDetail;
 use crate::approval::windows::Gate;
 use crate::approval::{Item, Role, Store};
+use crate::collectors::kube as kubesrc;
 use crate::config::Config;
+use crate::model::ClusterSnapshot;
+use crate::model::snapshot::SourceKind;
 
 pub use crate::approval::ops::EnqueueRequest;
 
@@ -49,10 +49,14 @@ pub fn clusters(config: &Config) -> Clusters {
     }
     let base = config.clone();
     let resolve: Resolve = Box::new(move |name| {
-        let (contexts, _) = kubesrc::kubeconfig_contexts(base.kubeconfig.as_deref()).map_err(|e| e.to_string())?;
+        let (contexts, _) =
+            kubesrc::kubeconfig_contexts(base.kubeconfig.as_deref()).map_err(|e| e.to_string())?;
         if !contexts.iter().any(|c| c == name) {
             let file = base.kubeconfig.as_ref().map_or_else(String::new, |p| format!(" {}", p.display()));
-            return Err(format!("the kubeconfig{file} has no context {name:?} (it has: {})", contexts.join(", ")));
+            return Err(format!(
+                "the kubeconfig{file} has no context {name:?} (it has: {})",
+                contexts.join(", ")
+            ));
         }
         let c = base.for_context(name);
         Ok(Cluster::new(kube_options(&c, None), prom(&c)))
@@ -68,10 +72,7 @@ pub fn item_cluster(config: &Config, snapshot: Option<&ClusterSnapshot>) -> Stri
     if let Some(name) = config.own_cluster_name() {
         return name.to_string();
     }
-    snapshot
-        .filter(|s| s.source == SourceKind::Live)
-        .and_then(|s| s.meta.cluster.clone())
-        .unwrap_or_default()
+    snapshot.filter(|s| s.source == SourceKind::Live).and_then(|s| s.meta.cluster.clone()).unwrap_or_default()
 }
 
 /// Puts an analysis run's recommendations into the queue of the configuration, as items of

@@ -353,7 +353,8 @@ pub async fn list(
     let page_no = q.page.unwrap_or(1).max(1);
     let offset = (page_no - 1) * PAGE_SIZE;
     let f2 = filter.clone();
-    let page = match st.db(move |s, now| Ok((s.list_page(&f2, now, offset, PAGE_SIZE)?, s.clusters()?))).await {
+    let page = match st.db(move |s, now| Ok((s.list_page(&f2, now, offset, PAGE_SIZE)?, s.clusters()?))).await
+    {
         Ok(p) => p,
         Err(e) => return api_error_page(&authed, &ApiError::from(e), None),
     };
