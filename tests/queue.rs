@@ -1161,3 +1161,37 @@ both_backends! {
         assert_eq!(store.session("k2", t0 + hour).unwrap(), None);
     }
 }
+
+both_backends! {
+    /// The change failure rate (`/metrics`, `queue stats`): of the items with a successful
+    /// apply, those later rolled back or failing a post-action check, each counted once.
+    fn change_failure_rate_counts_each_applied_item_once(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&backend.database(dir.path())).unwrap();
+        let ops = [
+            ("a", "apply", "ok"),
+            ("a", "rollback", "ok"),
+            ("a", "apply", "ok"),
+            ("b", "apply", "ok"),
+            ("c", "apply", "ok"),
+            ("c", "rollback", "ok"),
+            ("d", "apply", "ok"),
+            ("e", "apply", "failed"),
+            ("f", "rollback", "ok"),
+        ];
+        for (item, kind, outcome) in ops {
+            sql(store.path(), &format!(
+                "INSERT INTO operations (item_id, kind, started_ms, finished_ms, outcome, detail) VALUES ('{item}', '{kind}', 1, 2, '{outcome}', '')"
+            ))
+            .unwrap();
+        }
+        for (item, label, outcome) in [("b", "5m", "fail"), ("c", "5m", "fail"), ("c", "15m", "fail"), ("d", "5m", "pass"), ("e", "5m", "fail")] {
+            sql(store.path(), &format!(
+                "INSERT INTO checks (item_id, label, due_ms, done_ms, outcome) VALUES ('{item}', '{label}', 1, 2, '{outcome}')"
+            ))
+            .unwrap();
+        }
+        let share = store.change_failure_rate().unwrap();
+        assert_eq!((share.count, share.of), (3, 4), "a (rolled back), b (check failed), c (both) of a, b, c, d");
+    }
+}

@@ -372,28 +372,14 @@ impl Store {
             &args,
         )?;
         // Every approval in one query (a list of 10,000 items is not 10,000 queries).
-        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
-        {
-            let rows = self
-                .conn
-                .query(
-                    "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL ORDER BY at_ms, role",
-                    &[],
-                )
-                .map_err(self.db())?;
-            for r in rows {
-                let row = (|| -> std::result::Result<(String, String, String, i64, String), DbError> {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })();
-                let (id, who, role, at, justification) = row.map_err(self.db())?;
-                let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
-                    id: id.clone(),
-                    field: "approvals.role",
-                    reason: role.clone(),
-                })?;
-                approvals.entry(id).or_default().push(Approval { who, role, at: ts(at), justification });
-            }
-        }
+        let rows = self
+            .conn
+            .query(
+                "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL ORDER BY at_ms, role",
+                &[],
+            )
+            .map_err(self.db())?;
+        let mut approvals = self.approvals_by_item(rows)?;
         let mut out = Vec::with_capacity(raws.len());
         for raw in raws {
             let a = approvals.remove(&raw.id).unwrap_or_default();
@@ -405,14 +391,47 @@ impl Store {
         Ok(out)
     }
 
+    /// The approvals of the items `ids` (a page of them), in one query, oldest first.
+    fn approvals_of(&self, ids: &[&str]) -> Result<HashMap<String, Vec<Approval>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL AND item_id IN ({}) ORDER BY at_ms, role",
+            marks.join(", ")
+        );
+        let args: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        let rows = self.conn.query(&sql, &args).map_err(self.db())?;
+        self.approvals_by_item(rows)
+    }
+
+    /// Rows `item_id, who, role, at_ms, justification` grouped by item, in their order.
+    fn approvals_by_item(&self, rows: Vec<Row>) -> Result<HashMap<String, Vec<Approval>>> {
+        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
+        for r in rows {
+            let row = (|| -> std::result::Result<(String, String, String, i64, String), DbError> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })();
+            let (id, who, role, at, justification) = row.map_err(self.db())?;
+            let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
+                id: id.clone(),
+                field: "approvals.role",
+                reason: role.clone(),
+            })?;
+            approvals.entry(id).or_default().push(Approval { who, role, at: ts(at), justification });
+        }
+        Ok(approvals)
+    }
+
     /// The items a `SELECT {ITEM_COLUMNS} …` returns.
     fn raw_items(&self, sql: &str, args: &[Value]) -> Result<Vec<RawItem>> {
         self.conn.query(sql, args).and_then(|rows| rows.iter().map(raw_item).collect()).map_err(self.db())
     }
 
     /// One page of the items matching the filter, newest first, and how many match in all.
-    /// Only the page's recommendations are read and decoded, so a page of a queue of
-    /// 10,000 items costs about what the page holds.
+    /// Only the page's recommendations are read and decoded, and its approvals in one
+    /// query, so a page of a queue of 100,000 items costs about what the page holds.
     ///
     /// # Errors
     /// Database errors, unreadable rows.
@@ -435,10 +454,12 @@ impl Store {
             i64::try_from(offset).unwrap_or(i64::MAX)
         );
         let raws = self.raw_items(&sql, &args)?;
+        let ids: Vec<&str> = raws.iter().map(|r| r.id.as_str()).collect();
+        let mut approvals = self.approvals_of(&ids)?;
         let mut items = Vec::with_capacity(raws.len());
         for raw in raws {
-            let approvals = self.approvals(&raw.id)?;
-            let item = self.finish_item(raw, approvals, now)?;
+            let a = approvals.remove(&raw.id).unwrap_or_default();
+            let item = self.finish_item(raw, a, now)?;
             // The SQL filter and `is_overdue` agree; this keeps them from drifting silently.
             if !filter.overdue_only || item.overdue {
                 items.push(item);
