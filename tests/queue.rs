@@ -1195,3 +1195,26 @@ both_backends! {
         assert_eq!((share.count, share.of), (3, 4), "a (rolled back), b (check failed), c (both) of a, b, c, d");
     }
 }
+
+both_backends! {
+    /// Items queued before recommendations carried their feature read it from the item's
+    /// column; an unreadable recommendation is named as such.
+    fn stored_recommendations_without_a_feature_take_the_column_and_bad_ones_are_named(backend) {
+        let env = Env::on(backend);
+        env.ok(&["--demo", "sizing", "--as-of", AS_OF, "--enqueue"]);
+        let db = env.db();
+        let ids = sql(&db, "SELECT id FROM items ORDER BY id").unwrap();
+        let (old, bad) = (&ids[0], &ids[1]);
+        sql(&db, &format!("UPDATE items SET recommendation = REPLACE(recommendation, '\"feature\":\"sizing\",', '') WHERE id = '{old}'")).unwrap();
+        let stored = sql(&db, &format!("SELECT recommendation FROM items WHERE id = '{old}'")).unwrap();
+        assert!(!stored[0].contains("\"feature\""), "{stored:?}");
+        sql(&db, &format!("UPDATE items SET recommendation = '{{\"id\": 1}}' WHERE id = '{bad}'")).unwrap();
+        let store = Store::open(&db).unwrap();
+        let now: jiff::Timestamp = AS_OF.parse().unwrap();
+        let item = store.get(old, now).unwrap();
+        assert_eq!(item.recommendation.feature, Feature::Sizing);
+        assert_eq!(item.recommendation.id, *old);
+        let e = store.get(bad, now).unwrap_err().to_string();
+        assert!(e.contains(bad.as_str()) && e.contains("recommendation is unreadable"), "{e}");
+    }
+}

@@ -309,12 +309,19 @@ impl Store {
             field: "recommendation",
             reason: e.to_string(),
         };
-        // Items queued before recommendations carried their feature get it from its column.
-        let mut value: serde_json::Value = serde_json::from_str(&raw.recommendation).map_err(corrupt)?;
-        if let Some(m) = value.as_object_mut() {
-            m.entry("feature").or_insert_with(|| serde_json::Value::String(raw.feature.clone()));
-        }
-        let recommendation: Recommendation = serde_json::from_value(value).map_err(corrupt)?;
+        // Straight into the type (a list page decodes one per row); items queued before
+        // recommendations carried their feature get it from its column.
+        let recommendation: Recommendation = match serde_json::from_str(&raw.recommendation) {
+            Ok(r) => r,
+            Err(_) => {
+                let mut value: serde_json::Value =
+                    serde_json::from_str(&raw.recommendation).map_err(corrupt)?;
+                if let Some(m) = value.as_object_mut() {
+                    m.entry("feature").or_insert_with(|| serde_json::Value::String(raw.feature.clone()));
+                }
+                serde_json::from_value(value).map_err(corrupt)?
+            }
+        };
         let tier = RiskTier::parse(&raw.tier).ok_or_else(|| QueueError::Corrupt {
             id: raw.id.clone(),
             field: "tier",
