@@ -1218,3 +1218,29 @@ both_backends! {
         assert!(e.contains(bad.as_str()) && e.contains("recommendation is unreadable"), "{e}");
     }
 }
+
+both_backends! {
+    /// A list page counts the matching items exactly up to a bound or its own end, whichever
+    /// is further, and says "more than" past it.
+    fn list_pages_count_exactly_up_to_a_bound_and_say_more_than_past_it(backend) {
+        let env = Env::on(backend);
+        env.ok(&["--demo", "sizing", "--as-of", AS_OF, "--enqueue"]);
+        let store = Store::open(&env.db()).unwrap();
+        let now: jiff::Timestamp = AS_OF.parse().unwrap();
+        let all = ListFilter::default();
+        let n = store.list(&all, now).unwrap().len();
+        assert!(n > 20, "the demo proposes enough sizing items: {n}");
+        let shape = |p: aiops::approval::store::Page| (p.total, p.total_exact, p.items.len());
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, 100).unwrap()), (n, true, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, n).unwrap()), (n, true, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, n - 1).unwrap()), (n - 1, false, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, 5).unwrap()), (10, false, 10));
+        // A page past the bound is counted to its end: the last page knows it is the last.
+        assert_eq!(shape(store.list_page_counting(&all, now, 20, 10, 5).unwrap()), (n, true, n - 20));
+        let hpa = ListFilter { feature: Some("hpa".into()), ..ListFilter::default() };
+        assert_eq!(shape(store.list_page_counting(&hpa, now, 0, 10, 5).unwrap()), (0, true, 0));
+        let page = store.list_page(&all, now, 0, 10).unwrap();
+        assert_eq!((page.total, page.total_exact), (n, true), "{n} is below the bound");
+        assert_eq!(aiops::approval::store::COUNT_LIMIT, 10_000);
+    }
+}

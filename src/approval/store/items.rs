@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::conn::{DbError, Row, Serial, Value, args};
 use super::{
-    Actor, EnqueueContext, EnqueueSummary, ITEM_COLUMNS, Item, ListFilter, Page, QueueError, Result,
-    StaleRow, Store, append_audit, ms, read_approvals, ts,
+    Actor, COUNT_LIMIT, EnqueueContext, EnqueueSummary, ITEM_COLUMNS, Item, ListFilter, Page, QueueError,
+    Result, StaleRow, Store, append_audit, ms, read_approvals, ts,
 };
 use crate::approval::state::{self, Action, Approval, ItemFacts, Role, State};
 use crate::model::recommendation::{Recommendation, RiskTier};
@@ -436,9 +436,10 @@ impl Store {
         self.conn.query(sql, args).and_then(|rows| rows.iter().map(raw_item).collect()).map_err(self.db())
     }
 
-    /// One page of the items matching the filter, newest first, and how many match in all.
-    /// Only the page's recommendations are read and decoded, and its approvals in one
-    /// query, so a page of a queue of 100,000 items costs about what the page holds.
+    /// One page of the items matching the filter, newest first, and how many match (exactly
+    /// up to [`COUNT_LIMIT`] or the page's end, whichever is further; past it, a lower
+    /// bound). Only the page's recommendations are read and decoded, and its approvals in
+    /// one query, so a page of a queue of 100,000 items costs about what the page holds.
     ///
     /// # Errors
     /// Database errors, unreadable rows.
@@ -449,12 +450,37 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Page> {
+        self.list_page_counting(filter, now, offset, limit, COUNT_LIMIT)
+    }
+
+    /// [`Store::list_page`] counting exactly up to `count_limit` matching items.
+    ///
+    /// # Errors
+    /// As [`Store::list_page`].
+    pub fn list_page_counting(
+        &self,
+        filter: &ListFilter,
+        now: Timestamp,
+        offset: usize,
+        limit: usize,
+        count_limit: usize,
+    ) -> Result<Page> {
         let (clause, args) = filter_clause(filter, now);
-        let total: i64 = self
+        // One row more than the bound tells "exactly this many" from "more".
+        let cap = offset.saturating_add(limit).max(count_limit).saturating_add(1);
+        let counted: i64 = self
             .conn
-            .query_one(&format!("SELECT COUNT(*) FROM items{clause}"), &args)
+            .query_one(
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM items{clause} LIMIT {}) AS matching",
+                    i64::try_from(cap).unwrap_or(i64::MAX)
+                ),
+                &args,
+            )
             .and_then(|r| r.get(0))
             .map_err(self.db())?;
+        let counted = usize::try_from(counted).unwrap_or(0);
+        let (total, total_exact) = if counted < cap { (counted, true) } else { (cap - 1, false) };
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items{clause} ORDER BY created_ms DESC, id LIMIT {} OFFSET {}",
             i64::try_from(limit).unwrap_or(i64::MAX),
@@ -472,7 +498,7 @@ impl Store {
                 items.push(item);
             }
         }
-        Ok(Page { items, total: usize::try_from(total).unwrap_or(0), offset, limit })
+        Ok(Page { items, total, total_exact, offset, limit })
     }
 
     /// Items per (state, tier): the server's `aiops_recommendations` gauge.
