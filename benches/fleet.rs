@@ -33,7 +33,8 @@
 //! replicas and the database up for S seconds (their URLs printed) to look at them by hand.
 //! `AIOPS_FLEET_PGLOG=1`: the database's time per statement during the read phase (from its
 //! log; logging every statement costs time too).
-//! Prints figures; no thresholds.
+//! Prints figures; no thresholds. Figures measured so far, with the machine and the load: the
+//! README, "Benchmarks", "Fleet: 100,000 items on PostgreSQL".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods, clippy::disallowed_macros)]
 
 // At the crate's root, as in tests/support/ (backend.rs reaches `super::postgres`); the

@@ -311,7 +311,10 @@ fn reason_of(body: &str) -> String {
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or_else(|| body.to_string());
-    let msg = msg.split_once(": ").map_or(msg.as_str(), |(_, rest)| rest).to_string();
+    // `<id>: <reason>[: <cause>...]`; the API repeats a cause its message already holds.
+    let mut parts: Vec<&str> = msg.split(": ").skip(1).collect();
+    parts.dedup();
+    let msg = parts.join(": ");
     // Names of people vary; the rule does not.
     let mut words: Vec<String> = Vec::new();
     for w in msg.split(' ') {
