@@ -4,6 +4,7 @@
 //! check of what the database kept against what each approver was told. Shared by
 //! tests/fleet.rs (both backends, the demo's items) and benches/fleet.rs (PostgreSQL,
 //! 100,000 items). I/O: processes, HTTP on loopback, the database (`backend::sql`).
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
