@@ -4,7 +4,10 @@
 //! bearer tokens. Afterwards, from the database: each item decided once (approved with
 //! exactly the approvals its tier needs, from different people, or rejected once), every
 //! accepted decision in the audit log exactly once, nothing recorded that was not accepted,
-//! and every refusal a 409. benches/fleet.rs runs the same on 100,000 items and measures.
+//! every refusal a 409, and each item's PHR telling its final decision (both replicas rewrite
+//! the same files: without the item's lock around the rewrite, a critical item approved twice
+//! at once kept "pending (partly approved)" in one run of two). benches/fleet.rs runs the same
+//! on 100,000 items and measures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod support;
@@ -80,6 +83,18 @@ both_backends! {
         assert_eq!(verdict.accepted + refused, sent.len(), "{verdict:?}");
         assert!(verdict.states.get("rejected").is_some_and(|n| *n > 0), "{verdict:?}");
         assert!(verdict.states.get("approved").is_some_and(|n| *n > 0), "{verdict:?}");
+        // Each item's PHR tells its final decision (both replicas rewrite the same files).
+        let mut stale = Vec::new();
+        for id in &items {
+            let row = sql(&db, &format!("SELECT state || '|' || phr FROM items WHERE id = '{id}'")).unwrap();
+            let (state, phr) = row[0].split_once('|').unwrap();
+            let text = std::fs::read_to_string(dir.join(phr)).unwrap();
+            let want = if state == "approved" { "Decision: approved (now approved)." } else { "Decision: rejected." };
+            if !text.contains(want) {
+                stale.push(format!("{id} is {state}; its PHR: {:?}", text.lines().find(|l| l.starts_with("Decision:"))));
+            }
+        }
+        assert!(stale.is_empty(), "PHRs behind the queue: {stale:#?}");
         // The check sees what it is for: a decision in the audit log nobody was told of.
         let forged = format!(
             "INSERT INTO audit_log (item_id, at_ms, who, role, action, from_state, to_state, justification) \
