@@ -2,7 +2,7 @@
 //! real binary, logging in as a browser does (login form, session cookie, CSRF token),
 //! twenty approvers deciding the same items at once through the replicas' API, and the
 //! check of what the database kept against what each approver was told. Shared by
-//! tests/fleet.rs (both backends, the demo's items) and benches/fleet.rs (PostgreSQL,
+//! tests/fleet_approvers.rs (both backends, the demo's items) and benches/fleet.rs (PostgreSQL,
 //! 100,000 items). I/O: processes, HTTP on loopback, the database (`backend::sql`).
 #![allow(clippy::disallowed_methods)]
 
