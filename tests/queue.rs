@@ -1161,3 +1161,86 @@ both_backends! {
         assert_eq!(store.session("k2", t0 + hour).unwrap(), None);
     }
 }
+
+both_backends! {
+    /// The change failure rate (`/metrics`, `queue stats`): of the items with a successful
+    /// apply, those later rolled back or failing a post-action check, each counted once.
+    fn change_failure_rate_counts_each_applied_item_once(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&backend.database(dir.path())).unwrap();
+        let ops = [
+            ("a", "apply", "ok"),
+            ("a", "rollback", "ok"),
+            ("a", "apply", "ok"),
+            ("b", "apply", "ok"),
+            ("c", "apply", "ok"),
+            ("c", "rollback", "ok"),
+            ("d", "apply", "ok"),
+            ("e", "apply", "failed"),
+            ("f", "rollback", "ok"),
+        ];
+        for (item, kind, outcome) in ops {
+            sql(store.path(), &format!(
+                "INSERT INTO operations (item_id, kind, started_ms, finished_ms, outcome, detail) VALUES ('{item}', '{kind}', 1, 2, '{outcome}', '')"
+            ))
+            .unwrap();
+        }
+        for (item, label, outcome) in [("b", "5m", "fail"), ("c", "5m", "fail"), ("c", "15m", "fail"), ("d", "5m", "pass"), ("e", "5m", "fail")] {
+            sql(store.path(), &format!(
+                "INSERT INTO checks (item_id, label, due_ms, done_ms, outcome) VALUES ('{item}', '{label}', 1, 2, '{outcome}')"
+            ))
+            .unwrap();
+        }
+        let share = store.change_failure_rate().unwrap();
+        assert_eq!((share.count, share.of), (3, 4), "a (rolled back), b (check failed), c (both) of a, b, c, d");
+    }
+}
+
+both_backends! {
+    /// Items queued before recommendations carried their feature read it from the item's
+    /// column; an unreadable recommendation is named as such.
+    fn stored_recommendations_without_a_feature_take_the_column_and_bad_ones_are_named(backend) {
+        let env = Env::on(backend);
+        env.ok(&["--demo", "sizing", "--as-of", AS_OF, "--enqueue"]);
+        let db = env.db();
+        let ids = sql(&db, "SELECT id FROM items ORDER BY id").unwrap();
+        let (old, bad) = (&ids[0], &ids[1]);
+        sql(&db, &format!("UPDATE items SET recommendation = REPLACE(recommendation, '\"feature\":\"sizing\",', '') WHERE id = '{old}'")).unwrap();
+        let stored = sql(&db, &format!("SELECT recommendation FROM items WHERE id = '{old}'")).unwrap();
+        assert!(!stored[0].contains("\"feature\""), "{stored:?}");
+        sql(&db, &format!("UPDATE items SET recommendation = '{{\"id\": 1}}' WHERE id = '{bad}'")).unwrap();
+        let store = Store::open(&db).unwrap();
+        let now: jiff::Timestamp = AS_OF.parse().unwrap();
+        let item = store.get(old, now).unwrap();
+        assert_eq!(item.recommendation.feature, Feature::Sizing);
+        assert_eq!(item.recommendation.id, *old);
+        let e = store.get(bad, now).unwrap_err().to_string();
+        assert!(e.contains(bad.as_str()) && e.contains("recommendation is unreadable"), "{e}");
+    }
+}
+
+both_backends! {
+    /// A list page counts the matching items exactly up to a bound or its own end, whichever
+    /// is further, and says "more than" past it.
+    fn list_pages_count_exactly_up_to_a_bound_and_say_more_than_past_it(backend) {
+        let env = Env::on(backend);
+        env.ok(&["--demo", "sizing", "--as-of", AS_OF, "--enqueue"]);
+        let store = Store::open(&env.db()).unwrap();
+        let now: jiff::Timestamp = AS_OF.parse().unwrap();
+        let all = ListFilter::default();
+        let n = store.list(&all, now).unwrap().len();
+        assert!(n > 20, "the demo proposes enough sizing items: {n}");
+        let shape = |p: aiops::approval::store::Page| (p.total, p.total_exact, p.items.len());
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, 100).unwrap()), (n, true, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, n).unwrap()), (n, true, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, n - 1).unwrap()), (n - 1, false, 10));
+        assert_eq!(shape(store.list_page_counting(&all, now, 0, 10, 5).unwrap()), (10, false, 10));
+        // A page past the bound is counted to its end: the last page knows it is the last.
+        assert_eq!(shape(store.list_page_counting(&all, now, 20, 10, 5).unwrap()), (n, true, n - 20));
+        let hpa = ListFilter { feature: Some("hpa".into()), ..ListFilter::default() };
+        assert_eq!(shape(store.list_page_counting(&hpa, now, 0, 10, 5).unwrap()), (0, true, 0));
+        let page = store.list_page(&all, now, 0, 10).unwrap();
+        assert_eq!((page.total, page.total_exact), (n, true), "{n} is below the bound");
+        assert_eq!(aiops::approval::store::COUNT_LIMIT, 10_000);
+    }
+}

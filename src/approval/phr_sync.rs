@@ -125,12 +125,17 @@ pub fn validation_body(item: &Item, ops: &[Operation], checks: &[Check]) -> Stri
     o
 }
 
-/// Rewrites the decision and validation sections of an item's PHR from the store. Items
-/// without a PHR are left alone (`Ok(None)`).
+/// Rewrites the decision and validation sections of an item's PHR from the store, under
+/// the item's lock (so that, of two processes deciding the item at once, the last to write
+/// has read both decisions). Items without a PHR are left alone (`Ok(None)`).
 ///
 /// # Errors
 /// Store errors, an unreadable PHR or one without the sections.
 pub fn sync(store: &Store, id: &str, now: Timestamp) -> Result<Option<PathBuf>, PhrSyncError> {
+    store.under_item_lock(id, |s| sync_unlocked(s, id, now))?
+}
+
+fn sync_unlocked(store: &Store, id: &str, now: Timestamp) -> Result<Option<PathBuf>, PhrSyncError> {
     let item = store.get(id, now)?;
     let Some(path) = item.phr.as_deref().map(PathBuf::from) else { return Ok(None) };
     let history = store.history(id)?;

@@ -318,6 +318,7 @@ pub async fn list(
     let page = st.db(move |s, now| s.list_page(&filter, now, offset, limit)).await?;
     Ok(Json(json!({
         "total": page.total,
+        "total_exact": page.total_exact,
         "offset": page.offset,
         "limit": page.limit,
         "items": page.items.iter().map(item_json).collect::<Vec<_>>(),

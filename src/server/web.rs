@@ -377,12 +377,19 @@ pub async fn list(
             })
         })
         .collect();
+    // Past the count's bound the page count is a lower bound, and there is a next page.
     let pages = page.total.div_ceil(PAGE_SIZE).max(1);
+    let (pages_text, has_next) = if page.total_exact {
+        (pages.to_string(), page_no < pages)
+    } else {
+        (format!("more than {pages}"), true)
+    };
     let shown = if page.total == 0 {
         "No item matches.".to_string()
     } else {
         format!(
-            "{} items match; showing {}–{}, newest first.",
+            "{}{} items match; showing {}–{}, newest first.",
+            if page.total_exact { "" } else { "More than " },
             page.total,
             offset + 1,
             offset + page.items.len()
@@ -392,9 +399,9 @@ pub async fn list(
         "summary": shown,
         "rows": rows,
         "page": page_no,
-        "pages": pages,
+        "pages": pages_text,
         "prev": (page_no > 1).then(|| query_string(&q, page_no - 1)),
-        "next": (page_no < pages).then(|| query_string(&q, page_no + 1)),
+        "next": has_next.then(|| query_string(&q, page_no + 1)),
         "states": ItemState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "tiers": ["trivial", "low", "medium", "critical"],
         "features": ["sizing", "hpa", "diagnosis", "security", "rollout"],

@@ -4,6 +4,7 @@
 pub mod apply_api;
 pub mod backend;
 pub mod browser;
+pub mod fleet;
 pub mod k8s_patch;
 pub mod kube_mock;
 pub mod postgres;

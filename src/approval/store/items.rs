@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::conn::{DbError, Row, Serial, Value, args};
 use super::{
-    Actor, EnqueueContext, EnqueueSummary, ITEM_COLUMNS, Item, ListFilter, Page, QueueError, Result,
-    StaleRow, Store, append_audit, ms, read_approvals, ts,
+    Actor, COUNT_LIMIT, EnqueueContext, EnqueueSummary, ITEM_COLUMNS, Item, ListFilter, Page, QueueError,
+    Result, StaleRow, Store, append_audit, ms, read_approvals, ts,
 };
 use crate::approval::state::{self, Action, Approval, ItemFacts, Role, State};
 use crate::model::recommendation::{Recommendation, RiskTier};
@@ -315,12 +315,19 @@ impl Store {
             field: "recommendation",
             reason: e.to_string(),
         };
-        // Items queued before recommendations carried their feature get it from its column.
-        let mut value: serde_json::Value = serde_json::from_str(&raw.recommendation).map_err(corrupt)?;
-        if let Some(m) = value.as_object_mut() {
-            m.entry("feature").or_insert_with(|| serde_json::Value::String(raw.feature.clone()));
-        }
-        let recommendation: Recommendation = serde_json::from_value(value).map_err(corrupt)?;
+        // Straight into the type (a list page decodes one per row); items queued before
+        // recommendations carried their feature get it from its column.
+        let recommendation: Recommendation = match serde_json::from_str(&raw.recommendation) {
+            Ok(r) => r,
+            Err(_) => {
+                let mut value: serde_json::Value =
+                    serde_json::from_str(&raw.recommendation).map_err(corrupt)?;
+                if let Some(m) = value.as_object_mut() {
+                    m.entry("feature").or_insert_with(|| serde_json::Value::String(raw.feature.clone()));
+                }
+                serde_json::from_value(value).map_err(corrupt)?
+            }
+        };
         let tier = RiskTier::parse(&raw.tier).ok_or_else(|| QueueError::Corrupt {
             id: raw.id.clone(),
             field: "tier",
@@ -379,28 +386,14 @@ impl Store {
             &args,
         )?;
         // Every approval in one query (a list of 10,000 items is not 10,000 queries).
-        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
-        {
-            let rows = self
-                .conn
-                .query(
-                    "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL ORDER BY at_ms, role",
-                    &[],
-                )
-                .map_err(self.db())?;
-            for r in rows {
-                let row = (|| -> std::result::Result<(String, String, String, i64, String), DbError> {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })();
-                let (id, who, role, at, justification) = row.map_err(self.db())?;
-                let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
-                    id: id.clone(),
-                    field: "approvals.role",
-                    reason: role.clone(),
-                })?;
-                approvals.entry(id).or_default().push(Approval { who, role, at: ts(at), justification });
-            }
-        }
+        let rows = self
+            .conn
+            .query(
+                "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL ORDER BY at_ms, role",
+                &[],
+            )
+            .map_err(self.db())?;
+        let mut approvals = self.approvals_by_item(rows)?;
         let mut out = Vec::with_capacity(raws.len());
         for raw in raws {
             let a = approvals.remove(&raw.id).unwrap_or_default();
@@ -412,14 +405,48 @@ impl Store {
         Ok(out)
     }
 
+    /// The approvals of the items `ids` (a page of them), in one query, oldest first.
+    fn approvals_of(&self, ids: &[&str]) -> Result<HashMap<String, Vec<Approval>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "SELECT item_id, who, role, at_ms, justification FROM approvals WHERE revoked_ms IS NULL AND item_id IN ({}) ORDER BY at_ms, role",
+            marks.join(", ")
+        );
+        let args: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        let rows = self.conn.query(&sql, &args).map_err(self.db())?;
+        self.approvals_by_item(rows)
+    }
+
+    /// Rows `item_id, who, role, at_ms, justification` grouped by item, in their order.
+    fn approvals_by_item(&self, rows: Vec<Row>) -> Result<HashMap<String, Vec<Approval>>> {
+        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
+        for r in rows {
+            let row = (|| -> std::result::Result<(String, String, String, i64, String), DbError> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })();
+            let (id, who, role, at, justification) = row.map_err(self.db())?;
+            let role = Role::parse(&role).ok_or_else(|| QueueError::Corrupt {
+                id: id.clone(),
+                field: "approvals.role",
+                reason: role.clone(),
+            })?;
+            approvals.entry(id).or_default().push(Approval { who, role, at: ts(at), justification });
+        }
+        Ok(approvals)
+    }
+
     /// The items a `SELECT {ITEM_COLUMNS} …` returns.
     fn raw_items(&self, sql: &str, args: &[Value]) -> Result<Vec<RawItem>> {
         self.conn.query(sql, args).and_then(|rows| rows.iter().map(raw_item).collect()).map_err(self.db())
     }
 
-    /// One page of the items matching the filter, newest first, and how many match in all.
-    /// Only the page's recommendations are read and decoded, so a page of a queue of
-    /// 10,000 items costs about what the page holds.
+    /// One page of the items matching the filter, newest first, and how many match (exactly
+    /// up to [`COUNT_LIMIT`] or the page's end, whichever is further; past it, a lower
+    /// bound). Only the page's recommendations are read and decoded, and its approvals in
+    /// one query, so a page of a queue of 100,000 items costs about what the page holds.
     ///
     /// # Errors
     /// Database errors, unreadable rows.
@@ -430,28 +457,55 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Page> {
+        self.list_page_counting(filter, now, offset, limit, COUNT_LIMIT)
+    }
+
+    /// [`Store::list_page`] counting exactly up to `count_limit` matching items.
+    ///
+    /// # Errors
+    /// As [`Store::list_page`].
+    pub fn list_page_counting(
+        &self,
+        filter: &ListFilter,
+        now: Timestamp,
+        offset: usize,
+        limit: usize,
+        count_limit: usize,
+    ) -> Result<Page> {
         let (clause, args) = filter_clause(filter, now);
-        let total: i64 = self
+        // One row more than the bound tells "exactly this many" from "more".
+        let cap = offset.saturating_add(limit).max(count_limit).saturating_add(1);
+        let counted: i64 = self
             .conn
-            .query_one(&format!("SELECT COUNT(*) FROM items{clause}"), &args)
+            .query_one(
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM items{clause} LIMIT {}) AS matching",
+                    i64::try_from(cap).unwrap_or(i64::MAX)
+                ),
+                &args,
+            )
             .and_then(|r| r.get(0))
             .map_err(self.db())?;
+        let counted = usize::try_from(counted).unwrap_or(0);
+        let (total, total_exact) = if counted < cap { (counted, true) } else { (cap - 1, false) };
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items{clause} ORDER BY created_ms DESC, id LIMIT {} OFFSET {}",
             i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(offset).unwrap_or(i64::MAX)
         );
         let raws = self.raw_items(&sql, &args)?;
+        let ids: Vec<&str> = raws.iter().map(|r| r.id.as_str()).collect();
+        let mut approvals = self.approvals_of(&ids)?;
         let mut items = Vec::with_capacity(raws.len());
         for raw in raws {
-            let approvals = self.approvals(&raw.id)?;
-            let item = self.finish_item(raw, approvals, now)?;
+            let a = approvals.remove(&raw.id).unwrap_or_default();
+            let item = self.finish_item(raw, a, now)?;
             // The SQL filter and `is_overdue` agree; this keeps them from drifting silently.
             if !filter.overdue_only || item.overdue {
                 items.push(item);
             }
         }
-        Ok(Page { items, total: usize::try_from(total).unwrap_or(0), offset, limit })
+        Ok(Page { items, total, total_exact, offset, limit })
     }
 
     /// Items per (state, tier): the server's `aiops_recommendations` gauge.

@@ -73,10 +73,13 @@ impl Store {
         let (failed, applied): (i64, i64) = self
             .conn
             .query_one(
-                "SELECT COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM operations r WHERE r.item_id = a.item_id AND r.kind = 'rollback')
-                                          OR EXISTS (SELECT 1 FROM checks c WHERE c.item_id = a.item_id AND c.outcome = 'fail')),
-                        COUNT(*)
-                 FROM (SELECT DISTINCT item_id FROM operations WHERE kind = 'apply' AND outcome = 'ok') a",
+                // Joins, not an EXISTS per applied item: PostgreSQL ran those as a subplan
+                // per row, estimated the query at millions and compiled it (JIT) on every
+                // scrape of /metrics: 0.7 s at 15,000 applied items, 0.05 s so.
+                "SELECT COUNT(*) FILTER (WHERE r.item_id IS NOT NULL OR c.item_id IS NOT NULL), COUNT(*)
+                 FROM (SELECT DISTINCT item_id FROM operations WHERE kind = 'apply' AND outcome = 'ok') a
+                 LEFT JOIN (SELECT DISTINCT item_id FROM operations WHERE kind = 'rollback') r ON r.item_id = a.item_id
+                 LEFT JOIN (SELECT DISTINCT item_id FROM checks WHERE outcome = 'fail') c ON c.item_id = a.item_id",
                 &[],
             )
             .and_then(|r| Ok((r.get(0)?, r.get(1)?)))

@@ -221,6 +221,20 @@ impl Store {
         Ok((self.get(id, now)?, decision.0, decision.1))
     }
 
+    /// Runs `f` holding item `id`'s write lock (the one its transitions take), so that a
+    /// file written from what `f` reads (its PHR) is written from the newest state: two
+    /// decisions committed at once by two processes each rewrite the PHR afterwards, and
+    /// without the lock the one that read first could write last.
+    ///
+    /// # Errors
+    /// Database errors taking or releasing the lock.
+    pub fn under_item_lock<T>(&self, id: &str, f: impl FnOnce(&Store) -> T) -> Result<T> {
+        let tx = self.conn.begin(Serial::Item(id)).map_err(self.db())?;
+        let out = f(self);
+        tx.commit().map_err(self.db())?;
+        Ok(out)
+    }
+
     /// An operation's outcome without a state change (a rollback that failed, an
     /// interrupted entry closed): the operation record and the journal close together.
     ///
