@@ -36,7 +36,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchP
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::patch::{apply_body, differences, project, same};
+use super::patch::{differences, project, project_change, replaced_subtree, same};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, QueueError, Store, With};
 use crate::clock::{Clock, Stopwatch};
@@ -300,8 +300,17 @@ pub async fn retry_precheck(client: &Client, item: &Item) -> Result<()> {
     let Some(obj) = get_opt(&api, &item.target.name, &format!("reading {key}")).await? else {
         return Err(ApplyError::Changed { target: key, diffs: vec!["the object no longer exists".into()] });
     };
-    let now = project(&obj, &rec.patch);
-    let off = super::patch::between(&now, &rec.rollback, &rec.patch);
+    let now = project_change(&rec.code, &obj, &rec.patch);
+    let off = if replaced_subtree(&rec.code).is_some() {
+        // A replaced subtree is at one end or the other as a whole.
+        if same(&now, &rec.rollback) || same(&now, &rec.patch) {
+            Vec::new()
+        } else {
+            vec!["(subtree)".into()]
+        }
+    } else {
+        super::patch::between(&now, &rec.rollback, &rec.patch)
+    };
     if off.is_empty() {
         return Ok(());
     }
@@ -419,7 +428,7 @@ pub(super) fn before_change(
     let creating = current.is_none() && is_manifest(&rec.patch);
     match (current, creating) {
         (Some(obj), false) => {
-            let before = project(obj, &rec.patch);
+            let before = project_change(&rec.code, obj, &rec.patch);
             if opts.retry
                 && !same(&before, &rec.rollback)
                 && super::patch::between(&before, &rec.rollback, &rec.patch).is_empty()
@@ -447,7 +456,11 @@ pub(super) fn before_change(
                     None => return Err(ApplyError::Changed { target: key, diffs }),
                 }
             }
-            // The plan records an absent object as absent (see `project_absent`).
+            // The plan records an absent object as absent (see `project_absent`); a replaced
+            // subtree whole.
+            if replaced_subtree(&rec.code).is_some() {
+                return Ok(before);
+            }
             Ok(super::patch::project_absent(obj, &rec.patch))
         }
         (None, false) => {
@@ -480,16 +493,9 @@ pub(super) async fn apply_locked(
     let current = get_opt(api, name, &format!("reading {key}")).await?;
     let creating = current.is_none() && is_manifest(&rec.patch);
     let before = before_change(store, item, current.as_ref(), actor, opts, clock)?;
-    let body = apply_body(
-        api_version,
-        item.target.kind.as_str(),
-        item.target.namespace.as_deref(),
-        name,
-        &prune_nulls(&rec.patch),
-    );
-    let dry = PatchParams::apply(&manager).force().dry_run();
-    let apply_patch = Patch::Apply(&body);
-    let (res, _) = with_retries(opts, "dry run", || api.patch(name, &dry, &apply_patch)).await;
+    let write = super::write::Write::new(item, api_version, &rec.patch, Some(&before));
+    let body = write.body().clone();
+    let (res, _) = write.send(api, name, &manager, true, opts, "dry run").await;
     res.map_err(|source| ApplyError::DryRun { source: Box::new(source) })?;
     if opts.dry_run {
         store.note(
@@ -514,19 +520,19 @@ pub(super) async fn apply_locked(
     let id = item.id.clone();
     let journal = store.start_apply(&id, &before, actor, clock.now(), &opts.owner)?;
     info!(id = %id, target = %key, manager = %manager, "Applying.");
-    let real = PatchParams::apply(&manager).force();
-    let (res, attempts) = with_retries(opts, "apply", || api.patch(name, &real, &apply_patch)).await;
+    let (res, attempts) = write.send(api, name, &manager, false, opts, "apply").await;
     let mut outcome_err = res.err();
     // Fields the patch removes (null): a strategic-merge patch under the same manager.
-    if outcome_err.is_none() {
+    if outcome_err.is_none() && replaced_subtree(&rec.code).is_none() {
         outcome_err = remove_nulls(api, name, &rec.patch, &manager, opts).await.err();
     }
     // Unknown when the read-back fails: the journal stays open for reconcile.
     let after = get_opt(api, name, &format!("reading {key} back")).await?;
     let finished = clock.now();
     let took = stopwatch.elapsed_ms();
-    let applied = after.as_ref().is_some_and(|a| same(&project(a, &rec.patch), &rec.patch));
-    let unchanged = after.as_ref().map_or(creating, |a| same(&project(a, &rec.patch), &before));
+    let touched = |a: &Value| project_change(&rec.code, a, &rec.patch);
+    let applied = after.as_ref().is_some_and(|a| same(&touched(a), &rec.patch));
+    let unchanged = after.as_ref().map_or(creating, |a| same(&touched(a), &before));
     let (action, outcome) = if applied {
         (Action::FinishApply, "ok")
     } else if unchanged {
@@ -571,7 +577,7 @@ pub(super) async fn apply_locked(
     }
     let diffs = after
         .as_ref()
-        .map_or_else(|| vec!["object missing".into()], |a| differences(&project(a, &rec.patch), &rec.patch));
+        .map_or_else(|| vec!["object missing".into()], |a| differences(&touched(a), &rec.patch));
     match outcome_err {
         Some(source) if unchanged => Err(ApplyError::Kube {
             what: format!("applying {id} (nothing changed; still approved)"),

@@ -20,3 +20,4 @@ pub mod scope;
 pub mod validate;
 pub mod view;
 pub mod windows;
+mod write;
