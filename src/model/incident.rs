@@ -189,6 +189,8 @@ pub enum WatchEvent {
         phr: String,
         /// The pause queued for a person, for a halt.
         queued: Option<String>,
+        /// The rollback to the previous revision queued beside the pause, for a halt.
+        rollback: Option<String>,
     },
     RolloutFailed {
         at: Timestamp,

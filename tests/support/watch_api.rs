@@ -225,6 +225,20 @@ fn selected(obj: &Value, q: &BTreeMap<String, String>) -> bool {
 }
 
 fn list_kind(plural: &str) -> String {
+    // The kinds whose name is not the plural's capitalised singular.
+    let known = [
+        ("replicasets", "ReplicaSet"),
+        ("statefulsets", "StatefulSet"),
+        ("daemonsets", "DaemonSet"),
+        ("cronjobs", "CronJob"),
+        ("configmaps", "ConfigMap"),
+        ("endpointslices", "EndpointSlice"),
+        ("persistentvolumeclaims", "PersistentVolumeClaim"),
+        ("serviceaccounts", "ServiceAccount"),
+    ];
+    if let Some((_, k)) = known.iter().find(|(p, _)| *p == plural) {
+        return format!("{k}List");
+    }
     let mut k = plural.trim_end_matches('s').to_string();
     if let Some(f) = k.get_mut(0..1) {
         f.make_ascii_uppercase();
