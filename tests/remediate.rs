@@ -252,3 +252,74 @@ fn a_bad_rollout_is_rolled_back_to_the_previous_template_through_the_queue_and_b
     let shown: Value = serde_json::from_str(&ok(d, &kc, &["queue", "show", &id, "-o", "json"])).unwrap();
     assert_eq!(shown["state"], "rolled_back", "{shown:#}");
 }
+
+#[test]
+fn a_halted_rollout_queues_the_pause_and_the_rollback_to_the_previous_revision() {
+    // Revision 1 runs; then the template changes to 2.0 and the new ReplicaSet's first pod
+    // crash-loops. The rollout analysis (a real Prometheus, with no traffic: the crash loop
+    // alone halts) decides halt; pause and rollback are both queued for a person.
+    let prom = support::prometheus::start(&[]);
+    let mut st = watch_api::State::default();
+    let now = Timestamp::now();
+    let mut d = stored(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "uid": "d-web", "generation": 1,
+            "annotations": {"deployment.kubernetes.io/revision": "1"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": template("registry.example.com/web:1.0", None, false)},
+        "status": {"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "observedGeneration": 1}}));
+    st.put(DEPLOY, d.clone());
+    let mut old = replicaset(OLD, 1, "registry.example.com/web:1.0", 2);
+    old["metadata"]["creationTimestamp"] = json!("2026-12-01T08:00:00Z");
+    st.put(&format!("/apis/apps/v1/namespaces/shop/replicasets/web-{OLD}"), old);
+    for i in 0..2 {
+        st.put(&pod_path("shop", &format!("web-{OLD}-{i:05}")), pod(OLD, i, healthy()));
+    }
+    let (url, mock) = watch_api::start(st);
+    let dir = tempfile::tempdir().unwrap();
+    let dp = dir.path();
+    let kc = support::kube_mock::kubeconfig(dp, &url);
+    let mut w = Watcher::start(dp, &kc, &["-n", "shop", "--prometheus-url", &prom.url]);
+    w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
+    {
+        let mut m = mock.lock().unwrap();
+        let mut new = replicaset(NEW, 2, "registry.example.com/web:2.0", 1);
+        new["metadata"]["creationTimestamp"] = json!(rfc3339(now - jiff::SignedDuration::from_secs(90)));
+        m.put(&format!("/apis/apps/v1/namespaces/shop/replicasets/web-{NEW}"), new);
+        let mut p = pod(NEW, 0, crash_looping(now - jiff::SignedDuration::from_secs(5)));
+        p["metadata"]["creationTimestamp"] = json!(rfc3339(now - jiff::SignedDuration::from_secs(90)));
+        m.put(&pod_path("shop", &format!("web-{NEW}-00000")), p);
+        d["metadata"]["generation"] = json!(2);
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("2");
+        d["spec"]["template"] = template("registry.example.com/web:2.0", None, true);
+        d["status"] =
+            json!({"replicas": 3, "updatedReplicas": 1, "readyReplicas": 2, "observedGeneration": 2});
+        m.put(DEPLOY, stored(d));
+    }
+    w.wait("the rollout", Duration::from_secs(20), |v| v["event"] == "rollout-started");
+    let decided = w.wait("the decision", Duration::from_secs(60), |v| {
+        v["event"] == "rollout-decided" || v["event"] == "rollout-failed"
+    });
+    assert_eq!(decided["decision"], "halt", "{decided:#}");
+    let pause = decided["queued"].as_str().expect("the pause is queued").to_string();
+    let rollback = decided["rollback"].as_str().expect("the rollback is queued").to_string();
+    assert!(pause.starts_with("rollout-pause-") && rollback.starts_with("rollback-app-"), "{decided:#}");
+    let store = Store::open(&dp.join("queue.db")).unwrap();
+    let r = store.get(&rollback, Timestamp::now()).unwrap();
+    assert_eq!(r.state.as_str(), "pending", "for a person to approve");
+    let mut rev1 = template("registry.example.com/web:1.0", Some(OLD), false);
+    rev1["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
+    assert_eq!(r.recommendation.patch["spec"]["template"], stored_template(rev1));
+    // The incident of the crash-looping pod proposes the same rollback (same id: one item
+    // for a person, whichever proposal came last words its summary).
+    let why = &r.recommendation.summary;
+    assert!(why.contains("halted the rollout") || why.contains("A bad rollout"), "{why}");
+    assert!(r.phr.as_deref().is_some_and(|p| Path::new(p).is_file()), "the rollback has its PHR");
+    assert_eq!(store.get(&pause, Timestamp::now()).unwrap().recommendation.code, "rollout-pause");
+}
+
+/// A pod template as it is stored inside a defaulted ReplicaSet.
+fn stored_template(t: Value) -> Value {
+    let rs = stored(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "x"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": t}}));
+    rs["spec"]["template"].clone()
+}
