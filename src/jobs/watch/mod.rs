@@ -545,7 +545,7 @@ impl Loop<'_> {
                     at: now,
                     namespace: namespace.to_string(),
                     name: name.to_string(),
-                    decision: format!("{:?}", o.decision.decision).to_lowercase(),
+                    decision: o.decision.decision.as_str().to_string(),
                     reasons: o.decision.reasons.clone(),
                     phr: o.phr.clone(),
                     queued,
