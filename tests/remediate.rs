@@ -280,6 +280,7 @@ fn a_halted_rollout_queues_the_pause_and_the_rollback_to_the_previous_revision()
     let kc = support::kube_mock::kubeconfig(dp, &url);
     let mut w = Watcher::start(dp, &kc, &["-n", "shop", "--prometheus-url", &prom.url]);
     w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
+    watch_api::wait_watching(&mock, "/deployments");
     {
         let mut m = mock.lock().unwrap();
         let mut new = replicaset(NEW, 2, "registry.example.com/web:2.0", 1);

@@ -694,6 +694,9 @@ fn a_changed_pod_template_is_a_rollout_reported_as_it_starts() {
     let kc = support::kube_mock::kubeconfig(dir.path(), &url);
     let mut w = Watcher::start(dir.path(), &kc, &["-n", "shop"]);
     w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
+    // "synced" is the pods' list; the Deployments' watch starts on its own (under load, later):
+    // a change before it would be part of its first list, not a rollout.
+    watch_api::wait_watching(&mock, "/deployments");
     let path = "/apis/apps/v1/namespaces/shop/deployments/web";
     // Scaling is not a rollout; a new image in the pod template is.
     let mut d = deployment("shop", "web");

@@ -503,3 +503,14 @@ pub fn start(state: State) -> (String, Arc<Mutex<State>>) {
     let addr = rx.recv().unwrap();
     (format!("http://{addr}"), state)
 }
+
+/// Waits (up to 10 s) until a watch of `path` (e.g. `/deployments`) was asked for: the
+/// watcher's first list of it is done, so later changes arrive as events.
+pub fn wait_watching(state: &Arc<Mutex<State>>, path: &str) {
+    for _ in 0..200 {
+        if state.lock().unwrap().seen(path, "watch=") > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
