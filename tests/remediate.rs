@@ -324,3 +324,164 @@ fn stored_template(t: Value) -> Value {
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": t}}));
     rs["spec"]["template"].clone()
 }
+
+// ---------------------------------------------------------------------------------------
+// A pod stuck on a lost node
+
+/// The node as the node lifecycle controller leaves it when its kubelet stops posting status
+/// (the nodes and taint-based eviction documentation): Ready `Unknown`, the `unreachable`
+/// taints.
+fn lost_node(name: &str, since: Timestamp) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": format!("n-{name}")},
+        "spec": {"taints": [
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": rfc3339(since)},
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": rfc3339(since)}]},
+        "status": {"conditions": [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+            "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": rfc3339(since),
+            "lastTransitionTime": rfc3339(since)}]}})
+}
+
+/// A pod of that node after the NoExecute toleration (300 s) ran out: Ready False since the
+/// node went, deleted by the taint manager (DisruptionTarget), its grace period long over,
+/// still there because no kubelet confirms.
+fn stuck_on(node: &str, owner: (&str, &str), name: &str, lost: Timestamp) -> Value {
+    let deleted = lost + jiff::SignedDuration::from_secs(300);
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "uid": format!("p-{name}"),
+            "creationTimestamp": "2026-12-07T08:00:00Z",
+            "deletionTimestamp": rfc3339(deleted + jiff::SignedDuration::from_secs(30)), "deletionGracePeriodSeconds": 30,
+            "labels": {"app": "web", "pod-template-hash": OLD},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner.0, "name": owner.1, "uid": format!("o-{}", owner.1), "controller": true}]},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 30, "containers": [{"name": "app", "image": "registry.example.com/web:1.0"}]},
+        "status": {"phase": "Running", "startTime": "2026-12-07T08:00:01Z",
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-12-07T08:00:00Z"},
+                {"type": "Ready", "status": "False", "lastTransitionTime": rfc3339(lost)},
+                {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
+                 "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": rfc3339(deleted)}],
+            "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0, "started": true,
+                "image": "registry.example.com/web:1.0", "imageID": "", "state": {"running": {"startedAt": "2026-12-07T08:00:05Z"}}}]}})
+}
+
+#[test]
+fn the_mock_deletes_pods_gracefully_as_the_docs_say() {
+    let mut st = watch_api::State::default();
+    let mut p = pod(OLD, 0, healthy());
+    p["spec"]["terminationGracePeriodSeconds"] = json!(45);
+    st.put(&pod_path("shop", &format!("web-{OLD}-00000")), p);
+    let (url, mock) = watch_api::start(st);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let path = pod_path("shop", &format!("web-{OLD}-00000"));
+    let delete = |body: Value| -> (u16, Value) {
+        rt.block_on(async {
+            let r = reqwest::Client::new().delete(format!("{url}{path}")).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json().await.unwrap())
+        })
+    };
+    // Another uid as a precondition: 409, nothing changes.
+    let (code, body) = delete(json!({"preconditions": {"uid": "someone-else"}}));
+    assert_eq!(code, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("Precondition failed"), "{body}");
+    // A dry run changes nothing.
+    let (code, _) = delete(json!({"dryRun": ["All"]}));
+    assert_eq!(code, 200);
+    assert!(mock.lock().unwrap().store.objects()[&path]["metadata"].get("deletionTimestamp").is_none());
+    // A graceful delete: the pod's own grace period, the object stays (Terminating).
+    let (code, body) = delete(json!({}));
+    assert_eq!(code, 200);
+    assert_eq!(body["metadata"]["deletionGracePeriodSeconds"], 45);
+    let stored = mock.lock().unwrap().store.objects()[&path].clone();
+    assert_eq!(stored["metadata"]["deletionTimestamp"], "2026-12-07T12:00:45Z", "now + grace");
+    // Grace 0 (kubectl --grace-period=0 --force): gone, a DELETED event.
+    let (code, _) = delete(json!({"gracePeriodSeconds": 0, "preconditions": {"uid": format!("p-{OLD}-0")}}));
+    assert_eq!(code, 200);
+    let m = mock.lock().unwrap();
+    assert!(!m.store.objects().contains_key(&path));
+    let kinds: Vec<&str> = m.log.iter().filter(|c| c.path == path).map(|c| c.kind).collect();
+    assert_eq!(kinds, vec!["ADDED", "MODIFIED", "DELETED"]);
+}
+
+#[test]
+fn a_pod_stuck_on_a_lost_node_is_deleted_by_policy_and_the_incident_resolves() {
+    let mut st = watch_api::State::default();
+    seed_rollout(&mut st);
+    let lost = Timestamp::now() - jiff::SignedDuration::from_secs(900);
+    st.put("/api/v1/nodes/node-2", lost_node("node-2", lost));
+    // web's old ReplicaSet: one pod stuck on node-2 (its replacement, 00001, ready on node-1).
+    let stuck = format!("web-{OLD}-00007");
+    let mut p = stuck_on("node-2", ("ReplicaSet", &format!("web-{OLD}")), &stuck, lost);
+    p["metadata"]["ownerReferences"][0]["uid"] = json!(format!("rs-{OLD}"));
+    st.put(&pod_path("shop", &stuck), p);
+    // A StatefulSet's pod on the same node: not deleted by aiops.
+    st.put(
+        "/apis/apps/v1/namespaces/shop/statefulsets/db",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "shop", "uid": "o-db"},
+            "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}}),
+    );
+    let mut db = stuck_on("node-2", ("StatefulSet", "db"), "db-0", lost);
+    db["metadata"]["labels"] = json!({"app": "db"});
+    st.put(&pod_path("shop", "db-0"), db);
+    let (url, mock) = watch_api::start(st);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kc = support::kube_mock::kubeconfig(d, &url);
+    let mut w = Watcher::start(d, &kc, &["-n", "shop"]);
+    let mut diagnosed = Vec::new();
+    for _ in 0..2 {
+        let v = w.wait("the diagnoses", Duration::from_secs(30), |v| {
+            (v["event"] == "diagnosed" || v["event"] == "diagnosis-failed") && !diagnosed.contains(v)
+        });
+        diagnosed.push(v);
+    }
+    let opened: Vec<Value> = w.seen.iter().filter(|v| v["event"] == "opened").cloned().collect();
+    assert_eq!(opened.len(), 2, "{opened:#?}");
+    assert!(opened.iter().all(|o| o["incident"]["cause"] == "stuck-terminating"), "{opened:#?}");
+    let by = |name: &str| {
+        let id = opened.iter().find(|o| o["incident"]["name"] == name).unwrap()["id"].clone();
+        diagnosed.iter().find(|v| v["id"] == id).unwrap().clone()
+    };
+    // web: deleted by policy (trivial tier), audited in the queue.
+    let web = by("web");
+    assert_eq!(web["class"], "stuck-terminating-node-lost", "{web:#}");
+    let id = web["item"].as_str().unwrap().to_string();
+    assert!(id.starts_with("delete-pod-node-lost-"), "{web:#}");
+    assert!(web["applied"].as_str().unwrap().starts_with(&format!("applied {id} by policy")), "{web:#}");
+    {
+        let m = mock.lock().unwrap();
+        assert!(!m.store.objects().contains_key(&pod_path("shop", &stuck)), "the stuck pod is gone");
+        let deletes: Vec<&str> =
+            m.requests.iter().filter(|r| r.method == "DELETE").map(|r| r.path.as_str()).collect();
+        assert_eq!(deletes, vec![pod_path("shop", &stuck); 2], "a dry run, then the delete; never db-0");
+        assert!(m.store.objects().contains_key(&pod_path("shop", "db-0")));
+    }
+    let item: Value = serde_json::from_str(&ok(d, &kc, &["queue", "show", &id, "-o", "json"])).unwrap();
+    assert_eq!(item["state"], "applied", "{item:#}");
+    assert_eq!(item["tier"], "trivial");
+    let history = item["history"].as_array().unwrap();
+    assert!(
+        history.iter().any(|h| h["to"] == "approved" && h["who"] == "aiops"),
+        "approved by policy: {item:#}"
+    );
+    assert!(history.iter().any(|h| h["to"] == "applied" && h["who"] == "aiops watch"), "{item:#}");
+    // Nothing to roll back: refused in words.
+    let o = aiops(d, &kc, &["queue", "rollback", &id, "--by", "otto"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not rolled back"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // db: a StatefulSet's pod is left to a person.
+    let db = by("db");
+    assert_eq!(db["class"], "stuck-terminating-node-lost", "{db:#}");
+    assert!(db.get("applied").is_none(), "{db:#}");
+    assert!(db["item"].as_str().unwrap().starts_with("diagnosis-remediation-"), "{db:#}");
+    // The web incident resolves (its pod is gone), the db one stays open.
+    let resolved = w.wait("the resolution", Duration::from_secs(20), |v| v["event"] == "resolved");
+    assert_eq!(resolved["id"], by("web")["id"]);
+    // The checks: the controller's pods (the replacement) ready.
+    let later = rfc3339(Timestamp::now() + jiff::SignedDuration::from_mins(61));
+    let out = ok(d, &kc, &["queue", "verify", "--as-of", &later, "-o", "json"]);
+    let after: Value = serde_json::from_str(&ok(d, &kc, &["queue", "show", &id, "-o", "json"])).unwrap();
+    assert_eq!(after["state"], "verified", "{out}\n{after:#}");
+}

@@ -125,6 +125,10 @@ pub enum ApplyError {
     /// The post-action checks cannot read the pods (no selector to find them by).
     #[error("cannot check {target}: {reason}")]
     Uncheckable { target: String, reason: String },
+    #[error(
+        "{id} deleted a pod, which is not rolled back (nothing changed): the pod's controller runs its replacement"
+    )]
+    Irreversible { id: String },
     #[error("{id} is {state}: only failed items (and approved ones whose apply did not happen) are retried")]
     NotRetryable { id: String, state: State },
     #[error(
@@ -406,7 +410,11 @@ pub async fn apply(
             return Err(ApplyError::NotApproved { id: id.into(), state: i.state });
         }
     };
-    let result = apply_locked(store, &api, api_version, &item, actor, opts, clock).await;
+    let result = if super::delete::deletes_pod(&item.code) {
+        super::delete::apply_delete(store, client, &item, actor, opts, clock).await
+    } else {
+        apply_locked(store, &api, api_version, &item, actor, opts, clock).await
+    };
     if let Err(e) = store.release_lock(&key, &opts.owner, clock.now()) {
         warn!(error = %e, target = %key, "Could not release the operation lock.");
     }

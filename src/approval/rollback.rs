@@ -35,6 +35,9 @@ pub async fn rollback(
     if !item.state.is_in_effect() {
         return Err(ApplyError::NotRollbackable { id: id.into(), state: item.state });
     }
+    if super::delete::deletes_pod(&item.code) {
+        return Err(ApplyError::Irreversible { id: id.into() });
+    }
     let (api, api_version) = api_of(client, &item)?;
     let key = item.target_key();
     store.acquire_lock(&key, &opts.owner, "rollback", id, clock.now(), opts.lock_ttl)?;

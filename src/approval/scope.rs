@@ -48,6 +48,15 @@ pub fn declared_paths(rec: &Recommendation) -> Vec<String> {
         }
         (Feature::Hpa, "scale-replicas") => vec!["spec.replicas".into()],
         (Feature::Rollout, "rollout-pause") => vec!["spec.paused".into()],
+        // One pod stuck on a lost node, deleted (the target is its controller).
+        (Feature::Diagnosis, "delete-pod-node-lost")
+            if matches!(
+                rec.target.kind.known(),
+                Some(ObjectKind::Deployment | ObjectKind::ReplicaSet | ObjectKind::Job)
+            ) =>
+        {
+            vec!["$deletePod".into()]
+        }
         // A rollback to the previous revision: the Deployment's pod template, replaced whole
         // (from a diagnosed bad rollout, or a halted rollout).
         (Feature::Rollout | Feature::Diagnosis, "rollback-app")

@@ -152,6 +152,10 @@ pub enum WatchEvent {
         item: Option<String>,
         /// Whether that item carries a patch aiops can apply.
         appliable: bool,
+        /// What the watcher applied by policy (a trivial-tier item needs no approval), or why
+        /// it could not, in words.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied: Option<String>,
         /// Detection → diagnosis.
         seconds: f64,
     },

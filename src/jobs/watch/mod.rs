@@ -222,7 +222,9 @@ pub async fn run_source(
 }
 
 /// A diagnosis, and whether what it queued is a rollback to the previous revision.
-type DiagnosisDone = (LiveDiagnosis, bool);
+/// A diagnosis, whether what it queued is a rollback to the previous revision, and what the
+/// watcher applied by policy (a trivial item), in words.
+type DiagnosisDone = (LiveDiagnosis, bool, Option<String>);
 
 /// Diagnoses an incident's first pod; returns the incident id and detection time with it.
 /// A hinted bad rollout proven by the Deployment's revisions makes the remediation the
@@ -238,13 +240,19 @@ async fn diagnose(req: &WatchRequest, ctx: &Ctx<'_>, due: Due) -> (String, Times
     };
     let target = Target { kind: ObjectKind::Pod, name: pod };
     let res = match &req.source {
-        Source::Live => live_with_rollback(req, ctx, dreq, &target, rollout.as_deref()).await,
+        Source::Live => match live_with_rollback(req, ctx, dreq, &target, rollout.as_deref()).await {
+            Ok((l, rollback)) => {
+                let applied = remedy::apply_trivial(ctx, l.enqueued.as_ref()).await;
+                Ok((l, rollback, applied))
+            }
+            Err(e) => Err(e),
+        },
         // The demo replay: the pod as the demo has it (the replay moved only its times).
         demo => {
             let dreq = DiagnoseRequest { source: demo.clone(), ..dreq };
             super::diagnose::run(&dreq, ctx).await.and_then(|out| match out {
                 super::diagnose::DiagnoseOutcome::One { diagnosis, enqueued } => {
-                    Ok((LiveDiagnosis { diagnosis: *diagnosis, enqueued, first_warning: None }, false))
+                    Ok((LiveDiagnosis { diagnosis: *diagnosis, enqueued, first_warning: None }, false, None))
                 }
                 super::diagnose::DiagnoseOutcome::Many { .. } => {
                     Err(JobError::Usage("one pod was asked for, many were diagnosed".into()))
@@ -263,7 +271,7 @@ async fn live_with_rollback(
     dreq: DiagnoseRequest,
     target: &Target,
     rollout: Option<&str>,
-) -> Result<DiagnosisDone> {
+) -> Result<(LiveDiagnosis, bool)> {
     let ns = dreq.scope.namespace.clone().unwrap_or_default();
     let proven = match rollout.filter(|_| req.enqueue) {
         Some(deploy) => match remedy::for_incident(ctx, &ns, deploy, &req.thresholds).await {
@@ -425,7 +433,16 @@ impl Loop<'_> {
                     if self.req.diagnose {
                         // A Deployment's incident may be a bad rollout: looked at once the
                         // update is in the cache (`hinted`).
-                        let rollout = (key.kind == "Deployment").then(|| key.name.clone());
+                        // (Only causes a new version can bring; not a node's or a scheduler's.)
+                        let app = matches!(
+                            key.cause,
+                            Cause::CrashLoop
+                                | Cause::OomKilled
+                                | Cause::ImagePull
+                                | Cause::StartError
+                                | Cause::NotReady
+                        );
+                        let rollout = (key.kind == "Deployment" && app).then(|| key.name.clone());
                         diagnose.push(Due {
                             id: id.clone(),
                             namespace: key.namespace.clone(),
@@ -576,7 +593,7 @@ impl Loop<'_> {
     fn diagnosed(&mut self, id: &str, detected: Timestamp, res: Result<DiagnosisDone>) -> Result<()> {
         let now = self.ctx.now();
         match res {
-            Ok((live, rollback)) => {
+            Ok((live, rollback, applied)) => {
                 let item = live
                     .enqueued
                     .as_ref()
@@ -599,7 +616,8 @@ impl Loop<'_> {
                     at: now,
                     summary: d.summary.clone(),
                     class: d.class.id().to_string(),
-                    appliable: (d.change.is_some() || rollback) && item.is_some(),
+                    appliable: (d.change.is_some() || rollback || applied.is_some()) && item.is_some(),
+                    applied,
                     item,
                     seconds,
                 });

@@ -99,3 +99,44 @@ pub(super) fn enqueue(ctx: &Ctx<'_>, rec: &Recommendation) -> Result<EnqueueSumm
     };
     queue::enqueue(ctx, &er)
 }
+
+/// Applies the trivial-tier items a diagnosis queued: approved by policy as they were queued
+/// (PRODUCT.md: no approval), so the watcher applies them at once, through the queue (locked,
+/// dry-run first, recorded in the item's log and operations, checked afterwards). Returns what
+/// happened, in words; `None` when nothing trivial was queued.
+pub(super) async fn apply_trivial(ctx: &Ctx<'_>, enqueued: Option<&EnqueueSummary>) -> Option<String> {
+    let e = enqueued?;
+    let mut store = match queue::open(ctx.config) {
+        Ok(s) => s,
+        Err(err) => return Some(format!("not applied: {}", crate::jobs::error_chain(&err))),
+    };
+    for id in e.added.iter().chain(&e.refreshed).chain(&e.kept_decided) {
+        let Ok(item) = store.get(id, ctx.now()) else { continue };
+        if item.recommendation.tier != crate::model::recommendation::RiskTier::Trivial
+            || item.state != crate::approval::State::Approved
+            || !crate::approval::apply::appliable(&item.recommendation.patch)
+        {
+            continue;
+        }
+        let req = queue::ApplyRequest {
+            id: id.clone(),
+            by: "aiops watch".into(),
+            dry_run: false,
+            force_acknowledged: None,
+            owner: queue::operation_owner("aiops-watch"),
+            break_glass: None,
+        };
+        return Some(match queue::apply(&mut store, ctx, &req).await {
+            Ok(out) => {
+                tracing::info!(item = %id, ms = out.duration_ms, "Applied a trivial item by policy.");
+                format!("applied {id} by policy (trivial tier, no approval) in {} ms", out.duration_ms)
+            }
+            Err(err) => {
+                let error = crate::jobs::error_chain(&err);
+                tracing::warn!(item = %id, error = %error, "A trivial item could not be applied.");
+                format!("queued {id} (trivial tier, approved by policy) but not applied: {error}")
+            }
+        });
+    }
+    None
+}

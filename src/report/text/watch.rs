@@ -37,8 +37,9 @@ pub fn line(e: &WatchEvent) -> String {
                 incident.cause.words()
             )
         }
-        WatchEvent::Diagnosed { id, at, summary, class, item, appliable, seconds } => {
+        WatchEvent::Diagnosed { id, at, summary, class, item, appliable, applied, seconds } => {
             let queued = match (item, appliable) {
+                (Some(_), _) if applied.is_some() => format!("; {}", applied.as_deref().unwrap_or("")),
                 (Some(i), true) => format!("; queued {i} (a patch aiops can apply after approval)"),
                 (Some(i), false) => format!("; queued {i} (steps for a person)"),
                 (None, _) => "; nothing queued".to_string(),
