@@ -12,6 +12,7 @@ pub mod announce;
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod notices;
 pub mod schedule;
 pub mod tasks;
 pub mod tls;
@@ -65,6 +66,10 @@ pub struct ServeOptions {
     /// A webhook the starts and ends of the `[maintenance]` windows, and the watcher's
     /// incidents, are announced to.
     pub notify: Option<String>,
+    /// How the watcher's notifications are written (`--notify-format`).
+    pub notify_format: notices::Format,
+    /// The server's address as people reach it, for links in notifications.
+    pub public_url: Option<String>,
     /// Run the watcher (`--watch`) with this request.
     pub watch: Option<crate::jobs::watch::WatchRequest>,
 }
@@ -621,7 +626,12 @@ pub async fn run(
     if let Some(mut req) = opts.watch.clone() {
         if let Some(source) = watch_source {
             req.source = source;
-            tokio::spawn(watcher::run(Arc::clone(&state), req, opts.notify.clone(), rx.clone()));
+            let notify = opts.notify.clone().map(|url| watcher::Notify {
+                url,
+                format: opts.notify_format,
+                link_base: opts.public_url.clone(),
+            });
+            tokio::spawn(watcher::run(Arc::clone(&state), req, notify, rx.clone()));
         } else {
             tracing::warn!(
                 "--watch follows a live cluster (or the demo, replayed); a snapshot is not watched."
