@@ -94,7 +94,12 @@ fn lost_node_recommendation(
         id: recommendation_id(DELETE_POD_NODE_LOST, target, None, &patch),
         code: DELETE_POD_NODE_LOST.into(),
         feature: Feature::Diagnosis,
-        title: format!("Delete pod {name} of {}/{}, stuck on a lost node", target.kind, target.name),
+        title: format!(
+            "Delete pod {name} of {} {}/{}, stuck on a lost node",
+            target.kind,
+            target.namespace.as_deref().unwrap_or(""),
+            target.name
+        ),
         summary: format!(
             "{} The pod is deleted with grace period 0 (uid {uid} as a precondition); nothing to roll back: its controller runs the replacement.",
             d.root_cause
