@@ -139,9 +139,9 @@ pub fn notification(
             n.controller = Some(target.clone());
             n.times = Times { at: Some(*at), queued: Some(*queued), ..Times::default() };
             n.text = format!(
-                "approval overdue: {item} ({} tier, queued {queued}): {title}; {}",
+                "approval overdue: {item} ({} tier, queued {queued}): {title}; it needs {}",
                 tier.as_str(),
-                format!("it needs {}", crate::approval::state::requirement(*tier))
+                crate::approval::state::requirement(*tier)
             );
         }
         Outgoing::Event(e, tier) => {
