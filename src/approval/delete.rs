@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, Preconditions};
 use serde_json::{Value, json};
 use tracing::info;
 
-use super::apply::{ApplyError, ApplyOptions, ApplyOutcome, Result, api_of_ref, get_opt, with_retries};
+use super::exec::{ApplyError, ApplyOptions, ApplyOutcome, Result, api_of_ref, get_opt, with_retries};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, Store, With};
 use crate::clock::{Clock, Stopwatch};

@@ -11,6 +11,7 @@ pub use state::{Action, Approval, Role, State};
 pub use store::{Actor, EnqueueContext, Item, QueueError, Store};
 pub mod apply;
 pub mod delete;
+pub mod exec;
 pub mod ops;
 pub mod patch;
 pub mod phr_sync;

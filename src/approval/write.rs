@@ -10,7 +10,7 @@
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::apply::{ApplyOptions, prune_nulls, with_retries};
+use super::exec::{ApplyOptions, prune_nulls, with_retries};
 use super::patch::{apply_body, pointer, replaced_subtree};
 use super::store::Item;
 
