@@ -485,3 +485,87 @@ fn a_pod_stuck_on_a_lost_node_is_deleted_by_policy_and_the_incident_resolves() {
     let after: Value = serde_json::from_str(&ok(d, &kc, &["queue", "show", &id, "-o", "json"])).unwrap();
     assert_eq!(after["state"], "verified", "{out}\n{after:#}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Notifications of serve --watch
+
+/// A webhook that keeps every JSON body posted to it.
+fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&got);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+                let keep = std::sync::Arc::clone(&keep);
+                async move {
+                    keep.lock().unwrap().push(serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null));
+                    "ok"
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("http://{}/hook", rx.recv().unwrap()), got)
+}
+
+#[test]
+fn serve_watch_posts_the_generic_json_notifications_with_tier_and_link() {
+    use std::io::{BufRead, BufReader};
+    let mut st = watch_api::State::default();
+    seed_rollout(&mut st);
+    let since = Timestamp::now() - jiff::SignedDuration::from_secs(2);
+    st.put(&pod_path("shop", &format!("web-{NEW}-00000")), pod(NEW, 0, crash_looping(since)));
+    let (api, _mock) = watch_api::start(st);
+    let (hook, got) = webhook();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kc = support::kube_mock::kubeconfig(d, &api);
+    std::fs::write(d.join("tokens.yaml"), "tokens:\n  - name: ann\n    roles: [approver]\n    token: approver-token-0123456789abcdef\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--watch", "--settle", "2s", "--listen", "127.0.0.1:0", "--schedule", "verify=off"])
+        .args(["--notify", &hook, "--notify-format", "json", "--public-url", "https://aiops.example.com"])
+        .arg("--tokens")
+        .arg(d.join("tokens.yaml"))
+        .arg("--out")
+        .arg(d.join("reports"))
+        .arg("--db")
+        .arg(d.join("queue.db"))
+        .env("KUBECONFIG", &kc)
+        .env("RUST_LOG", "warn")
+        .env_remove("AIOPS_CONFIG")
+        .env_remove("AIOPS_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("aiops serve listening on"), "{line}");
+    let mut posts = Vec::new();
+    for _ in 0..300 {
+        posts = got.lock().unwrap().clone();
+        if posts.iter().any(|p| p["kind"] == "incident-diagnosed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let opened = posts.iter().find(|p| p["kind"] == "incident-opened").unwrap_or_else(|| panic!("{posts:#?}"));
+    assert_eq!(opened["cause"], "crash-loop");
+    assert_eq!(opened["controller"], "shop/Deployment/web");
+    assert!(opened["times"]["first_signal"].is_string() && opened["times"]["detected"].is_string(), "{opened:#}");
+    let diagnosed = posts.iter().find(|p| p["kind"] == "incident-diagnosed").unwrap_or_else(|| panic!("{posts:#?}"));
+    let item = diagnosed["item"].as_str().unwrap();
+    assert!(item.starts_with("rollback-app-"), "{diagnosed:#}");
+    assert_eq!(diagnosed["tier"], "medium");
+    assert_eq!(diagnosed["incident"], opened["incident"]);
+    assert_eq!(diagnosed["controller"], "shop/Deployment/web", "remembered from the opening");
+    assert_eq!(diagnosed["link"], format!("https://aiops.example.com/queue/{item}"));
+    assert!(diagnosed["text"].as_str().unwrap().contains("diagnosed"), "{diagnosed:#}");
+    assert_eq!(posts.iter().filter(|p| p["kind"] == "incident-opened").count(), 1, "one post per incident and kind");
+}
