@@ -524,7 +524,11 @@ fn serve_watch_posts_the_generic_json_notifications_with_tier_and_link() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let kc = support::kube_mock::kubeconfig(d, &api);
-    std::fs::write(d.join("tokens.yaml"), "tokens:\n  - name: ann\n    roles: [approver]\n    token: approver-token-0123456789abcdef\n").unwrap();
+    std::fs::write(
+        d.join("tokens.yaml"),
+        "tokens:\n  - name: ann\n    roles: [approver]\n    token: approver-token-0123456789abcdef\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(["serve", "--watch", "--settle", "2s", "--listen", "127.0.0.1:0", "--schedule", "verify=off"])
         .args(["--notify", &hook, "--notify-format", "json", "--public-url", "https://aiops.example.com"])
@@ -555,11 +559,16 @@ fn serve_watch_posts_the_generic_json_notifications_with_tier_and_link() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let opened = posts.iter().find(|p| p["kind"] == "incident-opened").unwrap_or_else(|| panic!("{posts:#?}"));
+    let opened =
+        posts.iter().find(|p| p["kind"] == "incident-opened").unwrap_or_else(|| panic!("{posts:#?}"));
     assert_eq!(opened["cause"], "crash-loop");
     assert_eq!(opened["controller"], "shop/Deployment/web");
-    assert!(opened["times"]["first_signal"].is_string() && opened["times"]["detected"].is_string(), "{opened:#}");
-    let diagnosed = posts.iter().find(|p| p["kind"] == "incident-diagnosed").unwrap_or_else(|| panic!("{posts:#?}"));
+    assert!(
+        opened["times"]["first_signal"].is_string() && opened["times"]["detected"].is_string(),
+        "{opened:#}"
+    );
+    let diagnosed =
+        posts.iter().find(|p| p["kind"] == "incident-diagnosed").unwrap_or_else(|| panic!("{posts:#?}"));
     let item = diagnosed["item"].as_str().unwrap();
     assert!(item.starts_with("rollback-app-"), "{diagnosed:#}");
     assert_eq!(diagnosed["tier"], "medium");
@@ -567,5 +576,9 @@ fn serve_watch_posts_the_generic_json_notifications_with_tier_and_link() {
     assert_eq!(diagnosed["controller"], "shop/Deployment/web", "remembered from the opening");
     assert_eq!(diagnosed["link"], format!("https://aiops.example.com/queue/{item}"));
     assert!(diagnosed["text"].as_str().unwrap().contains("diagnosed"), "{diagnosed:#}");
-    assert_eq!(posts.iter().filter(|p| p["kind"] == "incident-opened").count(), 1, "one post per incident and kind");
+    assert_eq!(
+        posts.iter().filter(|p| p["kind"] == "incident-opened").count(),
+        1,
+        "one post per incident and kind"
+    );
 }
