@@ -60,6 +60,36 @@ pub struct RawConfig {
     pub slo: RawSlo,
     #[serde(default)]
     pub maintenance: RawMaintenance,
+    #[serde(default)]
+    pub cluster: RawCluster,
+    /// `[[clusters]]`: per kubeconfig context, its value of the Prometheus cluster label.
+    #[serde(default)]
+    pub clusters: Vec<RawClusterEntry>,
+}
+
+/// `[cluster]`: this configuration's own cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// The name queue items found in this cluster carry (an in-cluster run has no
+    /// kubeconfig context to name it by).
+    pub name: Option<String>,
+}
+
+/// One `[[clusters]]` entry:
+///
+/// ```toml
+/// [[clusters]]
+/// context = "prod-eu-admin"
+/// prometheus_cluster = "prod-eu"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterEntry {
+    pub context: String,
+    /// The value of `prometheus.cluster_label` that selects this context's series in a
+    /// Prometheus shared by several clusters.
+    pub prometheus_cluster: Option<String>,
 }
 
 /// `[maintenance]`: when the queue may apply changes ([`crate::approval::windows`]).
@@ -316,6 +346,13 @@ pub struct Config {
     pub baseline: Option<std::sync::Arc<crate::analysis::baseline::Baseline>>,
     /// `[maintenance]`: allowed and frozen windows for applies (none: never refused by time).
     pub maintenance: crate::approval::windows::Windows,
+    /// `[cluster] name` / `AIOPS_CLUSTER_NAME`: the name of this configuration's own
+    /// cluster (items found in it carry it; an in-cluster run has no context name).
+    pub cluster_name: Option<String>,
+    /// `prometheus.cluster_label`: the label naming a cluster in a shared Prometheus.
+    pub cluster_label: String,
+    /// `[[clusters]]`: kubeconfig context → its value of the cluster label.
+    pub prometheus_clusters: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {
@@ -323,6 +360,27 @@ impl Config {
     #[must_use]
     pub fn baseline(&self) -> &crate::analysis::baseline::Baseline {
         self.baseline.as_deref().unwrap_or_else(|| crate::analysis::baseline::Baseline::builtin())
+    }
+
+    /// This configuration for one kubeconfig context of a fleet run (`--context a,b`): that
+    /// context, and, with a Prometheus, the cluster label matcher selecting its series (its
+    /// `[[clusters]]` value, else the context's name), since one Prometheus serves them all.
+    #[must_use]
+    pub fn for_context(&self, context: &str) -> Config {
+        let mut c = self.clone();
+        c.context = Some(context.to_string());
+        if c.prometheus_url.is_some() {
+            let value = self.prometheus_clusters.get(context).cloned().unwrap_or_else(|| context.to_string());
+            c.cluster = Some((self.cluster_label.clone(), value));
+        }
+        c
+    }
+
+    /// The name queue items found through this configuration carry: `[cluster] name`, else
+    /// the kubeconfig context given; `None`: the kubeconfig's current context, if any.
+    #[must_use]
+    pub fn own_cluster_name(&self) -> Option<&str> {
+        self.cluster_name.as_deref().or(self.context.as_deref())
     }
 }
 
@@ -349,6 +407,9 @@ impl Default for Config {
             lock_ttl: Duration::from_secs(600),
             baseline: None,
             maintenance: crate::approval::windows::Windows::default(),
+            cluster_name: None,
+            cluster_label: "cluster".into(),
+            prometheus_clusters: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -442,7 +503,25 @@ impl Config {
                 .push(format!("prometheus.cluster_label: {cluster_label:?} is not a Prometheus label name"));
         }
         if let Some(v) = flags.cluster.clone().or(env("AIOPS_CLUSTER")).or(raw.prometheus.cluster) {
-            c.cluster = Some((cluster_label, v));
+            c.cluster = Some((cluster_label.clone(), v));
+        }
+        c.cluster_label = cluster_label;
+        c.cluster_name = env("AIOPS_CLUSTER_NAME").or(raw.cluster.name).filter(|n| !n.trim().is_empty());
+        let mut listed = std::collections::HashSet::new();
+        for (i, e) in raw.clusters.into_iter().enumerate() {
+            if e.context.trim().is_empty() {
+                errors.push(format!("clusters[{i}].context: must name a kubeconfig context"));
+            } else if !listed.insert(e.context.clone()) {
+                errors.push(format!("clusters[{i}].context: {:?} is listed twice", e.context));
+            } else if let Some(p) = e.prometheus_cluster {
+                c.prometheus_clusters.insert(e.context, p);
+            }
+        }
+        // `--context a` alone selects its `[[clusters]]` series too.
+        if c.cluster.is_none()
+            && let Some(v) = c.context.as_ref().and_then(|ctx| c.prometheus_clusters.get(ctx))
+        {
+            c.cluster = Some((c.cluster_label.clone(), v.clone()));
         }
         if let Some(v) = pick(raw.prometheus.timeout, "AIOPS_PROMETHEUS_TIMEOUT") {
             set_duration(&mut c.prometheus_timeout, &v, "prometheus.timeout", &mut errors);
@@ -705,5 +784,37 @@ mod tests {
         for bad in ["", "5", "m", "5x", "1.5h", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn each_context_of_a_fleet_gets_its_own_prometheus_cluster_matcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aiops.toml");
+        std::fs::write(
+            &file,
+            "[prometheus]\nurl = \"http://prom:9090\"\ncluster_label = \"k8s_cluster\"\n[cluster]\nname = \"ops\"\n[[clusters]]\ncontext = \"eu-admin\"\nprometheus_cluster = \"prod-eu\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap();
+        assert_eq!(c.cluster, None);
+        assert_eq!(c.own_cluster_name(), Some("ops"));
+        let eu = c.for_context("eu-admin");
+        assert_eq!(
+            (eu.context.as_deref(), eu.cluster.clone()),
+            (Some("eu-admin"), Some(("k8s_cluster".into(), "prod-eu".into())))
+        );
+        let us = c.for_context("us");
+        assert_eq!(us.cluster, Some(("k8s_cluster".to_string(), "us".to_string())));
+        // `--context eu-admin` alone selects its mapped series; AIOPS_CLUSTER_NAME names it.
+        let flags = Overrides { context: Some("eu-admin".into()), ..Overrides::default() };
+        let c =
+            Config::resolve(Some(&file), &flags, &env_of(&[("AIOPS_CLUSTER_NAME", "in-cluster")])).unwrap();
+        assert_eq!(c.cluster, Some(("k8s_cluster".to_string(), "prod-eu".to_string())));
+        assert_eq!(c.own_cluster_name(), Some("in-cluster"));
+        // Without a Prometheus there is no matcher to set.
+        assert_eq!(Config::default().for_context("x").cluster, None);
+        std::fs::write(&file, "[[clusters]]\ncontext = \"\"\n").unwrap();
+        let e = Config::resolve(Some(&file), &Overrides::default(), &env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("clusters[0].context"), "{e}");
     }
 }

@@ -151,7 +151,7 @@ fn enqueue_planted(dir: &Path) {
         phr: Default::default(),
         complete: false,
     };
-    enqueue(&mut store, &aiops::clock::SystemClock, &dir.join("out"), &req).unwrap();
+    enqueue(&mut store, &aiops::clock::SystemClock, &dir.join("out"), "", &req).unwrap();
 }
 
 #[test]

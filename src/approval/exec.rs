@@ -107,6 +107,12 @@ pub enum ApplyError {
         "{id} is not applied now: {reason} (nothing changed). Rollbacks stay allowed; an emergency apply needs a break-glass nonce (`aiops queue break-glass issue`, then --break-glass)"
     )]
     Window { id: String, reason: String },
+    /// The item belongs to a cluster this configuration has no credentials for: it is
+    /// never applied to another one.
+    #[error(
+        "{id} belongs to cluster {cluster:?}, which this configuration cannot reach: {reason} (nothing changed); run it with a kubeconfig that has the context {cluster:?} (--kubeconfig, KUBECONFIG)"
+    )]
+    UnknownCluster { id: String, cluster: String, reason: String },
 }
 
 pub(super) type Result<T> = std::result::Result<T, ApplyError>;

@@ -10,6 +10,7 @@ pub mod store;
 pub use state::{Action, Approval, Role, State};
 pub use store::{Actor, EnqueueContext, Item, QueueError, Store};
 pub mod apply;
+pub mod clusters;
 pub mod delete;
 pub mod exec;
 pub mod ops;

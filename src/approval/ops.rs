@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 use super::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, RollbackOutcome};
 use super::pod_health::{PodHealth, pod_health};
@@ -19,47 +18,11 @@ use super::state::{Action, Decision, Role, State};
 use super::store::{CHECKS, EnqueueContext, EnqueueSummary, Item, QueueError, Store};
 use super::{Actor, phr_sync};
 use super::{reconcile, rollback};
+
+pub use super::clusters::{Cluster, Clusters};
 use crate::clock::Clock;
-use crate::collectors::CollectError;
-use crate::collectors::kube::{self as kubesrc, KubeOptions};
-use crate::collectors::prometheus::PromOptions;
 use crate::model::ClusterSnapshot;
-use crate::model::recommendation::{Feature, Recommendation};
-
-/// The cluster the queue applies to: connected on first use (refusals that need no
-/// cluster come first), and the Prometheus the post-action checks read, if any.
-pub struct Cluster {
-    kube: KubeOptions,
-    prom: Option<PromOptions>,
-    client: OnceCell<kube::Client>,
-}
-
-impl std::fmt::Debug for Cluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("context", &self.kube.context).finish_non_exhaustive()
-    }
-}
-
-impl Cluster {
-    #[must_use]
-    pub fn new(kube: KubeOptions, prom: Option<PromOptions>) -> Cluster {
-        Cluster { kube, prom, client: OnceCell::new() }
-    }
-
-    /// The Kubernetes client, connecting on the first call.
-    ///
-    /// # Errors
-    /// No usable kubeconfig or cluster connection.
-    pub async fn client(&self) -> Result<&kube::Client, CollectError> {
-        self.client.get_or_try_init(|| kubesrc::connect(&self.kube)).await
-    }
-
-    /// Prometheus for the post-action checks.
-    #[must_use]
-    pub fn prometheus(&self) -> Option<&PromOptions> {
-        self.prom.as_ref()
-    }
-}
+use crate::model::recommendation::{Feature, Recommendation, cluster_scoped_id};
 
 /// Rewrites the decision and validation sections of an item's PHR; a failure is logged and
 /// does not undo the operation (the store is the record).
@@ -76,22 +39,15 @@ pub fn sync_phr(store: &Store, id: &str, now: Timestamp) {
 /// Store errors; API errors reading a target back (the entry stays open).
 pub async fn reconcile_if_needed(
     store: &mut Store,
-    cluster: &Cluster,
+    clusters: &Clusters,
     clock: &dyn Clock,
 ) -> Result<(), ApplyError> {
     if store.journal_open_entries()?.is_empty() {
         return Ok(());
     }
-    match cluster.client().await {
-        Ok(c) => {
-            for (id, state) in reconcile::reconcile(store, c, clock).await? {
-                tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
-                sync_phr(store, &id, clock.now());
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "Interrupted operations wait for a cluster connection to be reconciled.");
-        }
+    for (id, state) in reconcile::reconcile(store, clusters, clock).await? {
+        tracing::warn!(id, state = %state, "Reconciled an interrupted operation.");
+        sync_phr(store, &id, clock.now());
     }
     Ok(())
 }
@@ -184,7 +140,7 @@ pub fn decide(
 /// Not approved, nothing to apply, paused, cluster and store errors.
 pub async fn apply_item(
     store: &mut Store,
-    cluster: &Cluster,
+    clusters: &Clusters,
     clock: &dyn Clock,
     id: &str,
     by: &str,
@@ -204,8 +160,10 @@ pub async fn apply_item(
             return Err(ApplyError::Window { id: item.id, reason: gate.reason() });
         }
     }
-    let c = cluster.client().await.map_err(ApplyError::Connect)?;
-    reconcile_if_needed(store, cluster, clock).await?;
+    // The item's own cluster, or a refusal naming it: never another cluster.
+    let (_, client) = clusters.client_of(&item.id, &item.cluster).await?;
+    let c = &client;
+    reconcile_if_needed(store, clusters, clock).await?;
     let actor = Actor::new(by, "operator");
     if !opts.dry_run {
         open_window(store, clock, id, &actor, opts)?;
@@ -308,7 +266,7 @@ pub fn issue_break_glass(
 /// Not failed or approved, no justification, a closed window, and the apply's errors.
 pub async fn retry_item(
     store: &mut Store,
-    cluster: &Cluster,
+    clusters: &Clusters,
     clock: &dyn Clock,
     id: &str,
     by: &str,
@@ -325,8 +283,8 @@ pub async fn retry_item(
             }
             // Refusals that the apply would give come before the item leaves `failed`.
             store.ensure_not_paused()?;
-            let c = cluster.client().await.map_err(ApplyError::Connect)?;
-            apply::retry_precheck(c, &item).await?;
+            let (_, c) = clusters.client_of(&item.id, &item.cluster).await?;
+            apply::retry_precheck(&c, &item).await?;
             let action = Action::Retry { who: by.to_string(), justification: justification.to_string() };
             store.transition(id, &action, &Actor::new(by, "operator"), now)?;
             sync_phr(store, id, now);
@@ -335,7 +293,7 @@ pub async fn retry_item(
         state => return Err(ApplyError::NotRetryable { id: item.id, state }),
     }
     let opts = ApplyOptions { retry: true, dry_run: false, ..opts.clone() };
-    apply_item(store, cluster, clock, id, by, &opts).await
+    apply_item(store, clusters, clock, id, by, &opts).await
 }
 
 /// Rolls an applied item back and updates its PHR.
@@ -344,7 +302,7 @@ pub async fn retry_item(
 /// Not in effect, cluster and store errors.
 pub async fn rollback_item(
     store: &mut Store,
-    cluster: &Cluster,
+    clusters: &Clusters,
     clock: &dyn Clock,
     id: &str,
     by: &str,
@@ -355,9 +313,9 @@ pub async fn rollback_item(
     if !item.state.is_in_effect() {
         return Err(ApplyError::NotRollbackable { id: item.id, state: item.state });
     }
-    let c = cluster.client().await.map_err(ApplyError::Connect)?;
-    reconcile_if_needed(store, cluster, clock).await?;
-    let out = rollback::rollback(store, c, id, &Actor::new(by, "operator"), opts, clock).await;
+    let (_, c) = clusters.client_of(&item.id, &item.cluster).await?;
+    reconcile_if_needed(store, clusters, clock).await?;
+    let out = rollback::rollback(store, &c, id, &Actor::new(by, "operator"), opts, clock).await;
     sync_phr(store, id, clock.now());
     out
 }
@@ -453,7 +411,7 @@ pub fn after_checks(outcomes: &[Option<CheckOutcome>]) -> Option<Action> {
 /// Cluster connection and store errors.
 pub async fn verify_due(
     store: &mut Store,
-    cluster: &Cluster,
+    clusters: &Clusters,
     clock: &dyn Clock,
     id: Option<&str>,
     as_of: Timestamp,
@@ -462,9 +420,13 @@ pub async fn verify_due(
         // Nothing due: no cluster connection needed (the server asks every minute).
         return Ok(Vec::new());
     }
-    let c = cluster.client().await.map_err(ApplyError::Connect)?;
-    reconcile_if_needed(store, cluster, clock).await?;
-    let results = verify(store, c, cluster.prometheus(), clock, id, as_of).await?;
+    if let Some(i) = id {
+        // One item asked for: its cluster must be reachable (a plain refusal otherwise).
+        let item = store.get(i, as_of)?;
+        clusters.client_of(&item.id, &item.cluster).await?;
+    }
+    reconcile_if_needed(store, clusters, clock).await?;
+    let results = verify(store, clusters, clock, id, as_of).await?;
     let touched: BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
     for id in touched {
         sync_phr(store, id, clock.now());
@@ -474,8 +436,7 @@ pub async fn verify_due(
 
 async fn verify(
     store: &mut Store,
-    c: &kube::Client,
-    prom: Option<&PromOptions>,
+    clusters: &Clusters,
     clock: &dyn Clock,
     id: Option<&str>,
     as_of: Timestamp,
@@ -489,6 +450,7 @@ async fn verify(
         store.get(i, as_of)?;
     }
     let mut out = Vec::new();
+    let mut unreachable: Option<ApplyError> = None;
     for ch in due {
         let item = store.get(&ch.item_id, as_of)?;
         if item.state != State::Applied {
@@ -497,7 +459,18 @@ async fn verify(
         let offset = CHECKS.iter().find(|(l, _)| *l == ch.label).map_or(0, |(_, s)| *s);
         let applied_at = ch.due_at - jiff::SignedDuration::from_secs(offset);
         let pre: Option<PodHealth> = store.pre_metrics(&item.id)?;
-        let (outcome, detail) = match pod_health(c, &item, applied_at).await {
+        // Each item is checked in its own cluster; one that cannot be reached now leaves
+        // its check due (it is neither a pass nor a failure).
+        let (cluster, c) = match clusters.client_of(&item.id, &item.cluster).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(id = %item.id, cluster = %item.cluster, error = %e, "A post-action check waits for its cluster.");
+                unreachable.get_or_insert(e);
+                continue;
+            }
+        };
+        let prom = cluster.prometheus();
+        let (outcome, detail) = match pod_health(&c, &item, applied_at).await {
             Ok(h) => {
                 let (mut problems, mut summary) = judge_pods(&h, pre.as_ref());
                 if let Some(p) = prom {
@@ -552,7 +525,11 @@ async fn verify(
         };
         out.push(VerifyResult { id: item.id.clone(), label: ch.label.clone(), outcome, state, detail });
     }
-    Ok(out)
+    // No check could run because no cluster could be reached: that is the answer.
+    match unreachable {
+        Some(e) if out.is_empty() => Err(e),
+        _ => Ok(out),
+    }
 }
 
 /// What an analysis run puts into the queue.
@@ -616,13 +593,17 @@ pub fn enqueue(
     store: &mut Store,
     clock: &dyn Clock,
     phr_root: &Path,
+    cluster: &str,
     req: &EnqueueRequest<'_>,
 ) -> Result<EnqueueSummary, EnqueueError> {
     let now = clock.now();
-    let mut phr = req.phr.clone();
-    if phr.is_empty() && !req.recommendations.is_empty() {
+    // The ids are the cluster's (the same change in two clusters is two items).
+    let scoped: Vec<Recommendation> = req.recommendations.iter().map(|r| in_cluster(r, cluster)).collect();
+    let mut phr: HashMap<String, String> =
+        req.phr.iter().map(|(id, path)| (cluster_scoped_id(id, cluster), path.clone())).collect();
+    if phr.is_empty() && !scoped.is_empty() {
         let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-        phr = phr_sync::write_all(phr_root, req.feature, req.recommendations, date)
+        phr = phr_sync::write_all(phr_root, req.feature, &scoped, date)
             .map_err(|source| EnqueueError::Phr { root: phr_root.to_path_buf(), source: Box::new(source) })?;
     }
     let (present, resource_versions) = match req.snapshot {
@@ -637,6 +618,7 @@ pub fn enqueue(
     }
     let ctx = EnqueueContext {
         feature: req.feature.as_str().into(),
+        cluster: cluster.to_string(),
         requested_by: "aiops".into(),
         namespace: req.namespace.clone(),
         present,
@@ -646,7 +628,7 @@ pub fn enqueue(
     };
     // Queue evidence passes redaction before it is stored (it is shown by the CLI, the
     // page, the API and the PHRs): titles, summaries and evidence can quote logs.
-    let recs: Vec<Recommendation> = req.recommendations.iter().map(redacted).collect();
+    let recs: Vec<Recommendation> = scoped.iter().map(redacted).collect();
     let summary = store
         .enqueue(&recs, &ctx, now)
         .map_err(|source| EnqueueError::Store { db: store.path().to_path_buf(), source: Box::new(source) })?;
@@ -654,6 +636,11 @@ pub fn enqueue(
         sync_phr(store, id, now);
     }
     Ok(summary)
+}
+
+/// A recommendation as an item of one cluster's queue (its id scoped to the cluster).
+fn in_cluster(r: &Recommendation, cluster: &str) -> Recommendation {
+    Recommendation { id: cluster_scoped_id(&r.id, cluster), ..r.clone() }
 }
 
 /// A recommendation with its words redacted (its patch holds no free text).

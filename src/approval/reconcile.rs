@@ -1,11 +1,12 @@
 //! Settling operations a crashed process left open: each open journal entry whose lock holder
 //! is gone is read back from the cluster and its item moved to where the cluster says it is.
-//! Reads the cluster, writes the store.
+//! Each item is read back in its own cluster ([`Clusters`]). Reads the cluster, writes the store.
 
 use kube::Client;
 use serde_json::Value;
 
 use super::apply::*;
+use super::clusters::Clusters;
 use super::patch::{project_change, same};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, QueueError, Store, With};
@@ -20,7 +21,7 @@ use crate::clock::Clock;
 /// API errors (the entry stays open for the next attempt), database errors.
 pub async fn reconcile(
     store: &mut Store,
-    client: &Client,
+    clusters: &Clusters,
     clock: &dyn Clock,
 ) -> Result<Vec<(String, State)>> {
     let mut settled = Vec::new();
@@ -34,6 +35,14 @@ pub async fn reconcile(
         if store.lock_of(&key)?.is_some_and(|l| live(&l)) {
             continue;
         }
+        // Read back in the item's own cluster; without a connection the entry waits.
+        let client = match clusters.client_of(&item.id, &item.cluster).await {
+            Ok((_, c)) => c,
+            Err(e) => {
+                tracing::warn!(id = %item.id, cluster = %item.cluster, error = %e, "An interrupted operation waits for its cluster to be reconciled.");
+                continue;
+            }
+        };
         let owner = operation_owner("aiops-reconcile");
         match store.acquire_lock(
             &key,
@@ -47,7 +56,7 @@ pub async fn reconcile(
             Err(QueueError::Locked { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
-        let res = settle(store, client, &item, &j, clock).await;
+        let res = settle(store, &client, &item, &j, clock).await;
         let release = store.release_lock(&key, &owner, clock.now());
         settled.push(res?);
         release?;

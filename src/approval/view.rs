@@ -14,6 +14,8 @@ pub fn item_json(i: &Item) -> Value {
     json!({
         "id": i.id,
         "code": i.code,
+        // "" for the configuration's own cluster.
+        "cluster": i.cluster,
         "feature": i.feature,
         "target": i.target,
         "container": i.container,
@@ -88,6 +90,16 @@ pub fn parse_tier(s: &str) -> Result<RiskTier, String> {
     RiskTier::parse(s).ok_or_else(|| format!("tier {s:?}: one of trivial, low, medium, critical"))
 }
 
+/// How a filter names the items without a cluster name (the configuration's own cluster:
+/// queued before clusters were recorded, or from a snapshot).
+pub const NO_CLUSTER: &str = "-";
+
+/// An item's cluster as shown: its name, or [`NO_CLUSTER`].
+#[must_use]
+pub fn cluster_label(cluster: &str) -> &str {
+    if cluster.is_empty() { NO_CLUSTER } else { cluster }
+}
+
 impl ListFilter {
     /// A filter from its parts as text (blank parts are no filter).
     ///
@@ -98,6 +110,7 @@ impl ListFilter {
         tier: Option<&str>,
         namespace: Option<&str>,
         feature: Option<&str>,
+        cluster: Option<&str>,
         overdue_only: bool,
     ) -> Result<ListFilter, String> {
         fn nonempty(s: Option<&str>) -> Option<&str> {
@@ -108,6 +121,7 @@ impl ListFilter {
             tier: nonempty(tier).map(parse_tier).transpose()?,
             namespace: nonempty(namespace).map(str::to_string),
             feature: nonempty(feature).map(str::to_string),
+            cluster: nonempty(cluster).map(|c| if c == NO_CLUSTER { String::new() } else { c.to_string() }),
             overdue_only,
         })
     }

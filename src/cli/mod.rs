@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod diagnose;
 pub mod docs;
+pub mod fleet;
 pub mod hpa;
 pub mod output;
 pub mod queue;
@@ -42,9 +43,14 @@ pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use
+    /// Kubeconfig context to use; several (`a,b,c`) run sizing, hpa, audit,
+    /// diagnose --all-unhealthy and report once per cluster
     #[arg(long, global = true)]
     pub context: Option<String>,
+    /// Every context of the kubeconfig, one run per cluster (sizing, hpa, audit,
+    /// diagnose --all-unhealthy, report)
+    #[arg(long, global = true, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// Only this namespace
     #[arg(short = 'n', long, global = true, conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
@@ -301,6 +307,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<u8, CliError> {
         clock: &clock,
         progress: if drawn { &progress_line } else { &jobs::no_progress },
     };
+    if let Some(contexts) = fleet::contexts(&cli, &config)? {
+        return fleet::run(&cli, &config, &contexts, &ctx).await;
+    }
     let code = match &cli.command {
         Command::Inventory => {
             let inv = jobs::capture::inventory(&g.source()?, &g.scope(), &ctx).await;

@@ -71,9 +71,27 @@ pub fn clear_progress(drawn: bool) {
     }
 }
 
+tokio::task_local! {
+    /// Set while a fleet run ([`super::fleet`]) collects one cluster's output.
+    static CAPTURE: std::cell::RefCell<String>;
+}
+
+/// Runs `fut` with what it emits kept (returned beside its result) instead of printed.
+pub(crate) async fn captured<T>(fut: impl std::future::Future<Output = T>) -> (T, String) {
+    CAPTURE
+        .scope(std::cell::RefCell::new(String::new()), async move {
+            let out = fut.await;
+            (out, CAPTURE.with(|c| c.take()))
+        })
+        .await
+}
+
 /// Writes data to stdout: every byte passes the one redaction step first.
 pub(crate) fn emit(text: &str) -> Result {
     let text = crate::redact::redact(text);
+    if CAPTURE.try_with(|c| c.borrow_mut().push_str(&text)).is_ok() {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

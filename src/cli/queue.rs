@@ -187,6 +187,8 @@ pub async fn run(cmd: &QueueCommand, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8
                 a.tier.as_deref(),
                 namespace,
                 a.feature.as_deref(),
+                // `--cluster` (global): a cluster's items only.
+                g.cluster.as_deref(),
                 a.overdue,
             )
             .map_err(|e| JobError::Usage(format!("--{e}")))?;

@@ -114,7 +114,25 @@ impl ReportArgs {
 /// # Errors
 /// Usage errors (exit 2), a source that cannot be read, files that cannot be written.
 pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, CliError> {
+    run_in(args, None, g, ctx).await
+}
+
+/// [`run`] for one cluster of a fleet: its reports (and their history) in a folder of its
+/// own under `--out` (`--history`).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_in(
+    args: &ReportArgs,
+    cluster: Option<&str>,
+    g: &GlobalArgs,
+    ctx: &Ctx<'_>,
+) -> Result<u8, CliError> {
     let mut options = args.options();
+    if let Some(c) = cluster {
+        options.out = options.out.join(c);
+        options.history = options.history.map(|h| h.join(c));
+    }
     if let Some(file) = &args.notify_file {
         options.notify = notify_url_from(file)?;
     }

@@ -88,6 +88,23 @@ pub async fn connect(opts: &KubeOptions) -> Result<Client> {
     })
 }
 
+/// The contexts of the kubeconfig (`path`, else `KUBECONFIG`'s files merged, else
+/// `~/.kube/config`) in its order, and its current context.
+///
+/// # Errors
+/// No kubeconfig, or one that cannot be read.
+pub fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<(Vec<String>, Option<String>)> {
+    let kc = match path {
+        Some(p) => Kubeconfig::read_from(p)
+            .map_err(|e| CollectError::KubeConfig { reason: format!("{}: {e}", p.display()) })?,
+        None => Kubeconfig::read().map_err(|e| CollectError::KubeConfig {
+            reason: format!("no kubeconfig (KUBECONFIG, ~/.kube/config): {e}"),
+        })?,
+    };
+    let names = kc.contexts.iter().map(|c| c.name.clone()).collect();
+    Ok((names, kc.current_context))
+}
+
 /// Is this error worth another try?
 fn retryable(e: &kube::Error) -> bool {
     match e {

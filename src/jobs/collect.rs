@@ -77,6 +77,14 @@ pub fn prom_options(config: &Config) -> prometheus::PromOptions {
     }
 }
 
+/// Every context of the configuration's kubeconfig, in its order (`--all-contexts`).
+///
+/// # Errors
+/// No kubeconfig, or one that cannot be read.
+pub fn kubeconfig_contexts(config: &Config) -> Result<Vec<String>, CollectError> {
+    Ok(kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref())?.0)
+}
+
 /// Kubernetes client options from the configuration.
 #[must_use]
 pub fn kube_options(config: &Config, namespace: Option<String>) -> KubeOptions {
@@ -199,7 +207,15 @@ pub async fn collect_with(
         Source::Live => {
             let opts = kube_options(config, scope.namespace.clone());
             let client = kubesrc::connect(&opts).await?;
-            kubesrc::list_cluster(&client, &opts, scope.as_of.unwrap_or(now), progress).await?
+            let mut snap =
+                kubesrc::list_cluster(&client, &opts, scope.as_of.unwrap_or(now), progress).await?;
+            // The cluster's name: configured, the context given, else the current context.
+            snap.meta.cluster = config.own_cluster_name().map(str::to_string).or_else(|| {
+                kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref())
+                    .ok()
+                    .and_then(|(_, current)| current)
+            });
+            snap
         }
     };
     if let Some(ns) = &scope.namespace {

@@ -10,13 +10,17 @@ use jiff::Timestamp;
 use super::collect::{kube_options, prom_options};
 use super::{Ctx, JobError, Result, default_phr_root};
 use crate::approval::apply::{ApplyOptions, ApplyOutcome, RollbackOutcome};
-use crate::approval::ops::{self, Cluster, DecideRequest, VerifyResult};
+use crate::approval::clusters::{Cluster, Clusters, Resolve};
+use crate::approval::ops::{self, DecideRequest, VerifyResult};
 use crate::approval::state::Decision;
 use crate::approval::store::{BreakGlass, EnqueueSummary, ListFilter, Lock, QueueStats};
 use crate::approval::view::ItemDetail;
 use crate::approval::windows::Gate;
 use crate::approval::{Item, Role, Store};
+use crate::collectors::kube as kubesrc;
 use crate::config::Config;
+use crate::model::ClusterSnapshot;
+use crate::model::snapshot::SourceKind;
 
 pub use crate::approval::ops::EnqueueRequest;
 
@@ -28,20 +32,59 @@ pub fn open(config: &Config) -> Result<Store> {
     Ok(Store::open_with(&config.queue_db, config.queue_db_password.as_ref())?)
 }
 
-/// The cluster the queue applies to, from the configuration (connected on first use).
+/// The clusters the queue applies to: the configuration's own (items without a cluster
+/// name, or named as it is: `[cluster] name`, the context given, or the kubeconfig's current
+/// context when none is given) and every other context of the kubeconfig by name, with its
+/// Prometheus cluster matcher ([`Config::for_context`]); each connected on first use. An item
+/// whose cluster is none of these is refused, naming it.
 #[must_use]
-pub fn cluster(config: &Config) -> Cluster {
-    Cluster::new(kube_options(config, None), config.prometheus_url.as_ref().map(|_| prom_options(config)))
+pub fn clusters(config: &Config) -> Clusters {
+    let prom = |c: &Config| c.prometheus_url.as_ref().map(|_| prom_options(c));
+    let home = Cluster::new(kube_options(config, None), prom(config));
+    let mut home_names: Vec<String> = config.cluster_name.iter().chain(&config.context).cloned().collect();
+    if config.context.is_none()
+        && let Ok((_, Some(current))) = kubesrc::kubeconfig_contexts(config.kubeconfig.as_deref())
+    {
+        home_names.push(current);
+    }
+    let base = config.clone();
+    let resolve: Resolve = Box::new(move |name| {
+        let (contexts, _) =
+            kubesrc::kubeconfig_contexts(base.kubeconfig.as_deref()).map_err(|e| e.to_string())?;
+        if !contexts.iter().any(|c| c == name) {
+            let file = base.kubeconfig.as_ref().map_or_else(String::new, |p| format!(" {}", p.display()));
+            return Err(format!(
+                "the kubeconfig{file} has no context {name:?} (it has: {})",
+                contexts.join(", ")
+            ));
+        }
+        let c = base.for_context(name);
+        Ok(Cluster::new(kube_options(&c, None), prom(&c)))
+    });
+    Clusters::new(home, home_names, resolve)
 }
 
-/// Puts an analysis run's recommendations into the queue of the configuration; PHRs are
-/// written next to the database when the request carries none.
+/// The cluster name the items of a run carry: `[cluster] name`, else the context given,
+/// else (a live run) the kubeconfig's current context; `""` (the configuration's own
+/// cluster) for a snapshot or the demo without either.
+#[must_use]
+pub fn item_cluster(config: &Config, snapshot: Option<&ClusterSnapshot>) -> String {
+    if let Some(name) = config.own_cluster_name() {
+        return name.to_string();
+    }
+    snapshot.filter(|s| s.source == SourceKind::Live).and_then(|s| s.meta.cluster.clone()).unwrap_or_default()
+}
+
+/// Puts an analysis run's recommendations into the queue of the configuration, as items of
+/// the run's cluster ([`item_cluster`]); PHRs are written next to the database when the
+/// request carries none.
 ///
 /// # Errors
 /// PHR files or the store.
 pub fn enqueue(ctx: &Ctx<'_>, req: &EnqueueRequest<'_>) -> Result<EnqueueSummary> {
     let mut store = open(ctx.config)?;
-    Ok(ops::enqueue(&mut store, ctx.clock, &default_phr_root(ctx.config), req)?)
+    let cluster = item_cluster(ctx.config, req.snapshot);
+    Ok(ops::enqueue(&mut store, ctx.clock, &default_phr_root(ctx.config), &cluster, req)?)
 }
 
 /// Items matching a filter, newest first (operations a crashed process left open are
@@ -55,7 +98,7 @@ pub async fn list(
     filter: &ListFilter,
     as_of: Timestamp,
 ) -> Result<Vec<Item>> {
-    ops::reconcile_if_needed(store, &cluster(ctx.config), ctx.clock).await?;
+    ops::reconcile_if_needed(store, &clusters(ctx.config), ctx.clock).await?;
     ops::expire_stale_approvals(store, ctx.clock, ctx.config.approved_ttl)?;
     Ok(store.list(filter, as_of)?)
 }
@@ -65,7 +108,7 @@ pub async fn list(
 /// # Errors
 /// Unknown id, store errors.
 pub async fn show(store: &mut Store, ctx: &Ctx<'_>, id: &str, as_of: Timestamp) -> Result<ItemDetail> {
-    ops::reconcile_if_needed(store, &cluster(ctx.config), ctx.clock).await?;
+    ops::reconcile_if_needed(store, &clusters(ctx.config), ctx.clock).await?;
     Ok(ItemDetail::load(store, id, as_of)?)
 }
 
@@ -124,7 +167,7 @@ pub async fn apply(store: &mut Store, ctx: &Ctx<'_>, req: &ApplyRequest) -> Resu
         break_glass: req.break_glass.clone(),
         ..ApplyOptions::default()
     };
-    Ok(ops::apply_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, &opts).await?)
+    Ok(ops::apply_item(store, &clusters(ctx.config), ctx.clock, &req.id, &req.by, &opts).await?)
 }
 
 /// Tries a failed apply again after its cause was fixed (`justification`: what was fixed).
@@ -151,7 +194,7 @@ pub async fn retry(
         break_glass: req.break_glass.clone(),
         ..ApplyOptions::default()
     };
-    Ok(ops::retry_item(store, &cluster(ctx.config), ctx.clock, &req.id, &req.by, justification, &opts)
+    Ok(ops::retry_item(store, &clusters(ctx.config), ctx.clock, &req.id, &req.by, justification, &opts)
         .await?)
 }
 
@@ -204,7 +247,7 @@ pub async fn rollback(
         lock_ttl: ctx.config.lock_ttl,
         ..ApplyOptions::default()
     };
-    Ok(ops::rollback_item(store, &cluster(ctx.config), ctx.clock, id, by, &opts).await?)
+    Ok(ops::rollback_item(store, &clusters(ctx.config), ctx.clock, id, by, &opts).await?)
 }
 
 /// Runs the post-action checks due at `as_of` (all items, or one).
@@ -218,7 +261,7 @@ pub async fn verify(
     as_of: Timestamp,
 ) -> Result<Vec<VerifyResult>> {
     ops::expire_stale_approvals(store, ctx.clock, ctx.config.approved_ttl)?;
-    Ok(ops::verify_due(store, &cluster(ctx.config), ctx.clock, id, as_of).await?)
+    Ok(ops::verify_due(store, &clusters(ctx.config), ctx.clock, id, as_of).await?)
 }
 
 /// Maintenance mode on (`Some(reason)`) or off.

@@ -138,6 +138,19 @@ pub fn recommendation_id(
     format!("{code}-{h:016x}")
 }
 
+/// The id of a recommendation as an item of one cluster's queue: its own id for the
+/// configuration's cluster (`""`, so items queued before clusters were recorded keep
+/// theirs), else its code and FNV-1a over the cluster name, a NUL and the id. The same
+/// change to the same object in two clusters is two items; the form `code-<16 hex>` stays.
+#[must_use]
+pub fn cluster_scoped_id(id: &str, cluster: &str) -> String {
+    if cluster.is_empty() {
+        return id.to_string();
+    }
+    let code = id.rsplit_once('-').map_or(id, |(c, _)| c);
+    format!("{code}-{:016x}", crate::model::fnv1a(&format!("{cluster}\0{id}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +187,12 @@ mod tests {
         // 64 over each part's bytes followed by 0xff, in Python.
         assert_eq!(recommendation_id("x", &t, None, &serde_json::json!({})), "x-33f544c8b2bac688");
         assert_eq!(id, "resize-requests-limits-293aa6693fc96835");
+        // Per cluster: the configuration's own keeps the id; two clusters, two ids.
+        assert_eq!(cluster_scoped_id(&id, ""), id);
+        let (a, b) = (cluster_scoped_id(&id, "prod-eu"), cluster_scoped_id(&id, "prod-us"));
+        assert_ne!(a, b);
+        assert_ne!(a, id);
+        assert!(a.starts_with("resize-requests-limits-") && a.len() == id.len(), "{a}");
+        assert_eq!(a, cluster_scoped_id(&id, "prod-eu"));
     }
 }

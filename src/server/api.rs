@@ -283,6 +283,8 @@ pub struct ListQuery {
     pub tier: Option<String>,
     pub namespace: Option<String>,
     pub feature: Option<String>,
+    /// A cluster's items only (`-`: those without a cluster name).
+    pub cluster: Option<String>,
     pub overdue: Option<String>,
     pub offset: Option<usize>,
     pub limit: Option<usize>,
@@ -300,6 +302,7 @@ pub fn filter_of(q: &ListQuery) -> Result<ListFilter, ApiError> {
         q.tier.as_deref(),
         q.namespace.as_deref(),
         q.feature.as_deref(),
+        q.cluster.as_deref(),
         overdue,
     )
     .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))

@@ -18,6 +18,7 @@ use super::api::{self, ActBody, ApiError, ListQuery, Op};
 use super::auth::{Principal, Role, csrf_matches};
 use super::{AppState, Authed, session_cookie};
 use crate::approval::State as ItemState;
+use crate::approval::view::cluster_label;
 use crate::model::recommendation::RiskTier;
 
 const PAGE_SIZE: usize = 50;
@@ -321,6 +322,7 @@ fn query_string(q: &ListQuery, page: usize) -> String {
         ("tier", &q.tier),
         ("feature", &q.feature),
         ("namespace", &q.namespace),
+        ("cluster", &q.cluster),
         ("overdue", &q.overdue),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
@@ -351,10 +353,12 @@ pub async fn list(
     let page_no = q.page.unwrap_or(1).max(1);
     let offset = (page_no - 1) * PAGE_SIZE;
     let f2 = filter.clone();
-    let page = match st.db(move |s, now| s.list_page(&f2, now, offset, PAGE_SIZE)).await {
+    let page = match st.db(move |s, now| Ok((s.list_page(&f2, now, offset, PAGE_SIZE)?, s.clusters()?))).await
+    {
         Ok(p) => p,
         Err(e) => return api_error_page(&authed, &ApiError::from(e), None),
     };
+    let (page, clusters) = page;
     let now = st.now();
     let rows: Vec<Value> = page
         .items
@@ -363,6 +367,7 @@ pub async fn list(
             json!({
                 "id": i.id,
                 "title": i.title,
+                "cluster": cluster_label(&i.cluster),
                 "target": i.target.key(),
                 "tier": RiskTier::as_str(i.tier),
                 "state": i.state.as_str(),
@@ -393,11 +398,15 @@ pub async fn list(
         "states": ItemState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "tiers": ["trivial", "low", "medium", "critical"],
         "features": ["sizing", "hpa", "diagnosis", "security", "rollout"],
+        // The cluster select and column appear once the queue holds more than one cluster.
+        "clusters": clusters.iter().map(|c| cluster_label(c)).collect::<Vec<_>>(),
+        "many_clusters": clusters.len() > 1,
         "filters": {
             "state": q.state.clone().unwrap_or_default(),
             "tier": q.tier.clone().unwrap_or_default(),
             "feature": q.feature.clone().unwrap_or_default(),
             "namespace": q.namespace.clone().unwrap_or_default(),
+            "cluster": q.cluster.clone().unwrap_or_default(),
             "overdue": filter.overdue_only,
         },
         "paused": paused(&st).await,

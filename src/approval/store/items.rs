@@ -34,6 +34,7 @@ fn raw_item(r: &Row) -> std::result::Result<RawItem, DbError> {
         expired_reason: r.get(16)?,
         pre_state: r.get(17)?,
         recommendation: r.get(18)?,
+        cluster: r.get(19)?,
     })
 }
 
@@ -57,6 +58,7 @@ struct RawItem {
     expired_reason: Option<String>,
     pre_state: Option<String>,
     recommendation: String,
+    cluster: String,
 }
 
 /// The `WHERE` clause of a list filter and its parameters (`list` and `list_page`).
@@ -78,6 +80,9 @@ fn filter_clause(filter: &ListFilter, now: Timestamp) -> (String, Vec<Value>) {
     }
     if let Some(f) = &filter.feature {
         arg(&mut clause, " AND feature = ?", f.clone().into());
+    }
+    if let Some(c) = &filter.cluster {
+        arg(&mut clause, " AND cluster = ?", c.clone().into());
     }
     if filter.overdue_only {
         // The same rule as `state::is_overdue`: pending and older than its tier's window.
@@ -157,7 +162,7 @@ impl Store {
                     .ok();
                     let st = by_policy.as_ref().map_or(State::Pending, |d| d.to);
                     tx.execute(
-                        &format!("INSERT INTO items ({ITEM_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?12,?12,?13,?14,NULL,NULL,?15)"),
+                        &format!("INSERT INTO items ({ITEM_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?12,?12,?13,?14,NULL,NULL,?15,?16)"),
                         args![
                             r.id,
                             r.code,
@@ -173,7 +178,8 @@ impl Store {
                             ms(now),
                             phr,
                             rv,
-                            json
+                            json,
+                            ctx.cluster
                         ],
                     )
                     .map_err(db)?;
@@ -212,8 +218,8 @@ impl Store {
         if ctx.complete {
             let rows = tx
                 .query(
-                    "SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1",
-                    args![ctx.feature],
+                    "SELECT id, kind, namespace, name, container FROM items WHERE state = 'pending' AND feature = ?1 AND cluster = ?2",
+                    args![ctx.feature, ctx.cluster],
                 )
                 .map_err(db)?;
             for row in rows {
@@ -338,6 +344,7 @@ impl Store {
             overdue: state::is_overdue(tier, state, created_at, now),
             id: raw.id,
             code: raw.code,
+            cluster: raw.cluster,
             feature: raw.feature,
             target: ObjectRef::new(raw.kind.as_str(), raw.namespace.as_deref(), &raw.name),
             container: raw.container,
@@ -455,6 +462,17 @@ impl Store {
         self.conn
             .query("SELECT state, tier, COUNT(*) FROM items GROUP BY state, tier ORDER BY state, tier", &[])
             .and_then(|rows| rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect())
+            .map_err(self.db())
+    }
+
+    /// The clusters items belong to, in order (`""`: the configuration's own cluster).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn clusters(&self) -> Result<Vec<String>> {
+        self.conn
+            .query("SELECT DISTINCT cluster FROM items ORDER BY cluster", &[])
+            .and_then(|rows| rows.iter().map(|r| r.get(0)).collect())
             .map_err(self.db())
     }
 

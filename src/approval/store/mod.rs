@@ -99,6 +99,10 @@ type StaleRow = (String, String, Option<String>, String, Option<String>);
 pub struct Item {
     pub id: String,
     pub code: String,
+    /// The cluster it belongs to (the kubeconfig context or configured name it was found
+    /// in); empty: the cluster of the configuration (items queued before issue 21).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
     /// The analysis that proposed it: sizing, hpa, diagnosis, security, rollout.
     pub feature: String,
     pub target: ObjectRef,
@@ -181,6 +185,9 @@ impl Actor {
 pub struct EnqueueContext {
     /// sizing, hpa, diagnosis, security, rollout.
     pub feature: String,
+    /// The cluster the run analysed ('' for the configuration's own): its items carry it,
+    /// and only its pending items may expire.
+    pub cluster: String,
     pub requested_by: String,
     /// The run covered only this namespace: pending items elsewhere are left alone.
     pub namespace: Option<String>,
@@ -215,6 +222,8 @@ pub struct ListFilter {
     pub namespace: Option<String>,
     pub overdue_only: bool,
     pub feature: Option<String>,
+    /// Only this cluster's items (`""`: those of the configuration's own cluster).
+    pub cluster: Option<String>,
 }
 
 /// An operation lock on one target.
@@ -456,6 +465,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    // 7: many clusters (issue 21): the cluster an item (and an incident) belongs to, the
+    // kubeconfig context or configured name it was found in; '' for rows written before
+    // (the cluster of the configuration). The list filtered by cluster keeps its order
+    // served from an index.
+    Migration {
+        sql: "ALTER TABLE items ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
+    CREATE INDEX items_cluster ON items(cluster, created_ms DESC, id);
+    ALTER TABLE incidents ADD COLUMN cluster TEXT NOT NULL DEFAULT '';",
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The shared DDL in PostgreSQL's words: 64-bit integers (SQLite's INTEGER is 64-bit),
@@ -513,7 +533,7 @@ impl std::fmt::Debug for Store {
 }
 
 const ITEM_COLUMNS: &str = "id, code, feature, kind, namespace, name, container, tier, state, title, requested_by, \
-     created_ms, updated_ms, last_seen_ms, phr, resource_version, expired_reason, pre_state, recommendation";
+     created_ms, updated_ms, last_seen_ms, phr, resource_version, expired_reason, pre_state, recommendation, cluster";
 
 impl Store {
     /// Opens (creating it and its directory if needed) and migrates the database: a SQLite

@@ -6,7 +6,7 @@ use super::Table;
 use crate::approval::Item;
 use crate::approval::state;
 use crate::approval::store::QueueStats;
-use crate::approval::view::ItemDetail;
+use crate::approval::view::{ItemDetail, cluster_label};
 
 fn target_text(i: &Item) -> String {
     let mut t = i.target_key();
@@ -20,7 +20,13 @@ pub fn render_list(items: &[Item], md: bool) -> String {
     if items.is_empty() {
         return "The queue is empty (or nothing matches the filters).\n".into();
     }
-    let mut t = Table::new(&["ID", "TIER", "STATE", "TARGET", "TITLE", "CREATED", "APPROVALS"]);
+    // The cluster column only when the items come from more than one cluster.
+    let many = items.iter().any(|i| i.cluster != items[0].cluster);
+    let mut head = vec!["ID", "TIER", "STATE", "TARGET", "TITLE", "CREATED", "APPROVALS"];
+    if many {
+        head.insert(1, "CLUSTER");
+    }
+    let mut t = Table::new(&head);
     for i in items {
         let state = if i.overdue { format!("{} (overdue)", i.state) } else { i.state.to_string() };
         let approvals = i
@@ -29,7 +35,7 @@ pub fn render_list(items: &[Item], md: bool) -> String {
             .map(|a| format!("{}:{}", a.role.as_str(), a.who))
             .collect::<Vec<_>>()
             .join(", ");
-        t.row(vec![
+        let mut row = vec![
             i.id.clone(),
             i.tier.as_str().into(),
             state,
@@ -37,7 +43,11 @@ pub fn render_list(items: &[Item], md: bool) -> String {
             i.title.clone(),
             i.created_at.to_string(),
             approvals,
-        ]);
+        ];
+        if many {
+            row.insert(1, cluster_label(&i.cluster).to_string());
+        }
+        t.row(row);
     }
     t.render(md)
 }
@@ -46,6 +56,9 @@ pub fn render_show(d: &ItemDetail) -> String {
     let (i, history, checks, ops) = (&d.item, &d.history, &d.checks, &d.operations);
     let mut o = String::new();
     let _ = writeln!(o, "{}  {}", i.id, i.title);
+    if !i.cluster.is_empty() {
+        let _ = writeln!(o, "  cluster:   {}", i.cluster);
+    }
     let _ = writeln!(o, "  target:    {}", target_text(i));
     let _ = writeln!(o, "  tier:      {} (needs: {})", i.tier.as_str(), state::requirement(i.tier));
     let _ = writeln!(o, "  state:     {}{}", i.state, if i.overdue { " (overdue)" } else { "" });
