@@ -370,6 +370,15 @@ fn watch_halts_a_bad_rollout_and_continues_a_good_one() {
     assert!(text.contains("good-new-b1"), "{text}");
     let looks = state.lock().unwrap().iter().find(|s| s.name == "good").unwrap().looks;
     assert!(looks >= 2, "watched more than once: {looks}");
+    // A live continue is recorded in a PHR too, its decision filled in (nothing to approve).
+    let continued: Vec<String> = std::fs::read_dir(data_dir().join("history/prompts/rollout"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|t| t.contains("id: rollout-continue-"))
+        .collect();
+    assert_eq!(continued.len(), 1, "one continue PHR");
+    assert!(continued[0].contains("Continue the rollout of shop/good"), "{}", continued[0]);
+    assert!(continued[0].contains("decision: continue (aiops rollout"), "{}", continued[0]);
 
     // Stuck: the new pod never becomes Ready; it is judged once older than --ready-grace.
     let o = watch("deploy/stuck", &["--ready-grace", "1s", "-o", "json"]);

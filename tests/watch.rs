@@ -11,14 +11,14 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use aiops::approval::Store;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use support::watch_api::{self, pod_path};
+use support::watcher::Watcher;
 
 // ---------------------------------------------------------------------------------------
 // Objects
@@ -213,87 +213,6 @@ fn the_mock_answers_an_expired_version_with_410_and_sends_bookmarks_only_when_as
 
 // ---------------------------------------------------------------------------------------
 // The watcher
-
-struct Watcher {
-    child: Child,
-    lines: Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Watcher {
-    fn start(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Watcher {
-        Watcher::start_on(dir, &dir.join("queue.db"), kubeconfig, args)
-    }
-
-    fn start_on(dir: &Path, db: &Path, kubeconfig: &Path, args: &[&str]) -> Watcher {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
-            .args(["watch", "-o", "json", "--settle", "2s"])
-            .args(args)
-            .arg("--db")
-            .arg(db)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
-            .env_remove("AIOPS_CONFIG")
-            .env_remove("AIOPS_DB")
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    return;
-                }
-            }
-        });
-        Watcher { child, lines, seen: Vec::new() }
-    }
-
-    /// Waits for an event matching `pred` (events seen before count); panics after `timeout`.
-    fn wait(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
-            return v.clone();
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(_) => panic!("no {what} within {timeout:?}; events: {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn count(&self, pred: impl Fn(&Value) -> bool) -> usize {
-        self.seen.iter().filter(|v| pred(v)).count()
-    }
-
-    /// Collects what arrives within `d`.
-    fn drain(&mut self, d: Duration) {
-        let deadline = Instant::now() + d;
-        while let Ok(v) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            self.seen.push(v);
-        }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn opened_for(name: &'static str) -> impl Fn(&Value) -> bool {
     move |v: &Value| v["event"] == "opened" && v["incident"]["name"] == name
@@ -775,6 +694,9 @@ fn a_changed_pod_template_is_a_rollout_reported_as_it_starts() {
     let kc = support::kube_mock::kubeconfig(dir.path(), &url);
     let mut w = Watcher::start(dir.path(), &kc, &["-n", "shop"]);
     w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
+    // "synced" is the pods' list; the Deployments' watch starts on its own (under load, later):
+    // a change before it would be part of its first list, not a rollout.
+    watch_api::wait_watching(&mock, "/deployments");
     let path = "/apis/apps/v1/namespaces/shop/deployments/web";
     // Scaling is not a rollout; a new image in the pod template is.
     let mut d = deployment("shop", "web");

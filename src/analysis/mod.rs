@@ -20,6 +20,7 @@ pub mod redact {
     pub use crate::redact::*;
 }
 pub mod resources;
+pub mod rollback;
 pub mod rollout;
 pub mod sizing;
 pub mod stats;

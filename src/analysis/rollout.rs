@@ -252,6 +252,37 @@ pub fn pause_recommendation(d: &RolloutDecision) -> Recommendation {
     }
 }
 
+/// The record of a `continue` decision, for its PHR (the outcome is recorded either way,
+/// US4): no change is proposed, so no patch and nothing to approve or roll back.
+pub fn continue_record(d: &RolloutDecision) -> Recommendation {
+    let target = d.observation.deployment.clone();
+    let ns = target.namespace.as_deref().unwrap_or("");
+    Recommendation {
+        id: recommendation_id(
+            "rollout-continue",
+            &target,
+            None,
+            &json!({"revision": d.observation.new_revision}),
+        ),
+        code: "rollout-continue".into(),
+        feature: Feature::Rollout,
+        target: target.clone(),
+        container: None,
+        tier: RiskTier::Trivial,
+        title: format!(
+            "Continue the rollout of {ns}/{} at revision {}",
+            target.name, d.observation.new_revision
+        ),
+        summary: format!(
+            "Continue: no halt reason in the observed window ({}). No change is proposed; this record keeps the decision.",
+            if d.reasons.is_empty() { "nothing to report".to_string() } else { d.reasons.join("; ") }
+        ),
+        evidence: d.evidence.clone(),
+        patch: serde_json::Value::Null,
+        rollback: serde_json::Value::Null,
+    }
+}
+
 /// True while a Deployment is rolling out: its controller has not observed the latest spec,
 /// fewer pods than desired run the new template, or old pods remain.
 pub fn rollout_in_progress(d: &Deployment) -> bool {

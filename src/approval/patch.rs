@@ -59,6 +59,46 @@ fn project_with(obj: &Value, shape: &Value, absent_as_null: bool) -> Value {
     }
 }
 
+/// Recommendation codes whose patch replaces a whole subtree instead of setting its leaves,
+/// and that subtree's path. `rollback-app` replaces `spec.template`: setting the previous
+/// revision's leaves (a server-side apply) would keep whatever the newer template added
+/// (an env var, a container, a volume: fields another manager owns), and the Deployment
+/// would then run neither revision.
+#[must_use]
+pub fn replaced_subtree(code: &str) -> Option<&'static [&'static str]> {
+    match code {
+        "rollback-app" => Some(&["spec", "template"]),
+        _ => None,
+    }
+}
+
+/// A path as a JSON pointer (`/spec/template`).
+#[must_use]
+pub fn pointer(path: &[&str]) -> String {
+    path.iter().map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1"))).collect()
+}
+
+/// The subtree of `obj` at `path`, nested in its path (`null` when absent).
+#[must_use]
+pub fn subtree(obj: &Value, path: &[&str]) -> Value {
+    let leaf = obj.pointer(&pointer(path)).cloned().unwrap_or(Value::Null);
+    path.iter().rev().fold(leaf, |inner, k| {
+        let mut m = Map::new();
+        m.insert((*k).to_string(), inner);
+        Value::Object(m)
+    })
+}
+
+/// The part of `obj` a change with recommendation code `code` and patch (or plan) `shape`
+/// touches: the leaves `shape` sets ([`project`]), or for a replacing code the whole subtree.
+#[must_use]
+pub fn project_change(code: &str, obj: &Value, shape: &Value) -> Value {
+    match replaced_subtree(code) {
+        Some(path) => subtree(obj, path),
+        None => project(obj, shape),
+    }
+}
+
 /// The objects a plan says were absent (`null` where the change sets an object), as a
 /// strategic-merge patch deleting each whole; `None` when there is none. Leaf fields absent
 /// before are left to the server-side apply, which removes the ones the item owned.
@@ -252,6 +292,22 @@ mod tests {
             {"name": "sidecar", "image": "envoy", "resources": {"requests": {"cpu": "50m"}}},
             {"name": "app", "image": "web:1", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
         ]}}}})
+    }
+
+    #[test]
+    fn a_replacing_code_sees_its_whole_subtree_and_others_their_leaves() {
+        let d = deployment();
+        let shape =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:0"}]}}}});
+        let whole = project_change("rollback-app", &d, &shape);
+        assert_eq!(whole, json!({"spec": {"template": d["spec"]["template"].clone()}}));
+        let leaves = project_change("diagnosis-oom-memory", &d, &shape);
+        assert_eq!(
+            leaves,
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:1"}]}}}})
+        );
+        assert_eq!(pointer(&["spec", "template"]), "/spec/template");
+        assert_eq!(subtree(&json!({}), &["spec", "template"]), json!({"spec": {"template": null}}));
     }
 
     #[test]

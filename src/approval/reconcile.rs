@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::apply::*;
 use super::clusters::Clusters;
-use super::patch::{project, same};
+use super::patch::{project_change, same};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, QueueError, Store, With};
 use crate::clock::Clock;
@@ -93,8 +93,8 @@ async fn settle(
     let rec = &item.recommendation;
     let before = item.pre_state.clone().unwrap_or(Value::Null);
     let action = match &after {
-        Some(a) if same(&project(a, &rec.patch), &rec.patch) => Action::FinishApply,
-        Some(a) if same(&project(a, &rec.patch), &before) => Action::AbortApply {
+        Some(a) if same(&project_change(&rec.code, a, &rec.patch), &rec.patch) => Action::FinishApply,
+        Some(a) if same(&project_change(&rec.code, a, &rec.patch), &before) => Action::AbortApply {
             reason: format!(
                 "interrupted apply (started {} by {}) did not change the object",
                 j.started_at, j.owner
@@ -149,9 +149,9 @@ async fn settle_rollback(
     let deleted = plan.get("$absent").and_then(Value::as_bool) == Some(true);
     let landed = match &after {
         None => deleted,
-        Some(a) => !deleted && same(&project(a, &plan), &plan),
+        Some(a) => !deleted && same(&project_change(&rec.code, a, &plan), &plan),
     };
-    let still = after.as_ref().is_some_and(|a| same(&project(a, &rec.patch), &rec.patch));
+    let still = after.as_ref().is_some_and(|a| same(&project_change(&rec.code, a, &rec.patch), &rec.patch));
     let started = format!("started {} by {}", j.started_at, j.owner);
     if landed {
         let op = Operation {

@@ -5,13 +5,15 @@
 
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+
 use serde_json::Value;
 use tracing::info;
 
 use super::apply::*;
-use super::patch::{apply_body, differences, project, same};
+use super::patch::{differences, project_change, replaced_subtree, same};
 use super::state::{Action, State};
 use super::store::{Actor, Item, Operation, Store, With};
+use super::write::Write;
 use crate::clock::{Clock, Stopwatch};
 
 /// Rolls an applied (or verified, or failed) item back to the state recorded before the
@@ -33,6 +35,9 @@ pub async fn rollback(
     if !item.state.is_in_effect() {
         return Err(ApplyError::NotRollbackable { id: id.into(), state: item.state });
     }
+    if super::delete::deletes_pod(&item.code) {
+        return Err(ApplyError::Irreversible { id: id.into() });
+    }
     let (api, api_version) = api_of(client, &item)?;
     let key = item.target_key();
     store.acquire_lock(&key, &opts.owner, "rollback", id, clock.now(), opts.lock_ttl)?;
@@ -44,7 +49,7 @@ pub async fn rollback(
 }
 
 /// Refuses a rollback whose fields changed since the apply, unless acknowledged (then
-/// audited).
+/// audited). Returns the fields as read (what a replacing write tests before it replaces).
 async fn check_drift(
     store: &mut Store,
     api: &Api<DynamicObject>,
@@ -52,14 +57,14 @@ async fn check_drift(
     actor: &Actor,
     opts: &ApplyOptions,
     clock: &dyn Clock,
-) -> Result<()> {
+) -> Result<Option<Value>> {
     let key = item.target_key();
     let patch = &item.recommendation.patch;
     let now = get_opt(api, &item.target.name, &format!("reading {key}")).await?;
-    let Some(obj) = now else { return Ok(()) };
-    let got = project(&obj, patch);
+    let Some(obj) = now else { return Ok(None) };
+    let got = project_change(&item.recommendation.code, &obj, patch);
     if same(&got, patch) {
-        return Ok(());
+        return Ok(Some(got));
     }
     let diffs = differences(patch, &got);
     match &opts.force_acknowledged {
@@ -69,7 +74,7 @@ async fn check_drift(
                 diffs.join("; ")
             );
             store.note(&item.id, actor, "force-rollback", item.state, &detail, clock.now())?;
-            Ok(())
+            Ok(Some(got))
         }
         None => Err(ApplyError::Drifted { id: item.id.clone(), target: key, diffs }),
     }
@@ -90,9 +95,7 @@ async fn rollback_locked(
     let key = item.target_key();
     let plan = item.pre_state.clone().unwrap_or_else(|| item.recommendation.rollback.clone());
     let delete = plan.get("$absent").and_then(Value::as_bool) == Some(true);
-    if !delete {
-        check_drift(store, api, item, actor, opts, clock).await?;
-    }
+    let read = if delete { None } else { check_drift(store, api, item, actor, opts, clock).await? };
     let started = clock.now();
     let stopwatch = Stopwatch::start();
     let journal = store.journal_open(id, "rollback", &opts.owner, started)?;
@@ -119,21 +122,17 @@ async fn rollback_locked(
             // The recorded values, re-applied under the item's own manager: its fields get
             // their old values, the fields it created (null in the plan) are left out and so
             // removed, and no other item's fields are touched.
-            let body = apply_body(
-                api_version,
-                item.target.kind.as_str(),
-                item.target.namespace.as_deref(),
-                &name,
-                &prune_nulls(&plan),
-            );
-            let pp = PatchParams::apply(&manager).force();
-            let p = Patch::Apply(&body);
-            let (res, _) = with_retries(opts, "rollback", || api.patch(&name, &pp, &p)).await;
+            // A replaced subtree is replaced back, tested against what was just read.
+            let write = Write::new(item, api_version, &plan, read.as_ref());
+            let (res, _) = write.send(api, &name, &manager, false, opts, "rollback").await;
             res.map_err(kube_err(format!("restoring {key}")))?;
             // Objects the item created (absent in the plan) are deleted whole: the apply above
             // only gives up the item's leaves, which would leave such an object behind with
             // the members the API server defaulted. No second write otherwise.
-            if let Some(gone) = super::patch::absent_objects(&plan, &item.recommendation.patch) {
+            let replaced = replaced_subtree(&item.recommendation.code).is_some();
+            if let Some(gone) =
+                super::patch::absent_objects(&plan, &item.recommendation.patch).filter(|_| !replaced)
+            {
                 let pp = PatchParams { field_manager: Some(manager.clone()), ..PatchParams::default() };
                 let p = Patch::Strategic(&gone);
                 let (res, _) =
@@ -141,7 +140,10 @@ async fn rollback_locked(
                 res.map_err(kube_err(format!("removing what {id} created on {key}")))?;
             }
             let after = get_opt(api, &name, &format!("reading {key} back")).await?;
-            let got = after.as_ref().map(|a| project(a, &plan)).unwrap_or(Value::Null);
+            let got = after
+                .as_ref()
+                .map(|a| project_change(&item.recommendation.code, a, &plan))
+                .unwrap_or(Value::Null);
             if !same(&got, &plan) {
                 return Err(ApplyError::ReadBack {
                     what: format!("rollback of {id}"),

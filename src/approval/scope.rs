@@ -48,6 +48,22 @@ pub fn declared_paths(rec: &Recommendation) -> Vec<String> {
         }
         (Feature::Hpa, "scale-replicas") => vec!["spec.replicas".into()],
         (Feature::Rollout, "rollout-pause") => vec!["spec.paused".into()],
+        // One pod stuck on a lost node, deleted (the target is its controller).
+        (Feature::Diagnosis, "delete-pod-node-lost")
+            if matches!(
+                rec.target.kind.known(),
+                Some(ObjectKind::Deployment | ObjectKind::ReplicaSet | ObjectKind::Job)
+            ) =>
+        {
+            vec!["$deletePod".into()]
+        }
+        // A rollback to the previous revision: the Deployment's pod template, replaced whole
+        // (from a diagnosed bad rollout, or a halted rollout).
+        (Feature::Rollout | Feature::Diagnosis, "rollback-app")
+            if rec.target.kind == ObjectKind::Deployment =>
+        {
+            vec!["spec.template".into()]
+        }
         // A diagnosed OOM kill: the container's memory limit and request.
         (Feature::Diagnosis, "diagnosis-oom-memory") => under(&["containers[].resources"]),
         // A liveness probe that kills a slow start: a startupProbe added (removed on rollback).
@@ -162,6 +178,21 @@ mod tests {
         let r = rec(Feature::Sizing, "resize-requests-limits", ObjectKind::CronJob, cj.clone());
         assert!(out_of_scope(&r, &cj).is_empty());
         assert!(!out_of_scope(&r, &ok).is_empty(), "a Deployment's path is not a CronJob's");
+    }
+
+    #[test]
+    fn a_rollback_to_the_previous_revision_may_replace_the_pod_template_only() {
+        let patch = json!({"spec": {"template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": "web:1"}]}}}});
+        let r = rec(Feature::Diagnosis, "rollback-app", ObjectKind::Deployment, patch.clone());
+        assert!(out_of_scope(&r, &patch).is_empty());
+        let more = json!({"spec": {"replicas": 1}, "metadata": {"annotations": {"x": "y"}}});
+        assert_eq!(
+            out_of_scope(&r, &more),
+            vec!["metadata.annotations.x".to_string(), "spec.replicas".to_string()]
+        );
+        let r = rec(Feature::Rollout, "rollback-app", ObjectKind::StatefulSet, patch.clone());
+        assert!(!out_of_scope(&r, &patch).is_empty(), "Deployments only");
     }
 
     #[test]

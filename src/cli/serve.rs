@@ -62,6 +62,14 @@ pub struct ServeArgs {
     /// and announce nothing
     #[arg(long, value_name = "FILE")]
     pub notify_file: Option<PathBuf>,
+    /// How the watcher's notifications are written: `slack` (`{"text": ...}`) or `json` (a
+    /// generic object: kind, incident, cause, controller, item, tier, times, link, text)
+    #[arg(long, value_enum, default_value = "slack")]
+    pub notify_format: NotifyFormat,
+    /// The server's address as people reach it (e.g. https://aiops.example.com), for links to
+    /// queue items in notifications
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Watch the cluster's pods (as `aiops watch` does): incidents, live diagnoses and their
     /// remediations in the queue, posted to the webhook when one is given
     #[arg(long)]
@@ -88,6 +96,13 @@ pub struct ServeArgs {
     /// How often each replica reads the lease and the leader renews it
     #[arg(long, default_value = "2s", value_parser = super::parse_duration_arg, requires = "leader_elect")]
     pub lease_retry_period: Duration,
+}
+
+/// `--notify-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NotifyFormat {
+    Slack,
+    Json,
 }
 
 impl ServeArgs {
@@ -117,6 +132,11 @@ impl ServeArgs {
             session_ttl: self.session_ttl,
             clock_speed: self.clock_speed,
             notify,
+            notify_format: match self.notify_format {
+                NotifyFormat::Slack => server::notices::Format::Slack,
+                NotifyFormat::Json => server::notices::Format::Json,
+            },
+            public_url: self.public_url.clone(),
             watch: self.watch.then(|| self.watch_tuning.request(g)),
             leader: self.leader_elect.then(|| crate::jobs::leader::LeaderOptions {
                 lease_name: self.lease_name.clone(),

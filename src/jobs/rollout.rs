@@ -14,7 +14,7 @@ use super::collect::{self, Scope, Source, kube_options, prom_options};
 use super::queue::{ApplyRequest, EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result, default_phr_root};
 use crate::analysis::rollout::{
-    Decision, RolloutDecision, RolloutError, RolloutPolicy, decide_rollout, observe_rollout,
+    Decision, RolloutDecision, RolloutError, RolloutPolicy, continue_record, decide_rollout, observe_rollout,
     pause_recommendation, rollout_in_progress,
 };
 use crate::approval::ops::DecideRequest;
@@ -320,7 +320,28 @@ async fn on_halt(
         auto_pause: auto,
     };
     if d.decision != Decision::Halt {
-        return Ok(outcome(d, None, "not filed: only a halt proposes a change".into(), None));
+        if !apply {
+            return Ok(outcome(d, None, "not filed: only a halt proposes a change".into(), None));
+        }
+        // A live rollout that continues: its outcome is recorded in a PHR too, with the
+        // decision in its Architect Decision section (nothing to approve).
+        let root = o.phr_dir.clone().unwrap_or_else(|| default_phr_root(ctx.config));
+        let phr = file_phr(&root, &d, &continue_record(&d), date)?;
+        let decided = format!(
+            "decision: continue (aiops rollout, {}; no change proposed, nothing to approve)\n",
+            ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        );
+        let text = std::fs::read_to_string(&phr).map_err(|e| JobError::Phr {
+            context: format!("reading {}", phr.display()),
+            source: crate::report::phr::PhrError::Io { path: phr.clone(), source: e },
+        })?;
+        if let Ok(t) = crate::report::phr::replace_section(&text, "Architect Decision", &decided) {
+            std::fs::write(&phr, t).map_err(|e| JobError::Phr {
+                context: format!("writing {}", phr.display()),
+                source: crate::report::phr::PhrError::Io { path: phr.clone(), source: e },
+            })?;
+        }
+        return Ok(outcome(d, None, phr.display().to_string(), None));
     }
     let rec = pause_recommendation(&d);
     let root = o.phr_dir.clone().unwrap_or_else(|| default_phr_root(ctx.config));

@@ -26,11 +26,14 @@ pub enum Cause {
     NotReady,
     /// Evicted by the kubelet (node pressure).
     Evicted,
+    /// Deleted long ago (past its grace period) and still there: no kubelet confirms the
+    /// containers stopped (a lost node) or a finalizer holds it.
+    StuckTerminating,
 }
 
 impl Cause {
     /// All causes, in order.
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 9] = [
         Cause::OomKilled,
         Cause::CrashLoop,
         Cause::ImagePull,
@@ -39,6 +42,7 @@ impl Cause {
         Cause::ContainerCreating,
         Cause::NotReady,
         Cause::Evicted,
+        Cause::StuckTerminating,
     ];
 
     /// The stable name (database, JSON, metrics label).
@@ -53,6 +57,7 @@ impl Cause {
             Cause::ContainerCreating => "container-creating",
             Cause::NotReady => "not-ready",
             Cause::Evicted => "evicted",
+            Cause::StuckTerminating => "stuck-terminating",
         }
     }
 
@@ -74,6 +79,7 @@ impl Cause {
             Cause::ContainerCreating => "stuck creating containers",
             Cause::NotReady => "running but not ready",
             Cause::Evicted => "evicted",
+            Cause::StuckTerminating => "stuck terminating",
         }
     }
 }
@@ -146,6 +152,10 @@ pub enum WatchEvent {
         item: Option<String>,
         /// Whether that item carries a patch aiops can apply.
         appliable: bool,
+        /// What the watcher applied by policy (a trivial-tier item needs no approval), or why
+        /// it could not, in words.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied: Option<String>,
         /// Detection → diagnosis.
         seconds: f64,
     },
@@ -189,6 +199,8 @@ pub enum WatchEvent {
         phr: String,
         /// The pause queued for a person, for a halt.
         queued: Option<String>,
+        /// The rollback to the previous revision queued beside the pause, for a halt.
+        rollback: Option<String>,
     },
     RolloutFailed {
         at: Timestamp,

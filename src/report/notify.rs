@@ -74,6 +74,14 @@ pub async fn post_text(url: &str, text: &str, timeout: Duration) -> Result<(), S
     post_json(url, &serde_json::json!({"text": crate::redact::redact(text)}), timeout).await
 }
 
+/// Posts a JSON body as it is (the caller redacted its words).
+///
+/// # Errors
+/// As [`post_notice`].
+pub async fn post_body(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
+    post_json(url, body, timeout).await
+}
+
 async fn post_json(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
     let host = webhook_host(url);
     let client = reqwest::Client::builder()

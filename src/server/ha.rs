@@ -21,7 +21,7 @@ pub struct LeaderWork {
     /// `--watch` with its source resolved.
     pub watch: Option<WatchRequest>,
     /// The webhook of the watcher's incidents.
-    pub notify: Option<String>,
+    pub notify: Option<watcher::Notify>,
     /// The webhook the maintenance windows are announced to (only with windows configured).
     pub announce: Option<String>,
 }

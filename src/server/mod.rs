@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod ha;
 pub mod metrics;
+pub mod notices;
 pub mod schedule;
 pub mod tasks;
 pub mod tls;
@@ -66,6 +67,10 @@ pub struct ServeOptions {
     /// A webhook the starts and ends of the `[maintenance]` windows, and the watcher's
     /// incidents, are announced to.
     pub notify: Option<String>,
+    /// How the watcher's notifications are written (`--notify-format`).
+    pub notify_format: notices::Format,
+    /// The server's address as people reach it, for links in notifications.
+    pub public_url: Option<String>,
     /// Run the watcher (`--watch`) with this request.
     pub watch: Option<crate::jobs::watch::WatchRequest>,
     /// Several replicas (`--leader-elect`): only the holder of this Lease runs the schedules
@@ -685,7 +690,11 @@ pub async fn run(
     let (tx, rx) = watch::channel(false);
     let mut work = ha::LeaderWork {
         watch: None,
-        notify: opts.notify.clone(),
+        notify: opts.notify.clone().map(|url| watcher::Notify {
+            url,
+            format: opts.notify_format,
+            link_base: opts.public_url.clone(),
+        }),
         announce: opts.notify.clone().filter(|_| !config.maintenance.is_empty()),
     };
     if let Some(mut req) = opts.watch.clone() {

@@ -26,7 +26,8 @@
 //! - the cap of ten `Update` managers (older ones merged into `ancient-changes`), the
 //!   `last-applied-configuration` upgrade path of `kubectl apply --server-side`, YAML bodies
 //!   (apply bodies must be JSON, which is also YAML), `generateName`, deletion with
-//!   finalizers or grace periods, watches, lists, label selectors.
+//!   finalizers (graceful deletion of pods is: [`ObjectStore::delete_with_options`]), watches,
+//!   lists, label selectors.
 //! - error bodies for malformed patches: the status codes follow the apiserver, the messages
 //!   are shortened.
 //!
@@ -2439,6 +2440,71 @@ impl ObjectStore {
         )
     }
 
+    /// DELETE with its `DeleteOptions` (body, or query parameters): `dryRun` (`["All"]`),
+    /// `preconditions.uid` (another uid: 409 Conflict), and for a pod `gracePeriodSeconds`.
+    /// Source: "Termination of Pods" (pod-lifecycle.md) and the force-delete task page: a
+    /// graceful delete of a pod bound to a node sets `metadata.deletionTimestamp` (now + the
+    /// grace period, by default `spec.terminationGracePeriodSeconds`, 30) and
+    /// `deletionGracePeriodSeconds` and answers the pod (200): the object stays until its
+    /// kubelet confirms the containers stopped, which nothing does here (a test plays the
+    /// kubelet, or the node is lost); a later delete may only shorten the grace period; grace 0
+    /// (`--grace-period=0 --force`), an unscheduled pod or one already finished is removed at
+    /// once. Other objects are removed at once (no finalizers modelled).
+    pub fn delete_with_options(
+        &mut self,
+        path: &str,
+        body: &Value,
+        query: &BTreeMap<String, String>,
+        now: &str,
+    ) -> Result<(u16, Value), Status> {
+        let dry = query.get("dryRun").is_some_and(|v| v == "All")
+            || body["dryRun"].as_array().is_some_and(|a| a.iter().any(|v| v == "All"));
+        let r = Self::object_ref(path)?;
+        let old = self.objects.get(&r.path()).cloned().ok_or_else(|| Status::not_found(&r))?;
+        if let Some(want) = body.pointer("/preconditions/uid").and_then(Value::as_str)
+            && old["metadata"]["uid"].as_str() != Some(want)
+        {
+            let message = format!(
+                "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
+                old["metadata"]["uid"].as_str().unwrap_or("")
+            );
+            return Err(Status::new(409, "Conflict", message, Some(Status::object_details(&r))));
+        }
+        let grace = body["gracePeriodSeconds"]
+            .as_i64()
+            .or_else(|| query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+        let pod = r.resource == "pods";
+        let bound = old.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished =
+            matches!(old.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let default =
+            old.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let asked = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
+        let grace = match (grace.unwrap_or(default), asked) {
+            (g, Some(a)) => g.min(a),
+            (g, None) => g,
+        };
+        if !pod || !bound || finished || grace <= 0 {
+            return self.delete(path, dry).map(|v| (200, v));
+        }
+        if asked == Some(grace) || dry {
+            // Already being deleted with this grace period (or a dry run): nothing changes.
+            let mut shown = old.clone();
+            if dry && asked.is_none() {
+                shown["metadata"]["deletionTimestamp"] = json!(plus_seconds(now, grace));
+                shown["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            }
+            return Ok((200, shown));
+        }
+        let mut obj = old;
+        obj["metadata"]["deletionTimestamp"] = json!(plus_seconds(now, grace));
+        obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+        self.resource_version += 1;
+        obj["metadata"]["resourceVersion"] = json!(self.resource_version.to_string());
+        self.objects.insert(r.path(), obj.clone());
+        Ok((200, obj))
+    }
+
     /// One request: GET, POST (201), PUT, PATCH (201 when an apply created the object),
     /// DELETE; query `fieldManager`, `force=true`, `dryRun=All`. Answers (HTTP status, body).
     pub fn handle(&mut self, req: &ApiRequest) -> (u16, Value) {
@@ -2464,7 +2530,7 @@ impl ObjectStore {
         let body = req.body.unwrap_or(&empty);
         let result = match req.method {
             "GET" => self.get(req.path).map(|v| (200, v)),
-            "DELETE" => self.delete(req.path, o.dry_run).map(|v| (200, v)),
+            "DELETE" => self.delete_with_options(req.path, body, &query, req.now),
             "PUT" => self.update(req.path, body, &o).map(|v| (200, v)),
             "POST" => self.create(req.path, body, &o).map(|v| (201, v)),
             "PATCH" => {
@@ -2629,4 +2695,12 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SSZ`) plus whole seconds.
+fn plus_seconds(t: &str, secs: i64) -> String {
+    match t.parse::<jiff::Timestamp>() {
+        Ok(ts) => (ts + jiff::SignedDuration::from_secs(secs)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => t.to_string(),
+    }
 }

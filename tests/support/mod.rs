@@ -12,3 +12,4 @@ pub mod prometheus;
 pub mod snapshot_api;
 pub mod victoria;
 pub mod watch_api;
+pub mod watcher;

@@ -225,6 +225,20 @@ fn selected(obj: &Value, q: &BTreeMap<String, String>) -> bool {
 }
 
 fn list_kind(plural: &str) -> String {
+    // The kinds whose name is not the plural's capitalised singular.
+    let known = [
+        ("replicasets", "ReplicaSet"),
+        ("statefulsets", "StatefulSet"),
+        ("daemonsets", "DaemonSet"),
+        ("cronjobs", "CronJob"),
+        ("configmaps", "ConfigMap"),
+        ("endpointslices", "EndpointSlice"),
+        ("persistentvolumeclaims", "PersistentVolumeClaim"),
+        ("serviceaccounts", "ServiceAccount"),
+    ];
+    if let Some((_, k)) = known.iter().find(|(p, _)| *p == plural) {
+        return format!("{k}List");
+    }
     let mut k = plural.trim_end_matches('s').to_string();
     if let Some(f) = k.get_mut(0..1) {
         f.make_ascii_uppercase();
@@ -488,4 +502,15 @@ pub fn start(state: State) -> (String, Arc<Mutex<State>>) {
     });
     let addr = rx.recv().unwrap();
     (format!("http://{addr}"), state)
+}
+
+/// Waits (up to 10 s) until a watch of `path` (e.g. `/deployments`) was asked for: the
+/// watcher's first list of it is done, so later changes arrive as events.
+pub fn wait_watching(state: &Arc<Mutex<State>>, path: &str) {
+    for _ in 0..200 {
+        if state.lock().unwrap().seen(path, "watch=") > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

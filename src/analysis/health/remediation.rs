@@ -30,6 +30,9 @@ pub fn diagnosis_recommendation(
     if let Some(rec) = change_recommendation(d, &target, &evidence) {
         return Some(rec);
     }
+    if let Some(rec) = lost_node_recommendation(d, pod, &target, &evidence) {
+        return Some(rec);
+    }
     Some(Recommendation {
         id,
         code: "diagnosis-remediation".into(),
@@ -41,6 +44,71 @@ pub fn diagnosis_recommendation(
         tier: d.risk,
         evidence,
         patch: serde_json::Value::Null,
+        rollback: serde_json::Value::Null,
+    })
+}
+
+/// The code of a pod deleted because its node is lost.
+pub const DELETE_POD_NODE_LOST: &str = "delete-pod-node-lost";
+
+/// A pod stuck terminating on a lost node (`stuck-terminating-node-lost`): its graceful
+/// deletion was asked for and cannot finish, because no kubelet confirms that its containers
+/// stopped; the pod object stays, and whatever it holds (its name, a ReadWriteOnce volume's
+/// attachment) with it. The remediation deletes that one pod with grace period 0 (a graceful
+/// delete again would change nothing), with the pod's uid as a precondition (a newer pod of the
+/// same name is never touched). Trivial tier (PRODUCT.md: like "restart one pod once", approved
+/// by policy, audited in the queue's log), for a pod of a ReplicaSet (a Deployment's) or a Job
+/// only: their controller already counts a terminating pod as gone and has started its
+/// replacement, so the delete only lets go of the object. Not for a StatefulSet's pod: the
+/// Kubernetes documentation on force-deleting StatefulSet pods warns that it can break the
+/// at-most-one-pod-per-identity guarantee when the node is only partitioned and the pod still
+/// runs, so a person confirms the node is down first (the diagnosis' steps). Not for a
+/// DaemonSet's pod (its replacement belongs on the same node) or a pod without a controller
+/// (nothing replaces it). Checked afterwards like any change: the controller's pods ready.
+fn lost_node_recommendation(
+    d: &Diagnosis,
+    pod: &Pod,
+    target: &crate::model::ObjectRef,
+    evidence: &[crate::model::recommendation::Evidence],
+) -> Option<crate::model::recommendation::Recommendation> {
+    use crate::model::ObjectKind as K;
+    use crate::model::recommendation::{Evidence, Recommendation, RiskTier, recommendation_id};
+    if d.class != crate::analysis::diagnose::Class::StuckTerminatingNodeLost {
+        return None;
+    }
+    if !matches!(target.kind.known(), Some(K::Deployment | K::ReplicaSet | K::Job)) {
+        return None;
+    }
+    let name = pod.metadata.name.clone()?;
+    let uid = pod.metadata.uid.clone()?;
+    let patch = serde_json::json!({"$deletePod": {"name": name, "uid": uid, "gracePeriodSeconds": 0}});
+    let mut ev = evidence.to_vec();
+    ev.push(Evidence {
+        source: "remediation".into(),
+        text: format!(
+            "{}/{} replaces a terminating pod by itself; deleting pod {name} (grace 0, uid {uid}) lets go of the object its lost node cannot confirm",
+            target.kind, target.name
+        ),
+    });
+    Some(Recommendation {
+        id: recommendation_id(DELETE_POD_NODE_LOST, target, None, &patch),
+        code: DELETE_POD_NODE_LOST.into(),
+        feature: Feature::Diagnosis,
+        title: format!(
+            "Delete pod {name} of {} {}/{}, stuck on a lost node",
+            target.kind,
+            target.namespace.as_deref().unwrap_or(""),
+            target.name
+        ),
+        summary: format!(
+            "{} The pod is deleted with grace period 0 (uid {uid} as a precondition); nothing to roll back: its controller runs the replacement.",
+            d.root_cause
+        ),
+        target: target.clone(),
+        container: None,
+        tier: RiskTier::Trivial,
+        evidence: ev,
+        patch,
         rollback: serde_json::Value::Null,
     })
 }

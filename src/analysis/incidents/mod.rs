@@ -40,13 +40,15 @@ pub struct Thresholds {
     pub not_ready: i64,
     /// An OOM kill, a non-zero exit or an eviction counts this long after it happened.
     pub recent: i64,
+    /// Still there this long after its deletion's grace period ended.
+    pub terminating: i64,
 }
 
 impl Default for Thresholds {
     /// Two minutes for the waiting states (the health report's "stuck pending" line),
     /// ten minutes for past failures.
     fn default() -> Self {
-        Thresholds { pending: 120, creating: 120, not_ready: 120, recent: 600 }
+        Thresholds { pending: 120, creating: 120, not_ready: 120, recent: 600, terminating: 120 }
     }
 }
 
@@ -68,6 +70,9 @@ pub fn signal(pod: &Pod, now: Timestamp, th: &Thresholds) -> Option<Signal> {
     let created = ts(pod.metadata.creation_timestamp.as_ref()).unwrap_or(now);
     if phase == "Succeeded" {
         return None;
+    }
+    if let Some(s) = stuck_terminating(pod, now, th) {
+        return Some(s);
     }
     if phase == "Failed" {
         if status.reason.as_deref() == Some("Evicted") {
@@ -102,6 +107,33 @@ pub fn signal(pod: &Pod, now: Timestamp, th: &Thresholds) -> Option<Signal> {
         return best;
     }
     waiting_signal(pod, phase, now, th, created, scheduled_at)
+}
+
+/// A pod whose deletion's grace period ended more than `th.terminating` ago and that is still
+/// there. The API server sets `deletionTimestamp` to the deletion request's time plus the
+/// grace period; the kubelet removes the object once the containers stopped. One the kubelet
+/// cannot reach (its node lost: `Ready` condition `Unknown`, the node controller's
+/// `node.kubernetes.io/unreachable` taint, pod reason `NodeLost`) or a finalizer holds stays
+/// "Terminating". Which one it is, the diagnosis tells (it reads the node).
+fn stuck_terminating(pod: &Pod, now: Timestamp, th: &Thresholds) -> Option<Signal> {
+    let deleted = ts(pod.metadata.deletion_timestamp.as_ref())?;
+    if secs(deleted, now) <= th.terminating {
+        return None;
+    }
+    let status = pod.status.as_ref();
+    let ready = condition(pod, "Ready");
+    let why = match (status.and_then(|s| s.reason.as_deref()), ready.map(|c| c.status.as_str())) {
+        (Some(r), _) if !r.is_empty() => format!("reason {r}"),
+        (_, Some(s)) => format!("Ready={s}"),
+        _ => "no status".to_string(),
+    };
+    let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+    Some(Signal {
+        cause: Cause::StuckTerminating,
+        since: deleted,
+        container: None,
+        detail: format!("Terminating since {deleted} (grace {grace}s), {why}"),
+    })
 }
 
 fn container_signal(
@@ -228,6 +260,9 @@ fn waiting_signal(
 #[must_use]
 pub fn time_sensitive(pod: &Pod) -> bool {
     let Some(status) = pod.status.as_ref() else { return false };
+    if pod.metadata.deletion_timestamp.is_some() {
+        return true;
+    }
     match status.phase.as_deref() {
         Some("Pending") => true,
         Some("Failed") => status.reason.as_deref() == Some("Evicted"),

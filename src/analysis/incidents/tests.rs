@@ -129,6 +129,29 @@ fn pending_and_not_ready_wait_for_their_thresholds() {
 }
 
 #[test]
+fn a_pod_still_there_past_its_deletions_grace_period_is_stuck_terminating() {
+    // As the node lifecycle controller leaves a pod of an unreachable node: Ready turned
+    // False when the node's Ready became Unknown; after the NoExecute toleration (300 s) the
+    // taint manager deleted it (DisruptionTarget DeletionByTaintManager); no kubelet confirms.
+    let th = Thresholds::default();
+    let mut p = pod(json!({"phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2026-12-07T11:40:00Z"},
+                       {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
+                        "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": "2026-12-07T11:45:00Z"}],
+        "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0, "image": "web:1", "imageID": "",
+            "state": {"running": {"startedAt": "2026-12-07T11:00:05Z"}}}]}));
+    p.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t("2026-12-07T11:45:30Z")));
+    p.metadata.deletion_grace_period_seconds = Some(30);
+    assert!(time_sensitive(&p));
+    let s = signal(&p, t(NOW), &th).unwrap();
+    assert_eq!((s.cause, s.since), (Cause::StuckTerminating, t("2026-12-07T11:45:30Z")));
+    assert!(s.detail.contains("grace 30s") && s.detail.contains("Ready=False"), "{}", s.detail);
+    // Within two minutes of the grace period's end it is an ordinary deletion.
+    assert_eq!(signal(&p, t("2026-12-07T11:47:00Z"), &th), None);
+}
+
+#[test]
 fn an_eviction_counts_while_recent() {
     let th = Thresholds::default();
     let p = pod(json!({"phase": "Failed", "reason": "Evicted",

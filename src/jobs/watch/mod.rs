@@ -13,6 +13,7 @@
 //! An incident whose first signal is older than the watch itself was failing before aiops
 //! looked: it is recorded as pre-existing and left out of MTTD.
 
+mod remedy;
 mod replay;
 mod rollouts;
 
@@ -77,6 +78,15 @@ impl Default for WatchRequest {
 struct Open {
     id: String,
     pods: BTreeSet<String>,
+}
+
+/// An incident to diagnose: its id, namespace and first pod, and — when the watcher's pods
+/// hint at a bad rollout of a Deployment — that Deployment (its revisions are then read).
+struct Due {
+    id: String,
+    namespace: String,
+    pod: String,
+    rollout: Option<String>,
 }
 
 /// The loop's state besides the tracker.
@@ -145,8 +155,8 @@ pub async fn run(
                 lp.summary.updates += 1;
                 match u {
                     Input::Pod(u) => {
-                        for (id, ns, pod) in lp.update(u)? {
-                            diagnoses.push(diagnose(req, ctx, id, ns, pod));
+                        for due in lp.update(u)? {
+                            diagnoses.push(diagnose(req, ctx, due));
                         }
                     }
                     Input::Deployment(u) => {
@@ -156,11 +166,11 @@ pub async fn run(
                     }
                 }
             }
-            Some((ns, name, out)) = followed.next(), if !followed.is_empty() => lp.rollout_done(&ns, &name, out)?,
+            Some(f) = followed.next(), if !followed.is_empty() => lp.rollout_done(f)?,
             Some((id, detected, res)) = diagnoses.next(), if !diagnoses.is_empty() => lp.diagnosed(&id, detected, res)?,
             _ = tick.tick() => {
-                for (id, ns, pod) in lp.tick()? {
-                    diagnoses.push(diagnose(req, ctx, id, ns, pod));
+                for due in lp.tick()? {
+                    diagnoses.push(diagnose(req, ctx, due));
                 }
             }
         }
@@ -211,14 +221,16 @@ pub async fn run_source(
     }
 }
 
+/// A diagnosis, and whether what it queued is a rollback to the previous revision.
+/// A diagnosis, whether what it queued is a rollback to the previous revision, and what the
+/// watcher applied by policy (a trivial item), in words.
+type DiagnosisDone = (LiveDiagnosis, bool, Option<String>);
+
 /// Diagnoses an incident's first pod; returns the incident id and detection time with it.
-async fn diagnose(
-    req: &WatchRequest,
-    ctx: &Ctx<'_>,
-    id: String,
-    namespace: String,
-    pod: String,
-) -> (String, Timestamp, Result<LiveDiagnosis>) {
+/// A hinted bad rollout proven by the Deployment's revisions makes the remediation the
+/// rollback to the previous revision instead of the diagnosis' own.
+async fn diagnose(req: &WatchRequest, ctx: &Ctx<'_>, due: Due) -> (String, Timestamp, Result<DiagnosisDone>) {
+    let Due { id, namespace, pod, rollout } = due;
     let detected = ctx.now();
     let dreq = DiagnoseRequest {
         source: Source::Live,
@@ -228,13 +240,19 @@ async fn diagnose(
     };
     let target = Target { kind: ObjectKind::Pod, name: pod };
     let res = match &req.source {
-        Source::Live => live(&dreq, ctx, &target).await,
+        Source::Live => match live_with_rollback(req, ctx, dreq, &target, rollout.as_deref()).await {
+            Ok((l, rollback)) => {
+                let applied = remedy::apply_trivial(ctx, l.enqueued.as_ref()).await;
+                Ok((l, rollback, applied))
+            }
+            Err(e) => Err(e),
+        },
         // The demo replay: the pod as the demo has it (the replay moved only its times).
         demo => {
             let dreq = DiagnoseRequest { source: demo.clone(), ..dreq };
             super::diagnose::run(&dreq, ctx).await.and_then(|out| match out {
                 super::diagnose::DiagnoseOutcome::One { diagnosis, enqueued } => {
-                    Ok(LiveDiagnosis { diagnosis: *diagnosis, enqueued, first_warning: None })
+                    Ok((LiveDiagnosis { diagnosis: *diagnosis, enqueued, first_warning: None }, false, None))
                 }
                 super::diagnose::DiagnoseOutcome::Many { .. } => {
                     Err(JobError::Usage("one pod was asked for, many were diagnosed".into()))
@@ -243,6 +261,41 @@ async fn diagnose(
         }
     };
     (id, detected, res)
+}
+
+/// The live diagnosis; for a hinted bad rollout of `rollout` that the revisions prove, the
+/// rollback is queued instead of the diagnosis' remediation, and said first in it.
+async fn live_with_rollback(
+    req: &WatchRequest,
+    ctx: &Ctx<'_>,
+    dreq: DiagnoseRequest,
+    target: &Target,
+    rollout: Option<&str>,
+) -> Result<(LiveDiagnosis, bool)> {
+    let ns = dreq.scope.namespace.clone().unwrap_or_default();
+    let proven = match rollout.filter(|_| req.enqueue) {
+        Some(deploy) => match remedy::for_incident(ctx, &ns, deploy, &req.thresholds).await {
+            Ok(r) => r,
+            Err(e) => {
+                let error = crate::jobs::error_chain(&e);
+                tracing::warn!(deployment = %deploy, error = %error, "The revisions could not be read; the diagnosis' own remediation is queued.");
+                None
+            }
+        },
+        None => None,
+    };
+    let Some((rec, bad)) = proven else { return live(&dreq, ctx, target).await.map(|l| (l, false)) };
+    let mut l = live(&DiagnoseRequest { enqueue: false, ..dreq }, ctx, target).await?;
+    l.enqueued = Some(remedy::enqueue(ctx, &rec)?);
+    tracing::info!(deployment = %rec.target.name, item = %rec.id, "A bad rollout: the rollback to the previous revision is queued.");
+    l.diagnosis.remediation.insert(
+        0,
+        format!(
+            "{} (queued as {}): revision {}'s pods fail, revision {}'s are ready",
+            rec.title, rec.id, bad.plan.from_revision, bad.plan.to_revision
+        ),
+    );
+    Ok((l, true))
 }
 
 /// Pod counts at which a growing incident is reported.
@@ -279,7 +332,7 @@ impl Loop<'_> {
     }
 
     /// One update; returns the incidents to diagnose (id, namespace, pod).
-    fn update(&mut self, u: PodUpdate) -> Result<Vec<(String, String, String)>> {
+    fn update(&mut self, u: PodUpdate) -> Result<Vec<Due>> {
         let now = self.ctx.now();
         let mut out = Vec::new();
         match u {
@@ -314,12 +367,12 @@ impl Loop<'_> {
                 (self.emit)(&WatchEvent::StreamError { at: now, message });
             }
         }
-        Ok(out)
+        Ok(self.hinted(out, now))
     }
 
     /// Re-checks the pods whose state can change with time alone, and resolves settled
     /// incidents.
-    fn tick(&mut self) -> Result<Vec<(String, String, String)>> {
+    fn tick(&mut self) -> Result<Vec<Due>> {
         let now = self.ctx.now();
         let due: Vec<Pod> =
             self.pods.values().filter(|p| crate::analysis::incidents::time_sensitive(p)).cloned().collect();
@@ -329,10 +382,10 @@ impl Loop<'_> {
         }
         let changes = self.tracker.tick(now);
         out.extend(self.apply(changes, now)?);
-        Ok(out)
+        Ok(self.hinted(out, now))
     }
 
-    fn observe(&mut self, pod: &Pod, now: Timestamp) -> Result<Vec<(String, String, String)>> {
+    fn observe(&mut self, pod: &Pod, now: Timestamp) -> Result<Vec<Due>> {
         let (ns, name) = Self::key_of(pod);
         let sig = signal(pod, now, &self.req.thresholds);
         let (kind, cname) = controller_of(pod);
@@ -340,19 +393,13 @@ impl Loop<'_> {
         self.apply(changes, now)
     }
 
-    fn gone(
-        &mut self,
-        ns: &str,
-        name: &str,
-        pod: &Pod,
-        now: Timestamp,
-    ) -> Result<Vec<(String, String, String)>> {
+    fn gone(&mut self, ns: &str, name: &str, pod: &Pod, now: Timestamp) -> Result<Vec<Due>> {
         let (kind, cname) = controller_of(pod);
         let changes = self.tracker.observe(ns, name, (&kind, &cname), None, now);
         self.apply(changes, now)
     }
 
-    fn apply(&mut self, changes: Vec<Change>, now: Timestamp) -> Result<Vec<(String, String, String)>> {
+    fn apply(&mut self, changes: Vec<Change>, now: Timestamp) -> Result<Vec<Due>> {
         let mut diagnose = Vec::new();
         for c in changes {
             match c {
@@ -384,7 +431,24 @@ impl Loop<'_> {
                         pre_existing,
                     });
                     if self.req.diagnose {
-                        diagnose.push((id.clone(), key.namespace.clone(), pod.clone()));
+                        // A Deployment's incident may be a bad rollout: looked at once the
+                        // update is in the cache (`hinted`).
+                        // (Only causes a new version can bring; not a node's or a scheduler's.)
+                        let app = matches!(
+                            key.cause,
+                            Cause::CrashLoop
+                                | Cause::OomKilled
+                                | Cause::ImagePull
+                                | Cause::StartError
+                                | Cause::NotReady
+                        );
+                        let rollout = (key.kind == "Deployment" && app).then(|| key.name.clone());
+                        diagnose.push(Due {
+                            id: id.clone(),
+                            namespace: key.namespace.clone(),
+                            pod: pod.clone(),
+                            rollout,
+                        });
                     }
                     self.open.insert(key, Open { id, pods: BTreeSet::from([pod]) });
                 }
@@ -419,6 +483,21 @@ impl Loop<'_> {
         Ok(diagnose)
     }
 
+    /// Keeps a due diagnosis' Deployment only when its pods in the cache (updated by now)
+    /// hint at a bad rollout: one ReplicaSet's pods failing, another's all ready.
+    fn hinted(&self, mut due: Vec<Due>, now: Timestamp) -> Vec<Due> {
+        for d in &mut due {
+            let Some(deploy) = d.rollout.take() else { continue };
+            let pods = self.pods.iter().filter(|((ns, _), p)| {
+                *ns == d.namespace && controller_of(p) == ("Deployment".to_string(), deploy.clone())
+            });
+            if crate::analysis::rollback::suspect(pods.map(|(_, p)| p), now, &self.req.thresholds) {
+                d.rollout = Some(deploy);
+            }
+        }
+        due
+    }
+
     /// Rollouts that started: reported, and followed when Prometheus can tell error rates.
     fn rollouts_seen(&mut self, seen: rollouts::Seen) -> Vec<(String, String)> {
         let now = self.ctx.now();
@@ -449,17 +528,23 @@ impl Loop<'_> {
     }
 
     /// A followed rollout decided (or could not be followed). A halt's pause is queued for a
-    /// person (its PHR was filed by the rollout analysis).
-    fn rollout_done(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        out: Result<super::rollout::WatchOutcome>,
-    ) -> Result<()> {
+    /// person (its PHR was filed by the rollout analysis), and beside it the rollback to the
+    /// previous revision (its PHR filed as it is queued).
+    fn rollout_done(&mut self, f: rollouts::Followed) -> Result<()> {
         use super::rollout::WatchOutcome;
+        let (namespace, name) = (f.namespace.as_str(), f.name.as_str());
         let now = self.ctx.now();
-        let event = match out {
-            Ok(WatchOutcome::Decided(o)) => {
+        let mut rollback = None;
+        let event = match f.outcome {
+            Ok(WatchOutcome::Decided(mut o)) => {
+                match f.rollback {
+                    Some(Ok(rec)) if self.req.enqueue => {
+                        remedy::enqueue(self.ctx, &rec)?;
+                        rollback = Some(rec.id);
+                    }
+                    Some(Err(why)) => o.decision.reasons.push(format!("no rollback queued: {why}")),
+                    _ => {}
+                }
                 let mut queued = None;
                 if let Some(rec) = o.recommendation.as_ref().filter(|_| self.req.enqueue) {
                     let er = crate::approval::ops::EnqueueRequest {
@@ -477,10 +562,11 @@ impl Loop<'_> {
                     at: now,
                     namespace: namespace.to_string(),
                     name: name.to_string(),
-                    decision: format!("{:?}", o.decision.decision).to_lowercase(),
+                    decision: o.decision.decision.as_str().to_string(),
                     reasons: o.decision.reasons.clone(),
                     phr: o.phr.clone(),
                     queued,
+                    rollback,
                 }
             }
             Ok(WatchOutcome::Idle { .. }) => WatchEvent::RolloutDecided {
@@ -491,6 +577,7 @@ impl Loop<'_> {
                 reasons: vec!["the rollout finished before a decision was needed".into()],
                 phr: String::new(),
                 queued: None,
+                rollback: None,
             },
             Err(e) => WatchEvent::RolloutFailed {
                 at: now,
@@ -503,10 +590,10 @@ impl Loop<'_> {
         Ok(())
     }
 
-    fn diagnosed(&mut self, id: &str, detected: Timestamp, res: Result<LiveDiagnosis>) -> Result<()> {
+    fn diagnosed(&mut self, id: &str, detected: Timestamp, res: Result<DiagnosisDone>) -> Result<()> {
         let now = self.ctx.now();
         match res {
-            Ok(live) => {
+            Ok((live, rollback, applied)) => {
                 let item = live
                     .enqueued
                     .as_ref()
@@ -529,7 +616,8 @@ impl Loop<'_> {
                     at: now,
                     summary: d.summary.clone(),
                     class: d.class.id().to_string(),
-                    appliable: d.change.is_some() && item.is_some(),
+                    appliable: (d.change.is_some() || rollback || applied.is_some()) && item.is_some(),
+                    applied,
                     item,
                     seconds,
                 });

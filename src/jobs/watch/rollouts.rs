@@ -13,6 +13,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use super::super::rollout::{RolloutOptions, WatchOutcome, WatchRequest as RolloutWatch, watch};
 use super::super::{Ctx, Result};
 use crate::collectors::watch::DeploymentUpdate;
+use crate::model::recommendation::Recommendation;
 
 /// How long after it starts a rollout is followed, and how often it is looked at.
 const FOLLOW_FOR: Duration = Duration::from_secs(600);
@@ -75,13 +76,19 @@ impl Templates {
     }
 }
 
+/// A followed rollout's end.
+#[derive(Debug)]
+pub(super) struct Followed {
+    pub namespace: String,
+    pub name: String,
+    pub outcome: Result<WatchOutcome>,
+    /// For a halt: the rollback to the previous revision, or why there is none.
+    pub rollback: Option<std::result::Result<Recommendation, String>>,
+}
+
 /// Follows one started rollout with the `rollout watch` analysis (no auto-pause: a halt's
-/// pause is queued for a person by the caller).
-pub(super) async fn follow(
-    ctx: &Ctx<'_>,
-    namespace: String,
-    name: String,
-) -> (String, String, Result<WatchOutcome>) {
+/// pause and rollback are queued for a person by the caller).
+pub(super) async fn follow(ctx: &Ctx<'_>, namespace: String, name: String) -> Followed {
     let req = RolloutWatch {
         namespace: namespace.clone(),
         name: name.clone(),
@@ -99,8 +106,17 @@ pub(super) async fn follow(
             phr_dir: None,
         },
     };
-    let out = watch(&req, ctx, &|_, _| {}).await;
-    (namespace, name, out)
+    let outcome = watch(&req, ctx, &|_, _| {}).await;
+    let rollback = match &outcome {
+        Ok(WatchOutcome::Decided(o)) if o.halted() => {
+            Some(match super::remedy::for_halt(ctx, &namespace, &name, &o.decision.reasons).await {
+                Ok(r) => r,
+                Err(e) => Err(format!("its revisions could not be read: {}", crate::jobs::error_chain(&e))),
+            })
+        }
+        _ => None,
+    };
+    Followed { namespace, name, outcome, rollback }
 }
 
 #[cfg(test)]

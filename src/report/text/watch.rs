@@ -37,8 +37,9 @@ pub fn line(e: &WatchEvent) -> String {
                 incident.cause.words()
             )
         }
-        WatchEvent::Diagnosed { id, at, summary, class, item, appliable, seconds } => {
+        WatchEvent::Diagnosed { id, at, summary, class, item, appliable, applied, seconds } => {
             let queued = match (item, appliable) {
+                (Some(_), _) if applied.is_some() => format!("; {}", applied.as_deref().unwrap_or("")),
                 (Some(i), true) => format!("; queued {i} (a patch aiops can apply after approval)"),
                 (Some(i), false) => format!("; queued {i} (steps for a person)"),
                 (None, _) => "; nothing queued".to_string(),
@@ -63,13 +64,19 @@ pub fn line(e: &WatchEvent) -> String {
             hms(*at),
             note.as_deref().map(|n| format!(" ({n})")).unwrap_or_else(|| "; following it".into())
         ),
-        WatchEvent::RolloutDecided { at, namespace, name, decision, reasons, phr, queued } => format!(
-            "{}  rollout    {namespace}/Deployment/{name} {decision}: {}{}{}",
-            hms(*at),
-            reasons.join("; "),
-            if phr.is_empty() { String::new() } else { format!("; PHR {phr}") },
-            queued.as_deref().map(|q| format!("; queued {q} (pause, for a person)")).unwrap_or_default()
-        ),
+        WatchEvent::RolloutDecided { at, namespace, name, decision, reasons, phr, queued, rollback } => {
+            format!(
+                "{}  rollout    {namespace}/Deployment/{name} {decision}: {}{}{}{}",
+                hms(*at),
+                reasons.join("; "),
+                if phr.is_empty() { String::new() } else { format!("; PHR {phr}") },
+                queued.as_deref().map(|q| format!("; queued {q} (pause, for a person)")).unwrap_or_default(),
+                rollback
+                    .as_deref()
+                    .map(|q| format!("; queued {q} (roll back to the previous revision, for a person)"))
+                    .unwrap_or_default()
+            )
+        }
         WatchEvent::RolloutFailed { at, namespace, name, error } => {
             format!("{}  rollout    {namespace}/Deployment/{name} not followed: {error}", hms(*at))
         }
