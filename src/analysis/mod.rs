@@ -8,6 +8,7 @@ pub mod backups;
 pub mod baseline;
 pub mod deprecations;
 pub mod diagnose;
+pub mod fleet;
 pub mod gitops;
 pub mod health;
 pub mod hpa;
