@@ -93,7 +93,10 @@ fn a_security_only_run_ranks_by_security_score_and_has_no_savings() {
         ok("b", figures(None, Some((20, 3, 4)))),
     ]);
     assert_eq!(s.rows[0].cluster, "b");
-    assert_eq!((s.rows[0].health_score, s.rows[0].monthly_savings, s.rows[0].unhealthy_pods), (None, None, None));
+    assert_eq!(
+        (s.rows[0].health_score, s.rows[0].monthly_savings, s.rows[0].unhealthy_pods),
+        (None, None, None)
+    );
     assert_eq!(s.rows[0].critical, Some(3));
     // A cluster with a score ranks before one without.
     let mixed = summarize_fleet(&[

@@ -30,7 +30,13 @@ pub struct FleetReport {
 impl FleetReport {
     /// The report of a fleet summary.
     #[must_use]
-    pub fn new(report: &str, as_of: Timestamp, summary: FleetSummary) -> FleetReport {
+    pub fn new(report: &str, as_of: Timestamp, mut summary: FleetSummary) -> FleetReport {
+        // Money to the cent: the JSON carries no float noise.
+        let cents = |v: f64| (v * 100.0).round() / 100.0;
+        for r in &mut summary.rows {
+            r.monthly_savings = r.monthly_savings.map(cents);
+        }
+        summary.totals.monthly_savings = cents(summary.totals.monthly_savings);
         FleetReport {
             schema: FLEET_SCHEMA,
             kind: "fleet",

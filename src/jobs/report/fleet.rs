@@ -46,13 +46,10 @@ pub fn write_fleet(
             .map_err(|source| JobError::Report { context: "rendering the fleet summary".into(), source })?;
         let text = crate::redact::redact(&text);
         let path = out.join(report_file_name("fleet", as_of, *f));
-        std::fs::write(&path, text.as_bytes()).map_err(JobError::io(format!("writing {}", path.display())))?;
+        std::fs::write(&path, text.as_bytes())
+            .map_err(JobError::io(format!("writing {}", path.display())))?;
         written.push(path);
     }
-    info!(
-        clusters = report.totals.clusters,
-        gaps = report.totals.gaps,
-        "Wrote the fleet summary."
-    );
+    info!(clusters = report.totals.clusters, gaps = report.totals.gaps, "Wrote the fleet summary.");
     Ok(written)
 }

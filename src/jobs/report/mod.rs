@@ -17,13 +17,13 @@ use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::audit::{AuditInput, AuditPolicy, AuditReport, Severity, audit};
 use crate::analysis::diagnose::{DiagnoseOptions, Diagnosis, diagnose_unhealthy};
+use crate::analysis::fleet::ClusterFigures;
 use crate::analysis::health::{
     HealthAnalysis, HealthPolicy, HealthSignals, SloOverride, SloPolicy, analyse_health,
     diagnosis_recommendation, usage_trace,
 };
 use crate::analysis::hpa::{HpaPolicy, HpaReport};
 use crate::analysis::sizing::{ContainerSizing, SizingPolicy, SizingReport};
-use crate::analysis::fleet::ClusterFigures;
 use crate::analysis::weekly;
 use crate::approval::store::{EnqueueSummary, QueueStats};
 use crate::clock::Stopwatch;
