@@ -77,6 +77,8 @@ pub struct RowText {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetView {
     pub schema: &'static str,
+    /// What the figures come from (the page footer).
+    pub source: String,
     pub report: String,
     pub date: String,
     pub as_of: String,
@@ -153,6 +155,7 @@ pub fn build_fleet_view(r: &FleetReport, format: ReportFormat) -> FleetView {
     };
     FleetView {
         schema: r.schema,
+        source: format!("the {} reports of {} clusters", r.report, r.totals.clusters),
         report: r.report.clone(),
         date: r.date.clone(),
         as_of: r.as_of.to_string(),
@@ -178,5 +181,41 @@ pub fn render_fleet(r: &FleetReport, format: ReportFormat) -> Result<String, Rep
             templates::render(&format!("fleet.{}", format.ext()), &build_fleet_view(r, format))
                 .map_err(ReportError::Render)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fleet::{ClusterFigures, ClusterOutcome, summarize_fleet};
+
+    fn report() -> FleetReport {
+        let figures = ClusterFigures {
+            reports: vec!["a/security-2026-11-23.md".into(), "a/security-2026-11-23.html".into()],
+            ..ClusterFigures::default()
+        };
+        let summary = summarize_fleet(&[
+            ClusterOutcome { cluster: "a".into(), result: Ok(figures) },
+            ClusterOutcome { cluster: "b".into(), result: Err("unreachable <b>".into()) },
+        ]);
+        FleetReport::new("security", Timestamp::UNIX_EPOCH, summary)
+    }
+
+    #[test]
+    fn every_format_renders_and_links_its_own_format() -> Result<(), ReportError> {
+        let r = report();
+        let md = render_fleet(&r, ReportFormat::Md)?;
+        assert!(md.contains("[security](a/security-2026-11-23.md)") && !md.contains(".html"), "{md}");
+        assert!(md.contains("| b | unreachable <b> |"), "{md}");
+        let html = render_fleet(&r, ReportFormat::Html)?;
+        assert!(html.contains(r#"<a href="a/security-2026-11-23.html">security</a>"#), "{html}");
+        // Escaped: an error's text is never markup.
+        assert!(html.contains("unreachable &lt;b&gt;") && !html.contains("unreachable <b>"), "{html}");
+        let json: serde_json::Value = serde_json::from_str(&render_fleet(&r, ReportFormat::Json)?)
+            .map_err(|e| ReportError::Render(e.to_string()))?;
+        assert_eq!(json["schema"], FLEET_SCHEMA);
+        assert_eq!(json["clusters"][0]["health_score"], serde_json::Value::Null);
+        assert_eq!(json["gaps"][0]["cluster"], "b");
+        Ok(())
     }
 }
