@@ -3,6 +3,8 @@
 //! what users and their scripts read; the commit that makes it says why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod support;
+
 use std::process::Command;
 
 const AS_OF: &str = "2026-11-23T00:00:00Z";
@@ -57,7 +59,7 @@ fn fleet_summary_outputs() {
     let clock = FixedClock(as_of);
     let ctx = Ctx { config: &config, clock: &clock, progress: &|_, _, _| {} };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let formats = vec![ReportFormat::Md, ReportFormat::Json];
+    let formats = vec![ReportFormat::Md, ReportFormat::Html, ReportFormat::Json];
     let mut clusters = Vec::new();
     for (name, namespace) in [("prod-a", None), ("prod-b", Some("shop"))] {
         let options = ReportOptions {
@@ -82,10 +84,14 @@ fn fleet_summary_outputs() {
     let written = write_fleet(dir.path(), &formats, Which::Weekly, &clusters, as_of).unwrap();
     let names: Vec<_> =
         written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["fleet-2026-11-23.md", "fleet-2026-11-23.json"]);
+    assert_eq!(names, ["fleet-2026-11-23.md", "fleet-2026-11-23.html", "fleet-2026-11-23.json"]);
     let md = std::fs::read_to_string(&written[0]).unwrap();
-    let json = std::fs::read_to_string(&written[1]).unwrap();
-    assert!(!md.contains("abc123") && !json.contains("abc123"), "{md}");
+    let html = std::fs::read_to_string(&written[1]).unwrap();
+    let json = std::fs::read_to_string(&written[2]).unwrap();
+    for text in [&md, &html, &json] {
+        assert!(!text.contains("abc123") && text.contains("token=[REDACTED]"), "{text}");
+    }
+    assert!(html.contains(r#"<a href="prod-b/security-2026-11-23.html">security</a>"#), "{html}");
     // Each link names a report the cluster's run wrote.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     for c in v["clusters"].as_array().unwrap() {
@@ -95,4 +101,28 @@ fn fleet_summary_outputs() {
     }
     insta::assert_snapshot!("fleet_md", md);
     insta::assert_snapshot!("fleet_json", json);
+    browser_check(&written[1]);
+}
+
+/// The fleet HTML in headless Chromium: no console error, no outside request.
+fn browser_check(html: &std::path::Path) {
+    if !support::browser::ready() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shot = html.with_extension("png");
+    let o = Command::new("node")
+        .arg(root.join("tests/browser/check.mjs"))
+        .arg(html)
+        .arg(&shot)
+        .arg("")
+        .output()
+        .expect("run node");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "fleet: browser check failed\nstdout: {out}\nstderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("console errors: 0") && shot.is_file(), "{out}");
 }
