@@ -388,6 +388,46 @@ fn a_fleet_run_labels_each_cluster_and_a_cluster_that_fails_is_a_gap() {
         assert!(files.iter().any(|f| f.to_string_lossy().ends_with(".json")), "{c}: {files:?}");
     }
     assert!(!out.join("gone").exists());
+    // The fleet summary next to the clusters' folders: both clusters ranked, the failed one
+    // a gap with its error, each row linking to its cluster's own reports.
+    assert!(!out.join("fleet-2026-11-23.md").exists(), "--format json writes the JSON only");
+    let fleet: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fleet-2026-11-23.json")).unwrap()).unwrap();
+    assert_eq!(fleet["schema"], "aiops.report.fleet/v1");
+    let mut ranked: Vec<&str> =
+        fleet["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap()).collect();
+    ranked.sort_unstable();
+    assert_eq!(ranked, ["prod-a", "prod-b"], "{fleet:#}");
+    assert_eq!(fleet["gaps"][0]["cluster"], "gone");
+    assert!(fleet["gaps"][0]["error"].as_str().unwrap().contains("could not be reached"), "{fleet:#}");
+    assert_eq!(fleet["totals"]["clusters"], 3);
+    for c in fleet["clusters"].as_array().unwrap() {
+        assert!(c["health_score"].is_u64() && c["security_score"].is_u64(), "{c:#}");
+        let reports = c["reports"].as_array().unwrap();
+        assert!(!reports.is_empty());
+        for r in reports {
+            assert!(out.join(r.as_str().unwrap()).is_file(), "{r}");
+        }
+    }
+    let o = env.run(&[
+        "report",
+        "security",
+        "--out",
+        "sec",
+        "--format",
+        "md",
+        "--context",
+        "prod-a,prod-b",
+        "--as-of",
+        AS_OF,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("fleet-2026-11-23.md"));
+    let md = std::fs::read_to_string(env.dir.path().join("sec/fleet-2026-11-23.md")).unwrap();
+    assert!(
+        md.contains("](prod-a/security-2026-11-23.md)") && md.contains("](prod-b/security-2026-11-23.md)"),
+        "{md}"
+    );
 
     // Several contexts are for the analyses; the queue takes one.
     let o = env.run(&["queue", "list", "--context", "prod-a,prod-b"]);

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod deprecations;
 pub mod diagnose;
 pub mod election;
+pub mod fleet;
 pub mod gitops;
 pub mod health;
 pub mod hpa;

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::output::{self, captured, emit, structured};
 use super::{Cli, CliError, Command, audit, diagnose, exit, hpa, report, sizing};
+use crate::analysis::fleet::{ClusterFigures, ClusterOutcome};
 use crate::config::{Config, OutputFormat};
-use crate::jobs::{Ctx, JobError, collect};
+use crate::jobs::{self, Ctx, JobError, collect};
 
 /// The contexts of a fleet run, or `None` for a run over one cluster.
 ///
@@ -69,10 +70,12 @@ pub fn folder_of(context: &str) -> String {
     }
 }
 
-/// One cluster's run: its exit code and what it printed, or its failure.
+/// One cluster's run: its exit code and what it printed, or its failure; a report run's
+/// figures for the fleet summary.
 struct Outcome {
     context: String,
     result: Result<(u8, String), String>,
+    figures: Option<ClusterFigures>,
 }
 
 /// Runs the command once per context, in order, and prints each output under its cluster's
@@ -93,17 +96,20 @@ pub async fn run(cli: &Cli, config: &Config, contexts: &[String], ctx: &Ctx<'_>)
         tracing::info!(context = %name, "Running for one cluster of the fleet.");
         let (res, text) = captured(one(cli, name, &cctx)).await;
         output::clear_progress(cli.global.progress_drawn());
-        let result = match res {
-            Ok(code) => Ok((code, text)),
+        let (result, figures) = match res {
+            Ok((code, figures)) => (Ok((code, text)), figures),
             Err(e) => {
                 let msg = error_text(&e);
                 output::error_text(&format!("cluster {name}: {msg}"));
-                Err(msg)
+                (Err(msg), None)
             }
         };
-        outcomes.push(Outcome { context: name.clone(), result });
+        outcomes.push(Outcome { context: name.clone(), result, figures });
     }
     print(&outcomes, format)?;
+    if let Command::Report(a) = &cli.command {
+        fleet_summary(a, &outcomes, cli.global.as_of.unwrap_or_else(|| ctx.now()), format)?;
+    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     if failed > 0 {
         output::note(&format!("{failed} of {} clusters failed (gaps above); the others ran", outcomes.len()));
@@ -112,16 +118,56 @@ pub async fn run(cli: &Cli, config: &Config, contexts: &[String], ctx: &Ctx<'_>)
     Ok(outcomes.iter().filter_map(|o| o.result.as_ref().ok().map(|r| r.0)).max().unwrap_or(exit::OK))
 }
 
-async fn one(cli: &Cli, context: &str, ctx: &Ctx<'_>) -> Result<u8, CliError> {
+async fn one(cli: &Cli, context: &str, ctx: &Ctx<'_>) -> Result<(u8, Option<ClusterFigures>), CliError> {
     let g = &cli.global;
-    match &cli.command {
+    let code = match &cli.command {
         Command::Sizing(a) => sizing::run(a, g, ctx).await,
         Command::Hpa(a) => hpa::run(a, g, ctx).await,
         Command::Audit(a) => audit::run(a, g, ctx).await,
         Command::Diagnose(a) => diagnose::run(a, g, ctx).await,
-        Command::Report(a) => report::run_in(a, Some(&folder_of(context)), g, ctx).await,
+        Command::Report(a) => {
+            let (code, out) = report::run_in(a, Some(&folder_of(context)), g, ctx).await?;
+            return Ok((code, Some(out.figures)));
+        }
         _ => Err(JobError::Usage("this command takes one --context".into()).into()),
+    };
+    code.map(|c| (c, None))
+}
+
+/// Writes the fleet summary of a report run next to the clusters' folders (a cluster that
+/// failed is a gap in it) and prints the files written.
+fn fleet_summary(
+    a: &report::ReportArgs,
+    outcomes: &[Outcome],
+    as_of: jiff::Timestamp,
+    format: OutputFormat,
+) -> Result<(), CliError> {
+    let clusters: Vec<ClusterOutcome> = outcomes
+        .iter()
+        .map(|o| {
+            let folder = folder_of(&o.context);
+            let result = match (&o.result, &o.figures) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(_), None) => Err("the run gave no report".to_string()),
+                (Ok(_), Some(f)) => {
+                    let mut f = f.clone();
+                    f.reports = f.reports.iter().map(|r| format!("{folder}/{r}")).collect();
+                    Ok(f)
+                }
+            };
+            ClusterOutcome { cluster: o.context.clone(), result }
+        })
+        .collect();
+    let which = a.options().which;
+    let written = jobs::report::fleet::write_fleet(&a.out, &a.format, which, &clusters, as_of)?;
+    let text: String = written.iter().map(|p| format!("wrote {}\n", p.display())).collect();
+    if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
+        // stdout holds one JSON (YAML) document.
+        output::note(text.trim_end());
+    } else {
+        emit(&format!("fleet summary:\n{text}"))?;
     }
+    Ok(())
 }
 
 /// An error and its causes on one line.

@@ -114,11 +114,12 @@ impl ReportArgs {
 /// # Errors
 /// Usage errors (exit 2), a source that cannot be read, files that cannot be written.
 pub async fn run(args: &ReportArgs, g: &GlobalArgs, ctx: &Ctx<'_>) -> Result<u8, CliError> {
-    run_in(args, None, g, ctx).await
+    run_in(args, None, g, ctx).await.map(|(code, _)| code)
 }
 
 /// [`run`] for one cluster of a fleet: its reports (and their history) in a folder of its
-/// own under `--out` (`--history`).
+/// own under `--out` (`--history`). Returns the run's outcome too (the fleet summary's
+/// input).
 ///
 /// # Errors
 /// As [`run`].
@@ -127,7 +128,7 @@ pub async fn run_in(
     cluster: Option<&str>,
     g: &GlobalArgs,
     ctx: &Ctx<'_>,
-) -> Result<u8, CliError> {
+) -> Result<(u8, ReportOutcome), CliError> {
     let mut options = args.options();
     if let Some(c) = cluster {
         options.out = options.out.join(c);
@@ -144,7 +145,7 @@ pub async fn run_in(
         output::note_enqueued(&ctx.config.queue_db, summary);
     }
     output::emit(&render_outcome(&out))?;
-    Ok(exit::OK)
+    Ok((exit::OK, out))
 }
 
 /// The webhook URL held in `file` (first line, trimmed); `None` with a note when the file

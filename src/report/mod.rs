@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod charts;
+pub mod fleet;
 pub mod health;
 pub mod held;
 pub mod history;

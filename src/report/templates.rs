@@ -23,6 +23,8 @@ templates! {
     "health.html",
     "security.html",
     "notify.md",
+    "fleet.md",
+    "fleet.html",
     "serve/layout.html",
     "serve/login.html",
     "serve/message.html",

@@ -3,6 +3,7 @@
 //! one PHR per recommendation; optionally queue every recommendation (linked to its PHR)
 //! and post a summary to a webhook.
 
+pub mod fleet;
 mod rows;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::audit::{AuditInput, AuditPolicy, AuditReport, Severity, audit};
 use crate::analysis::diagnose::{DiagnoseOptions, Diagnosis, diagnose_unhealthy};
+use crate::analysis::fleet::ClusterFigures;
 use crate::analysis::health::{
     HealthAnalysis, HealthPolicy, HealthSignals, SloOverride, SloPolicy, analyse_health,
     diagnosis_recommendation, usage_trace,
@@ -231,6 +233,9 @@ pub struct ReportOutcome {
     pub gaps: usize,
     /// Wall time of the diagnoses of a health report (the server's metric).
     pub diagnosis_time: Option<Duration>,
+    /// What the fleet summary takes from this cluster's run (report paths relative to
+    /// `out`).
+    pub figures: ClusterFigures,
 }
 
 /// Results of the analyses behind a report.
@@ -290,7 +295,9 @@ pub async fn run(req: &ReportRequest, ctx: &Ctx<'_>) -> Result<ReportOutcome> {
         Some(url) => Some(notify(url, &cluster, as_of, &written).await),
         None => None,
     };
+    let figures = figures(&analyses, as_of, &o.out, &written.files);
     Ok(ReportOutcome {
+        figures,
         phr_dir: phrs.root().join("history/prompts"),
         phr_count: phrs.count(),
         written: written.files,
@@ -299,6 +306,24 @@ pub async fn run(req: &ReportRequest, ctx: &Ctx<'_>) -> Result<ReportOutcome> {
         gaps: snap.gaps.len(),
         diagnosis_time: req.plan.health.then_some(analyses.diagnosis_time),
     })
+}
+
+/// The figures of a run for the fleet summary: the health score and the reports' summaries.
+fn figures(a: &ReportAnalyses, as_of: jiff::Timestamp, out: &Path, files: &[PathBuf]) -> ClusterFigures {
+    let health = a.health.as_ref().zip(a.sizing.as_ref()).and_then(|(h, sizing)| {
+        Some((crate::analysis::fleet::health_score(h), weekly::summarize_health(h, sizing).health?))
+    });
+    ClusterFigures {
+        as_of,
+        health,
+        security: a.audit.as_ref().and_then(|au| weekly::summarize_security(au).security),
+        // The report files (the run summaries go to the history folder).
+        reports: files
+            .iter()
+            .filter(|p| p.parent() == Some(out))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect(),
+    }
 }
 
 /// Collects the source, its metrics and the custom resources the reports need, and runs
