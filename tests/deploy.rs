@@ -194,7 +194,8 @@ fn the_apply_overlay_adds_only_patch_rights() {
         let res = r.resources.clone().unwrap_or_default();
         for v in &r.verbs {
             let ok = v == "patch"
-                || (res == ["horizontalpodautoscalers"] && ["create", "delete"].contains(&v.as_str()));
+                || (res == ["horizontalpodautoscalers"] && ["create", "delete"].contains(&v.as_str()))
+                || (res == ["pods"] && v == "delete");
             assert!(ok, "{v} on {res:?}");
         }
         assert!(
