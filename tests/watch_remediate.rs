@@ -278,7 +278,11 @@ fn a_halted_rollout_queues_the_pause_and_the_rollback_to_the_previous_revision()
     let dir = tempfile::tempdir().unwrap();
     let dp = dir.path();
     let kc = support::kube_mock::kubeconfig(dp, &url);
-    let mut w = Watcher::start(dp, &kc, &["-n", "shop", "--prometheus-url", &prom.url]);
+    // In a named cluster, so the queued ids are the cluster's items' ids (not the
+    // recommendations' own): the ids the decision names must be found in the queue.
+    let args = ["-n", "shop", "--prometheus-url", &prom.url];
+    let mut w =
+        Watcher::start_env(dp, &dp.join("queue.db"), &kc, &args, &[("AIOPS_CLUSTER_NAME", "prod-eu")]);
     w.wait("the first list", Duration::from_secs(30), |v| v["event"] == "synced");
     watch_api::wait_watching(&mock, "/deployments");
     {
@@ -307,6 +311,7 @@ fn a_halted_rollout_queues_the_pause_and_the_rollback_to_the_previous_revision()
     let store = Store::open(&dp.join("queue.db")).unwrap();
     let r = store.get(&rollback, Timestamp::now()).unwrap();
     assert_eq!(r.state.as_str(), "pending", "for a person to approve");
+    assert_eq!(r.cluster, "prod-eu");
     let mut rev1 = template("registry.example.com/web:1.0", Some(OLD), false);
     rev1["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
     assert_eq!(r.recommendation.patch["spec"]["template"], stored_template(rev1));

@@ -22,6 +22,17 @@ impl Watcher {
     }
 
     pub fn start_on(dir: &Path, db: &Path, kubeconfig: &Path, args: &[&str]) -> Watcher {
+        Watcher::start_env(dir, db, kubeconfig, args, &[])
+    }
+
+    /// Started with extra environment variables (e.g. `AIOPS_CLUSTER_NAME`).
+    pub fn start_env(
+        dir: &Path,
+        db: &Path,
+        kubeconfig: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Watcher {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
             .args(["watch", "-o", "json", "--settle", "2s"])
             .args(args)
@@ -31,6 +42,8 @@ impl Watcher {
             .env("RUST_LOG", "warn")
             .env_remove("AIOPS_CONFIG")
             .env_remove("AIOPS_DB")
+            .env_remove("AIOPS_CLUSTER_NAME")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -286,13 +286,15 @@ async fn live_with_rollback(
     };
     let Some((rec, bad)) = proven else { return live(&dreq, ctx, target).await.map(|l| (l, false)) };
     let mut l = live(&DiagnoseRequest { enqueue: false, ..dreq }, ctx, target).await?;
-    l.enqueued = Some(remedy::enqueue(ctx, &rec)?);
-    tracing::info!(deployment = %rec.target.name, item = %rec.id, "A bad rollout: the rollback to the previous revision is queued.");
+    let summary = remedy::enqueue(ctx, &rec)?;
+    let item = summary.first_id().cloned().unwrap_or_else(|| rec.id.clone());
+    l.enqueued = Some(summary);
+    tracing::info!(deployment = %rec.target.name, item = %item, "A bad rollout: the rollback to the previous revision is queued.");
     l.diagnosis.remediation.insert(
         0,
         format!(
-            "{} (queued as {}): revision {}'s pods fail, revision {}'s are ready",
-            rec.title, rec.id, bad.plan.from_revision, bad.plan.to_revision
+            "{} (queued as {item}): revision {}'s pods fail, revision {}'s are ready",
+            rec.title, bad.plan.from_revision, bad.plan.to_revision
         ),
     );
     Ok((l, true))
@@ -539,8 +541,8 @@ impl Loop<'_> {
             Ok(WatchOutcome::Decided(mut o)) => {
                 match f.rollback {
                     Some(Ok(rec)) if self.req.enqueue => {
-                        remedy::enqueue(self.ctx, &rec)?;
-                        rollback = Some(rec.id);
+                        let summary = remedy::enqueue(self.ctx, &rec)?;
+                        rollback = Some(summary.first_id().cloned().unwrap_or(rec.id));
                     }
                     Some(Err(why)) => o.decision.reasons.push(format!("no rollback queued: {why}")),
                     _ => {}
@@ -555,8 +557,8 @@ impl Loop<'_> {
                         phr: std::collections::HashMap::from([(rec.id.clone(), o.phr.clone())]),
                         complete: false,
                     };
-                    queue::enqueue(self.ctx, &er)?;
-                    queued = Some(rec.id.clone());
+                    let summary = queue::enqueue(self.ctx, &er)?;
+                    queued = Some(summary.first_id().cloned().unwrap_or_else(|| rec.id.clone()));
                 }
                 WatchEvent::RolloutDecided {
                     at: now,
@@ -594,10 +596,7 @@ impl Loop<'_> {
         let now = self.ctx.now();
         match res {
             Ok((live, rollback, applied)) => {
-                let item = live
-                    .enqueued
-                    .as_ref()
-                    .and_then(|e| e.added.iter().chain(&e.refreshed).chain(&e.kept_decided).next().cloned());
+                let item = live.enqueued.as_ref().and_then(|e| e.first_id().cloned());
                 let d = &live.diagnosis;
                 let json = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
                 let diagnosed = Diagnosed {
