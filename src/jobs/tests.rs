@@ -63,3 +63,25 @@ fn streaming_stats_equal_pooled_samples() {
         }
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the queue item is locked by another apply")]
+struct Inner;
+
+#[derive(Debug, thiserror::Error)]
+enum Wrapper {
+    /// Shows its cause's words (as `JobError::Queue` does).
+    #[error("{0}")]
+    Same(#[source] Inner),
+    #[error("applying item x")]
+    Context(#[source] Inner),
+}
+
+#[test]
+fn an_error_chain_says_each_cause_once() {
+    assert_eq!(super::error_chain(&Wrapper::Same(Inner)), "the queue item is locked by another apply");
+    assert_eq!(
+        super::error_chain(&Wrapper::Context(Inner)),
+        "applying item x: the queue item is locked by another apply"
+    );
+}

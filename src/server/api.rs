@@ -53,14 +53,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> ApiError {
-        let mut message = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cause = c.source();
-        }
-        ApiError::new(status_of(e.kind()), message)
+        ApiError::new(status_of(e.kind()), crate::jobs::error_chain(&e))
     }
 }
 
