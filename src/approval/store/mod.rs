@@ -223,6 +223,16 @@ pub struct EnqueueSummary {
     pub expired: Vec<(String, String)>,
 }
 
+impl EnqueueSummary {
+    /// The queue id of the first recommendation the run put (or found) in the queue: its
+    /// id as the cluster's item, which differs from the recommendation's own id when the
+    /// item belongs to a named cluster.
+    #[must_use]
+    pub fn first_id(&self) -> Option<&String> {
+        self.added.iter().chain(&self.refreshed).chain(&self.kept_decided).next()
+    }
+}
+
 /// Filters of `queue list`.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -485,7 +495,39 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    // 8: large queues (the 100,000-item fleet bench's statement log): the list filtered by
+    // tier, feature or namespace keeps its order served from an index instead of scanning
+    // the table, `/metrics`' state × tier counts read an index, and an item page finds its
+    // operations without a scan.
+    Migration {
+        sql: "CREATE INDEX items_tier ON items(tier, created_ms DESC, id);
+    CREATE INDEX items_feature ON items(feature, created_ms DESC, id);
+    CREATE INDEX items_namespace ON items(namespace, created_ms DESC, id);
+    CREATE INDEX items_state_tier ON items(state, tier);
+    CREATE INDEX operations_item ON operations(item_id);",
+        sqlite: "",
+        postgres: "",
+    },
 ];
+
+/// Switches a SQLite connection to write-ahead logging. Several processes opening a new
+/// database at once can find it busy here without SQLite waiting its busy timeout (the
+/// switch needs the file to themselves while another connection is setting it up): the
+/// switch is tried again, for up to 30 s like every other wait on the database.
+fn wal_mode(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 600 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
 
 /// The shared DDL in PostgreSQL's words: 64-bit integers (SQLite's INTEGER is 64-bit),
 /// identity columns for AUTOINCREMENT, and text compared byte by byte (`COLLATE "C"`, as
@@ -582,7 +624,7 @@ impl Store {
         };
         let conn = rusqlite::Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        wal_mode(&conn).map_err(db)?;
         // FULL: a committed decision or apply survives a power loss, not only a crash.
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
