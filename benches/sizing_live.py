@@ -30,6 +30,8 @@ ap.add_argument("--containers", type=int, required=True)
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--prometheus-only", action="store_true")
 ap.add_argument("--push-down", action="store_true")
+ap.add_argument("--data-cache", help="keep the backfilled Prometheus data under this directory and reuse it when the "
+                "same containers are asked for again (generating 7 days x 5,000 containers takes minutes)")
 args = ap.parse_args()
 
 snap = args.snapshot
@@ -49,7 +51,15 @@ for p in pods:
         ksm_pods.setdefault((p["metadata"]["namespace"], p["metadata"]["name"]), (p, []))[1].append(c)
 work = tempfile.mkdtemp(prefix="aiops-bench-")
 om, data = os.path.join(work, "om"), os.path.join(work, "data")
-os.makedirs(om); os.makedirs(data)
+cached = False
+if args.data_cache:
+    import hashlib
+    key = hashlib.sha256(repr((meta["as_of"], containers, args.prometheus_only, sorted(ksm_pods))).encode()).hexdigest()[:16]
+    data = os.path.join(args.data_cache, f"prom-{len(containers)}-{key}")
+    cached = os.path.exists(os.path.join(data, ".complete"))
+    if not cached:
+        shutil.rmtree(data, ignore_errors=True)
+os.makedirs(om); os.makedirs(data, exist_ok=True)
 minutes = 7 * 1440 + 10
 start_s = end_s - minutes * 60
 
@@ -93,44 +103,48 @@ def parse_quantity(q):
         return None
 
 
-t0 = time.time()
-rng = random.Random(7)
-params = [(rng.uniform(0.01, 0.8), rng.uniform(50e6, 900e6)) for _ in containers]
-ksm = ksm_series() if args.prometheus_only else []
-block_min = 120
-files = []
-counters = [0.0] * len(containers)
-for b in range(0, minutes + 1, block_min):
-    path = os.path.join(om, f"b{b:06d}.om")
-    span = range(b, min(b + block_min, minutes + 1))
-    with open(path, "w") as f:
-        for metric in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes"):
-            for i, (ns, pod, c) in enumerate(containers):
-                base_cpu, base_mem = params[i]
-                sel = f'{metric}{{namespace="{ns}",pod="{pod}",container="{c}"}}'
-                lines = []
-                for m in span:
-                    t = start_s + m * 60
-                    day = math.sin(m / 1440 * 2 * math.pi)
-                    if metric.startswith("container_cpu"):
-                        counters[i] += base_cpu * (1 + 0.5 * day) * 60
-                        v = counters[i]
-                    else:
-                        v = base_mem * (1 + 0.2 * day)
-                    lines.append(f"{sel} {v:.3f} {t}")
-                f.write("\n".join(lines) + "\n")
-        for sel, v in ksm:
-            f.write("\n".join(f"{sel} {v} {start_s + m * 60}" for m in span) + "\n")
-        f.write("# EOF\n")
-    files.append(path)
-gen = time.time() - t0
-t0 = time.time()
-promtool = shutil.which("promtool") or "/usr/bin/promtool"
-for i in range(0, len(files), 2):
-    procs = [subprocess.Popen([promtool, "tsdb", "create-blocks-from", "openmetrics", f, data], stdout=subprocess.DEVNULL) for f in files[i:i + 2]]
-    for p in procs:
-        assert p.wait() == 0
-backfill = time.time() - t0
+gen = backfill = 0.0
+if not cached:
+    t0 = time.time()
+    rng = random.Random(7)
+    params = [(rng.uniform(0.01, 0.8), rng.uniform(50e6, 900e6)) for _ in containers]
+    ksm = ksm_series() if args.prometheus_only else []
+    block_min = 120
+    files = []
+    counters = [0.0] * len(containers)
+    for b in range(0, minutes + 1, block_min):
+        path = os.path.join(om, f"b{b:06d}.om")
+        span = range(b, min(b + block_min, minutes + 1))
+        with open(path, "w") as f:
+            for metric in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes"):
+                for i, (ns, pod, c) in enumerate(containers):
+                    base_cpu, base_mem = params[i]
+                    sel = f'{metric}{{namespace="{ns}",pod="{pod}",container="{c}"}}'
+                    lines = []
+                    for m in span:
+                        t = start_s + m * 60
+                        day = math.sin(m / 1440 * 2 * math.pi)
+                        if metric.startswith("container_cpu"):
+                            counters[i] += base_cpu * (1 + 0.5 * day) * 60
+                            v = counters[i]
+                        else:
+                            v = base_mem * (1 + 0.2 * day)
+                        lines.append(f"{sel} {v:.3f} {t}")
+                    f.write("\n".join(lines) + "\n")
+            for sel, v in ksm:
+                f.write("\n".join(f"{sel} {v} {start_s + m * 60}" for m in span) + "\n")
+            f.write("# EOF\n")
+        files.append(path)
+    gen = time.time() - t0
+    t0 = time.time()
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    for i in range(0, len(files), 2):
+        procs = [subprocess.Popen([promtool, "tsdb", "create-blocks-from", "openmetrics", f, data], stdout=subprocess.DEVNULL) for f in files[i:i + 2]]
+        for p in procs:
+            assert p.wait() == 0
+    backfill = time.time() - t0
+    if args.data_cache:
+        open(os.path.join(data, ".complete"), "w").close()
 shutil.rmtree(om)
 s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
 cfg = os.path.join(work, "p.yml")
@@ -159,7 +173,7 @@ try:
         except Exception:
             time.sleep(0.2)
     print(f"== {len(containers)} containers x 7 days of 1-minute samples"
-          f"{' (+ kube-state-metrics series)' if ksm else ''}: generate {gen:.0f} s, backfill {backfill:.0f} s", flush=True)
+          f"{' (+ kube-state-metrics series)' if ksm else ''}: " + (f"reused {data}" if cached else f"generate {gen:.0f} s, backfill {backfill:.0f} s"), flush=True)
     modes = [("snapshot", ["--snapshot", snap])]
     if args.prometheus_only:
         # Without a snapshot the window ends at "now": pin it to the samples' end.

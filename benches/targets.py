@@ -12,7 +12,7 @@ Wall time is the median of --runs runs, peak RSS the largest (GNU /usr/bin/time)
 on inputs it can read (a snapshot it wrote itself), alternating runs of the two binaries.
 
 Usage: benches/targets.py --aiops BIN [--baseline BIN] [--runs 3] [--sizes 70,700,5000]
-                          [--skip live,snapshot,audit] [--workloads 10000]
+                          [--skip live,snapshot,audit] [--workloads 10000] [--data-cache DIR]
 """
 import argparse, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -23,6 +23,7 @@ ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--sizes", default="70,700,5000")
 ap.add_argument("--workloads", type=int, default=10000)
 ap.add_argument("--skip", default="")
+ap.add_argument("--data-cache", help="passed to sizing_live.py: keep and reuse the backfilled Prometheus data")
 args = ap.parse_args()
 skip = set(filter(None, args.skip.split(",")))
 here = os.path.dirname(os.path.abspath(__file__))
@@ -65,7 +66,7 @@ print(f"aiops: {args.aiops}" + (f"; baseline: {args.baseline}" if args.baseline 
 bins = [("aiops", args.aiops)] + ([("baseline", args.baseline)] if args.baseline else [])
 
 snaps = {}
-if not {"live", "snapshot"} <= skip:
+if "snapshot" not in skip:
     for name, b in bins:
         d = os.path.join(work, f"demo-{name}")
         subprocess.run([b, "snapshot", "demo", "--scale", str(args.workloads), "--out", d], check=True, stdout=subprocess.DEVNULL)
@@ -74,10 +75,21 @@ if not {"live", "snapshot"} <= skip:
 
 if "live" not in skip:
     for n in [int(x) for x in args.sizes.split(",") if x]:
-        cmd = [sys.executable, os.path.join(here, "sizing_live.py"), "--aiops", args.aiops, "--snapshot", snaps["aiops"],
+        # A cluster of about n containers (the demo runs ~1.93 containers per workload), so
+        # that the row measures sizing n containers, not loading a larger cluster's objects.
+        scale = max(1, -(-n * 100 // 190))
+        live = {}
+        for name, b in bins:
+            d = os.path.join(work, f"live-{n}-{name}")
+            subprocess.run([b, "snapshot", "demo", "--scale", str(scale), "--out", d], check=True, stdout=subprocess.DEVNULL)
+            live[name] = d
+        print(f"== live sizing: {scale}-workload demo snapshot (objects), the first {n} running containers", flush=True)
+        cmd = [sys.executable, os.path.join(here, "sizing_live.py"), "--aiops", args.aiops, "--snapshot", live["aiops"],
                "--containers", str(n), "--runs", str(args.runs)]
+        if args.data_cache:
+            cmd += ["--data-cache", args.data_cache]
         if args.baseline:
-            cmd += ["--baseline", args.baseline, "--baseline-snapshot", snaps["baseline"]]
+            cmd += ["--baseline", args.baseline, "--baseline-snapshot", live["baseline"]]
         if n <= 1000:
             cmd += ["--prometheus-only"]
         subprocess.run(cmd, check=True)

@@ -364,6 +364,32 @@ impl<'s> UsagePool<'s> {
         }
     }
 
+    /// The group of a series for reading a metric in parts
+    /// (`collectors::series_parquet::PartPlan`): one id per workload container, so that a
+    /// part holds every series of the containers in it; `None` for a series this pool
+    /// ignores (no container label, the `POD` container, no workload of the snapshot).
+    #[must_use]
+    pub fn group_of(&self, labels: &crate::model::series::Labels) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let (Some(ns), Some(pod), Some(container)) =
+            (labels.get("namespace"), labels.get("pod"), labels.get("container"))
+        else {
+            return None;
+        };
+        if container == "POD" {
+            return None;
+        }
+        let owner = owner_of(self.snap, &self.pod_owner, ns, pod)?;
+        let key = (owner, container.to_string());
+        if !self.by_key.contains_key(&key) {
+            return None;
+        }
+        // Two containers sharing a hash only share a part.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        Some(h.finish())
+    }
+
     /// Pools one part (see [`UsagePool`]); series of containers outside the snapshot's
     /// workloads are ignored.
     pub fn add(&mut self, part: &crate::model::MetricStore) {

@@ -81,7 +81,15 @@ pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
     let mut rows = SeriesRows::default();
     for metric in &names {
         let mut offset = 0u64;
-        for s in store.metric(metric) {
+        // A pod's series next to each other, and the pods of a workload mostly so: readers
+        // that take a metric in parts of whole pods or workloads ([`PartPlan`]) then get
+        // many small parts instead of one (the order of a store is the order of collection).
+        let mut series: Vec<&crate::model::series::Series> = store.metric(metric).collect();
+        series.sort_by(|a, b| {
+            (a.labels.get("namespace"), a.labels.get("pod"))
+                .cmp(&(b.labels.get("namespace"), b.labels.get("pod")))
+        });
+        for s in &series {
             let next = u32::try_from(axes.len()).unwrap_or(u32::MAX);
             let id = *axis_ids.entry(s.timestamps.as_ptr()).or_insert_with(|| {
                 axes.push(&s.timestamps);
@@ -91,8 +99,7 @@ pub fn write_metrics(store: &MetricStore, dir: &Path) -> Result<()> {
             offset += s.len() as u64;
         }
         let path = values_dir.join(values_file(metric));
-        write_values(store, metric, &path)
-            .map_err(|e| CollectError::Parquet { path, reason: e.to_string() })?;
+        write_values(&series, &path).map_err(|e| CollectError::Parquet { path, reason: e.to_string() })?;
     }
     let path = dir.join(SERIES_FILE);
     rows.write(&path).map_err(|e| CollectError::Parquet { path: path.clone(), reason: e.to_string() })?;
@@ -175,7 +182,7 @@ fn write_axes(axes: &[&[i64]], path: &Path) -> PolarsResult<()> {
     Ok(())
 }
 
-fn write_values(store: &MetricStore, metric: &str, path: &Path) -> PolarsResult<()> {
+fn write_values(series: &[&crate::model::series::Series], path: &Path) -> PolarsResult<()> {
     let schema = Schema::from_iter([Field::new("value".into(), DataType::Float64)]);
     // LZ4: float samples (counters above all) barely compress, and LZ4 decompresses several
     // times faster than zstd: loading is what a snapshot is for.
@@ -184,7 +191,7 @@ fn write_values(store: &MetricStore, metric: &str, path: &Path) -> PolarsResult<
         .with_row_group_size(Some(BATCH_ROWS))
         .batched(&schema)?;
     let mut batch: Vec<f64> = Vec::with_capacity(BATCH_ROWS);
-    for s in store.metric(metric) {
+    for s in series {
         batch.extend_from_slice(&s.values);
         if batch.len() >= BATCH_ROWS {
             let v = std::mem::take(&mut batch);
@@ -272,7 +279,9 @@ pub fn read_metrics(
     }
     for row in wanted {
         let values = by_metric.get_mut(&row.metric).and_then(Iterator::next).unwrap_or_default();
-        let axis = axes.get(&row.axis).cloned().ok_or_else(|| CollectError::Parquet {
+        // An empty series' axis has no rows in the axes table.
+        let empty = (row.len == 0).then(|| Arc::<[i64]>::from(Vec::new()));
+        let axis = axes.get(&row.axis).cloned().or(empty).ok_or_else(|| CollectError::Parquet {
             path: axes_path.clone(),
             reason: format!("axis {} of a {} series is not in the file", row.axis, row.metric),
         })?;
@@ -442,6 +451,209 @@ fn read_values(root: &Path, path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<
     Ok(out)
 }
 
+/// One metric's series (of one namespace, or all) to be read in parts (see
+/// [`PartPlan::read`]): only a few parts' samples are in memory at a time instead of the
+/// whole metric.
+pub struct PartPlan {
+    root: std::path::PathBuf,
+    values_path: std::path::PathBuf,
+    series_path: std::path::PathBuf,
+    /// The series read, in file order, with their groups.
+    wanted: Vec<(SeriesRow, u64)>,
+    axis_of: Vec<Arc<[i64]>>,
+    /// Where each part ends (exclusive indexes into `wanted`).
+    ends: Vec<usize>,
+    /// Rows decoded at a time.
+    batch_rows: usize,
+}
+
+impl PartPlan {
+    /// Plans the parts of `metric`: `group_of` names the group of a series from its labels
+    /// (`None`: the series is not wanted and is not read). A part never splits a group:
+    /// every series of a group is in the same part, whatever the file's order (in the worst
+    /// case, one part holds everything). A part is closed at the first group boundary after
+    /// `part_samples` samples.
+    ///
+    /// # Errors
+    /// A missing or malformed series or axes table; the error names the file.
+    pub fn new(
+        root: &Path,
+        dir: &Path,
+        metric: &str,
+        namespace: Option<&str>,
+        mut group_of: impl FnMut(&Labels) -> Option<u64>,
+        part_samples: usize,
+    ) -> Result<PartPlan> {
+        let series_path = dir.join(SERIES_FILE);
+        let rows = read_series(root, &series_path)?;
+        let mut wanted: Vec<(SeriesRow, u64)> = rows
+            .into_iter()
+            .filter(|r| r.metric == metric)
+            .filter(|r| namespace.is_none_or(|ns| r.labels.get("namespace") == Some(ns)))
+            .filter_map(|r| group_of(&r.labels).map(|g| (r, g)))
+            .collect();
+        wanted.sort_by_key(|(r, _)| r.offset);
+        let axes_path = dir.join(AXES_FILE);
+        let needed_axes: BTreeSet<u32> = wanted.iter().map(|(r, _)| r.axis).collect();
+        let axes = read_axes(root, &axes_path, &needed_axes)?;
+        let mut axis_of = Vec::with_capacity(wanted.len());
+        for (r, _) in &wanted {
+            // An empty series' axis has no rows in the axes table.
+            let empty = (r.len == 0).then(|| Arc::<[i64]>::from(Vec::new()));
+            axis_of.push(axes.get(&r.axis).cloned().or(empty).ok_or_else(|| CollectError::Parquet {
+                path: axes_path.clone(),
+                reason: format!("axis {} of a {} series is not in the file", r.axis, r.metric),
+            })?);
+        }
+        let ends = part_ends(&wanted, part_samples);
+        Ok(PartPlan {
+            root: root.to_path_buf(),
+            values_path: dir.join(VALUES_DIR).join(values_file(metric)),
+            series_path,
+            wanted,
+            axis_of,
+            ends,
+            batch_rows: BATCH_ROWS,
+        })
+    }
+
+    /// How many series the plan reads.
+    #[must_use]
+    pub fn series(&self) -> usize {
+        self.wanted.len()
+    }
+
+    /// Reads the parts in file order, handing each to `on_part` as soon as it is complete.
+    /// The values are decoded on a thread of their own while `on_part` runs.
+    ///
+    /// # Errors
+    /// A missing or malformed values file, a series pointing outside it; parts handed over
+    /// before the error stay handed over.
+    pub fn read(self, mut on_part: impl FnMut(MetricStore)) -> Result<()> {
+        let PartPlan { root, values_path, series_path, wanted, axis_of, ends, batch_rows } = self;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<MetricStore>>(1);
+        std::thread::scope(|scope| {
+            let (wanted, axis_of, ends) = (&wanted, &axis_of, &ends);
+            let (root, values_path, series_path) = (&root, &values_path, &series_path);
+            scope.spawn(move || {
+                let mut part = MetricStore::new();
+                let mut next_end = ends.iter().copied().peekable();
+                let r = stream_values(root, values_path, wanted, batch_rows, |i, values| {
+                    let (row, _) = &wanted[i];
+                    part.push_shared(row.metric.clone(), row.labels.clone(), axis_of[i].clone(), values)
+                        .map_err(|e| CollectError::Parquet {
+                            path: series_path.clone(),
+                            reason: e.to_string(),
+                        })?;
+                    if next_end.peek() == Some(&(i + 1)) {
+                        next_end.next();
+                        // The receiver gone means the caller stopped: read no further.
+                        tx.send(Ok(std::mem::take(&mut part))).map_err(|_| CollectError::Parquet {
+                            path: series_path.clone(),
+                            reason: "the reader of the parts stopped".into(),
+                        })?;
+                    }
+                    Ok(())
+                });
+                if let Err(e) = r {
+                    let _ = tx.send(Err(e));
+                }
+            });
+            for part in rx {
+                on_part(part?);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The ends (exclusive indexes into `rows`, in file order) of the parts: a part closes after
+/// a series once every group seen so far has no series left and it holds `part_samples`
+/// samples or more; the last part ends at the last series.
+fn part_ends(rows: &[(SeriesRow, u64)], part_samples: usize) -> Vec<usize> {
+    let mut last: HashMap<u64, usize> = HashMap::new();
+    for (i, (_, g)) in rows.iter().enumerate() {
+        last.insert(*g, i);
+    }
+    let mut ends = Vec::new();
+    let (mut reach, mut samples) = (0usize, 0usize);
+    for (i, (r, g)) in rows.iter().enumerate() {
+        reach = reach.max(last[g]);
+        samples += r.len;
+        if reach == i && (samples >= part_samples || i + 1 == rows.len()) {
+            ends.push(i + 1);
+            samples = 0;
+        }
+    }
+    ends
+}
+
+/// Walks a values file once, in batches, and hands each series of `rows` (sorted by offset)
+/// its values as soon as its last row is decoded; batches no series needs are not decoded.
+fn stream_values(
+    root: &Path,
+    path: &Path,
+    rows: &[(SeriesRow, u64)],
+    batch_rows: usize,
+    mut each: impl FnMut(usize, Vec<f64>) -> Result<()>,
+) -> Result<()> {
+    let err = parquet_err(path);
+    let mut reader = ParquetReader::new(open(root, path)?);
+    let total = reader.num_rows().map_err(|e| err(e.to_string()))?;
+    let span = |r: &SeriesRow| {
+        let a = usize::try_from(r.offset).unwrap_or(usize::MAX);
+        (a, a.saturating_add(r.len))
+    };
+    if let Some((r, _)) = rows.iter().find(|(r, _)| span(r).1 > total) {
+        return Err(err(format!(
+            "a {} series needs rows {}..{} but the file has {total}",
+            r.metric,
+            r.offset,
+            r.offset as usize + r.len
+        )));
+    }
+    // Series in offset order; `buf` holds the values of series `i` read so far, and the
+    // decoded batch stays until a series needs rows outside it.
+    let mut batch: Option<(usize, Float64Chunked)> = None;
+    let mut buf: Vec<f64> = Vec::new();
+    let mut i = 0usize;
+    while i < rows.len() {
+        let (a, b) = span(&rows[i].0);
+        let at = a + buf.len();
+        if at >= b {
+            each(i, std::mem::take(&mut buf))?;
+            i += 1;
+            continue;
+        }
+        let batch_start = at / batch_rows * batch_rows;
+        if batch.as_ref().is_none_or(|(s, _)| *s != batch_start) {
+            let n = batch_rows.min(total - batch_start);
+            let df = ParquetReader::new(open(root, path)?)
+                .with_slice(Some((batch_start, n)))
+                .finish()
+                .map_err(|e| err(e.to_string()))?;
+            let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
+            let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.rechunk().into_owned();
+            batch = Some((batch_start, col));
+        }
+        let Some((_, col)) = &batch else { break };
+        let values = col.cont_slice().map_err(|_| err("column `value` must not hold nulls".into()))?;
+        let to = b.min(batch_start + values.len());
+        if to <= at {
+            return Err(err(format!(
+                "the file ends at row {} inside a {} series",
+                batch_start + values.len(),
+                rows[i].0.metric
+            )));
+        }
+        if buf.capacity() == 0 {
+            buf.reserve_exact(rows[i].0.len);
+        }
+        buf.extend_from_slice(&values[at - batch_start..to - batch_start]);
+    }
+    Ok(())
+}
+
 /// True for the files of this layout (the long-format reader leaves them alone).
 pub fn is_own_file(metrics_dir: &Path, file: &Path) -> bool {
     file == metrics_dir.join(SERIES_FILE)
@@ -485,15 +697,20 @@ mod tests {
         let mut back = MetricStore::new();
         read_metrics(dir.path(), dir.path(), None, None, 2, &mut back).unwrap();
         assert_eq!(back.len(), original.len());
-        for (a, b) in original.all().iter().zip(back.all()) {
+        // Within a metric the series are written by namespace and pod (a pod's series next
+        // to each other, see `write_metrics`): m's are a/p1, a/p3, b/p2.
+        let pods: Vec<&str> = back.metric("m").filter_map(|s| s.labels.get("pod")).collect();
+        assert_eq!(pods, ["p1", "p3", "p2"]);
+        for b in back.all() {
+            let a = original.all().iter().find(|a| a.metric == b.metric && a.labels == b.labels).unwrap();
             assert_eq!((&a.metric, &a.labels, &a.timestamps), (&b.metric, &b.labels, &b.timestamps));
             assert_eq!(bits(&a.values), bits(&b.values));
         }
         // One axis decoded once: the three series on the same grid share it.
-        let all = back.all();
-        assert!(Arc::ptr_eq(&all[0].timestamps, &all[1].timestamps));
-        let other = back.metric("other:x").next().unwrap();
-        assert!(Arc::ptr_eq(&all[0].timestamps, &other.timestamps));
+        let on_grid: Vec<&crate::model::series::Series> =
+            back.all().iter().filter(|s| s.len() == 3).collect();
+        assert_eq!(on_grid.len(), 3);
+        assert!(on_grid.windows(2).all(|w| Arc::ptr_eq(&w[0].timestamps, &w[1].timestamps)));
     }
 
     #[test]
@@ -515,6 +732,90 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("other:x.parquet"), "{err}");
+    }
+
+    /// A store of 12 series of metric `m` in 5 groups (label `g`), partly interleaved in
+    /// file order, one group (`x`) not wanted; lengths 1..=5 and one empty series.
+    fn grouped_store() -> MetricStore {
+        let mut s = MetricStore::new();
+        let groups = ["a", "b", "a", "b", "c", "c", "d", "d", "x", "d", "e", "e"];
+        for (i, g) in groups.iter().enumerate() {
+            let n = if i == 7 { 0 } else { i % 5 + 1 };
+            let ts: Vec<i64> = (0..n as i64).map(|k| 1000 * (k + 1)).collect();
+            let vs: Vec<f64> = (0..n).map(|k| (i * 100 + k) as f64).collect();
+            s.push("m", Labels::new([("g", *g), ("i", &i.to_string())]), ts, vs).unwrap();
+        }
+        s.push("other", Labels::new([("g", "a")]), vec![1], vec![9.0]).unwrap();
+        s
+    }
+
+    fn read_parts(dir: &Path, part_samples: usize, batch_rows: usize) -> Vec<MetricStore> {
+        let group = |l: &Labels| match l.get("g")? {
+            "x" => None,
+            g => Some(u64::from(g.as_bytes()[0])),
+        };
+        let mut plan = PartPlan::new(dir, dir, "m", None, group, part_samples).unwrap();
+        plan.batch_rows = batch_rows;
+        assert_eq!(plan.series(), 11, "the series of group x are not read");
+        let mut parts = Vec::new();
+        plan.read(|p| parts.push(p)).unwrap();
+        parts
+    }
+
+    #[test]
+    fn parts_hold_whole_groups_and_every_sample_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = grouped_store();
+        write_metrics(&original, dir.path()).unwrap();
+        let expected: Vec<&crate::model::series::Series> =
+            original.metric("m").filter(|s| s.labels.get("g") != Some("x")).collect();
+        for (part_samples, batch_rows) in
+            [(1, 1), (1, 3), (4, 2), (7, 1000), (1000, 4), (usize::MAX, 1 << 20)]
+        {
+            let parts = read_parts(dir.path(), part_samples, batch_rows);
+            // Every wanted series once, in file order, with its values and axis.
+            let got: Vec<&crate::model::series::Series> = parts.iter().flat_map(MetricStore::all).collect();
+            assert_eq!(got.len(), expected.len());
+            for (a, b) in expected.iter().zip(&got) {
+                assert_eq!(
+                    (&a.labels, &a.timestamps, bits(&a.values)),
+                    (&b.labels, &b.timestamps, bits(&b.values))
+                );
+            }
+            // No group in two parts.
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for (k, p) in parts.iter().enumerate() {
+                for s in p.all() {
+                    let g = s.labels.get("g").unwrap().to_string();
+                    assert_eq!(
+                        *seen.entry(g.clone()).or_insert(k),
+                        k,
+                        "group {g} split ({part_samples}, {batch_rows})"
+                    );
+                }
+            }
+            if part_samples == usize::MAX {
+                assert_eq!(parts.len(), 1);
+            }
+        }
+        // With one sample per part, parts end where every group seen so far is complete:
+        // after a b a b, c c, d d (x) d, e e.
+        let sizes: Vec<usize> = read_parts(dir.path(), 1, 1).iter().map(MetricStore::len).collect();
+        assert_eq!(sizes, [4, 2, 3, 2], "{sizes:?}");
+        let sizes: Vec<usize> = read_parts(dir.path(), 8, 2).iter().map(MetricStore::len).collect();
+        assert_eq!(sizes, [4, 5, 2], "{sizes:?}");
+    }
+
+    #[test]
+    fn a_part_plan_names_a_short_values_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(&grouped_store(), dir.path()).unwrap();
+        let path = dir.path().join(VALUES_DIR).join("m.parquet");
+        let mut df = DataFrame::new(2, vec![Column::new("value".into(), vec![1.0f64, 2.0])]).unwrap();
+        ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
+        let plan = PartPlan::new(dir.path(), dir.path(), "m", None, |_| Some(1), 1).unwrap();
+        let err = plan.read(|_| {}).unwrap_err().to_string();
+        assert!(err.contains("m.parquet") && err.contains("rows"), "{err}");
     }
 
     #[test]

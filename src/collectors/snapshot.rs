@@ -82,6 +82,21 @@ pub fn read_metrics_of(
     Ok(store)
 }
 
+/// Plans reading one metric of a format-2 snapshot directory in parts (see
+/// [`series_parquet::PartPlan`]).
+///
+/// # Errors
+/// A missing or malformed series or axes table; the error names it.
+pub fn plan_metric_parts(
+    dir: &Path,
+    metric: &str,
+    namespace: Option<&str>,
+    group_of: impl FnMut(&crate::model::series::Labels) -> Option<u64>,
+    part_samples: usize,
+) -> Result<series_parquet::PartPlan> {
+    series_parquet::PartPlan::new(dir, &dir.join("metrics"), metric, namespace, group_of, part_samples)
+}
+
 /// Whether an aiops-written file is one the load can skip: `objects/<kind>.json` of a kind
 /// not needed (only when `snapshot.json` says aiops wrote the directory).
 fn skip_object_file(file: &Path, opts: &LoadOptions, written_by_aiops: bool) -> bool {

@@ -269,6 +269,22 @@ pub const REPORT_QUERIES: &[&str] = &[
 /// The request metrics of the health report (counters and latency buckets).
 pub const REQUEST_QUERIES: &[&str] = &["capture/http_requests", "health/http_request_duration_buckets"];
 
+/// Plans reading one metric of a snapshot directory in parts of whole groups
+/// ([`crate::collectors::series_parquet::PartPlan`]); only for directories where
+/// [`crate::collectors::snapshot::metrics_by_part`] holds.
+///
+/// # Errors
+/// A missing or malformed series or axes table; the error names it.
+pub fn snapshot_metric_parts(
+    dir: &std::path::Path,
+    metric: &str,
+    namespace: Option<&str>,
+    group_of: impl FnMut(&crate::model::series::Labels) -> Option<u64>,
+    part_samples: usize,
+) -> Result<crate::collectors::series_parquet::PartPlan, CollectError> {
+    snapdir::plan_metric_parts(dir, metric, namespace, group_of, part_samples)
+}
+
 /// Replaces the snapshot's metrics with the range queries `files` (names under `queries/`)
 /// over `window` at `step` (`Ok(false)` without a Prometheus URL). Objects stay from their
 /// source: the live API or a snapshot directory.

@@ -10,14 +10,22 @@ use super::collect::{self, HPA_QUERIES, Scope, Source};
 use super::queue::{EnqueueRequest, enqueue};
 use super::{Ctx, JobError, Result};
 use crate::analysis::hpa::capacity::free_capacity;
-use crate::analysis::hpa::load::{Grid, workload_loads};
+use crate::analysis::hpa::load::{
+    Grid, KSM_DEPLOYMENT_REPLICAS, KSM_HPA_CURRENT, KSM_HPA_DESIRED, KSM_STATEFULSET_REPLICAS, LoadBuilder,
+    WorkloadLoad, workload_loads,
+};
 use crate::analysis::hpa::{HpaPolicy, HpaReport, recommend_hpa};
 use crate::approval::store::EnqueueSummary;
+use crate::collectors::snapshot::metrics_by_part;
 use crate::config::Config;
 use crate::model::ClusterSnapshot;
 use crate::model::recommendation::Feature;
 use crate::model::scalers::OtherScaler;
+use crate::model::series::metric;
 use crate::model::time::ms;
+
+/// Samples per part when a snapshot's metric is read in parts (32 MiB of values).
+const PART_SAMPLES: usize = 1 << 22;
 
 /// HPA options as given (flags, or the server's defaults), before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +140,23 @@ pub async fn run(req: &HpaRequest, ctx: &Ctx<'_>) -> Result<HpaOutcome> {
     let config = ctx.config;
     // The whole cluster is read: free capacity counts every namespace's pods.
     let whole = req.scope.all_namespaces();
-    let mut snap = collect::collect(&req.source, &whole, config, ctx.now(), ctx.progress)
+    // A format-2 snapshot directory: CPU and memory are read in parts of whole workloads
+    // and added to the loads as they arrive, not held whole (see `analyse_with`).
+    let by_part = config.prometheus_url.is_none()
+        && matches!(&req.source, Source::Snapshot(dir) if metrics_by_part(dir));
+    let needs = if by_part {
+        collect::Needs {
+            metrics: Some(
+                [KSM_DEPLOYMENT_REPLICAS, KSM_STATEFULSET_REPLICAS, KSM_HPA_CURRENT, KSM_HPA_DESIRED]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            ..collect::Needs::all()
+        }
+    } else {
+        collect::Needs::all()
+    };
+    let mut snap = collect::collect_with(&req.source, &whole, config, ctx.now(), ctx.progress, &needs)
         .await
         .map_err(JobError::collect("collecting the cluster"))?;
     collect::metrics_from_prometheus(&mut snap, config, &req.scope, HPA_QUERIES, req.window, req.step)
@@ -141,15 +165,20 @@ pub async fn run(req: &HpaRequest, ctx: &Ctx<'_>) -> Result<HpaOutcome> {
     let others = collect::other_scalers(&req.source, &req.scope, config, &mut snap)
         .await
         .map_err(JobError::collect("reading VPAs and ScaledObjects"))?;
-    let report = analyse(
-        &snap,
-        req.scope.namespace.as_deref(),
-        &others,
-        req.window,
-        req.step,
-        &req.policy,
-        ctx.config.baseline(),
-    );
+    let scope = (req.scope.namespace.as_deref(), others.as_slice());
+    let settings = (req.window, req.step, &req.policy, ctx.config.baseline());
+    let report = match &req.source {
+        Source::Snapshot(dir) if by_part => analyse_with(&snap, scope, settings, |s, grid| {
+            let mut b = LoadBuilder::new(s, grid);
+            for m in [metric::CPU_USAGE, metric::MEMORY_WORKING_SET] {
+                let plan = collect::snapshot_metric_parts(dir, m, None, |l| b.group_of(l), PART_SAMPLES)?;
+                plan.read(|part| b.add(&part))?;
+            }
+            Ok(b.finish())
+        })
+        .map_err(JobError::collect("reading the snapshot's metrics"))?,
+        _ => analyse(&snap, scope.0, scope.1, req.window, req.step, &req.policy, ctx.config.baseline()),
+    };
     let enqueued = if req.enqueue {
         Some(enqueue(
             ctx,
@@ -185,6 +214,24 @@ pub fn analyse(
     policy: &HpaPolicy,
     baseline: &crate::analysis::baseline::Baseline,
 ) -> HpaReport {
+    let loads = |s: &ClusterSnapshot, grid| Ok::<_, std::convert::Infallible>(workload_loads(s, grid));
+    match analyse_with(snap, (namespace, others), (window, step, policy, baseline), loads) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// [`analyse`] with the loads built by `loads_of` from the (scoped) snapshot and the grid:
+/// [`workload_loads`], or a [`LoadBuilder`] fed in parts.
+///
+/// # Errors
+/// What `loads_of` returns.
+pub fn analyse_with<E>(
+    snap: &ClusterSnapshot,
+    (namespace, others): (Option<&str>, &[OtherScaler]),
+    (window, step, policy, baseline): (Duration, Duration, &HpaPolicy, &crate::analysis::baseline::Baseline),
+    loads_of: impl FnOnce(&ClusterSnapshot, Grid) -> std::result::Result<Vec<WorkloadLoad>, E>,
+) -> std::result::Result<HpaReport, E> {
     let grid = grid(snap, window, step);
     // Capacity is cluster-wide: pods of every namespace hold node resources.
     let capacity = free_capacity(snap);
@@ -198,7 +245,7 @@ pub fn analyse(
         }
         None => snap,
     };
-    let loads = workload_loads(snap, grid);
+    let loads = loads_of(snap, grid)?;
     info!(workloads = loads.len(), points = grid.n, "Built the load of every Deployment and StatefulSet.");
     let report = recommend_hpa(snap, &loads, others, &capacity, grid, policy, baseline);
     info!(
@@ -206,5 +253,5 @@ pub fn analyse(
         findings = report.findings.len(),
         "Analysed scaling."
     );
-    report
+    Ok(report)
 }

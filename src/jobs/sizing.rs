@@ -224,11 +224,19 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     if !from_prometheus {
         if by_part && let Source::Snapshot(dir) = &req.source {
             let mut pool = UsagePool::new(&snap, w, threads());
+            // A metric is read in parts of whole containers and each part pooled as it
+            // arrives: memory holds a few parts' samples, not the metric's.
             for m in USAGE_METRICS {
-                let part = collect::snapshot_metrics(dir, &[m], req.scope.namespace.as_deref())
-                    .await
+                let plan = collect::snapshot_metric_parts(
+                    dir,
+                    m,
+                    req.scope.namespace.as_deref(),
+                    |labels| pool.group_of(labels),
+                    PART_SAMPLES,
+                )
+                .map_err(JobError::collect("reading the snapshot's metrics"))?;
+                plan.read(|part| pool.add(&part))
                     .map_err(JobError::collect("reading the snapshot's metrics"))?;
-                pool.add(&part);
             }
             let report = size_pooled(&snap, &pool.finish(), w, &req.policy, baseline);
             return finish(req, ctx, report, snap);
@@ -283,6 +291,9 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     report.fetch = Some(path.as_str());
     finish(req, ctx, report, snap)
 }
+
+/// Samples per part when a snapshot's metric is read in parts (32 MiB of values).
+const PART_SAMPLES: usize = 1 << 22;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)

@@ -64,6 +64,70 @@ fn streaming_stats_equal_pooled_samples() {
     }
 }
 
+/// Reading a snapshot directory's CPU and memory in small parts of whole groups and feeding
+/// them to the usage pool and the HPA load builder gives exactly what the whole metrics give
+/// (the parts are small enough that every metric comes in many of them).
+#[test]
+fn metrics_read_in_parts_give_the_same_usage_and_loads() {
+    use crate::analysis::hpa::load::{LoadBuilder, workload_loads};
+    use crate::analysis::usage::UsagePool;
+    use crate::collectors::snapshot;
+    use crate::model::series::metric;
+    let snap = generate(&DemoOptions { scale: Some(60), ..DemoOptions::default() });
+    let dir = tempfile::tempdir().unwrap();
+    snapshot::write_dir(&snap, dir.path()).unwrap();
+    assert!(snapshot::metrics_by_part(dir.path()));
+    let end = snap.as_of().as_millisecond();
+    let w = Window { start_ms: end - 7 * 86_400_000, end_ms: end, step_ms: 300_000, rate_range_ms: 300_000 };
+
+    let whole = collect_usage_stats(&snap, w, 2);
+    let mut pool = UsagePool::new(&snap, w, 2);
+    let mut parts = 0;
+    for m in [metric::CPU_USAGE, metric::MEMORY_WORKING_SET, metric::RESTARTS] {
+        let plan =
+            super::collect::snapshot_metric_parts(dir.path(), m, None, |l| pool.group_of(l), 20_000).unwrap();
+        plan.read(|p| {
+            parts += 1;
+            pool.add(&p);
+        })
+        .unwrap();
+    }
+    assert!(parts > 10, "{parts} parts");
+    let by_part = pool.finish();
+    assert_eq!(whole.len(), by_part.len());
+    for (a, b) in whole.iter().zip(&by_part) {
+        assert_eq!(
+            (&a.workload, &a.container, &a.pods, a.span_ms, a.restarts),
+            (&b.workload, &b.container, &b.pods, b.span_ms, b.restarts)
+        );
+        assert_eq!(a.stats, b.stats, "{:?} {}", a.workload, a.container);
+    }
+    assert!(by_part.iter().filter(|c| c.stats.is_some_and(|s| s.cpu.is_some())).count() > 50);
+
+    let grid = super::hpa::grid(
+        &snap,
+        std::time::Duration::from_secs(7 * 86_400),
+        std::time::Duration::from_secs(300),
+    );
+    let whole = workload_loads(&snap, grid);
+    let mut b = LoadBuilder::new(&snap, grid);
+    for m in [metric::CPU_USAGE, metric::MEMORY_WORKING_SET] {
+        let plan =
+            super::collect::snapshot_metric_parts(dir.path(), m, None, |l| b.group_of(l), 20_000).unwrap();
+        plan.read(|p| b.add(&p)).unwrap();
+    }
+    let by_part = b.finish();
+    assert_eq!(whole.len(), by_part.len());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (a, b) in whole.iter().zip(&by_part) {
+        assert_eq!(a.workload, b.workload);
+        assert_eq!(bits(&a.cpu), bits(&b.cpu), "{:?}", a.workload);
+        assert_eq!(bits(&a.memory), bits(&b.memory), "{:?}", a.workload);
+        assert_eq!(a.pods, b.pods, "{:?}", a.workload);
+    }
+    assert!(by_part.iter().filter(|l| l.cpu.iter().any(|c| *c > 0.0)).count() > 50);
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the queue item is locked by another apply")]
 struct Inner;

@@ -395,7 +395,9 @@ impl PhrBatch {
     ) -> Result<super::PhrStats, PhrError> {
         let mut stats =
             super::PhrStats { root: self.root.display().to_string(), ..super::PhrStats::default() };
+        // Which items to write (each id once) and the file an earlier run wrote for each.
         let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<(&Recommendation, &Vec<PreActionRow>, Option<PathBuf>)> = Vec::new();
         for (rec, pre) in items {
             if !seen.insert(rec.id.clone()) {
                 continue;
@@ -406,14 +408,40 @@ impl PhrBatch {
                 self.index.insert(feature, idx);
             }
             let existing = self.index.get(&feature).and_then(|m| m.get(&rec.id)).cloned();
+            todo.push((rec, pre, existing));
+        }
+        // Each PHR is its own file: they are rendered, redacted and written on all cores
+        // (10,000 of them in a large cluster's health report), then counted in item order.
+        let (root, date) = (&self.root, self.date);
+        let write_one = |(rec, pre, existing): &(&Recommendation, &Vec<PreActionRow>, Option<PathBuf>)| {
             let input = PhrInput {
                 recommendation: rec,
-                feature,
-                date: self.date,
+                feature: rec.feature,
+                date,
                 stage: "operational",
-                pre_action: pre.clone(),
+                pre_action: (*pre).clone(),
             };
-            let (path, outcome) = write_phr_at(&self.root, &input, existing)?;
+            write_phr_at(root, &input, existing.clone())
+        };
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let per = todo.len().div_ceil(threads).max(1);
+        let results: Vec<Result<(PathBuf, PhrOutcome), PhrError>> = if todo.len() < 64 {
+            todo.iter().map(write_one).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = todo
+                    .chunks(per)
+                    .map(|chunk| scope.spawn(move || chunk.iter().map(write_one).collect::<Vec<_>>()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        for ((rec, _, _), r) in todo.iter().zip(results) {
+            let (path, outcome) = r?;
+            let feature = rec.feature;
             self.index.entry(feature).or_default().insert(rec.id.clone(), path);
             stats.recommendations += 1;
             stats.written += 1;

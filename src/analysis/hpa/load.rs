@@ -155,132 +155,184 @@ fn workload_of_name(snap: &ClusterSnapshot, ns: &str, pod: &str) -> Option<Workl
 /// `namespace`/`pod` labels through the pod's top controller (or, for pods gone since, the
 /// ReplicaSet/StatefulSet name the pod name starts with).
 pub fn workload_loads(snap: &ClusterSnapshot, grid: Grid) -> Vec<WorkloadLoad> {
-    let mut loads: Vec<WorkloadLoad> = Vec::new();
-    let mut index: HashMap<WorkloadRef, usize> = HashMap::new();
-    let mut add = |w: WorkloadRef, replicas: u32, spec: Option<&PodSpec>, labels| {
-        index.insert(w.clone(), loads.len());
-        loads.push(WorkloadLoad {
-            workload: w,
-            spec_replicas: replicas,
-            pod_request: pod_requests(&template_pod(spec)),
-            cpu_request_missing: missing_cpu(spec),
-            template: spec.cloned(),
-            template_labels: labels,
-            cpu: vec![0.0; grid.n],
-            memory: vec![0.0; grid.n],
-            pods: vec![0; grid.n],
-            replicas: None,
-        });
-    };
-    for d in snap.all::<Deployment>() {
-        let spec = Some(&d.spec);
-        let w = WorkloadRef {
-            kind: "Deployment".into(),
-            namespace: d.namespace().unwrap_or("").into(),
-            name: d.name().into(),
+    let mut b = LoadBuilder::new(snap, grid);
+    b.add(&snap.metrics);
+    b.finish()
+}
+
+/// [`workload_loads`] from the CPU and memory series added in parts: a part is any set of
+/// series in which every CPU series of a workload is present, and every memory series
+/// (see [`LoadBuilder::group_of`]); the replica counts come from the snapshot's own
+/// metrics. Same loads as [`workload_loads`], bit for bit: within a workload the pods are
+/// summed in the same order.
+pub struct LoadBuilder<'s> {
+    snap: &'s ClusterSnapshot,
+    grid: Grid,
+    loads: Vec<WorkloadLoad>,
+    index: HashMap<WorkloadRef, usize>,
+    /// Pod → workload, for pods in the snapshot and (lazily) pods known only from series.
+    pod_owner: HashMap<(String, String), Option<usize>>,
+}
+
+impl<'s> LoadBuilder<'s> {
+    /// Zero loads for every Deployment and StatefulSet of the snapshot.
+    #[must_use]
+    pub fn new(snap: &'s ClusterSnapshot, grid: Grid) -> Self {
+        let mut loads: Vec<WorkloadLoad> = Vec::new();
+        let mut index: HashMap<WorkloadRef, usize> = HashMap::new();
+        let mut add = |w: WorkloadRef, replicas: u32, spec: Option<&PodSpec>, labels| {
+            index.insert(w.clone(), loads.len());
+            loads.push(WorkloadLoad {
+                workload: w,
+                spec_replicas: replicas,
+                pod_request: pod_requests(&template_pod(spec)),
+                cpu_request_missing: missing_cpu(spec),
+                template: spec.cloned(),
+                template_labels: labels,
+                cpu: vec![0.0; grid.n],
+                memory: vec![0.0; grid.n],
+                pods: vec![0; grid.n],
+                replicas: None,
+            });
         };
-        let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
-        let t = spec.map(|s| &s.template);
-        add(
-            w,
-            replicas,
-            t.and_then(|t| t.spec.as_ref()),
-            t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
-        );
-    }
-    for s in snap.all::<StatefulSet>() {
-        let spec = Some(&s.spec);
-        let w = WorkloadRef {
-            kind: "StatefulSet".into(),
-            namespace: s.namespace().unwrap_or("").into(),
-            name: s.name().into(),
-        };
-        let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
-        let t = spec.map(|s| &s.template);
-        add(
-            w,
-            replicas,
-            t.and_then(|t| t.spec.as_ref()),
-            t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
-        );
+        for d in snap.all::<Deployment>() {
+            let spec = Some(&d.spec);
+            let w = WorkloadRef {
+                kind: "Deployment".into(),
+                namespace: d.namespace().unwrap_or("").into(),
+                name: d.name().into(),
+            };
+            let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
+            let t = spec.map(|s| &s.template);
+            add(
+                w,
+                replicas,
+                t.and_then(|t| t.spec.as_ref()),
+                t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
+            );
+        }
+        for s in snap.all::<StatefulSet>() {
+            let spec = Some(&s.spec);
+            let w = WorkloadRef {
+                kind: "StatefulSet".into(),
+                namespace: s.namespace().unwrap_or("").into(),
+                name: s.name().into(),
+            };
+            let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
+            let t = spec.map(|s| &s.template);
+            add(
+                w,
+                replicas,
+                t.and_then(|t| t.spec.as_ref()),
+                t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
+            );
+        }
+        let mut pod_owner: HashMap<(String, String), Option<usize>> = HashMap::new();
+        for p in snap.all::<Pod>() {
+            let w = workload_of(snap, p);
+            pod_owner.insert(
+                (p.namespace().unwrap_or("").to_string(), p.name().to_string()),
+                index.get(&w).copied(),
+            );
+        }
+        LoadBuilder { snap, grid, loads, index, pod_owner }
     }
 
-    // Pod → workload, for pods in the snapshot and (lazily) pods known only from series.
-    let mut pod_owner: HashMap<(String, String), Option<usize>> = HashMap::new();
-    for p in snap.all::<Pod>() {
-        let w = workload_of(snap, p);
-        pod_owner
-            .insert((p.namespace().unwrap_or("").to_string(), p.name().to_string()), index.get(&w).copied());
-    }
-    // Group the CPU and memory series by pod.
-    let mut by_pod: HashMap<(String, String), (Vec<usize>, Vec<usize>)> = HashMap::new();
-    let all = snap.metrics.all();
-    for (i, s) in all.iter().enumerate() {
-        let is_cpu = s.metric == metric::CPU_USAGE;
-        if !is_cpu && s.metric != metric::MEMORY_WORKING_SET {
-            continue;
-        }
-        let (Some(ns), Some(pod)) = (s.labels.get("namespace"), s.labels.get("pod")) else { continue };
-        if matches!(s.labels.get("container"), None | Some("POD")) {
-            continue;
-        }
-        let slot = by_pod.entry((ns.to_string(), pod.to_string())).or_default();
-        if is_cpu { slot.0.push(i) } else { slot.1.push(i) }
-    }
-    let mut keys: Vec<_> = by_pod.into_iter().collect();
-    keys.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut present = vec![false; grid.n];
-    let gap = 2 * grid.step_ms;
-    for ((ns, pod), (cpu_series, mem_series)) in keys {
-        let owner = match pod_owner.get(&(ns.clone(), pod.clone())) {
+    /// The workload (its index) a CPU or memory series of pod `ns`/`pod` counts for.
+    fn owner(&self, ns: &str, pod: &str) -> Option<usize> {
+        match self.pod_owner.get(&(ns.to_string(), pod.to_string())) {
             Some(o) => *o,
-            None => workload_of_name(snap, &ns, &pod).and_then(|w| index.get(&w).copied()),
-        };
-        let Some(wi) = owner else { continue };
-        let load = &mut loads[wi];
-        present.iter_mut().for_each(|p| *p = false);
-        for &si in &cpu_series {
-            let s = &all[si];
-            for k in 1..s.len() {
-                let (t0, t1) = (s.timestamps[k - 1], s.timestamps[k]);
-                let (v0, v1) = (s.values[k - 1], s.values[k]);
-                if t1 - t0 > gap || t1 <= t0 || !v0.is_finite() || !v1.is_finite() {
-                    continue;
+            None => workload_of_name(self.snap, ns, pod).and_then(|w| self.index.get(&w).copied()),
+        }
+    }
+
+    /// The group of a series for reading a metric in parts
+    /// (`collectors::series_parquet::PartPlan`): its workload, so that a part holds every
+    /// series of the workloads in it; `None` for a series that counts for no load.
+    #[must_use]
+    pub fn group_of(&self, labels: &crate::model::series::Labels) -> Option<u64> {
+        let (Some(ns), Some(pod)) = (labels.get("namespace"), labels.get("pod")) else { return None };
+        if matches!(labels.get("container"), None | Some("POD")) {
+            return None;
+        }
+        self.owner(ns, pod).map(|i| i as u64)
+    }
+
+    /// Adds the CPU and memory series of one part (see [`LoadBuilder`]).
+    pub fn add(&mut self, part: &crate::model::MetricStore) {
+        let grid = self.grid;
+        // Group the CPU and memory series by pod.
+        let mut by_pod: HashMap<(String, String), (Vec<usize>, Vec<usize>)> = HashMap::new();
+        let all = part.all();
+        for (i, s) in all.iter().enumerate() {
+            let is_cpu = s.metric == metric::CPU_USAGE;
+            if !is_cpu && s.metric != metric::MEMORY_WORKING_SET {
+                continue;
+            }
+            let (Some(ns), Some(pod)) = (s.labels.get("namespace"), s.labels.get("pod")) else { continue };
+            if matches!(s.labels.get("container"), None | Some("POD")) {
+                continue;
+            }
+            let slot = by_pod.entry((ns.to_string(), pod.to_string())).or_default();
+            if is_cpu { slot.0.push(i) } else { slot.1.push(i) }
+        }
+        let mut keys: Vec<_> = by_pod.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut present = vec![false; grid.n];
+        let gap = 2 * grid.step_ms;
+        for ((ns, pod), (cpu_series, mem_series)) in keys {
+            let Some(wi) = self.owner(&ns, &pod) else { continue };
+            let load = &mut self.loads[wi];
+            present.iter_mut().for_each(|p| *p = false);
+            for &si in &cpu_series {
+                let s = &all[si];
+                for k in 1..s.len() {
+                    let (t0, t1) = (s.timestamps[k - 1], s.timestamps[k]);
+                    let (v0, v1) = (s.values[k - 1], s.values[k]);
+                    if t1 - t0 > gap || t1 <= t0 || !v0.is_finite() || !v1.is_finite() {
+                        continue;
+                    }
+                    let Some(slot) = grid.slot(t1) else { continue };
+                    let inc = if v1 >= v0 { v1 - v0 } else { v1 };
+                    load.cpu[slot] += inc / ((t1 - t0) as f64 / 1000.0);
+                    present[slot] = true;
                 }
-                let Some(slot) = grid.slot(t1) else { continue };
-                let inc = if v1 >= v0 { v1 - v0 } else { v1 };
-                load.cpu[slot] += inc / ((t1 - t0) as f64 / 1000.0);
-                present[slot] = true;
             }
-        }
-        for (slot, p) in present.iter().enumerate() {
-            if *p {
-                load.pods[slot] += 1;
+            if !cpu_series.is_empty() {
+                for (slot, p) in present.iter().enumerate() {
+                    if *p {
+                        load.pods[slot] += 1;
+                    }
+                }
             }
-        }
-        for &si in &mem_series {
-            let s = &all[si];
-            for (t, v) in s.timestamps.iter().zip(&s.values) {
-                if let (Some(slot), true) = (grid.slot(*t), v.is_finite()) {
-                    load.memory[slot] += v;
+            for &si in &mem_series {
+                let s = &all[si];
+                for (t, v) in s.timestamps.iter().zip(&s.values) {
+                    if let (Some(slot), true) = (grid.slot(*t), v.is_finite()) {
+                        load.memory[slot] += v;
+                    }
                 }
             }
         }
     }
 
-    // Replica counts from kube-state-metrics.
-    for (name, label, kind) in [
-        (KSM_DEPLOYMENT_REPLICAS, "deployment", "Deployment"),
-        (KSM_STATEFULSET_REPLICAS, "statefulset", "StatefulSet"),
-    ] {
-        for s in snap.metrics.metric(name) {
-            let (Some(ns), Some(n)) = (s.labels.get("namespace"), s.labels.get(label)) else { continue };
-            let w = WorkloadRef { kind: kind.into(), namespace: ns.into(), name: n.into() };
-            let Some(&wi) = index.get(&w) else { continue };
-            loads[wi].replicas = Some(on_grid(grid, &s.timestamps, &s.values));
+    /// The loads, with the replica counts of kube-state-metrics from the snapshot's metrics.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<WorkloadLoad> {
+        let grid = self.grid;
+        for (name, label, kind) in [
+            (KSM_DEPLOYMENT_REPLICAS, "deployment", "Deployment"),
+            (KSM_STATEFULSET_REPLICAS, "statefulset", "StatefulSet"),
+        ] {
+            for s in self.snap.metrics.metric(name) {
+                let (Some(ns), Some(n)) = (s.labels.get("namespace"), s.labels.get(label)) else { continue };
+                let w = WorkloadRef { kind: kind.into(), namespace: ns.into(), name: n.into() };
+                let Some(&wi) = self.index.get(&w) else { continue };
+                self.loads[wi].replicas = Some(on_grid(grid, &s.timestamps, &s.values));
+            }
         }
+        self.loads
     }
-    loads
 }
 
 /// A gauge resampled on the grid (nearest sample within half a step; NaN elsewhere).

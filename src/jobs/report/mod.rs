@@ -423,48 +423,78 @@ pub fn analyse(
     baseline: &crate::analysis::baseline::Baseline,
 ) -> ReportAnalyses {
     let mut out = ReportAnalyses::default();
-    if plan.health {
-        let opts = DiagnoseOptions {
-            policy: plan.sizing_policy.clone(),
-            now: snap.as_of(),
-            metrics_unavailable: None,
-        };
-        // A stopwatch for the metric only: nothing in the analysis reads it.
-        let started = Stopwatch::start();
-        out.diagnoses = diagnose_unhealthy(snap, None, &opts);
-        out.diagnosis_time = started.elapsed();
-        info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
-        let mut recs: Vec<Recommendation> =
-            out.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
-        out.diagnosis_not_queued = crate::analysis::applicability::hold_back(&mut recs, snap, baseline);
-        out.diagnosis_recommendations = recs;
-        let sizing = super::sizing::sizing(
-            snap,
-            plan.window,
-            plan.step,
-            plan.scrape_interval,
-            &plan.sizing_policy,
-            baseline,
-        );
-        out.health = Some(analyse_health(snap, &out.diagnoses, &plan.health_policy, signals));
-        out.sizing = Some(sizing);
-        out.hpa = Some(super::hpa::analyse(
-            snap,
-            None,
-            other_scalers,
-            plan.window,
-            plan.step,
-            &plan.hpa_policy,
-            baseline,
-        ));
-    }
-    if plan.security {
-        let input =
-            AuditInput { vulnerability_reports, baseline: Some(baseline.clone()), ..Default::default() };
-        out.audit = Some(audit(snap, &input, &plan.audit_policy));
-        info!("Audited the cluster.");
-    }
+    // The analyses read the same snapshot and nothing of each other: sizing, HPA and the
+    // audit run on threads of their own while this one diagnoses and builds the health
+    // analysis. Each result is what it would be alone (the analyses are pure).
+    std::thread::scope(|scope| {
+        let sizing = plan.health.then(|| {
+            scope.spawn(|| {
+                super::sizing::sizing(
+                    snap,
+                    plan.window,
+                    plan.step,
+                    plan.scrape_interval,
+                    &plan.sizing_policy,
+                    baseline,
+                )
+            })
+        });
+        let hpa = plan.health.then(|| {
+            scope.spawn(|| {
+                super::hpa::analyse(
+                    snap,
+                    None,
+                    other_scalers,
+                    plan.window,
+                    plan.step,
+                    &plan.hpa_policy,
+                    baseline,
+                )
+            })
+        });
+        let audited = plan.security.then(|| {
+            scope.spawn(move || {
+                let input = AuditInput {
+                    vulnerability_reports,
+                    baseline: Some(baseline.clone()),
+                    ..Default::default()
+                };
+                let a = audit(snap, &input, &plan.audit_policy);
+                info!("Audited the cluster.");
+                a
+            })
+        });
+        if plan.health {
+            let opts = DiagnoseOptions {
+                policy: plan.sizing_policy.clone(),
+                now: snap.as_of(),
+                metrics_unavailable: None,
+            };
+            // A stopwatch for the metric only: nothing in the analysis reads it.
+            let started = Stopwatch::start();
+            out.diagnoses = diagnose_unhealthy(snap, None, &opts);
+            out.diagnosis_time = started.elapsed();
+            info!(unhealthy = out.diagnoses.len(), "Diagnosed the unhealthy pods.");
+            let mut recs: Vec<Recommendation> =
+                out.diagnoses.iter().filter_map(|d| diagnosis_recommendation(snap, d)).collect();
+            out.diagnosis_not_queued = crate::analysis::applicability::hold_back(&mut recs, snap, baseline);
+            out.diagnosis_recommendations = recs;
+            out.health = Some(analyse_health(snap, &out.diagnoses, &plan.health_policy, signals));
+        }
+        out.sizing = sizing.map(join);
+        out.hpa = hpa.map(join);
+        out.audit = audited.map(join);
+    });
     out
+}
+
+/// A scoped thread's result; a panic in an analysis is a bug and is passed on, as it would
+/// be without the thread.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match h.join() {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
 }
 
 /// The queue's own metrics for the success-metrics section, when a queue exists.
