@@ -107,8 +107,12 @@ pub struct Review {
 #[must_use]
 pub fn review(recs: Vec<Recommendation>, snap: &ClusterSnapshot, baseline: &Baseline) -> Review {
     let mut out = Review::default();
-    for r in recs {
-        match judge(&r, snap, baseline) {
+    // Each proposal is judged alone (on all cores: 10,000 sizing proposals each recognise
+    // their workload's baseline component); the verdicts are taken in order.
+    let verdicts =
+        crate::analysis::par::map(&recs, crate::analysis::par::threads(), |r| judge(r, snap, baseline));
+    for (r, verdict) in recs.into_iter().zip(verdicts) {
+        match verdict {
             None => out.queued.push(r),
             Some((hold, why, fix)) => out.held.push(Held {
                 id: r.id.clone(),

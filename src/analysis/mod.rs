@@ -15,6 +15,7 @@ pub mod health;
 pub mod hpa;
 pub mod incidents;
 pub mod inventory;
+pub mod par;
 pub mod pushdown;
 /// Redaction is the output boundary's (`crate::redact`); analyses use it through here.
 pub mod redact {

@@ -614,6 +614,8 @@ fn stream_values(
     }
     // Series in offset order; `buf` holds the values of series `i` read so far, and the
     // decoded batch stays until a series needs rows outside it.
+    // The decoded batch: its first row and its column, left in the chunks the decoder made
+    // (one per page: joining them would copy every value once more).
     let mut batch: Option<(usize, Float64Chunked)> = None;
     let mut buf: Vec<f64> = Vec::new();
     let mut i = 0usize;
@@ -625,31 +627,46 @@ fn stream_values(
             i += 1;
             continue;
         }
-        let batch_start = at / batch_rows * batch_rows;
-        if batch.as_ref().is_none_or(|(s, _)| *s != batch_start) {
+        if batch.as_ref().is_none_or(|(s, col)| at < *s || at >= s + col.len()) {
+            let batch_start = at / batch_rows * batch_rows;
             let n = batch_rows.min(total - batch_start);
             let df = ParquetReader::new(open(root, path)?)
                 .with_slice(Some((batch_start, n)))
                 .finish()
                 .map_err(|e| err(e.to_string()))?;
             let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
-            let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.rechunk().into_owned();
+            let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.clone();
+            if col.null_count() > 0 {
+                return Err(err("column `value` must not hold nulls".into()));
+            }
+            if at >= batch_start + col.len() {
+                return Err(err(format!(
+                    "the file ends at row {} inside a {} series",
+                    batch_start + col.len(),
+                    rows[i].0.metric
+                )));
+            }
             batch = Some((batch_start, col));
         }
-        let Some((_, col)) = &batch else { break };
-        let values = col.cont_slice().map_err(|_| err("column `value` must not hold nulls".into()))?;
-        let to = b.min(batch_start + values.len());
+        let Some((batch_start, col)) = &batch else { break };
+        // The chunk holding row `at`.
+        let mut first = *batch_start;
+        let mut values: &[f64] = &[];
+        for arr in col.downcast_iter() {
+            if at < first + arr.len() {
+                values = arr.values().as_slice();
+                break;
+            }
+            first += arr.len();
+        }
+        let to = b.min(first + values.len());
         if to <= at {
-            return Err(err(format!(
-                "the file ends at row {} inside a {} series",
-                batch_start + values.len(),
-                rows[i].0.metric
-            )));
+            return Err(err(format!("row {at} is missing from the decoded column")));
         }
         if buf.capacity() == 0 {
             buf.reserve_exact(rows[i].0.len);
         }
-        buf.extend_from_slice(&values[at - batch_start..to - batch_start]);
+        buf.extend_from_slice(&values[at - first..to - first]);
     }
     Ok(())
 }

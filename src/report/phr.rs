@@ -337,6 +337,23 @@ pub fn write_phr_at(
     input: &PhrInput<'_>,
     existing: Option<PathBuf>,
 ) -> Result<(PathBuf, PhrOutcome), PhrError> {
+    prepare_phr(root, input, existing)?.commit(None)
+}
+
+/// A PHR rendered and redacted, not yet written.
+struct PreparedPhr {
+    path: PathBuf,
+    outcome: PhrOutcome,
+    /// The text to write (`None`: unchanged).
+    text: Option<String>,
+}
+
+/// Renders a PHR and, for an existing file, merges the fresh evidence sections into it.
+fn prepare_phr(
+    root: &Path,
+    input: &PhrInput<'_>,
+    existing: Option<PathBuf>,
+) -> Result<PreparedPhr, PhrError> {
     let fresh = render_phr(input)?;
     if let Some(path) = existing {
         let old =
@@ -348,19 +365,34 @@ pub fn write_phr_at(
                 .map_err(|_| PhrError::MissingSection { path: path.clone(), section: s.to_string() })?;
         }
         if text == old {
-            return Ok((path, PhrOutcome::Unchanged));
+            return Ok(PreparedPhr { path, outcome: PhrOutcome::Unchanged, text: None });
         }
-        std::fs::write(&path, crate::redact::redact(&text).as_bytes())
-            .map_err(|source| PhrError::Io { path: path.clone(), source })?;
-        return Ok((path, PhrOutcome::Updated));
+        let text = crate::redact::redact(&text).into_owned();
+        return Ok(PreparedPhr { path, outcome: PhrOutcome::Updated, text: Some(text) });
     }
     let path = root.join(phr_relative_path(input.feature, input.date, input.recommendation));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| PhrError::Io { path: dir.to_path_buf(), source })?;
+    let text = crate::redact::redact(&fresh).into_owned();
+    Ok(PreparedPhr { path, outcome: PhrOutcome::Created, text: Some(text) })
+}
+
+impl PreparedPhr {
+    /// Writes the file (creating its folder), holding `serial` if given: threads that
+    /// render PHRs side by side create their files one at a time, since creating files in
+    /// one folder at once only makes them wait on the folder's lock.
+    fn commit(self, serial: Option<&std::sync::Mutex<()>>) -> Result<(PathBuf, PhrOutcome), PhrError> {
+        let PreparedPhr { path, outcome, text } = self;
+        let Some(text) = text else { return Ok((path, outcome)) };
+        let _held = serial.map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if outcome == PhrOutcome::Created
+            && let Some(dir) = path.parent()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| PhrError::Io { path: dir.to_path_buf(), source })?;
+        }
+        std::fs::write(&path, text.as_bytes())
+            .map_err(|source| PhrError::Io { path: path.clone(), source })?;
+        Ok((path, outcome))
     }
-    std::fs::write(&path, crate::redact::redact(&fresh).as_bytes())
-        .map_err(|source| PhrError::Io { path: path.clone(), source })?;
-    Ok((path, PhrOutcome::Created))
 }
 
 /// Writes the PHRs of one report run under one root: each recommendation once (pods of one
@@ -410,9 +442,11 @@ impl PhrBatch {
             let existing = self.index.get(&feature).and_then(|m| m.get(&rec.id)).cloned();
             todo.push((rec, pre, existing));
         }
-        // Each PHR is its own file: they are rendered, redacted and written on all cores
-        // (10,000 of them in a large cluster's health report), then counted in item order.
+        // Each PHR is its own file: they are rendered and redacted on all cores (10,000 of
+        // them in a large cluster's health report) and written one at a time, then counted
+        // in item order.
         let (root, date) = (&self.root, self.date);
+        let serial = std::sync::Mutex::new(());
         let write_one = |(rec, pre, existing): &(&Recommendation, &Vec<PreActionRow>, Option<PathBuf>)| {
             let input = PhrInput {
                 recommendation: rec,
@@ -421,7 +455,7 @@ impl PhrBatch {
                 stage: "operational",
                 pre_action: (*pre).clone(),
             };
-            write_phr_at(root, &input, existing.clone())
+            prepare_phr(root, &input, existing.clone())?.commit(Some(&serial))
         };
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         let per = todo.len().div_ceil(threads).max(1);

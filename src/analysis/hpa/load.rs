@@ -280,19 +280,45 @@ impl<'s> LoadBuilder<'s> {
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         let mut present = vec![false; grid.n];
         let gap = 2 * grid.step_ms;
+        // Series sampled alike share one time axis: each axis' grid slots are computed once
+        // (`NO_SLOT` outside the grid), not once per sample.
+        const NO_SLOT: u32 = u32::MAX;
+        let mut slots_of: HashMap<*const i64, Vec<u32>> = HashMap::new();
+        let mut slots = |ts: &std::sync::Arc<[i64]>| -> *const i64 {
+            let key = ts.as_ptr();
+            slots_of.entry(key).or_insert_with(|| {
+                ts.iter()
+                    .map(|t| grid.slot(*t).and_then(|i| u32::try_from(i).ok()).unwrap_or(NO_SLOT))
+                    .collect()
+            });
+            key
+        };
+        let mut axis_of: Vec<*const i64> = Vec::with_capacity(all.len());
+        for s in all {
+            axis_of.push(if s.metric == metric::CPU_USAGE || s.metric == metric::MEMORY_WORKING_SET {
+                slots(&s.timestamps)
+            } else {
+                std::ptr::null()
+            });
+        }
         for ((ns, pod), (cpu_series, mem_series)) in keys {
             let Some(wi) = self.owner(&ns, &pod) else { continue };
             let load = &mut self.loads[wi];
             present.iter_mut().for_each(|p| *p = false);
             for &si in &cpu_series {
                 let s = &all[si];
+                let slot_of = &slots_of[&axis_of[si]];
                 for k in 1..s.len() {
                     let (t0, t1) = (s.timestamps[k - 1], s.timestamps[k]);
                     let (v0, v1) = (s.values[k - 1], s.values[k]);
                     if t1 - t0 > gap || t1 <= t0 || !v0.is_finite() || !v1.is_finite() {
                         continue;
                     }
-                    let Some(slot) = grid.slot(t1) else { continue };
+                    let slot = slot_of[k];
+                    if slot == NO_SLOT {
+                        continue;
+                    }
+                    let slot = slot as usize;
                     let inc = if v1 >= v0 { v1 - v0 } else { v1 };
                     load.cpu[slot] += inc / ((t1 - t0) as f64 / 1000.0);
                     present[slot] = true;
@@ -307,9 +333,10 @@ impl<'s> LoadBuilder<'s> {
             }
             for &si in &mem_series {
                 let s = &all[si];
-                for (t, v) in s.timestamps.iter().zip(&s.values) {
-                    if let (Some(slot), true) = (grid.slot(*t), v.is_finite()) {
-                        load.memory[slot] += v;
+                let slot_of = &slots_of[&axis_of[si]];
+                for (&slot, v) in slot_of.iter().zip(&s.values) {
+                    if slot != NO_SLOT && v.is_finite() {
+                        load.memory[slot as usize] += v;
                     }
                 }
             }

@@ -357,7 +357,9 @@ pub fn recommend_hpa(
     let mut workloads = Vec::with_capacity(loads.len());
     let mut demand =
         CapacityDemand { extra_pods: 0, extra: CpuMem::default(), free: capacity.free, fits: true };
-    for load in loads {
+    // Each workload is analysed alone (on all cores); the results are gathered in order.
+    let hpas = &hpas;
+    let analysed = crate::analysis::par::map(loads, crate::analysis::par::threads(), |load| {
         let w = &load.workload;
         let hpa = hpas.get(&(w.namespace.clone(), w.kind.as_str().to_string(), w.name.clone())).copied();
         let mine: Vec<&OtherScaler> = others
@@ -386,6 +388,9 @@ pub fn recommend_hpa(
             ws.reason = why;
             extra = None;
         }
+        (ws, r, f, extra)
+    });
+    for (ws, r, f, extra) in analysed {
         if let Some((pods, res)) = extra {
             demand.extra_pods += pods;
             demand.extra = demand.extra + res;
