@@ -24,8 +24,9 @@ use crate::model::scalers::OtherScaler;
 use crate::model::series::metric;
 use crate::model::time::ms;
 
-/// Samples per part when a snapshot's metric is read in parts (32 MiB of values).
-const PART_SAMPLES: usize = 1 << 22;
+/// Samples per part when a snapshot's metric is read in parts (8 MiB of values; about
+/// three parts are in memory at a time: one filling, one waiting, one being added).
+const PART_SAMPLES: usize = 1 << 20;
 
 /// HPA options as given (flags, or the server's defaults), before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,12 +170,19 @@ pub async fn run(req: &HpaRequest, ctx: &Ctx<'_>) -> Result<HpaOutcome> {
     let settings = (req.window, req.step, &req.policy, ctx.config.baseline());
     let report = match &req.source {
         Source::Snapshot(dir) if by_part => analyse_with(&snap, scope, settings, |s, grid| {
-            let mut b = LoadBuilder::new(s, grid);
-            for m in [metric::CPU_USAGE, metric::MEMORY_WORKING_SET] {
+            // CPU and memory fill different sums: one builder each, side by side.
+            let feed = |m: &str| {
+                let mut b = LoadBuilder::new(s, grid);
                 let plan = collect::snapshot_metric_parts(dir, m, None, |l| b.group_of(l), PART_SAMPLES)?;
                 plan.read(|part| b.add(&part))?;
-            }
-            Ok(b.finish())
+                Ok::<_, crate::collectors::CollectError>(b)
+            };
+            let (cpu, memory) = std::thread::scope(|scope| {
+                let memory = scope.spawn(|| feed(metric::MEMORY_WORKING_SET));
+                let cpu = feed(metric::CPU_USAGE);
+                (cpu, memory.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            });
+            Ok(cpu?.finish_with_memory_of(memory?))
         })
         .map_err(JobError::collect("reading the snapshot's metrics"))?,
         _ => analyse(&snap, scope.0, scope.1, req.window, req.step, &req.policy, ctx.config.baseline()),

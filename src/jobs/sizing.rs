@@ -292,8 +292,9 @@ pub async fn run(req: &SizingRequest, ctx: &Ctx<'_>) -> Result<SizingOutcome> {
     finish(req, ctx, report, snap)
 }
 
-/// Samples per part when a snapshot's metric is read in parts (32 MiB of values).
-const PART_SAMPLES: usize = 1 << 22;
+/// Samples per part when a snapshot's metric is read in parts (8 MiB of values; about
+/// three parts are in memory at a time: one filling, one waiting, one being added).
+const PART_SAMPLES: usize = 1 << 20;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
