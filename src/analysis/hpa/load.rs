@@ -308,13 +308,12 @@ impl<'s> LoadBuilder<'s> {
             for &si in &cpu_series {
                 let s = &all[si];
                 let slot_of = &slots_of[&axis_of[si]];
-                for k in 1..s.len() {
+                for (k, &slot) in slot_of.iter().enumerate().take(s.len()).skip(1) {
                     let (t0, t1) = (s.timestamps[k - 1], s.timestamps[k]);
                     let (v0, v1) = (s.values[k - 1], s.values[k]);
                     if t1 - t0 > gap || t1 <= t0 || !v0.is_finite() || !v1.is_finite() {
                         continue;
                     }
-                    let slot = slot_of[k];
                     if slot == NO_SLOT {
                         continue;
                     }
