@@ -126,19 +126,6 @@ fn metrics_read_in_parts_give_the_same_usage_and_loads() {
         assert_eq!(a.pods, b.pods, "{:?}", a.workload);
     }
     assert!(by_part.iter().filter(|l| l.cpu.iter().any(|c| *c > 0.0)).count() > 50);
-    // One builder per metric, joined: the same loads again.
-    let feed = |m: &str| {
-        let mut b = LoadBuilder::new(&snap, grid);
-        let plan =
-            super::collect::snapshot_metric_parts(dir.path(), m, None, |l| b.group_of(l), 20_000).unwrap();
-        plan.read(|p| b.add(&p)).unwrap();
-        b
-    };
-    let joined = feed(metric::CPU_USAGE).finish_with_memory_of(feed(metric::MEMORY_WORKING_SET));
-    for (a, b) in whole.iter().zip(&joined) {
-        assert_eq!(a.workload, b.workload);
-        assert_eq!((bits(&a.cpu), bits(&a.memory), &a.pods), (bits(&b.cpu), bits(&b.memory), &b.pods));
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

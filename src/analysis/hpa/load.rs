@@ -342,19 +342,6 @@ impl<'s> LoadBuilder<'s> {
         }
     }
 
-    /// [`LoadBuilder::finish`] with the memory of `memory`, a builder over the same snapshot
-    /// and grid that was given the memory series (this one was given the CPU series): two
-    /// builders can read the two metrics side by side.
-    #[must_use]
-    pub fn finish_with_memory_of(self, memory: LoadBuilder<'_>) -> Vec<WorkloadLoad> {
-        let mut loads = self.finish();
-        for (l, m) in loads.iter_mut().zip(memory.loads) {
-            debug_assert_eq!(l.workload, m.workload);
-            l.memory = m.memory;
-        }
-        loads
-    }
-
     /// The loads, with the replica counts of kube-state-metrics from the snapshot's metrics.
     #[must_use]
     pub fn finish(mut self) -> Vec<WorkloadLoad> {
