@@ -173,7 +173,7 @@ try:
         except Exception:
             time.sleep(0.2)
     print(f"== {len(containers)} containers x 7 days of 1-minute samples"
-          f"{' (+ kube-state-metrics series)' if ksm else ''}: " + (f"reused {data}" if cached else f"generate {gen:.0f} s, backfill {backfill:.0f} s"), flush=True)
+          f"{' (+ kube-state-metrics series)' if args.prometheus_only else ''}: " + (f"reused {data}" if cached else f"generate {gen:.0f} s, backfill {backfill:.0f} s"), flush=True)
     modes = [("snapshot", ["--snapshot", snap])]
     if args.prometheus_only:
         # Without a snapshot the window ends at "now": pin it to the samples' end.
