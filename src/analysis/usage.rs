@@ -371,6 +371,16 @@ impl<'s> UsagePool<'s> {
     #[must_use]
     pub fn group_of(&self, labels: &crate::model::series::Labels) -> Option<u64> {
         use std::hash::{Hash, Hasher};
+        let key = self.key_of(labels)?;
+        // Two containers sharing a hash only share a part.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// The workload container a series counts for, if it is one of the pool's (not the
+    /// `POD` container, a pod of one of the snapshot's workloads).
+    fn key_of(&self, labels: &crate::model::series::Labels) -> Option<Key> {
         let (Some(ns), Some(pod), Some(container)) =
             (labels.get("namespace"), labels.get("pod"), labels.get("container"))
         else {
@@ -379,15 +389,8 @@ impl<'s> UsagePool<'s> {
         if container == "POD" {
             return None;
         }
-        let owner = owner_of(self.snap, &self.pod_owner, ns, pod)?;
-        let key = (owner, container.to_string());
-        if !self.by_key.contains_key(&key) {
-            return None;
-        }
-        // Two containers sharing a hash only share a part.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        Some(h.finish())
+        let key = (owner_of(self.snap, &self.pod_owner, ns, pod)?, container.to_string());
+        self.by_key.contains_key(&key).then_some(key)
     }
 
     /// Pools one part (see [`UsagePool`]); series of containers outside the snapshot's
@@ -398,17 +401,7 @@ impl<'s> UsagePool<'s> {
             [(0usize, metric::CPU_USAGE), (1, metric::MEMORY_WORKING_SET), (2, metric::RESTARTS)]
         {
             for s in part.metric(name) {
-                let (Some(ns), Some(pod), Some(container)) =
-                    (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container"))
-                else {
-                    continue;
-                };
-                if container == "POD" {
-                    continue;
-                }
-                let Some(owner) = owner_of(self.snap, &self.pod_owner, ns, pod) else { continue };
-                let key = (owner, container.to_string());
-                if self.by_key.contains_key(&key) {
+                if let Some(key) = self.key_of(&s.labels) {
                     series.entry(key).or_default()[kind].push(s);
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Pod, PodSpec, PodTemplateSpec};
 use serde::Serialize;
 
 use crate::analysis::resources::{CpuMem, pod_requests};
@@ -180,52 +180,33 @@ impl<'s> LoadBuilder<'s> {
     pub fn new(snap: &'s ClusterSnapshot, grid: Grid) -> Self {
         let mut loads: Vec<WorkloadLoad> = Vec::new();
         let mut index: HashMap<WorkloadRef, usize> = HashMap::new();
-        let mut add = |w: WorkloadRef, replicas: u32, spec: Option<&PodSpec>, labels| {
-            index.insert(w.clone(), loads.len());
-            loads.push(WorkloadLoad {
-                workload: w,
-                spec_replicas: replicas,
-                pod_request: pod_requests(&template_pod(spec)),
-                cpu_request_missing: missing_cpu(spec),
-                template: spec.cloned(),
-                template_labels: labels,
-                cpu: vec![0.0; grid.n],
-                memory: vec![0.0; grid.n],
-                pods: vec![0; grid.n],
-                replicas: None,
-            });
-        };
-        for d in snap.all::<Deployment>() {
-            let spec = Some(&d.spec);
-            let w = WorkloadRef {
-                kind: "Deployment".into(),
-                namespace: d.namespace().unwrap_or("").into(),
-                name: d.name().into(),
+        let mut add =
+            |kind: &str, namespace: Option<&str>, name: &str, replicas: Option<i32>, t: &PodTemplateSpec| {
+                let w = WorkloadRef {
+                    kind: kind.into(),
+                    namespace: namespace.unwrap_or("").into(),
+                    name: name.into(),
+                };
+                let spec = t.spec.as_ref();
+                index.insert(w.clone(), loads.len());
+                loads.push(WorkloadLoad {
+                    workload: w,
+                    spec_replicas: replicas.map_or(1, |r| u32::try_from(r).unwrap_or(0)),
+                    pod_request: pod_requests(&template_pod(spec)),
+                    cpu_request_missing: missing_cpu(spec),
+                    template: spec.cloned(),
+                    template_labels: t.metadata.as_ref().and_then(|m| m.labels.clone()),
+                    cpu: vec![0.0; grid.n],
+                    memory: vec![0.0; grid.n],
+                    pods: vec![0; grid.n],
+                    replicas: None,
+                });
             };
-            let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
-            let t = spec.map(|s| &s.template);
-            add(
-                w,
-                replicas,
-                t.and_then(|t| t.spec.as_ref()),
-                t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
-            );
+        for d in snap.all::<Deployment>() {
+            add("Deployment", d.namespace(), d.name(), d.spec.replicas, &d.spec.template);
         }
         for s in snap.all::<StatefulSet>() {
-            let spec = Some(&s.spec);
-            let w = WorkloadRef {
-                kind: "StatefulSet".into(),
-                namespace: s.namespace().unwrap_or("").into(),
-                name: s.name().into(),
-            };
-            let replicas = spec.and_then(|s| s.replicas).map_or(1, |r| u32::try_from(r).unwrap_or(0));
-            let t = spec.map(|s| &s.template);
-            add(
-                w,
-                replicas,
-                t.and_then(|t| t.spec.as_ref()),
-                t.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()),
-            );
+            add("StatefulSet", s.namespace(), s.name(), s.spec.replicas, &s.spec.template);
         }
         let mut pod_owner: HashMap<(String, String), Option<usize>> = HashMap::new();
         for p in snap.all::<Pod>() {
@@ -251,10 +232,7 @@ impl<'s> LoadBuilder<'s> {
     /// series of the workloads in it; `None` for a series that counts for no load.
     #[must_use]
     pub fn group_of(&self, labels: &crate::model::series::Labels) -> Option<u64> {
-        let (Some(ns), Some(pod)) = (labels.get("namespace"), labels.get("pod")) else { return None };
-        if matches!(labels.get("container"), None | Some("POD")) {
-            return None;
-        }
+        let (ns, pod) = container_pod(labels)?;
         self.owner(ns, pod).map(|i| i as u64)
     }
 
@@ -269,10 +247,7 @@ impl<'s> LoadBuilder<'s> {
             if !is_cpu && s.metric != metric::MEMORY_WORKING_SET {
                 continue;
             }
-            let (Some(ns), Some(pod)) = (s.labels.get("namespace"), s.labels.get("pod")) else { continue };
-            if matches!(s.labels.get("container"), None | Some("POD")) {
-                continue;
-            }
+            let Some((ns, pod)) = container_pod(&s.labels) else { continue };
             let slot = by_pod.entry((ns.to_string(), pod.to_string())).or_default();
             if is_cpu { slot.0.push(i) } else { slot.1.push(i) }
         }
@@ -359,6 +334,15 @@ impl<'s> LoadBuilder<'s> {
         }
         self.loads
     }
+}
+
+/// The namespace and pod of a container's series (`None` without them, without a
+/// container, or for the `POD` sandbox).
+fn container_pod(labels: &crate::model::series::Labels) -> Option<(&str, &str)> {
+    if matches!(labels.get("container"), None | Some("POD")) {
+        return None;
+    }
+    Some((labels.get("namespace")?, labels.get("pod")?))
 }
 
 /// A gauge resampled on the grid (nearest sample within half a step; NaN elsewhere).
