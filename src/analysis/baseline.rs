@@ -37,6 +37,10 @@ pub struct Baseline {
     /// Ids of components to drop from the baseline this one is merged onto (overrides only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
+    /// The components' image patterns compiled on first use (see [`Baseline::recognition`]);
+    /// not data: a clone starts without it and it never makes two baselines unequal.
+    #[serde(skip)]
+    images: ImageIndexCell,
 }
 
 /// One well-known component.
@@ -504,7 +508,7 @@ impl Baseline {
                 None => components.push(c),
             }
         }
-        Baseline { components, remove: Vec::new() }
+        Baseline { components, remove: Vec::new(), images: ImageIndexCell::default() }
     }
 
     /// The component with this id.
@@ -527,14 +531,13 @@ impl Baseline {
     /// node's API server. The best score wins; ties go to the earlier entry.
     #[must_use]
     pub fn recognition<'b>(&'b self, w: &WorkloadFacts<'_>) -> Option<Recognition<'b>> {
-        let paths: Vec<(String, &str)> = w.images.iter().map(|i| (image_path(i), *i)).collect();
+        let paths: Vec<String> = w.images.iter().map(|i| image_path(i)).collect();
+        // For each component, the first of the workload's images one of its patterns matches.
+        let first_image = self.images.get(&self.components).first_matches(&paths, self.components.len());
         let mut best: Option<Recognition<'b>> = None;
-        for c in &self.components {
+        for (ci, c) in self.components.iter().enumerate() {
             let m = &c.matcher;
-            let image = paths
-                .iter()
-                .find(|(path, _)| m.images.iter().any(|p| image_matches(p, path)))
-                .map(|(_, raw)| (*raw).to_string());
+            let image = first_image[ci].map(|i| w.images[i].to_string());
             let labels = m
                 .labels
                 .iter()

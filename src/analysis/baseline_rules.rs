@@ -3,6 +3,7 @@
 //! its recognition uses. Pure.
 
 use super::*;
+use std::collections::HashMap;
 
 pub(super) fn entry_name(index: usize, id: Option<&str>) -> String {
     match id {
@@ -202,6 +203,104 @@ pub(super) fn image_matches(pattern: &str, path: &str) -> bool {
     let want = segments_of(&lower);
     let have = path.split('/').count();
     !want.is_empty() && have >= want.len() && want.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
+}
+
+/// Every component's image patterns, split once: the patterns whose last segment is a plain
+/// word are filed under it, so an image is compared only with the patterns that end like it
+/// (a handful) instead of with all of them (hundreds), for every workload recognised.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ImageIndex {
+    /// Pattern segments (lower case, as [`segments_of`] gives them) with their component's
+    /// index, by the pattern's last segment.
+    by_last: HashMap<String, Vec<(usize, Vec<String>)>>,
+    /// Patterns whose last segment holds `*` or `?`.
+    wild: Vec<(usize, Vec<String>)>,
+    /// How many patterns the index was built from, to notice components changed after.
+    patterns: usize,
+}
+
+impl ImageIndex {
+    pub(super) fn build(components: &[Component]) -> ImageIndex {
+        let mut index = ImageIndex { patterns: pattern_count(components), ..ImageIndex::default() };
+        for (ci, c) in components.iter().enumerate() {
+            for p in &c.matcher.images {
+                let lower = p.trim().to_ascii_lowercase();
+                let segs: Vec<String> = segments_of(&lower).into_iter().map(str::to_string).collect();
+                let Some(last) = segs.last() else { continue }; // matches nothing
+                if last.contains(['*', '?']) {
+                    index.wild.push((ci, segs));
+                } else {
+                    index.by_last.entry(last.clone()).or_default().push((ci, segs));
+                }
+            }
+        }
+        index
+    }
+
+    /// For each of `components` components, the index of the first of `paths` (image paths,
+    /// see [`image_path`]) that one of its patterns matches; the same answer as trying
+    /// [`image_matches`] with every pattern.
+    pub(super) fn first_matches(&self, paths: &[String], components: usize) -> Vec<Option<usize>> {
+        let mut first = vec![None; components];
+        for (i, path) in paths.iter().enumerate() {
+            let last = path.rsplit('/').next().unwrap_or("");
+            let have = path.split('/').count();
+            let literal = self.by_last.get(last).into_iter().flatten();
+            for (ci, segs) in literal.chain(&self.wild) {
+                if first[*ci].is_none()
+                    && have >= segs.len()
+                    && segs.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
+                {
+                    first[*ci] = Some(i);
+                }
+            }
+        }
+        first
+    }
+}
+
+fn pattern_count(components: &[Component]) -> usize {
+    components.iter().map(|c| c.matcher.images.len()).sum()
+}
+
+/// The lazily built [`ImageIndex`] a [`Baseline`] carries. Cloning gives an empty cell and any
+/// two cells are equal, so the cache never shows in a baseline's value.
+#[derive(Default)]
+pub(super) struct ImageIndexCell(OnceLock<ImageIndex>);
+
+impl ImageIndexCell {
+    /// The index of `components`, built on first use. A baseline is not edited after it is
+    /// used (overrides make a new one, [`Baseline::merged`]); should patterns be added to or
+    /// removed from one in place all the same, each call builds a fresh index instead of
+    /// using a stale one.
+    pub(super) fn get(&self, components: &[Component]) -> std::borrow::Cow<'_, ImageIndex> {
+        let index = self.0.get_or_init(|| ImageIndex::build(components));
+        if index.patterns == pattern_count(components) {
+            std::borrow::Cow::Borrowed(index)
+        } else {
+            std::borrow::Cow::Owned(ImageIndex::build(components))
+        }
+    }
+}
+
+impl Clone for ImageIndexCell {
+    fn clone(&self) -> Self {
+        ImageIndexCell::default()
+    }
+}
+
+impl PartialEq for ImageIndexCell {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ImageIndexCell {}
+
+impl fmt::Debug for ImageIndexCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ImageIndexCell")
+    }
 }
 
 /// `*` (any run) and `?` (one character) glob.

@@ -1170,3 +1170,71 @@ fn image_matching_shortcut_agrees_with_the_full_comparison() {
     }
     assert!(compared > 1000, "{compared}");
 }
+
+/// The image index (patterns filed by their last segment) finds, for every component, the
+/// same first matching image as trying every pattern with [`image_matches`]: the built-in
+/// patterns plus odd ones, against single images and against lists of several images.
+#[test]
+fn image_index_agrees_with_every_pattern_tried() {
+    let mut components = Baseline::builtin().components.clone();
+    let mut odd = components[0].clone();
+    odd.id = "odd".into();
+    odd.matcher.images = [
+        "Redis",
+        "docker.io/redis:7",
+        "*/x",
+        "a/*",
+        "**",
+        "*",
+        "quay.io/a/b@sha256:0",
+        " flannel/flannel ",
+        "x:5000/y",
+        "k?be-*",
+    ]
+    .map(String::from)
+    .to_vec();
+    components.push(odd);
+    let patterns: Vec<String> = components.iter().flat_map(|c| c.matcher.images.iter().cloned()).collect();
+    let mut images: Vec<String> = [
+        "postgres:16",
+        "ghcr.io/zalando/spilo-16:3.2-p3",
+        "bitnami/redis-cluster:7",
+        "redis",
+        "quay.io/a/b",
+        "x",
+        "kube-x",
+    ]
+    .map(String::from)
+    .to_vec();
+    images.extend(patterns.iter().map(|p| p.trim().replace(['*', '?'], "z")));
+    let index = rules::ImageIndex::build(&components);
+    let brute = |paths: &[String]| -> Vec<Option<usize>> {
+        components
+            .iter()
+            .map(|c| paths.iter().position(|path| c.matcher.images.iter().any(|p| image_matches(p, path))))
+            .collect()
+    };
+    let mut found = 0;
+    for (n, i) in images.iter().enumerate() {
+        // Alone, and second in a list behind another image (first match in workload order).
+        let other = &images[(n * 7 + 3) % images.len()];
+        for list in [vec![image_path(i)], vec![image_path(other), image_path(i)]] {
+            let want = brute(&list);
+            assert_eq!(index.first_matches(&list, components.len()), want, "images {list:?}");
+            found += want.iter().flatten().count();
+        }
+    }
+    assert!(found > 300, "the lists matched only {found} times");
+    // A baseline recognises through its cached index, clones and compares as plain data.
+    let b = Baseline { components, ..Baseline::default() };
+    let facts = WorkloadFacts {
+        kind: "DaemonSet",
+        namespace: "kube-flannel",
+        name: "kube-flannel-ds",
+        labels: &BTreeMap::new(),
+        images: &["docker.io/flannel/flannel:v0.24.0"],
+        static_pod: false,
+    };
+    assert_eq!(b.recognise(&facts).map(|c| c.id.as_str()), Some("kube-flannel"));
+    assert_eq!(b.clone(), b);
+}

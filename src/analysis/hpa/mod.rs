@@ -39,7 +39,7 @@ use self::episodes::{Episode, EpisodeKind, TriggerPolicy, trigger_episodes};
 use self::load::{Grid, KSM_HPA_CURRENT, KSM_HPA_DESIRED, WorkloadLoad, on_grid};
 use self::workload::analyse_workload;
 use crate::analysis::resources::CpuMem;
-use crate::analysis::stats::quantile_in_place;
+use crate::analysis::stats::quantiles_in_place;
 use crate::analysis::usage::WorkloadRef;
 use crate::model::objects::PodDisruptionBudget;
 use crate::model::recommendation::{Evidence, Feature, Recommendation, RiskTier, recommendation_id};
@@ -138,13 +138,8 @@ impl Spread {
     fn of(values: &[f64]) -> Option<Spread> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         let max = v.iter().copied().reduce(f64::max)?;
-        Some(Spread {
-            p10: quantile_in_place(&mut v, 0.10)?,
-            p50: quantile_in_place(&mut v, 0.50)?,
-            p95: quantile_in_place(&mut v, 0.95)?,
-            p99: quantile_in_place(&mut v, 0.99)?,
-            max,
-        })
+        let [p10, p50, p95, p99] = quantiles_in_place(&mut v, [0.10, 0.50, 0.95, 0.99])?;
+        Some(Spread { p10, p50, p95, p99, max })
     }
 }
 
