@@ -172,8 +172,26 @@ try:
                 break
         except Exception:
             time.sleep(0.2)
+    # promtool writes 2-hour blocks; a server that has held 7 days has compacted them into
+    # 6 h, 18 h, 54 h... blocks (each minute it compacts what it can). Timing before that
+    # measures a store no real server has, with compaction competing for the cores, so wait
+    # until the block count holds for over a minute (once: the data directory remembers).
+    settled = os.path.join(data, ".compacted")
+    compact = 0.0
+    if not os.path.exists(settled):
+        t0, last, since = time.time(), None, time.time()
+        while time.time() - since < 75:
+            text = urllib.request.urlopen(url + "/metrics").read().decode()
+            now = tuple(line for line in text.splitlines()
+                        if line.startswith(("prometheus_tsdb_blocks_loaded ", "prometheus_tsdb_compactions_total ")))
+            if now != last:
+                last, since = now, time.time()
+            time.sleep(5)
+        compact = time.time() - t0
+        open(settled, "w").close()
     print(f"== {len(containers)} containers x 7 days of 1-minute samples"
-          f"{' (+ kube-state-metrics series)' if args.prometheus_only else ''}: " + (f"reused {data}" if cached else f"generate {gen:.0f} s, backfill {backfill:.0f} s"), flush=True)
+          f"{' (+ kube-state-metrics series)' if args.prometheus_only else ''}: " + (f"reused {data}" if cached else f"generate {gen:.0f} s, backfill {backfill:.0f} s")
+          + (f", waited {compact:.0f} s for Prometheus to compact the blocks" if compact else ""), flush=True)
     modes = [("snapshot", ["--snapshot", snap])]
     if args.prometheus_only:
         # Without a snapshot the window ends at "now": pin it to the samples' end.
