@@ -177,9 +177,10 @@ fn segments_of(lower: &str) -> Vec<&str> {
     segments
 }
 
-/// Whether an image path (see [`image_path`]) matches a pattern, anchored at the end.
-/// Runs for every baseline entry on every workload recognised: it allocates only when the
-/// pattern has capitals or spaces to remove.
+/// Whether an image path (see [`image_path`]) matches a pattern, anchored at the end: one
+/// pattern at a time, the reference [`ImageIndex`] is tested against (recognition uses the
+/// index). It allocates only when the pattern has capitals or spaces to remove.
+#[cfg(test)]
 pub(super) fn image_matches(pattern: &str, path: &str) -> bool {
     let trimmed = pattern.trim();
     let lower: std::borrow::Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -239,7 +240,7 @@ impl ImageIndex {
 
     /// For each of `components` components, the index of the first of `paths` (image paths,
     /// see [`image_path`]) that one of its patterns matches; the same answer as trying
-    /// [`image_matches`] with every pattern.
+    /// `image_matches` with every pattern.
     pub(super) fn first_matches(&self, paths: &[String], components: usize) -> Vec<Option<usize>> {
         let mut first = vec![None; components];
         for (i, path) in paths.iter().enumerate() {

@@ -44,7 +44,7 @@ pub fn quantiles_in_place<const N: usize>(v: &mut [f64], qs: [f64; N]) -> Option
     let n = v.len();
     // Positions whose value is the order statistic of that rank, ascending.
     let mut fixed: Vec<usize> = Vec::with_capacity(2 * N);
-    let mut select = |v: &mut [f64], fixed: &mut Vec<usize>, k: usize| {
+    let select = |v: &mut [f64], fixed: &mut Vec<usize>, k: usize| {
         let at = fixed.partition_point(|&p| p < k);
         if fixed.get(at) == Some(&k) {
             return;

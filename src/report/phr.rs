@@ -501,6 +501,14 @@ impl PhrBatch {
             .collect()
     }
 
+    /// Takes in what another batch under the same root wrote or found (a batch written on
+    /// another thread, for other features).
+    pub fn absorb(&mut self, other: PhrBatch) {
+        for (feature, paths) in other.index {
+            self.index.entry(feature).or_default().extend(paths);
+        }
+    }
+
     /// How many PHRs the batch knows.
     #[must_use]
     pub fn count(&self) -> usize {

@@ -271,24 +271,43 @@ pub async fn run(req: &ReportRequest, ctx: &Ctx<'_>) -> Result<ReportOutcome> {
     let mut phrs = PhrBatch::new(o.phr_dir.clone().unwrap_or_else(|| o.out.clone()), date_of(as_of));
     let mut written = Written::default();
     let names = Names { cluster: &cluster, source: &source_name };
-    if let (Some(h), Some(sizing)) = (&analyses.health, &analyses.sizing) {
-        let queue = queue_stats(ctx.config, as_of);
-        write_health(
-            req,
-            &snap,
-            &analyses,
-            h,
-            sizing,
-            &names,
-            &history_dir,
-            &mut phrs,
-            (queue.as_ref(), &ctx.config.queue_db),
-            &mut written,
-        )?;
-    }
-    if let Some(a) = &analyses.audit {
-        write_security(req, a, &names, &history_dir, &mut phrs, &mut written)?;
-    }
+    // The security report is written on a thread of its own while the health report is: its
+    // PHRs (security only) go to a batch of their own, merged after, and its files are listed
+    // after the health report's as before.
+    let mut security_phrs = PhrBatch::new(phrs.root().to_path_buf(), date_of(as_of));
+    let mut security_written = Written::default();
+    let queue = (analyses.health.is_some() && analyses.sizing.is_some())
+        .then(|| queue_stats(ctx.config, as_of))
+        .flatten();
+    let (health, security) = std::thread::scope(|s| {
+        let security = analyses.audit.as_ref().map(|a| {
+            let (names, history_dir) = (&names, &history_dir);
+            let (batch, out) = (&mut security_phrs, &mut security_written);
+            s.spawn(move || write_security(req, a, names, history_dir, batch, out))
+        });
+        let health = match (&analyses.health, &analyses.sizing) {
+            (Some(h), Some(sizing)) => write_health(
+                req,
+                &snap,
+                &analyses,
+                h,
+                sizing,
+                &names,
+                &history_dir,
+                &mut phrs,
+                (queue.as_ref(), &ctx.config.queue_db),
+                &mut written,
+            ),
+            _ => Ok(()),
+        };
+        (health, security.map(join))
+    });
+    health?;
+    security.transpose()?;
+    phrs.absorb(security_phrs);
+    written.files.append(&mut security_written.files);
+    written.headlines.append(&mut security_written.headlines);
+    written.critical.append(&mut security_written.critical);
     let enqueued =
         if o.enqueue { enqueue_all(ctx, &snap, &analyses, &req.scope, &phrs)? } else { Vec::new() };
     let notified = match &o.notify {
@@ -536,10 +555,16 @@ fn health_items(
     sizing: &SizingReport,
 ) -> Vec<(Recommendation, Vec<PreActionRow>)> {
     let mut items = Vec::new();
+    // The first container naming each recommendation (10,000 of each in a large cluster:
+    // looked up, not searched for each).
+    let mut container_of = std::collections::HashMap::new();
+    for c in &sizing.containers {
+        if let Some(id) = c.recommendation.as_deref() {
+            container_of.entry(id).or_insert(c);
+        }
+    }
     for rec in &sizing.recommendations {
-        if let Some(c) =
-            sizing.containers.iter().find(|c| c.recommendation.as_deref() == Some(rec.id.as_str()))
-        {
+        if let Some(c) = container_of.get(rec.id.as_str()) {
             items.push((rec.clone(), rows::sizing(c)));
         }
     }
