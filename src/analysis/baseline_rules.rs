@@ -179,28 +179,10 @@ fn segments_of(lower: &str) -> Vec<&str> {
 
 /// Whether an image path (see [`image_path`]) matches a pattern, anchored at the end: one
 /// pattern at a time, the reference [`ImageIndex`] is tested against (recognition uses the
-/// index). It allocates only when the pattern has capitals or spaces to remove.
+/// index).
 #[cfg(test)]
 pub(super) fn image_matches(pattern: &str, path: &str) -> bool {
-    let trimmed = pattern.trim();
-    let lower: std::borrow::Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(trimmed)
-    };
-    // Most patterns differ from the image in their last segment: when that segment is a
-    // plain word, comparing it settles the common case without splitting the pattern.
-    let no_digest = lower.split('@').next().unwrap_or("");
-    let repo = match (no_digest.rfind(':'), no_digest.rfind('/')) {
-        (Some(colon), slash) if slash.is_none_or(|s| colon > s) => &no_digest[..colon],
-        _ => no_digest,
-    };
-    if let Some(last) = repo.rsplit('/').find(|s| !s.is_empty())
-        && !last.contains(['*', '?'])
-        && path.rsplit('/').next() != Some(last)
-    {
-        return false;
-    }
+    let lower = pattern.trim().to_ascii_lowercase();
     let want = segments_of(&lower);
     let have = path.split('/').count();
     !want.is_empty() && have >= want.len() && want.iter().rev().zip(path.rsplit('/')).all(|(p, s)| glob(p, s))
@@ -334,10 +316,4 @@ fn glob_units<C: Copy + PartialEq + From<u8>>(p: &[C], t: &[C]) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == any)
-}
-
-/// [`segments_of`], for the tests of the shortcut in [`image_matches`].
-#[cfg(test)]
-pub(super) fn segments_of_for_tests(lower: &str) -> Vec<&str> {
-    segments_of(lower)
 }

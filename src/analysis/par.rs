@@ -1,5 +1,6 @@
-//! Pure work split across threads: the same results, in the same order, as the sequential
-//! loop they replace (each item is computed alone, so the split cannot change a result).
+//! Work split across threads: the same results, in the same order, as the sequential loop
+//! they replace (each item is computed alone, so the split cannot change a result). The
+//! helper itself does no I/O; a caller's closure may (the PHR batch writes its files).
 
 /// `f` of every item, in item order, computed on up to `threads` threads in contiguous
 /// chunks. Short inputs (or one thread) run on the calling thread. A panic in `f` is

@@ -388,6 +388,22 @@ fn read_axes(root: &Path, path: &Path, wanted: &BTreeSet<u32>) -> Result<HashMap
     Ok(out)
 }
 
+/// Rows `start..start + n` of a values file's `value` column, left in the chunks the decoder
+/// made; an error when the column is missing, not floats, or holds nulls.
+fn value_batch(root: &Path, path: &Path, start: usize, n: usize) -> Result<Float64Chunked> {
+    let err = parquet_err(path);
+    let df = ParquetReader::new(open(root, path)?)
+        .with_slice(Some((start, n)))
+        .finish()
+        .map_err(|e| err(e.to_string()))?;
+    let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
+    let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.clone();
+    if col.null_count() > 0 {
+        return Err(err("column `value` must not hold nulls".into()));
+    }
+    Ok(col)
+}
+
 /// The values of `rows` (one metric's series, in file order) from its values file.
 fn read_values(root: &Path, path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<f64>>> {
     let err = parquet_err(path);
@@ -401,12 +417,8 @@ fn read_values(root: &Path, path: &Path, rows: &[&SeriesRow]) -> Result<Vec<Vec<
     let mut batch_start = 0usize;
     while batch_start < total && next < order.len() {
         let n = BATCH_ROWS.min(total - batch_start);
-        let df = ParquetReader::new(open(root, path)?)
-            .with_slice(Some((batch_start, n)))
-            .finish()
-            .map_err(|e| err(e.to_string()))?;
-        let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
-        let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.rechunk();
+        let col = value_batch(root, path, batch_start, n)?;
+        let col = col.rechunk();
         let values = col.cont_slice().map_err(|_| err("column `value` must not hold nulls".into()))?;
         let batch_end = batch_start + n;
         // Every series overlapping this batch takes its part.
@@ -630,15 +642,7 @@ fn stream_values(
         if batch.as_ref().is_none_or(|(s, col)| at < *s || at >= s + col.len()) {
             let batch_start = at / batch_rows * batch_rows;
             let n = batch_rows.min(total - batch_start);
-            let df = ParquetReader::new(open(root, path)?)
-                .with_slice(Some((batch_start, n)))
-                .finish()
-                .map_err(|e| err(e.to_string()))?;
-            let col = df.column("value").map_err(|_| err("missing column `value`".into()))?;
-            let col = col.f64().map_err(|e| err(format!("column `value`: {e}")))?.clone();
-            if col.null_count() > 0 {
-                return Err(err("column `value` must not hold nulls".into()));
-            }
+            let col = value_batch(root, path, batch_start, n)?;
             if at >= batch_start + col.len() {
                 return Err(err(format!(
                     "the file ends at row {} inside a {} series",

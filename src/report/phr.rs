@@ -457,22 +457,10 @@ impl PhrBatch {
             };
             prepare_phr(root, &input, existing.clone())?.commit(Some(&serial))
         };
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        let per = todo.len().div_ceil(threads).max(1);
-        let results: Vec<Result<(PathBuf, PhrOutcome), PhrError>> = if todo.len() < 64 {
-            todo.iter().map(write_one).collect()
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = todo
-                    .chunks(per)
-                    .map(|chunk| scope.spawn(move || chunk.iter().map(write_one).collect::<Vec<_>>()))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
+        // A few PHRs (a security report's) are not worth the threads.
+        let threads = if todo.len() < 64 { 1 } else { crate::analysis::par::threads() };
+        let results: Vec<Result<(PathBuf, PhrOutcome), PhrError>> =
+            crate::analysis::par::map(&todo, threads, write_one);
         for ((rec, _, _), r) in todo.iter().zip(results) {
             let (path, outcome) = r?;
             let feature = rec.feature;
